@@ -1,0 +1,94 @@
+"""Keras callbacks that stream progress, honour stop requests and keep the best weights.
+Imports Keras: import this only once training starts."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Callable
+
+import keras
+import numpy as np
+
+Listener = Callable[[dict], None]
+
+
+class LiveHistory(keras.callbacks.Callback):
+    """Sends ``{"type": "epoch", ...}`` after every epoch (and ``"batch"`` events if asked) to a listener."""
+
+    def __init__(self, listener: Listener, epochs: int, samples: int, per_batch: bool = False,
+                 val_predict: Callable[[], np.ndarray] | None = None, batch_interval_s: float = 0.2) -> None:
+        super().__init__()
+        self.listener, self.epochs, self.samples = listener, epochs, samples
+        self.per_batch, self.val_predict, self.batch_interval_s = per_batch, val_predict, batch_interval_s
+        self.started = time.perf_counter()
+        self.epoch_started = self.started
+        self.epoch_times: list[float] = []
+        self._last_batch_sent = 0.0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self.epoch_started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.per_batch:
+            return
+        now = time.perf_counter()
+        if now - self._last_batch_sent < self.batch_interval_s:
+            return  # a live chart cannot use more than a few points a second
+        self._last_batch_sent = now
+        self.listener({"type": "batch", "epoch": self._epoch + 1, "batch": batch + 1,
+                       "loss": float((logs or {}).get("loss", math.nan)), "elapsed": now - self.started})
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        now = time.perf_counter()
+        took = now - self.epoch_started
+        self.epoch_times.append(took)
+        mean = sum(self.epoch_times) / len(self.epoch_times)
+        event = {
+            "type": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
+            "loss": float(logs.get("loss", math.nan)), "val_loss": float(logs.get("val_loss", math.nan)),
+            "seconds": took, "elapsed": now - self.started, "eta": mean * (self.epochs - epoch - 1),
+            "samples_per_s": self.samples / took if took > 0 else math.nan,
+        }
+        if self.val_predict is not None:
+            event["val_pred"] = self.val_predict()
+        self.listener(event)
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """Ends training after the current batch once ``event`` is set (the dashboard's Stop button)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        super().__init__()
+        self.event = event
+        self.requested = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.event.is_set():
+            self.requested = True
+            self.model.stop_training = True
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Remembers the weights of the lowest val_loss and puts them back when training ends,
+    however it ends (last epoch, early stop, or a stop request)."""
+
+    def __init__(self, monitor: str = "val_loss") -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.best = math.inf
+        self.best_epoch = 0
+        self.weights: list | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and np.isfinite(value) and value < self.best:
+            self.best, self.best_epoch = float(value), epoch + 1
+            self.weights = [np.array(w) for w in self.model.get_weights()]
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            self.model.set_weights(self.weights)

@@ -1,0 +1,334 @@
+"""``python -m pricecast``: everything the dashboard does, without a browser.
+
+Progress goes to stderr; results are a table on stdout, or with ``--json`` one JSON object.
+Bad input exits with status 2 and a one-line message, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .candles import CandleError, summarize
+from .models import ModelSpecError
+
+EXIT_BAD_INPUT = 2
+
+
+def _print_json(obj) -> None:
+    from .runs import _jsonable
+
+    print(json.dumps(_jsonable(obj), indent=2, default=str))
+
+
+def format_table(rows: list[dict], columns: Sequence[str] | None = None) -> str:
+    """A plain aligned text table (floats to 4 significant digits)."""
+    if not rows:
+        return "(nothing)"
+    columns = list(columns or rows[0].keys())
+
+    def cell(v) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- data -------------------------------------------------------------------------------------
+def cmd_data_list(args) -> int:
+    from .samples import CATALOGUE
+
+    rows = [{"ref": s.ref, "title": s.title, "timeframe": s.timeframe} for s in CATALOGUE.values()]
+    if args.json:
+        _print_json({"samples": rows})
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def cmd_data_show(args) -> int:
+    from .datasets import load_data
+
+    loaded = load_data(args.ref, since=args.since, until=args.until, offline=getattr(args, "offline", False))
+    summary = {"ref": args.ref, **summarize(loaded.candles), "warnings": loaded.warnings,
+               "cache_file": loaded.cache_file}
+    if args.json:
+        _print_json(summary)
+    else:
+        for w in loaded.warnings:
+            _progress(f"warning: {w}")
+        print(format_table([{k: v for k, v in summary.items() if k not in ("gap_list", "warnings")}]))
+        tail = loaded.candles.tail(5).reset_index()
+        print(tail.to_string(index=False))
+    return 0
+
+
+# ---- train ------------------------------------------------------------------------------------
+def _csv_ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
+def spec_from_args(args):
+    """The preset, with any explicitly given option laid over it."""
+    from .presets import get_preset
+
+    spec = get_preset(args.preset).spec
+    window, model, tr = spec.window, spec.model, spec.train
+    w = {k: v for k, v in {"n": args.n, "k": args.k, "stride": args.stride}.items() if v is not None}
+    if args.features:
+        w["features"] = tuple(f.strip() for f in args.features.split(","))
+    if args.split:
+        w["split"] = tuple(float(x) for x in args.split.split(","))
+    window = replace(window, **w)
+    m = {}
+    for name in ("arch", "activation", "output_activation", "optimizer", "dropout", "l1", "l2", "learning_rate"):
+        if getattr(args, name) is not None:
+            m[name] = getattr(args, name)
+    if args.units:
+        m["units"] = _csv_ints(args.units)
+    if args.dense_units is not None:
+        m["dense_units"] = _csv_ints(args.dense_units)
+    if args.kernel_sizes:
+        m["kernel_sizes"] = _csv_ints(args.kernel_sizes)
+    if args.strides:
+        m["strides"] = _csv_ints(args.strides)
+    if args.regularize:
+        m["regularize"] = tuple(args.regularize.split(","))
+    if args.batch_norm:
+        m["batch_norm"] = True
+    if args.residual is not None:
+        m["residual"] = args.residual
+    model = model.replace(**m)
+    t = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
+                           "patience": args.patience}.items() if v is not None}
+    tr = replace(tr, **t)
+    return spec.replace(data=args.data or spec.data, window=window, model=model, train=tr,
+                        scaling=args.scaling or spec.scaling)
+
+
+def cmd_train(args) -> int:
+    from .training import train
+
+    spec = spec_from_args(args)
+    _progress(f"training {spec.preset or spec.model.arch} on {spec.data} (N={spec.window.n}, K={spec.window.k}, "
+              f"{spec.model.arch}, {spec.train.epochs} epochs)")
+
+    def listener(event: dict) -> None:
+        if event["type"] == "start":
+            _progress(f"device: {event['device']}; windows train/val/test = {event['train_windows']}/"
+                      f"{event['val_windows']}/{event['test_windows']}; {event['params']} parameters")
+        elif event["type"] == "epoch":
+            _progress(f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.6g}  "
+                      f"val_loss {event['val_loss']:.6g}  {event['samples_per_s']:.0f} samples/s  "
+                      f"eta {event['eta']:.0f}s")
+
+    run = train(spec, listener=listener, runs_root=Path(args.runs_dir) if args.runs_dir else None)
+    test = run.metrics["test"]
+    for w in run.metrics.get("warnings", []):
+        _progress(f"warning: {w}")
+    if args.json:
+        _print_json({
+            "run_dir": str(run.run_dir), "device": run.device, "epochs_run": run.metrics["epochs_run"],
+            "best_epoch": run.metrics["best_epoch"], "best_val_loss": run.metrics["best_val_loss"],
+            "train_seconds": run.metrics["train_seconds"], "params": run.metrics["params"],
+            "sizes": run.metrics["sizes"],
+            "test": {"rmse": test["rmse"], "persistence_rmse": test["persistence_rmse"], "skill": test["skill"],
+                     "mae": test["model"]["mae"], "mape": test["model"]["mape"],
+                     "direction": test["model"]["direction"],
+                     "baselines": {b: {"rmse": test[b]["rmse"], "mae": test[b]["mae"], "mape": test[b]["mape"]}
+                                   for b in ("persistence", "drift", "moving_average")}},
+            "forecast": run.forecast.assign(time=run.forecast["time"].astype(str)).to_dict(orient="records"),
+        })
+    else:
+        from .evaluation import metrics_table
+
+        print(f"run: {run.run_dir}\ndevice: {run.device}; epochs run: {run.metrics['epochs_run']} "
+              f"(best {run.metrics['best_epoch']})\n\nTest part, price units:")
+        print(format_table(metrics_table(test)))
+        verdict = "beats" if test["skill"] > 0 else "does not beat"
+        print(f"\nThe model {verdict} persistence (skill {test['skill']:+.2%}).\n\nNext {spec.window.k} steps:")
+        print(run.forecast.to_string(index=False))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .datasets import load_data
+    from .predicting import predict_with_run
+    from .runs import load_run
+
+    run = load_run(args.run_dir)
+    ref = args.data or run.spec.data
+    loaded = load_data(ref)
+    result = predict_with_run(run, loaded.candles)
+    if args.json:
+        _print_json({"run_dir": str(run.run_dir), "data": ref,
+                     "forecast": result["forecast"].assign(time=result["forecast"]["time"].astype(str)).to_dict(orient="records"),
+                     "evaluation": {k: result["evaluation"][k] for k in ("windows", "rmse", "persistence_rmse", "skill")}
+                     if result["evaluation"] else None})
+    else:
+        print(result["forecast"].to_string(index=False))
+        if result["evaluation"]:
+            e = result["evaluation"]
+            print(f"\nOn all {e['windows']} windows of {ref}: RMSE {e['rmse']:.4g}, persistence {e['persistence_rmse']:.4g}, "
+                  f"skill {e['skill']:+.2%}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .runs import delete_run, list_runs
+
+    root = Path(args.runs_dir) if args.runs_dir else None
+    if args.delete:
+        delete_run(args.delete)
+        _progress(f"deleted {args.delete}")
+        return 0
+    rows = list_runs(root)
+    if args.json:
+        _print_json({"runs": rows})
+    else:
+        print(format_table(rows, ["run", "preset", "data", "n", "k", "params", "epochs", "best_val_loss",
+                                  "test_rmse", "persistence_rmse", "skill"]))
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from .presets import PRESETS
+
+    rows = [{"name": p.name, "title": p.title, "data": p.spec.data, "n": p.spec.window.n, "k": p.spec.window.k}
+            for p in PRESETS.values()]
+    if args.json:
+        _print_json({"presets": [{**r, "source": PRESETS[r["name"]].source, "spec": PRESETS[r["name"]].spec.to_dict()}
+                                 for r in rows]})
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .runs import export_windows_h5, load_run
+    from .training import prepare
+
+    run = load_run(args.run_dir)
+    prep = prepare(run.spec)
+    path = export_windows_h5(prep.windows, run.scaler, args.out)
+    _progress(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pricecast", description="Train and evaluate price forecasters.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="list, show, fetch and import candles")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    p = dsub.add_parser("list", help="the bundled series")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data_list)
+    p = dsub.add_parser("show", help="summary of a series: sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF")
+    p.add_argument("ref")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--offline", action="store_true", help="use cached candles only")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data_show)
+    try:
+        from .cli_market import register
+    except ImportError:
+        register = None
+    if register is not None:
+        register(dsub)
+
+    t = sub.add_parser("train", help="train a model and report it against the baselines")
+    t.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
+    t.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
+    t.add_argument("--n", type=int, help="past steps the model sees")
+    t.add_argument("--k", type=int, help="future steps it predicts")
+    t.add_argument("--stride", type=int, help="1 = sliding windows; N+K = non-overlapping")
+    t.add_argument("--features", help="comma-separated inputs from open,high,low,close,volume")
+    t.add_argument("--split", help="train,val,test shares, e.g. 0.7,0.15,0.15")
+    t.add_argument("--scaling", choices=("minmax", "standard", "logratio"))
+    t.add_argument("--arch", choices=("cnn", "lstm", "gru", "mlp"))
+    t.add_argument("--units", help="units (filters for CNN) per layer, e.g. 50,50")
+    t.add_argument("--dense-units", help="hidden Dense layers after the body, e.g. 25")
+    t.add_argument("--kernel-sizes", help="CNN kernel size per conv layer")
+    t.add_argument("--strides", help="CNN stride per conv layer")
+    t.add_argument("--activation")
+    t.add_argument("--output-activation")
+    t.add_argument("--dropout", type=float)
+    t.add_argument("--batch-norm", action="store_true")
+    t.add_argument("--l1", type=float)
+    t.add_argument("--l2", type=float)
+    t.add_argument("--regularize", help="which weights L1/L2 apply to: kernel,bias,recurrent,activity")
+    t.add_argument("--residual", dest="residual", action="store_true", default=None,
+                   help="predict the change from the last value")
+    t.add_argument("--no-residual", dest="residual", action="store_false")
+    t.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd", "adamw"))
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--patience", type=int, help="early stopping patience in epochs; 0 = off")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="forecast with a saved run on new or current data")
+    p.add_argument("run_dir")
+    p.add_argument("--data", help="data to forecast from (default: the run's own)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("runs", help="list saved runs")
+    p.add_argument("--runs-dir")
+    p.add_argument("--delete", metavar="RUN_DIR", help="delete one run folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("presets", help="list presets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("export", help="write a run's windowed dataset to HDF5")
+    p.add_argument("run_dir")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+
+    _extensions: list[Callable] = []
+    for module, attr in (("cli_experiment", "register"), ("cli_backtest", "register")):
+        try:
+            mod = __import__(f"pricecast.{module}", fromlist=[attr])
+        except ImportError:
+            continue
+        _extensions.append(getattr(mod, attr))
+    for register_ext in _extensions:
+        register_ext(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CandleError, ModelSpecError, KeyError, FileNotFoundError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"pricecast: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("pricecast: interrupted", file=sys.stderr)
+        return 130

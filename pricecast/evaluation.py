@@ -1,0 +1,104 @@
+"""Metrics in price units for the model and the naive baselines it must beat.
+
+Every report carries the persistence forecast (tomorrow = today), because a price model whose
+error is close to persistence's has learned to repeat the last price and nothing else.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+BASELINES: tuple[str, ...] = ("persistence", "drift", "moving_average")
+MA_WINDOW = 20
+
+
+def baseline_forecasts(history: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Naive K-step forecasts from each window's target history (m, n) -> name: (m, k)."""
+    last = history[:, -1:]
+    steps = np.arange(1, k + 1)[None, :]
+    n = history.shape[1]
+    slope = (history[:, -1:] - history[:, :1]) / max(n - 1, 1)
+    ma = history[:, -min(MA_WINDOW, n):].mean(axis=1, keepdims=True)
+    return {
+        "persistence": np.repeat(last, k, axis=1),
+        "drift": last + slope * steps,
+        "moving_average": np.repeat(ma, k, axis=1),
+    }
+
+
+def forecast_metrics(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> dict:
+    """RMSE, MAE, MAPE (%), direction accuracy — overall and per horizon step.
+
+    ``last`` (m,) is the last known price of each window; direction compares the predicted and the
+    actual move from it. A forecast that never moves has no direction: reported as None.
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    predicted = np.asarray(predicted, dtype=np.float64)
+    err = predicted - actual
+    last = np.asarray(last, dtype=np.float64).reshape(-1, 1)
+    pred_move = np.sign(predicted - last)
+    real_move = np.sign(actual - last)
+    moving = pred_move != 0
+
+    def direction(axis=None):
+        hits = (pred_move == real_move) & moving
+        count = moving.sum(axis=axis)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = hits.sum(axis=axis) / count
+        return value
+
+    out = {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "mape": float(np.mean(np.abs(err) / np.abs(actual)) * 100.0),
+        "direction": _none_if_nan(direction()),
+        "per_step": {
+            "rmse": np.sqrt(np.mean(err**2, axis=0)).tolist(),
+            "mae": np.mean(np.abs(err), axis=0).tolist(),
+            "mape": (np.mean(np.abs(err) / np.abs(actual), axis=0) * 100.0).tolist(),
+            "direction": [_none_if_nan(v) for v in np.atleast_1d(direction(axis=0))],
+        },
+    }
+    return out
+
+
+def skill(rmse: float, reference_rmse: float) -> float:
+    """1 - rmse / reference: above 0 beats the reference, 0 ties it, below 0 loses to it."""
+    return float(1.0 - rmse / reference_rmse) if reference_rmse > 0 else float("nan")
+
+
+def evaluate(actual: np.ndarray, predicted: np.ndarray, history: np.ndarray) -> dict:
+    """Model and baselines on the same windows: ``{"model": ..., "persistence": ..., ...,
+    "rmse", "persistence_rmse", "skill", "windows"}``."""
+    k = actual.shape[1]
+    last = history[:, -1]
+    report: dict = {"windows": int(actual.shape[0]), "model": forecast_metrics(actual, predicted, last)}
+    for name, forecast in baseline_forecasts(history, k).items():
+        report[name] = forecast_metrics(actual, forecast, last)
+    report["rmse"] = report["model"]["rmse"]
+    report["persistence_rmse"] = report["persistence"]["rmse"]
+    report["skill"] = skill(report["rmse"], report["persistence_rmse"])
+    report["skill_per_step"] = [
+        skill(m, p) for m, p in zip(report["model"]["per_step"]["rmse"], report["persistence"]["per_step"]["rmse"])
+    ]
+    return report
+
+
+def metrics_table(report: dict) -> list[dict]:
+    """Rows for a table: one per forecaster with RMSE, MAE, MAPE, direction and skill vs persistence."""
+    rows = []
+    for name in ("model", *BASELINES):
+        m = report[name]
+        rows.append({
+            "forecaster": name,
+            "rmse": m["rmse"],
+            "mae": m["mae"],
+            "mape_%": m["mape"],
+            "direction": m["direction"],
+            "skill_vs_persistence": skill(m["rmse"], report["persistence_rmse"]),
+        })
+    return rows
+
+
+def _none_if_nan(value) -> float | None:
+    value = float(value)
+    return None if np.isnan(value) else value

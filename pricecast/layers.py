@@ -1,0 +1,22 @@
+"""Custom Keras layers, registered so saved ``.keras`` models reload without extra arguments."""
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="pricecast")
+class LastValue(keras.layers.Layer):
+    """The last input step of one feature, broadcast over the K outputs by the following Add."""
+
+    def __init__(self, index: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.index = int(index)
+
+    def call(self, inputs):
+        return inputs[:, -1, self.index : self.index + 1]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "index": self.index}

@@ -1,0 +1,303 @@
+"""Candles from crypto exchanges through ccxt's unified ``load_markets`` and ``fetch_ohlcv``.
+
+ccxt does the HTTP and the parsing of each exchange's format; this module adds what ccxt leaves
+to callers: the base-URL override, timeouts, retries honouring Retry-After, paging a long range,
+symbol resolution with suggestions, and plain error messages.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import re
+import time
+from typing import Any, Callable
+
+from .errors import MarketDataError, SourceUnavailableError
+from .http import RetryPolicy, base_url_override, call_with_retries, retry_after_seconds, rewrite_urls
+from .refs import timeframe_ms
+
+try:  # ccxt is a dependency, but keep importing pricecast possible without it
+    import ccxt
+except ImportError:  # pragma: no cover - depends on the environment
+    ccxt = None
+
+# Exchanges that page by an exclusive end time (``to``) and answer newest-first, 200 a page.
+# ccxt turns ``since`` into ``to`` for upbit; its bithumb (API generation 2, /v1/candles/...)
+# ignores ``since`` entirely, so for bithumb we send ``to`` ourselves (UTC, with 'Z', because
+# Bithumb reads a bare time as KST).
+_WINDOWED = {"upbit", "bithumb"}
+# Timeframes a ccxt exchange serves outside its ``timeframes`` table: ccxt's bithumb.fetch_ohlcv
+# routes 1d/1w/1M to /v1/candles/days|weeks|months although ``timeframes`` lists minutes only.
+_EXTRA_TIMEFRAMES = {"bithumb": ("1d", "1w", "1M")}
+# Exchanges whose default market loading also asks derivatives endpoints; candles here are spot.
+_SPOT_OPTIONS: dict[str, dict[str, Any]] = {
+    # ccxt 4.5 binance.fetch_markets reads options['fetchMarkets']['types'] (list of market types)
+    "binance": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"], "loadAllOptions": False}},
+}
+DEFAULT_PAGE_LIMIT = 500
+MAX_EMPTY_WINDOWS = 3
+RATE_LIMIT_ENV = "PRICECAST_CCXT_RATE_LIMIT_MS"
+
+
+def _require_ccxt() -> Any:
+    if ccxt is None:
+        raise MarketDataError("the 'ccxt' package is not installed; run: pip install 'ccxt>=4.5,<5'")
+    return ccxt
+
+
+@functools.lru_cache(maxsize=1)
+def list_exchanges() -> list[str]:
+    """ccxt exchange ids that can fetch candles (``has['fetchOHLCV']``); no network needed."""
+    lib = _require_ccxt()
+    out = []
+    for ex_id in lib.exchanges:
+        try:
+            if getattr(lib, ex_id)().has.get("fetchOHLCV"):
+                out.append(ex_id)
+        except Exception:  # noqa: BLE001 - an exchange class that cannot even be built is skipped
+            continue
+    return sorted(out)
+
+
+def _check_exchange(exchange_id: str) -> str:
+    lib = _require_ccxt()
+    ex_id = exchange_id.strip().lower()
+    if ex_id not in lib.exchanges:
+        close = difflib.get_close_matches(ex_id, lib.exchanges, n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(close)}?" if close else " See list_exchanges() for the supported ones."
+        raise MarketDataError(f"unknown exchange '{exchange_id}'.{hint}")
+    return ex_id
+
+
+def list_timeframes(exchange_id: str) -> list[str]:
+    """Timeframes the exchange serves candles for (from ccxt's ``timeframes``); no network."""
+    ex_id = _check_exchange(exchange_id)
+    ex = getattr(ccxt, ex_id)()
+    if not ex.has.get("fetchOHLCV"):
+        raise MarketDataError(f"{ex_id} has no candle (OHLCV) endpoint in ccxt")
+    tfs = list(ex.timeframes or {}) + [t for t in _EXTRA_TIMEFRAMES.get(ex_id, ()) if t not in (ex.timeframes or {})]
+    return sorted(tfs, key=lambda t: (timeframe_ms(t), t))
+
+
+def make_exchange(exchange_id: str, policy: RetryPolicy | None = None) -> Any:
+    """A configured ccxt exchange: spot only, timeout, rate limiting, base-URL override, strict JSON."""
+    ex_id = _check_exchange(exchange_id)
+    policy = policy or RetryPolicy.from_env()
+    config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(policy.timeout * 1000)}
+    if ex_id in _SPOT_OPTIONS:
+        config["options"] = dict(_SPOT_OPTIONS[ex_id])
+    rate = os.environ.get(RATE_LIMIT_ENV, "").strip()
+    if rate:  # ccxt's sync throttle sleeps rateLimit ms per request; mirrors and tests may lower it
+        config["rateLimit"] = float(rate)
+    ex = getattr(ccxt, ex_id)(config)
+    base = base_url_override(ex_id)
+    if base:
+        ex.urls["api"] = rewrite_urls(ex.urls["api"], base)
+    # Currencies are not needed for candles and cost exchanges like poloniex an extra request.
+    ex.has = {**ex.has, "fetchCurrencies": False}
+    ex.enableLastResponseHeaders = True
+    ex.parse_json = _strict_json_parser(ex)
+    return ex
+
+
+def _strict_json_parser(ex: Any) -> Callable[[str], Any]:
+    """ccxt silently treats a broken JSON body as text; we want to say so."""
+
+    def parse_json(http_response: str) -> Any:
+        text = (http_response or "").strip()
+        if not text or text[0] not in "[{":
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ccxt.BadResponse(f"{ex.id} sent a response that is not valid JSON: {text[:80]!r}") from None
+
+    return parse_json
+
+
+def _classify(ex: Any) -> Callable[[BaseException], tuple[bool, float | None, str]]:
+    def classify(exc: BaseException) -> tuple[bool, float | None, str]:
+        if ccxt is None or not isinstance(exc, ccxt.NetworkError) or isinstance(exc, ccxt.OnMaintenance):
+            return False, None, str(exc)
+        status = _status_of(exc)
+        if status is not None and 400 <= status < 500 and status not in (408, 418, 429):
+            return False, None, f"HTTP {status}"
+        retry_after = None
+        if isinstance(exc, (ccxt.DDoSProtection, ccxt.ExchangeNotAvailable)):
+            retry_after = retry_after_seconds(ex.last_response_headers)
+        reason = type(exc).__name__ + (f" (HTTP {status})" if status else "")
+        return True, retry_after, reason
+
+    return classify
+
+
+def _status_of(exc: BaseException) -> int | None:
+    match = re.search(r"\s([1-5]\d\d)\s", f" {exc} ")
+    return int(match.group(1)) if match else None
+
+
+def _translate(exc: BaseException, ex_id: str, what: str) -> MarketDataError:
+    """A ccxt exception as a MarketDataError with a plain message."""
+    if isinstance(exc, MarketDataError):
+        return exc
+    if ccxt is not None:
+        if isinstance(exc, ccxt.OnMaintenance):
+            return SourceUnavailableError(f"{ex_id} is under maintenance; try again later ({what})")
+        if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
+            return SourceUnavailableError(f"{ex_id} kept refusing requests (rate limited) while {what}")
+        if isinstance(exc, ccxt.RequestTimeout):
+            return SourceUnavailableError(f"{ex_id} did not answer in time while {what}")
+        if isinstance(exc, ccxt.ExchangeNotAvailable):
+            return SourceUnavailableError(f"{ex_id} is not available (down or under maintenance) while {what}: {_brief(exc)}")
+        if isinstance(exc, ccxt.NetworkError):
+            return SourceUnavailableError(f"no network: could not reach {ex_id} while {what}")
+        if isinstance(exc, ccxt.BadResponse):
+            return MarketDataError(f"{_brief(exc)} (while {what})")
+        if isinstance(exc, ccxt.BadSymbol):
+            return MarketDataError(f"{ex_id} does not know that symbol: {_brief(exc)}")
+        if isinstance(exc, ccxt.BaseError):
+            return MarketDataError(f"{ex_id} refused the request while {what}: {_brief(exc)}")
+    return MarketDataError(f"{ex_id}: unexpected {type(exc).__name__} while {what}: {exc}")
+
+
+def _brief(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _load_markets(ex: Any, policy: RetryPolicy, progress: Callable[[str], None] | None) -> dict:
+    try:
+        return call_with_retries(
+            lambda: ex.load_markets(), classify=_classify(ex), policy=policy, label=ex.id, progress=progress
+        )
+    except Exception as exc:  # noqa: BLE001 - translated
+        raise _translate(exc, ex.id, "loading its markets") from exc
+
+
+def list_symbols(exchange_id: str, search: str = "") -> list[str]:
+    """Symbols the exchange trades (network: ``load_markets``), filtered by a case-insensitive substring."""
+    policy = RetryPolicy.from_env()
+    ex = make_exchange(exchange_id, policy)
+    markets = _load_markets(ex, policy, None)
+    needle = search.strip().upper()
+    symbols = sorted(s for s, m in markets.items() if not needle or needle in s.upper() or needle in str(m.get("id", "")).upper())
+    return symbols
+
+
+def resolve_symbol(ex: Any, symbol: str) -> str:
+    """The unified ccxt symbol for what the user typed.
+
+    Accepts the unified form (``BTC/USDT``), the exchange's own id (``BTCUSDT``, ``BTC_USDT``,
+    ``KRW-ETH``) and old Poloniex-style ``QUOTE_BASE`` pairs (``USDT_BTC`` is BTC priced in USDT).
+    """
+    markets = ex.markets or {}
+    wanted = symbol.strip()
+    upper = {s.upper(): s for s in markets}
+    if wanted.upper() in upper:
+        return upper[wanted.upper()]
+    for sym, market in markets.items():
+        if str(market.get("id", "")).upper() == wanted.upper():
+            return sym
+    for sep in ("_", "-"):
+        if sep in wanted and "/" not in wanted:
+            a, b = wanted.upper().split(sep, 1)
+            for candidate in (f"{b}/{a}", f"{a}/{b}"):  # legacy QUOTE_BASE first
+                if candidate in upper:
+                    return upper[candidate]
+    pool = list(markets)
+    close = difflib.get_close_matches(wanted.upper(), [s.upper() for s in pool], n=5, cutoff=0.5)
+    close = [upper[c] for c in close]
+    if not close:
+        base = re.split(r"[/_\-]", wanted.upper())[0]
+        close = [s for s in pool if s.upper().startswith(base + "/")][:5]
+    hint = f" Close matches: {', '.join(close)}." if close else ""
+    raise MarketDataError(f"{ex.id} has no market '{symbol}'.{hint}")
+
+
+def _check_timeframe(ex_id: str, timeframe: str) -> None:
+    supported = list_timeframes(ex_id)
+    if timeframe not in supported:
+        raise MarketDataError(f"{ex_id} does not serve '{timeframe}' candles; supported: {', '.join(supported)}")
+
+
+def _page_limit(ex: Any) -> int:
+    features = (getattr(ex, "features", None) or {}).get("spot") or {}
+    limit = (features.get("fetchOHLCV") or {}).get("limit")
+    return int(limit) if limit else DEFAULT_PAGE_LIMIT
+
+
+def fetch_candles(
+    exchange_id: str,
+    symbol: str,
+    timeframe: str,
+    since_ms: int,
+    until_ms: int,
+    *,
+    progress: Callable[[str], None] | None = None,
+    policy: RetryPolicy | None = None,
+    now_ms: int | None = None,
+) -> tuple[str, list[list[float]]]:
+    """Closed candles ``[t_ms, o, h, l, c, v]`` with ``since_ms <= t <= until_ms``, paged forward.
+
+    Returns (resolved unified symbol, rows sorted and de-duplicated). The still-forming candle
+    (open time + timeframe > now) is dropped. Raises :class:`SourceUnavailableError` (carrying
+    what was fetched so far) when the exchange cannot be reached, :class:`MarketDataError`
+    otherwise.
+    """
+    policy = policy or RetryPolicy.from_env()
+    ex_id = _check_exchange(exchange_id)
+    _check_timeframe(ex_id, timeframe)
+    ex = make_exchange(ex_id, policy)
+    if progress:
+        progress(f"{ex_id}: loading markets")
+    _load_markets(ex, policy, progress)
+    unified = resolve_symbol(ex, symbol)
+    step = timeframe_ms(timeframe)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    until_ms = min(until_ms, now_ms - step)  # candles opening later are still forming
+    limit = _page_limit(ex)
+    windowed = ex_id in _WINDOWED
+    until_param = "params.until" in (type(ex).fetch_ohlcv.__doc__ or "")
+    rows: dict[int, list[float]] = {}
+    cursor = since_ms
+    empty_windows = 0
+    page_no = 0
+    classify = _classify(ex)
+    while cursor <= until_ms:
+        params: dict[str, Any] = {}
+        if ex_id == "bithumb":
+            params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
+        if until_param:
+            params["until"] = min(until_ms, cursor + step * limit - 1)
+        page_no += 1
+
+        def call(cursor: int = cursor, params: dict = params) -> list:
+            ex.last_response_headers = None
+            return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
+
+        try:
+            page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - translated
+            err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles")
+            if isinstance(err, SourceUnavailableError):
+                err.partial = sorted(rows.values())
+            raise err from exc
+        if not isinstance(page, list):
+            raise MarketDataError(f"{ex_id} answered something that is not a list of candles for {unified}")
+        fresh = [r for r in page if r and r[0] is not None and cursor <= r[0] <= until_ms]
+        for r in fresh:
+            rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
+        if progress:
+            progress(f"{ex_id}: page {page_no}, {len(rows)} candles so far")
+        if fresh:
+            empty_windows = 0
+            cursor = max(int(r[0]) for r in fresh) + step
+        elif windowed and empty_windows < MAX_EMPTY_WINDOWS:
+            # a window with no trades: the next window may still hold candles
+            empty_windows += 1
+            cursor += step * limit
+        else:
+            break
+    return unified, [rows[k] for k in sorted(rows)]

@@ -1,0 +1,220 @@
+"""HTTP plumbing shared by all sources: timeouts, retries with backoff, base-URL overrides.
+
+Settings come from the environment so mirrors, proxies and tests can change them without code:
+
+* ``PRICECAST_BASE_URL_<SOURCE>`` (e.g. ``PRICECAST_BASE_URL_BINANCE=http://127.0.0.1:8123``)
+  replaces scheme and host of every URL the source calls, keeping the path.
+* ``PRICECAST_HTTP_TIMEOUT`` seconds per request (default 20).
+* ``PRICECAST_HTTP_RETRIES`` attempts per request (default 4).
+* ``PRICECAST_HTTP_BACKOFF`` first backoff in seconds, doubled per attempt (default 1).
+* ``PRICECAST_HTTP_MAX_WAIT`` cap in seconds on any single wait, Retry-After included (default 60).
+"""
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from .errors import MarketDataError, SourceUnavailableError
+
+T = TypeVar("T")
+
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) pricecast/0.1"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise MarketDataError(f"{name}={raw!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: attempts, first backoff, cap on any wait, per-request timeout (seconds)."""
+
+    attempts: int = 4
+    backoff: float = 1.0
+    max_wait: float = 60.0
+    timeout: float = 20.0
+
+    @classmethod
+    def from_env(cls) -> "RetryPolicy":
+        return cls(
+            attempts=max(1, int(_env_float("PRICECAST_HTTP_RETRIES", 4))),
+            backoff=max(0.0, _env_float("PRICECAST_HTTP_BACKOFF", 1.0)),
+            max_wait=max(0.0, _env_float("PRICECAST_HTTP_MAX_WAIT", 60.0)),
+            timeout=max(0.01, _env_float("PRICECAST_HTTP_TIMEOUT", 20.0)),
+        )
+
+    def wait(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: Retry-After when given, else exponential."""
+        delay = retry_after if retry_after is not None else self.backoff * (2 ** attempt)
+        return max(0.0, min(delay, self.max_wait))
+
+
+def base_url_override(source: str) -> str | None:
+    """``$PRICECAST_BASE_URL_<SOURCE>`` (source upper-cased, non-alphanumerics as ``_``), or None."""
+    key = "PRICECAST_BASE_URL_" + re.sub(r"[^A-Z0-9]", "_", source.upper())
+    value = os.environ.get(key, "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.netloc:
+        raise MarketDataError(f"{key}={value!r} must look like http://host:port")
+    return value
+
+
+def rewrite_url(url: str, base: str | None) -> str:
+    """Put ``base``'s scheme and host (and any base path prefix) in front of ``url``'s path and query."""
+    if not base:
+        return url
+    b = urlsplit(base)
+    u = urlsplit(url)
+    path = b.path.rstrip("/") + u.path
+    return urlunsplit((b.scheme, b.netloc, path, u.query, u.fragment))
+
+
+def rewrite_urls(tree: Any, base: str) -> Any:
+    """Rewrite every URL string in a nested dict/list (ccxt's ``urls['api']``)."""
+    if isinstance(tree, str):
+        return rewrite_url(tree, base) if "://" in tree else tree
+    if isinstance(tree, dict):
+        return {k: rewrite_urls(v, base) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [rewrite_urls(v, base) for v in tree]
+    return tree
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if not headers:
+        return None
+    value = None
+    for key, val in headers.items():
+        if str(key).lower() == "retry-after":
+            value = str(val).strip()
+            break
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+@dataclass
+class HttpResult:
+    status: int
+    data: Any
+    headers: Mapping[str, str]
+
+
+class HttpClient:
+    """A small JSON-over-HTTP client with timeouts, retries and the base-URL override of one source."""
+
+    def __init__(
+        self,
+        source: str,
+        policy: RetryPolicy | None = None,
+        progress: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.source = source
+        self.policy = policy or RetryPolicy.from_env()
+        self.base = base_url_override(source)
+        self.progress = progress
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+
+    def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> HttpResult:
+        """GET ``url``; retry network errors, timeouts, 429 and 5xx; return status + parsed JSON.
+
+        Other statuses (400, 404, 422...) come back to the caller, which knows how the source
+        words its errors. Raises :class:`SourceUnavailableError` when retries run out and
+        :class:`MarketDataError` for a body that is not JSON.
+        """
+        url = rewrite_url(url, self.base)
+        last_problem = "no attempt made"
+        for attempt in range(self.policy.attempts):
+            retry_after = None
+            try:
+                resp = self.session.get(url, params=params, timeout=self.policy.timeout)
+            except requests.Timeout:
+                last_problem = f"timed out after {self.policy.timeout:g} s"
+            except requests.ConnectionError as exc:
+                last_problem = f"could not connect ({type(exc).__name__})"
+            else:
+                if resp.status_code not in RETRY_STATUSES:
+                    return HttpResult(resp.status_code, self._decode(resp, url), resp.headers)
+                retry_after = retry_after_seconds(resp.headers)
+                last_problem = f"HTTP {resp.status_code}"
+            if attempt + 1 < self.policy.attempts:
+                delay = self.policy.wait(attempt, retry_after)
+                if self.progress:
+                    self.progress(f"{self.source}: {last_problem}; retrying in {delay:.1f} s")
+                self.sleep(delay)
+        raise SourceUnavailableError(
+            f"{self.source} did not answer ({last_problem}, {self.policy.attempts} attempts): {_short(url)}"
+        )
+
+    def _decode(self, resp: requests.Response, url: str) -> Any:
+        text = resp.text
+        try:
+            return json.loads(text)
+        except ValueError:
+            snippet = text[:80].replace("\n", " ")
+            raise MarketDataError(
+                f"{self.source} sent a response that is not valid JSON (HTTP {resp.status_code}) "
+                f"for {_short(url)}: {snippet!r}"
+            ) from None
+
+
+def call_with_retries(
+    call: Callable[[], T],
+    *,
+    classify: Callable[[BaseException], tuple[bool, float | None, str]],
+    policy: RetryPolicy,
+    label: str,
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``call``; on an exception ``classify`` says (retryable, retry_after, short reason).
+
+    The last exception is re-raised when attempts run out or it is not retryable; the caller
+    translates it. Used for ccxt, which does its own HTTP but not our retries.
+    """
+    for attempt in range(policy.attempts):
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - classify decides, the rest is re-raised
+            retryable, retry_after, reason = classify(exc)
+            if not retryable or attempt + 1 >= policy.attempts:
+                raise
+            delay = policy.wait(attempt, retry_after)
+            if progress:
+                progress(f"{label}: {reason}; retrying in {delay:.1f} s")
+            sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 160 else url[:157] + "..."

@@ -1,0 +1,137 @@
+"""Ready-made setups: the tutorials' own (faithful, including their weaknesses) and a sensible default.
+
+The seed presets keep each tutorial's data, N, K, features, scaler and architecture. What they all
+did wrong — fitting the scaler on the whole series — is not reproduced: pricecast fits on the
+training part only. Their ``residual`` option is off, because the tutorials predicted prices directly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import ModelSpec
+from .specs import RunSpec, TrainSpec
+from .windows import WindowSpec
+
+OHLC = ("open", "high", "low", "close")
+OHLCV = ("open", "high", "low", "volume", "close")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    source: str  # which tutorial, and what differs from it
+    spec: RunSpec
+
+
+def _seed_btc(name: str, title: str, model: ModelSpec) -> Preset:
+    # Tutorial 000: Poloniex 5-minute USDT_BTC close, N=256 past / K=16 future, non-overlapping
+    # windows, MinMax, batch 8, 100 epochs, 80/20 split (here 80/10/10 so a test part exists).
+    return Preset(
+        name, title,
+        "tutorial 000 (khuangaf/CryptocurrencyPrediction): Poloniex 5m BTC, N=256, K=16, MinMax, batch 8",
+        RunSpec(
+            data="poloniex:BTC/USDT:5m",
+            window=WindowSpec(n=256, k=16, stride=256 + 16, features=("close",), split=(0.8, 0.1, 0.1)),
+            scaling="minmax",
+            model=model,
+            train=TrainSpec(epochs=100, batch_size=8, patience=0),
+            preset=name,
+        ),
+    )
+
+
+def _seed_cnn(layers: int, act: str) -> ModelSpec:
+    kernels, strides = {2: ((20, 16), (3, 4)), 3: ((8, 8, 8), (3, 2, 2)), 4: ((2, 2, 2, 2), (2, 2, 2, 2))}[layers]
+    return ModelSpec(arch="cnn", units=(8,) * (layers - 1) + (1,), kernel_sizes=kernels, strides=strides,
+                     cnn_head="conv", activation=act, dropout=0.5, residual=False)
+
+
+_PRESETS: list[Preset] = [
+    Preset(
+        "default", "Default: GRU(32), log-ratio, predicts the change",
+        "pricecast's default: small GRU on log-ratios to the last price, early stopping; fast on a CPU",
+        RunSpec(
+            data="sample:AAPL",
+            window=WindowSpec(n=30, k=5, features=("close",)),
+            scaling="logratio",
+            model=ModelSpec(arch="gru", units=(32,), dropout=0.1, residual=True),
+            train=TrainSpec(epochs=15, batch_size=64, patience=4),
+            preset="default",
+        ),
+    ),
+    *[
+        _seed_btc(f"seed-cnn-{n}-{'leaky' if a == 'leaky_relu' else 'relu'}", f"Seed {n}-layer CNN ({'LeakyReLU' if a == 'leaky_relu' else 'ReLU'})", _seed_cnn(n, a))
+        for n in (2, 3, 4) for a in ("relu", "leaky_relu")
+    ],
+    _seed_btc("seed-lstm", "Seed LSTM(50) tanh + LeakyReLU",
+              ModelSpec(arch="lstm", units=(50,), activation="tanh", dropout=0.8, output_activation="leaky_relu",
+                        residual=False)),
+    _seed_btc("seed-gru", "Seed GRU(50) + tanh, ReLU output",
+              ModelSpec(arch="gru", units=(50,), activation="tanh", post_activation="tanh", dropout=0.2,
+                        output_activation="relu", residual=False)),
+    Preset(
+        "bithumb-eth-lstm", "Bithumb ETH/KRW hourly LSTM + FC(128)",
+        "tutorial 001: Bithumb ETH_KRW 1h, OHLC in, next close out, StandardScaler, LSTM(hidden 2) -> "
+        "ReLU -> FC(128) -> ReLU -> FC(1). The tutorial trained full-batch for 50,000 epochs at lr 1e-5; "
+        "here batch 64, lr 1e-3 and early stopping reach its loss in minutes",
+        RunSpec(
+            data="bithumb:ETH/KRW:1h",
+            window=WindowSpec(n=1, k=1, features=OHLC, split=(0.86, 0.07, 0.07)),
+            scaling="standard",
+            model=ModelSpec(arch="lstm", units=(2,), activation="tanh", post_activation="relu",
+                            dense_units=(128,), residual=False, learning_rate=1e-3),
+            train=TrainSpec(epochs=200, batch_size=64, patience=20),
+            preset="bithumb-eth-lstm",
+        ),
+    ),
+    Preset(
+        "tsla-lstm", "TSLA daily 2xLSTM(50) + Dense(25)",
+        "tutorial 003: Yahoo TSLA daily close, PAST_SET=10, MinMax, 80% train, "
+        "LSTM(50, sequences) -> LSTM(50) -> Dense(25) -> Dense(1), batch 1, 3 epochs",
+        RunSpec(
+            data="yahoo:TSLA:1d",
+            window=WindowSpec(n=10, k=1, features=("close",), split=(0.8, 0.1, 0.1)),
+            scaling="minmax",
+            model=ModelSpec(arch="lstm", units=(50, 50), dense_units=(25,), activation="tanh",
+                            residual=False),
+            train=TrainSpec(epochs=3, batch_size=1, patience=0),
+            preset="tsla-lstm",
+        ),
+    ),
+    Preset(
+        "lecture-lstm", "Lecture LSTM(16) ReLU, 7 steps, OHLCV",
+        "tutorial 004: daily Open, High, Low, Volume, Close; seq_length 7; 70/30 split; LSTM(16, relu); "
+        "one step ahead",
+        RunSpec(
+            data="sample:AAPL",
+            window=WindowSpec(n=7, k=1, features=OHLCV, split=(0.7, 0.15, 0.15)),
+            scaling="minmax",
+            model=ModelSpec(arch="lstm", units=(16,), activation="relu", residual=False),
+            train=TrainSpec(epochs=30, batch_size=32, patience=0),
+            preset="lecture-lstm",
+        ),
+    ),
+    Preset(
+        "slides-stacked-lstm", "Slides: 10 days -> close 5 days later, stacked LSTM + BN",
+        "tutorial 002: 10 past days predict 5 days ahead, stacked LSTM with dropout and batch norm, "
+        "log-ratio to the last input value",
+        RunSpec(
+            data="sample:AAPL",
+            window=WindowSpec(n=10, k=5, features=("close",)),
+            scaling="logratio",
+            model=ModelSpec(arch="lstm", units=(32, 32), dropout=0.2, batch_norm=True, residual=True),
+            train=TrainSpec(epochs=30, batch_size=32, patience=5),
+            preset="slides-stacked-lstm",
+        ),
+    ),
+]
+
+PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}
+
+
+def get_preset(name: str) -> Preset:
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise KeyError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+    return preset

@@ -1,0 +1,66 @@
+"""The training-run spec: data + windows + scaling + model + training options, as one dataclass.
+
+A RunSpec round-trips through JSON (run folders), query parameters and YAML (the dashboard).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from .models import ModelSpec
+from .windows import WindowSpec
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    epochs: int = 20
+    batch_size: int = 32
+    patience: int = 5  # early stopping on val_loss; 0 turns it off
+    seed: int = 42
+    shuffle: bool = True
+    per_batch_updates: bool = False  # also stream loss after every batch (for long epochs)
+    live_val_predictions: bool = False  # send validation forecasts with every epoch event
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainSpec":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    data: str = "sample:AAPL"
+    window: WindowSpec = field(default_factory=WindowSpec)
+    scaling: str = "logratio"
+    model: ModelSpec = field(default_factory=ModelSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    preset: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "data": self.data,
+            "window": self.window.to_dict(),
+            "scaling": self.scaling,
+            "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
+            "preset": self.preset,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunSpec":
+        return cls(
+            data=data.get("data", "sample:AAPL"),
+            window=WindowSpec.from_dict(data.get("window", {})),
+            scaling=data.get("scaling", "logratio"),
+            model=ModelSpec.from_dict(data.get("model", {})),
+            train=TrainSpec.from_dict(data.get("train", {})),
+            preset=data.get("preset", ""),
+        )
+
+    def replace(self, **changes) -> "RunSpec":
+        """A copy with top-level fields replaced (``window=``, ``model=``, ``data=`` ...)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return RunSpec(**values)

@@ -1,0 +1,198 @@
+"""``train(spec) -> Run``: load data, window, scale on the training part, fit, evaluate, save.
+
+Keras is imported inside :func:`train` so that importing this module stays cheap.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .candles import candle_step, is_business_daily
+from .datasets import load_data
+from .evaluation import baseline_forecasts, evaluate
+from .models import check_model
+from .scaling import Scaler
+from .specs import RunSpec
+from .windows import WindowSet, latest_window, make_windows
+
+Listener = Callable[[dict], None]
+
+
+@dataclass
+class Prepared:
+    """Everything derived from the data before a model exists."""
+
+    spec: RunSpec
+    candles: pd.DataFrame
+    windows: WindowSet
+    scaler: Scaler
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
+    """Load (unless ``candles`` given), window, check the model's shapes and fit the scaler on the
+    training rows only. Raises a ValueError subclass with a plain message on any bad setting."""
+    warnings: list[str] = []
+    if candles is None:
+        loaded = load_data(spec.data)
+        candles, warnings = loaded.candles, list(loaded.warnings)
+    check_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
+    windows = make_windows(candles, spec.window)
+    scaler = Scaler.fit(spec.scaling, windows.values, windows.target, spec.window.features,
+                        spec.window.target, windows.train.rows)
+    return Prepared(spec, candles, windows, scaler, warnings)
+
+
+@dataclass
+class Run:
+    """A finished (or stopped) training run and its folder."""
+
+    run_dir: Path
+    spec: RunSpec
+    history: pd.DataFrame
+    metrics: dict
+    predictions: pd.DataFrame
+    forecast: pd.DataFrame
+    scaler: Scaler
+    model: Any = None
+
+    @property
+    def device(self) -> str:
+        return self.metrics.get("device", "")
+
+    def load_model(self):
+        if self.model is None:
+            import keras
+
+            from . import layers  # noqa: F401  (registers LastValue for deserialisation)
+
+            self.model = keras.models.load_model(self.run_dir / "model.keras")
+        return self.model
+
+
+def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event | None = None,
+          candles: pd.DataFrame | None = None, runs_root: Path | None = None,
+          prepared: Prepared | None = None) -> Run:
+    """Train ``spec`` and save the run folder. ``listener`` receives progress events
+    (``start``, ``batch``, ``epoch``, ``done``); setting ``stop`` ends training within one batch,
+    keeping the best weights seen so far."""
+    # Bad settings fail here, before TensorFlow is loaded.
+    prep = prepared or prepare(spec, candles)
+
+    import keras
+
+    from .backend import configure_device, set_seed
+    from .callbacks import BestWeights, LiveHistory, StopOnRequest
+    from .feeding import WindowBatches, fits_in_memory, predict_part, scaled_arrays
+    from .models import build_model
+    from .runs import save_run
+
+    listener = listener or (lambda event: None)
+    stop = stop or threading.Event()
+    device = configure_device()
+    set_seed(spec.train.seed)
+    wset, scaler, tspec = prep.windows, prep.scaler, spec.train
+    model = build_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
+    train_part, val_part = wset.train, wset.val
+    has_val = len(val_part) > 0
+
+    if fits_in_memory(train_part):
+        x_train, y_train = scaled_arrays(train_part, scaler)
+        fit_data: dict = {"x": x_train, "y": y_train, "batch_size": tspec.batch_size, "shuffle": tspec.shuffle}
+    else:
+        fit_data = {"x": WindowBatches(train_part, scaler, tspec.batch_size, tspec.shuffle, tspec.seed)}
+    validation = scaled_arrays(val_part, scaler) if has_val else None
+
+    def val_predict() -> np.ndarray:
+        y = np.asarray(model(validation[0], training=False)).reshape(len(val_part), -1)
+        return scaler.inverse_y(y, val_part.history)
+
+    best = BestWeights()
+    stopper = StopOnRequest(stop)
+    callbacks: list = [
+        LiveHistory(listener, tspec.epochs, len(train_part), tspec.per_batch_updates,
+                    val_predict if (tspec.live_val_predictions and has_val) else None),
+        stopper, best,
+    ]
+    if tspec.patience > 0 and has_val:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tspec.patience))
+    listener({"type": "start", "device": device, "epochs": tspec.epochs, "train_windows": len(train_part),
+              "val_windows": len(val_part), "test_windows": len(wset.test), "params": int(model.count_params()),
+              "backend": keras.backend.backend()})
+    started = time.perf_counter()
+    fitted = model.fit(**fit_data, epochs=tspec.epochs, validation_data=validation, verbose=0, callbacks=callbacks)
+    train_seconds = time.perf_counter() - started
+
+    history = pd.DataFrame(fitted.history)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    epoch_seconds = callbacks[0].epoch_times
+    history["seconds"] = epoch_seconds[: len(history)] + [np.nan] * (len(history) - len(epoch_seconds))
+
+    predictions, reports = [], {}
+    for name, part in wset.parts.items():
+        if len(part) == 0:
+            continue
+        predicted = predict_part(model, part, scaler)
+        reports[name] = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
+        predictions.append(_prediction_rows(wset, name, predicted))
+    forecast = forecast_next(model, prep.candles, spec, scaler)
+    metrics = {
+        "device": device,
+        "backend": keras.backend.backend(),
+        "epochs_run": int(len(history)),
+        "stopped_by_user": stopper.requested,
+        "best_epoch": best.best_epoch,
+        "best_val_loss": best.best if np.isfinite(best.best) else None,
+        "train_seconds": train_seconds,
+        "samples_per_s": float(len(train_part) * len(history) / train_seconds) if train_seconds > 0 else None,
+        "params": int(model.count_params()),
+        "sizes": wset.sizes(),
+        "scaler_fit_rows": list(scaler.fit_rows),
+        "warnings": prep.warnings,
+        **{part: report for part, report in reports.items()},
+    }
+    run = Run(Path(), spec, history, metrics, pd.concat(predictions, ignore_index=True), forecast, scaler, model)
+    run.run_dir = save_run(run, runs_root)
+    listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
+    return run
+
+
+def _prediction_rows(wset: WindowSet, part: str, predicted: np.ndarray) -> pd.DataFrame:
+    """Long table: one row per (window, horizon step) with actual, model and baselines."""
+    p = wset.parts[part]
+    m, k = predicted.shape
+    base = baseline_forecasts(np.asarray(p.history), k)
+    return pd.DataFrame({
+        "part": part,
+        "origin_time": np.repeat(wset.times.values[p.origin], k),
+        "step": np.tile(np.arange(1, k + 1), m),
+        "time": wset.output_times(part).reshape(-1),
+        "actual": np.asarray(p.y).reshape(-1),
+        "predicted": predicted.reshape(-1),
+        **{name: values.reshape(-1) for name, values in base.items()},
+    })
+
+
+def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
+    """The K candle times after the last one (weekdays only for business-daily series)."""
+    last = index[-1]
+    if is_business_daily(index):
+        return pd.bdate_range(last + pd.Timedelta(days=1), periods=k, tz="UTC", name="time")
+    step = candle_step(index)
+    return pd.DatetimeIndex([last + step * (i + 1) for i in range(k)], name="time")
+
+
+def forecast_next(model, candles: pd.DataFrame, spec: RunSpec, scaler: Scaler) -> pd.DataFrame:
+    """The next K steps from the latest N candles, with the persistence forecast beside it."""
+    x_raw = latest_window(candles, spec.window)
+    history = candles[spec.window.target].to_numpy(dtype=np.float64)[-spec.window.n :][None, :]
+    y = np.asarray(model.predict(scaler.transform_x(x_raw), verbose=0)).reshape(1, -1)
+    predicted = scaler.inverse_y(y, history)[0]
+    return pd.DataFrame({"time": future_times(candles.index, spec.window.k), "step": np.arange(1, spec.window.k + 1),
+                         "predicted": predicted, "persistence": np.repeat(history[0, -1], spec.window.k)})

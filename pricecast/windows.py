@@ -1,0 +1,184 @@
+"""Past/future windows over a candle series — the tutorials' PastSampler, without copies or leaks.
+
+Each part (train, validation, test) is cut from the series by time first and windowed on its own,
+so no window ever holds values from two parts. Windows are strided views of the candle array
+(``sliding_window_view``); only the batches handed to a model are copied.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .candles import CANDLE_COLUMNS, CandleError
+
+PART_NAMES: tuple[str, ...] = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """N past steps in, K future steps out.
+
+    ``stride`` 1 slides one candle at a time; ``stride = n + k`` gives the tutorial's
+    non-overlapping windows. ``split`` holds the train / validation / test shares by time.
+    """
+
+    n: int = 30
+    k: int = 5
+    stride: int = 1
+    features: tuple[str, ...] = ("close",)
+    target: str = "close"
+    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "split", tuple(float(s) for s in self.split))
+
+    def check(self) -> None:
+        """Raise :class:`WindowError` for settings that can never work, whatever the data."""
+        if self.n < 1 or self.k < 1:
+            raise WindowError(f"N and K must be at least 1 (got N={self.n}, K={self.k})")
+        if self.stride < 1:
+            raise WindowError(f"stride must be at least 1 (got {self.stride})")
+        unknown = [f for f in self.features if f not in CANDLE_COLUMNS]
+        if unknown or not self.features:
+            raise WindowError(
+                f"unknown input feature(s) {', '.join(unknown) or '(none chosen)'}; choose from {', '.join(CANDLE_COLUMNS)}"
+            )
+        if len(set(self.features)) != len(self.features):
+            raise WindowError("each input feature may be chosen once")
+        if self.target not in CANDLE_COLUMNS:
+            raise WindowError(f"unknown target '{self.target}'; choose from {', '.join(CANDLE_COLUMNS)}")
+        if len(self.split) != 3 or min(self.split) < 0 or self.split[0] <= 0 or self.split[2] <= 0:
+            raise WindowError(f"split needs positive train and test shares (got {self.split})")
+        if abs(sum(self.split) - 1.0) > 1e-6:
+            raise WindowError(f"split shares must add up to 1 (got {self.split}, sum {sum(self.split):.3f})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "WindowSpec":
+        return cls(**{**data, "features": tuple(data.get("features", ("close",))), "split": tuple(data.get("split", (0.7, 0.15, 0.15)))})
+
+
+class WindowError(CandleError):
+    """Window settings that don't fit the data, with what to change."""
+
+
+def split_bounds(rows: int, split: tuple[float, float, float]) -> dict[str, tuple[int, int]]:
+    """Row ranges ``[start, stop)`` of each part, in time order."""
+    train_end = int(round(rows * split[0]))
+    val_end = int(round(rows * (split[0] + split[1])))
+    return {"train": (0, train_end), "val": (train_end, val_end), "test": (val_end, rows)}
+
+
+@dataclass
+class WindowPart:
+    """The windows of one part: raw (price-unit) views plus where each window sits in the series."""
+
+    name: str
+    x: np.ndarray  # (m, n, features) view
+    y: np.ndarray  # (m, k) view of the target
+    history: np.ndarray  # (m, n) view of the target over the input steps
+    origin: np.ndarray  # (m,) position in the series of each window's last input row
+    rows: tuple[int, int]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass
+class WindowSet:
+    """All three parts of one series cut by one :class:`WindowSpec`."""
+
+    spec: WindowSpec
+    times: pd.DatetimeIndex
+    values: np.ndarray  # (rows, features) float64, the inputs
+    target: np.ndarray  # (rows,) float64
+    parts: dict[str, WindowPart] = field(default_factory=dict)
+
+    @property
+    def train(self) -> WindowPart:
+        return self.parts["train"]
+
+    @property
+    def val(self) -> WindowPart:
+        return self.parts["val"]
+
+    @property
+    def test(self) -> WindowPart:
+        return self.parts["test"]
+
+    def sizes(self) -> dict[str, dict[str, int | str]]:
+        """Rows and windows per part, with the time span, for reports."""
+        out: dict[str, dict[str, int | str]] = {}
+        for name, part in self.parts.items():
+            a, b = part.rows
+            out[name] = {
+                "rows": b - a,
+                "windows": len(part),
+                "first": self.times[a].isoformat() if b > a else "",
+                "last": self.times[b - 1].isoformat() if b > a else "",
+            }
+        return out
+
+    def output_times(self, part: str) -> np.ndarray:
+        """(m, k) times of each window's targets."""
+        origin = self.parts[part].origin
+        return self.times.values[origin[:, None] + np.arange(1, self.spec.k + 1)[None, :]]
+
+    def origin_times(self, part: str) -> pd.DatetimeIndex:
+        return self.times[self.parts[part].origin]
+
+
+def _window_part(name: str, values: np.ndarray, target: np.ndarray, a: int, b: int, spec: WindowSpec) -> WindowPart:
+    n, k = spec.n, spec.k
+    rows = b - a
+    if rows < n + k:
+        # Empty part: keep the shapes so callers can still concatenate or skip it.
+        empty = np.empty((0, n, values.shape[1]))
+        return WindowPart(name, empty, np.empty((0, k)), np.empty((0, n)), np.empty(0, dtype=np.int64), (a, b))
+    # sliding_window_view puts the window axis last: (m, features, n+k) -> transpose to (m, n+k, features).
+    vx = sliding_window_view(values[a:b], n + k, axis=0)[:: spec.stride].transpose(0, 2, 1)
+    vt = sliding_window_view(target[a:b], n + k)[:: spec.stride]
+    origin = a + n - 1 + np.arange(0, rows - n - k + 1, spec.stride, dtype=np.int64)
+    return WindowPart(name, vx[:, :n, :], vt[:, n:], vt[:, :n], origin, (a, b))
+
+
+def make_windows(candles: pd.DataFrame, spec: WindowSpec, require: tuple[str, ...] = PART_NAMES) -> WindowSet:
+    """Cut ``candles`` into train / validation / test by time and window each part.
+
+    Raises :class:`WindowError` saying which part is too short for N+K and what to change.
+    """
+    spec.check()
+    values = np.ascontiguousarray(candles[list(spec.features)].to_numpy(dtype=np.float64))
+    target = np.ascontiguousarray(candles[spec.target].to_numpy(dtype=np.float64))
+    bounds = split_bounds(len(candles), spec.split)
+    wset = WindowSet(spec, candles.index, values, target)
+    for name, (a, b) in bounds.items():
+        wset.parts[name] = _window_part(name, values, target, a, b, spec)
+    for name in require:
+        a, b = bounds[name]
+        if len(wset.parts[name]) == 0:
+            share = spec.split[PART_NAMES.index(name)]
+            raise WindowError(
+                f"N+K = {spec.n}+{spec.k} = {spec.n + spec.k} steps is longer than the {_label(name)} part "
+                f"({b - a} of {len(candles)} candles, {share:.0%}): lower N or K, give the {_label(name)} part "
+                f"a larger share, or load more data"
+            )
+    return wset
+
+
+def latest_window(candles: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
+    """The last N rows of the inputs, shaped (1, n, features), for a forecast of the next K steps."""
+    if len(candles) < spec.n:
+        raise WindowError(f"need at least N={spec.n} candles for a forecast, have {len(candles)}")
+    values = candles[list(spec.features)].to_numpy(dtype=np.float64)
+    return values[-spec.n :][None, :, :]
+
+
+def _label(name: str) -> str:
+    return {"train": "training", "val": "validation", "test": "test"}[name]
