@@ -104,7 +104,7 @@ def is_business_daily(index: pd.DatetimeIndex) -> bool:
     """True for daily candles that skip weekends (stock markets)."""
     if len(index) < 10 or candle_step(index) != pd.Timedelta(days=1):
         return False
-    return bool((index.dayofweek < 5).all())
+    return bool((index.day_of_week < 5).all())
 
 
 def find_gaps(frame: pd.DataFrame | pd.DatetimeIndex) -> list[Gap]:

@@ -44,6 +44,7 @@ CLOSE_NAMES = ("close", "price", "close price", "closing price", "trade_price", 
 VOLUME_NAMES = ("volume", "vol.", "vol", "volume_(btc)", "volume (btc)")
 TICKER_NAMES = ("ticker", "symbol", "name")
 _SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+_MISSING = frozenset({"", "-", "null", "NULL", "NaN", "nan", "None", "N/A", "n/a"})
 
 
 @dataclass
@@ -94,26 +95,27 @@ def _find(lower: dict[str, str], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _parse_numbers(raw: pd.Series, col: str, name: str, allow_missing: bool) -> pd.Series:
-    """Numbers from text like ``1,006.5``, ``13.44K``, ``-``; error names column, line, value."""
-    values = pd.to_numeric(raw, errors="coerce")
-    text = raw.astype("string").str.strip()
-    todo = values.isna() & text.notna() & (text != "")
-    if todo.any():
-        t = text[todo].str.replace(",", "", regex=False).str.replace("%", "", regex=False)
-        mult = pd.Series(1.0, index=t.index)
-        suffix = t.str[-1:].str.upper()
-        has = suffix.isin(list(_SUFFIX))
-        mult[has] = suffix[has].map(_SUFFIX).astype(float)
-        t = t.where(~has, t.str[:-1])
-        values[todo] = pd.to_numeric(t, errors="coerce") * mult
-    missing_marks = text.isna() | text.isin(["", "-", "null", "NaN", "nan", "None"])
-    bad = values.isna() & ~missing_marks
-    if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise CandleError(f"{name}: column '{col}' line {pos + 2}: cannot read {raw.iloc[pos]!r} as a number")
-    if not allow_missing:
-        return values
+def _parse_numbers(raw: pd.Series, col: str, name: str) -> np.ndarray:
+    """Numbers from text like ``1,006.5``, ``13.44K``, ``-`` (missing -> NaN).
+
+    Raises :class:`CandleError` naming the column, the file line and the value.
+    """
+    text = np.array([("" if v is None or v is pd.NA else str(v).strip()) for v in raw], dtype=object)
+    values = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    values = values.copy()  # pandas may hand out a read-only view
+    for i in np.flatnonzero(np.isnan(values)):
+        t = text[i]
+        if t in _MISSING:
+            continue
+        cleaned = t.replace(",", "").replace("%", "").replace(" ", "")
+        mult = 1.0
+        if cleaned[-1:].upper() in _SUFFIX:
+            mult, cleaned = _SUFFIX[cleaned[-1].upper()], cleaned[:-1]
+        try:
+            number = float(cleaned)
+        except ValueError:
+            raise CandleError(f"{name}: column '{col}' line {i + 2}: cannot read {t!r} as a number") from None
+        values[i] = number * mult
     return values
 
 
@@ -131,7 +133,10 @@ def _parse_times(raw: pd.Series, col: str, name: str) -> tuple[pd.DatetimeIndex,
             if text.str.fullmatch(r"\d{8}").all():
                 return pd.DatetimeIndex(pd.to_datetime(text, format="%Y%m%d", utc=True)), "yyyymmdd"
             raise CandleError(f"{name}: column '{col}' holds numbers that are not unix times (e.g. {text.iloc[0]!r})")
-        return pd.DatetimeIndex(pd.to_datetime(numeric.astype("float64") * {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1}[unit], utc=True).round("us")), f"unix {unit}"
+        factor = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1}[unit]
+        # to whole microseconds: float seconds like 1325317920.123 carry binary noise
+        ns = (numeric.to_numpy(dtype="float64") * factor / 1e3).round().astype("int64") * 1000
+        return pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)), f"unix {unit}"
     for fmt, label in (("ISO8601", "ISO 8601"), ("%b %d, %Y", "Mon DD, YYYY"), ("%d.%m.%Y", "DD.MM.YYYY")):
         try:
             return pd.DatetimeIndex(pd.to_datetime(text, format=fmt, utc=True)), label
@@ -202,16 +207,15 @@ def read_candles_csv_info(
         raise CandleError(f"{name}: no rows")
     index, time_format = _parse_times(table[time_col], time_col, name)
 
-    close = _parse_numbers(table[close_col], close_col, name, True)
     out = pd.DataFrame(index=index)
-    out["close"] = close.to_numpy()
+    out["close"] = _parse_numbers(table[close_col], close_col, name)
     for key, names in (("open", OPEN_NAMES), ("high", HIGH_NAMES), ("low", LOW_NAMES)):
         col = _find(lower, names)
         if col is None:
             out[key] = out["close"]
         else:
             mapping[key] = col
-            out[key] = _parse_numbers(table[col], col, name, True).to_numpy()
+            out[key] = _parse_numbers(table[col], col, name)
     filled = [k for k in ("open", "high", "low") if k not in mapping]
     if filled:
         notes.append(f"no {'/'.join(filled)} column: set from close")
@@ -220,15 +224,17 @@ def read_candles_csv_info(
         notes.append("no volume column: volume set to 0")
     else:
         mapping["volume"] = vol_col
-        vol = _parse_numbers(table[vol_col], vol_col, name, True)
-        if vol.isna().any():
-            notes.append(f"{int(vol.isna().sum())} row(s) without volume ('-' or empty): set to 0")
-        out["volume"] = vol.fillna(0.0).to_numpy()
+        vol = _parse_numbers(table[vol_col], vol_col, name)
+        if np.isnan(vol).any():
+            notes.append(f"{int(np.isnan(vol).sum())} row(s) without volume ('-' or empty): set to 0")
+        out["volume"] = np.nan_to_num(vol, nan=0.0)
 
     prices = out[["open", "high", "low", "close"]]
-    empty_rows = prices.isna().all(axis=1)
+    # all-empty or all-zero prices mean no trading that period (e.g. investing.com's 0.0 rows
+    # for Aug 2016): dropped, so they show as gaps rather than as a crash to zero
+    empty_rows = prices.isna().all(axis=1) | (prices == 0).all(axis=1)
     if empty_rows.any():
-        notes.append(f"{int(empty_rows.sum())} row(s) without prices dropped")
+        notes.append(f"{int(empty_rows.sum())} row(s) without prices (empty or all zero) dropped")
         out = out[~empty_rows.to_numpy()]
     partial = out[["open", "high", "low", "close"]].isna()
     if partial.any().any():

@@ -17,7 +17,7 @@ def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
     forecast = forecast_next(model, candles, run.spec, run.scaler)
     spec = run.spec.window
     whole = WindowSpec(n=spec.n, k=spec.k, stride=spec.stride, features=spec.features, target=spec.target,
-                       split=(1.0 - 1e-9, 0.0, 1e-9))
+                       split=(1.0, 0.0, 0.0))
     evaluation = None
     if len(candles) >= spec.n + spec.k:
         part = make_windows(candles, whole, require=("train",)).train

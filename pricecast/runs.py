@@ -98,10 +98,17 @@ def load_run(run_dir: Path | str) -> "Run":
         spec=RunSpec.from_dict(json.loads((folder / "spec.json").read_text())),
         history=pd.read_csv(folder / "history.csv"),
         metrics=json.loads((folder / "metrics.json").read_text()),
-        predictions=pd.read_csv(folder / "predictions.csv", parse_dates=["origin_time", "time"]),
-        forecast=pd.read_csv(forecast_file, parse_dates=["time"]) if forecast_file.exists() else pd.DataFrame(),
+        predictions=_read_times(folder / "predictions.csv", ("origin_time", "time")),
+        forecast=_read_times(forecast_file, ("time",)) if forecast_file.exists() else pd.DataFrame(),
         scaler=Scaler.from_dict(json.loads((folder / "scaler.json").read_text())),
     )
+
+
+def _read_times(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    for col in columns:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
 
 
 def delete_run(run_dir: Path | str) -> None:

@@ -51,8 +51,8 @@ class WindowSpec:
             raise WindowError("each input feature may be chosen once")
         if self.target not in CANDLE_COLUMNS:
             raise WindowError(f"unknown target '{self.target}'; choose from {', '.join(CANDLE_COLUMNS)}")
-        if len(self.split) != 3 or min(self.split) < 0 or self.split[0] <= 0 or self.split[2] <= 0:
-            raise WindowError(f"split needs positive train and test shares (got {self.split})")
+        if len(self.split) != 3 or min(self.split) < 0 or self.split[0] <= 0:
+            raise WindowError(f"split needs three shares, train above 0, none negative (got {self.split})")
         if abs(sum(self.split) - 1.0) > 1e-6:
             raise WindowError(f"split shares must add up to 1 (got {self.split}, sum {sum(self.split):.3f})")
 
@@ -128,7 +128,7 @@ class WindowSet:
     def output_times(self, part: str) -> np.ndarray:
         """(m, k) times of each window's targets."""
         origin = self.parts[part].origin
-        return self.times.values[origin[:, None] + np.arange(1, self.spec.k + 1)[None, :]]
+        return self.times.tz_convert(None).to_numpy()[origin[:, None] + np.arange(1, self.spec.k + 1)[None, :]]
 
     def origin_times(self, part: str) -> pd.DatetimeIndex:
         return self.times[self.parts[part].origin]

@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable
 
 from .errors import MarketDataError, SourceUnavailableError
-from .http import RetryPolicy, base_url_override, call_with_retries, retry_after_seconds, rewrite_urls
+from .http import RETRY_STATUSES, RetryPolicy, base_url_override, call_with_retries, retry_after_seconds, rewrite_urls
 from .refs import timeframe_ms
 
 try:  # ccxt is a dependency, but keep importing pricecast possible without it
@@ -99,7 +99,21 @@ def make_exchange(exchange_id: str, policy: RetryPolicy | None = None) -> Any:
     ex.has = {**ex.has, "fetchCurrencies": False}
     ex.enableLastResponseHeaders = True
     ex.parse_json = _strict_json_parser(ex)
+    _record_status(ex)
     return ex
+
+
+def _record_status(ex: Any) -> None:
+    """Remember each response's HTTP status: exchanges word 5xx bodies in ways ccxt maps to a
+    plain ExchangeError, and the status is what says "try again"."""
+    original = ex.on_rest_response
+    ex.pricecast_last_status = None
+
+    def on_rest_response(code, reason, url, method, response_headers, response_body, request_headers, request_body):
+        ex.pricecast_last_status = code
+        return original(code, reason, url, method, response_headers, response_body, request_headers, request_body)
+
+    ex.on_rest_response = on_rest_response
 
 
 def _strict_json_parser(ex: Any) -> Callable[[str], Any]:
@@ -119,9 +133,12 @@ def _strict_json_parser(ex: Any) -> Callable[[str], Any]:
 
 def _classify(ex: Any) -> Callable[[BaseException], tuple[bool, float | None, str]]:
     def classify(exc: BaseException) -> tuple[bool, float | None, str]:
+        status = getattr(ex, "pricecast_last_status", None)
+        if ccxt is not None and isinstance(exc, ccxt.BaseError) and status in RETRY_STATUSES:
+            return True, retry_after_seconds(ex.last_response_headers), f"HTTP {status}"
         if ccxt is None or not isinstance(exc, ccxt.NetworkError) or isinstance(exc, ccxt.OnMaintenance):
             return False, None, str(exc)
-        status = _status_of(exc)
+        status = _status_of(exc) or status
         if status is not None and 400 <= status < 500 and status not in (408, 418, 429):
             return False, None, f"HTTP {status}"
         retry_after = None
@@ -138,11 +155,13 @@ def _status_of(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _translate(exc: BaseException, ex_id: str, what: str) -> MarketDataError:
-    """A ccxt exception as a MarketDataError with a plain message."""
+def _translate(exc: BaseException, ex_id: str, what: str, status: int | None = None) -> MarketDataError:
+    """A ccxt exception as a MarketDataError with a plain message (``status``: last HTTP status)."""
     if isinstance(exc, MarketDataError):
         return exc
     if ccxt is not None:
+        if isinstance(exc, ccxt.BaseError) and status in RETRY_STATUSES:
+            return SourceUnavailableError(f"{ex_id} kept failing (HTTP {status}) while {what}: {_brief(exc)}")
         if isinstance(exc, ccxt.OnMaintenance):
             return SourceUnavailableError(f"{ex_id} is under maintenance; try again later ({what})")
         if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
@@ -173,7 +192,7 @@ def _load_markets(ex: Any, policy: RetryPolicy, progress: Callable[[str], None] 
             lambda: ex.load_markets(), classify=_classify(ex), policy=policy, label=ex.id, progress=progress
         )
     except Exception as exc:  # noqa: BLE001 - translated
-        raise _translate(exc, ex.id, "loading its markets") from exc
+        raise _translate(exc, ex.id, "loading its markets", getattr(ex, "pricecast_last_status", None)) from exc
 
 
 def list_symbols(exchange_id: str, search: str = "") -> list[str]:
@@ -275,12 +294,13 @@ def fetch_candles(
 
         def call(cursor: int = cursor, params: dict = params) -> list:
             ex.last_response_headers = None
+            ex.pricecast_last_status = None
             return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
 
         try:
             page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress)
         except Exception as exc:  # noqa: BLE001 - translated
-            err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles")
+            err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles", ex.pricecast_last_status)
             if isinstance(err, SourceUnavailableError):
                 err.partial = sorted(rows.values())
             raise err from exc

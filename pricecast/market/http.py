@@ -135,13 +135,13 @@ class HttpClient:
         source: str,
         policy: RetryPolicy | None = None,
         progress: Callable[[str], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.source = source
         self.policy = policy or RetryPolicy.from_env()
         self.base = base_url_override(source)
         self.progress = progress
-        self.sleep = sleep
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))  # looked up late: tests patch it
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
 
@@ -195,7 +195,7 @@ def call_with_retries(
     policy: RetryPolicy,
     label: str,
     progress: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
     """Run ``call``; on an exception ``classify`` says (retryable, retry_after, short reason).
 
@@ -212,7 +212,7 @@ def call_with_retries(
             delay = policy.wait(attempt, retry_after)
             if progress:
                 progress(f"{label}: {reason}; retrying in {delay:.1f} s")
-            sleep(delay)
+            (sleep or time.sleep)(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -1,0 +1,51 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pricecast.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pricecast", *args], capture_output=True, text=True)
+
+
+def test_train_json_reports_model_and_baselines(tmp_path):
+    proc = run_cli("train", "--data", "sample:MSFT", "--n", "10", "--k", "2", "--epochs", "1", "--units", "8",
+                   "--runs-dir", str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert {"run_dir", "device", "epochs_run", "test"} <= set(out)
+    assert out["epochs_run"] == 1
+    test = out["test"]
+    assert test["rmse"] > 0 and test["persistence_rmse"] > 0
+    assert test["skill"] == pytest.approx(1 - test["rmse"] / test["persistence_rmse"])
+    assert "epoch 1/1" in proc.stderr  # progress goes to stderr, stdout stays pure JSON
+
+    listing = run_cli("runs", "--runs-dir", str(tmp_path), "--json")
+    assert json.loads(listing.stdout)["runs"][0]["run_dir"] == out["run_dir"]
+    pred = run_cli("predict", out["run_dir"], "--data", "sample:IBM", "--json")
+    assert pred.returncode == 0, pred.stderr
+    assert len(json.loads(pred.stdout)["forecast"]) == 2
+
+
+def test_bad_input_is_one_line_and_exit_2(capsys):
+    assert main(["train", "--data", "sample:NOPE"]) == 2
+    assert "unknown bundled series 'NOPE'" in capsys.readouterr().err
+    assert main(["train", "--preset", "nope"]) == 2
+    assert "unknown preset 'nope'" in capsys.readouterr().err
+    assert main(["train", "--n", "100000"]) == 2
+    assert "longer than the training part" in capsys.readouterr().err
+    assert main(["train", "--data", "/no/such/file.csv"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_data_and_presets_listings(capsys):
+    assert main(["data", "list", "--json"]) == 0
+    assert [s["ref"] for s in json.loads(capsys.readouterr().out)["samples"]][0] == "sample:AAPL"
+    assert main(["data", "show", "sample:GOOG", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 2148
+    assert main(["presets", "--json"]) == 0
+    names = [p["name"] for p in json.loads(capsys.readouterr().out)["presets"]]
+    assert {"default", "seed-cnn-2-relu", "seed-lstm", "seed-gru", "tsla-lstm", "lecture-lstm", "bithumb-eth-lstm"} <= set(names)
