@@ -134,7 +134,8 @@ class WindowSet:
         return self.times[self.parts[part].origin]
 
 
-def _window_part(name: str, values: np.ndarray, target: np.ndarray, a: int, b: int, spec: WindowSpec) -> WindowPart:
+def window_segment(name: str, values: np.ndarray, target: np.ndarray, a: int, b: int, spec: WindowSpec) -> WindowPart:
+    """Windows over rows ``[a, b)`` only (inputs and targets both inside); empty if too short."""
     n, k = spec.n, spec.k
     rows = b - a
     if rows < n + k:
@@ -159,7 +160,7 @@ def make_windows(candles: pd.DataFrame, spec: WindowSpec, require: tuple[str, ..
     bounds = split_bounds(len(candles), spec.split)
     wset = WindowSet(spec, candles.index, values, target)
     for name, (a, b) in bounds.items():
-        wset.parts[name] = _window_part(name, values, target, a, b, spec)
+        wset.parts[name] = window_segment(name, values, target, a, b, spec)
     for name in require:
         a, b = bounds[name]
         if len(wset.parts[name]) == 0:

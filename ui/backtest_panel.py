@@ -1,0 +1,276 @@
+"""The "Walk-forward backtest" tab of the Results page: ``render(spec, candles, run=None)``.
+
+The backtest runs on a background thread (never on the script thread), so the page stays live: a
+fragment polls its progress every second and shows fold, epoch and ETA, with a Stop button.
+Results — error by fold and by horizon, interval bands with their measured coverage, residual
+diagnostics and the look-ahead checks — are drawn from :mod:`pricecast.eval_figures`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from pricecast.backtest import BacktestResult, BacktestSpec, data_fingerprint, _hash
+from pricecast.specs import RunSpec
+
+JOB_KEY = "pricecast_backtest_job"
+LEVEL_CHOICES = (50, 80, 90, 95)
+
+
+@dataclass
+class BacktestJob:
+    """One backtest on its own thread; the script thread only reads these fields."""
+
+    key: str
+    spec: RunSpec
+    bt: BacktestSpec
+    stop: threading.Event = field(default_factory=threading.Event)
+    last: dict = field(default_factory=dict)  # latest progress event
+    fold_events: list = field(default_factory=list)
+    result: BacktestResult | None = None
+    error: str | None = None
+    shuffled: Any = None  # a leakage.Finding when the shuffled-time control ran
+    want_shuffled: bool = False
+    started: float = field(default_factory=time.time)
+    thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+def _work(job: BacktestJob, candles: pd.DataFrame) -> None:
+    from pricecast.backtest import run_backtest
+
+    def progress(event: dict) -> None:
+        job.last = event
+        if event["type"] == "fold":
+            job.fold_events.append(event)
+
+    try:
+        job.result = run_backtest(job.spec, job.bt, candles=candles, progress=progress, stop=job.stop)
+        if job.want_shuffled and not job.stop.is_set():
+            from pricecast.leakage import shuffled_time_control
+
+            job.last = {"type": "control", "progress": 1.0}
+            job.shuffled = shuffled_time_control(job.spec, candles=candles)
+    except ValueError as exc:  # BacktestError, WindowError, ModelSpecError, CandleError: plain messages
+        job.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 — shown as a message, never as a traceback
+        job.error = f"The backtest failed: {type(exc).__name__}: {exc}"
+
+
+def start_job(spec: RunSpec, bt: BacktestSpec, candles: pd.DataFrame, key: str, shuffled: bool = False) -> BacktestJob:
+    job = BacktestJob(key, spec, bt, want_shuffled=shuffled)
+    job.thread = threading.Thread(target=_work, args=(job, candles), name="pricecast-backtest", daemon=True)
+    job.thread.start()
+    return job
+
+
+def _settings(spec: RunSpec, candles: pd.DataFrame) -> tuple[BacktestSpec, bool]:
+    rows = len(candles)
+    c1, c2, c3, c4 = st.columns(4)
+    folds = c1.number_input("Test folds", 1, 50, 4, key="bt_folds",
+                            help="How many consecutive test periods at the end of the data. The model is judged on "
+                                 "each one, always trained only on what came before it.")
+    default_size = int(max(spec.window.k, min(120, rows // 10)))
+    fold_size = c2.number_input("Candles per fold", int(spec.window.k), max(int(rows), int(spec.window.k)), default_size,
+                                key="bt_fold_size",
+                                help="Length of each test period, in candles (120 daily candles ≈ half a year).")
+    kind = c3.radio("Training window", ("expanding", "rolling"), key="bt_window", horizontal=True,
+                    help="Expanding: train on all data before the fold. Rolling: train on a fixed-length stretch "
+                         "just before it (forgets the distant past).")
+    retrain = c4.number_input("Retrain every n folds", 0, 50, 1, key="bt_retrain",
+                              help="1 retrains before every fold; 2 every other fold; 0 trains once and slides that "
+                                   "model forward unchanged.")
+    d1, d2, d3, d4 = st.columns(4)
+    epochs = d1.number_input("Epochs per training", 1, 500, int(min(spec.train.epochs, 15)), key="bt_epochs",
+                             help="Training passes per fold (early stopping may end sooner). Fewer is faster.")
+    method = d2.radio("Forecasts", ("direct", "recursive"), key="bt_method", horizontal=True,
+                      help="Direct: one model outputs all K steps. Recursive: a one-step model is fed its own "
+                           "forecasts K times (only when the price to forecast is the only input).")
+    levels = d3.multiselect("Interval levels (%)", LEVEL_CHOICES, default=[80, 95], key="bt_levels",
+                            help="Prediction bands to draw. Coverage shows how often real prices fell inside.")
+    train_size = 0
+    if kind == "rolling":
+        train_size = d4.number_input("Rolling window (candles)", 0, int(rows), 0, key="bt_train_size",
+                                     help="Candles in each training window, validation included. 0 = as many as "
+                                          "the first fold has.")
+    e1, e2 = st.columns([1, 3])
+    mc = e1.number_input("MC-dropout samples", 0, 500, 0, key="bt_mc",
+                         help="Forward passes with dropout switched on, for a second kind of band. 0 = off. "
+                              "Needs a model with dropout.")
+    e2.write("")  # line the checkbox up with the number box
+    shuffled = e2.checkbox("Shuffled-time control (trains twice more)", key="bt_shuffled",
+                           help="Also train the model on time-shuffled targets; it must do worse than the real order. "
+                                "Costs two extra trainings.")
+    bt = BacktestSpec(folds=int(folds), fold_size=int(fold_size), window=kind, train_size=int(train_size),
+                      retrain_every=int(retrain), method=method, levels=tuple(v / 100 for v in sorted(levels)) or (0.8,),
+                      mc_samples=int(mc), epochs=int(epochs))
+    return bt, bool(shuffled)
+
+
+def _progress_view(job: BacktestJob) -> None:
+    e = job.last or {}
+    frac = float(e.get("progress") or 0.0)
+    if e.get("type") == "epoch":
+        text = f"Fold {e['fold']}/{e['folds']}: training epoch {e['epoch']}/{e['epochs']}"
+    elif e.get("type") == "fold":
+        text = f"Fold {e['fold']}/{e['folds']} done{' (from cache)' if e.get('cached') else ''}"
+    elif e.get("type") == "control":
+        text = "Shuffled-time control: training on shuffled targets"
+    else:
+        text = "Starting (loading the model library the first time can take a few seconds)"
+    if e.get("eta") is not None and e.get("type") in ("epoch", "fold"):
+        text += f" — about {_duration(e['eta'])} left"
+    st.progress(min(max(frac, 0.0), 1.0), text=text)
+    for fe in job.fold_events[-3:]:
+        st.caption(f"Fold {fe['fold']}: RMSE {fe['rmse']:.4g} vs persistence {fe['persistence_rmse']:.4g} "
+                   f"(skill {fe['skill']:+.1%})")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:
+    """The whole panel: settings, Run/Stop with live progress, and the results of the last backtest."""
+    st.markdown("Train on the past, test on the next period, slide forward, repeat — so one lucky or unlucky "
+                "test period can't decide the verdict.")
+    if candles is None or len(candles) == 0:
+        st.error("Load data first (Data page): the backtest needs candles.")
+        return
+    try:
+        bt, shuffled = _settings(spec, candles)
+        bt.check()
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    key = _hash({"spec": spec.to_dict(), "bt": bt.to_dict(), "shuffled": shuffled,
+                 "data": data_fingerprint(candles, tuple(dict.fromkeys((*spec.window.features, spec.window.target))))})
+    job: BacktestJob | None = st.session_state.get(JOB_KEY)
+    running = job is not None and job.running
+    b1, b2, _ = st.columns([1, 1, 4])
+    if b1.button("Run backtest", key="bt_run", type="primary", disabled=running,
+                 help="Start the walk-forward backtest in the background. Folds already computed with the same "
+                      "setup come from the cache instantly."):
+        job = start_job(spec, bt, candles, key, shuffled)
+        st.session_state[JOB_KEY] = job
+        running = True
+    if running and b2.button("Stop", key="bt_stop", help="Stop after the current training batch; finished folds are kept."):
+        job.stop.set()
+
+    if running:
+        _live(job)
+        return
+    if job is None:
+        st.info("Choose the settings and press **Run backtest**.")
+        return
+    if job.error:
+        st.error(job.error)
+        return
+    if job.result is None:
+        return
+    if job.key != key:
+        st.caption("These results are for the previous settings; press Run backtest to update them.")
+    _results(job, run)
+
+
+def _live(job: BacktestJob) -> None:
+    @st.fragment(run_every=1.0)
+    def poll() -> None:
+        if job.running:
+            _progress_view(job)
+        else:
+            st.rerun()  # finished: redraw the whole panel with the results
+
+    poll()
+
+
+def _results(job: BacktestJob, run=None) -> None:
+    from pricecast import eval_figures as ef
+
+    result = job.result
+    if result.stopped:
+        st.warning(f"Stopped: {len(result.folds)} of {result.bt.folds} folds finished; results cover those.")
+    for note in result.notes:
+        st.info(note)
+    if not result.folds:
+        return
+    o = result.overall
+    st.markdown(
+        f"**Overall** across {len(result.folds)} folds ({o['windows']} test windows): RMSE **{o['rmse']:.4g}** vs "
+        f"persistence {o['persistence_rmse']:.4g} — skill **{o['skill']:+.1%}**; MASE {o['model']['mase']:.3g} vs "
+        f"{o['persistence']['mase']:.3g}. {result.models_trained} model(s) trained, {result.models_loaded} reused from "
+        f"the cache, {result.folds_cached} fold(s) from the cache; {result.seconds:.1f} s.")
+    tabs = st.tabs(["Folds", "By horizon", "Intervals", "Residuals", "Look-ahead checks"])
+    with tabs[0]:
+        metric = st.radio("Error measure", ("rmse", "mae", "mape", "mase"), horizontal=True, key="bt_fold_metric",
+                          help="RMSE and MAE are in price units; MAPE in percent; MASE divides by the naive one-step "
+                               "error inside each training window (below 1 = better than that naive error).")
+        st.plotly_chart(ef.fold_error_figure(result, metric), key="bt_fig_folds")
+        st.dataframe(pd.DataFrame(result.fold_rows()), hide_index=True)
+    with tabs[1]:
+        hmetric = st.radio("Error measure", ("rmse", "mae", "mase"), horizontal=True, key="bt_h_metric",
+                           help="Error at each step ahead, all folds together. Errors normally grow with the step.")
+        st.plotly_chart(ef.horizon_error_figure(result, hmetric), key="bt_fig_horizon")
+        h = result.by_horizon
+        st.dataframe(pd.DataFrame({"step": h["step"], "model RMSE": h["model_rmse"],
+                                   "persistence RMSE": h["persistence_rmse"], "skill": h["skill"]}),
+                     hide_index=True)
+    with tabs[2]:
+        _intervals(result, ef)
+    with tabs[3]:
+        st.plotly_chart(ef.residual_figure(result), key="bt_fig_resid")
+        st.write(result.diagnostics.get("text", ""))
+    with tabs[4]:
+        _checks(job, run)
+
+
+def _intervals(result: BacktestResult, ef) -> None:
+    for method, by_level in result.intervals.items():
+        for level, c in by_level.items():
+            st.markdown(f"- {c['text']} (mean width {c['mean_width']:.4g})")
+    if "mc_dropout" in result.intervals:
+        st.caption("MC-dropout bands show only the model's own uncertainty, not the market's, so they are usually "
+                   "far too narrow — the coverage above measures by how much.")
+    methods = list(result.intervals)
+    c1, c2, c3 = st.columns(3)
+    method = c1.selectbox("Band", methods, key="bt_band_method",
+                          format_func=lambda m: {"conformal": "Conformal (validation errors)",
+                                                 "mc_dropout": "MC dropout"}.get(m, m),
+                          help="Conformal: the size of past validation errors laid around each forecast. "
+                               "MC dropout: spread of the model's forecasts with dropout left on.")
+    level = c2.selectbox("Level", list(result.bt.levels), key="bt_band_level", format_func=lambda v: f"{v:.0%}",
+                         help="The share of real prices the band is meant to contain.")
+    k = result.spec.window.k
+    step = c3.slider("Steps ahead", 1, k, 1, key="bt_band_step", help="Which forecast step to draw.") if k > 1 else 1
+    st.plotly_chart(ef.interval_figure(result, method, level, step), key="bt_fig_band")
+
+
+def _checks(job: BacktestJob, run=None) -> None:
+    findings = list(job.result.findings)
+    if job.shuffled is not None:
+        findings.append(job.shuffled)
+    if run is not None:
+        from pricecast.leakage import check_run
+
+        try:
+            loaded = run
+            if isinstance(run, (str, Path)):
+                from pricecast.runs import load_run
+
+                loaded = load_run(run)
+            for f in check_run(loaded, include_ok=True):
+                findings.append(replace(f, message=f"Selected run: {f.message}"))
+        except Exception as exc:  # noqa: BLE001 — a run from an older version may lack columns
+            st.caption(f"Could not check the selected run ({exc}).")
+    for f in findings:
+        {"ok": st.success, "info": st.info}.get(f.level, st.warning)(f.message)
