@@ -1,0 +1,303 @@
+"""Data: choose the price history (bundled, exchange, Yahoo, CSV), the date range; see candles and a summary."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pricecast.candles import summarize
+from pricecast.datasets import kind_of
+from pricecast.samples import CATALOGUE
+from ui import common, state
+from ui.common import HELP
+
+SOURCES = {
+    "sample": "Bundled series (offline)",
+    "exchange": "Crypto exchange",
+    "yahoo": "Yahoo Finance",
+    "csv": "Upload a CSV file",
+}
+
+
+def _source_of(ref: str) -> str:
+    try:
+        kind = kind_of(ref)
+    except Exception:  # noqa: BLE001
+        return "sample"
+    if kind == "market":
+        return "yahoo" if ref.lower().startswith("yahoo:") else "exchange"
+    return kind
+
+
+def _market_parts(ref: str, default_source: str, default_symbol: str, default_tf: str) -> tuple[str, str, str]:
+    try:
+        from pricecast.market import parse_market_ref
+
+        parsed = parse_market_ref(ref)
+        return parsed.source, parsed.symbol, parsed.timeframe
+    except Exception:  # noqa: BLE001 - not a market ref: start from the defaults
+        return default_source, default_symbol, default_tf
+
+
+@st.cache_data(show_spinner=False)
+def _exchanges() -> list[str]:
+    from pricecast.market import list_exchanges
+
+    return list_exchanges()
+
+
+@st.cache_data(show_spinner=False)
+def _timeframes(exchange: str) -> list[str]:
+    from pricecast.market import list_timeframes
+
+    return list_timeframes(exchange)
+
+
+def _use(ref: str) -> None:
+    spec = state.current_spec()
+    if spec.data != ref:
+        state.set_spec(spec.replace(data=ref))
+
+
+def _download(ref: str) -> None:
+    """Fetch (or refresh) market candles over the network into the local cache."""
+    from pricecast.market import MarketDataError, load_market
+
+    since, until = state.data_range()
+    with st.spinner(f"Downloading {ref} … (candles already on this computer are not fetched again)"):
+        try:
+            result = load_market(ref, since=since, until=until)
+        except MarketDataError as exc:
+            st.error(common.plain(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - no network etc.: a message, not a traceback
+            st.error(f"Could not download {ref}: {common.plain(exc)}")
+            return
+    for warning in result.warnings:
+        st.warning(warning)
+    state.bump_data()
+    _use(ref)
+    st.success(f"{len(result.candles):,} candles ready ({result.fetched_rows:,} new from the network).")
+
+
+def _market_form(kind: str) -> None:
+    spec = state.current_spec()
+    if kind == "exchange":
+        try:
+            exchanges = _exchanges()
+        except Exception as exc:  # noqa: BLE001
+            st.error(f"Exchange support is not available: {common.plain(exc)}")
+            return
+        source, symbol, tf = _market_parts(spec.data, "binance", "BTC/USDT", "1h")
+        if source == "yahoo" or source not in exchanges:
+            source, symbol, tf = "binance", "BTC/USDT", "1h"
+        c1, c2, c3 = st.columns([1, 1, 1])
+        exchange = c1.selectbox("Exchange", exchanges, index=exchanges.index(source) if source in exchanges else 0,
+                                help=HELP["exchange"], key="data_exchange")
+        try:
+            timeframes = _timeframes(exchange)
+        except Exception as exc:  # noqa: BLE001
+            st.error(common.plain(exc))
+            return
+        found = st.session_state.get("data_found_symbols", {}).get(exchange)
+        if found:
+            symbol = c2.selectbox("Market (type to search)", found, index=found.index(symbol) if symbol in found else 0,
+                                  help=HELP["symbol"], key=f"data_symbol_pick_{exchange}")
+        else:
+            symbol = c2.text_input("Market", value=symbol, help=HELP["symbol"] + " Press “Find markets” to search "
+                                   "the exchange's list.", key="data_symbol_text").strip().upper()
+        tf = c3.selectbox("Timeframe", timeframes, index=timeframes.index(tf) if tf in timeframes else 0,
+                          help=HELP["timeframe"], key=f"data_tf_{exchange}")
+        b1, b2 = st.columns([1, 3])
+        search = b2.text_input("Search text", value=symbol.split("/")[0] if symbol else "", key="data_search",
+                               help="Part of the market name, e.g. ETH, to list matching markets.",
+                               label_visibility="collapsed")
+        if b1.button("Find markets", help="Ask the exchange for its markets matching the search text (needs internet)."):
+            from pricecast.market import list_symbols
+
+            try:
+                with st.spinner(f"Asking {exchange} for its markets …"):
+                    symbols = list_symbols(exchange, search)
+                if not symbols:
+                    st.warning(f"{exchange} lists no market matching '{search}'.")
+                else:
+                    st.session_state.setdefault("data_found_symbols", {})[exchange] = symbols
+                    st.rerun()
+            except Exception as exc:  # noqa: BLE001
+                st.error(common.plain(exc))
+        ref = f"{exchange}:{symbol}:{tf}"
+    else:
+        from pricecast.market import yahoo_intervals
+
+        source, symbol, tf = _market_parts(spec.data, "yahoo", "TSLA", "1d")
+        if source != "yahoo":
+            symbol, tf = "TSLA", "1d"
+        intervals = list(yahoo_intervals())
+        c1, c2 = st.columns(2)
+        symbol = c1.text_input("Ticker", value=symbol, help=HELP["symbol"], key="data_yahoo_symbol").strip().upper()
+        tf = c2.selectbox("Interval", intervals, index=intervals.index(tf) if tf in intervals else intervals.index("1d"),
+                          help=HELP["timeframe"] + " Yahoo keeps minute candles for a few weeks only.", key="data_yahoo_tf")
+        ref = f"yahoo:{symbol}:{tf}"
+    if st.button("Load", type="primary", help="Download these candles (only what is not on this computer yet)."):
+        if not symbol:
+            st.error("Enter a market or ticker first.")
+        else:
+            _download(ref)
+    elif spec.data != ref:
+        st.caption(f"Press **Load** to use {ref}. Now in use: {spec.data}.")
+
+
+def _csv_form() -> None:
+    uploaded = st.file_uploader("Candle CSV file", type=["csv", "txt", "gz"], help=HELP["upload"], key="data_upload")
+    if uploaded is None:
+        return
+    if st.session_state.get("data_upload_done") == uploaded.file_id:
+        return
+    from pricecast.csv_import import read_candles_csv
+    from pricecast.paths import home
+
+    raw = uploaded.getvalue()
+    try:
+        frame = read_candles_csv(raw, name=uploaded.name)
+    except Exception as exc:  # noqa: BLE001 - CandleError names the column and line
+        st.error(f"{uploaded.name} could not be read: {common.plain(exc)}")
+        return
+    # Kept in pricecast's home so runs can name it (and reload it) like any CSV path.
+    folder = home() / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(uploaded.name).name) or "upload.csv"
+    if not stem.lower().endswith((".csv", ".csv.gz", ".txt")):
+        stem += ".csv.gz" if raw[:2] == b"\x1f\x8b" else ".csv"
+    path = folder / stem
+    path.write_bytes(raw)
+    st.session_state["data_upload_done"] = uploaded.file_id
+    state.bump_data()
+    _use(str(path))
+    st.success(f"{uploaded.name}: {len(frame):,} candles read.")
+
+
+def _range_widgets(full: pd.DataFrame) -> None:
+    since, until = state.data_range()
+    first, last = full.index[0].date(), full.index[-1].date()
+    limited = st.toggle("Use only part of the history", value=bool(since or until), help=HELP["date_range"],
+                        key="data_limit")
+    if not limited:
+        if since or until:
+            state.set_data_range(None, None)
+        return
+    c1, c2 = st.columns(2)
+    start = c1.date_input("From", value=_clamp(since, first, last, first), min_value=first, max_value=last,
+                          help="The first day to use.", key="data_from")
+    end = c2.date_input("To", value=_clamp(until, first, last, last), min_value=first, max_value=last,
+                        help="The last day to use.", key="data_to")
+    if start > end:
+        st.error("'From' is after 'To': pick an earlier start or a later end.")
+        return
+    new_since = start.isoformat() if start != first else None
+    new_until = end.isoformat() if end != last else None
+    if (new_since, new_until) != (since, until):
+        state.set_data_range(new_since, new_until)
+
+
+def _clamp(text: str | None, lo: dt.date, hi: dt.date, default: dt.date) -> dt.date:
+    try:
+        value = dt.date.fromisoformat(text[:10]) if text else default
+    except ValueError:
+        value = default
+    return min(max(value, lo), hi)
+
+
+def _when(iso: str, daily: bool) -> str:
+    return iso[:10] if daily else iso[:16].replace("T", " ")
+
+
+def _span(step: pd.Timedelta | None) -> str:
+    if step is None:
+        return "–"
+    seconds = int(step.total_seconds())
+    for unit, size in (("week", 604800), ("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}" + ("s" if count > 1 and unit in ("week", "day") else "")
+    return f"{seconds} s"
+
+
+def _age(seconds: float) -> str:
+    from pricecast.market.loader import human_age
+
+    return human_age(dt.timedelta(seconds=seconds))
+
+
+def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
+    info = summarize(candles)
+    step = pd.Timedelta(info["step"]) if info["step"] else None
+    daily = step is not None and step >= pd.Timedelta(days=1)
+    c = st.columns(5)
+    c[0].metric("Candles", f"{info['rows']:,}", help="How many candles (rows) are used.")
+    c[1].metric("From", _when(info["first"], daily), help="The first candle's time (UTC).")
+    c[2].metric("To", _when(info["last"], daily), help="The last candle's time (UTC).")
+    c[3].metric("Spacing", _span(step), help="The usual time between two candles.")
+    c[4].metric("Gaps", f"{info['gaps']:,}", help="Places where candles are missing (weekends and short holidays "
+                "of stock markets are not counted). Windows may span a gap; many gaps hurt forecasts.")
+    kind = kind_of(ref)
+    if kind == "sample":
+        st.caption(f"Bundled with pricecast: {CATALOGUE[ref.split(':', 1)[1].upper()].title}. Last candle {info['last'][:10]}.")
+    else:
+        path = Path(cache_file) if cache_file else Path(ref).expanduser()
+        if path.exists():
+            age = time.time() - path.stat().st_mtime
+            what = "Downloaded candles kept on this computer" if kind == "market" else "File"
+            st.caption(f"{what}: last updated {_age(age)} · last candle {info['last'][:16].replace('T', ' ')} UTC.")
+    if info["gap_list"]:
+        with st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)"):
+            st.dataframe(pd.DataFrame(info["gap_list"]), hide_index=True)
+
+
+def body() -> None:
+    from pricecast.figures import candles_figure
+
+    st.title("Data")
+    st.caption("Step 1 of 4 — choose the price history the model will learn from.")
+    spec = state.current_spec()
+    current_source = _source_of(spec.data)
+    keys = list(SOURCES)
+    source = st.radio("Source", keys, index=keys.index(current_source), format_func=SOURCES.get, horizontal=True,
+                      help=HELP["source"], key="data_source")
+    if source == "sample":
+        names = list(CATALOGUE)
+        now = spec.data.split(":", 1)[1].upper() if current_source == "sample" else names[0]
+        name = st.selectbox("Series", names, index=names.index(now) if now in names else 0,
+                            format_func=lambda n: f"{n} — {CATALOGUE[n].title}", help=HELP["sample"], key="data_sample")
+        _use(CATALOGUE[name].ref)
+    elif source in ("exchange", "yahoo"):
+        _market_form(source)
+    else:
+        _csv_form()
+        if current_source == "csv":
+            st.caption(f"In use: {Path(spec.data).name}")
+
+    spec = state.current_spec()
+    if _source_of(spec.data) != source:
+        st.info(f"Still using **{spec.data}** until new data is loaded.")
+    try:
+        full, warnings, cache_file = state._load(spec.data, None, None, state._token(spec.data))
+    except Exception:  # noqa: BLE001 - load_current below gives the message
+        full, warnings, cache_file = None, (), None
+    if full is not None and len(full):
+        _range_widgets(full)
+    candles, error = state.load_current()
+    if candles is None:
+        st.error(error)
+        return
+    for warning in warnings:
+        st.warning(warning)
+    _summary(candles, spec.data, cache_file)
+    st.plotly_chart(candles_figure(candles, title=spec.data), key="data_candles")
+    st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon="➡️")
+
+
+common.run_page("Data", "📊", body)

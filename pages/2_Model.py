@@ -1,0 +1,244 @@
+"""Model: windows (N, K, stride, features, scaling, split), the network, training options, presets, YAML."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from pricecast.candles import CANDLE_COLUMNS
+from pricecast.models import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
+from pricecast.presets import PRESETS
+from pricecast.scaling import SCALERS
+from pricecast.specs import RunSpec, TrainSpec
+from pricecast.windows import WindowSpec
+from ui import common, state
+from ui.common import HELP
+
+ARCH_LABELS = {"cnn": "CNN (1-D convolution)", "lstm": "LSTM (recurrent)", "gru": "GRU (recurrent)",
+               "mlp": "MLP (fully connected)"}
+
+
+def _presets() -> None:
+    spec = state.current_spec()
+    with st.container(border=True):
+        st.subheader("Start from a preset")
+        names = list(PRESETS)
+        c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
+        name = c1.selectbox("Preset", names, index=names.index(spec.preset) if spec.preset in names else 0,
+                            format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
+        preset = PRESETS[name]
+        own_data = c2.checkbox(f"Also use its data ({preset.spec.data})", value=False, help=HELP["preset_data"],
+                               key="model_preset_data")
+        if c3.button("Apply preset", type="primary", help="Replace the settings below with this preset's."):
+            new = preset.spec if own_data else preset.spec.replace(data=spec.data)
+            state.set_spec(new)
+            if own_data and ":" in preset.spec.data and not preset.spec.data.startswith("sample:"):
+                st.session_state["model_note"] = (f"{preset.spec.data} comes from the internet: open the Data page "
+                                                  "and press Load before training.")
+            st.rerun()
+        st.caption(preset.source)
+    note = st.session_state.pop("model_note", None)
+    if note:
+        st.info(note)
+
+
+def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
+    w = spec.window
+    st.subheader("Windows: what the model sees and forecasts")
+    c = st.columns(4)
+    n = c[0].number_input("N — past candles in", 1, 5000, int(w.n), help=HELP["n"], key=f"m_n_{v}")
+    k = c[1].number_input("K — future candles out", 1, 500, int(w.k), help=HELP["k"], key=f"m_k_{v}")
+    sliding = c[2].toggle("Sliding windows", value=not (w.stride == w.n + w.k and w.stride > 1), help=HELP["sliding"],
+                          key=f"m_sliding_{v}")
+    if sliding:
+        stride = c[3].number_input("Stride", 1, 10000, int(w.stride) if w.stride != w.n + w.k else 1,
+                                   help=HELP["stride"], key=f"m_stride_{v}")
+    else:
+        stride = int(n + k)
+        c[3].caption(f"Windows don't overlap: each new example starts {stride} candles later.")
+    c = st.columns(4)
+    features = c[0].multiselect("Input features", list(CANDLE_COLUMNS), default=list(w.features), help=HELP["features"],
+                                key=f"m_features_{v}")
+    target = c[1].selectbox("Forecast", list(CANDLE_COLUMNS), index=list(CANDLE_COLUMNS).index(w.target),
+                            help=HELP["target"], key=f"m_target_{v}")
+    scaling = c[2].selectbox("Scaling", list(SCALERS), index=list(SCALERS).index(spec.scaling)
+                             if spec.scaling in SCALERS else 0, help=HELP["scaling"], key=f"m_scaling_{v}")
+    with c[3]:
+        train_pct = st.number_input("Training %", 5, 95, int(round(w.split[0] * 100)), help=HELP["split"],
+                                    key=f"m_train_{v}")
+        val_pct = st.number_input("Validation %", 0, 90, int(round(w.split[1] * 100)), help=HELP["split"],
+                                  key=f"m_val_{v}")
+        test_pct = 100 - train_pct - val_pct
+        st.caption(f"Test: {test_pct}% (the newest candles)")
+    split = (train_pct / 100, val_pct / 100, max(test_pct, 0) / 100)
+    window = WindowSpec(n=int(n), k=int(k), stride=int(stride), features=tuple(features), target=target,
+                        split=split if test_pct > 0 else (train_pct / 100, val_pct / 100, 0.0))
+    return window, scaling
+
+
+def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
+    m = spec.model
+    st.subheader("Network")
+    c = st.columns(4)
+    arch = c[0].selectbox("Architecture", list(ARCHITECTURES), index=list(ARCHITECTURES).index(m.arch),
+                          format_func=ARCH_LABELS.get, help=HELP["arch"], key=f"m_arch_{v}")
+    units_label = {"cnn": "Filters per conv layer", "mlp": "Units per hidden layer"}.get(arch, "Units per layer")
+    units = common.parse_int_list(c[1].text_input(units_label, ", ".join(map(str, m.units)), help=HELP["units"],
+                                                  key=f"m_units_{v}"), units_label)
+    dense = common.parse_int_list(c[2].text_input("Extra dense layers", ", ".join(map(str, m.dense_units)),
+                                                  help=HELP["dense_units"], key=f"m_dense_{v}"), "Extra dense layers",
+                                  allow_empty=True)
+    activation = c[3].selectbox("Activation", list(ACTIVATIONS), index=list(ACTIVATIONS).index(m.activation)
+                                if m.activation in ACTIVATIONS else 0, help=HELP["activation"], key=f"m_act_{v}")
+    kernels, strides, head = m.kernel_sizes, m.strides, m.cnn_head
+    recurrent_dropout = m.recurrent_dropout
+    c = st.columns(4)
+    if arch == "cnn":
+        default_k = m.kernel_sizes if len(m.kernel_sizes) == len(units) else (m.kernel_sizes[:1] or (3,)) * len(units)
+        default_s = m.strides if len(m.strides) == len(units) else (m.strides[:1] or (1,)) * len(units)
+        kernels = common.parse_int_list(c[0].text_input("Kernel sizes", ", ".join(map(str, default_k)),
+                                                        help=HELP["kernel_sizes"], key=f"m_kernels_{v}_{len(units)}"),
+                                        "Kernel sizes")
+        strides = common.parse_int_list(c[1].text_input("Strides", ", ".join(map(str, default_s)), help=HELP["strides"],
+                                                        key=f"m_strides_{v}_{len(units)}"), "Strides")
+        head = c[2].selectbox("Output head", ["dense", "conv"], index=["dense", "conv"].index(m.cnn_head)
+                              if m.cnn_head in ("dense", "conv") else 0, help=HELP["cnn_head"], key=f"m_head_{v}")
+    elif arch in ("lstm", "gru"):
+        recurrent_dropout = c[0].slider("Recurrent dropout", 0.0, 0.9, float(m.recurrent_dropout), 0.05,
+                                        help=HELP["recurrent_dropout"], key=f"m_rdrop_{v}")
+    out_act = c[3].selectbox("Output activation", list(OUTPUT_ACTIVATIONS),
+                             index=list(OUTPUT_ACTIVATIONS).index(m.output_activation)
+                             if m.output_activation in OUTPUT_ACTIVATIONS else 0,
+                             help=HELP["output_activation"], key=f"m_outact_{v}")
+    c = st.columns(4)
+    dropout = c[0].slider("Dropout", 0.0, 0.9, float(m.dropout), 0.05, help=HELP["dropout"], key=f"m_drop_{v}")
+    post = c[1].selectbox("Activation after the body", ["", *ACTIVATIONS],
+                          index=["", *ACTIVATIONS].index(m.post_activation) if m.post_activation in ACTIVATIONS else 0,
+                          format_func=lambda a: a or "(none)", help=HELP["post_activation"], key=f"m_post_{v}")
+    batch_norm = c[2].checkbox("Batch normalisation", value=m.batch_norm, help=HELP["batch_norm"], key=f"m_bn_{v}")
+    residual = c[3].checkbox("Forecast the change from the last price", value=m.residual, help=HELP["residual"],
+                             key=f"m_residual_{v}")
+    c = st.columns(4)
+    l1 = c[0].number_input("L1 penalty", 0.0, 1.0, float(m.l1), 1e-5, format="%.6f", help=HELP["l1"], key=f"m_l1_{v}")
+    l2 = c[1].number_input("L2 penalty", 0.0, 1.0, float(m.l2), 1e-5, format="%.6f", help=HELP["l2"], key=f"m_l2_{v}")
+    regularize = c[2].multiselect("Penalise which weights", list(REGULARIZED),
+                                  default=[r for r in m.regularize if r in REGULARIZED], help=HELP["regularize"],
+                                  key=f"m_reg_{v}")
+    optimizer = c[3].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(m.optimizer)
+                               if m.optimizer in OPTIMIZERS else 0, help=HELP["optimizer"], key=f"m_opt_{v}")
+    return m.replace(arch=arch, units=units, dense_units=dense, activation=activation, kernel_sizes=kernels,
+                     strides=strides, cnn_head=head, recurrent_dropout=recurrent_dropout, output_activation=out_act,
+                     dropout=dropout, post_activation=post, batch_norm=batch_norm, residual=residual, l1=l1, l2=l2,
+                     regularize=tuple(regularize), optimizer=optimizer)
+
+
+def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, TrainSpec]:
+    t = spec.train
+    st.subheader("Training")
+    c = st.columns(5)
+    lr = c[0].number_input("Learning rate", 1e-6, 1.0, float(model.learning_rate), 1e-4, format="%.5f",
+                           help=HELP["learning_rate"], key=f"m_lr_{v}")
+    batch = c[1].number_input("Batch size", 1, 65536, int(t.batch_size), help=HELP["batch_size"], key=f"m_batch_{v}")
+    epochs = c[2].number_input("Epochs", 1, 10000, int(t.epochs), help=HELP["epochs"], key=f"m_epochs_{v}")
+    patience = c[3].number_input("Early stopping patience", 0, 1000, int(t.patience), help=HELP["patience"],
+                                 key=f"m_patience_{v}")
+    seed = c[4].number_input("Random seed", 0, 2**31 - 1, int(t.seed), help=HELP["seed"], key=f"m_seed_{v}")
+    shuffle = st.checkbox("Shuffle training examples each epoch", value=t.shuffle, help=HELP["shuffle"],
+                          key=f"m_shuffle_{v}")
+    return model.replace(learning_rate=float(lr)), replace(t, batch_size=int(batch), epochs=int(epochs),
+                                                           patience=int(patience), seed=int(seed), shuffle=shuffle)
+
+
+def _check(spec: RunSpec) -> None:
+    """Shapes and sizes before any training (no TensorFlow): errors with the fix, or what will train."""
+    from pricecast.spec_io import SpecError, validate_spec
+    from pricecast.training import prepare
+    from ui.params import estimate_params
+
+    try:
+        validate_spec(spec)
+    except SpecError as exc:
+        st.error(f"This setup cannot train yet: {exc}", icon="🛑")
+        return
+    params = estimate_params(spec.model, spec.window.n, spec.window.k, len(spec.window.features))
+    candles, error = state.load_current()
+    if candles is None:
+        st.warning(f"Shapes fit ({params:,} parameters), but the data is not available: {error}")
+        return
+    try:
+        prep = prepare(spec, candles)
+    except Exception as exc:  # noqa: BLE001 - window / scaling errors say what to change
+        st.error(f"This setup does not fit the data: {common.plain(exc)}", icon="🛑")
+        return
+    sizes = prep.windows.sizes()
+    w = spec.window
+    st.success(
+        f"Ready to train: each example is **{w.n} past candle(s)** of {', '.join(w.features)} → the **next {w.k} "
+        f"{w.target}** value(s). Examples — training {sizes['train']['windows']:,}, validation "
+        f"{sizes['val']['windows']:,}, test {sizes['test']['windows']:,}. Network: **{params:,} parameters**.",
+        icon="✅",
+    )
+    if params > 20 * max(sizes["train"]["windows"], 1):
+        st.warning("The network has far more parameters than there are training examples: expect overfitting "
+                   "(validation loss rising). Use fewer units, more dropout, or more data.")
+
+
+def _summary_button(spec: RunSpec) -> None:
+    if st.button("Show model summary", help="Build the network and list its layers (loads TensorFlow the first "
+                 "time, which takes a few seconds)."):
+        from pricecast.models import build_model, model_summary
+
+        try:
+            with st.spinner("Building the network …"):
+                model = build_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
+            st.code(model_summary(model), language=None)
+            st.caption(f"{model.count_params():,} parameters in total.")
+        except Exception as exc:  # noqa: BLE001
+            st.error(common.plain(exc))
+
+
+def _yaml(spec: RunSpec) -> None:
+    from pricecast.spec_io import spec_from_yaml, spec_to_yaml
+
+    st.subheader("Save or share this setup")
+    c1, c2 = st.columns(2)
+    name = (spec.preset or spec.model.arch) + "-setup.yaml"
+    c1.download_button("Download setup (YAML)", spec_to_yaml(spec), file_name=name, mime="application/x-yaml",
+                       help="A small text file with every setting; load it here later to reproduce this setup.")
+    c1.caption("The page address (URL) also holds the whole setup: copy it from the address bar to share it.")
+    uploaded = c2.file_uploader("Load a setup (YAML)", type=["yaml", "yml"], help=HELP["yaml_upload"], key="model_yaml")
+    if uploaded is not None and st.session_state.get("model_yaml_done") != uploaded.file_id:
+        st.session_state["model_yaml_done"] = uploaded.file_id
+        try:
+            state.set_spec(spec_from_yaml(uploaded.getvalue(), validate=False))
+            st.rerun()
+        except Exception as exc:  # noqa: BLE001
+            st.error(f"{uploaded.name}: {common.plain(exc)}")
+
+
+def body() -> None:
+    st.title("Model")
+    st.caption("Step 2 of 4 — how the history is cut into examples, and the network that learns from them.")
+    _presets()
+    spec = state.current_spec()
+    v = state.spec_version()
+    try:
+        with st.container(border=True):
+            window, scaling = _window_widgets(spec, v)
+        with st.container(border=True):
+            model = _model_widgets(spec, v)
+            model, train = _train_widgets(spec, model, v)
+    except ValueError as exc:  # a list that cannot be read: keep the last good setup
+        st.error(common.plain(exc))
+        return
+    new = spec.replace(window=window, scaling=scaling, model=model, train=train)
+    if new != spec:
+        state.set_spec(new, external=False)
+    spec = state.current_spec()
+    _check(spec)
+    _summary_button(spec)
+    _yaml(spec)
+    st.page_link("pages/3_Train.py", label="Next: train it", icon="➡️")
+
+
+common.run_page("Model", "🧠", body)

@@ -1,0 +1,195 @@
+"""Results: actual vs predicted with the baselines, K-step forecast paths, metrics, the next K, backtest."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pricecast.runs import list_runs, load_run
+from ui import common, state
+
+PART_NAMES = {"test": "Test (never seen)", "val": "Validation", "train": "Training"}
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _run(run_dir: str, mtime: float):
+    return load_run(run_dir)
+
+
+def _label(row: dict, session: set[str]) -> str:
+    mark = "● " if row["run_dir"] in session else ""
+    skill = row.get("skill")
+    skill_text = f" · skill {skill:+.1%}" if isinstance(skill, (int, float)) and skill == skill else ""
+    return f"{mark}{row['run']}{skill_text}"
+
+
+def _choose() -> str | None:
+    rows = list_runs()
+    if not rows:
+        st.info("No runs yet. Train a model first.")
+        st.page_link("pages/3_Train.py", label="Go to Train", icon="🏋️")
+        return None
+    session = set(state.session_run_dirs())
+    dirs = [r["run_dir"] for r in rows]
+    by_dir = {r["run_dir"]: r for r in rows}
+    current = state.selected_run_dir()
+    index = dirs.index(current) if current in dirs else 0
+    chosen = st.selectbox("Run", dirs, index=index, format_func=lambda d: _label(by_dir[d], session),
+                          help="Which trained model to look at (● = trained in this browser tab). Newest first.",
+                          key="results_run")
+    if chosen != current:
+        state.select_run(chosen)
+    return chosen
+
+
+def _actual_vs_predicted(run) -> None:
+    from pricecast.figures import actual_vs_predicted_figure
+
+    k = run.spec.window.k
+    available = [p for p in ("test", "val", "train") if (run.predictions["part"] == p).any()]
+    c1, c2, c3 = st.columns([2, 1, 2])
+    parts = c1.multiselect("Parts", available, default=available[:1], format_func=PART_NAMES.get, key="res_parts",
+                           help="Which part of the history to show. The test part is the honest score: the model never saw it.")
+    step = c2.selectbox("Steps ahead", list(range(1, k + 1)), key="res_step",
+                        help="Show the forecast made this many candles ahead (1 = the next candle).")
+    baselines = c3.multiselect("Baselines", ["persistence", "drift", "moving_average"], default=["persistence"],
+                               key="res_baselines",
+                               help="Naive forecasts to compare with: persistence = last price stays; drift = the "
+                                    "window's trend goes on; moving average = the mean of the last 20 prices.")
+    if not parts:
+        st.info("Pick at least one part.")
+        return
+    st.plotly_chart(actual_vs_predicted_figure(run.predictions, parts, step, baselines, run.metrics.get("sizes")),
+                    key="res_avp")
+
+
+def _paths(run) -> None:
+    from pricecast.figures import forecast_paths_figure, pick_origins
+
+    preds = run.predictions
+    available = [p for p in ("test", "val", "train") if (preds["part"] == p).any()]
+    c1, c2 = st.columns([1, 3])
+    part = c1.selectbox("Part", available, format_func=PART_NAMES.get, key="res_paths_part",
+                        help="Where to take the forecast origins from.")
+    origins_all = pd.DatetimeIndex(sorted(pd.to_datetime(preds.loc[preds["part"] == part, "origin_time"]).unique()))
+    count = c1.slider("How many", 1, 30, 6, key="res_paths_count",
+                      help="How many forecast starting points to draw, spread evenly over the part.")
+    default = pick_origins(origins_all, count)
+    daily = len(origins_all) > 0 and bool((origins_all == origins_all.normalize()).all())
+    labels = {t: t.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M") for t in origins_all}
+    chosen = c2.multiselect("Forecast origins", list(origins_all), default=default, format_func=labels.get,
+                            key=f"res_paths_origins_{part}_{count}",
+                            help="The last known candle of each forecast; the red path is the model's K steps from there.")
+    st.plotly_chart(forecast_paths_figure(preds, part, chosen or default), key="res_paths")
+
+
+def _metrics(run) -> None:
+    from pricecast.figures import metrics_frame, skill_per_step_figure
+
+    m = run.metrics
+    part = st.radio("Part", [p for p in ("test", "val", "train") if p in m], format_func=PART_NAMES.get,
+                    horizontal=True, key="res_metrics_part", help="Which part the numbers are computed on.")
+    report = m[part]
+    frame = metrics_frame(report)
+    st.dataframe(
+        frame, column_config={
+            "rmse": st.column_config.NumberColumn("RMSE", help="Root mean squared error, in price units (lower is better).", format="%.4g"),
+            "mae": st.column_config.NumberColumn("MAE", help="Mean absolute error, in price units.", format="%.4g"),
+            "mape_%": st.column_config.NumberColumn("MAPE %", help="Mean absolute error as a % of the price.", format="%.3f"),
+            "direction": st.column_config.NumberColumn("Direction hit rate", help="How often the forecast moved the right way (up/down).", format="percent"),
+            "skill_vs_persistence": st.column_config.NumberColumn("Skill vs persistence", help="1 − RMSE / persistence RMSE: above 0 beats 'no change'.", format="percent"),
+        })
+    skill = report.get("skill")
+    if skill is not None and skill == skill:
+        verdict = "beats" if skill > 0 else "does not beat"
+        (st.success if skill > 0 else st.warning)(
+            f"On the {PART_NAMES[part].lower()} part the model **{verdict}** persistence (skill {skill:+.1%}, "
+            f"{report['windows']:,} forecasts).")
+    if run.spec.window.k > 1:
+        st.plotly_chart(skill_per_step_figure(report), key="res_skill_steps")
+    c = st.columns(4)
+    c[0].metric("Epochs run", m.get("epochs_run", "–"))
+    c[1].metric("Best epoch", m.get("best_epoch", "–"))
+    c[2].metric("Parameters", f"{m.get('params', 0):,}")
+    c[3].metric("Training time", common.fmt_seconds(m.get("train_seconds")))
+    st.caption(f"Device: {m.get('device', '?')}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
+
+
+def _next(run) -> None:
+    from pricecast.figures import next_forecast_figure
+
+    candles = None
+    try:
+        from pricecast.datasets import kind_of, load_data
+
+        candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+    except Exception as exc:  # noqa: BLE001
+        st.warning(f"The run's data cannot be loaded now ({common.plain(exc)}); showing the forecast saved with the run.")
+    forecast = run.forecast
+    if candles is not None and st.button("Forecast again from the latest candles", key="res_reforecast",
+                                         help="Use this model on the newest candles available now (loads TensorFlow)."):
+        from pricecast.training import forecast_next
+
+        with st.spinner("Forecasting …"):
+            forecast = forecast_next(run.load_model(), candles, run.spec, run.scaler)
+    if forecast is None or not len(forecast):
+        st.info("This run has no saved forecast.")
+        return
+    st.plotly_chart(next_forecast_figure(candles, forecast, run.spec.window.target), key="res_next")
+    st.dataframe(forecast, hide_index=True, column_config={
+        "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm", help="When each forecast step falls."),
+        "step": st.column_config.NumberColumn("Step", help="How many candles ahead."),
+        "predicted": st.column_config.NumberColumn("Model", format="%.6g", help="The model's forecast."),
+        "persistence": st.column_config.NumberColumn("Persistence", format="%.6g", help="'The price stays at its last value'."),
+    })
+    st.caption("A forecast, not a promise: compare the test part's skill before trusting it.")
+
+
+def _backtest(run) -> None:
+    try:
+        from ui import backtest_panel
+    except ImportError:
+        st.info("The walk-forward backtest is not available in this version.")
+        return
+    candles = None
+    try:
+        from pricecast.datasets import kind_of, load_data
+
+        candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"The run's data cannot be loaded: {common.plain(exc)}")
+        return
+    backtest_panel.render(run.spec, candles, run)
+
+
+def body() -> None:
+    st.title("Results")
+    st.caption("Step 4 of 4 — how the trained model does on data it never saw, beside the naive baselines.")
+    run_dir = _choose()
+    if run_dir is None:
+        return
+    try:
+        run = _run(run_dir, Path(run_dir, "metrics.json").stat().st_mtime)
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"This run cannot be opened: {common.plain(exc)}")
+        return
+    s = run.spec
+    st.markdown(f"**{s.data}** · N={s.window.n} → K={s.window.k} · {s.model.arch.upper()} "
+                f"{', '.join(map(str, s.model.units))} · scaling {s.scaling}" + (f" · preset *{s.preset}*" if s.preset else ""))
+    for warning in run.metrics.get("warnings") or []:
+        st.warning(warning)
+    tabs = st.tabs(["Actual vs predicted", "Forecast paths", "Metrics", f"Next {s.window.k}", "Walk-forward backtest"])
+    with tabs[0]:
+        common.guard(lambda: _actual_vs_predicted(run))
+    with tabs[1]:
+        common.guard(lambda: _paths(run))
+    with tabs[2]:
+        common.guard(lambda: _metrics(run))
+    with tabs[3]:
+        common.guard(lambda: _next(run))
+    with tabs[4]:
+        common.guard(lambda: _backtest(run))
+
+
+common.run_page("Results", "🎯", body)

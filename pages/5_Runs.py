@@ -1,0 +1,125 @@
+"""Runs: every saved run in a table, loss curves compared, downloads, delete."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pricecast.runs import delete_run, list_runs
+from ui import common, state
+
+
+def _table(rows: list[dict], session: set[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "this tab", frame["run_dir"].isin(session))
+    frame["time"] = pd.to_datetime(frame["run"].str[:15], format="%Y%m%d-%H%M%S", errors="coerce", utc=True)
+    return frame
+
+
+def _windows_h5(run_dir: str) -> bytes:
+    """The run's windows in the tutorial's HDF5 layout, built on demand into a temporary file."""
+    from pricecast.datasets import kind_of, load_data
+    from pricecast.runs import export_windows_h5, load_run
+    from pricecast.windows import make_windows
+
+    run = load_run(run_dir)
+    candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+    wset = make_windows(candles, run.spec.window, require=())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_windows_h5(wset, run.scaler, Path(tmp) / "windows.h5")
+        return path.read_bytes()
+
+
+def _downloads(run_dir: str) -> None:
+    folder = Path(run_dir)
+    name = folder.name
+    c = st.columns(4)
+    for col, (file, label, mime, help_text) in zip(c, [
+        ("model.keras", "Model (.keras)", "application/octet-stream", "The trained network, loadable with keras.models.load_model."),
+        ("history.csv", "Loss history (.csv)", "text/csv", "Training and validation loss per epoch."),
+        ("predictions.csv", "Predictions (.csv)", "text/csv", "Every forecast with the actual value and the baselines."),
+    ]):
+        path = folder / file
+        if path.exists():
+            col.download_button(label, data=path.read_bytes, file_name=f"{name}-{file}", mime=mime, help=help_text,
+                                key=f"runs_dl_{file}")
+    c[3].download_button("Windows (.h5)", data=lambda: _windows_h5(run_dir), file_name=f"{name}-windows.h5",
+                         mime="application/x-hdf5", key="runs_dl_h5",
+                         help="The training examples (inputs and targets, scaled and in prices) as HDF5, built when you click.")
+
+
+def _delete(run_dir: str) -> None:
+    with st.expander("Delete this run"):
+        sure = st.checkbox(f"Yes, delete {Path(run_dir).name} for good", key=f"runs_del_sure_{run_dir}",
+                           help="The run's folder (model, history, predictions) is removed from this computer.")
+        if st.button("Delete", type="primary", disabled=not sure, key="runs_del",
+                     help="Remove the run (tick the box above first)."):
+            try:
+                delete_run(run_dir)
+            except Exception as exc:  # noqa: BLE001
+                st.error(common.plain(exc))
+                return
+            if state.selected_run_dir() == run_dir:
+                state.select_run(None)
+            st.toast(f"Deleted {Path(run_dir).name}")
+            st.rerun()
+
+
+def body() -> None:
+    from pricecast.figures import runs_loss_figure
+
+    st.title("Runs")
+    st.caption("Every run saved on this computer, newest first. Runs trained in this browser tab are ticked.")
+    rows = list_runs()
+    if not rows:
+        st.info("No runs yet. Train a model first.")
+        st.page_link("pages/3_Train.py", label="Go to Train", icon="🏋️")
+        return
+    session = set(state.session_run_dirs())
+    frame = _table(rows, session)
+    st.dataframe(
+        frame, hide_index=True,
+        column_order=["this tab", "time", "preset", "data", "arch", "n", "k", "params", "epochs", "seconds",
+                      "best_val_loss", "test_rmse", "persistence_rmse", "skill"],
+        column_config={
+            "this tab": st.column_config.CheckboxColumn("This tab", help="Trained in this browser tab."),
+            "time": st.column_config.DatetimeColumn("Trained", format="YYYY-MM-DD HH:mm", help="When the run finished (UTC)."),
+            "n": st.column_config.NumberColumn("N", help="Past candles in."),
+            "k": st.column_config.NumberColumn("K", help="Future candles out."),
+            "params": st.column_config.NumberColumn("Parameters", help="Size of the network."),
+            "seconds": st.column_config.NumberColumn("Seconds", format="%.1f", help="Training time."),
+            "best_val_loss": st.column_config.NumberColumn("Best val loss", format="%.3g", help="Lowest validation loss (scaled units)."),
+            "test_rmse": st.column_config.NumberColumn("Test RMSE", format="%.4g", help="Model error on the test part, in price units."),
+            "persistence_rmse": st.column_config.NumberColumn("Persistence RMSE", format="%.4g", help="Error of 'no change' on the same part."),
+            "skill": st.column_config.NumberColumn("Skill", format="percent", help="Above 0: beats persistence on the test part."),
+        })
+    labels = {r["run_dir"]: r["run"] for r in rows}
+    dirs = [r["run_dir"] for r in rows]
+    compare = st.multiselect("Compare loss curves of", dirs, default=dirs[: min(5, len(dirs))], format_func=labels.get,
+                             key="runs_compare", help="Pick runs to overlay their loss curves. Lower validation loss is better; "
+                             "a curve that turns up again shows overfitting.")
+    column = st.radio("Curve", ["val_loss", "loss"], horizontal=True, key="runs_curve",
+                      format_func={"val_loss": "Validation loss", "loss": "Training loss"}.get,
+                      help="Validation loss is measured on data the model does not train on.")
+    histories = {}
+    for d in compare:
+        try:
+            histories[labels[d]] = pd.read_csv(Path(d) / "history.csv")
+        except (OSError, ValueError):
+            continue
+    if histories:
+        st.plotly_chart(runs_loss_figure(histories, column), key="runs_overlay")
+    st.subheader("One run")
+    current = state.selected_run_dir()
+    chosen = st.selectbox("Run", dirs, index=dirs.index(current) if current in dirs else 0, format_func=labels.get,
+                          key="runs_one", help="The run to download, open or delete.")
+    if st.button("Open in Results", key="runs_open", help="Show this run's charts and metrics on the Results page."):
+        state.select_run(chosen)
+        st.switch_page("pages/4_Results.py")
+    _downloads(chosen)
+    _delete(chosen)
+
+
+common.run_page("Runs", "🗂️", body)

@@ -1,0 +1,209 @@
+"""Every dashboard page through Streamlit's AppTest: no exception, the expected widgets, a tiny
+training that yields a loss curve and a results chart, the setup in the URL, no TensorFlow on open."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["pages/1_Data.py", "pages/2_Model.py", "pages/3_Train.py", "pages/4_Results.py", "pages/5_Runs.py"]
+TINY = {"data": "sample:IBM", "n": "10", "k": "2", "epochs": "1", "units": "4", "patience": "0", "since": "2011-01-01"}
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICECAST_HOME", str(tmp_path))
+    monkeypatch.chdir(ROOT)
+    return tmp_path
+
+
+def _app(params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if params:
+        at.query_params.update(params)
+    return at.run()
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _labels(widgets) -> set[str]:
+    return {w.label for w in widgets}
+
+
+def _plots(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_home_and_every_page_render_with_help_texts():
+    at = _app()
+    _ok(at)
+    expected = {
+        "pages/1_Data.py": {"Source", "Series"},
+        "pages/2_Model.py": {"Preset", "N — past candles in", "K — future candles out", "Input features", "Scaling",
+                             "Architecture", "Units per layer", "Dropout", "Learning rate", "Batch size", "Epochs",
+                             "Early stopping patience", "L1 penalty", "L2 penalty", "Optimizer"},
+        "pages/3_Train.py": set(),
+        "pages/4_Results.py": set(),
+        "pages/5_Runs.py": set(),
+    }
+    for page in PAGES:
+        at.switch_page(page).run()
+        _ok(at)
+        widgets = [*at.selectbox, *at.number_input, *at.text_input, *at.multiselect, *at.slider, *at.checkbox,
+                   *at.radio, *at.toggle, *at.button]
+        assert expected[page] <= _labels(widgets), page
+        assert all(w.help for w in widgets), [(page, w.label) for w in widgets if not w.help]
+    at.switch_page("pages/1_Data.py").run()
+    assert len(_plots(at)) == 1  # the candlestick chart, offline on the bundled series
+    assert {"Train", "Stop"} <= _labels(at.switch_page("pages/3_Train.py").run().button)
+
+
+def test_opening_the_app_imports_no_tensorflow(home):
+    script = (
+        "import sys, json\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=60).run()\n"
+        "at.switch_page('pages/1_Data.py').run()\n"
+        "at.switch_page('pages/2_Model.py').run()\n"
+        "print(json.dumps({'errors': [e.value for e in at.exception], 'modules': "
+        "[m for m in ('tensorflow', 'keras') if m in sys.modules]}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PRICECAST_HOME": str(home)})
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"errors": [], "modules": []}
+
+
+def test_train_one_epoch_then_results_and_runs(home):
+    from pricecast.jobs import registry
+
+    at = _app(TINY)
+    at.switch_page("pages/3_Train.py").run()
+    _ok(at)
+    at.button(key="train_start").click().run()
+    _ok(at)
+    job = registry().latest(at.session_state["pc_session_id"])
+    assert job is not None and job.spec.window.n == 10 and job.spec.train.live_val_predictions
+    assert job.join(120) and job.state == "done", job.snapshot().error
+    at.run()
+    _ok(at)
+    titles = [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
+    assert any(t.startswith("Loss per epoch") for t in titles)
+    assert any(t.startswith("Validation data") and "after epoch 1" in t for t in titles)
+    assert "Skill vs persistence" in {m.label for m in at.metric}
+
+    at.switch_page("pages/4_Results.py").run()
+    _ok(at)
+    titles = [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
+    assert any(t.startswith("Actual vs predicted") for t in titles)
+    assert any("step forecasts from" in t for t in titles)
+    assert any(t.startswith("Next 2 step") for t in titles)
+    assert len(at.dataframe) >= 1  # the metrics table
+
+    at.switch_page("pages/5_Runs.py").run()
+    _ok(at)
+    assert len(_plots(at)) == 1 and len(at.dataframe) == 1
+    assert at.dataframe[0].value["this tab"].tolist() == [True]
+    assert {b.label for b in at.get("download_button")} >= {"Model (.keras)", "Loss history (.csv)",
+                                                             "Predictions (.csv)", "Windows (.h5)"}
+    # Delete needs the confirmation box first.
+    assert at.button(key="runs_del").disabled
+    at.checkbox[0].check().run()
+    at.button(key="runs_del").click().run()
+    _ok(at)
+    assert not any(p.is_dir() and not p.name.startswith(".") for p in (home / "runs").iterdir())
+
+
+def test_setup_lives_in_the_url_and_model_widgets_follow_it():
+    at = _app({"n": "12", "k": "3", "arch": "lstm", "units": "16,8"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    n = next(w for w in at.number_input if w.label.startswith("N "))
+    assert n.value == 12 and at.text_input[0].value == "16, 8"
+    n.set_value(20).run()
+    _ok(at)
+    assert at.query_params["n"] == ["20"] or at.query_params["n"] == "20"
+    assert at.session_state["pc_spec"].window.n == 20 and at.session_state["pc_spec"].model.units == (16, 8)
+
+
+def test_shape_errors_are_shown_with_the_fix_before_training():
+    at = _app({"arch": "cnn", "units": "8,1", "kernel_sizes": "20,16", "strides": "3,4", "cnn_head": "conv",
+               "n": "100", "k": "16", "residual": "0"})
+    at.switch_page("pages/2_Model.py").run()
+    assert not at.exception
+    assert any("cannot train yet" in e.value and "switch the output head" in e.value for e in at.error)
+
+
+def test_applying_a_seed_preset_keeps_the_chosen_data():
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("seed-cnn-2-relu").run()
+    at.button[0].click().run()
+    _ok(at)
+    spec = at.session_state["pc_spec"]
+    assert spec.data == "sample:MSFT" and spec.preset == "seed-cnn-2-relu" and spec.window.n == 256
+
+
+def test_bad_link_falls_back_with_a_message():
+    at = _app({"n": "lots"})
+    assert not at.exception
+    assert any("could not be read" in w.value for w in at.warning)
+    assert at.session_state["pc_spec"].preset == "default"
+
+
+def test_unreachable_market_gives_a_plain_message(monkeypatch):
+    monkeypatch.setenv("PRICECAST_BASE_URL_YAHOO", "http://127.0.0.1:9")
+    monkeypatch.setenv("PRICECAST_HTTP_RETRIES", "1")
+    monkeypatch.setenv("PRICECAST_HTTP_TIMEOUT", "2")
+    monkeypatch.setenv("PRICECAST_HTTP_BACKOFF", "0")
+    at = _app()
+    at.switch_page("pages/1_Data.py").run()
+    at.radio(key="data_source").set_value("yahoo").run()
+    _ok(at)
+    next(b for b in at.button if b.label == "Load").click().run()
+    assert not at.exception
+    assert at.error and all("Traceback" not in e.value for e in at.error)
+    assert at.session_state["pc_spec"].data == "sample:AAPL"  # the working data stays in use
+
+
+def test_yaml_setup_upload_and_model_summary():
+    from pricecast.presets import get_preset
+    from pricecast.spec_io import spec_to_yaml
+
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    lecture = get_preset("lecture-lstm").spec
+    at.file_uploader(key="model_yaml").set_value(("setup.yaml", spec_to_yaml(lecture).encode(), "application/x-yaml")).run()
+    _ok(at)
+    assert at.session_state["pc_spec"] == lecture
+    assert next(w for w in at.number_input if w.label.startswith("N ")).value == 7  # widgets rebuilt from the file
+    at.file_uploader(key="model_yaml").set_value(("bad.yaml", b"model: {unitz: [3]}", "application/x-yaml")).run()
+    assert not at.exception and any("unknown setting" in e.value for e in at.error)
+    assert at.session_state["pc_spec"] == lecture
+    next(b for b in at.button if b.label == "Show model summary").click().run()
+    _ok(at)
+    assert any("lstm" in c.value.lower() for c in at.code)
+
+
+def test_csv_upload_becomes_the_data(home):
+    at = _app()
+    at.switch_page("pages/1_Data.py").run()
+    at.radio(key="data_source").set_value("csv").run()
+    rows = "\n".join(f"2024-01-{d:02d},{100 + d},{101 + d},{99 + d},{100.5 + d},{1000 * d}" for d in range(1, 31))
+    at.file_uploader(key="data_upload").set_value(("coin.csv", f"time,open,high,low,close,volume\n{rows}\n".encode(), "text/csv")).run()
+    _ok(at)
+    data = at.session_state["pc_spec"].data
+    assert Path(data).parent == home / "uploads" and Path(data).name == "coin.csv"
+    assert at.metric[0].value == "30" and len(_plots(at)) == 1
+    at.file_uploader(key="data_upload").set_value(("junk.csv", b"a,b\n1,2\n", "text/csv")).run()
+    assert not at.exception and any("junk.csv could not be read" in e.value for e in at.error)
+    assert at.session_state["pc_spec"].data == data

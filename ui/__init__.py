@@ -1,0 +1,1 @@
+"""Streamlit-aware helpers for the dashboard pages (the library, ``pricecast``, never imports these)."""

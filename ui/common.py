@@ -1,0 +1,159 @@
+"""What every page shares: page setup, the error guard, plain-language help texts, small formatters."""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Callable
+
+import streamlit as st
+
+from . import state
+
+log = logging.getLogger("pricecast.ui")
+
+HELP: dict[str, str] = {
+    "source": "Where the price history comes from. The bundled series work offline; exchanges and Yahoo "
+              "need an internet connection the first time (then they are kept on this computer).",
+    "sample": "Daily prices of a well-known stock, shipped with pricecast so everything works offline.",
+    "exchange": "The crypto exchange to download candles from.",
+    "symbol": "The market to download, e.g. BTC/USDT (bitcoin priced in tether) or TSLA on Yahoo.",
+    "timeframe": "How much time one candle covers: 1m = one minute, 1h = one hour, 1d = one day.",
+    "date_range": "Only use candles between these dates. Leave it off to use everything that is available.",
+    "upload": "A CSV file of candles: a time column and open/high/low/close (volume optional). Yahoo, "
+              "investing.com and most exchange exports are recognised.",
+    "n": "N: how many past candles the model looks at to make one forecast (its window into the past). "
+         "Bigger N gives more context but fewer training examples and a slower model.",
+    "k": "K: how many future candles the model forecasts at once. The further ahead, the harder: "
+         "errors usually grow with each step.",
+    "sliding": "On: a new example starts at every candle (overlapping windows, many examples). "
+               "Off: windows don't overlap, as in the original tutorial (far fewer examples).",
+    "stride": "How many candles to move between one example and the next (1 = every candle).",
+    "features": "What the model sees for each past candle. 'close' alone is a good start; adding "
+                "open/high/low/volume gives more information but also more noise.",
+    "target": "Which price the model forecasts.",
+    "scaling": "Networks learn best on small numbers. 'logratio' expresses every price relative to the "
+               "last known one (works across price levels); 'minmax' squeezes prices into 0..1 using "
+               "the training part's range; 'standard' centres them around the training mean.",
+    "split": "The history is cut by time: the model learns on the oldest part (training), is watched on "
+             "the next (validation: decides when to stop) and judged on the newest (test), which it never saw.",
+    "arch": "The kind of network. GRU and LSTM read the window step by step and remember; CNN slides "
+            "small filters over it; MLP looks at all N values at once. Several units below = stacked layers.",
+    "units": "Size of each layer, comma-separated, one number per layer: '32' is one layer of 32, "
+             "'64, 32' stacks two layers. Bigger layers can learn more but overfit more easily.",
+    "kernel_sizes": "CNN only: how many neighbouring candles each filter looks at, one per conv layer.",
+    "strides": "CNN only: how far each filter jumps between looks, one per conv layer. Bigger strides shrink the sequence faster.",
+    "cnn_head": "CNN only: 'dense' flattens the last conv layer and adds a dense output of K values (works for any N); "
+                "'conv' makes the last conv layer output the K values itself, as the seed tutorial did (N must fit).",
+    "dense_units": "Optional extra fully-connected layers after the main body, comma-separated (empty for none).",
+    "activation": "The non-linearity inside the layers. tanh suits GRU/LSTM; relu or leaky_relu suit CNN and MLP.",
+    "output_activation": "Applied to the forecast itself. Keep 'linear' unless reproducing a tutorial: "
+                         "relu, for example, can never forecast a fall below zero in scaled units.",
+    "post_activation": "An extra activation right after the main body (the seed GRU used tanh here). Empty for none.",
+    "dropout": "Randomly silences this share of the layer's outputs while training, which fights overfitting. "
+               "0 = off, 0.2 is typical; very high values (0.8) make learning slow.",
+    "recurrent_dropout": "GRU/LSTM only: dropout on the memory connections. Slows training noticeably.",
+    "batch_norm": "Re-centres each layer's outputs during training; can speed learning of deeper networks.",
+    "l1": "L1 penalty: pushes unneeded weights to exactly zero. 0 = off; try 1e-5..1e-3.",
+    "l2": "L2 penalty (weight decay): keeps weights small, which fights overfitting. 0 = off; try 1e-5..1e-3.",
+    "regularize": "Which weights the L1/L2 penalties apply to (kernel = the main weights).",
+    "residual": "The model forecasts the change from the last known price rather than the price itself, "
+                "and an untrained model starts at 'no change' (persistence). Recommended.",
+    "optimizer": "How the weights are updated. Adam is a safe default.",
+    "learning_rate": "How big each update step is. Too big: the loss jumps around or explodes. Too small: "
+                     "learning crawls. 0.001 is a good start for Adam.",
+    "batch_size": "How many examples are averaged per update. Smaller = noisier but more updates per epoch.",
+    "epochs": "How many times training goes through all training examples (at most, with early stopping).",
+    "patience": "Early stopping: stop when the validation loss has not improved for this many epochs, and keep "
+                "the best weights. 0 = always run all epochs.",
+    "seed": "Fixes the random start so the same setup gives the same result.",
+    "shuffle": "Mix the order of training examples every epoch (recommended).",
+    "preset": "Ready-made setups: pricecast's default and faithful copies of the tutorials this project grew from.",
+    "preset_data": "Also switch to the preset's own data. The tutorials' crypto data comes from an exchange and "
+                   "needs an internet connection; leave this off to keep the data you chose.",
+    "yaml_upload": "Load a setup saved earlier with 'Download setup'.",
+    "loss_curve": "Both curves should fall. If the validation loss (orange) rises while the training loss (blue) "
+                  "keeps falling, the model is memorising the training data: that is overfitting.",
+    "live_val": "The model's forecasts on validation data it does not train on, redrawn after every epoch. "
+                "The grey dotted line is 'tomorrow = today' (persistence): a useful model must beat it.",
+}
+
+
+def run_page(title: str, icon: str, body: Callable[[], None]) -> None:
+    """Every page: config, the setup from/to the URL, the body (errors as messages), then the
+    sidebar status (last, so it shows what the body may just have changed)."""
+    st.set_page_config(page_title=f"{title} · pricecast", page_icon=icon, layout="wide")
+    guard(_setup)
+    guard(body)
+    guard(_sidebar)
+
+
+def _setup() -> None:
+    state.current_spec()
+    state.sync_url()
+    note = st.session_state.pop(state.URL_NOTE, None)
+    if note:
+        st.warning(note)
+
+
+def _sidebar() -> None:
+    from pricecast.jobs import registry
+
+    spec = state.current_spec()
+    with st.sidebar:
+        st.caption("Current setup")
+        st.markdown(f"**{spec.data}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
+                    f"{','.join(map(str, spec.model.units))}")
+        job = registry().active(state.session_id())
+        if job is not None:
+            snap = job.snapshot()
+            st.info(f"Training: epoch {snap.epoch}/{snap.epochs}", icon="⏳")
+
+
+def guard(body: Callable[[], None]) -> None:
+    """Run a page body; any error is shown as a message, never as a traceback."""
+    try:
+        body()
+    except Exception as exc:  # noqa: BLE001 - st.rerun/st.stop are BaseExceptions and pass through
+        log.exception("page error")
+        st.error(f"Something went wrong: {plain(exc)}")
+
+
+def plain(exc: BaseException) -> str:
+    text = str(exc).strip().strip("'\"")
+    return text if text else type(exc).__name__
+
+
+def fmt_num(value, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.{digits}g}"
+
+
+def fmt_pct(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:+.1%}"
+
+
+def fmt_seconds(seconds) -> str:
+    if seconds is None or (isinstance(seconds, float) and not math.isfinite(seconds)):
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def parse_int_list(text: str, what: str, allow_empty: bool = False) -> tuple[int, ...]:
+    """'64, 32' -> (64, 32) with a plain message on anything else."""
+    items = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
+    if not items and not allow_empty:
+        raise ValueError(f"{what}: enter at least one whole number, e.g. 32 or 64, 32")
+    try:
+        return tuple(int(t) for t in items)
+    except ValueError:
+        raise ValueError(f"{what}: '{text}' should be whole numbers separated by commas, e.g. 64, 32") from None

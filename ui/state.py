@@ -1,0 +1,175 @@
+"""The user's setup across pages: one RunSpec per browser session, mirrored in the URL.
+
+Contract (other pages may call these): :func:`current_spec`, :func:`set_spec`,
+:func:`current_candles`, :func:`selected_run_dir`.
+
+The setup is read from the URL's query parameters the first time a session opens a page (so a
+shared link reproduces it) and written back on every page, because Streamlit drops query
+parameters when the user switches pages.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pricecast.presets import get_preset
+from pricecast.spec_io import SpecError, spec_from_params, spec_to_params
+from pricecast.specs import RunSpec
+
+SPEC = "pc_spec"
+VERSION = "pc_spec_version"  # bumped when the spec is replaced from outside the Model widgets
+SESSION_ID = "pc_session_id"
+SINCE, UNTIL = "pc_since", "pc_until"
+RUN_DIR = "pc_run_dir"
+DATA_TOKEN = "pc_data_token"  # bumped after a download, so cached candles are read again
+URL_NOTE = "pc_url_note"
+RANGE_PARAMS = ("since", "until")
+
+
+def session_id() -> str:
+    """A random id for this browser session (tab): the key of its training jobs."""
+    if SESSION_ID not in st.session_state:
+        st.session_state[SESSION_ID] = uuid.uuid4().hex
+    return st.session_state[SESSION_ID]
+
+
+def _from_url() -> RunSpec:
+    params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    for key in RANGE_PARAMS:
+        if params.get(key):
+            st.session_state["pc_" + key] = params[key][-1]
+    setup = {k: v for k, v in params.items() if k not in RANGE_PARAMS}
+    if not setup:
+        return get_preset("default").spec
+    try:
+        # Not validated here: a setup that cannot train still opens, and the Model page says why.
+        spec, ignored = spec_from_params(setup, validate=False)
+    except SpecError as exc:
+        st.session_state[URL_NOTE] = f"The link's setup could not be read ({exc}); the default setup is used instead."
+        return get_preset("default").spec
+    if ignored:
+        st.session_state[URL_NOTE] = f"Ignored unknown link parameter(s): {', '.join(ignored)}."
+    return spec
+
+
+def current_spec() -> RunSpec:
+    """The setup built on the Data and Model pages (the link's, or the default preset, at first)."""
+    if SPEC not in st.session_state:
+        st.session_state[SPEC] = _from_url()
+        st.session_state.setdefault(VERSION, 0)
+    return st.session_state[SPEC]
+
+
+def set_spec(spec: RunSpec, external: bool = True) -> None:
+    """Replace the setup. ``external``: it did not come from the Model page's own widgets, so
+    those are rebuilt with the new values."""
+    st.session_state[SPEC] = spec
+    if external:
+        st.session_state[VERSION] = spec_version() + 1
+    sync_url()
+
+
+def spec_version() -> int:
+    return int(st.session_state.get(VERSION, 0))
+
+
+def data_range() -> tuple[str | None, str | None]:
+    """The date range chosen on the Data page (ISO dates), or None for open ends."""
+    return st.session_state.get(SINCE) or None, st.session_state.get(UNTIL) or None
+
+
+def set_data_range(since: str | None, until: str | None) -> None:
+    st.session_state[SINCE], st.session_state[UNTIL] = since or "", until or ""
+    sync_url()
+
+
+def sync_url() -> None:
+    """Write the setup (and date range) into the URL, if it differs from what is there."""
+    wanted = spec_to_params(current_spec())
+    since, until = data_range()
+    if since:
+        wanted["since"] = since
+    if until:
+        wanted["until"] = until
+    have = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    if have != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def bump_data() -> None:
+    st.session_state[DATA_TOKEN] = int(st.session_state.get(DATA_TOKEN, 0)) + 1
+
+
+def _token(ref: str) -> str:
+    """Changes when the data behind ``ref`` may have changed (a CSV edited, a download done)."""
+    path = Path(ref).expanduser()
+    stamp = ""
+    try:
+        if path.exists():
+            stamp = str(path.stat().st_mtime_ns)
+    except OSError:
+        pass
+    return f"{st.session_state.get(DATA_TOKEN, 0)}:{stamp}"
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load(ref: str, since: str | None, until: str | None, token: str) -> tuple[pd.DataFrame, tuple[str, ...], str | None]:
+    from pricecast.datasets import kind_of, load_data
+
+    # Exchange and Yahoo data come from the local cache here; only the Data page's Load button
+    # goes to the network, so opening a page never waits on (or fails for) an unreachable site.
+    loaded = load_data(ref, since=since, until=until, offline=kind_of(ref) == "market")
+    return loaded.candles, tuple(loaded.warnings), loaded.cache_file
+
+
+def load_current() -> tuple[pd.DataFrame | None, str]:
+    """Candles for the current setup and date range, or (None, why not)."""
+    spec = current_spec()
+    since, until = data_range()
+    try:
+        candles, _, _ = _load(spec.data, since, until, _token(spec.data))
+        return candles, ""
+    except Exception as exc:  # noqa: BLE001 - any loading problem becomes a message
+        from pricecast.datasets import kind_of
+
+        message = str(exc).strip("'\"") or type(exc).__name__
+        try:
+            market = kind_of(spec.data) == "market"
+        except Exception:  # noqa: BLE001
+            market = False
+        if market:
+            message += " — open the Data page and press “Load” to download these candles."
+        return None, message
+
+
+def current_candles() -> pd.DataFrame | None:
+    """The loaded candles of :func:`current_spec` ``.data`` within the chosen date range (cached)."""
+    return load_current()[0]
+
+
+def selected_run_dir() -> str | None:
+    """The run shown on the Results page: the one picked there, else this session's latest."""
+    chosen = st.session_state.get(RUN_DIR)
+    if chosen and Path(chosen).exists():
+        return chosen
+    runs = session_run_dirs()
+    return runs[-1] if runs else None
+
+
+def select_run(run_dir: str | None) -> None:
+    st.session_state[RUN_DIR] = run_dir
+
+
+def session_run_dirs() -> list[str]:
+    """Finished runs trained in this browser session, oldest first (folders that still exist)."""
+    from pricecast.jobs import registry
+
+    out = []
+    for job in registry().jobs(session_id()):
+        snap_dir = job.snapshot().run_dir
+        if snap_dir and Path(snap_dir).exists():
+            out.append(snap_dir)
+    return out
