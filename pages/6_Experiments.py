@@ -1,0 +1,311 @@
+"""Experiments: compare settings over repeated trainings (the seed's architecture table and its
+bias-regularizer box plot), on this computer or on a Ray cluster."""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from pricecast import experiments as ex
+from pricecast.experiment_figures import box_figure, loss_curves_figure
+
+JOB = "exp_job"
+SELECTED = "exp_selected"
+MODES = {
+    "bias-regularizers": "Seed: bias regularizers (LSTM, L1/L2 on the bias)",
+    "architectures": "Seed: architectures (CNN, LSTM, GRU)",
+    "custom": "My setup, with one or two settings varied",
+}
+VARY_FIELDS = {
+    "Architecture": ("arch", "lstm, gru"),
+    "Units per layer": ("units", "16, 32, 64/64"),
+    "Dropout": ("dropout", "0, 0.2"),
+    "L1 factor": ("l1", "0, 0.001"),
+    "L2 factor": ("l2", "0, 0.001"),
+    "Regularized weights": ("regularize", "kernel, bias"),
+    "Learning rate": ("learning_rate", "0.001, 0.0003"),
+    "Activation": ("activation", "tanh, relu"),
+    "Optimizer": ("optimizer", "adam, rmsprop"),
+    "Batch size": ("train.batch_size", "32, 64"),
+    "Past steps N": ("window.n", "20, 40"),
+    "Scaling": ("scaling", "logratio, minmax"),
+}
+
+def _current_setup():
+    """The Data/Model pages' setup and its date range (the default preset without the dashboard state)."""
+    try:
+        from ui import state
+
+        return state.current_spec(), state.data_range()
+    except ImportError:
+        from pricecast.presets import get_preset
+
+        return get_preset("default").spec, (None, None)
+
+
+def _ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _rows(ref: str, since: str | None, until: str | None) -> int:
+    from pricecast.datasets import load_data
+
+    return len(load_data(ref, since=since, until=until, offline=True).candles)
+
+
+def _build_experiment(mode: str, size: float, data: str, since: str | None, until: str | None, axes: dict,
+                      repeats: int | None, epochs: int | None, name: str) -> ex.ExperimentSpec:
+    from dataclasses import replace
+
+    if mode == "custom":
+        base, _ = _current_setup()
+        exp = ex.ExperimentSpec(name=name or "my-setup", base=base.replace(data=data), variations=ex.grid(axes),
+                                repeats=3, title="My setup: " + ", ".join(axes), since=since, until=until)
+    else:
+        preset = ex.experiment_presets()[mode].spec
+        exp = preset.replace(base=preset.base.replace(data=data), since=since, until=until)
+    rows = _rows(exp.base.data, exp.since, exp.until) if size < 1.0 else None
+    exp = ex.scale(exp, size, rows)
+    if repeats:
+        exp = exp.replace(repeats=int(repeats))
+    if epochs:
+        exp = exp.replace(base=exp.base.replace(train=replace(exp.base.train, epochs=int(epochs))))
+    default_name = f"{mode}-{ex._slug(exp.base.data)}-s{size:g}"
+    return exp.replace(name=name.strip() or default_name)
+
+
+def setup_form() -> None:
+    st.subheader("Set up")
+    mode = st.radio("What to compare", list(MODES), format_func=MODES.get, horizontal=True, key="exp_mode",
+                    help="The two experiments of the seed tutorial, or your own setup from the Data and Model "
+                         "pages with settings you choose to compare.")
+    axes: dict = {}
+    spec, (since, until) = _current_setup()
+    if mode == "custom":
+        st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
+                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {spec.data}.")
+        chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
+                                max_selections=2, key="exp_fields",
+                                help="Every combination of the values below is trained (two settings with 3 "
+                                     "values each give 9 combinations).")
+        for label in chosen:
+            field, example = VARY_FIELDS[label]
+            text = st.text_input(f"{label}: values", value=example, key=f"exp_values_{field}",
+                                 help="Separate values with commas. For layer lists write the layers of one "
+                                      "value with '/', e.g. 64/64 for two layers of 64.")
+            try:
+                axes[field] = ex.parse_values(field, text)
+            except ex.ExperimentError as exc:
+                st.error(str(exc))
+                return
+        if not axes:
+            st.info("Choose at least one setting to compare.")
+            return
+        default_data = spec.data
+    else:
+        preset = ex.experiment_presets()[mode]
+        st.caption(preset.source)
+        default_data = preset.spec.base.data
+        since = until = None
+
+    c1, c2 = st.columns(2)
+    with c1:
+        data = st.text_input("Data", value=default_data, key=f"exp_data_{mode}",
+                             help="sample:AAPL (bundled), a CSV file path, or EXCHANGE:SYMBOL:TIMEFRAME already "
+                                  "downloaded on the Data page.")
+        size = st.slider("Size", min_value=0.02, max_value=1.0, value=0.1, step=0.02, key="exp_size",
+                         help="Scales repeats, epochs and data down for a quick look: 1 is the full experiment, "
+                              "0.1 runs a tenth of the repeats and epochs on a recent slice of the data.")
+    with c2:
+        with st.expander("Fine-tune repeats and epochs"):
+            repeats = st.number_input("Repeats per setting (0 = from the size)", min_value=0, max_value=200, value=0,
+                                      key="exp_repeats",
+                                      help="How many times each setting trains, each with its own seed. More "
+                                           "repeats tell real differences from luck better.")
+            epochs = st.number_input("Epochs per run (0 = from the size)", min_value=0, max_value=1000, value=0,
+                                     key="exp_epochs", help="Training passes over the data for every run.")
+        name = st.text_input("Experiment name (optional)", value="", key="exp_name",
+                             help="Runs with the same name continue where they stopped instead of starting over. "
+                                  "Leave empty for a name made from the choices above.")
+
+    try:
+        exp = _build_experiment(mode, size, data.strip(), since, until, axes, repeats or None, epochs or None, name)
+        ex.validate(exp)
+    except Exception as exc:  # noqa: BLE001 - any setting problem is a message, never a traceback
+        st.error(str(exc).strip("'\"") or type(exc).__name__)
+        return
+
+    trials = len(exp.variations) * exp.repeats
+    slice_note = f", the last {exp.last_rows} rows of the data" if exp.last_rows else ""
+    st.markdown(f"**{len(exp.variations)} settings × {exp.repeats} repeats = {trials} trainings** of "
+                f"{exp.base.train.epochs} epoch{'s' if exp.base.train.epochs != 1 else ''} each{slice_note} "
+                f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: `{exp.name}`")
+    folder = ex.experiment_dir(exp.name)
+    if (folder / "experiment.json").exists():
+        try:
+            done = ex.load_experiment(folder).done
+            st.caption(f"This experiment exists with {done} finished trainings; running it continues it.")
+        except Exception:  # noqa: BLE001
+            pass
+
+    c1, c2, c3 = st.columns([1, 1, 2])
+    with c1:
+        where = st.radio("Run on", ["This computer", "Ray cluster"], key="exp_where",
+                         help="This computer: several trainings side by side, one per processor core (one at a "
+                              "time with a GPU). Ray cluster: every training is a task on a Ray cluster.")
+    with c2:
+        workers = st.number_input("Trainings at a time", min_value=1, max_value=max(64, os.cpu_count() or 1),
+                                  value=ex.default_workers(), key="exp_workers",
+                                  help="1 trains in the dashboard's own process; more start one worker process "
+                                       "each (about 5 s of start-up each).")
+    address = None
+    with c3:
+        if where == "Ray cluster":
+            if not _ray_available():
+                st.warning("Ray is not installed here: `pip install -r requirements-ray.txt`, then reload.")
+            address = st.text_input("Ray address", value=os.environ.get("RAY_ADDRESS", ""), key="exp_address",
+                                    help="e.g. ray://head-node:10001. Empty starts Ray on this computer.") or None
+    job = st.session_state.get(JOB)
+    busy = job is not None and not job.finished
+    if st.button("Run experiment", type="primary", disabled=busy or (where == "Ray cluster" and not _ray_available()),
+                 key="exp_run", help="Start (or continue) the experiment; the trainings already finished are kept."):
+        executor = "ray" if where == "Ray cluster" else "local"
+        try:
+            ex.prepare_folder(exp)  # now, so a clash with an existing experiment is a message here
+        except Exception as exc:  # noqa: BLE001
+            st.error(str(exc))
+            return
+        st.session_state[JOB] = ex.ExperimentJob(exp, executor=executor, workers=int(workers), address=address).start()
+        st.session_state[SELECTED] = exp.name
+
+
+@st.fragment(run_every=1.0)
+def progress_panel() -> None:
+    job = st.session_state.get(JOB)
+    if job is None:
+        return
+    snap = job.snapshot()
+    total = max(1, snap["total"])
+    if snap["state"] == "running":
+        eta = snap["eta"]
+        eta_text = f", about {_fmt_seconds(eta)} left" if eta is not None else ", estimating time left …"
+        st.progress(min(1.0, snap["done"] / total),
+                    text=f"{snap['done']} of {snap['total']} trainings done{eta_text}")
+        if snap.get("last"):
+            last = snap["last"]
+            result = (f"test RMSE {last['test_rmse']:.4g}" if last.get("status") == "ok"
+                      else f"failed: {last.get('error')}")
+            st.caption(f"Latest: {last['label']}, repeat {last['repeat']}: {result}")
+        if st.button("Stop", key="exp_stop", help="Stop after the trainings running now; run it again to continue."):
+            job.stop()
+    elif not st.session_state.get("exp_shown_" + job.id):
+        # The job finished since the last full run: redraw the page so the results appear.
+        st.session_state["exp_shown_" + job.id] = True
+        st.rerun()
+    if snap["state"] == "error":
+        st.error(snap["error"])
+    elif snap["state"] == "stopped":
+        st.info(f"Stopped with {snap['done']} of {snap['total']} trainings done; run it again to continue.")
+
+
+def results_panel() -> None:
+    st.subheader("Results")
+    rows = ex.list_experiments()
+    if not rows:
+        st.info("No experiments yet: set one up above and press “Run experiment”.")
+        return
+    names = [r["name"] for r in rows]
+    selected = st.session_state.get(SELECTED)
+    index = names.index(selected) if selected in names else 0
+    name = st.selectbox("Experiment", names, index=index, key=f"exp_pick_{selected}",
+                        help="Experiments saved on this computer, newest first.")
+    st.session_state[SELECTED] = name
+    try:
+        exp = ex.load_experiment(name)
+    except Exception as exc:  # noqa: BLE001
+        st.error(str(exc))
+        return
+    frame = exp.frame()
+    s = exp.spec
+    st.caption(f"{s.title or s.name}: {s.base.data}, N={s.base.window.n}, K={s.base.window.k}, "
+               f"{s.base.train.epochs} epochs, seeds {s.base_seed}…{s.base_seed + s.repeats - 1}"
+               + (f", last {s.last_rows} rows" if s.last_rows else "") + f" · {exp.done} of {exp.total} trainings done")
+    if frame.empty:
+        st.info("No finished trainings yet.")
+        return
+    st.info(exp.note())
+    order = [v.label for v in s.variations]
+    st.dataframe(ex.comparison_table(exp.summary()), hide_index=True, width="stretch")
+    t1, t2, t3, t4 = st.tabs(["Test error per setting", "Skill vs persistence", "Loss curves", "Every training"])
+    with t1:
+        st.plotly_chart(box_figure(frame, "test_rmse", order), width="stretch", key="exp_box_rmse")
+        st.caption("Each dot is one training (one seed); the box spans the middle half, the line is the median, "
+                   "the dashed line inside is the mean ± standard deviation. Lower is better.")
+    with t2:
+        st.plotly_chart(box_figure(frame, "skill", order), width="stretch", key="exp_box_skill")
+        st.caption("Skill = 1 − model RMSE / persistence RMSE: above 0 beats “tomorrow equals today”.")
+    with t3:
+        column = st.radio("Curve", ["val_loss", "loss"], horizontal=True, key="exp_curve",
+                          format_func={"val_loss": "validation loss", "loss": "training loss"}.get,
+                          help="Loss per epoch of every training, coloured by setting.")
+        st.plotly_chart(loss_curves_figure(exp.records, column, order), width="stretch", key="exp_curves")
+    with t4:
+        cols = ["label", "repeat", "seed", "status", "test_rmse", "skill", "best_val_loss", "epochs_run",
+                "train_seconds", "run_dir", "error"]
+        st.dataframe(frame[cols], hide_index=True, width="stretch")
+        ok = frame[frame["status"] == "ok"]
+        if len(ok):
+            keys = ok["key"].tolist()
+            key = st.selectbox("Open a training", keys, key="exp_open_pick",
+                               format_func=lambda k: f"{ok.set_index('key').loc[k, 'label']} · repeat "
+                                                     f"{ok.set_index('key').loc[k, 'repeat']}",
+                               help="Any training of the experiment is an ordinary run: open it on the Results page.")
+            if st.button("Open on the Results page", key="exp_open",
+                         help="Shows this training's forecasts, errors and baselines."):
+                run_dir = str(exp.dir / ok.set_index("key").loc[key, "run_dir"])
+                _open_run(run_dir)
+
+
+def _open_run(run_dir: str) -> None:
+    try:
+        from ui import state
+
+        select = getattr(state, "select_run", None)
+        if select is not None:
+            select(run_dir)
+        st.switch_page("pages/4_Results.py")
+    except Exception:  # noqa: BLE001 - no Results page here (or no navigation): say where the run is
+        st.info(f"The run folder is {run_dir}")
+
+
+def body() -> None:
+    st.title("Experiments")
+    st.markdown("One training of a small network on prices is noisy: the same setting can land well or badly "
+                "depending on its random start. An experiment trains every setting several times with different "
+                "seeds (the same seeds for every setting) and shows the spread, so a real difference can be told "
+                "from luck.")
+    setup_form()
+    progress_panel()
+    results_panel()
+
+
+def _fmt_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+try:
+    from ui import common
+except ImportError:  # the page on its own (no dashboard helpers): same layout, errors as messages
+    st.set_page_config(page_title="Experiments · pricecast", layout="wide")
+    try:
+        body()
+    except Exception as exc:  # noqa: BLE001
+        st.error(str(exc) or type(exc).__name__)
+else:
+    common.run_page("Experiments", "🧪", body)
