@@ -30,6 +30,7 @@ def body() -> None:
             st.page_link(path, label=label, icon=icon)
             st.markdown(text)
     st.page_link("pages/5_Runs.py", label="Runs: compare, download or delete earlier runs", icon="🗂️")
+    st.page_link("pages/6_Experiments.py", label="Experiments: compare settings over repeated runs", icon="🧪")
     st.info("New here? Everything is already set up with a small, fast model on Apple's daily prices: "
             "go straight to **3 · Train** and press **Train**.", icon="💡")
     with st.expander("What do N, K, training, validation and test mean?"):

@@ -26,6 +26,10 @@ def _label(row: dict, session: set[str]) -> str:
 
 def _choose() -> str | None:
     rows = list_runs()
+    current = state.selected_run_dir()
+    # An experiment's trial lives in its experiment folder, not among the saved runs: offer it too.
+    if current and current not in {r["run_dir"] for r in rows} and (Path(current) / "metrics.json").exists():
+        rows.insert(0, {"run": "experiment trial: " + Path(current).name, "run_dir": current})
     if not rows:
         st.info("No runs yet. Train a model first.")
         st.page_link("pages/3_Train.py", label="Go to Train", icon="🏋️")
@@ -33,7 +37,6 @@ def _choose() -> str | None:
     session = set(state.session_run_dirs())
     dirs = [r["run_dir"] for r in rows]
     by_dir = {r["run_dir"]: r for r in rows}
-    current = state.selected_run_dir()
     index = dirs.index(current) if current in dirs else 0
     chosen = st.selectbox("Run", dirs, index=index, format_func=lambda d: _label(by_dir[d], session),
                           help="Which trained model to look at (● = trained in this browser tab). Newest first.",

@@ -26,8 +26,10 @@ def fits_in_memory(part: WindowPart) -> bool:
 class WindowBatches(keras.utils.PyDataset):
     """Batches gathered from window views and scaled on the fly; shuffled per epoch with a seed."""
 
-    def __init__(self, part: WindowPart, scaler: Scaler, batch_size: int, shuffle: bool, seed: int) -> None:
-        super().__init__()
+    def __init__(self, part: WindowPart, scaler: Scaler, batch_size: int, shuffle: bool, seed: int,
+                 workers: int = 1) -> None:
+        # workers > 1: Keras gathers the next batches in threads while the model trains (prefetch).
+        super().__init__(workers=max(1, int(workers)), use_multiprocessing=False)
         self.part, self.scaler, self.batch_size, self.shuffle = part, scaler, batch_size, shuffle
         self._rng = np.random.default_rng(seed)
         self.order = np.arange(len(part))

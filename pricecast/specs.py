@@ -19,6 +19,12 @@ class TrainSpec:
     shuffle: bool = True
     per_batch_updates: bool = False  # also stream loss after every batch (for long epochs)
     live_val_predictions: bool = False  # send validation forecasts with every epoch event
+    # Speed options; the defaults are the plain behaviour. Measured in docs/BENCHMARKS.md.
+    pipeline: str = "auto"  # "auto": arrays when they fit in memory, else batches; "batches"; "prefetch"
+    workers: int = 2  # threads gathering batches ahead of the model when pipeline is "prefetch"
+    jit_compile: bool | None = None  # XLA; None lets Keras decide (TensorFlow: on for GPU, off on CPU)
+    mixed_precision: bool = False  # float16 compute, GPU only; on a CPU it is ignored with a warning
+    base_batch_size: int = 0  # > 0: linear scaling rule, learning rate x batch_size / base_batch_size
 
     def to_dict(self) -> dict:
         return asdict(self)

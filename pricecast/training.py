@@ -90,7 +90,6 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     from .backend import configure_device, set_seed
     from .callbacks import BestWeights, LiveHistory, StopOnRequest
     from .feeding import WindowBatches, fits_in_memory, predict_part, scaled_arrays
-    from .models import build_model
     from .runs import save_run
 
     listener = listener or (lambda event: None)
@@ -98,15 +97,17 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     device = configure_device()
     set_seed(spec.train.seed)
     wset, scaler, tspec = prep.windows, prep.scaler, spec.train
-    model = build_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
+    warnings = list(prep.warnings)
+    model = _build_for_speed(spec, device, warnings)
     train_part, val_part = wset.train, wset.val
     has_val = len(val_part) > 0
 
-    if fits_in_memory(train_part):
+    if tspec.pipeline == "auto" and fits_in_memory(train_part):
         x_train, y_train = scaled_arrays(train_part, scaler)
         fit_data: dict = {"x": x_train, "y": y_train, "batch_size": tspec.batch_size, "shuffle": tspec.shuffle}
     else:
-        fit_data = {"x": WindowBatches(train_part, scaler, tspec.batch_size, tspec.shuffle, tspec.seed)}
+        workers = tspec.workers if tspec.pipeline == "prefetch" else 1
+        fit_data = {"x": WindowBatches(train_part, scaler, tspec.batch_size, tspec.shuffle, tspec.seed, workers)}
     validation = scaled_arrays(val_part, scaler) if has_val else None
 
     def val_predict() -> np.ndarray:
@@ -124,7 +125,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tspec.patience))
     listener({"type": "start", "device": device, "epochs": tspec.epochs, "train_windows": len(train_part),
               "val_windows": len(val_part), "test_windows": len(wset.test), "params": int(model.count_params()),
-              "backend": keras.backend.backend()})
+              "backend": keras.backend.backend(), "warnings": warnings})
     started = time.perf_counter()
     fitted = model.fit(**fit_data, epochs=tspec.epochs, validation_data=validation, verbose=0, callbacks=callbacks)
     train_seconds = time.perf_counter() - started
@@ -154,13 +155,60 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         "params": int(model.count_params()),
         "sizes": wset.sizes(),
         "scaler_fit_rows": list(scaler.fit_rows),
-        "warnings": prep.warnings,
+        "learning_rate": float(keras.ops.convert_to_numpy(_inner_optimizer(model).learning_rate)),
+        "warnings": warnings,
         **{part: report for part, report in reports.items()},
     }
     run = Run(Path(), spec, history, metrics, pd.concat(predictions, ignore_index=True), forecast, scaler, model)
     run.run_dir = save_run(run, runs_root)
     listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
     return run
+
+
+PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
+
+
+def _inner_optimizer(model):
+    return getattr(model.optimizer, "inner_optimizer", model.optimizer)  # under a LossScaleOptimizer
+
+
+def _build_for_speed(spec: RunSpec, device: str, warnings: list[str]):
+    """``build_model`` plus the TrainSpec speed options: mixed precision (GPU only), the linear
+    learning-rate scaling rule for larger batches, and XLA. Appends to ``warnings`` what it ignores."""
+    import keras
+
+    from .models import build_model
+
+    tspec = spec.train
+    if tspec.pipeline not in PIPELINES:
+        raise ValueError(f"unknown pipeline '{tspec.pipeline}'; choose from {', '.join(PIPELINES)}")
+    if tspec.base_batch_size < 0 or tspec.workers < 1:
+        raise ValueError("base batch size must be 0 (off) or more, and workers at least 1")
+    args = (spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
+    mixed = tspec.mixed_precision and device.startswith("GPU")
+    if tspec.mixed_precision and not mixed:
+        warnings.append("mixed precision needs a GPU: ignored on this CPU, training in float32")
+    if not mixed:
+        model = build_model(*args)
+    else:
+        previous = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("mixed_float16")  # read by each layer as it is built
+        try:
+            body = build_model(*args)
+            # A float16 output keeps only ~3 digits of a price: the last step computes in float32.
+            out = keras.layers.Activation("linear", dtype="float32", name="float32_output")(body.outputs[0])
+            model = keras.Model(body.inputs, out, name=body.name)
+            model.compile(optimizer=_inner_optimizer(body), loss=spec.model.loss)  # wraps in loss scaling
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
+    if tspec.base_batch_size > 0:
+        _inner_optimizer(model).learning_rate = spec.model.learning_rate * tspec.batch_size / tspec.base_batch_size
+    if tspec.jit_compile is not None:
+        model.jit_compile = bool(tspec.jit_compile)  # read when fit builds its train step
+        if tspec.jit_compile and not model.jit_compile:
+            warnings.append("XLA (jit_compile) refused by Keras: TensorFlow turns it off while deterministic ops "
+                            "are on (pricecast's seed setting) or when a layer lacks XLA support; trained without it")
+    return model
 
 
 def _prediction_rows(wset: WindowSet, part: str, predicted: np.ndarray) -> pd.DataFrame:
@@ -170,9 +218,9 @@ def _prediction_rows(wset: WindowSet, part: str, predicted: np.ndarray) -> pd.Da
     base = baseline_forecasts(np.asarray(p.history), k)
     return pd.DataFrame({
         "part": part,
-        "origin_time": np.repeat(wset.times.values[p.origin], k),
+        "origin_time": np.repeat(wset.times[p.origin], k),
         "step": np.tile(np.arange(1, k + 1), m),
-        "time": wset.output_times(part).reshape(-1),
+        "time": pd.to_datetime(wset.output_times(part).reshape(-1), utc=True),
         "actual": np.asarray(p.y).reshape(-1),
         "predicted": predicted.reshape(-1),
         **{name: values.reshape(-1) for name, values in base.items()},
