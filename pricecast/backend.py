@@ -51,8 +51,10 @@ def configure_device() -> str:
     return _configured
 
 
-def set_seed(seed: int) -> None:
-    """Python, NumPy and backend seeds, plus deterministic ops where the backend offers them."""
+def set_seed(seed: int, deterministic: bool = True) -> None:
+    """Python, NumPy and backend seeds; with ``deterministic``, deterministic ops where the backend
+    offers them. TensorFlow refuses XLA while deterministic ops are on, and the switch is
+    process-wide, so a run that asks for XLA turns it off again."""
     import keras
 
     keras.utils.set_random_seed(int(seed))
@@ -60,6 +62,11 @@ def set_seed(seed: int) -> None:
         import tensorflow as tf
 
         try:
-            tf.config.experimental.enable_op_determinism()
-        except (AttributeError, RuntimeError):
+            if deterministic:
+                tf.config.experimental.enable_op_determinism()
+            else:
+                from tensorflow.python.framework import config as tf_config
+
+                tf_config.disable_op_determinism()
+        except (AttributeError, ImportError, RuntimeError):
             pass

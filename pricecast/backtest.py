@@ -36,7 +36,7 @@ from .scaling import Scaler
 from .specs import RunSpec
 from .uncertainty import (conformal_band, conformal_quantiles, coverage, coverage_text, has_dropout,
                           no_dropout_message, sample_band)
-from .windows import WindowPart, WindowSet, WindowSpec, window_segment
+from .windows import WindowPart, WindowSet, WindowSpec, series_arrays, window_segment
 
 BACKTEST_VERSION = 1  # bump when cached fold contents change meaning
 WINDOW_KINDS: tuple[str, ...] = ("expanding", "rolling")
@@ -445,8 +445,7 @@ def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.Data
     mc = bt.mc_samples > 0 and has_dropout(spec.model)
     if bt.mc_samples > 0 and not mc:
         notes.append(no_dropout_message())
-    values = np.ascontiguousarray(candles[list(window.features)].to_numpy(dtype=np.float64))
-    target = np.ascontiguousarray(candles[window.target].to_numpy(dtype=np.float64))
+    values, target = series_arrays(candles, window.features, window.target)
     times = candles.index
     plans = plan_folds(len(candles), bt, window.n, k)
 

@@ -89,13 +89,14 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
     from .backend import configure_device, set_seed
     from .callbacks import BestWeights, LiveHistory, StopOnRequest
-    from .feeding import WindowBatches, fits_in_memory, predict_part, scaled_arrays
+    from .feeding import WindowBatches, fits_in_memory, predict_parts, scaled_arrays
+    from .leakage import check_prepared, check_run
     from .runs import save_run
 
     listener = listener or (lambda event: None)
     stop = stop or threading.Event()
     device = configure_device()
-    set_seed(spec.train.seed)
+    set_seed(spec.train.seed, deterministic=not spec.train.jit_compile)
     wset, scaler, tspec = prep.windows, prep.scaler, spec.train
     warnings = list(prep.warnings)
     model = _build_for_speed(spec, device, warnings)
@@ -136,10 +137,8 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     history["seconds"] = epoch_seconds[: len(history)] + [np.nan] * (len(history) - len(epoch_seconds))
 
     predictions, reports = [], {}
-    for name, part in wset.parts.items():
-        if len(part) == 0:
-            continue
-        predicted = predict_part(model, part, scaler)
+    for name, predicted in predict_parts(model, list(wset.parts.values()), scaler).items():
+        part = wset.parts[name]
         reports[name] = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
         predictions.append(_prediction_rows(wset, name, predicted))
     forecast = forecast_next(model, prep.candles, spec, scaler)
@@ -160,6 +159,10 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         **{part: report for part, report in reports.items()},
     }
     run = Run(Path(), spec, history, metrics, pd.concat(predictions, ignore_index=True), forecast, scaler, model)
+    # Look-ahead checks on every run: scaler and windows (leaks), then "does it only repeat the last price?"
+    checks = check_prepared(prep, include_ok=True) + check_run(run, include_ok=True)
+    metrics["lookahead"] = [f.to_dict() for f in checks]
+    metrics["warnings"] = warnings + [f.message for f in checks if f.level == "warning"]
     run.run_dir = save_run(run, runs_root)
     listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
     return run

@@ -149,14 +149,27 @@ def window_segment(name: str, values: np.ndarray, target: np.ndarray, a: int, b:
     return WindowPart(name, vx[:, :n, :], vt[:, n:], vt[:, :n], origin, (a, b))
 
 
+def series_arrays(candles: pd.DataFrame, features: tuple[str, ...], target: str) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs as one (rows, features) float64 array and the target as a (rows,) array.
+
+    Filled one column at a time: ``frame[cols].to_numpy()`` would build a temporary copy first,
+    doubling the peak memory on large series. The target is a view into the inputs when it is one.
+    """
+    values = np.empty((len(candles), len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        values[:, j] = candles[name].to_numpy(dtype=np.float64, copy=False)
+    if target in features:
+        return values, values[:, features.index(target)]
+    return values, candles[target].to_numpy(dtype=np.float64)
+
+
 def make_windows(candles: pd.DataFrame, spec: WindowSpec, require: tuple[str, ...] = PART_NAMES) -> WindowSet:
     """Cut ``candles`` into train / validation / test by time and window each part.
 
     Raises :class:`WindowError` saying which part is too short for N+K and what to change.
     """
     spec.check()
-    values = np.ascontiguousarray(candles[list(spec.features)].to_numpy(dtype=np.float64))
-    target = np.ascontiguousarray(candles[spec.target].to_numpy(dtype=np.float64))
+    values, target = series_arrays(candles, spec.features, spec.target)
     bounds = split_bounds(len(candles), spec.split)
     wset = WindowSet(spec, candles.index, values, target)
     for name, (a, b) in bounds.items():

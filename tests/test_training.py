@@ -42,6 +42,9 @@ def test_train_streams_events_and_writes_a_complete_run_folder(tmp_path):
     assert set(preds["part"]) == {"train", "val", "test"}
     assert len(preds[preds.part == "test"]) == metrics["sizes"]["test"]["windows"] * 3
     assert len(run.forecast) == 3 and run.forecast["time"].iloc[0] > pd.Timestamp("2013-03-01", tz="UTC")
+    # look-ahead checks ran with the training and passed for this honest setup
+    codes = {f["code"]: f["level"] for f in metrics["lookahead"]}
+    assert codes["scaler"] == "ok" and codes["windows"] == "ok"
     rows = list_runs(tmp_path)
     assert rows[0]["run_dir"] == str(run.run_dir) and rows[0]["skill"] == pytest.approx(test["skill"])
 
