@@ -153,14 +153,14 @@ def _check(spec: RunSpec) -> None:
     """Shapes and sizes before any training (no TensorFlow): errors with the fix, or what will train."""
     from pricecast.spec_io import SpecError, validate_spec
     from pricecast.training import prepare
-    from ui.params import estimate_params
+    from pricecast.models import count_params
 
     try:
         validate_spec(spec)
     except SpecError as exc:
         st.error(f"This setup cannot train yet: {exc}", icon="🛑")
         return
-    params = estimate_params(spec.model, spec.window.n, spec.window.k, len(spec.window.features))
+    params = count_params(spec.model, spec.window.n, spec.window.k, len(spec.window.features))
     candles, error = state.load_current()
     if candles is None:
         st.warning(f"Shapes fit ({params:,} parameters), but the data is not available: {error}")

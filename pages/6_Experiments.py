@@ -8,6 +8,7 @@ import streamlit as st
 
 from pricecast import experiments as ex
 from pricecast.experiment_figures import box_figure, loss_curves_figure
+from ui import common, state
 
 JOB = "exp_job"
 SELECTED = "exp_selected"
@@ -32,15 +33,8 @@ VARY_FIELDS = {
 }
 
 def _current_setup():
-    """The Data/Model pages' setup and its date range (the default preset without the dashboard state)."""
-    try:
-        from ui import state
-
-        return state.current_spec(), state.data_range()
-    except ImportError:
-        from pricecast.presets import get_preset
-
-        return get_preset("default").spec, (None, None)
+    """The Data/Model pages' setup and its date range."""
+    return state.current_spec(), state.data_range()
 
 
 def _ray_available() -> bool:
@@ -299,13 +293,4 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-try:
-    from ui import common
-except ImportError:  # the page on its own (no dashboard helpers): same layout, errors as messages
-    st.set_page_config(page_title="Experiments · pricecast", layout="wide")
-    try:
-        body()
-    except Exception as exc:  # noqa: BLE001
-        st.error(str(exc) or type(exc).__name__)
-else:
-    common.run_page("Experiments", "🧪", body)
+common.run_page("Experiments", "🧪", body)

@@ -129,6 +129,54 @@ def check_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
             raise ModelSpecError("CNN output head must be 'dense' or 'conv'")
 
 
+def count_params(spec: ModelSpec, n: int, k: int, features: int) -> int:
+    """Parameter count of ``build_model(spec, n, k, features)`` without importing Keras, so the
+    Model page can show a network's size as the user edits it (call ``check_model`` first).
+    Mirrors ``build_model`` layer by layer; a test compares it with Keras' own count."""
+    total = 0
+    width = features  # channels / units flowing into the next layer
+
+    def dense(inp: int, out: int) -> int:
+        return inp * out + out
+
+    def bn(units: int) -> int:
+        return 4 * units if spec.batch_norm else 0  # gamma, beta, moving mean, moving variance
+
+    if spec.arch in ("lstm", "gru"):
+        gates = 4 if spec.arch == "lstm" else 3
+        for units in spec.units:
+            if spec.arch == "lstm":
+                total += gates * (width * units + units * units + units)
+            else:  # Keras GRU with reset_after=True keeps two bias vectors
+                total += gates * (width * units + units * units + 2 * units)
+            total += bn(units)
+            width = units
+        flat = width
+    elif spec.arch == "cnn":
+        count = len(spec.units)
+        lengths = conv_lengths(n, spec.kernel_sizes, spec.strides)
+        for i, (filters, kernel) in enumerate(zip(spec.units, spec.kernel_sizes)):
+            out_layer = spec.cnn_head == "conv" and i == count - 1
+            filters = 1 if out_layer else filters
+            total += kernel * width * filters + filters
+            width = filters
+            if out_layer:
+                break
+            total += bn(filters)
+        flat = lengths[-1] * width if lengths else n * features
+    else:
+        flat = n * features
+        for units in spec.units:
+            total += dense(flat, units) + bn(units)
+            flat = units
+    for units in spec.dense_units:
+        total += dense(flat, units)
+        flat = units
+    if not (spec.arch == "cnn" and spec.cnn_head == "conv"):
+        total += dense(flat, k)
+    return int(total)
+
+
 def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], target: str = "close"):
     """A compiled Keras model mapping (batch, n, len(features)) to (batch, k)."""
     check_model(spec, n, k, features, target)
@@ -147,6 +195,16 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
 
     inner_act = "linear" if spec.activation == "leaky_relu" else spec.activation
     common = dict(kernel_regularizer=reg("kernel"), bias_regularizer=reg("bias"), activity_regularizer=reg("activity"))
+    def after_layer(x):
+        # LeakyReLU is a layer, not an activation string; then the optional BN and dropout.
+        if spec.activation == "leaky_relu":
+            x = layers.LeakyReLU()(x)
+        if spec.batch_norm:
+            x = layers.BatchNormalization()(x)
+        if spec.dropout:
+            x = layers.Dropout(spec.dropout)(x)
+        return x
+
     inputs = keras.Input(shape=(n, len(features)), name="window")
     x = inputs
     if spec.arch in ("lstm", "gru"):
@@ -156,12 +214,7 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
             x = cell(units, activation=spec.activation if spec.activation != "leaky_relu" else "tanh",
                      return_sequences=not last, recurrent_dropout=spec.recurrent_dropout,
                      recurrent_regularizer=reg("recurrent"), **common)(x)
-            if spec.activation == "leaky_relu":
-                x = layers.LeakyReLU()(x)
-            if spec.batch_norm:
-                x = layers.BatchNormalization()(x)
-            if spec.dropout:
-                x = layers.Dropout(spec.dropout)(x)
+            x = after_layer(x)
     elif spec.arch == "cnn":
         count = len(spec.units)
         for i, (filters, kernel, stride) in enumerate(zip(spec.units, spec.kernel_sizes, spec.strides)):
@@ -170,23 +223,13 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
                               activation="linear" if out_layer else inner_act, **common)(x)
             if out_layer:
                 break
-            if spec.activation == "leaky_relu":
-                x = layers.LeakyReLU()(x)
-            if spec.batch_norm:
-                x = layers.BatchNormalization()(x)
-            if spec.dropout:
-                x = layers.Dropout(spec.dropout)(x)
+            x = after_layer(x)
         x = layers.Flatten()(x)
     else:
         x = layers.Flatten()(x)
         for units in spec.units:
             x = layers.Dense(units, activation=inner_act, **common)(x)
-            if spec.activation == "leaky_relu":
-                x = layers.LeakyReLU()(x)
-            if spec.batch_norm:
-                x = layers.BatchNormalization()(x)
-            if spec.dropout:
-                x = layers.Dropout(spec.dropout)(x)
+            x = after_layer(x)
     if spec.post_activation:
         x = act_layer(spec.post_activation)(x)
     for units in spec.dense_units:

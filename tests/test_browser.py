@@ -78,7 +78,7 @@ def _no_errors(page, where: str) -> None:
 
 
 def _go(page, name: str) -> None:
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(rf"^\s*{name}\s*$")).first.click()
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(rf"(^|[^\w\s])\s*{name}\s*$")).first.click()
     _settle(page)
 
 
@@ -108,6 +108,9 @@ def test_train_in_browser(server):
 
             _go(page, "Model")
             page.get_by_text("Ready to train").wait_for(timeout=30_000)
+            _settle(page)
+            page.get_by_label("Epochs").first.wait_for(timeout=30_000)  # the inputs, not their placeholders
+            page.wait_for_timeout(500)
             page.screenshot(path=str(SHOTS / "2_model.png"), full_page=True)
             _no_errors(page, "Model")
 

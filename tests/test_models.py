@@ -62,3 +62,18 @@ def test_saved_model_reloads(tmp_path):
     again = keras.models.load_model(tmp_path / "m.keras")
     x = np.random.default_rng(2).random((2, 6, 1), dtype=np.float32)
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("spec", [
+    *(get_preset(name).spec for name in sorted(PRESETS)),
+    get_preset("default").spec.replace(model=ModelSpec(arch="gru", units=(16, 8), batch_norm=True, dense_units=(4,))),
+    get_preset("default").spec.replace(model=ModelSpec(arch="mlp", units=(32, 16), batch_norm=True)),
+    get_preset("default").spec.replace(model=ModelSpec(arch="cnn", units=(8, 4), kernel_sizes=(5, 3), strides=(2, 1),
+                                                       batch_norm=True, dense_units=(6,))),
+], ids=lambda s: f"{s.preset or 'custom'}-{s.model.arch}-{'-'.join(map(str, s.model.units))}")
+def test_parameter_count_without_keras_matches_keras(spec):
+    from pricecast.models import count_params
+
+    w = spec.window
+    model = build_model(spec.model, w.n, w.k, w.features, w.target)
+    assert count_params(spec.model, w.n, w.k, len(w.features)) == model.count_params()

@@ -6,27 +6,9 @@ import pytest
 
 from pricecast.windows import WindowError, WindowSpec, latest_window, make_windows, split_bounds
 
+from bench._common import PastSampler  # the tutorial's sampler, verbatim: the reference to match
+
 from .conftest import make_candles
-
-
-class PastSampler:
-    """The tutorial's sampler (seed 000), verbatim apart from comments: the reference to match."""
-
-    def __init__(self, N, K, sliding_window=True):
-        self.K, self.N, self.sliding_window = K, N, sliding_window
-
-    def transform(self, A):
-        M = self.N + self.K
-        if self.sliding_window:
-            I = np.arange(M) + np.arange(A.shape[0] - M + 1).reshape(-1, 1)
-        else:
-            if A.shape[0] % M == 0:
-                I = np.arange(M) + np.arange(0, A.shape[0], M).reshape(-1, 1)
-            else:
-                I = np.arange(M) + np.arange(0, A.shape[0] - M, M).reshape(-1, 1)
-        B = A[I].reshape(-1, M * A.shape[1], A.shape[2])
-        ci = self.N * A.shape[1]
-        return B[:, :ci], B[:, ci:]
 
 
 @pytest.mark.parametrize("sliding", [True, False])
