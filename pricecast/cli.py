@@ -115,7 +115,10 @@ def spec_from_args(args):
         m["residual"] = args.residual
     model = model.replace(**m)
     t = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-                           "patience": args.patience}.items() if v is not None}
+                           "patience": args.patience, "pipeline": args.pipeline, "jit_compile": args.jit_compile,
+                           "base_batch_size": args.base_batch_size}.items() if v is not None}
+    if args.mixed_precision:
+        t["mixed_precision"] = True
     tr = replace(tr, **t)
     return spec.replace(data=args.data or spec.data, window=window, model=model, train=tr,
                         scaling=args.scaling or spec.scaling)
@@ -283,6 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--patience", type=int, help="early stopping patience in epochs; 0 = off")
     t.add_argument("--seed", type=int)
+    t.add_argument("--pipeline", choices=("auto", "batches", "prefetch"),
+                   help="auto: arrays when they fit in memory; batches/prefetch: gathered on demand")
+    t.add_argument("--jit-compile", dest="jit_compile", action="store_true", default=None, help="XLA (best on a GPU)")
+    t.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU (ignored on a CPU)")
+    t.add_argument("--base-batch-size", type=int,
+                   help="scale the learning rate by batch size / this (linear scaling rule for larger batches)")
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)

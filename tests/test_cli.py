@@ -30,6 +30,17 @@ def test_train_json_reports_model_and_baselines(tmp_path):
     assert len(json.loads(pred.stdout)["forecast"]) == 2
 
 
+def test_speed_options_reach_the_train_spec():
+    from pricecast.cli import build_parser, spec_from_args
+
+    args = build_parser().parse_args(["train", "--batch-size", "256", "--base-batch-size", "64", "--jit-compile",
+                                      "--mixed-precision", "--pipeline", "prefetch"])
+    tr = spec_from_args(args).train
+    assert (tr.batch_size, tr.base_batch_size, tr.jit_compile, tr.mixed_precision, tr.pipeline) == (
+        256, 64, True, True, "prefetch")
+    assert spec_from_args(build_parser().parse_args(["train"])).train.jit_compile is None
+
+
 def test_bad_input_is_one_line_and_exit_2(capsys):
     assert main(["train", "--data", "sample:NOPE"]) == 2
     assert "unknown bundled series 'NOPE'" in capsys.readouterr().err
