@@ -140,7 +140,15 @@ def cmd_train(args) -> int:
                       f"val_loss {event['val_loss']:.6g}  {event['samples_per_s']:.0f} samples/s  "
                       f"eta {event['eta']:.0f}s")
 
-    run = train(spec, listener=listener, runs_root=Path(args.runs_dir) if args.runs_dir else None)
+    candles = None
+    if args.offline:
+        from .datasets import load_data
+
+        loaded = load_data(spec.data, offline=True)
+        for w in loaded.warnings:
+            _progress(f"warning: {w}")
+        candles = loaded.candles
+    run = train(spec, listener=listener, candles=candles, runs_root=Path(args.runs_dir) if args.runs_dir else None)
     test = run.metrics["test"]
     for w in run.metrics.get("warnings", []):
         _progress(f"warning: {w}")
@@ -292,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU (ignored on a CPU)")
     t.add_argument("--base-batch-size", type=int,
                    help="scale the learning rate by batch size / this (linear scaling rule for larger batches)")
+    t.add_argument("--offline", action="store_true", help="exchange/Yahoo data: use the cached candles only")
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)

@@ -73,3 +73,21 @@ def test_import_subprocess_real_file():
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["rows"] == 713 and summary["first"].startswith("2015-01-01") and summary["last"].startswith("2017-01-01")
+
+
+def test_train_on_exchange_candles_from_the_cache(fake, capsys):
+    """`train --data binance:...` trains on fetched candles; `--offline` then uses the cache alone."""
+    from pricecast.cli import main
+
+    code, _, _ = run(["fetch", "binance:BTC/USDT:1h", "--since", "2024-01-01", "--until", "2024-01-12"], capsys)
+    assert code == 0
+    klines_before = len(fake.state.paths("/api/v3/klines"))
+    argv = ["train", "--data", "binance:BTC/USDT:1h", "--offline", "--n", "12", "--k", "3", "--epochs", "1",
+            "--units", "4", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sizes"]["train"]["first"].startswith("2024-01-01") and out["test"]["persistence_rmse"] > 0
+    assert len(fake.state.paths("/api/v3/klines")) == klines_before  # nothing fetched: the cache was used
+    fake.stop()  # no network, nothing cached for this pair: a plain message, exit 2
+    assert main(["train", "--data", "binance:ETH/USDT:1h", "--offline", "--epochs", "1"]) == 2
+    assert "nothing cached" in capsys.readouterr().err
