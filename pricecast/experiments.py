@@ -360,8 +360,7 @@ def _bias_regularizers() -> ExperimentPreset:
         "bias-regularizers", "Seed bias regularizers: LSTM(50), L1/L2 on the bias, 30 repeats",
         "tutorial 000's regularization experiment: LSTM(50) with a bias regularizer L1 or L2 at 0, 0.1, "
         "0.01, 0.001, 0.0001 (9 settings) x 30 repeats x 30 epochs, batch 8; here on bundled daily AAPL, "
-        "N=30, K=5, log-ratio scaling (the seed used 5-minute BTC, which needs a download). pricecast's "
-        "builder puts the dropout before the extra tanh and also regularizes the output layer's bias",
+        "N=30, K=5, log-ratio scaling (the seed used 5-minute BTC, which needs a download)",
         ExperimentSpec(name="bias-regularizers", base=base, variations=variations, repeats=30,
                        title="Seed bias regularizers", preset="bias-regularizers"),
     )

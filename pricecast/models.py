@@ -21,7 +21,9 @@ class ModelSpecError(ValueError):
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything that defines a network. ``units`` is one entry per layer: recurrent units for
-    LSTM/GRU, filters for CNN, hidden units for MLP. Layers after the body go in ``dense_units``."""
+    LSTM/GRU, filters for CNN, hidden units for MLP. Layers after the body go in ``dense_units``.
+    L1/L2 apply to the weights named in ``regularize`` of the hidden layers, not of the output
+    layer, as in the tutorial's regularizer experiment."""
 
     arch: str = "gru"
     units: tuple[int, ...] = (32,)
@@ -195,10 +197,17 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
 
     inner_act = "linear" if spec.activation == "leaky_relu" else spec.activation
     common = dict(kernel_regularizer=reg("kernel"), bias_regularizer=reg("bias"), activity_regularizer=reg("activity"))
-    def after_layer(x):
-        # LeakyReLU is a layer, not an activation string; then the optional BN and dropout.
+    post_done = False
+
+    def after_layer(x, last: bool):
+        # LeakyReLU is a layer, not an activation string; the body's extra activation comes before
+        # dropout, as in the tutorials (GRU -> tanh -> Dropout); then the optional BN and dropout.
+        nonlocal post_done
         if spec.activation == "leaky_relu":
             x = layers.LeakyReLU()(x)
+        if last and spec.post_activation:
+            x = act_layer(spec.post_activation)(x)
+            post_done = True
         if spec.batch_norm:
             x = layers.BatchNormalization()(x)
         if spec.dropout:
@@ -214,7 +223,7 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
             x = cell(units, activation=spec.activation if spec.activation != "leaky_relu" else "tanh",
                      return_sequences=not last, recurrent_dropout=spec.recurrent_dropout,
                      recurrent_regularizer=reg("recurrent"), **common)(x)
-            x = after_layer(x)
+            x = after_layer(x, last)
     elif spec.arch == "cnn":
         count = len(spec.units)
         for i, (filters, kernel, stride) in enumerate(zip(spec.units, spec.kernel_sizes, spec.strides)):
@@ -223,14 +232,14 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
                               activation="linear" if out_layer else inner_act, **common)(x)
             if out_layer:
                 break
-            x = after_layer(x)
+            x = after_layer(x, i == count - 1)
         x = layers.Flatten()(x)
     else:
         x = layers.Flatten()(x)
-        for units in spec.units:
+        for i, units in enumerate(spec.units):
             x = layers.Dense(units, activation=inner_act, **common)(x)
-            x = after_layer(x)
-    if spec.post_activation:
+            x = after_layer(x, i == len(spec.units) - 1)
+    if spec.post_activation and not post_done:
         x = act_layer(spec.post_activation)(x)
     for units in spec.dense_units:
         x = layers.Dense(units, activation=inner_act, **common)(x)
@@ -239,8 +248,7 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
     if not (spec.arch == "cnn" and spec.cnn_head == "conv"):
         # Zero-initialised with the residual option: an untrained model forecasts "no change".
         init = "zeros" if spec.residual else "glorot_uniform"
-        x = layers.Dense(k, kernel_initializer=init, bias_initializer="zeros", name="forecast",
-                         kernel_regularizer=reg("kernel"), bias_regularizer=reg("bias"))(x)
+        x = layers.Dense(k, kernel_initializer=init, bias_initializer="zeros", name="forecast")(x)
     if spec.output_activation != "linear":
         x = act_layer(spec.output_activation)(x)
     if spec.residual:

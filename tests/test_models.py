@@ -77,3 +77,11 @@ def test_parameter_count_without_keras_matches_keras(spec):
     w = spec.window
     model = build_model(spec.model, w.n, w.k, w.features, w.target)
     assert count_params(spec.model, w.n, w.k, len(w.features)) == model.count_params()
+
+
+def test_seed_gru_has_the_tutorials_layer_order():
+    spec = get_preset("seed-gru").spec
+    model = build_model(spec.model, spec.window.n, spec.window.k, spec.window.features)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["InputLayer", "GRU", "Activation", "Dropout", "Dense", "Activation"]
+    assert model.get_layer("forecast").bias_regularizer is None  # penalties go on hidden layers only
