@@ -145,8 +145,20 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
     seed = c[4].number_input("Random seed", 0, 2**31 - 1, int(t.seed), help=HELP["seed"], key=f"m_seed_{v}")
     shuffle = st.checkbox("Shuffle training examples each epoch", value=t.shuffle, help=HELP["shuffle"],
                           key=f"m_shuffle_{v}")
-    return model.replace(learning_rate=float(lr)), replace(t, batch_size=int(batch), epochs=int(epochs),
-                                                           patience=int(patience), seed=int(seed), shuffle=shuffle)
+    with st.expander("Speed options"):
+        s = st.columns(4)
+        scale_lr = s[0].checkbox("Scale the learning rate with the batch", value=t.base_batch_size > 0,
+                                 help=HELP["base_batch_size"], key=f"m_scale_lr_{v}")
+        base = s[1].number_input("…tuned for batch size", 1, 65536, int(t.base_batch_size or 32),
+                                 disabled=not scale_lr, help=HELP["base_batch_size"], key=f"m_base_batch_{v}")
+        xla = s[2].checkbox("XLA compilation", value=bool(t.jit_compile), help=HELP["jit_compile"],
+                            key=f"m_xla_{v}")
+        mixed = s[3].checkbox("Mixed precision (GPU)", value=t.mixed_precision, help=HELP["mixed_precision"],
+                              key=f"m_mixed_{v}")
+    return model.replace(learning_rate=float(lr)), replace(
+        t, batch_size=int(batch), epochs=int(epochs), patience=int(patience), seed=int(seed), shuffle=shuffle,
+        base_batch_size=int(base) if scale_lr else 0, jit_compile=True if xla else None,
+        mixed_precision=bool(mixed))
 
 
 def _check(spec: RunSpec) -> None:

@@ -207,3 +207,13 @@ def test_csv_upload_becomes_the_data(home):
     at.file_uploader(key="data_upload").set_value(("junk.csv", b"a,b\n1,2\n", "text/csv")).run()
     assert not at.exception and any("junk.csv could not be read" in e.value for e in at.error)
     assert at.session_state["pc_spec"].data == data
+
+
+def test_speed_options_on_the_model_page_reach_the_setup():
+    at = _app({"batch_size": "128"})
+    at.switch_page("pages/2_Model.py").run()
+    next(c for c in at.checkbox if c.label == "Scale the learning rate with the batch").check().run()
+    next(c for c in at.checkbox if c.label == "XLA compilation").check().run()
+    _ok(at)
+    train = at.session_state["pc_spec"].train
+    assert train.batch_size == 128 and train.base_batch_size == 32 and train.jit_compile is True

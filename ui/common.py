@@ -67,6 +67,13 @@ HELP: dict[str, str] = {
                 "the best weights. 0 = always run all epochs.",
     "seed": "Fixes the random start so the same setup gives the same result.",
     "shuffle": "Mix the order of training examples every epoch (recommended).",
+    "base_batch_size": "Train with a bigger batch (faster) and raise the learning rate in proportion: with the "
+                       "batch size tuned for 32 and a batch of 128, the learning rate is multiplied by 4. "
+                       "The one speed-up that also helps on a CPU.",
+    "jit_compile": "Compile the network with XLA. Faster on a GPU for larger models; on a CPU the compile time "
+                   "usually costs more than it saves.",
+    "mixed_precision": "Compute in 16-bit floats on a GPU (about twice as fast on modern GPUs); the forecast "
+                       "itself stays 32-bit. Ignored on a CPU, with a note.",
     "preset": "Ready-made setups: pricecast's default and faithful copies of the tutorials this project grew from.",
     "preset_data": "Also switch to the preset's own data. The tutorials' crypto data comes from an exchange and "
                    "needs an internet connection; leave this off to keep the data you chose.",
