@@ -140,14 +140,17 @@ def cmd_train(args) -> int:
                       f"val_loss {event['val_loss']:.6g}  {event['samples_per_s']:.0f} samples/s  "
                       f"eta {event['eta']:.0f}s")
 
-    candles = None
-    if args.offline:
-        from .datasets import load_data
+    from .datasets import kind_of, load_data
 
-        loaded = load_data(spec.data, offline=True)
-        for w in loaded.warnings:
-            _progress(f"warning: {w}")
-        candles = loaded.candles
+    try:
+        loaded = load_data(spec.data, offline=args.offline)
+    except CandleError as exc:
+        if kind_of(spec.data) == "market" and "no network" in str(exc):
+            raise CandleError(f"{exc}. To train offline, pick bundled data, e.g. --data sample:AAPL") from None
+        raise
+    for w in loaded.warnings:
+        _progress(f"warning: {w}")
+    candles = loaded.candles
     run = train(spec, listener=listener, candles=candles, runs_root=Path(args.runs_dir) if args.runs_dir else None)
     test = run.metrics["test"]
     for w in run.metrics.get("warnings", []):
