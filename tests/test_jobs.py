@@ -86,3 +86,16 @@ def test_snapshot_before_start_is_empty():
     snap = TrainingJob(TINY).snapshot()
     assert snap.state == "pending" and snap.epoch == 0 and snap.progress == 0.0 and snap.val_pred is None
     assert np.isclose(snap.epochs, 2)
+
+
+def test_stopping_one_tab_leaves_the_other_training(candles):
+    reg = JobRegistry()
+    long = TINY.replace(train=replace(TINY.train, epochs=300, per_batch_updates=True))
+    a = reg.start("tab-a", TINY.replace(data="sample:MSFT"), candles=load_sample("MSFT").iloc[:600])
+    b = reg.start("tab-b", long, candles=candles)
+    reg.active("tab-b").stop()
+    assert a.join(120) and b.join(120)
+    sa, sb = a.snapshot(), b.snapshot()
+    assert sa.state == "done" and not sa.stop_requested and list(sa.history["epoch"]) == [1, 2]
+    assert sb.state == "stopped" and b.run.metrics["epochs_run"] < 300
+    assert a.run.spec.data == "sample:MSFT" and b.run.spec.data == "sample:IBM"
