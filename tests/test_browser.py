@@ -79,7 +79,7 @@ def _no_errors(page, where: str) -> None:
 
 def _go(page, name: str) -> None:
     """Open a page from the sidebar, clicking again if a click was dropped during a re-render."""
-    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(rf"(^|[^\w\s])\s*{name}\s*$"))
+    link = page.locator('[data-testid="stSidebar"] a').filter(has_text=re.compile(rf"(^|[^\w\s])\s*{name}\s*$"))
     for _ in range(3):
         link.first.click()
         try:

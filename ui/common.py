@@ -11,6 +11,18 @@ from . import state
 
 log = logging.getLogger("pricecast.ui")
 
+# The pages, in order: (script, title, icon). app.py routes with them and every page's sidebar links
+# to them, so the menu is the same whether a visit starts at the home page or at a deep link.
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("pages/0_Home.py", "Home", "📈"),
+    ("pages/1_Data.py", "Data", "📊"),
+    ("pages/2_Model.py", "Model", "🧠"),
+    ("pages/3_Train.py", "Train", "🏋️"),
+    ("pages/4_Results.py", "Results", "🎯"),
+    ("pages/5_Runs.py", "Runs", "🗂️"),
+    ("pages/6_Experiments.py", "Experiments", "🧪"),
+)
+
 HELP: dict[str, str] = {
     "source": "Where the price history comes from. The bundled series work offline; exchanges and Yahoo "
               "need an internet connection the first time (then they are kept on this computer).",
@@ -107,6 +119,9 @@ def _sidebar() -> None:
 
     spec = state.current_spec()
     with st.sidebar:
+        for path, title, icon in PAGES:
+            st.page_link(path, label=title, icon=icon)
+        st.divider()
         st.caption("Current setup")
         st.markdown(f"**{spec.data}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
                     f"{','.join(map(str, spec.model.units))}")
