@@ -6,6 +6,7 @@ import math
 from typing import Callable
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from . import state
 
@@ -119,9 +120,12 @@ def _sidebar() -> None:
 
     spec = state.current_spec()
     with st.sidebar:
-        for path, title, icon in PAGES:
-            st.page_link(path, label=title, icon=icon)
-        st.divider()
+        try:
+            for path, title, icon in PAGES:
+                st.page_link(path, label=title, icon=icon)
+            st.divider()
+        except StreamlitPageNotFoundError:
+            pass  # a page script run on its own (not through app.py) has no pages to link to
         st.caption("Current setup")
         st.markdown(f"**{spec.data}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
                     f"{','.join(map(str, spec.model.units))}")
