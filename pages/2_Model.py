@@ -196,17 +196,15 @@ def _check(spec: RunSpec) -> None:
 
 
 def _summary_button(spec: RunSpec) -> None:
-    if st.button("Show model summary", help="Build the network and list its layers (loads TensorFlow the first "
-                 "time, which takes a few seconds)."):
-        from pricecast.models import build_model, model_summary
-
+    if st.button("Show model summary", help="Build the network and list its layers (in a worker process that "
+                 "loads TensorFlow, which takes a few seconds)."):
         try:
-            with st.spinner("Building the network …"):
-                model = build_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
-            st.code(model_summary(model), language=None)
-            st.caption(f"{model.count_params():,} parameters in total.")
-        except Exception as exc:  # noqa: BLE001
+            summary = common.quick_job("summary", {"spec": spec.to_dict()}, what="Building the network")
+        except ValueError as exc:
             st.error(common.plain(exc))
+            return
+        st.code(summary["text"], language=None)
+        st.caption(f"{summary['params']:,} parameters in total.")
 
 
 def _yaml(spec: RunSpec) -> None:

@@ -1,15 +1,16 @@
-"""Train: start a run in the background, watch loss and validation forecasts live, stop it."""
+"""Train: start a run in a worker process, watch loss and validation forecasts live, stop or kill it."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from pricecast.jobs import JobSnapshot, TrainingJob, registry, tune_for_dashboard
+from pricecast.jobs import Job, JobError, JobSnapshot, registry, tune_for_dashboard
 from ui import common, state
 from ui.common import HELP
 
 POLL_SECONDS = 1.0
 POLLING = "pc_train_polling"
+FIGS = "pc_train_figs"  # (job id, version, step) -> the figures drawn last, reused while nothing changed
 
 
 def _start(spec) -> None:
@@ -20,115 +21,148 @@ def _start(spec) -> None:
         st.error(error)
         return
     try:
-        prep = prepare(spec, candles)
-    except Exception as exc:  # noqa: BLE001 - bad settings: say what to change, before any TensorFlow
+        prep = prepare(spec, candles)  # bad settings fail here, in plain words, before any worker starts
+    except ValueError as exc:
         st.error(f"This setup cannot train: {common.plain(exc)} (change it on the Model page)")
         return
-    tuned = tune_for_dashboard(spec, len(prep.windows.train))
+    tuned = tune_for_dashboard(spec)
     try:
-        job = registry().start(state.session_id(), tuned, candles=candles, prepared=prep)
-    except RuntimeError as exc:
+        job = registry().submit(state.session_id(), "train", {"spec": tuned.to_dict()}, candles=candles,
+                                label=spec.data, context=_val_context(prep))
+    except JobError as exc:
         st.error(common.plain(exc))
         return
     state.select_run(None)  # Results follows this new run once it is done
+    state.remember_job(job.id)
     st.session_state[POLLING] = job.id
     st.rerun()
 
 
-def _val_context(job: TrainingJob):
-    """Times, actual values and persistence of the validation windows, for the live chart."""
-    prep = job.prepared
-    if prep is None or len(prep.windows.val) == 0:
+def _val_context(prep):
+    """Times, actual values and persistence of the validation windows, for the live chart (kept
+    beside the job in the server; the worker sends only its forecasts)."""
+    if len(prep.windows.val) == 0:
         return None
     part = prep.windows.val
     return prep.windows.output_times("val"), np.asarray(part.y), np.asarray(part.history[:, -1])
 
 
 def _progress_text(snap: JobSnapshot) -> str:
-    parts = [f"Epoch {snap.epoch}/{snap.epochs}"]
-    if snap.state == "running":
-        parts.append(f"about {common.fmt_seconds(snap.eta)} left" if snap.epoch else "starting …")
+    if snap.state == "queued":
+        return f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
+    parts = [f"Epoch {min(snap.epoch + (1 if snap.state == 'running' else 0), snap.epochs or 1)}/{snap.epochs or '?'}"
+             if snap.epochs else "Loading TensorFlow …"]
+    if snap.state == "running" and snap.batches and snap.batch:
+        parts.append(f"batch {snap.batch}/{snap.batches}")
+    if snap.state == "running" and snap.eta is not None:
+        parts.append(f"at most {common.fmt_seconds(snap.eta)} left" + (" (early stopping may end sooner)"
+                                                                       if snap.epoch else ""))
     parts.append(f"{common.fmt_seconds(snap.elapsed)} so far")
     if snap.samples_per_s:
         parts.append(f"{snap.samples_per_s:,.0f} examples/s")
     return " · ".join(parts)
 
 
-def _live(job_id: str) -> None:
+def _figures(job: Job, snap: JobSnapshot, step: int):
+    """The two live figures, rebuilt only when the job reported something new."""
     from pricecast.figures import live_val_figure, loss_figure
 
+    key = (job.id, snap.version, step)
+    cached = st.session_state.get(FIGS)
+    if cached and cached[0] == key:
+        return cached[1], cached[2]
+    best = None
+    if len(snap.history) and snap.history["val_loss"].notna().any():
+        best = int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
+    loss = loss_figure(snap.history, snap.batch_losses, best)
+    val = None
+    if job.context is not None:
+        times, actual, persistence = job.context
+        pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
+        val = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step)
+    st.session_state[FIGS] = (key, loss, val)
+    return loss, val
+
+
+def _live(job_id: str) -> None:
     job = registry().get(state.session_id(), job_id)
     if job is None:
         return
-    snap = job.snapshot()
+    snap = registry().snapshot(job)
     if snap.finished and st.session_state.get(POLLING) == job_id:
         # The run just ended: rerun the whole page so the buttons and the summary update.
         st.session_state.pop(POLLING, None)
         st.rerun()
     label = {"running": "Training", "done": "Finished", "stopped": "Stopped (best weights kept)",
-             "error": "Failed", "pending": "Waiting"}[snap.state]
-    device = snap.device or "starting TensorFlow …"
+             "error": "Failed", "queued": "Queued"}[snap.state]
+    device = snap.device or ("waiting for a free slot" if snap.state == "queued" else "starting TensorFlow …")
     params = f" · {snap.params:,} parameters" if snap.params else ""
     st.markdown(f"**{label}** · device: `{device}`{params}")
     if snap.state == "error":
         st.error(f"Training failed: {snap.error}")
         return
     st.progress(snap.progress, text=_progress_text(snap))
+    k = int(job.context[1].shape[1]) if job.context is not None else 1
     c1, c2 = st.columns(2)
+    step = 1
+    with c2:
+        if job.context is not None and k > 1:
+            pick = st.radio if k <= 12 else st.selectbox
+            kw = {"horizontal": True} if k <= 12 else {}
+            step = pick("Steps ahead shown", list(range(1, k + 1)), key="train_step", **kw,
+                        help="Which of the K forecast steps to draw: 1 = the next candle, K = the furthest.")
+    loss, val = _figures(job, snap, step)
     with c1:
-        best = None
-        if len(snap.history) and snap.history["val_loss"].notna().any():
-            best = int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
-        st.plotly_chart(loss_figure(snap.history, snap.batches, best), key="train_loss")
+        st.plotly_chart(loss, key="train_loss")
         st.caption(HELP["loss_curve"])
     with c2:
-        ctx = _val_context(job)
-        if ctx is None:
+        if val is None:
             st.info("No validation part: give it a share on the Model page to watch forecasts on unseen data.")
         else:
-            times, actual, persistence = ctx
-            k = actual.shape[1]
-            step = 1
-            if k > 1:
-                pick = st.radio if k <= 12 else st.selectbox
-                kw = {"horizontal": True} if k <= 12 else {}
-                step = pick("Steps ahead shown", list(range(1, k + 1)), key="train_step", **kw,
-                            help="Which of the K forecast steps to draw: 1 = the next candle, K = the furthest.")
-            pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
-            st.plotly_chart(live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence,
-                                            snap.val_pred_epoch, step), key="train_val")
+            st.plotly_chart(val, key="train_val")
             st.caption(HELP["live_val"])
-    if snap.finished and job.run is not None:
-        _final(job)
+    if snap.finished and snap.result is not None:
+        _final(snap)
 
 
-def _final(job: TrainingJob) -> None:
-    m = job.run.metrics
+def _final(snap: JobSnapshot) -> None:
+    m = snap.result.metrics
     test = m.get("test") or {}
-    skill = test.get("skill")
     c = st.columns(4)
     c[0].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss; its weights are kept.")
     c[1].metric("Test error (RMSE)", common.fmt_num(test.get("rmse")),
                 help="Typical size of the model's forecast error on the test part, in price units.")
     c[2].metric("Persistence error", common.fmt_num(test.get("persistence_rmse")),
                 help="The same for 'the price stays at its last value'.")
-    c[3].metric("Skill vs persistence", common.fmt_pct(skill),
+    c[3].metric("Skill vs persistence", common.fmt_pct(test.get("skill")),
                 help="Above 0: the model beats persistence on the test part. Below 0: it is worse than doing nothing.")
     st.page_link("pages/4_Results.py", label="See the results", icon="🎯")
 
 
+def _shown_job() -> Job | None:
+    """This tab's running job, else its latest one (also after a reload: the id is in the URL)."""
+    jobs, sid = registry(), state.session_id()
+    active = jobs.active(sid, "train")
+    if active is not None:
+        return active
+    wanted = st.session_state.get(state.JOB)
+    return (jobs.get(sid, wanted) if wanted else None) or jobs.latest(sid, "train")
+
+
 def body() -> None:
     st.title("Train")
-    st.caption("Step 3 of 4 — the run keeps going while you look at other pages.")
+    st.caption("Step 3 of 4 — training runs in its own process: it keeps going while you look at other pages, "
+               "and a reloaded tab finds it again.")
     spec = state.current_spec()
     jobs = registry()
-    sid = state.session_id()
-    active = jobs.active(sid)
-    shown = active or jobs.latest(sid)
+    jobs.prewarm()  # a worker loads TensorFlow now, so pressing Train starts at once
+    shown = _shown_job()
+    active = shown if shown is not None and not shown.finished else None
     w, m, t = spec.window, spec.model, spec.train
-    st.markdown(f"Setup: **{spec.data}** · N={w.n} → K={w.k} · {m.arch.upper()} {', '.join(map(str, m.units))} · "
-                f"up to {t.epochs} epochs, batch {t.batch_size}" + (f" · preset *{spec.preset}*" if spec.preset else ""))
-    c1, c2, _ = st.columns([1, 1, 4])
+    st.markdown(f"Setup: **{common.md_text(spec.data)}** · N={w.n} → K={w.k} · {m.arch.upper()} "
+                f"{', '.join(map(str, m.units))} · up to {t.epochs} epochs, batch {t.batch_size}"
+                + (f" · preset *{common.md_text(spec.preset)}*" if spec.preset else ""))
+    c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     if c1.button("Train", type="primary", disabled=active is not None, key="train_start",
                  help="Start training this setup. You can leave this page; come back to watch."):
         _start(spec)
@@ -136,13 +170,20 @@ def body() -> None:
                  help="End training after the current batch; the best weights seen so far are kept."):
         active.stop()
         st.toast("Stopping after the current batch …")
+    if active is not None:
+        if c3.button("Kill", disabled=not jobs.snapshot(active).stop_requested, key="train_kill",
+                     help="After Stop: end the training process at once, for a run that does not react. "
+                          "Nothing of the run is kept."):
+            active.kill()
+            st.toast("Ending the training process …")
     if shown is None:
         st.info("Press **Train** to start. The loss curves and the forecasts on validation data appear here, "
                 "updated after every epoch.")
         return
-    if shown.spec.to_dict() != tune_for_dashboard(spec).to_dict() and shown.spec.data:
-        st.caption(f"Showing the latest run ({shown.spec.data}, N={shown.spec.window.n}, K={shown.spec.window.k}, "
-                   f"{shown.spec.model.arch.upper()}).")
+    if shown.task.payload.get("spec") != tune_for_dashboard(spec).to_dict():
+        s = shown.task.payload.get("spec") or {}
+        st.caption(f"Showing the latest run ({common.md_text(shown.label)}, N={s.get('window', {}).get('n')}, "
+                   f"K={s.get('window', {}).get('k')}, {str(s.get('model', {}).get('arch', '')).upper()}).")
     running = not shown.finished
     if running:
         st.session_state[POLLING] = shown.id

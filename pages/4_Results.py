@@ -131,11 +131,8 @@ def _next(run) -> None:
         st.warning(f"The run's data cannot be loaded now ({common.plain(exc)}); showing the forecast saved with the run.")
     forecast = run.forecast
     if candles is not None and st.button("Forecast again from the latest candles", key="res_reforecast",
-                                         help="Use this model on the newest candles available now (loads TensorFlow)."):
-        from pricecast.training import forecast_next
-
-        with st.spinner("Forecasting …"):
-            forecast = forecast_next(run.load_model(), candles, run.spec, run.scaler)
+                                         help="Use this model on the newest candles available now (in a worker process that loads TensorFlow)."):
+        forecast = common.quick_job("forecast", {"run_dir": str(run.run_dir)}, candles=candles, what="Forecasting")
     if forecast is None or not len(forecast):
         st.info("This run has no saved forecast.")
         return

@@ -8,9 +8,9 @@ import streamlit as st
 
 from pricecast import experiments as ex
 from pricecast.experiment_figures import box_figure, loss_curves_figure
+from pricecast.jobs import JobError, registry
 from ui import common, state
 
-JOB = "exp_job"
 SELECTED = "exp_selected"
 MODES = {
     "bias-regularizers": "Seed: bias regularizers (LSTM, L1/L2 on the bias)",
@@ -155,8 +155,8 @@ def setup_form() -> None:
     with c2:
         workers = st.number_input("Trainings at a time", min_value=1, max_value=max(64, os.cpu_count() or 1),
                                   value=ex.default_workers(), key="exp_workers",
-                                  help="1 trains in the dashboard's own process; more start one worker process "
-                                       "each (about 5 s of start-up each).")
+                                  help="Each training runs in a worker process (never in the dashboard's own); "
+                                       "more than 1 starts one process each (about 5 s of start-up each).")
     address = None
     with c3:
         if where == "Ray cluster":
@@ -164,7 +164,7 @@ def setup_form() -> None:
                 st.warning("Ray is not installed here: `pip install -r requirements-ray.txt`, then reload.")
             address = st.text_input("Ray address", value=os.environ.get("RAY_ADDRESS", ""), key="exp_address",
                                     help="e.g. ray://head-node:10001. Empty starts Ray on this computer.") or None
-    job = st.session_state.get(JOB)
+    job = registry().latest(state.session_id(), "experiment")
     busy = job is not None and not job.finished
     if st.button("Run experiment", type="primary", disabled=busy or (where == "Ray cluster" and not _ray_available()),
                  key="exp_run", help="Start (or continue) the experiment; the trainings already finished are kept."):
@@ -174,37 +174,54 @@ def setup_form() -> None:
         except Exception as exc:  # noqa: BLE001
             st.error(str(exc))
             return
-        st.session_state[JOB] = ex.ExperimentJob(exp, executor=executor, workers=int(workers), address=address).start()
+        try:
+            registry().submit(state.session_id(), "experiment", {"exp": exp, "executor": executor,
+                                                                 "workers": int(workers), "address": address},
+                              label=exp.name)
+        except JobError as exc:
+            st.error(common.plain(exc))
+            return
         st.session_state[SELECTED] = exp.name
 
 
-@st.fragment(run_every=1.0)
 def progress_panel() -> None:
-    job = st.session_state.get(JOB)
+    job = registry().latest(state.session_id(), "experiment")
     if job is None:
         return
-    snap = job.snapshot()
-    total = max(1, snap["total"])
-    if snap["state"] == "running":
-        eta = snap["eta"]
-        eta_text = f", about {_fmt_seconds(eta)} left" if eta is not None else ", estimating time left …"
-        st.progress(min(1.0, snap["done"] / total),
-                    text=f"{snap['done']} of {snap['total']} trainings done{eta_text}")
-        if snap.get("last"):
-            last = snap["last"]
+    st.fragment(run_every=1.0 if not job.finished else None)(_progress)(job.id)
+
+
+def _progress(job_id: str) -> None:
+    job = registry().get(state.session_id(), job_id)
+    if job is None:
+        return
+    snap = registry().snapshot(job)
+    if snap.state in ("running", "queued"):
+        if snap.state == "queued":
+            text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
+        else:
+            eta = f", about {_fmt_seconds(snap.eta)} left" if snap.eta is not None else ", estimating time left …"
+            text = (snap.text or "Starting the workers …") + (eta if snap.trials else "")
+        st.progress(snap.progress, text=text)
+        if snap.trials:
+            last = snap.trials[-1].record
             result = (f"test RMSE {last['test_rmse']:.4g}" if last.get("status") == "ok"
                       else f"failed: {last.get('error')}")
-            st.caption(f"Latest: {last['label']}, repeat {last['repeat']}: {result}")
+            st.caption(f"Latest: {last.get('label')}, repeat {last.get('repeat')}: {result}")
         if st.button("Stop", key="exp_stop", help="Stop after the trainings running now; run it again to continue."):
             job.stop()
-    elif not st.session_state.get("exp_shown_" + job.id):
+        return
+    if not st.session_state.get("exp_shown_" + job.id):
         # The job finished since the last full run: redraw the page so the results appear.
         st.session_state["exp_shown_" + job.id] = True
         st.rerun()
-    if snap["state"] == "error":
-        st.error(snap["error"])
-    elif snap["state"] == "stopped":
-        st.info(f"Stopped with {snap['done']} of {snap['total']} trainings done; run it again to continue.")
+    if snap.state == "error":
+        st.error(snap.error)
+    elif snap.state == "stopped":
+        done = snap.trials[-1].done if snap.trials else 0
+        total = snap.trials[-1].total if snap.trials else 0
+        st.info(f"Stopped with {done} of {total} trainings done; run it again to continue." if total
+                else "Stopped; run it again to continue.")
 
 
 def results_panel() -> None:

@@ -39,6 +39,7 @@ class LiveHistory(keras.callbacks.Callback):
             return  # a live chart cannot use more than a few points a second
         self._last_batch_sent = now
         self.listener({"type": "batch", "epoch": self._epoch + 1, "batch": batch + 1,
+                       "batches": (self.params or {}).get("steps"),
                        "loss": float((logs or {}).get("loss", math.nan)), "elapsed": now - self.started})
 
     def on_epoch_end(self, epoch, logs=None):

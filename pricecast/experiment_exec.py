@@ -13,36 +13,25 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sys
 import tempfile
 import threading
 import time
-import types
-import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
 from .experiments import ExperimentError, Trial, save_record
+from .runs import store_run_files
+from .spawning import spawn_context, thread_env, watch_parent, without_main_script
 from .specs import RunSpec
 
 OnResult = Callable[[dict], None]
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 _worker_candles: pd.DataFrame | None = None
-_MAIN_SWAP = threading.Lock()
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment that caps TensorFlow (and OpenMP/BLAS) at ``threads`` threads; only effective if
-    set before TensorFlow is imported in the process."""
-    t = str(max(1, int(threads)))
-    return {"TF_NUM_INTRAOP_THREADS": t, "TF_NUM_INTEROP_THREADS": t, "OMP_NUM_THREADS": t,
-            "OPENBLAS_NUM_THREADS": t, "MKL_NUM_THREADS": t, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def task_of(trial: Trial) -> dict:
@@ -127,22 +116,15 @@ def _parent_gone() -> bool:
     return _worker_parent is not None and os.getppid() != _worker_parent
 
 
-def _watch_parent() -> None:
-    # A killed parent leaves its pool workers behind; they end themselves between trials (a trial
-    # already running is finished and recorded first: resuming then skips it).
-    while True:
-        time.sleep(1.0)
-        if _parent_gone() and not _worker_busy.is_set():
-            os._exit(0)
-
-
 def _init_worker(threads: int, candles: pd.DataFrame) -> None:
     global _worker_candles, _worker_parent
     for key, value in thread_env(threads).items():
         os.environ[key] = value
     _worker_candles = candles
     _worker_parent = os.getppid()
-    threading.Thread(target=_watch_parent, name="pricecast-parent-watch", daemon=True).start()
+    # A killed parent leaves its pool workers behind; they end themselves between trials (a trial
+    # already running is finished and recorded first: resuming then skips it).
+    watch_parent(_worker_parent, may_exit=lambda: not _worker_busy.is_set())
 
 
 def _pool_trial(task: dict, exp_dir: str) -> dict:
@@ -159,34 +141,16 @@ def _pool_trial(task: dict, exp_dir: str) -> dict:
     return record
 
 
-@contextmanager
-def _without_main_script() -> Iterator[None]:
-    """A spawned child first re-runs the parent's ``__main__`` file (as ``__mp_main__``). Under
-    Streamlit that is the page script, and in a script without an ``if __name__ == "__main__"``
-    guard it is the whole program. The workers only need pricecast's own functions, so while they
-    are started ``__main__`` is a bare module and nothing of the parent's script runs in them."""
-    with _MAIN_SWAP:
-        main = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            if main is not None:
-                sys.modules["__main__"] = main
-
-
 def run_pool(tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,
              stop: threading.Event, workers: int) -> None:
     """Trials on ``workers`` spawned processes, each with cores // workers TensorFlow threads."""
-    import multiprocessing
-
     from concurrent.futures.process import BrokenProcessPool
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=spawn_context(),
                                initializer=_init_worker, initargs=(threads, candles))
     try:
-        with _without_main_script():  # the workers are started by these submits (spawn starts them on demand)
+        with without_main_script():  # the workers are started by these submits (spawn starts them on demand)
             pending = {pool.submit(_pool_trial, task, str(folder)): task for task in tasks}
         while pending and not stop.is_set():
             finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -230,18 +194,10 @@ def _ray_trial(task: dict, candles: pd.DataFrame) -> tuple[dict, dict[str, bytes
 
 
 def _store_run_files(folder: Path, record: dict, files: dict[str, bytes]) -> None:
-    if not record.get("run_dir"):
-        return
-    final = folder / record["run_dir"]
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:6]}.partial")
-    for rel, data in files.items():
-        path = tmp / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    if final.exists():  # the same trial gathered twice (a retried task): keep the first
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-    os.replace(tmp, final)
+    if record.get("run_dir"):
+        rel = Path(record["run_dir"])
+        (folder / rel.parent).mkdir(parents=True, exist_ok=True)
+        store_run_files(folder / rel.parent, rel.name, files)
 
 
 def run_ray(tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,

@@ -26,7 +26,6 @@ import os
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -887,63 +886,3 @@ def check_data(exp: ExperimentSpec, candles: pd.DataFrame) -> None:
         except ValueError as exc:
             rows = f" ({len(candles)} rows" + (f", the last {exp.last_rows}" if exp.last_rows else "") + ")"
             raise ExperimentError(f"variation '{v.label}' cannot use this data{rows}: {exc}") from exc
-
-
-class ExperimentJob:
-    """An experiment on a background thread (for the dashboard): progress readable from any rerun,
-    stoppable. No Streamlit here."""
-
-    def __init__(self, exp: ExperimentSpec, executor: str = "local", workers: int | None = None,
-                 address: str | None = None, root: Path | str | None = None,
-                 candles: pd.DataFrame | None = None) -> None:
-        self.exp, self.executor, self.workers, self.address, self.root = exp, executor, workers, address, root
-        self.candles = candles
-        self.id = uuid.uuid4().hex[:10]
-        self.stop_event = threading.Event()
-        self._lock = threading.Lock()
-        self._state = {"state": "pending", "done": 0, "total": len(exp.variations) * exp.repeats, "ran": 0,
-                       "eta": None, "elapsed": 0.0, "error": "", "dir": "", "last": None, "workers": workers}
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> "ExperimentJob":
-        with self._lock:
-            self._state["state"] = "running"
-        self._thread = threading.Thread(target=self._work, name=f"pricecast-exp-{self.exp.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def _on(self, event: dict) -> None:
-        with self._lock:
-            for key in ("done", "total", "ran", "eta", "elapsed", "dir", "workers"):
-                if key in event:
-                    self._state[key] = event[key]
-            if event["type"] == "trial":
-                self._state["last"] = {k: event["record"].get(k) for k in ("label", "repeat", "test_rmse", "status", "error")}
-
-    def _work(self) -> None:
-        try:
-            run_experiment(self.exp, self.executor, self.workers, self.address, self._on, self.stop_event,
-                           self.root, self.candles)
-            state = "stopped" if self.stop_event.is_set() else "done"
-            with self._lock:
-                self._state["state"] = state
-        except Exception as exc:  # noqa: BLE001 - shown on the page as a message
-            with self._lock:
-                self._state["state"] = "error"
-                self._state["error"] = str(exc) or type(exc).__name__
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.finished
-
-    @property
-    def finished(self) -> bool:
-        return self.snapshot()["state"] in ("done", "stopped", "error")
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            return dict(self._state)

@@ -169,3 +169,24 @@ def _jsonable(value):
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def store_run_files(root: Path | str | None, name: str, files: dict[str, bytes]) -> Path:
+    """Write a run folder that arrived as bytes (from another machine) under ``root`` (the runs
+    folder by default), atomically: a temporary folder renamed into place. An existing folder of
+    that name is kept (the same run gathered twice)."""
+    root = Path(root) if root else runs_dir()
+    final = root / Path(name).name
+    if final.exists():
+        return final
+    tmp = root / f".{final.name}.{uuid.uuid4().hex[:6]}.partial"
+    for rel, data in files.items():
+        path = tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    tmp.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    return final

@@ -67,20 +67,37 @@ def test_home_and_every_page_render_with_help_texts():
     assert {"Train", "Stop"} <= _labels(at.switch_page("pages/3_Train.py").run().button)
 
 
-def test_opening_the_app_imports_no_tensorflow(home):
+def test_the_server_process_never_imports_tensorflow_even_while_training(home):
+    """Open every page, train through the Train page, show the model summary, open the results
+    and forecast again: all TensorFlow work happens in worker processes."""
     script = (
-        "import sys, json\n"
+        "import sys, json, time\n"
         "from streamlit.testing.v1 import AppTest\n"
-        "at = AppTest.from_file('app.py', default_timeout=60).run()\n"
-        "at.switch_page('pages/1_Data.py').run()\n"
+        "from pricecast.jobs import registry\n"
+        "at = AppTest.from_file('app.py', default_timeout=60)\n"
+        f"at.query_params.update({TINY!r})\n"
+        "at.run()\n"
+        "for page in ('1_Data', '2_Model', '3_Train'):\n"
+        "    at.switch_page(f'pages/{page}.py').run()\n"
+        "at.button(key='train_start').click().run()\n"
+        "job = registry().latest(at.session_state['pc_session_id'], 'train')\n"
+        "state = job.wait(180) and job.snapshot().state\n"
+        "at.run()\n"
         "at.switch_page('pages/2_Model.py').run()\n"
-        "print(json.dumps({'errors': [e.value for e in at.exception], 'modules': "
-        "[m for m in ('tensorflow', 'keras') if m in sys.modules]}))\n"
+        "[b for b in at.button if b.label == 'Show model summary'][0].click().run(timeout=180)\n"
+        "summary = [c.value for c in at.code]\n"
+        "at.switch_page('pages/4_Results.py').run()\n"
+        "at.button(key='res_reforecast').click().run(timeout=180)\n"
+        "at.switch_page('pages/5_Runs.py').run()\n"
+        "print(json.dumps({'errors': [e.value for e in at.exception] + [e.value for e in at.error], 'state': state,\n"
+        "                  'summary': bool(summary and 'Total params' in summary[0]),\n"
+        "                  'modules': [m for m in ('tensorflow', 'keras') if m in sys.modules]}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "PRICECAST_HOME": str(home)})
+    assert out.stdout.strip(), out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result == {"errors": [], "modules": []}
+    assert result == {"errors": [], "state": "done", "summary": True, "modules": []}
 
 
 def test_train_one_epoch_then_results_and_runs(home):
@@ -91,9 +108,11 @@ def test_train_one_epoch_then_results_and_runs(home):
     _ok(at)
     at.button(key="train_start").click().run()
     _ok(at)
-    job = registry().latest(at.session_state["pc_session_id"])
-    assert job is not None and job.spec.window.n == 10 and job.spec.train.live_val_predictions
-    assert job.join(120) and job.state == "done", job.snapshot().error
+    job = registry().latest(at.session_state["pc_session_id"], "train")
+    spec = job.task.payload["spec"]
+    assert job is not None and spec["window"]["n"] == 10 and spec["train"]["live_val_predictions"]
+    assert job.wait(180) and job.snapshot().state == "done", job.snapshot().error
+    assert at.query_params["job"] in (job.id, [job.id])  # a reloaded tab finds its job by this
     at.run()
     _ok(at)
     titles = [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]

@@ -25,27 +25,27 @@ def panel_script(rows: int, home: str) -> None:
     render(spec, make_candles(rows, freq="1D"))
 
 
-def _settle(at: AppTest, timeout: float = 120) -> AppTest:
-    """Rerun the script until the background backtest has finished (the fragment would poll in a browser)."""
+def _job(at: AppTest):
+    from pricecast.jobs import registry
+
+    return registry().latest(at.session_state["pc_session_id"], "backtest")
+
+
+def _settle(at: AppTest, timeout: float = 240) -> AppTest:
+    """Rerun the script until the backtest job has finished (the fragment would poll in a browser)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         at.run(timeout=30)
-        job = at.session_state["pricecast_backtest_job"] if "pricecast_backtest_job" in at.session_state else None
-        if job is not None and not job.running:
+        job = _job(at) if "pc_session_id" in at.session_state else None
+        if job is None or job.finished:
             at.run(timeout=30)
             return at
         time.sleep(0.5)
     raise AssertionError("backtest did not finish")
 
 
-def test_panel_runs_a_backtest_and_shows_folds_coverage_and_checks(pricecast_home, monkeypatch):
-    # The panel's job is the UI: a no-change stand-in model keeps this test free of Keras (real
-    # training is covered in test_backtest.py). AppTest runs the script in this process, so the patch holds.
-    import pricecast.backtest as backtest
-
-    from .test_backtest import _fake_fit
-
-    monkeypatch.setattr(backtest, "fit_model", _fake_fit)
+def test_panel_runs_a_backtest_and_shows_folds_coverage_and_checks(pricecast_home):
+    # Real (tiny) trainings in a worker process: the page's server process never loads Keras.
     at = AppTest.from_function(panel_script, args=(400, str(pricecast_home)), default_timeout=30)
     at.run()
     assert not at.exception
@@ -71,35 +71,21 @@ def test_panel_shows_bad_settings_as_a_message(pricecast_home):
     assert at.error and "folds" in at.error[0].value
 
 
-def test_panel_shows_progress_and_stops(pricecast_home, monkeypatch):
-    import threading
-
-    import pricecast.backtest as backtest
-
-    from .test_backtest import _fake_fit
-
-    def slow_fit(spec, train_part, val_part, scaler, epochs, stop=None, on_epoch=None):
-        if on_epoch:
-            on_epoch(1, {"loss": 0.1, "val_loss": 0.1})
-        (stop or threading.Event()).wait(20)  # "training" until Stop is pressed
-        model, info = _fake_fit(spec, train_part, val_part, scaler, epochs)
-        return model, {**info, "stopped": bool(stop and stop.is_set())}
-
-    monkeypatch.setattr(backtest, "fit_model", slow_fit)
+def test_panel_shows_progress_and_stops(pricecast_home):
     at = AppTest.from_function(panel_script, args=(400, str(pricecast_home)), default_timeout=30)
     at.run()
+    at.number_input(key="bt_epochs").set_value(500)
     at.button(key="bt_run").click().run()
-    for _ in range(40):
-        job = at.session_state["pricecast_backtest_job"]
-        if job.last.get("type") == "epoch":
-            break
-        time.sleep(0.1)
+    deadline = time.monotonic() + 120
+    while "training epoch" not in _job(at).snapshot().text:
+        assert time.monotonic() < deadline, "no epoch reported"
+        time.sleep(0.2)
     at.run()
     bars = at.get("progress")
-    assert bars and "Fold 1/4: training epoch 1" in bars[0].proto.text
+    assert bars and "Fold 1/4: training epoch" in bars[0].proto.text
     at.button(key="bt_stop").click()
     at = _settle(at)
     assert not at.exception
     assert any(w.value.startswith("Stopped: 0 of 4 folds") for w in at.warning)
-    job = at.session_state["pricecast_backtest_job"]
-    assert job.result is not None and job.result.stopped and not job.result.folds
+    result = _job(at).snapshot().result.result
+    assert result.stopped and not result.folds

@@ -182,3 +182,77 @@ def test_train_in_browser(server):
             raise
         finally:
             browser.close()
+
+
+def _press_train(page) -> None:
+    _settle(page)
+    started = page.get_by_text(re.compile(r"^(Training|Queued|Finished)"))
+    for _ in range(3):  # a click that lands while the page is still re-rendering can be dropped
+        page.get_by_role("button", name="Train", exact=True).click()
+        try:
+            started.first.wait_for(timeout=15_000)
+            return
+        except Exception:  # noqa: BLE001 - try the click again
+            continue
+    raise AssertionError("the Train button did not start a run")
+
+
+def test_two_tabs_train_stacked_models_at_once_and_a_reload_finds_its_run(server):
+    """Trainings run in worker processes: two browser sessions train side by side (stacked
+    recurrent layers, which once failed after the first training in a server process), a third
+    sees neither, a tab trains a second stacked model in a row, and a reloaded tab finds its
+    running job again and can stop it."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    setups = {"a": "arch=lstm&units=8,8", "b": "arch=gru&units=8,8"}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        pages = {name: browser.new_context(viewport={"width": 1400, "height": 1500}).new_page() for name in "abc"}
+        try:
+            for name, setup in setups.items():
+                pages[name].goto(f"{server}/Train?n=10&k=2&epochs=2&patience=0&since=2011-01-01&{setup}",
+                                 wait_until="networkidle")
+                pages[name].get_by_text("Press Train to start").wait_for(timeout=60_000)
+            for name in setups:
+                _press_train(pages[name])
+            for name in setups:
+                pages[name].get_by_text(re.compile(r"^Finished")).first.wait_for(timeout=240_000)
+                _settle(pages[name], 60_000)
+                pages[name].screenshot(path=str(SHOTS / f"6_two_tabs_{name}.png"), full_page=True)
+                _no_errors(pages[name], f"Train ({name})")
+                assert pages[name].get_by_text("Skill vs persistence").count() >= 1
+
+            c = pages["c"]
+            c.goto(f"{server}/Train", wait_until="networkidle")
+            c.get_by_text("Press Train to start").wait_for(timeout=60_000)
+            _settle(c)
+            assert c.get_by_text(re.compile(r"^(Training|Finished)")).count() == 0
+            c.screenshot(path=str(SHOTS / "6_third_tab.png"), full_page=True)
+
+            a = pages["a"]
+            _press_train(a)  # a second stacked model in the same tab
+            a.get_by_text(re.compile(r"^Finished")).first.wait_for(timeout=240_000)
+            _no_errors(a, "Train (second stacked run)")
+
+            # A long run, then a reload: the job id in the URL brings the tab back to it.
+            a.goto(f"{server}/Train?n=10&k=2&epochs=400&patience=0&batch_size=8&since=2011-01-01&{setups['a']}",
+                   wait_until="networkidle")
+            a.get_by_text("Press Train to start").wait_for(timeout=60_000)
+            _press_train(a)
+            a.get_by_text(re.compile(r"^Epoch \d+/400")).first.wait_for(timeout=120_000)
+            assert "job=" in a.url, a.url
+            a.reload(wait_until="networkidle")
+            a.get_by_text(re.compile(r"^Training")).first.wait_for(timeout=60_000)
+            _settle(a)
+            assert a.get_by_role("button", name="Train", exact=True).is_disabled()
+            a.screenshot(path=str(SHOTS / "7_reloaded_tab.png"), full_page=True)
+            a.get_by_role("button", name="Stop", exact=True).click()
+            a.get_by_text(re.compile(r"^Stopped \(best weights kept\)")).first.wait_for(timeout=120_000)
+            _no_errors(a, "Train (after reload and stop)")
+        except Exception:
+            for name, page in pages.items():
+                page.screenshot(path=str(SHOTS / f"failure_two_tabs_{name}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()

@@ -1,76 +1,31 @@
 """The "Walk-forward backtest" tab of the Results page: ``render(spec, candles, run=None)``.
 
-The backtest runs on a background thread (never on the script thread), so the page stays live: a
-fragment polls its progress every second and shows fold, epoch and ETA, with a Stop button.
+The backtest is a job in a worker process (:mod:`pricecast.jobs`), so the page stays live and the
+server never loads TensorFlow: a fragment polls its progress every second and shows fold, epoch
+and ETA, with a Stop button.
 Results — error by fold and by horizon, interval bands with their measured coverage, residual
 diagnostics and the look-ahead checks — are drawn from :mod:`pricecast.eval_figures`.
 """
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from pricecast.backtest import BacktestResult, BacktestSpec, data_fingerprint, _hash
+from pricecast.jobs import Job, JobError, JobSnapshot, registry
 from pricecast.specs import RunSpec
+from ui import common, state
 
-JOB_KEY = "pricecast_backtest_job"
 LEVEL_CHOICES = (50, 80, 90, 95)
 
 
-@dataclass
-class BacktestJob:
-    """One backtest on its own thread; the script thread only reads these fields."""
-
-    key: str
-    spec: RunSpec
-    bt: BacktestSpec
-    stop: threading.Event = field(default_factory=threading.Event)
-    last: dict = field(default_factory=dict)  # latest progress event
-    fold_events: list = field(default_factory=list)
-    result: BacktestResult | None = None
-    error: str | None = None
-    shuffled: Any = None  # a leakage.Finding when the shuffled-time control ran
-    want_shuffled: bool = False
-    started: float = field(default_factory=time.time)
-    thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-
-def _work(job: BacktestJob, candles: pd.DataFrame) -> None:
-    from pricecast.backtest import run_backtest
-
-    def progress(event: dict) -> None:
-        job.last = event
-        if event["type"] == "fold":
-            job.fold_events.append(event)
-
-    try:
-        job.result = run_backtest(job.spec, job.bt, candles=candles, progress=progress, stop=job.stop)
-        if job.want_shuffled and not job.stop.is_set():
-            from pricecast.leakage import shuffled_time_control
-
-            job.last = {"type": "control", "progress": 1.0}
-            job.shuffled = shuffled_time_control(job.spec, candles=candles)
-    except ValueError as exc:  # BacktestError, WindowError, ModelSpecError, CandleError: plain messages
-        job.error = str(exc)
-    except Exception as exc:  # noqa: BLE001 — shown as a message, never as a traceback
-        job.error = f"The backtest failed: {type(exc).__name__}: {exc}"
-
-
-def start_job(spec: RunSpec, bt: BacktestSpec, candles: pd.DataFrame, key: str, shuffled: bool = False) -> BacktestJob:
-    job = BacktestJob(key, spec, bt, want_shuffled=shuffled)
-    job.thread = threading.Thread(target=_work, args=(job, candles), name="pricecast-backtest", daemon=True)
-    job.thread.start()
-    return job
+def start_job(spec: RunSpec, bt: BacktestSpec, candles: pd.DataFrame, key: str, shuffled: bool = False) -> Job:
+    """The backtest as a job in a worker process (``key``: the settings it was started with)."""
+    return registry().submit(state.session_id(), "backtest", {"spec": spec.to_dict(), "bt": bt, "shuffled": shuffled},
+                             candles=candles, label=spec.data, context=key)
 
 
 def _settings(spec: RunSpec, candles: pd.DataFrame) -> tuple[BacktestSpec, bool]:
@@ -116,23 +71,17 @@ def _settings(spec: RunSpec, candles: pd.DataFrame) -> tuple[BacktestSpec, bool]
     return bt, bool(shuffled)
 
 
-def _progress_view(job: BacktestJob) -> None:
-    e = job.last or {}
-    frac = float(e.get("progress") or 0.0)
-    if e.get("type") == "epoch":
-        text = f"Fold {e['fold']}/{e['folds']}: training epoch {e['epoch']}/{e['epochs']}"
-    elif e.get("type") == "fold":
-        text = f"Fold {e['fold']}/{e['folds']} done{' (from cache)' if e.get('cached') else ''}"
-    elif e.get("type") == "control":
-        text = "Shuffled-time control: training on shuffled targets"
+def _progress_view(snap: JobSnapshot) -> None:
+    if snap.state == "queued":
+        text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
     else:
-        text = "Starting (loading the model library the first time can take a few seconds)"
-    if e.get("eta") is not None and e.get("type") in ("epoch", "fold"):
-        text += f" — about {_duration(e['eta'])} left"
-    st.progress(min(max(frac, 0.0), 1.0), text=text)
-    for fe in job.fold_events[-3:]:
-        st.caption(f"Fold {fe['fold']}: RMSE {fe['rmse']:.4g} vs persistence {fe['persistence_rmse']:.4g} "
-                   f"(skill {fe['skill']:+.1%})")
+        text = snap.text or "Starting (loading the model library takes a few seconds)"
+    if snap.eta is not None and snap.state == "running":
+        text += f" — about {_duration(snap.eta)} left"
+    st.progress(snap.progress, text=text)
+    for fe in snap.folds[-3:]:
+        st.caption(f"Fold {fe.fold}: RMSE {fe.rmse:.4g} vs persistence {fe.persistence_rmse:.4g} "
+                   f"(skill {fe.skill:+.1%})")
 
 
 def _duration(seconds: float) -> str:
@@ -155,49 +104,54 @@ def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:
         return
     key = _hash({"spec": spec.to_dict(), "bt": bt.to_dict(), "shuffled": shuffled,
                  "data": data_fingerprint(candles, tuple(dict.fromkeys((*spec.window.features, spec.window.target))))})
-    job: BacktestJob | None = st.session_state.get(JOB_KEY)
-    running = job is not None and job.running
+    job = registry().latest(state.session_id(), "backtest")
+    running = job is not None and not job.finished
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("Run backtest", key="bt_run", type="primary", disabled=running,
                  help="Start the walk-forward backtest in the background. Folds already computed with the same "
                       "setup come from the cache instantly."):
-        job = start_job(spec, bt, candles, key, shuffled)
-        st.session_state[JOB_KEY] = job
+        try:
+            job = start_job(spec, bt, candles, key, shuffled)
+        except JobError as exc:
+            st.error(common.plain(exc))
+            return
         running = True
     if running and b2.button("Stop", key="bt_stop", help="Stop after the current training batch; finished folds are kept."):
-        job.stop.set()
+        job.stop()
 
     if running:
-        _live(job)
+        _live(job.id)
         return
     if job is None:
         st.info("Choose the settings and press **Run backtest**.")
         return
-    if job.error:
-        st.error(job.error)
+    snap = registry().snapshot(job)
+    if snap.state == "error":
+        st.error(snap.error)
         return
-    if job.result is None:
+    if snap.result is None:
         return
-    if job.key != key:
+    if job.context != key:
         st.caption("These results are for the previous settings; press Run backtest to update them.")
-    _results(job, run)
+    _results(snap.result.result, snap.result.shuffled, run)
 
 
-def _live(job: BacktestJob) -> None:
+def _live(job_id: str) -> None:
     @st.fragment(run_every=1.0)
     def poll() -> None:
-        if job.running:
-            _progress_view(job)
-        else:
+        job = registry().get(state.session_id(), job_id)
+        if job is None:
+            return
+        if job.finished:
             st.rerun()  # finished: redraw the whole panel with the results
+        _progress_view(registry().snapshot(job))
 
     poll()
 
 
-def _results(job: BacktestJob, run=None) -> None:
+def _results(result: BacktestResult, shuffled, run=None) -> None:
     from pricecast import eval_figures as ef
 
-    result = job.result
     if result.stopped:
         st.warning(f"Stopped: {len(result.folds)} of {result.bt.folds} folds finished; results cover those.")
     for note in result.notes:
@@ -231,7 +185,7 @@ def _results(job: BacktestJob, run=None) -> None:
         st.plotly_chart(ef.residual_figure(result), key="bt_fig_resid")
         st.write(result.diagnostics.get("text", ""))
     with tabs[4]:
-        _checks(job, run)
+        _checks(result, shuffled, run)
 
 
 def _intervals(result: BacktestResult, ef) -> None:
@@ -255,10 +209,10 @@ def _intervals(result: BacktestResult, ef) -> None:
     st.plotly_chart(ef.interval_figure(result, method, level, step), key="bt_fig_band")
 
 
-def _checks(job: BacktestJob, run=None) -> None:
-    findings = list(job.result.findings)
-    if job.shuffled is not None:
-        findings.append(job.shuffled)
+def _checks(result: BacktestResult, shuffled, run=None) -> None:
+    findings = list(result.findings)
+    if shuffled is not None:
+        findings.append(shuffled)
     if run is not None:
         from pricecast.leakage import check_run
 

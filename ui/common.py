@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import time
 from typing import Callable
 
 import streamlit as st
@@ -108,6 +110,7 @@ def run_page(title: str, icon: str, body: Callable[[], None]) -> None:
 
 
 def _setup() -> None:
+    state.reattach_job()
     state.current_spec()
     state.sync_url()
     note = st.session_state.pop(state.URL_NOTE, None)
@@ -127,12 +130,50 @@ def _sidebar() -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (not through app.py) has no pages to link to
         st.caption("Current setup")
-        st.markdown(f"**{spec.data}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
+        st.markdown(f"**{md_text(spec.data)}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
                     f"{','.join(map(str, spec.model.units))}")
-        job = registry().active(state.session_id())
-        if job is not None:
-            snap = job.snapshot()
-            st.info(f"Training: epoch {snap.epoch}/{snap.epochs}", icon="⏳")
+        active = any(not j.finished for j in registry().jobs(state.session_id()))
+        st.fragment(run_every=2.0 if active else None)(_job_status)()
+
+
+def _job_status() -> None:
+    """This tab's jobs in the sidebar, kept current while one runs (on every page)."""
+    from pricecast.jobs import registry
+
+    jobs = registry()
+    for job in jobs.jobs(state.session_id())[-3:]:
+        snap = jobs.snapshot(job)
+        what = {"train": "Training", "backtest": "Backtest", "experiment": "Experiment"}.get(snap.kind)
+        if what is None:
+            continue
+        if snap.state == "queued":
+            st.info(f"{what}: waiting, number {snap.queue_position} in the queue", icon="⏳")
+        elif snap.state == "running":
+            detail = (f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}" if snap.kind == "train" and snap.epochs
+                      else f"{snap.progress:.0%}")
+            st.info(f"{what}: {detail}", icon="⏳")
+        elif snap.ended is not None and snap.ended > time.time() - 300:  # recent news only
+            icon, text = {"done": ("✅", "finished"), "stopped": ("⏹️", "stopped, best weights kept"),
+                          "error": ("⚠️", "failed")}[snap.state]
+            st.caption(f"{icon} {what} {text}")
+
+
+def quick_job(kind: str, payload: dict, candles=None, what: str = "Working", timeout: float = 300.0):
+    """Run a short job (a model summary, a forecast) in a worker process and wait for its result
+    with a spinner: the server process itself never loads TensorFlow. Raises ValueError with the
+    worker's message when it fails."""
+    from pricecast.jobs import registry
+
+    job = registry().submit(state.session_id(), kind, payload, candles=candles, exclusive=False)
+    with st.spinner(f"{what} (in a worker process; the first time loads TensorFlow) …"):
+        finished = job.wait(timeout)
+    if not finished:
+        job.kill()
+        raise ValueError(f"{what.lower()} took longer than {timeout:.0f} s and was ended")
+    snap = job.snapshot()
+    if snap.state != "done":
+        raise ValueError(snap.error or f"{what.lower()} was stopped")
+    return snap.result
 
 
 def guard(body: Callable[[], None]) -> None:
@@ -142,6 +183,15 @@ def guard(body: Callable[[], None]) -> None:
     except Exception as exc:  # noqa: BLE001 - st.rerun/st.stop are BaseExceptions and pass through
         log.exception("page error")
         st.error(f"Something went wrong: {plain(exc)}")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def md_text(text: object) -> str:
+    """User text (a file name, a symbol, a link value) made inert inside st.markdown: no links,
+    images or formatting can be injected."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 def plain(exc: BaseException) -> str:

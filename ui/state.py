@@ -26,7 +26,9 @@ SINCE, UNTIL = "pc_since", "pc_until"
 RUN_DIR = "pc_run_dir"
 DATA_TOKEN = "pc_data_token"  # bumped after a download, so cached candles are read again
 URL_NOTE = "pc_url_note"
+JOB = "pc_job"  # the id of this tab's latest training job, also kept in the URL (?job=)
 RANGE_PARAMS = ("since", "until")
+JOB_PARAM = "job"
 
 
 def session_id() -> str:
@@ -41,7 +43,7 @@ def _from_url() -> RunSpec:
     for key in RANGE_PARAMS:
         if params.get(key):
             st.session_state["pc_" + key] = params[key][-1]
-    setup = {k: v for k, v in params.items() if k not in RANGE_PARAMS}
+    setup = {k: v for k, v in params.items() if k not in (*RANGE_PARAMS, JOB_PARAM)}
     if not setup:
         return get_preset("default").spec
     try:
@@ -94,6 +96,8 @@ def sync_url() -> None:
         wanted["since"] = since
     if until:
         wanted["until"] = until
+    if st.session_state.get(JOB):
+        wanted[JOB_PARAM] = st.session_state[JOB]
     have = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if have != wanted:
         st.query_params.from_dict(wanted)
@@ -168,8 +172,30 @@ def session_run_dirs() -> list[str]:
     from pricecast.jobs import registry
 
     out = []
-    for job in registry().jobs(session_id()):
+    for job in registry().jobs(session_id(), "train"):
         snap_dir = job.snapshot().run_dir
         if snap_dir and Path(snap_dir).exists():
             out.append(snap_dir)
     return out
+
+
+def remember_job(job_id: str | None) -> None:
+    """Keep the training job's id in the URL, so a reloaded tab finds its job again."""
+    if job_id:
+        st.session_state[JOB] = job_id
+    else:
+        st.session_state.pop(JOB, None)
+    sync_url()
+
+
+def reattach_job() -> None:
+    """A new browser session opened with ``?job=ID`` (a reload) takes that running job back."""
+    from pricecast.jobs import registry
+
+    job_id = st.query_params.get(JOB_PARAM)
+    if not job_id or st.session_state.get(JOB) == job_id:
+        return
+    if registry().get(session_id(), job_id) is None and registry().adopt(session_id(), job_id) is None:
+        st.query_params.pop(JOB_PARAM, None)  # finished and forgotten, or from another server
+        return
+    st.session_state[JOB] = job_id

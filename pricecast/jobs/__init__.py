@@ -1,0 +1,31 @@
+"""Jobs: trainings, walk-forward backtests, experiments (and the few other things that need
+TensorFlow) started from the dashboard run in worker processes, never in the server's.
+
+- :mod:`.tasks`: what a job does, in the worker; :mod:`.worker`: the worker process's main;
+- :mod:`.executors`: where it runs (a local process, or Ray) behind one ``launch`` interface;
+- :mod:`.events`: typed progress events; :mod:`.job`: one job's state and snapshots;
+- :mod:`.registry`: jobs per browser session, capacity and queue.
+
+Importing this package loads no TensorFlow.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..specs import RunSpec
+from .events import Batch, Epoch, Fold, Progress, Started, Trial
+from .executors import EXECUTORS, JobError, LocalExecutor, RayExecutor
+from .job import Job, JobSnapshot, JobState
+from .registry import JobRegistry, default_capacity, registry
+from .tasks import KINDS, BacktestOutcome, Task, TrainResult
+
+
+def tune_for_dashboard(spec: RunSpec) -> RunSpec:
+    """The spec as the dashboard trains it: validation forecasts every epoch (the live chart) and
+    the loss after every few batches (progress inside the first epoch, which can take minutes)."""
+    return spec.replace(train=replace(spec.train, live_val_predictions=True, per_batch_updates=True))
+
+
+__all__ = ["Batch", "Epoch", "Fold", "Progress", "Started", "Trial", "EXECUTORS", "JobError", "LocalExecutor",
+           "RayExecutor", "Job", "JobSnapshot", "JobState", "JobRegistry", "default_capacity", "registry", "KINDS",
+           "BacktestOutcome", "Task", "TrainResult", "tune_for_dashboard"]

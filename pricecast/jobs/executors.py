@@ -1,0 +1,286 @@
+"""Where jobs run: a local worker process (default) or a Ray cluster, behind one interface.
+
+``executor.launch(task, on_message, on_exit)`` starts the task and returns a :class:`Handle`
+(``stop()``: end within one batch, best weights kept; ``kill()``: end now). ``on_message`` gets the
+worker's ``("event"|"result"|"error", ...)`` tuples on a reader thread; ``on_exit(exitcode)`` is
+called once at the end, however the worker ended.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ..spawning import spawn_context, thread_env, without_main_script
+from ..experiment_exec import RAY_MISSING, import_ray
+from .tasks import Task, TrainResult, run_task
+from .worker import death_message, describe
+from .worker import main as worker_main
+
+OnMessage = Callable[[tuple], None]
+OnExit = Callable[["int | None"], None]
+EXECUTORS: tuple[str, ...] = ("local", "ray")
+
+
+class JobError(ValueError):
+    """A job cannot be started as asked (unknown executor, Ray missing, no capacity ...)."""
+
+
+class Handle(Protocol):
+    def stop(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+# ---- local worker processes ----------------------------------------------------------------------
+class _Worker:
+    """A spawned worker process, its pipe and its stop flag."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        ctx = spawn_context()
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.stop_event = ctx.Event()
+        # Not a daemon: an experiment's worker starts its own process pool.
+        self.process = ctx.Process(target=worker_main, args=(child, self.stop_event, os.getpid(), env),
+                                   name="pricecast-job", daemon=False)
+        with without_main_script():
+            self.process.start()
+        child.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+
+class LocalExecutor:
+    """One spawned process per job. With ``spare=True`` one extra worker is kept started with
+    TensorFlow already loaded, so the next job trains at once instead of paying the import."""
+
+    name = "local"
+
+    def __init__(self, threads: int | None = None, spare: bool = True) -> None:
+        self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        self.spare_wanted = spare
+        self._spare: _Worker | None = None
+        self._lock = threading.Lock()
+
+    def prewarm(self) -> None:
+        """Start the spare worker if there is none (it loads TensorFlow in the background)."""
+        if not self.spare_wanted:
+            return
+        with self._lock:
+            if self._spare is None or not self._spare.alive:
+                self._spare = _Worker(self.env)
+
+    def launch(self, task: Task, on_message: OnMessage, on_exit: OnExit) -> _Worker:
+        with self._lock:
+            worker, self._spare = self._spare, None
+        if worker is None or not worker.alive:
+            worker = _Worker(self.env)
+        worker.conn.send(task)
+        threading.Thread(target=self._read, args=(worker, on_message, on_exit), name="pricecast-job-reader",
+                         daemon=True).start()
+        return worker
+
+    @staticmethod
+    def _read(worker: _Worker, on_message: OnMessage, on_exit: OnExit) -> None:
+        final = False
+        while not final:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as exc:  # noqa: BLE001 - a message that cannot be unpickled here
+                message = ("error", f"the worker's answer could not be read: {describe(exc)}")
+            final = message[0] in ("result", "error")
+            on_message(message)
+        worker.process.join(timeout=30 if final else 5)
+        if worker.process.is_alive():
+            worker.kill()
+            worker.process.join(timeout=5)
+        worker.conn.close()
+        on_exit(worker.process.exitcode)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.kill()
+
+
+# ---- Ray ------------------------------------------------------------------------------------------
+def _channel_class(ray):
+    @ray.remote(num_cpus=0)
+    class Channel:
+        """Events from the task to the driver, and the stop request from the driver to the task."""
+
+        def __init__(self) -> None:
+            self.messages: list = []
+            self.stop = False
+
+        def put(self, message) -> None:
+            self.messages.append(message)
+
+        def take(self) -> list:
+            out, self.messages = self.messages, []
+            return out
+
+        def request_stop(self) -> None:
+            self.stop = True
+
+        def stop_requested(self) -> bool:
+            return self.stop
+
+    return Channel
+
+
+def _ray_job(task: Task, channel) -> tuple:
+    """Runs on a Ray worker: the task, with events sent through ``channel``. A training's run
+    folder travels back as bytes, so it lands on the driver's disk even without a shared one."""
+    import ray
+
+    stop = threading.Event()
+    done = threading.Event()
+
+    def poll_stop() -> None:
+        while not done.is_set():
+            if ray.get(channel.stop_requested.remote()):
+                stop.set()
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=poll_stop, daemon=True).start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="pricecast-job-") as scratch:
+            if task.kind == "train":
+                task.payload = {**task.payload, "runs_root": scratch}
+            try:
+                result = run_task(task, lambda event: channel.put.remote(("event", event)), stop)
+            except Exception as exc:  # noqa: BLE001
+                return ("error", describe(exc)), {}
+            files: dict[str, bytes] = {}
+            if isinstance(result, TrainResult):
+                run_path = Path(result.run_dir)
+                files = {str(f.relative_to(run_path)): f.read_bytes() for f in run_path.rglob("*") if f.is_file()}
+                result = TrainResult(run_path.name, result.metrics)
+            return ("result", result), files
+    finally:
+        done.set()
+
+
+class _RayHandle:
+    def __init__(self, ref, channel) -> None:
+        self.ref, self.channel = ref, channel
+
+    def stop(self) -> None:
+        self.channel.request_stop.remote()
+
+    def kill(self) -> None:
+        import ray
+
+        ray.cancel(self.ref, force=True)
+
+
+class RayExecutor:
+    """Each job a Ray task on ``address`` (or ``$RAY_ADDRESS``); without one, a local Ray instance
+    with this machine's cores. The pricecast package travels with the task (``py_modules``) to a
+    remote cluster; its dependencies must be installed on the nodes."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self._remote = None
+        self._channel = None
+        self._lock = threading.Lock()
+
+    def _setup(self):
+        ray = import_ray()
+        with self._lock:
+            if self._remote is None:
+                package = Path(__file__).resolve().parents[1]
+                if not ray.is_initialized():
+                    if self.address:
+                        ray.init(address=self.address, log_to_driver=False)
+                    else:
+                        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+                if self.address:
+                    runtime_env = {"py_modules": [str(package)], "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
+                else:
+                    paths = [str(package.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+                    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths), "TF_CPP_MIN_LOG_LEVEL": "2"}}
+                gpus = float(ray.cluster_resources().get("GPU", 0))
+                self._remote = ray.remote(_ray_job).options(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0,
+                                                            runtime_env=runtime_env)
+                self._channel = _channel_class(ray).options(runtime_env=runtime_env)
+        return ray
+
+    def prewarm(self) -> None:
+        pass
+
+    def launch(self, task: Task, on_message: OnMessage, on_exit: OnExit) -> _RayHandle:
+        ray = self._setup()
+        if self.address:
+            task.env = {}  # this machine's folders mean nothing on the cluster's nodes
+        channel = self._channel.remote()
+        runs_root = task.payload.get("runs_root")
+        handle = _RayHandle(self._remote.remote(task, channel), channel)
+        threading.Thread(target=self._read, args=(ray, handle, runs_root, on_message, on_exit),
+                         name="pricecast-ray-reader", daemon=True).start()
+        return handle
+
+    @staticmethod
+    def _read(ray, handle: _RayHandle, runs_root, on_message: OnMessage, on_exit: OnExit) -> None:
+        from ..runs import store_run_files
+
+        def drain() -> None:
+            for message in ray.get(handle.channel.take.remote()):
+                on_message(message)
+
+        exitcode: int | None = 0
+        while True:
+            ready, _ = ray.wait([handle.ref], timeout=0.25)
+            drain()
+            if ready:
+                break
+        try:
+            (final, files) = ray.get(handle.ref)
+            drain()
+            if final[0] == "result" and isinstance(final[1], TrainResult):
+                local = store_run_files(runs_root, final[1].run_dir, files)
+                final = ("result", TrainResult(str(local), final[1].metrics))
+            on_message(final)
+        except Exception as exc:  # noqa: BLE001 - cancelled, worker died, node lost
+            name = type(exc).__name__
+            exitcode = -9 if "Cancel" in name else 1
+            on_message(("error", death_message(-9) if exitcode == -9 else f"the Ray task failed: {describe(exc)}"))
+        ray.kill(handle.channel)
+        on_exit(exitcode)
+
+    def shutdown(self) -> None:
+        pass
+
+
+def make_executor(name: str, address: str | None = None, threads: int | None = None):
+    if name == "local":
+        return LocalExecutor(threads)
+    if name == "ray":
+        return RayExecutor(address)
+    raise JobError(f"unknown executor '{name}'; choose from {', '.join(EXECUTORS)}")
+
+
+__all__ = ["EXECUTORS", "Handle", "JobError", "LocalExecutor", "RayExecutor", "make_executor", "import_ray",
+           "RAY_MISSING"]

@@ -1,0 +1,275 @@
+"""One job as the dashboard sees it: its state, the events received so far, and a consistent
+snapshot to draw from. The work itself happens elsewhere (an executor's worker)."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import events
+from .tasks import Task
+from .worker import death_message
+
+HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "seconds"]
+BATCH_COLUMNS = ["epoch", "batch", "loss", "elapsed"]
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"  # by the user; the best weights are kept
+    ERROR = "error"  # a message says why (bad setup, worker died, killed)
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.STOPPED, JobState.ERROR)
+
+
+@dataclass
+class JobSnapshot:
+    """A consistent copy of a job's progress, safe to read on the page's thread."""
+
+    id: str
+    kind: str
+    label: str
+    state: str
+    created: float
+    started: float | None
+    ended: float | None
+    queue_position: int | None = None
+    device: str = ""
+    backend: str = ""
+    params: int | None = None
+    warnings: tuple[str, ...] = ()
+    sizes: dict[str, int] = field(default_factory=dict)
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int | None = None
+    samples_per_s: float | None = None
+    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HISTORY_COLUMNS))
+    batch_losses: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BATCH_COLUMNS))
+    val_pred: np.ndarray | None = None
+    val_pred_epoch: int = 0
+    fraction: float = 0.0
+    text: str = ""
+    eta: float | None = None
+    folds: tuple[events.Fold, ...] = ()
+    trials: tuple[events.Trial, ...] = ()
+    result: Any = None
+    error: str = ""
+    stop_requested: bool = False
+    killed: bool = False
+    version: int = 0  # grows with every event: a page redraws only when it changed
+
+    @property
+    def finished(self) -> bool:
+        return JobState(self.state).finished
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.time()) - self.started
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.state in ("done", "stopped") else min(max(self.fraction, 0.0), 1.0)
+
+    @property
+    def run_dir(self) -> str:
+        return getattr(self.result, "run_dir", "") or ""
+
+
+class Job:
+    """A submitted task, updated from its worker's messages (on the executor's reader thread)."""
+
+    def __init__(self, task: Task, session_id: str, label: str = "", context: Any = None,
+                 executor: str = "local") -> None:
+        self.id = uuid.uuid4().hex  # also a capability: knowing it lets a reloaded tab find the job
+        self.task = task
+        self.kind = task.kind
+        self.session_id = session_id
+        self.label = label
+        self.context = context  # what the page keeps beside the job (e.g. the validation windows)
+        self.executor = executor
+        self.handle: Any = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._state = JobState.QUEUED
+        self._created = time.time()
+        self._started: float | None = None
+        self._ended: float | None = None
+        self._info: dict[str, Any] = {}
+        self._history: list[dict] = []
+        self._batches: list[dict] = []
+        self._val_pred: np.ndarray | None = None
+        self._val_pred_epoch = 0
+        self._folds: list[events.Fold] = []
+        self._trials: list[events.Trial] = []
+        self._result: Any = None
+        self._error = ""
+        self._stop_requested = False
+        self._killed = False
+        self._version = 0
+        self._epoch_started = 0.0
+
+    # ---- control (called by the registry) ----------------------------------------------------
+    def mark_running(self, handle: Any) -> None:
+        with self._lock:
+            self.handle = handle
+            self._state = JobState.RUNNING
+            self._started = time.time()
+            self._version += 1
+            stop = self._stop_requested
+        if stop:
+            handle.stop()
+
+    def stop(self) -> None:
+        """End within one batch, keeping the best weights (a queued job is simply dropped)."""
+        with self._lock:
+            self._stop_requested = True
+            self._version += 1
+            handle, queued = self.handle, self._state == JobState.QUEUED
+        if handle is not None:
+            handle.stop()
+        elif queued:
+            self._finish(JobState.STOPPED)
+
+    def kill(self) -> None:
+        """End now: for a worker that does not react to Stop. Nothing of the run is kept."""
+        with self._lock:
+            self._killed = True
+            handle = self.handle
+        if handle is not None:
+            handle.kill()
+        else:
+            self.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished; True when it has."""
+        return self._done.wait(timeout)
+
+    @property
+    def state(self) -> JobState:
+        with self._lock:
+            return self._state
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    # ---- from the worker ---------------------------------------------------------------------
+    def on_message(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "event":
+            self._on_event(message[1])
+        elif kind == "result":
+            with self._lock:
+                self._result = message[1]
+                stopped = bool((getattr(message[1], "metrics", None) or {}).get("stopped_by_user"))
+                state = JobState.STOPPED if (stopped or self._stop_requested) else JobState.DONE
+            self._finish(state)
+        elif kind == "error":
+            with self._lock:
+                self._error = str(message[1])
+            self._finish(JobState.ERROR)
+
+    def on_exit(self, exitcode: int | None) -> None:
+        """The worker is gone; without a result or an error first, it died."""
+        if self.finished:
+            return
+        with self._lock:
+            self._error = ("stopped by force (Kill): nothing of this run was saved" if self._killed
+                           else death_message(exitcode))
+        self._finish(JobState.ERROR)
+
+    def _finish(self, state: JobState) -> None:
+        with self._lock:
+            if self._state.finished:
+                return
+            self._state = state
+            self._ended = time.time()
+            self._version += 1
+        self._done.set()
+
+    def _on_event(self, event: events.Event) -> None:
+        with self._lock:
+            self._version += 1
+            now = time.time()
+            if isinstance(event, events.Started):
+                self._info.update(device=event.device, backend=event.backend, params=event.params,
+                                  epochs=event.epochs, sizes=dict(event.sizes), warnings=event.warnings)
+                self._epoch_started = now
+            elif isinstance(event, events.Batch):
+                self._batches.append({"epoch": event.epoch, "batch": event.batch, "loss": event.loss,
+                                      "elapsed": event.elapsed})
+                self._info.update(batch=event.batch, batches=event.batches, batch_epoch=event.epoch,
+                                  batch_time=now)
+            elif isinstance(event, events.Epoch):
+                self._history.append({"epoch": event.epoch, "loss": event.loss, "val_loss": event.val_loss,
+                                      "seconds": event.seconds})
+                self._info.update(epoch=event.epoch, epochs=event.epochs, samples_per_s=event.samples_per_s,
+                                  batch=0)
+                self._epoch_started = now
+                if event.val_pred is not None:
+                    self._val_pred, self._val_pred_epoch = event.val_pred, event.epoch
+            elif isinstance(event, events.Progress):
+                self._info.update(fraction=event.fraction, text=event.text, eta=event.eta)
+            elif isinstance(event, events.Fold):
+                self._folds.append(event)
+                self._info.update(fraction=event.fraction, eta=event.eta,
+                                  text=f"Fold {event.fold}/{event.folds} done" + (" (from cache)" if event.cached else ""))
+            elif isinstance(event, events.Trial):
+                self._trials.append(event)
+                self._info.update(fraction=event.done / event.total if event.total else 0.0, eta=event.eta,
+                                  text=f"{event.done} of {event.total} trainings done")
+
+    # ---- reading -----------------------------------------------------------------------------
+    def snapshot(self, queue_position: int | None = None) -> JobSnapshot:
+        with self._lock:
+            info = self._info
+            epochs = int(info.get("epochs") or 0)
+            epoch = int(info.get("epoch") or 0)
+            fraction, eta = float(info.get("fraction") or 0.0), info.get("eta")
+            if self.kind == "train":
+                fraction, eta = self._train_progress(epoch, epochs)
+            return JobSnapshot(
+                id=self.id, kind=self.kind, label=self.label, state=self._state.value, created=self._created,
+                started=self._started, ended=self._ended, queue_position=queue_position,
+                device=str(info.get("device", "")), backend=str(info.get("backend", "")), params=info.get("params"),
+                warnings=tuple(info.get("warnings") or ()), sizes=dict(info.get("sizes") or {}),
+                epoch=epoch, epochs=epochs, batch=int(info.get("batch") or 0), batches=info.get("batches"),
+                samples_per_s=info.get("samples_per_s"),
+                history=pd.DataFrame(self._history, columns=HISTORY_COLUMNS),
+                batch_losses=pd.DataFrame(self._batches, columns=BATCH_COLUMNS),
+                val_pred=self._val_pred, val_pred_epoch=self._val_pred_epoch,
+                fraction=fraction, text=str(info.get("text", "")), eta=eta,
+                folds=tuple(self._folds), trials=tuple(self._trials), result=self._result, error=self._error,
+                stop_requested=self._stop_requested, killed=self._killed, version=self._version,
+            )
+
+    def _train_progress(self, epoch: int, epochs: int) -> tuple[float, float | None]:
+        """Fraction done and seconds left, from the measured epochs — or, inside the first epoch,
+        from the measured batches (an epoch-based guess is impossible before one has ended)."""
+        if not epochs:
+            return 0.0, None
+        batch, batches = int(self._info.get("batch") or 0), self._info.get("batches")
+        within = batch / batches if batches and batch else 0.0
+        fraction = min(1.0, (epoch + within) / epochs)
+        seconds = [h["seconds"] for h in self._history if h["seconds"] is not None and math.isfinite(h["seconds"])]
+        if seconds:
+            per_epoch = sum(seconds) / len(seconds)
+            return fraction, max(0.0, per_epoch * (epochs - epoch - within))
+        if within > 0:
+            spent = float(self._info.get("batch_time", time.time())) - self._epoch_started
+            return fraction, max(0.0, spent / within * (epochs - within))
+        return fraction, None

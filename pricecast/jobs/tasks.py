@@ -1,0 +1,137 @@
+"""What a job does, run inside a worker process (or a Ray task): the only place where the
+dashboard's work meets TensorFlow.
+
+A :class:`Task` is plain data; :func:`run_task` executes it with an ``emit`` callback for events
+and a ``stop`` flag (anything with ``is_set()``), and returns the job's result.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+from . import events
+
+Emit = Callable[[events.Event], None]
+
+KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast")
+
+
+ENV_PREFIX = "PRICECAST_"
+
+
+@dataclass
+class Task:
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    candles: pd.DataFrame | None = None
+    # pricecast's own settings (PRICECAST_HOME ...) as they were when the job was submitted: a
+    # worker started earlier, with TensorFlow loaded in advance, must still use today's folders.
+    env: dict[str, str] = field(default_factory=lambda: settings_env())
+
+
+def settings_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+
+
+def apply_env(env: dict[str, str]) -> None:
+    for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: str
+    metrics: dict
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    result: Any  # pricecast.backtest.BacktestResult
+    shuffled: Any = None  # a leakage.Finding when the shuffled-time control ran
+
+
+def run_task(task: Task, emit: Emit, stop) -> Any:
+    if task.kind not in KINDS:
+        raise ValueError(f"unknown job kind '{task.kind}'; choose from {', '.join(KINDS)}")
+    apply_env(task.env)
+    return _RUNNERS[task.kind](task.payload, task.candles, emit, stop)
+
+
+def warm_up() -> None:
+    """Load what every training needs (TensorFlow above all) before a task arrives, so a worker
+    started ahead of time begins training at once."""
+    import keras  # noqa: F401
+
+    from .. import callbacks, feeding, training  # noqa: F401
+    from ..backend import configure_device
+
+    configure_device()
+
+
+def _relay(convert: Callable[[dict], events.Event | None], emit: Emit) -> Callable[[dict], None]:
+    def listener(raw: dict) -> None:
+        event = convert(raw)
+        if event is not None:
+            emit(event)
+
+    return listener
+
+
+def _train(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> TrainResult:
+    from ..specs import RunSpec
+    from ..training import train
+
+    run = train(RunSpec.from_dict(payload["spec"]), listener=_relay(events.from_train, emit), stop=stop,
+                candles=candles, runs_root=payload.get("runs_root"))
+    return TrainResult(str(run.run_dir), run.metrics)
+
+
+def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> BacktestOutcome:
+    from ..backtest import run_backtest
+    from ..specs import RunSpec
+
+    spec = RunSpec.from_dict(payload["spec"])
+    result = run_backtest(spec, payload["bt"], candles=candles, progress=_relay(events.from_backtest, emit), stop=stop)
+    shuffled = None
+    if payload.get("shuffled") and not stop.is_set():
+        from ..leakage import shuffled_time_control
+
+        emit(events.Progress(1.0, "Shuffled-time control: training on shuffled targets"))
+        shuffled = shuffled_time_control(spec, candles=candles)
+    return BacktestOutcome(result, shuffled)
+
+
+def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:
+    from ..experiments import run_experiment
+
+    exp = run_experiment(payload["exp"], payload.get("executor", "local"), payload.get("workers"),
+                         payload.get("address"), _relay(events.from_experiment, emit), stop,
+                         payload.get("root"), candles)
+    return str(exp.dir)
+
+
+def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
+    from ..models import build_model, model_summary
+    from ..specs import RunSpec
+
+    spec = RunSpec.from_dict(payload["spec"])
+    w = spec.window
+    model = build_model(spec.model, w.n, w.k, w.features, w.target)
+    return {"text": model_summary(model), "params": int(model.count_params())}
+
+
+def _forecast(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> pd.DataFrame:
+    from ..runs import load_run
+    from ..training import forecast_next
+
+    run = load_run(payload["run_dir"])
+    return forecast_next(run.load_model(), candles, run.spec, run.scaler)
+
+
+_RUNNERS: dict[str, Callable[[dict, pd.DataFrame | None, Emit, Any], Any]] = {
+    "train": _train, "backtest": _backtest, "experiment": _experiment, "summary": _summary, "forecast": _forecast,
+}

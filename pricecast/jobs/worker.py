@@ -1,0 +1,74 @@
+"""The worker process's main function: receive one task, run it, send events and the result back.
+
+Messages to the parent over a ``multiprocessing`` pipe: ``("event", Event)`` any number of times,
+then exactly one ``("result", value)`` or ``("error", message)``. A worker that dies sends neither;
+its parent turns the exit code into a message (:func:`death_message`).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Any
+
+from ..spawning import watch_parent
+from .tasks import Task, run_task, warm_up
+
+
+def describe(exc: BaseException) -> str:
+    """The message a person can act on; the exception's class name only when it says nothing."""
+    text = str(exc).strip()
+    if isinstance(exc, (ValueError, KeyError, OSError)) and text:
+        return text.strip("'\"")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def death_message(exitcode: int | None) -> str:
+    """Why a worker ended without a result, in words."""
+    if exitcode is None:
+        return "the training process stopped answering and was ended"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        why = {"SIGKILL": "killed — by the Kill button, or by the system when memory ran out",
+               "SIGSEGV": "crashed (segmentation fault)", "SIGTERM": "terminated", "SIGABRT": "aborted"}
+        return f"the training process was {why.get(name, f'ended by {name}')}; nothing of this run was saved"
+    return f"the training process ended unexpectedly (exit code {exitcode}); nothing of this run was saved"
+
+
+def main(conn: Any, stop: Any, parent_pid: int, env: dict[str, str]) -> None:
+    """Entry point of a spawned worker. Loads TensorFlow first (a spare worker does this while it
+    waits), then runs the one task it is given."""
+    os.environ.update(env)  # thread caps must be in place before TensorFlow loads
+    watch_parent(parent_pid)
+    try:
+        warm_up()
+    except Exception:  # noqa: BLE001 - the task itself will fail with the real message
+        pass
+    try:
+        task: Task | None = conn.recv()
+    except (EOFError, OSError):
+        return
+    if task is None:  # a spare that is no longer wanted
+        return
+    lock = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with lock:
+            conn.send(message)
+
+    try:
+        result = run_task(task, lambda event: send(("event", event)), stop)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the page
+        if not isinstance(exc, (ValueError, OSError)):
+            traceback.print_exc(file=sys.stderr)  # the server's log keeps the details
+        send(("error", describe(exc)))
+        return
+    try:
+        send(("result", result))
+    except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
+        send(("error", f"the result could not be sent back: {describe(exc)}"))
