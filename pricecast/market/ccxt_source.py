@@ -26,8 +26,13 @@ except ImportError:  # pragma: no cover - depends on the environment
 # Exchanges that page by an exclusive end time (``to``) and answer newest-first, 200 a page.
 # ccxt turns ``since`` into ``to`` for upbit; its bithumb (API generation 2, /v1/candles/...)
 # ignores ``since`` entirely, so for bithumb we send ``to`` ourselves (UTC, with 'Z', because
-# Bithumb reads a bare time as KST).
+# Bithumb reads a bare time as KST). These, and every exchange we send ``until`` to, answer one
+# time window per request: a window without trades comes back empty (Coinbase Exchange publishes
+# no candle for an interval without ticks) although later windows hold candles.
 _WINDOWED = {"upbit", "bithumb"}
+# Exchanges that keep only their latest N candles per timeframe, whatever ``since`` asks for
+# (Kraken's OHLC: "Returns up to 720 of the most recent entries").
+_LATEST_ONLY = {"kraken": 720}
 # Timeframes a ccxt exchange serves outside its ``timeframes`` table: ccxt's bithumb.fetch_ohlcv
 # routes 1d/1w/1M to /v1/candles/days|weeks|months although ``timeframes`` lists minutes only.
 _EXTRA_TIMEFRAMES = {"bithumb": ("1d", "1w", "1M")}
@@ -257,13 +262,14 @@ def fetch_candles(
     progress: Callable[[str], None] | None = None,
     policy: RetryPolicy | None = None,
     now_ms: int | None = None,
+    warnings: list[str] | None = None,
 ) -> tuple[str, list[list[float]]]:
     """Closed candles ``[t_ms, o, h, l, c, v]`` with ``since_ms <= t <= until_ms``, paged forward.
 
     Returns (resolved unified symbol, rows sorted and de-duplicated). The still-forming candle
     (open time + timeframe > now) is dropped. Raises :class:`SourceUnavailableError` (carrying
     what was fetched so far) when the exchange cannot be reached, :class:`MarketDataError`
-    otherwise.
+    otherwise. What the exchange cannot serve (history it no longer keeps) is said in ``warnings``.
     """
     policy = policy or RetryPolicy.from_env()
     ex_id = _check_exchange(exchange_id)
@@ -277,8 +283,11 @@ def fetch_candles(
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     until_ms = min(until_ms, now_ms - step)  # candles opening later are still forming
     limit = _page_limit(ex)
-    windowed = ex_id in _WINDOWED
     until_param = "params.until" in (type(ex).fetch_ohlcv.__doc__ or "")
+    windowed = ex_id in _WINDOWED or until_param
+    kept = _LATEST_ONLY.get(ex_id)
+    if kept and warnings is not None and since_ms < (now_ms // step - kept + 1) * step:
+        warnings.append(f"{ex_id} keeps only its latest {kept} {timeframe} candles; older ones cannot be fetched")
     rows: dict[int, list[float]] = {}
     cursor = since_ms
     empty_windows = 0

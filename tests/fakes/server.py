@@ -276,7 +276,7 @@ def _v1(state: FakeState, markets: dict[str, Book], path: str, q: dict[str, str]
         return 400, {"error": {"name": 400, "message": "count must be between 1 and 200"}}
     to = _parse_to(q["to"]) if "to" in q else now + step
     book = markets[market_id]
-    times = book.times(step, 0, to - 1, now)[-count:]
+    times = book.times(step, to - step * (count + len(book.missing)), to - 1, now)[-count:]
     return 200, [book.row(t, step, market=market_id, unit=unit) for t in reversed(times)]  # newest first
 
 
