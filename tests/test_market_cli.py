@@ -36,6 +36,16 @@ def test_fetch_json(fake, capsys):
     assert summary["warnings"] == [] and "loading markets" in err
 
 
+def test_fetch_kraken_says_what_it_cannot_fetch(fake, capsys):
+    """Kraken keeps only its latest 720 candles: the table and --json both say so."""
+    code, out, err = run(["fetch", "kraken:BTC/USD:15m", "--since", "2024-01-01", "--json"], capsys)
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["rows"] == 719 and summary["gaps"] == 0
+    assert summary["warnings"] == ["kraken keeps only its latest 720 15m candles; older ones cannot be fetched"]
+    assert "warning: kraken keeps only" in err
+
+
 def test_fetch_bad_input_exit_2(fake, capsys):
     code, out, err = run(["fetch", "binance:NOPE/USDT:1h", "--since", "2024-01-01"], capsys)
     assert code == 2 and out == "" and err.strip().splitlines()[-1].startswith("error: binance has no market")
