@@ -62,6 +62,15 @@ def test_duplicates_at_page_edges_and_gaps(fake):
     assert data.summary()["gaps"] == 2
 
 
+def test_market_listed_long_after_since_is_found(fake):
+    listed = pd.Timestamp("2024-01-10", tz="UTC")  # 13 windows of 1000 minutes after `since`
+    fake.state.binance["ETHBTC"].listed = int(listed.value // 1_000_000)
+    data = load_market("binance:ETH/BTC:1m", "2024-01-01", "2024-01-10T09:59")
+    assert data.candles.index[0] == listed and len(data.candles) == 600
+    klines = fake.state.paths("/api/v3/klines")
+    assert len(klines) == 3 and "endTime" not in klines[1]  # an empty window, then asked open-ended
+
+
 def test_poloniex_legacy_pair_and_page_limit(fake):
     data = load_market("poloniex:USDT_BTC:1h", "2024-01-01", "2024-02-15")
     assert len(data.candles) == 45 * 24 + 1

@@ -30,6 +30,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 # time window per request: a window without trades comes back empty (Coinbase Exchange publishes
 # no candle for an interval without ticks) although later windows hold candles.
 _WINDOWED = {"upbit", "bithumb"}
+# Exchanges that, asked without an end time, answer the first candles from ``since`` on however
+# far later they start (Binance /api/v3/klines with startTime alone).
+_OPEN_ENDED = {"binance"}
 # Exchanges that keep only their latest N candles per timeframe, whatever ``since`` asks for
 # (Kraken's OHLC: "Returns up to 720 of the most recent entries").
 _LATEST_ONLY = {"kraken": 720}
@@ -293,15 +296,8 @@ def fetch_candles(
     empty_windows = 0
     page_no = 0
     classify = _classify(ex)
-    while cursor <= until_ms:
-        params: dict[str, Any] = {}
-        if ex_id == "bithumb":
-            params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
-        if until_param:
-            params["until"] = min(until_ms, cursor + step * limit - 1)
-        page_no += 1
-
-        def call(cursor: int = cursor, params: dict = params) -> list:
+    def fetch_page(cursor: int, params: dict) -> list:
+        def call() -> list:
             ex.last_response_headers = None
             ex.pricecast_last_status = None
             return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
@@ -315,7 +311,16 @@ def fetch_candles(
             raise err from exc
         if not isinstance(page, list):
             raise MarketDataError(f"{ex_id} answered something that is not a list of candles for {unified}")
-        fresh = [r for r in page if r and r[0] is not None and cursor <= r[0] <= until_ms]
+        return [r for r in page if r and r[0] is not None]
+
+    while cursor <= until_ms:
+        params: dict[str, Any] = {}
+        if ex_id == "bithumb":
+            params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
+        if until_param:
+            params["until"] = min(until_ms, cursor + step * limit - 1)
+        page_no += 1
+        fresh = [r for r in fetch_page(cursor, params) if cursor <= r[0] <= until_ms]
         for r in fresh:
             rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
         if progress:
@@ -323,6 +328,13 @@ def fetch_candles(
         if fresh:
             empty_windows = 0
             cursor = max(int(r[0]) for r in fresh) + step
+        elif ex_id in _OPEN_ENDED and "until" in params:
+            # Nothing in this window (a market listed after `cursor`): asked without an end, the
+            # exchange answers its first candles from `cursor` on, wherever they are.
+            later = [int(r[0]) for r in fetch_page(cursor, {}) if r[0] >= cursor]
+            if not later or min(later) > until_ms:
+                break
+            cursor = min(later)
         elif windowed and empty_windows < MAX_EMPTY_WINDOWS:
             # a window with no trades: the next window may still hold candles
             empty_windows += 1
