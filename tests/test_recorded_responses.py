@@ -6,12 +6,15 @@ tested on rows in the recorded shapes. No internet: the fake server replays the 
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import pytest
 
-from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
-from pricecast.market import load_market
+from pricecast.market import MarketDataError, load_market, yahoo
 from pricecast.market.yahoo import fetch_candles as yahoo_fetch
+
+from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
 
 H = 3_600_000
 MIN = 60_000
@@ -38,7 +41,7 @@ def now_ms() -> int:
     ("upbit:BTC/USDT:1h", "upbit"),
     ("coinbaseexchange:BTC/USDT:1h", "coinbase"),
 ])
-def test_recorded_page_gives_cctxs_parsed_candles(fake, recordings, ref, sample):
+def test_recorded_page_gives_ccxts_parsed_candles(fake, recordings, ref, sample):
     recorded = getattr(recordings, sample)
     expected = recorded["parsedResponse"]
     since = recorded["input"][2] or expected[0][0]
@@ -161,10 +164,8 @@ def test_yahoo_intraday_through_load_market_and_the_cache(fake, tmp_path):
 
 def test_yahoo_range_error_is_reported_in_its_own_words(fake, monkeypatch):
     # were pricecast to ask for more than Yahoo allows, Yahoo's own 422 message reaches the user
-    from pricecast.market import MarketDataError
-    from pricecast.market import yahoo
-
-    monkeypatch.setitem(yahoo.YAHOO_INTERVALS, "1m", yahoo.YahooInterval("1m", pd.Timedelta(minutes=1).to_pytimedelta(), None, None))
+    unlimited = yahoo.YahooInterval("1m", timedelta(minutes=1), None, None)
+    monkeypatch.setitem(yahoo.YAHOO_INTERVALS, "1m", unlimited)
     until = now_ms()
     with pytest.raises(MarketDataError, match="Yahoo refused TSLA 1m: .*Only 8 days worth of 1m granularity data"):
         yahoo_fetch("TSLA", "1m", until - 10 * 86_400_000, until)

@@ -50,8 +50,8 @@ def like(template: Any, value: float) -> Any:
     if isinstance(template, str):
         decimals = len(template.split(".", 1)[1]) if "." in template else 0
         return f"{value:.{decimals}f}"
-    if isinstance(template, bool) or isinstance(template, int):
-        return int(round(value))
+    if isinstance(template, int):
+        return round(value)
     text = repr(template)
     decimals = len(text.split(".", 1)[1]) if "." in text and "e" not in text else 8
     return round(value, decimals)
