@@ -296,6 +296,7 @@ def fetch_candles(
     empty_windows = 0
     page_no = 0
     classify = _classify(ex)
+
     def fetch_page(cursor: int, params: dict) -> list:
         def call() -> list:
             ex.last_response_headers = None
