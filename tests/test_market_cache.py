@@ -6,7 +6,7 @@ import os
 import pandas as pd
 import pytest
 
-from .fakes.fixtures import fake  # noqa: F401 - fixture
+from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
 from .fakes.server import Fault
 from pricecast.market import MarketDataError, load_market
 from pricecast.market import cache as cache_mod
@@ -98,5 +98,5 @@ def test_partial_download_is_kept_when_the_network_drops(fake, tmp_path):
 
 def test_default_cache_dir_comes_from_paths(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("PRICECAST_CACHE_DIR", str(tmp_path / "elsewhere"))
-    data = load_market("yahoo:AAPL:1d", "2024-01-01", "2024-01-31")
+    data = load_market("yahoo:AAPL:1d", "2020-09-01", "2020-09-30")
     assert data.cache_file.is_relative_to(tmp_path / "elsewhere")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .fakes.fixtures import fake  # noqa: F401 - fixture
+from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
 from pricecast import cli_market
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +34,16 @@ def test_fetch_json(fake, capsys):
     assert summary["last"].startswith("2024-01-03T00:00") and summary["gaps"] == 0
     assert summary["source"] == "binance" and Path(summary["cache_file"]).exists()
     assert summary["warnings"] == [] and "loading markets" in err
+
+
+def test_fetch_kraken_says_what_it_cannot_fetch(fake, capsys):
+    """Kraken keeps only its latest 720 candles: the table and --json both say so."""
+    code, out, err = run(["fetch", "kraken:BTC/USD:15m", "--since", "2024-01-01", "--json"], capsys)
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["rows"] == 719 and summary["gaps"] == 0
+    assert summary["warnings"] == ["kraken keeps only its latest 720 15m candles; older ones cannot be fetched"]
+    assert "warning: kraken keeps only" in err
 
 
 def test_fetch_bad_input_exit_2(fake, capsys):

@@ -6,7 +6,7 @@ import time
 import pandas as pd
 import pytest
 
-from .fakes.fixtures import fake  # noqa: F401 - fixture
+from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
 from .fakes.server import Fault
 from pricecast.market import MarketDataError, MarketRef, list_exchanges, list_symbols, list_timeframes, load_market, parse_market_ref, yahoo_intervals
 
@@ -62,6 +62,15 @@ def test_duplicates_at_page_edges_and_gaps(fake):
     assert data.summary()["gaps"] == 2
 
 
+def test_market_listed_long_after_since_is_found(fake):
+    listed = pd.Timestamp("2024-01-10", tz="UTC")  # 13 windows of 1000 minutes after `since`
+    fake.state.binance["ETHBTC"].listed = int(listed.value // 1_000_000)
+    data = load_market("binance:ETH/BTC:1m", "2024-01-01", "2024-01-10T09:59")
+    assert data.candles.index[0] == listed and len(data.candles) == 600
+    klines = fake.state.paths("/api/v3/klines")
+    assert len(klines) == 3 and "endTime" not in klines[1]  # an empty window, then asked open-ended
+
+
 def test_poloniex_legacy_pair_and_page_limit(fake):
     data = load_market("poloniex:USDT_BTC:1h", "2024-01-01", "2024-02-15")
     assert len(data.candles) == 45 * 24 + 1
@@ -81,14 +90,22 @@ def test_bithumb_newest_first_windows(fake):
     assert len(daily.candles) == 91 and fake.state.paths("/v1/candles/days")
 
 
-def test_yahoo_daily_with_nulls(fake):
-    data = load_market("yahoo:TSLA:1d", "2024-01-01", "2024-03-29")
+def test_yahoo_daily_replays_the_recorded_chart_with_a_null_row(fake, recordings):
+    chart = recordings.yahoo["TSLA"]
+    stamps = [t for t in chart["timestamp"] if pd.Timestamp("2023-01-01", tz="UTC").timestamp() <= t < pd.Timestamp("2023-04-01", tz="UTC").timestamp()]
+    fake.state.yahoo_nulls = {stamps[2]}  # Yahoo sometimes sends a row of nulls
+    data = load_market("yahoo:TSLA:1d", "2023-01-01", "2023-03-31")
     idx = data.candles.index
     assert (idx == idx.normalize()).all() and (idx.day_of_week < 5).all()
-    assert len(idx) == 64 - 1  # 64 weekdays, one row of nulls left out
+    # the recorded trading days (holidays absent), stamped at the New York date, minus the null row
+    kept = [t for t in stamps if t != stamps[2]]
+    assert list(idx) == [pd.Timestamp(t - 5 * 3600, unit="s", tz="UTC").normalize() for t in kept]
+    quote = chart["indicators"]["quote"][0]
+    closes = {t: quote["close"][chart["timestamp"].index(t)] for t in kept}
+    assert data.candles["close"].tolist() == [closes[t] for t in kept]  # close as traded, not adjclose
     assert any("without prices" in w for w in data.warnings)
     q = fake.state.paths("/v8/finance/chart/TSLA")[0]
-    assert q["interval"] == "1d" and int(q["period1"]) < 1704067200
+    assert q["interval"] == "1d" and int(q["period1"]) < pd.Timestamp("2023-01-01", tz="UTC").timestamp()
 
 
 def test_yahoo_unknown_symbol_and_interval(fake):
@@ -123,7 +140,7 @@ def test_retry_after_is_capped(fake, monkeypatch):
     waits = []
     monkeypatch.setattr("pricecast.market.http.time.sleep", lambda s: waits.append(s))
     fake.state.inject("/v8/finance/chart", Fault(429, {"Retry-After": "3600"}, "Too Many Requests"))
-    load_market("yahoo:AAPL:1d", "2024-01-01", "2024-01-31")
+    load_market("yahoo:AAPL:1d", "2020-09-01", "2020-09-30")
     assert waits == [0.05]
 
 
@@ -134,7 +151,7 @@ def test_timeout_then_success(fake, monkeypatch):
     data = load_market("binance:ETH/USDT:1h", "2024-01-01", "2024-01-02")
     assert len(data.candles) == 25 and time.time() - t0 < 5
     fake.state.inject("/v8/finance/chart", Fault(delay=0.8))
-    assert len(load_market("yahoo:AAPL:1d", "2024-01-01", "2024-01-31").candles) > 15
+    assert len(load_market("yahoo:AAPL:1d", "2020-09-01", "2020-09-30").candles) == 21  # recorded days
 
 
 def test_server_errors_exhaust_retries_without_cache(fake):
@@ -158,7 +175,7 @@ def test_malformed_json_is_a_clear_error(fake):
         load_market("binance:ETH/USDT:1h", "2024-01-01", "2024-01-02")
     fake.state.inject("/v8/finance/chart", Fault(200, {}, '{"chart": {"result": [{"meta"'))
     with pytest.raises(MarketDataError, match="yahoo sent a response that is not valid JSON"):
-        load_market("yahoo:AAPL:1d", "2024-01-01", "2024-01-31")
+        load_market("yahoo:AAPL:1d", "2020-09-01", "2020-09-30")
 
 
 def test_empty_result(fake):
@@ -166,7 +183,7 @@ def test_empty_result(fake):
     with pytest.raises(MarketDataError, match="no candles"):
         load_market("binance:ETH/BTC:1h", "2024-01-01", "2024-01-02")
     with pytest.raises(MarketDataError, match="no candles"):
-        load_market("yahoo:AAPL:1d", "2024-01-06", "2024-01-07")  # a weekend
+        load_market("yahoo:AAPL:1d", "2020-09-05", "2020-09-06")  # a weekend inside the recorded chart
 
 
 def test_still_forming_candle_is_dropped(fake):

@@ -26,8 +26,16 @@ except ImportError:  # pragma: no cover - depends on the environment
 # Exchanges that page by an exclusive end time (``to``) and answer newest-first, 200 a page.
 # ccxt turns ``since`` into ``to`` for upbit; its bithumb (API generation 2, /v1/candles/...)
 # ignores ``since`` entirely, so for bithumb we send ``to`` ourselves (UTC, with 'Z', because
-# Bithumb reads a bare time as KST).
+# Bithumb reads a bare time as KST). These, and every exchange we send ``until`` to, answer one
+# time window per request: a window without trades comes back empty (Coinbase Exchange publishes
+# no candle for an interval without ticks) although later windows hold candles.
 _WINDOWED = {"upbit", "bithumb"}
+# Exchanges that, asked without an end time, answer the first candles from ``since`` on however
+# far later they start (Binance /api/v3/klines with startTime alone).
+_OPEN_ENDED = {"binance"}
+# Exchanges that keep only their latest N candles per timeframe, whatever ``since`` asks for
+# (Kraken's OHLC: "Returns up to 720 of the most recent entries").
+_LATEST_ONLY = {"kraken": 720}
 # Timeframes a ccxt exchange serves outside its ``timeframes`` table: ccxt's bithumb.fetch_ohlcv
 # routes 1d/1w/1M to /v1/candles/days|weeks|months although ``timeframes`` lists minutes only.
 _EXTRA_TIMEFRAMES = {"bithumb": ("1d", "1w", "1M")}
@@ -257,13 +265,14 @@ def fetch_candles(
     progress: Callable[[str], None] | None = None,
     policy: RetryPolicy | None = None,
     now_ms: int | None = None,
+    warnings: list[str] | None = None,
 ) -> tuple[str, list[list[float]]]:
     """Closed candles ``[t_ms, o, h, l, c, v]`` with ``since_ms <= t <= until_ms``, paged forward.
 
     Returns (resolved unified symbol, rows sorted and de-duplicated). The still-forming candle
     (open time + timeframe > now) is dropped. Raises :class:`SourceUnavailableError` (carrying
     what was fetched so far) when the exchange cannot be reached, :class:`MarketDataError`
-    otherwise.
+    otherwise. What the exchange cannot serve (history it no longer keeps) is said in ``warnings``.
     """
     policy = policy or RetryPolicy.from_env()
     ex_id = _check_exchange(exchange_id)
@@ -277,22 +286,19 @@ def fetch_candles(
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     until_ms = min(until_ms, now_ms - step)  # candles opening later are still forming
     limit = _page_limit(ex)
-    windowed = ex_id in _WINDOWED
     until_param = "params.until" in (type(ex).fetch_ohlcv.__doc__ or "")
+    windowed = ex_id in _WINDOWED or until_param
+    kept = _LATEST_ONLY.get(ex_id)
+    if kept and warnings is not None and since_ms < (now_ms // step - kept + 1) * step:
+        warnings.append(f"{ex_id} keeps only its latest {kept} {timeframe} candles; older ones cannot be fetched")
     rows: dict[int, list[float]] = {}
     cursor = since_ms
     empty_windows = 0
     page_no = 0
     classify = _classify(ex)
-    while cursor <= until_ms:
-        params: dict[str, Any] = {}
-        if ex_id == "bithumb":
-            params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
-        if until_param:
-            params["until"] = min(until_ms, cursor + step * limit - 1)
-        page_no += 1
 
-        def call(cursor: int = cursor, params: dict = params) -> list:
+    def fetch_page(cursor: int, params: dict) -> list:
+        def call() -> list:
             ex.last_response_headers = None
             ex.pricecast_last_status = None
             return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
@@ -306,7 +312,16 @@ def fetch_candles(
             raise err from exc
         if not isinstance(page, list):
             raise MarketDataError(f"{ex_id} answered something that is not a list of candles for {unified}")
-        fresh = [r for r in page if r and r[0] is not None and cursor <= r[0] <= until_ms]
+        return [r for r in page if r and r[0] is not None]
+
+    while cursor <= until_ms:
+        params: dict[str, Any] = {}
+        if ex_id == "bithumb":
+            params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
+        if until_param:
+            params["until"] = min(until_ms, cursor + step * limit - 1)
+        page_no += 1
+        fresh = [r for r in fetch_page(cursor, params) if cursor <= r[0] <= until_ms]
         for r in fresh:
             rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
         if progress:
@@ -314,6 +329,13 @@ def fetch_candles(
         if fresh:
             empty_windows = 0
             cursor = max(int(r[0]) for r in fresh) + step
+        elif ex_id in _OPEN_ENDED and "until" in params:
+            # Nothing in this window (a market listed after `cursor`): asked without an end, the
+            # exchange answers its first candles from `cursor` on, wherever they are.
+            later = [int(r[0]) for r in fetch_page(cursor, {}) if r[0] >= cursor]
+            if not later or min(later) > until_ms:
+                break
+            cursor = min(later)
         elif windowed and empty_windows < MAX_EMPTY_WINDOWS:
             # a window with no trades: the next window may still hold candles
             empty_windows += 1

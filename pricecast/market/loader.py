@@ -101,7 +101,8 @@ def _fetch(ref: MarketRef, start: pd.Timestamp, end: pd.Timestamp, progress, pol
     s, e = int(start.value // 1_000_000), int(end.value // 1_000_000)
     if ref.is_yahoo:
         return yahoo.fetch_candles(ref.symbol, ref.timeframe, s, e, progress=progress, policy=policy, warnings=warnings)
-    _, rows = ccxt_source.fetch_candles(ref.source, ref.symbol, ref.timeframe, s, e, progress=progress, policy=policy)
+    _, rows = ccxt_source.fetch_candles(ref.source, ref.symbol, ref.timeframe, s, e, progress=progress, policy=policy,
+                                        warnings=warnings)
     return rows
 
 

@@ -108,11 +108,12 @@ def fetch_candles(
     span_ms = int(iv.max_span.total_seconds() * 1000) if iv.max_span else None
     rows: dict[int, list[float]] = {}
     dropped = 0
-    start = since_ms
-    # daily candles are re-stamped to midnight, so ask from the day before to catch the first one
-    fetch_from = start - DAY_MS if step_ms >= DAY_MS else start
-    while fetch_from <= until_ms:
-        end = until_ms if span_ms is None else min(until_ms, fetch_from + span_ms)
+    # Daily candles are re-stamped to midnight but Yahoo stamps them at the session open, so ask
+    # from the day before to catch the first one and up to the day after to catch the last one.
+    pad = DAY_MS if step_ms >= DAY_MS else 0
+    fetch_from, fetch_to = since_ms - pad, until_ms + pad
+    while fetch_from <= fetch_to:
+        end = fetch_to if span_ms is None else min(fetch_to, fetch_from + span_ms)
         params = {
             "period1": fetch_from // 1000,
             "period2": end // 1000 + 1,
