@@ -14,8 +14,9 @@ import re
 import time
 from typing import Any, Callable
 
-from .errors import MarketDataError, SourceUnavailableError
-from .http import RETRY_STATUSES, RetryPolicy, base_url_override, call_with_retries, retry_after_seconds, rewrite_urls
+from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
+from .http import (NO_NETWORK, RETRY_STATUSES, RetryPolicy, base_url_override, body_problem, call_with_retries,
+                   retry_after_seconds, rewrite_urls, status_problem)
 from .refs import timeframe_ms
 
 try:  # ccxt is a dependency, but keep importing pricecast possible without it
@@ -116,17 +117,24 @@ def _record_status(ex: Any) -> None:
     ex.on_rest_response = on_rest_response
 
 
+class NotData(Exception):
+    """A body that is not the JSON asked for; the message says what it looked like."""
+
+
 def _strict_json_parser(ex: Any) -> Callable[[str], Any]:
     """ccxt silently treats a broken JSON body as text; we want to say so."""
 
     def parse_json(http_response: str) -> Any:
         text = (http_response or "").strip()
+        status = getattr(ex, "pricecast_last_status", None) or 200
+        if text[:1] == "<" and status < 400:  # error statuses are judged by their status instead
+            raise NotData(body_problem(ex.id, status, text))
         if not text or text[0] not in "[{":
             return None
         try:
             return json.loads(text)
         except ValueError:
-            raise ccxt.BadResponse(f"{ex.id} sent a response that is not valid JSON: {text[:80]!r}") from None
+            raise NotData(body_problem(ex.id, status, text)) from None
 
     return parse_json
 
@@ -159,19 +167,26 @@ def _translate(exc: BaseException, ex_id: str, what: str, status: int | None = N
     """A ccxt exception as a MarketDataError with a plain message (``status``: last HTTP status)."""
     if isinstance(exc, MarketDataError):
         return exc
+
+    def unavailable(reason: str) -> SourceUnavailableError:
+        # short on purpose: ccxt's own text holds the full URL and the response body (HTML pages)
+        return SourceUnavailableError(f"{reason} (while {what})", reason=reason)
+
+    if isinstance(exc, NotData):
+        return unavailable(str(exc))
     if ccxt is not None:
         if isinstance(exc, ccxt.BaseError) and status in RETRY_STATUSES:
-            return SourceUnavailableError(f"{ex_id} kept failing (HTTP {status}) while {what}: {_brief(exc)}")
+            return unavailable(status_problem(ex_id, status))
         if isinstance(exc, ccxt.OnMaintenance):
-            return SourceUnavailableError(f"{ex_id} is under maintenance; try again later ({what})")
+            return unavailable(f"{ex_id} is under maintenance; try again later")
         if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
-            return SourceUnavailableError(f"{ex_id} kept refusing requests (rate limited) while {what}")
+            return unavailable(f"{ex_id} is limiting requests (rate limited)")
         if isinstance(exc, ccxt.RequestTimeout):
-            return SourceUnavailableError(f"{ex_id} did not answer in time while {what}")
+            return unavailable(f"{ex_id} did not answer in time")
         if isinstance(exc, ccxt.ExchangeNotAvailable):
-            return SourceUnavailableError(f"{ex_id} is not available (down or under maintenance) while {what}: {_brief(exc)}")
+            return unavailable(f"{ex_id} is not available (down or under maintenance)")
         if isinstance(exc, ccxt.NetworkError):
-            return SourceUnavailableError(f"no network: could not reach {ex_id} while {what}")
+            return SourceUnavailableError(f"{NO_NETWORK}: could not reach {ex_id} while {what}", reason=NO_NETWORK)
         if isinstance(exc, ccxt.BadResponse):
             return MarketDataError(f"{_brief(exc)} (while {what})")
         if isinstance(exc, ccxt.BadSymbol):
@@ -281,43 +296,46 @@ def fetch_candles(
     until_param = "params.until" in (type(ex).fetch_ohlcv.__doc__ or "")
     rows: dict[int, list[float]] = {}
     cursor = since_ms
+    classify = _classify(ex)
     empty_windows = 0
     page_no = 0
-    classify = _classify(ex)
-    while cursor <= until_ms:
-        params: dict[str, Any] = {}
-        if ex_id == "bithumb":
-            params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
-        if until_param:
-            params["until"] = min(until_ms, cursor + step * limit - 1)
-        page_no += 1
+    try:  # Ctrl-C between pages: hand over what was fetched so the loader can cache it
+        while cursor <= until_ms:
+            params: dict[str, Any] = {}
+            if ex_id == "bithumb":
+                params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
+            if until_param:
+                params["until"] = min(until_ms, cursor + step * limit - 1)
+            page_no += 1
 
-        def call(cursor: int = cursor, params: dict = params) -> list:
-            ex.last_response_headers = None
-            ex.pricecast_last_status = None
-            return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
+            def call(cursor: int = cursor, params: dict = params) -> list:
+                ex.last_response_headers = None
+                ex.pricecast_last_status = None
+                return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
 
-        try:
-            page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress)
-        except Exception as exc:  # noqa: BLE001 - translated
-            err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles", ex.pricecast_last_status)
-            if isinstance(err, SourceUnavailableError):
-                err.partial = sorted(rows.values())
-            raise err from exc
-        if not isinstance(page, list):
-            raise MarketDataError(f"{ex_id} answered something that is not a list of candles for {unified}")
-        fresh = [r for r in page if r and r[0] is not None and cursor <= r[0] <= until_ms]
-        for r in fresh:
-            rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
-        if progress:
-            progress(f"{ex_id}: page {page_no}, {len(rows)} candles so far")
-        if fresh:
-            empty_windows = 0
-            cursor = max(int(r[0]) for r in fresh) + step
-        elif windowed and empty_windows < MAX_EMPTY_WINDOWS:
-            # a window with no trades: the next window may still hold candles
-            empty_windows += 1
-            cursor += step * limit
-        else:
-            break
+            try:
+                page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress)
+            except Exception as exc:  # noqa: BLE001 - translated
+                err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles", ex.pricecast_last_status)
+                if isinstance(err, SourceUnavailableError):
+                    err.partial = sorted(rows.values())
+                raise err from exc
+            if not isinstance(page, list):
+                raise MarketDataError(f"{ex_id} answered something that is not a list of candles for {unified}")
+            fresh = [r for r in page if r and r[0] is not None and cursor <= r[0] <= until_ms]
+            for r in fresh:
+                rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
+            if progress:
+                progress(f"{ex_id}: page {page_no}, {len(rows)} candles so far")
+            if fresh:
+                empty_windows = 0
+                cursor = max(int(r[0]) for r in fresh) + step
+            elif windowed and empty_windows < MAX_EMPTY_WINDOWS:
+                # a window with no trades: the next window may still hold candles
+                empty_windows += 1
+                cursor += step * limit
+            else:
+                break
+    except KeyboardInterrupt:
+        raise FetchInterrupted([rows[k] for k in sorted(rows)]) from None
     return unified, [rows[k] for k in sorted(rows)]
