@@ -333,3 +333,18 @@ def test_item14_stale_partial_runs_and_old_uploads_are_cleaned(tmp_path):
     (run / "spec.json").write_text(json.dumps({"data": str(used)}))
     assert remove_old_uploads() == [old]
     assert used.exists() and new.exists()
+
+
+def test_item10_the_data_page_shows_a_stored_csv(capsys, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    _csv(tmp_path / "a.csv", rows=120)
+    assert _cli(capsys, "data", "import", str(tmp_path / "a.csv"), "--store", "mydata")[0] == 0
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
+    at.query_params.update({"data": "csv:MYDATA:1d"})
+    at.run()
+    at.switch_page("pages/1_Data.py").run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert at.radio(key="data_source").value == "csv"
+    assert any(m.value == "120" for m in at.metric)
