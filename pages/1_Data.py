@@ -29,6 +29,8 @@ def _source_of(ref: str) -> str:
     except Exception:  # noqa: BLE001
         return "sample"
     if kind == "market":
+        if ref.lower().startswith("csv:"):  # a CSV stored with `pricecast data import --store NAME`
+            return "csv"
         return "yahoo" if ref.lower().startswith("yahoo:") else "exchange"
     return kind
 

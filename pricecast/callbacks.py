@@ -93,3 +93,22 @@ class BestWeights(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.weights is not None:
             self.model.set_weights(self.weights)
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Ends training at the first batch whose loss is NaN or infinite: every later step only
+    spreads the NaN through the weights. ``where`` is then ``(epoch, batch)``, both from 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.where: tuple[int, int] | None = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and self.where is None and not np.isfinite(float(loss)):
+            self.where = (self._epoch + 1, batch + 1)
+            self.model.stop_training = True

@@ -6,8 +6,13 @@ Bad input exits with status 2 and a one-line message, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
+import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,6 +21,7 @@ from .candles import CandleError, summarize
 from .models import ModelSpecError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def _print_json(obj) -> None:
@@ -80,7 +86,32 @@ def cmd_data_show(args) -> int:
 
 # ---- train ------------------------------------------------------------------------------------
 def _csv_ints(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in text.split(",") if x.strip())
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of whole numbers, e.g. 50,50") from None
+
+
+def _csv_ints_option(text: str) -> str:
+    _csv_ints(text)  # argparse names the option in the message when this raises
+    return text
+
+
+def _split_option(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not three shares like 0.7,0.15,0.15") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
 
 
 def spec_from_args(args):
@@ -93,7 +124,7 @@ def spec_from_args(args):
     if args.features:
         w["features"] = tuple(f.strip() for f in args.features.split(","))
     if args.split:
-        w["split"] = tuple(float(x) for x in args.split.split(","))
+        w["split"] = args.split
     window = replace(window, **w)
     m = {}
     for name in ("arch", "activation", "output_activation", "optimizer", "dropout", "l1", "l2", "learning_rate"):
@@ -145,13 +176,18 @@ def cmd_train(args) -> int:
     try:
         loaded = load_data(spec.data, offline=args.offline)
     except CandleError as exc:
-        if kind_of(spec.data) == "market" and "no network" in str(exc):
+        from .market import SourceUnavailableError
+
+        if kind_of(spec.data) == "market" and isinstance(exc, SourceUnavailableError):
             raise CandleError(f"{exc}. To train offline, pick bundled data, e.g. --data sample:AAPL") from None
         raise
     for w in loaded.warnings:
         _progress(f"warning: {w}")
     candles = loaded.candles
-    run = train(spec, listener=listener, candles=candles, runs_root=Path(args.runs_dir) if args.runs_dir else None)
+    stop = threading.Event()
+    with _ctrl_c_stops(stop):
+        run = train(spec, listener=listener, stop=stop, candles=candles,
+                    runs_root=Path(args.runs_dir) if args.runs_dir else None)
     test = run.metrics["test"]
     for w in run.metrics.get("warnings", []):
         _progress(f"warning: {w}")
@@ -177,7 +213,31 @@ def cmd_train(args) -> int:
         verdict = "beats" if test["skill"] > 0 else "does not beat"
         print(f"\nThe model {verdict} persistence (skill {test['skill']:+.2%}).\n\nNext {spec.window.k} steps:")
         print(run.forecast.to_string(index=False))
+    if stop.is_set():
+        _progress(f"pricecast: interrupted; the run was saved with the best weights in {run.run_dir}")
+        return EXIT_INTERRUPTED
     return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(stop: threading.Event):
+    """While training, the first Ctrl-C acts as the dashboard's Stop button (finish the batch, keep
+    the best weights, save the run); a second one aborts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set on the main thread
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        _progress("stopping after this batch; the best weights will be saved (Ctrl-C again to abort)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def cmd_predict(args) -> int:
@@ -208,7 +268,7 @@ def cmd_runs(args) -> int:
 
     root = Path(args.runs_dir) if args.runs_dir else None
     if args.delete:
-        delete_run(args.delete)
+        delete_run(args.delete, root)
         _progress(f"deleted {args.delete}")
         return 0
     rows = list_runs(root)
@@ -274,13 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--k", type=int, help="future steps it predicts")
     t.add_argument("--stride", type=int, help="1 = sliding windows; N+K = non-overlapping")
     t.add_argument("--features", help="comma-separated inputs from open,high,low,close,volume")
-    t.add_argument("--split", help="train,val,test shares, e.g. 0.7,0.15,0.15")
+    t.add_argument("--split", type=_split_option, help="train,val,test shares, e.g. 0.7,0.15,0.15")
     t.add_argument("--scaling", choices=("minmax", "standard", "logratio"))
     t.add_argument("--arch", choices=("cnn", "lstm", "gru", "mlp"))
-    t.add_argument("--units", help="units (filters for CNN) per layer, e.g. 50,50")
-    t.add_argument("--dense-units", help="hidden Dense layers after the body, e.g. 25")
-    t.add_argument("--kernel-sizes", help="CNN kernel size per conv layer")
-    t.add_argument("--strides", help="CNN stride per conv layer")
+    t.add_argument("--units", type=_csv_ints_option, help="units (filters for CNN) per layer, e.g. 50,50")
+    t.add_argument("--dense-units", type=_csv_ints_option, help="hidden Dense layers after the body, e.g. 25")
+    t.add_argument("--kernel-sizes", type=_csv_ints_option, help="CNN kernel size per conv layer")
+    t.add_argument("--strides", type=_csv_ints_option, help="CNN stride per conv layer")
     t.add_argument("--activation")
     t.add_argument("--output-activation")
     t.add_argument("--dropout", type=float)
@@ -293,8 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-residual", dest="residual", action="store_false")
     t.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd", "adamw"))
     t.add_argument("--learning-rate", type=float)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
+    t.add_argument("--epochs", type=_positive_int)
+    t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--patience", type=int, help="early stopping patience in epochs; 0 = off")
     t.add_argument("--seed", type=int)
     t.add_argument("--pipeline", choices=("auto", "batches", "prefetch"),
@@ -345,11 +405,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe (`| head`) shows here, inside the handler below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`pricecast presets | head`): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
+        return 0
     except (CandleError, ModelSpecError, KeyError, FileNotFoundError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"pricecast: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # disk full, no permission, a folder where a file belongs
+        print(f"pricecast: {_os_message(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("pricecast: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _os_message(exc: OSError) -> str:
+    if not exc.strerror:
+        return str(exc)
+    where = f": {exc.filename}" if exc.filename else ""
+    hint = "; free some disk space or move PRICECAST_HOME to another disk" if exc.errno == errno.ENOSPC else ""
+    return f"{exc.strerror}{where}{hint}"

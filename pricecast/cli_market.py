@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any, Sequence
 
@@ -21,7 +22,7 @@ def _progress(message: str) -> None:
 
 def _print_table(summary: dict[str, Any]) -> None:
     keys = ["source", "ref", "rows", "first", "last", "step", "gaps", "missing_candles",
-            "fetched_rows", "from_cache", "cache_file", "ticker", "layout"]
+            "fetched_rows", "from_cache", "cache_file", "stored_ref", "ticker", "layout"]
     width = max(len(k) for k in keys)
     for key in keys:
         if summary.get(key) is not None:
@@ -61,16 +62,23 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     try:
         frame, info = read_candles_csv_info(args.file, ticker=args.ticker)
-        cache_path = None
+        cache_path = stored_ref = None
         if args.store:
             from . import paths
             from .market.cache import cache_file, write_cache
-            from .market.refs import MarketRef
+            from .market.refs import parse_market_ref
 
-            tf = args.timeframe or _guess_timeframe(frame)
-            ref = MarketRef("csv", args.store.strip().upper(), tf)  # as parse_market_ref spells it
+            name = args.store.strip()
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or set(name) == {"."}:
+                raise CandleError(f"--store: '{args.store}' is not a name; use letters, digits, '.', '-' and '_'")
+            tf = (args.timeframe or _guess_timeframe(frame)).strip()
+            try:
+                ref = parse_market_ref(f"csv:{name}:{tf}")  # the spelling `train --data` will parse
+            except CandleError as exc:
+                raise CandleError(f"--timeframe: {exc}") from None
             cache_path = cache_file(ref, paths.cache_dir())
             write_cache(cache_path, frame)
+            stored_ref = str(ref)
     except CandleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -85,11 +93,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         "layout": info.time_format,
         "columns": info.mapping,
         "cache_file": None if cache_path is None else str(cache_path),
+        "stored_ref": stored_ref,
         "warnings": info.notes,
     }
     for note in info.notes:
         _progress(f"note: {note}")
     _emit(summary, args.json)
+    if stored_ref:
+        _progress(f"stored as {stored_ref}; train on it with: pricecast train --data {stored_ref}")
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .candles import CandleError
+from .candles import CandleError, price_spike_warning
 from .samples import CATALOGUE, load_sample
 
 
@@ -42,7 +42,14 @@ def kind_of(ref: str) -> str:
 
 def load_data(ref: str, since: str | None = None, until: str | None = None, offline: bool = False) -> LoadedData:
     """Load the candles ``ref`` names. Raises :class:`CandleError` with a plain message."""
-    ref = ref.strip()
+    loaded = _load(ref.strip(), since, until, offline)
+    spike = price_spike_warning(loaded.candles, loaded.ref)
+    if spike:
+        loaded.warnings.append(spike)
+    return loaded
+
+
+def _load(ref: str, since: str | None, until: str | None, offline: bool) -> LoadedData:
     kind = kind_of(ref)
     if kind == "sample":
         frame = load_sample(ref.split(":", 1)[1])

@@ -61,9 +61,12 @@ def forecast_metrics(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray
     return out
 
 
-def skill(rmse: float, reference_rmse: float) -> float:
-    """1 - rmse / reference: above 0 beats the reference, 0 ties it, below 0 loses to it."""
-    return float(1.0 - rmse / reference_rmse) if reference_rmse > 0 else float("nan")
+def skill(rmse: float | None, reference_rmse: float | None) -> float:
+    """1 - rmse / reference: above 0 beats the reference, 0 ties it, below 0 loses to it. NaN when
+    either is missing (a saved run stores NaN metrics as null)."""
+    if rmse is None or reference_rmse is None or not reference_rmse > 0:
+        return float("nan")
+    return float(1.0 - rmse / reference_rmse)
 
 
 def evaluate(actual: np.ndarray, predicted: np.ndarray, history: np.ndarray) -> dict:

@@ -445,7 +445,13 @@ def experiments_root(root: Path | str | None = None) -> Path:
 
 
 def experiment_dir(name: str, root: Path | str | None = None) -> Path:
-    return experiments_root(root) / name
+    """``<root>/<name>``; a name that would lead out of the experiments folder (``../x``, ``a/b``,
+    an absolute path) is refused, so delete and run can never touch another folder."""
+    base = experiments_root(root).resolve()
+    folder = base / name
+    if not name or name in (".", "..") or Path(name).name != name or folder.resolve().parent != base:
+        raise ExperimentError(f"'{name}' is not an experiment name: use letters, digits, '-' and '_', no folders")
+    return folder
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,23 +34,93 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "run"
 
 
+# A save takes seconds; a partial folder this old belongs to a process that died mid-save.
+STALE_PARTIAL_SECONDS = 3600
+
+
 def save_run(run: "Run", root: Path | None = None) -> Path:
+    """Write the run under a hidden ``.NAME.partial`` folder, then rename it. On any failure (a
+    full disk) the partial folder is removed and the error raised: no half run is left behind."""
     root = Path(root) if root else runs_dir()
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(root)
+    _remove_old_uploads_once(root)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = f"{stamp}-{_slug(run.spec.preset or run.spec.model.arch)}-{_slug(run.spec.data)}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".{name}.partial"
     tmp.mkdir()
-    (tmp / "spec.json").write_text(json.dumps(run.spec.to_dict(), indent=2))
-    (tmp / "metrics.json").write_text(json.dumps(_jsonable(run.metrics), indent=2))
-    (tmp / "scaler.json").write_text(json.dumps(run.scaler.to_dict(), indent=2))
-    run.history.to_csv(tmp / "history.csv", index=False)
-    run.predictions.to_csv(tmp / "predictions.csv", index=False)
-    run.forecast.to_csv(tmp / "forecast.csv", index=False)
-    run.model.save(tmp / "model.keras")
-    final = root / name
-    os.replace(tmp, final)
+    try:
+        (tmp / "spec.json").write_text(json.dumps(run.spec.to_dict(), indent=2))
+        (tmp / "metrics.json").write_text(json.dumps(_jsonable(run.metrics), indent=2))
+        (tmp / "scaler.json").write_text(json.dumps(run.scaler.to_dict(), indent=2))
+        run.history.to_csv(tmp / "history.csv", index=False)
+        run.predictions.to_csv(tmp / "predictions.csv", index=False)
+        run.forecast.to_csv(tmp / "forecast.csv", index=False)
+        run.model.save(tmp / "model.keras")
+        final = root / name
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return final
+
+
+def remove_stale_partials(root: Path, older_than_s: float = STALE_PARTIAL_SECONDS) -> list[Path]:
+    """Delete ``.*.partial`` folders left by saves that died (kill -9, power loss) long ago."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for folder in Path(root).glob(".*.partial"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder)
+                removed.append(folder)
+        except OSError:
+            continue  # another process removed or renamed it meanwhile
+    return removed
+
+
+# Uploaded CSVs no saved run names are deleted after this long (runs keep theirs for good).
+UPLOAD_MAX_AGE_DAYS = 30
+_uploads_checked = False
+
+
+def _remove_old_uploads_once(root: Path) -> None:
+    global _uploads_checked
+    if not _uploads_checked:  # a listing of every run: once per process is plenty
+        _uploads_checked = True
+        try:
+            remove_old_uploads(root)
+        except OSError:
+            pass  # housekeeping must never fail a save
+
+
+def remove_old_uploads(root: Path | None = None, max_age_days: float = UPLOAD_MAX_AGE_DAYS) -> list[Path]:
+    """Delete files under ``<home>/uploads`` older than ``max_age_days`` that no saved run trains
+    on (runs in ``root``, the runs folder and experiment trials), so a run can always reload its data."""
+    from .paths import home
+
+    folder = home() / "uploads"
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - max_age_days * 86400
+    old = [f for f in folder.rglob("*") if f.is_file() and f.stat().st_mtime < cutoff]
+    if not old:
+        return []
+    used = set()
+    spec_files = [*runs_dir().glob("*/spec.json"), *home().glob("experiments/*/trials/*/spec.json")]
+    if root:
+        spec_files += Path(root).glob("*/spec.json")
+    for spec_file in spec_files:
+        try:
+            used.add(str(Path(json.loads(spec_file.read_text()).get("data", "")).expanduser().resolve()))
+        except (OSError, ValueError, AttributeError):
+            continue
+    removed = []
+    for f in old:
+        if str(f.resolve()) not in used:
+            f.unlink(missing_ok=True)
+            removed.append(f)
+    return removed
 
 
 def list_runs(root: Path | None = None) -> list[dict]:
@@ -111,11 +182,19 @@ def _read_times(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-def delete_run(run_dir: Path | str) -> None:
-    folder = Path(run_dir)
-    if not (folder / "spec.json").exists():
+def delete_run(run_dir: Path | str, root: Path | str | None = None) -> None:
+    """Delete one run folder, which must sit directly in ``root`` (default: the runs folder):
+    a path that leads anywhere else (``../``, a symlink, another folder with a spec.json) is refused."""
+    root_dir = (Path(root) if root else runs_dir()).resolve()
+    folder = Path(run_dir).expanduser()
+    if not folder.is_absolute() and not folder.exists():
+        folder = root_dir / folder  # a bare run name, as `runs` lists it
+    resolved = folder.resolve()
+    if resolved.parent != root_dir or folder.is_symlink():
+        raise ValueError(f"refusing to delete {run_dir}: it is not a run folder in {root_dir}")
+    if not (resolved / "spec.json").exists():
         raise FileNotFoundError(f"{folder} is not a run folder")
-    shutil.rmtree(folder)
+    shutil.rmtree(resolved)
 
 
 def export_windows_h5(wset: "WindowSet", scaler: Scaler, path: Path | str, chunk: int = 16384) -> Path:

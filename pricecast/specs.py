@@ -10,6 +10,10 @@ from .models import ModelSpec
 from .windows import WindowSpec
 
 
+class TrainSpecError(ValueError):
+    """A training option that cannot work, with what to change."""
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     epochs: int = 20
@@ -28,6 +32,15 @@ class TrainSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def check(self) -> None:
+        """Refuse options that would train nothing (0 epochs) or cannot batch, before any work."""
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if value < 1:
+                raise TrainSpecError(f"{name.replace('_', ' ')} must be 1 or more (got {value})")
+        if self.patience < 0:
+            raise TrainSpecError(f"patience must be 0 (off) or more (got {self.patience})")
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainSpec":

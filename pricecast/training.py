@@ -24,6 +24,24 @@ from .windows import WindowSet, latest_window, make_windows
 Listener = Callable[[dict], None]
 
 
+class NonFiniteLossError(ValueError):
+    """Training diverged (the loss became NaN or infinite). ``run`` is the run saved with the best
+    finite weights, or None when no epoch ended with a finite validation loss (nothing saved)."""
+
+    def __init__(self, message: str, run: "Run | None" = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class RunSaveError(OSError):
+    """The trained run could not be written (disk full, no permission...). ``run`` is the trained
+    run in memory, so a caller can still show it or try another folder."""
+
+    def __init__(self, message: str, run: "Run | None" = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
 @dataclass
 class Prepared:
     """Everything derived from the data before a model exists."""
@@ -38,6 +56,7 @@ class Prepared:
 def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
     """Load (unless ``candles`` given), window, check the model's shapes and fit the scaler on the
     training rows only. Raises a ValueError subclass with a plain message on any bad setting."""
+    spec.train.check()
     warnings: list[str] = []
     if candles is None:
         loaded = load_data(spec.data)
@@ -72,8 +91,30 @@ class Run:
 
             from . import layers  # noqa: F401  (registers LastValue for deserialisation)
 
-            self.model = keras.models.load_model(self.run_dir / "model.keras")
+            path = self.run_dir / "model.keras"
+            try:
+                self.model = keras.models.load_model(path)
+            except Exception as exc:
+                # Keras says "File not found" for any file it cannot open as a zip
+                if path.exists() and not _is_whole_zip(path):
+                    raise ModelFileError(f"the model file {path} is damaged (cut short or overwritten, not a "
+                                         "complete .keras file): train this run again") from exc
+                raise
         return self.model
+
+
+class ModelFileError(ValueError):
+    """A run's model.keras exists but cannot be read."""
+
+
+def _is_whole_zip(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
 
 
 def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event | None = None,
@@ -88,7 +129,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     import keras
 
     from .backend import configure_device, set_seed
-    from .callbacks import BestWeights, LiveHistory, StopOnRequest
+    from .callbacks import BestWeights, LiveHistory, StopOnNonFiniteLoss, StopOnRequest
     from .feeding import WindowBatches, fits_in_memory, predict_parts, scaled_arrays
     from .leakage import check_prepared, check_run
     from .runs import save_run
@@ -117,10 +158,11 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
     best = BestWeights()
     stopper = StopOnRequest(stop)
+    diverged = StopOnNonFiniteLoss()
     callbacks: list = [
         LiveHistory(listener, tspec.epochs, len(train_part), tspec.per_batch_updates,
                     val_predict if (tspec.live_val_predictions and has_val) else None),
-        stopper, best,
+        stopper, diverged, best,
     ]
     if tspec.patience > 0 and has_val:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tspec.patience))
@@ -130,6 +172,8 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     started = time.perf_counter()
     fitted = model.fit(**fit_data, epochs=tspec.epochs, validation_data=validation, verbose=0, callbacks=callbacks)
     train_seconds = time.perf_counter() - started
+    if diverged.where is not None and best.weights is None:
+        raise NonFiniteLossError(_divergence_message(spec, diverged.where, None))
 
     history = pd.DataFrame(fitted.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
@@ -163,9 +207,29 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     checks = check_prepared(prep, include_ok=True) + check_run(run, include_ok=True)
     metrics["lookahead"] = [f.to_dict() for f in checks]
     metrics["warnings"] = warnings + [f.message for f in checks if f.level == "warning"]
-    run.run_dir = save_run(run, runs_root)
+    if diverged.where is not None:
+        metrics["diverged_at"] = {"epoch": diverged.where[0], "batch": diverged.where[1]}
+        metrics["warnings"].append(f"the loss became NaN or infinite at epoch {diverged.where[0]}; "
+                                   f"the weights of epoch {best.best_epoch} were kept")
+    try:
+        run.run_dir = save_run(run, runs_root)
+    except OSError as exc:
+        raise RunSaveError(f"the trained model could not be saved ({exc.strerror or exc}"
+                           f"{': ' + str(exc.filename) if exc.filename else ''}); it was not kept. Free some "
+                           "disk space or choose another runs folder (PRICECAST_RUNS_DIR, --runs-dir), then train "
+                           "again", run) from exc
+    if diverged.where is not None:
+        raise NonFiniteLossError(_divergence_message(spec, diverged.where, run), run)
     listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
     return run
+
+
+def _divergence_message(spec: RunSpec, where: tuple[int, int], run: Run | None) -> str:
+    kept = (f"The weights of epoch {run.metrics['best_epoch']} (the last finite validation loss) were saved in "
+            f"{run.run_dir}." if run is not None else "Nothing was saved.")
+    return (f"training diverged: the loss became NaN or infinite at epoch {where[0]}, batch {where[1]} "
+            f"(optimizer {spec.model.optimizer}, learning rate {spec.model.learning_rate:g}). Lower the learning "
+            f"rate (e.g. 0.001), try the adam optimizer, or use logratio or standard scaling. {kept}")
 
 
 PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")

@@ -93,7 +93,8 @@ def test_partial_download_is_kept_when_the_network_drops(fake, tmp_path):
     fake.state.take_fault = take
     data = load_market("binance:BTC/USDT:1m", "2024-01-01", "2024-01-02", cache_dir=tmp_path)
     assert len(data.candles) == 1000 and data.fetched_rows == 1000
-    assert any(w.startswith("no network: using 1000 cached candles") for w in data.warnings)
+    assert any(w.startswith("binance is temporarily unavailable (HTTP 503): using 1000 cached candles")
+               for w in data.warnings)
 
 
 def test_default_cache_dir_comes_from_paths(fake, tmp_path, monkeypatch):

@@ -156,7 +156,8 @@ def test_timeout_then_success(fake, monkeypatch):
 
 def test_server_errors_exhaust_retries_without_cache(fake):
     fake.state.inject("/api/v3/klines", Fault(503, {}, '{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}'), times=5)
-    with pytest.raises(MarketDataError, match="no network and nothing cached for binance:ETH/USDT:1h"):
+    with pytest.raises(MarketDataError, match=r"binance is temporarily unavailable \(HTTP 503\) and nothing cached "
+                                              "for binance:ETH/USDT:1h"):
         load_market("binance:ETH/USDT:1h", "2024-01-01", "2024-01-02")
 
 

@@ -104,7 +104,7 @@ def test_reload_predict_and_export(tmp_path):
         np.testing.assert_allclose(h5["original_inputs"][0, :, 0], prep.windows.train.x[0, :, 0])
         assert h5["output_times"][0, 0] == h5["input_times"][0, -1] + 86400 * 1  # next trading day after 2000-03-01
         assert set(h5["part"][:].astype(str)) == {"train", "val", "test"}
-    delete_run(run.run_dir)
+    delete_run(run.run_dir, tmp_path)
     assert not run.run_dir.exists()
 
 

@@ -14,8 +14,9 @@ import re
 import time
 from typing import Any, Callable
 
-from .errors import MarketDataError, SourceUnavailableError
-from .http import RETRY_STATUSES, RetryPolicy, base_url_override, call_with_retries, retry_after_seconds, rewrite_urls
+from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
+from .http import (NO_NETWORK, RETRY_STATUSES, RetryPolicy, base_url_override, body_problem, call_with_retries,
+                   retry_after_seconds, rewrite_urls, status_problem)
 from .refs import timeframe_ms
 
 try:  # ccxt is a dependency, but keep importing pricecast possible without it
@@ -124,17 +125,24 @@ def _record_status(ex: Any) -> None:
     ex.on_rest_response = on_rest_response
 
 
+class NotData(Exception):
+    """A body that is not the JSON asked for; the message says what it looked like."""
+
+
 def _strict_json_parser(ex: Any) -> Callable[[str], Any]:
     """ccxt silently treats a broken JSON body as text; we want to say so."""
 
     def parse_json(http_response: str) -> Any:
         text = (http_response or "").strip()
+        status = getattr(ex, "pricecast_last_status", None) or 200
+        if text[:1] == "<" and status < 400:  # error statuses are judged by their status instead
+            raise NotData(body_problem(ex.id, status, text))
         if not text or text[0] not in "[{":
             return None
         try:
             return json.loads(text)
         except ValueError:
-            raise ccxt.BadResponse(f"{ex.id} sent a response that is not valid JSON: {text[:80]!r}") from None
+            raise NotData(body_problem(ex.id, status, text)) from None
 
     return parse_json
 
@@ -167,19 +175,26 @@ def _translate(exc: BaseException, ex_id: str, what: str, status: int | None = N
     """A ccxt exception as a MarketDataError with a plain message (``status``: last HTTP status)."""
     if isinstance(exc, MarketDataError):
         return exc
+
+    def unavailable(reason: str) -> SourceUnavailableError:
+        # short on purpose: ccxt's own text holds the full URL and the response body (HTML pages)
+        return SourceUnavailableError(f"{reason} (while {what})", reason=reason)
+
+    if isinstance(exc, NotData):
+        return unavailable(str(exc))
     if ccxt is not None:
         if isinstance(exc, ccxt.BaseError) and status in RETRY_STATUSES:
-            return SourceUnavailableError(f"{ex_id} kept failing (HTTP {status}) while {what}: {_brief(exc)}")
+            return unavailable(status_problem(ex_id, status))
         if isinstance(exc, ccxt.OnMaintenance):
-            return SourceUnavailableError(f"{ex_id} is under maintenance; try again later ({what})")
+            return unavailable(f"{ex_id} is under maintenance; try again later")
         if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
-            return SourceUnavailableError(f"{ex_id} kept refusing requests (rate limited) while {what}")
+            return unavailable(f"{ex_id} is limiting requests (rate limited)")
         if isinstance(exc, ccxt.RequestTimeout):
-            return SourceUnavailableError(f"{ex_id} did not answer in time while {what}")
+            return unavailable(f"{ex_id} did not answer in time")
         if isinstance(exc, ccxt.ExchangeNotAvailable):
-            return SourceUnavailableError(f"{ex_id} is not available (down or under maintenance) while {what}: {_brief(exc)}")
+            return unavailable(f"{ex_id} is not available (down or under maintenance)")
         if isinstance(exc, ccxt.NetworkError):
-            return SourceUnavailableError(f"no network: could not reach {ex_id} while {what}")
+            return SourceUnavailableError(f"{NO_NETWORK}: could not reach {ex_id} while {what}", reason=NO_NETWORK)
         if isinstance(exc, ccxt.BadResponse):
             return MarketDataError(f"{_brief(exc)} (while {what})")
         if isinstance(exc, ccxt.BadSymbol):
@@ -293,9 +308,9 @@ def fetch_candles(
         warnings.append(f"{ex_id} keeps only its latest {kept} {timeframe} candles; older ones cannot be fetched")
     rows: dict[int, list[float]] = {}
     cursor = since_ms
+    classify = _classify(ex)
     empty_windows = 0
     page_no = 0
-    classify = _classify(ex)
 
     def fetch_page(cursor: int, params: dict) -> list:
         def call() -> list:
@@ -314,32 +329,35 @@ def fetch_candles(
             raise MarketDataError(f"{ex_id} answered something that is not a list of candles for {unified}")
         return [r for r in page if r and r[0] is not None]
 
-    while cursor <= until_ms:
-        params: dict[str, Any] = {}
-        if ex_id == "bithumb":
-            params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
-        if until_param:
-            params["until"] = min(until_ms, cursor + step * limit - 1)
-        page_no += 1
-        fresh = [r for r in fetch_page(cursor, params) if cursor <= r[0] <= until_ms]
-        for r in fresh:
-            rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
-        if progress:
-            progress(f"{ex_id}: page {page_no}, {len(rows)} candles so far")
-        if fresh:
-            empty_windows = 0
-            cursor = max(int(r[0]) for r in fresh) + step
-        elif ex_id in _OPEN_ENDED and "until" in params:
-            # Nothing in this window (a market listed after `cursor`): asked without an end, the
-            # exchange answers its first candles from `cursor` on, wherever they are.
-            later = [int(r[0]) for r in fetch_page(cursor, {}) if r[0] >= cursor]
-            if not later or min(later) > until_ms:
+    try:  # Ctrl-C between pages: hand over what was fetched so the loader can cache it
+        while cursor <= until_ms:
+            params: dict[str, Any] = {}
+            if ex_id == "bithumb":
+                params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
+            if until_param:
+                params["until"] = min(until_ms, cursor + step * limit - 1)
+            page_no += 1
+            fresh = [r for r in fetch_page(cursor, params) if cursor <= r[0] <= until_ms]
+            for r in fresh:
+                rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
+            if progress:
+                progress(f"{ex_id}: page {page_no}, {len(rows)} candles so far")
+            if fresh:
+                empty_windows = 0
+                cursor = max(int(r[0]) for r in fresh) + step
+            elif ex_id in _OPEN_ENDED and "until" in params:
+                # Nothing in this window (a market listed after `cursor`): asked without an end, the
+                # exchange answers its first candles from `cursor` on, wherever they are.
+                later = [int(r[0]) for r in fetch_page(cursor, {}) if r[0] >= cursor]
+                if not later or min(later) > until_ms:
+                    break
+                cursor = min(later)
+            elif windowed and empty_windows < MAX_EMPTY_WINDOWS:
+                # a window with no trades: the next window may still hold candles
+                empty_windows += 1
+                cursor += step * limit
+            else:
                 break
-            cursor = min(later)
-        elif windowed and empty_windows < MAX_EMPTY_WINDOWS:
-            # a window with no trades: the next window may still hold candles
-            empty_windows += 1
-            cursor += step * limit
-        else:
-            break
+    except KeyboardInterrupt:
+        raise FetchInterrupted([rows[k] for k in sorted(rows)]) from None
     return unified, [rows[k] for k in sorted(rows)]

@@ -150,42 +150,60 @@ class HttpClient:
 
         Other statuses (400, 404, 422...) come back to the caller, which knows how the source
         words its errors. Raises :class:`SourceUnavailableError` when retries run out and
-        :class:`MarketDataError` for a body that is not JSON.
+        :class:`SourceUnavailableError` for a body that is not JSON (a web page, a cut-off transfer).
         """
         url = rewrite_url(url, self.base)
-        last_problem = "no attempt made"
+        problem = "no attempt made"
         for attempt in range(self.policy.attempts):
             retry_after = None
             try:
                 resp = self.session.get(url, params=params, timeout=self.policy.timeout)
             except requests.Timeout:
-                last_problem = f"timed out after {self.policy.timeout:g} s"
-            except requests.ConnectionError as exc:
-                last_problem = f"could not connect ({type(exc).__name__})"
+                problem = f"{self.source} did not answer within {self.policy.timeout:g} s"
+            except requests.ConnectionError:
+                problem = NO_NETWORK
             else:
                 if resp.status_code not in RETRY_STATUSES:
-                    return HttpResult(resp.status_code, self._decode(resp, url), resp.headers)
+                    return HttpResult(resp.status_code, self._decode(resp), resp.headers)
                 retry_after = retry_after_seconds(resp.headers)
-                last_problem = f"HTTP {resp.status_code}"
+                problem = status_problem(self.source, resp.status_code)
             if attempt + 1 < self.policy.attempts:
                 delay = self.policy.wait(attempt, retry_after)
                 if self.progress:
-                    self.progress(f"{self.source}: {last_problem}; retrying in {delay:.1f} s")
+                    self.progress(f"{problem}; retrying in {delay:.1f} s")
                 self.sleep(delay)
-        raise SourceUnavailableError(
-            f"{self.source} did not answer ({last_problem}, {self.policy.attempts} attempts): {_short(url)}"
-        )
+        where = f"could not reach {self.source}" if problem == NO_NETWORK else f"{self.policy.attempts} attempts"
+        raise SourceUnavailableError(f"{problem} ({where})", reason=problem)
 
-    def _decode(self, resp: requests.Response, url: str) -> Any:
+    def _decode(self, resp: requests.Response) -> Any:
         text = resp.text
         try:
             return json.loads(text)
         except ValueError:
-            snippet = text[:80].replace("\n", " ")
-            raise MarketDataError(
-                f"{self.source} sent a response that is not valid JSON (HTTP {resp.status_code}) "
-                f"for {_short(url)}: {snippet!r}"
-            ) from None
+            problem = body_problem(self.source, resp.status_code, text, resp.headers.get("Content-Type", ""))
+            raise SourceUnavailableError(problem, reason=problem) from None
+
+
+NO_NETWORK = "no network"
+
+
+def status_problem(source: str, status: int) -> str:
+    """What a failing HTTP status means, in a few words (no URL, no body)."""
+    if status == 429:
+        return f"{source} is limiting requests (HTTP 429, too many requests)"
+    if status == 503:
+        return f"{source} is temporarily unavailable (HTTP 503)"
+    if status >= 500:
+        return f"{source} had a server error (HTTP {status})"
+    return f"{source} refused the request (HTTP {status})"
+
+
+def body_problem(source: str, status: int, text: str, content_type: str = "") -> str:
+    """Why a body that should be JSON is not: a web page (a Wi-Fi login page, a proxy's error
+    page) or broken JSON (a cut-off transfer). Short, without the body itself."""
+    if "html" in content_type.lower() or text.lstrip()[:1] == "<":
+        return f"{source} answered with a web page, not data (HTTP {status}: a Wi-Fi login page or a proxy?)"
+    return f"{source} sent a response that is not valid JSON (HTTP {status})"
 
 
 def call_with_retries(
@@ -215,6 +233,3 @@ def call_with_retries(
             (sleep or time.sleep)(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
-
-def _short(url: str) -> str:
-    return url if len(url) <= 160 else url[:157] + "..."

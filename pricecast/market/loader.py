@@ -14,7 +14,7 @@ from .. import paths
 from ..candles import CANDLE_COLUMNS, Gap, find_gaps, normalize_candles, summarize
 from . import ccxt_source, yahoo
 from .cache import cache_file, read_cache, touch, write_cache
-from .errors import MarketDataError, SourceUnavailableError
+from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
 from .http import RetryPolicy
 from .refs import MarketRef, parse_market_ref, timeframe_ms
 
@@ -106,8 +106,24 @@ def _fetch(ref: MarketRef, start: pd.Timestamp, end: pd.Timestamp, progress, pol
     return rows
 
 
+def _merge_into_cache(frame: pd.DataFrame | None, new_rows: list[list[float]], ref: MarketRef, path: Path,
+                      warnings: list[str]) -> tuple[pd.DataFrame | None, int]:
+    """Cached candles plus the new rows, written back when anything was added: (frame, rows added)."""
+    fresh = rows_to_frame(new_rows, str(ref), warnings)
+    if fresh is None:
+        return frame, 0
+    before = 0 if frame is None else len(frame)
+    merged = fresh if frame is None else normalize_candles(pd.concat([frame, fresh]), str(ref))
+    added = len(merged) - before
+    if added:
+        write_cache(path, merged)
+    return merged, added
+
+
 def _validate_ref(ref: MarketRef) -> None:
     """Reject unknown exchanges and timeframes before touching the network or the cache."""
+    if ref.is_local:
+        return
     if ref.is_yahoo:
         yahoo.yahoo_interval(ref.timeframe)
     else:
@@ -162,10 +178,18 @@ def load_market(
             raise MarketDataError(f"no candles for {ref}{span}")
         return MarketData(candles, ref, path, fetched, fetched == 0, age, warnings, find_gaps(candles))
 
+    if ref.is_local:  # stored by `data import --store`: the cache is the only copy
+        if frame is None:
+            raise MarketDataError(f"nothing stored as {ref}: store a CSV under that name with "
+                                  f"`pricecast data import FILE --store {ref.symbol} --timeframe {ref.timeframe}`")
+        return result(frame, 0, cached.age)
+
     if offline:
         if frame is None:
             raise MarketDataError(f"offline and nothing cached for {ref}")
-        warnings.append(f"offline: using {len(frame)} cached candles, last updated {human_age(cached.age)}")
+        if cached.age is None or cached.age > step.to_pytimedelta():
+            # a cache checked less than one candle ago (just downloaded) is as new as it can be
+            warnings.append(f"offline: using {len(frame)} cached candles, last updated {human_age(cached.age)}")
         return result(frame, 0, cached.age)
 
     end = min(until_ts, now) if until_ts is not None else now
@@ -192,20 +216,16 @@ def load_market(
             new_rows += exc.partial
             failure = exc
             break
-    fresh = rows_to_frame(new_rows, str(ref), warnings)
-    fetched = 0
-    if fresh is not None:
-        before = 0 if frame is None else len(frame)
-        merged = fresh if frame is None else normalize_candles(pd.concat([frame, fresh]), str(ref))
-        fetched = len(merged) - before
-        if fetched:
-            write_cache(path, merged)
-        frame = merged
+        except FetchInterrupted as stop:  # Ctrl-C: keep the pages already fetched, then stop as asked
+            _merge_into_cache(frame, new_rows + stop.partial, ref, path, warnings)
+            raise
+    frame, fetched = _merge_into_cache(frame, new_rows, ref, path, warnings)
     if failure is not None:
         if frame is None:
-            raise MarketDataError(f"no network and nothing cached for {ref} ({failure})") from failure
+            raise SourceUnavailableError(f"{failure.reason} and nothing cached for {ref}",
+                                         reason=failure.reason) from failure
         age = cached.age if not fetched else timedelta(0)
-        warnings.append(f"no network: using {len(frame)} cached candles, last updated {human_age(age)} ({failure})")
+        warnings.append(f"{failure.reason}: using {len(frame)} cached candles, last updated {human_age(age)}")
         return result(frame, fetched, age)
     if frame is None:
         raise MarketDataError(f"{ref.source} has no candles for {ref.symbol} {ref.timeframe} between {ranges[0][0] if ranges else since_ts} and {end}")

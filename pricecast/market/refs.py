@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from .errors import MarketDataError
 
 YAHOO_SOURCES = ("yahoo",)
+# Sources with no network behind them: candles stored by `pricecast data import FILE --store NAME`.
+LOCAL_SOURCES = ("csv",)
 DEFAULT_TIMEFRAME_YAHOO = "1d"
 DEFAULT_TIMEFRAME_EXCHANGE = "1h"
 
@@ -47,6 +49,10 @@ class MarketRef:
     @property
     def is_yahoo(self) -> bool:
         return self.source in YAHOO_SOURCES
+
+    @property
+    def is_local(self) -> bool:
+        return self.source in LOCAL_SOURCES
 
 
 def parse_market_ref(ref: str) -> MarketRef:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, Callable
 from urllib.parse import quote
 
-from .errors import MarketDataError
+from .errors import FetchInterrupted, MarketDataError
 from .http import HttpClient, RetryPolicy
 
 BASE_URL = "https://query1.finance.yahoo.com"
@@ -112,26 +112,29 @@ def fetch_candles(
     # from the day before to catch the first one and up to the day after to catch the last one.
     pad = DAY_MS if step_ms >= DAY_MS else 0
     fetch_from, fetch_to = since_ms - pad, until_ms + pad
-    while fetch_from <= fetch_to:
-        end = fetch_to if span_ms is None else min(fetch_to, fetch_from + span_ms)
-        params = {
-            "period1": fetch_from // 1000,
-            "period2": end // 1000 + 1,
-            "interval": iv.api,
-            "includePrePost": "false",
-            "events": "div,splits",
-        }
-        if progress:
-            progress(f"yahoo: {symbol} {timeframe} from {fetch_from // 1000} to {end // 1000}")
-        result = client.get_json(url, params)
-        page, bad = _parse_chart(result.status, result.data, symbol, timeframe, step_ms)
-        dropped += bad
-        for row in page:
-            if since_ms <= row[0] <= until_ms and row[0] + step_ms <= now_ms:
-                rows[int(row[0])] = row
-        if span_ms is None:
-            break
-        fetch_from = end + 1
+    try:  # Ctrl-C between pages: hand over what was fetched so the loader can cache it
+        while fetch_from <= fetch_to:
+            end = fetch_to if span_ms is None else min(fetch_to, fetch_from + span_ms)
+            params = {
+                "period1": fetch_from // 1000,
+                "period2": end // 1000 + 1,
+                "interval": iv.api,
+                "includePrePost": "false",
+                "events": "div,splits",
+            }
+            if progress:
+                progress(f"yahoo: {symbol} {timeframe} from {fetch_from // 1000} to {end // 1000}")
+            result = client.get_json(url, params)
+            page, bad = _parse_chart(result.status, result.data, symbol, timeframe, step_ms)
+            dropped += bad
+            for row in page:
+                if since_ms <= row[0] <= until_ms and row[0] + step_ms <= now_ms:
+                    rows[int(row[0])] = row
+            if span_ms is None:
+                break
+            fetch_from = end + 1
+    except KeyboardInterrupt:
+        raise FetchInterrupted([rows[k] for k in sorted(rows)]) from None
     if dropped and warnings is not None:
         warnings.append(f"Yahoo sent {dropped} candle(s) without prices; they were left out")
     return [rows[k] for k in sorted(rows)]

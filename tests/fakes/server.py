@@ -129,9 +129,13 @@ class Handler(BaseHTTPRequestHandler):
         data = raw.encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            headers = dict(headers or {})
+            # a fault may answer as something else (an HTML captive portal): its Content-Type wins
+            content_type = next((headers.pop(k) for k in list(headers) if k.lower() == "content-type"),
+                                "application/json;charset=UTF-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
+            for k, v in headers.items():
                 self.send_header(k, v)
             self.end_headers()
             self.wfile.write(data)
