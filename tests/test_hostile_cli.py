@@ -19,7 +19,6 @@ import pytest
 from pricecast.cli import main
 
 from .conftest import make_candles
-from .fakes.fixtures import fake  # noqa: F401  (pytest fixture)
 from .fakes.server import Fault
 
 TRAIN_TINY = ["train", "--data", "sample:MSFT", "--n", "10", "--k", "2", "--arch", "mlp", "--units", "4",
@@ -211,22 +210,24 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize("source,prefix,ref,until", [
-    ("binance", "/api/v3/klines", "binance:ETH/USDT:1h", "2024-01-15"),
-    ("yahoo", "/v8/finance/chart", "yahoo:AAPL:1d", "2024-01-20"),
+@pytest.mark.parametrize("source,prefix,ref,since,first_until,until", [
+    ("binance", "/api/v3/klines", "binance:ETH/USDT:1h", "2024-01-01", "2024-01-10", "2024-01-15"),
+    # inside the recorded Yahoo chart (TSLA 2010-2023), which the fake replays
+    ("yahoo", "/v8/finance/chart", "yahoo:TSLA:1d", "2023-01-03", "2023-01-10", "2023-01-20"),
 ])
 @pytest.mark.parametrize("fault", list(FAULTS))
-def test_item12_each_failure_has_its_own_short_message_and_uses_the_cache(fake, fault, source, prefix, ref, until):
+def test_item12_each_failure_has_its_own_short_message_and_uses_the_cache(fake, fault, source, prefix, ref, since,
+                                                                          first_until, until):
     from pricecast.market import MarketDataError, load_market
 
     answer, words = FAULTS[fault]
     fake.state.inject(prefix, answer, times=5)
     with pytest.raises(MarketDataError) as nothing_cached:
-        load_market(ref, "2024-01-01", "2024-01-10")
+        load_market(ref, since, first_until)
     fake.state.faults.clear()
-    cached = load_market(ref, "2024-01-01", "2024-01-10")
+    cached = load_market(ref, since, first_until)
     fake.state.inject(prefix, answer, times=5)
-    data = load_market(ref, "2024-01-01", until)
+    data = load_market(ref, since, until)
     assert data.candles.equals(cached.candles) and data.from_cache
     [warning] = data.warnings
     for message in (str(nothing_cached.value), warning):

@@ -6,7 +6,6 @@ import os
 import pandas as pd
 import pytest
 
-from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
 from .fakes.server import Fault
 from pricecast.market import MarketDataError, load_market
 from pricecast.market import cache as cache_mod

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
 from pricecast import cli_market
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,7 +6,6 @@ import time
 import pandas as pd
 import pytest
 
-from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
 from .fakes.server import Fault
 from pricecast.market import MarketDataError, MarketRef, list_exchanges, list_symbols, list_timeframes, load_market, parse_market_ref, yahoo_intervals
 

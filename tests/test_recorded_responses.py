@@ -14,7 +14,6 @@ import pytest
 from pricecast.market import MarketDataError, load_market, yahoo
 from pricecast.market.yahoo import fetch_candles as yahoo_fetch
 
-from .fakes.fixtures import fake, recordings  # noqa: F401 - fixtures
 
 H = 3_600_000
 MIN = 60_000
