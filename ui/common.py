@@ -158,8 +158,14 @@ def fmt_num(value, digits: int = 4) -> str:
 
 
 def fmt_pct(value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    """A signed percentage (skill). NaN is what skill is where persistence's error is zero (the
+    prices never move): said in words, never "nan%"."""
+    if value is None:
         return "–"
+    if isinstance(value, float) and not math.isfinite(value):
+        from pricecast.evaluation import NO_MOVEMENT_SHORT
+
+        return NO_MOVEMENT_SHORT
     return f"{value:+.1%}"
 
 
