@@ -285,7 +285,7 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
     c[1].metric("Zero-volume candles", f"{counts['zero_volume']:,}", help=QUALITY_HELP["zero_volume"])
     c[2].metric("Stale stretches", f"{counts['stale']:,}", help=QUALITY_HELP["stale"],
                 delta=f"{counts['stale_candles']:,} candles frozen" if counts["stale"] else None,
-                delta_color="off")
+                delta_color="off", delta_arrow="off")
     c[3].metric("Impossible candles", f"{counts['bad_ohlc']:,}", help=QUALITY_HELP["bad_ohlc"])
     c[4].metric("Jumps", f"{counts['jumps']:,}", help=QUALITY_HELP["jumps"])
     lines = report.lines()
