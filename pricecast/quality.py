@@ -190,17 +190,12 @@ def _segments(frame: pd.DataFrame, report: QualityReport, jumps: np.ndarray) -> 
             t = pd.Timestamp(d["time"])
             if t in index:
                 cut[index.get_loc(t)] = True
-    segments, start = [], None
-    for i in range(n):
-        if drop[i] or cut[i]:
-            if start is not None:
-                segments.append((start, i - 1))
-            start = None if drop[i] else i
-        elif start is None:
-            start = i
-    if start is not None:
-        segments.append((start, n - 1))
-    return segments
+    keep = ~drop
+    before = np.concatenate(([True], drop[:-1]))  # row i-1 dropped (or i is the first row)
+    after = np.concatenate((drop[1:] | cut[1:], [True]))  # row i+1 dropped or cut off (or i is the last)
+    starts = np.flatnonzero(keep & (before | cut))
+    ends = np.flatnonzero(keep & after)
+    return [(int(a), int(b)) for a, b in zip(starts, ends)]
 
 
 def quality_report(frame: pd.DataFrame, stale_min_candles: int = STALE_MIN_CANDLES,
