@@ -259,8 +259,8 @@ def cmd_runs(args) -> int:
 def cmd_presets(args) -> int:
     from .presets import PRESETS
 
-    rows = [{"name": p.name, "title": p.title, "data": p.spec.data, "n": p.spec.window.n, "k": p.spec.window.k}
-            for p in PRESETS.values()]
+    rows = [{"name": p.name, "title": p.title, "data": p.spec.data, "live_data": p.live_data or None,
+             "n": p.spec.window.n, "k": p.spec.window.k} for p in PRESETS.values()]
     if args.json:
         _print_json({"presets": [{**r, "source": PRESETS[r["name"]].source, "spec": PRESETS[r["name"]].spec.to_dict()}
                                  for r in rows]})
