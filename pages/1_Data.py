@@ -11,6 +11,7 @@ import streamlit as st
 
 from pricecast.candles import summarize
 from pricecast.datasets import kind_of
+from pricecast.quality import clean_ref, quality_report, split_ref
 from pricecast.samples import CATALOGUE
 from ui import common, state
 from ui.common import HELP
@@ -39,7 +40,7 @@ def _market_parts(ref: str, default_source: str, default_symbol: str, default_tf
     try:
         from pricecast.market import parse_market_ref
 
-        parsed = parse_market_ref(ref)
+        parsed = parse_market_ref(split_ref(ref)[0])
         return parsed.source, parsed.symbol, parsed.timeframe
     except Exception:  # noqa: BLE001 - not a market ref: start from the defaults
         return default_source, default_symbol, default_tf
@@ -60,8 +61,9 @@ def _timeframes(exchange: str) -> list[str]:
 
 
 def _use(ref: str) -> None:
+    """Switch to the series ``ref``; staying on the same series keeps its '#clean' cut."""
     spec = state.current_spec()
-    if spec.data != ref:
+    if split_ref(spec.data)[0] != split_ref(ref)[0]:
         state.set_spec(spec.replace(data=ref))
 
 
@@ -246,10 +248,11 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
     c[4].metric("Gaps", f"{info['gaps']:,}", help="Places where candles are missing (weekends and short holidays "
                 "of stock markets are not counted). Windows may span a gap; many gaps hurt forecasts.")
     kind = kind_of(ref)
+    base = split_ref(ref)[0]
     if kind == "sample":
-        st.caption(f"Bundled with pricecast: {CATALOGUE[ref.split(':', 1)[1].upper()].title}. Last candle {info['last'][:10]}.")
+        st.caption(f"Bundled with pricecast: {CATALOGUE[base.split(':', 1)[1].upper()].title}. Last candle {info['last'][:10]}.")
     else:
-        path = Path(cache_file) if cache_file else Path(ref).expanduser()
+        path = Path(cache_file) if cache_file else Path(base).expanduser()
         if path.exists():
             age = time.time() - path.stat().st_mtime
             what = "Downloaded candles kept on this computer" if kind == "market" else "File"
@@ -257,6 +260,60 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
     if info["gap_list"]:
         with st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)"):
             st.dataframe(pd.DataFrame(info["gap_list"]), hide_index=True)
+
+
+QUALITY_HELP = {
+    "duplicates": "Candles that appear twice: the same time twice in the file (one kept), or the very same "
+                  "open/high/low/close/volume again at a later time (a feed replaying old data).",
+    "zero_volume": "Candles in which nothing was traded. A few are normal in quiet hours; many in a row "
+                   "usually mean the feed was down.",
+    "stale": "Stretches where the price does not move for many candles in a row: a frozen feed. A model "
+             "learns nothing there, and scores on such a part mean little.",
+    "bad_ohlc": "Candles that cannot be: open or close outside the low..high range, or high below low.",
+    "jumps": "Moves from one close to the next many times larger than this series' large moves: a bad "
+             "tick, or a stock split that was not adjusted.",
+    "clean": "Keep only the longest stretch without gaps, duplicates, frozen prices, impossible candles or "
+             "jumps. Saved in the data name (…#clean), so runs and shared links use the same candles.",
+}
+
+
+def _quality(candles: pd.DataFrame, ref: str) -> dict:
+    """Counts of each defect kind, where they are, and the cut to the longest clean stretch."""
+    report = quality_report(candles)
+    q, counts = report.to_dict(), report.counts()
+    st.subheader("Data quality")
+    c = st.columns(5)
+    c[0].metric("Duplicates", f"{counts['duplicates']:,}", help=QUALITY_HELP["duplicates"])
+    c[1].metric("Zero-volume candles", f"{counts['zero_volume']:,}", help=QUALITY_HELP["zero_volume"])
+    c[2].metric("Stale stretches", f"{counts['stale']:,}", help=QUALITY_HELP["stale"],
+                delta=f"{counts['stale_candles']:,} candles frozen" if counts["stale"] else None,
+                delta_color="off", delta_arrow="off")
+    c[3].metric("Impossible candles", f"{counts['bad_ohlc']:,}", help=QUALITY_HELP["bad_ohlc"])
+    c[4].metric("Jumps", f"{counts['jumps']:,}", help=QUALITY_HELP["jumps"])
+    lines = report.lines()
+    if report.is_clean:
+        st.success("No gaps, duplicates, frozen prices, impossible candles or jumps."
+                   + (f" ({lines[-1]}.)" if lines else ""))
+    else:
+        st.warning("Found: " + "; ".join(lines) + ".")
+        with st.expander("Where they are (also marked on the chart below)"):
+            for title, rows in (("Stale stretches", q["stale"]), ("Gaps", q["gaps"]), ("Duplicates", q["duplicates"]),
+                                ("Jumps", q["jumps"]), ("Impossible candles", [{"time": t} for t in q["bad_ohlc"]])):
+                if rows:
+                    st.markdown(f"**{title}**")
+                    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    base, is_cut = split_ref(ref)
+    if is_cut or not report.is_clean:
+        clean = q["longest_clean"]
+        label = "Use only the longest clean stretch"
+        if clean and not is_cut:
+            label += f" ({_when(clean['start'], False)} … {_when(clean['end'], False)}, {clean['candles']:,} candles)"
+        wanted = st.toggle(label, value=is_cut, help=QUALITY_HELP["clean"], key=f"data_clean_{base}")
+        if wanted != is_cut:
+            spec = state.current_spec()
+            state.set_spec(spec.replace(data=clean_ref(base) if wanted else base))
+            st.rerun()
+    return q
 
 
 def body() -> None:
@@ -271,7 +328,7 @@ def body() -> None:
                       help=HELP["source"], key="data_source")
     if source == "sample":
         names = list(CATALOGUE)
-        now = spec.data.split(":", 1)[1].upper() if current_source == "sample" else names[0]
+        now = split_ref(spec.data)[0].split(":", 1)[1].upper() if current_source == "sample" else names[0]
         name = st.selectbox("Series", names, index=names.index(now) if now in names else 0,
                             format_func=lambda n: f"{n} — {CATALOGUE[n].title}", help=HELP["sample"], key="data_sample")
         _use(CATALOGUE[name].ref)
@@ -298,7 +355,8 @@ def body() -> None:
     for warning in warnings:
         st.warning(warning)
     _summary(candles, spec.data, cache_file)
-    st.plotly_chart(candles_figure(candles, title=spec.data), key="data_candles")
+    quality = _quality(candles, spec.data)
+    st.plotly_chart(candles_figure(candles, title=spec.data, quality=quality), key="data_candles")
     st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon="➡️")
 
 

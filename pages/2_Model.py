@@ -7,7 +7,7 @@ import streamlit as st
 
 from pricecast.candles import CANDLE_COLUMNS
 from pricecast.models import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
-from pricecast.presets import PRESETS
+from pricecast.presets import PRESETS, describe_data
 from pricecast.scaling import SCALERS
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.windows import WindowSpec
@@ -27,16 +27,22 @@ def _presets() -> None:
         name = c1.selectbox("Preset", names, index=names.index(spec.preset) if spec.preset in names else 0,
                             format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
         preset = PRESETS[name]
-        own_data = c2.checkbox(f"Also use its data ({preset.spec.data})", value=False, help=HELP["preset_data"],
-                               key="model_preset_data")
+        choices = {"keep": f"Keep my data ({spec.data})", "own": f"Its data ({preset.spec.data})"}
+        if preset.live_data:
+            choices["live"] = f"Its live source ({preset.live_data}, needs internet)"
+        # A tutorial preset starts on its own kind of data (bundled, offline): N=256 five-minute
+        # windows make little sense on daily stocks.
+        data_choice = c2.radio("Data", list(choices), index=1 if preset.live_data else 0, format_func=choices.get,
+                               help=HELP["preset_data"], key=f"model_preset_data_{name}")
         if c3.button("Apply preset", type="primary", help="Replace the settings below with this preset's."):
-            new = preset.spec if own_data else preset.spec.replace(data=spec.data)
-            state.set_spec(new)
-            if own_data and ":" in preset.spec.data and not preset.spec.data.startswith("sample:"):
-                st.session_state["model_note"] = (f"{preset.spec.data} comes from the internet: open the Data page "
+            data = {"keep": spec.data, "own": preset.spec.data, "live": preset.live_data}[data_choice]
+            state.set_spec(preset.spec.replace(data=data))
+            if data_choice == "live":
+                st.session_state["model_note"] = (f"{data} comes from the internet: open the Data page "
                                                   "and press Load before training.")
             st.rerun()
-        st.caption(preset.source)
+        st.caption(f"{preset.source}.  \n**Data:** {describe_data(preset.spec.data)}"
+                   + (f"; the tutorial's own live source: {preset.live_data}" if preset.live_data else ""))
     note = st.session_state.pop("model_note", None)
     if note:
         st.info(note)

@@ -109,6 +109,10 @@ def _metrics(run) -> None:
         (st.success if skill > 0 else st.warning)(
             f"On the {PART_NAMES[part].lower()} part the model **{verdict}** persistence (skill {skill:+.1%}, "
             f"{report['windows']:,} forecasts).")
+    elif report.get("persistence_rmse") == 0:
+        from pricecast.evaluation import NO_MOVEMENT
+
+        st.info(f"The {PART_NAMES[part].lower()} part has {NO_MOVEMENT}.")
     if run.spec.window.k > 1:
         st.plotly_chart(skill_per_step_figure(report), key="res_skill_steps")
     c = st.columns(4)

@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .candles import CandleError, summarize
+from .evaluation import skill_text
 from .models import ModelSpecError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+CLEAN_HELP = ("cut the data to its longest stretch without gaps, duplicates, stale (frozen) prices, impossible "
+              "candles or jumps; the same as adding #clean to the data ref")
 
 
 def _print_json(obj) -> None:
@@ -40,7 +43,7 @@ def format_table(rows: list[dict], columns: Sequence[str] | None = None) -> str:
         if v is None:
             return "-"
         if isinstance(v, float):
-            return f"{v:.4g}"
+            return f"{v:.4g}" if v == v else "n/a"
         return str(v)
 
     cells = [[cell(r.get(c)) for c in columns] for r in rows]
@@ -67,20 +70,50 @@ def cmd_data_list(args) -> int:
     return 0
 
 
+def _with_clean(ref: str, clean: bool) -> str:
+    from .quality import clean_ref
+
+    return clean_ref(ref) if clean else ref
+
+
 def cmd_data_show(args) -> int:
     from .datasets import load_data
+    from .quality import quality_report
 
-    loaded = load_data(args.ref, since=args.since, until=args.until, offline=getattr(args, "offline", False))
-    summary = {"ref": args.ref, **summarize(loaded.candles), "warnings": loaded.warnings,
-               "cache_file": loaded.cache_file}
+    ref = _with_clean(args.ref, args.clean)
+    loaded = load_data(ref, since=args.since, until=args.until, offline=getattr(args, "offline", False))
+    report = quality_report(loaded.candles)
+    quality = report.to_dict()
+    summary = {"ref": ref, **summarize(loaded.candles), "warnings": loaded.warnings,
+               "cache_file": loaded.cache_file, "notes": loaded.candles.attrs.get("csv_notes", []),
+               "quality": quality, "stale": quality["stale"]}
     if args.json:
         _print_json(summary)
-    else:
-        for w in loaded.warnings:
-            _progress(f"warning: {w}")
-        print(format_table([{k: v for k, v in summary.items() if k not in ("gap_list", "warnings")}]))
-        tail = loaded.candles.tail(5).reset_index()
-        print(tail.to_string(index=False))
+        return 0
+    for w in loaded.warnings:
+        _progress(f"warning: {w}")
+    for note in summary["notes"]:
+        _progress(f"note: {note}")
+    print(format_table([{k: v for k, v in summary.items()
+                         if k not in ("gap_list", "warnings", "notes", "quality", "stale")}]))
+    print()
+    lines = report.lines()
+    print("Data quality: " + ("no defects found." if not lines else ""))
+    for line in lines:
+        print(f"  - {line}")
+    for title, rows in (("Gaps", quality["gaps"]), ("Stale stretches (price frozen)", quality["stale"]),
+                        ("Duplicates", quality["duplicates"]), ("Jumps", quality["jumps"])):
+        if rows:
+            print(f"\n{title}:")
+            print(format_table(rows))
+    if quality["bad_ohlc"]:
+        print("\nImpossible candles (open/close outside low..high, or high < low): " + ", ".join(quality["bad_ohlc"]))
+    clean = quality["longest_clean"]
+    if lines and clean:
+        print(f"\nLongest clean stretch: {clean['start']} .. {clean['end']} ({clean['candles']:,} candles); "
+              f"use it with --clean or the data ref {_with_clean(args.ref, True)}")
+    print()
+    print(loaded.candles.tail(5).reset_index().to_string(index=False))
     return 0
 
 
@@ -151,7 +184,7 @@ def spec_from_args(args):
     if args.mixed_precision:
         t["mixed_precision"] = True
     tr = replace(tr, **t)
-    return spec.replace(data=args.data or spec.data, window=window, model=model, train=tr,
+    return spec.replace(data=_with_clean(args.data or spec.data, getattr(args, "clean", False)), window=window, model=model, train=tr,
                         scaling=args.scaling or spec.scaling)
 
 
@@ -210,8 +243,11 @@ def cmd_train(args) -> int:
         print(f"run: {run.run_dir}\ndevice: {run.device}; epochs run: {run.metrics['epochs_run']} "
               f"(best {run.metrics['best_epoch']})\n\nTest part, price units:")
         print(format_table(metrics_table(test)))
-        verdict = "beats" if test["skill"] > 0 else "does not beat"
-        print(f"\nThe model {verdict} persistence (skill {test['skill']:+.2%}).\n\nNext {spec.window.k} steps:")
+        if test.get("skill_note"):
+            print(f"\nThe test part has {test['skill_note']}.\n\nNext {spec.window.k} steps:")
+        else:
+            verdict = "beats" if test["skill"] > 0 else "does not beat"
+            print(f"\nThe model {verdict} persistence (skill {skill_text(test['skill'], 2)}).\n\nNext {spec.window.k} steps:")
         print(run.forecast.to_string(index=False))
     if stop.is_set():
         _progress(f"pricecast: interrupted; the run was saved with the best weights in {run.run_dir}")
@@ -259,7 +295,7 @@ def cmd_predict(args) -> int:
         if result["evaluation"]:
             e = result["evaluation"]
             print(f"\nOn all {e['windows']} windows of {ref}: RMSE {e['rmse']:.4g}, persistence {e['persistence_rmse']:.4g}, "
-                  f"skill {e['skill']:+.2%}")
+                  f"skill {skill_text(e['skill'], 2)}")
     return 0
 
 
@@ -283,8 +319,8 @@ def cmd_runs(args) -> int:
 def cmd_presets(args) -> int:
     from .presets import PRESETS
 
-    rows = [{"name": p.name, "title": p.title, "data": p.spec.data, "n": p.spec.window.n, "k": p.spec.window.k}
-            for p in PRESETS.values()]
+    rows = [{"name": p.name, "title": p.title, "data": p.spec.data, "live_data": p.live_data or None,
+             "n": p.spec.window.n, "k": p.spec.window.k} for p in PRESETS.values()]
     if args.json:
         _print_json({"presets": [{**r, "source": PRESETS[r["name"]].source, "spec": PRESETS[r["name"]].spec.to_dict()}
                                  for r in rows]})
@@ -318,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since")
     p.add_argument("--until")
     p.add_argument("--offline", action="store_true", help="use cached candles only")
+    p.add_argument("--clean", action="store_true", help=CLEAN_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_show)
     try:
@@ -364,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--base-batch-size", type=int,
                    help="scale the learning rate by batch size / this (linear scaling rule for larger batches)")
     t.add_argument("--offline", action="store_true", help="exchange/Yahoo data: use the cached candles only")
+    t.add_argument("--clean", action="store_true", help=CLEAN_HELP)
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
+from .evaluation import skill_text
+
 
 def _levels(text: str) -> tuple[float, ...]:
     values = []
@@ -72,7 +74,7 @@ def cmd_backtest(args) -> int:
                       f"val_loss {e['val_loss']:.5g}  {e['progress']:.0%}{eta}")
         elif e["type"] == "fold":
             _progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
-                      f"persistence {e['persistence_rmse']:.4g}, skill {e['skill']:+.2%}  {e['progress']:.0%}{eta}")
+                      f"persistence {e['persistence_rmse']:.4g}, skill {skill_text(e['skill'], 2, short=True)}  {e['progress']:.0%}{eta}")
 
     result = run_backtest(spec, bt, progress=listener, use_cache=not args.no_cache)
     findings = list(result.findings)
@@ -94,7 +96,7 @@ def cmd_backtest(args) -> int:
     if result.folds:
         o = result.overall
         print(f"\nOverall ({o['windows']} test windows): RMSE {o['rmse']:.4g} vs persistence {o['persistence_rmse']:.4g}, "
-              f"skill {o['skill']:+.2%}, MASE {o['model']['mase']:.3g} vs {o['persistence']['mase']:.3g}")
+              f"skill {skill_text(o['skill'], 2)}, MASE {o['model']['mase']:.3g} vs {o['persistence']['mase']:.3g}")
         h = result.by_horizon
         print("\nBy horizon step:")
         print(format_table([{"step": s, "model_rmse": m, "persistence_rmse": p, "skill": sk} for s, m, p, sk in

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from .evaluation import skill_text
 from .experiments import (EXECUTORS, ExperimentError, ExperimentSpec, comparison_table, delete_experiment,
                           experiment_presets, from_preset, grid, list_experiments, load_experiment, parse_vary,
                           result_json, run_experiment, scale)
@@ -38,7 +39,7 @@ def _progress_printer(quiet: bool):
                      f"{event['executor']} executor, {event['workers']} at a time -> {event['dir']}")
         elif event["type"] == "trial":
             r = event["record"]
-            result = (f"test RMSE {r['test_rmse']:.5g}, skill {r['skill']:+.2%}" if r.get("status") == "ok"
+            result = (f"test RMSE {r['test_rmse']:.5g}, skill {skill_text(r['skill'], 2, short=True)}" if r.get("status") == "ok"
                       else f"FAILED: {r.get('error', '')}")
             _err(f"[{event['done']}/{event['total']}] {r['label']} repeat {r['repeat']} (seed {r['seed']}): {result}"
                  f"  elapsed {_duration(event['elapsed'])}, ETA {_duration(event['eta'])}")

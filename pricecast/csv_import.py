@@ -137,7 +137,8 @@ def _parse_times(raw: pd.Series, col: str, name: str) -> tuple[pd.DatetimeIndex,
         # to whole microseconds: float seconds like 1325317920.123 carry binary noise
         ns = (numeric.to_numpy(dtype="float64") * factor / 1e3).round().astype("int64") * 1000
         return pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)), f"unix {unit}"
-    for fmt, label in (("ISO8601", "ISO 8601"), ("%b %d, %Y", "Mon DD, YYYY"), ("%d.%m.%Y", "DD.MM.YYYY")):
+    for fmt, label in (("ISO8601", "ISO 8601"), ("%b %d, %Y", "Mon DD, YYYY"), ("%d.%m.%Y", "DD.MM.YYYY"),
+                       ("%Y-%m-%d %I-%p", "YYYY-MM-DD HH-AM")):  # the last: CryptoDataDownload hourly files
         try:
             return pd.DatetimeIndex(pd.to_datetime(text, format=fmt, utc=True)), label
         except (ValueError, TypeError):
@@ -158,8 +159,9 @@ def read_candles_csv_info(
     text = _decode(data)
     lines = text.splitlines()
     skip = 0
-    if lines and "http" in lines[0].lower() and lines[0].count(",") == 0:
-        skip = 1  # CryptoDataDownload banner line
+    if lines and "http" in lines[0].lower() and (lines[0].count(",") == 0 or (
+            len(lines) > 1 and lines[0].count(",") < lines[1].count(","))):
+        skip = 1  # CryptoDataDownload banner line ("Timestamps are UTC timezone,https://...")
     sample = "\n".join(lines[skip : skip + 20])
     if not sample.strip():
         raise CandleError(f"{name}: the file is empty")
@@ -242,14 +244,18 @@ def read_candles_csv_info(
         col = mapping[partial.columns[partial.iloc[pos].to_numpy()][0]]
         raise CandleError(f"{name}: column '{col}' is empty at {out.index[pos]}")
     out = out[["open", "high", "low", "close", "volume"]]
-    dups = int(out.index.duplicated().sum())
-    if dups:
-        notes.append(f"{dups} duplicated time(s): the last row of each kept")
-    if len(out) > 1 and out.index[0] > out.index[-1]:
+    duplicated = out.index[out.index.duplicated()]
+    if len(duplicated):
+        notes.append(f"{len(duplicated)} duplicated time(s): the last row of each kept")
+    if len(out) > 1 and out.index[0] > out.index[-1] and out.index.is_monotonic_decreasing:
         notes.append("rows were newest first: sorted")
+    elif not out.index.is_monotonic_increasing:
+        notes.append("rows were not in time order: sorted")
     frame = normalize_candles(out, name)
     info = CsvInfo(name, len(frame), columns, mapping, time_format, chosen, tickers, notes)
     frame.attrs["csv_notes"] = list(notes)
+    # The quality report lists what the file had before it was cleaned up here.
+    frame.attrs["duplicates"] = [t.isoformat() for t in duplicated.unique()]
     return frame, info
 
 

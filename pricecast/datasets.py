@@ -3,6 +3,9 @@
 - ``sample:AAPL``: a bundled series (see :mod:`pricecast.samples`)
 - a path to a CSV file (``*.csv`` / ``*.csv.gz``)
 - ``EXCHANGE:SYMBOL:TIMEFRAME`` such as ``binance:BTC/USDT:1h`` or ``yahoo:TSLA:1d`` (cached locally)
+
+Any of them followed by ``#clean`` (``sample:BTC-USD-5M#clean``) is cut to its longest clean stretch
+(see :mod:`pricecast.quality`), after the date range is applied.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .candles import CandleError, price_spike_warning
+from .quality import cut_to_clean, split_ref
 from .samples import CATALOGUE, load_sample
 
 
@@ -27,6 +31,7 @@ class LoadedData:
 
 def kind_of(ref: str) -> str:
     """'sample', 'csv' or 'market' for a data reference."""
+    ref = split_ref(ref)[0]
     if ref.lower().startswith("sample:"):
         return "sample"
     lowered = ref.lower()
@@ -42,7 +47,17 @@ def kind_of(ref: str) -> str:
 
 def load_data(ref: str, since: str | None = None, until: str | None = None, offline: bool = False) -> LoadedData:
     """Load the candles ``ref`` names. Raises :class:`CandleError` with a plain message."""
-    loaded = _load(ref.strip(), since, until, offline)
+    ref = ref.strip()
+    base, clean = split_ref(ref)
+    loaded = _load(base, since, until, offline)
+    if clean:
+        full = len(loaded.candles)
+        loaded.candles = cut_to_clean(loaded.candles)
+        cut = loaded.candles.attrs["cut_to_clean"]
+        if cut["candles"] < full:
+            loaded.warnings.append(f"cut to its longest clean stretch: {cut['start']} .. {cut['end']} "
+                                   f"({cut['candles']:,} of {full:,} candles)")
+        loaded.ref = ref
     spike = price_spike_warning(loaded.candles, loaded.ref)
     if spike:
         loaded.warnings.append(spike)

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .backtest import BacktestResult, _pct
+from .evaluation import skill_text
 
 COLORS = {"model": "#1f77b4", "persistence": "#7f7f7f", "drift": "#bcbd22", "moving_average": "#9467bd",
           "actual": "#111111", "band": "rgba(31,119,180,0.18)"}
@@ -27,7 +28,7 @@ def fold_error_figure(result: BacktestResult, metric: str = "rmse",
     fig = go.Figure()
     for name in ("model", *baselines):
         values = [f.report[name][metric] for f in result.folds]
-        hover = [f"skill vs persistence {f.report['skill']:+.1%}" if name == "model" else "" for f in result.folds]
+        hover = [f"skill vs persistence {skill_text(f.report['skill'], short=True)}" if name == "model" else "" for f in result.folds]
         fig.add_bar(x=labels, y=values, name=NAMES[name], marker_color=COLORS[name], hovertext=hover)
     fig.update_layout(barmode="group", title=f"{metric.upper()} by fold (walk-forward, oldest first)",
                       yaxis_title=metric.upper() + (" (price units)" if metric in ("rmse", "mae") else ""),

@@ -9,6 +9,10 @@ import numpy as np
 
 BASELINES: tuple[str, ...] = ("persistence", "drift", "moving_average")
 MA_WINDOW = 20
+# Skill divides by persistence's error; where the price never moves that error is zero and a ratio
+# means nothing, so every place that shows skill says this instead of "nan%".
+NO_MOVEMENT = "no price movement in this part (persistence's error is zero): skill cannot be judged"
+NO_MOVEMENT_SHORT = "no price movement: cannot judge"
 
 
 def baseline_forecasts(history: np.ndarray, k: int) -> dict[str, np.ndarray]:
@@ -80,10 +84,19 @@ def evaluate(actual: np.ndarray, predicted: np.ndarray, history: np.ndarray) -> 
     report["rmse"] = report["model"]["rmse"]
     report["persistence_rmse"] = report["persistence"]["rmse"]
     report["skill"] = skill(report["rmse"], report["persistence_rmse"])
+    report["skill_note"] = "" if np.isfinite(report["skill"]) else NO_MOVEMENT
     report["skill_per_step"] = [
         skill(m, p) for m, p in zip(report["model"]["per_step"]["rmse"], report["persistence"]["per_step"]["rmse"])
     ]
     return report
+
+
+def skill_text(value: float | None, digits: int = 1, short: bool = False) -> str:
+    """``+12.3%``, or the plain statement that skill cannot be judged where it is NaN or missing
+    (a part whose prices never move)."""
+    if value is None or not np.isfinite(value):
+        return NO_MOVEMENT_SHORT if short else NO_MOVEMENT
+    return f"{value:+.{digits}%}"
 
 
 def metrics_table(report: dict) -> list[dict]:

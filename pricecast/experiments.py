@@ -336,8 +336,9 @@ def _architectures() -> ExperimentPreset:
     seed_spec = get_preset("seed-lstm").spec
     # The seed's window (N=256, K=16: the seed CNNs' conv heads only fit it) over daily AAPL; the
     # tutorial's non-overlapping stride would leave a dozen windows on 13 years of daily bars, so
-    # windows slide by one day here.
-    base = seed_spec.replace(data="sample:AAPL", window=replace(seed_spec.window, stride=1), preset="seed-lstm")
+    # windows slide by one day here (and the split stays the tutorial's 80% training).
+    base = seed_spec.replace(data="sample:AAPL", window=replace(seed_spec.window, stride=1, split=(0.8, 0.1, 0.1)),
+                             preset="seed-lstm")
     return ExperimentPreset(
         "architectures", "Seed architectures: CNN-2/3/4 ReLU & LeakyReLU, LSTM, GRU",
         "tutorial 000's table of the best validation loss per architecture (100 epochs, batch 8, MinMax, "

@@ -105,9 +105,11 @@ def _layout(fig: go.Figure, title: str = "", height: int = 420, ytitle: str = ""
 
 
 # ---- data --------------------------------------------------------------------------------------
-def candles_figure(candles: pd.DataFrame, title: str = "", max_points: int = MAX_POINTS, height: int = 520) -> go.Figure:
+def candles_figure(candles: pd.DataFrame, title: str = "", max_points: int = MAX_POINTS, height: int = 520,
+                   quality: Mapping | None = None) -> go.Figure:
     """Candlestick over volume bars, sharing the time axis. Long series are merged into coarser
-    candles for display (the title says so)."""
+    candles for display (the title says so). ``quality`` (a quality report's ``to_dict()``) marks
+    the defects it lists."""
     shown = ohlc_buckets(candles, max_points)
     merged = len(shown) < len(candles)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03)
@@ -122,7 +124,35 @@ def candles_figure(candles: pd.DataFrame, title: str = "", max_points: int = MAX
     if merged:
         note = f"{len(candles):,} candles shown as {len(shown):,} (each merges {int(np.ceil(len(candles) / max_points))})"
         title = f"{title} · {note}" if title else note
+    if quality is not None:
+        _mark_quality(fig, candles, quality)
     return _layout(fig, title, height)
+
+
+def _mark_quality(fig: go.Figure, candles: pd.DataFrame, quality: Mapping) -> None:
+    """Defects from a quality report's ``to_dict()`` on the price chart: stale stretches and gaps as
+    shaded bands, impossible candles, jumps and duplicates as markers at their close."""
+    for s in quality.get("stale", []):
+        fig.add_vrect(x0=s["start"], x1=s["end"], fillcolor="rgba(128,128,128,0.25)", line_width=0, row=1, col=1)
+    for g in quality.get("gaps", []):
+        fig.add_vrect(x0=g["start"], x1=g["end"], fillcolor="rgba(239,83,80,0.15)", line_width=0, row=1, col=1)
+    # legend entries for the bands (shapes have none)
+    if quality.get("stale"):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="stale (price frozen)",
+                                 marker=dict(symbol="square", size=12, color="rgba(128,128,128,0.5)")), row=1, col=1)
+    if quality.get("gaps"):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="gap (candles missing)",
+                                 marker=dict(symbol="square", size=12, color="rgba(239,83,80,0.4)")), row=1, col=1)
+    close = candles["close"]
+    points = (("impossible candle", quality.get("bad_ohlc", []), "x", "#d62728"),
+              ("jump", [j["time"] for j in quality.get("jumps", [])], "diamond", "#ff7f0e"),
+              ("duplicate", [d["time"] for d in quality.get("duplicates", [])], "circle-open", "#9467bd"))
+    for name, times, symbol, color in points:
+        index = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True))
+        index = index[index.isin(close.index)]
+        if len(index):
+            fig.add_trace(go.Scatter(x=index, y=close.loc[index], mode="markers", name=name,
+                                     marker=dict(symbol=symbol, size=10, color=color, line=dict(width=2))), row=1, col=1)
 
 
 # ---- training ----------------------------------------------------------------------------------

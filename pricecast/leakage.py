@@ -214,7 +214,12 @@ def check_predictions(actual: np.ndarray, predicted: np.ndarray, last: np.ndarra
     se_model = ((predicted - actual) ** 2).mean(axis=1)
     se_pers = ((last - actual) ** 2).mean(axis=1)
     rmse, prmse = math.sqrt(se_model.mean()), math.sqrt(se_pers.mean())
-    sk = 1.0 - rmse / prmse if prmse > 0 else math.nan
+    if prmse == 0:
+        from .evaluation import NO_MOVEMENT
+
+        return [Finding("warning", "no_movement", f"The test part has {NO_MOVEMENT}.",
+                        {"skill": math.nan, "rmse": rmse, "persistence_rmse": prmse})]
+    sk = 1.0 - rmse / prmse
     t, p = paired_test(se_model - se_pers, lag=max(k - 1, 1))
     move_pred = float(np.mean(np.abs(predicted - last)))
     move_real = float(np.mean(np.abs(actual - last)))

@@ -3,6 +3,9 @@
 The seed presets keep each tutorial's data, N, K, features, scaler and architecture. What they all
 did wrong — fitting the scaler on the whole series — is not reproduced: pricecast fits on the
 training part only. Their ``residual`` option is off, because the tutorials predicted prices directly.
+
+Every preset trains offline on bundled data of its tutorial's kind (5-minute BTC, hourly BTC, TSLA
+daily); ``live_data`` names the exchange or Yahoo series the tutorial itself downloaded.
 """
 from __future__ import annotations
 
@@ -22,22 +25,26 @@ class Preset:
     title: str
     source: str  # which tutorial, and what differs from it
     spec: RunSpec
+    live_data: str = ""  # the tutorial's own live source (needs network), when spec.data is a bundled stand-in
 
 
 def _seed_btc(name: str, title: str, model: ModelSpec) -> Preset:
     # Tutorial 000: Poloniex 5-minute USDT_BTC close, N=256 past / K=16 future, non-overlapping
-    # windows, MinMax, batch 8, 100 epochs, 80/20 split (here 80/10/10 so a test part exists).
+    # windows, MinMax, batch 8, 100 epochs, 80/20 split. Here 70/15/15: the bundled clean stretch of
+    # 5-minute BTC holds 28 non-overlapping windows, and 70/15/15 gives validation and test 4 each.
     return Preset(
         name, title,
-        "tutorial 000 (khuangaf/CryptocurrencyPrediction): Poloniex 5m BTC, N=256, K=16, MinMax, batch 8",
+        "tutorial 000 (khuangaf/CryptocurrencyPrediction): Poloniex 5m BTC, N=256, K=16, MinMax, batch 8; "
+        "here on bundled Bitstamp 5m BTC (January 2016), split 70/15/15",
         RunSpec(
-            data="poloniex:BTC/USDT:5m",
-            window=WindowSpec(n=256, k=16, stride=256 + 16, features=("close",), split=(0.8, 0.1, 0.1)),
+            data="sample:BTC-USD-5M",
+            window=WindowSpec(n=256, k=16, stride=256 + 16, features=("close",), split=(0.7, 0.15, 0.15)),
             scaling="minmax",
             model=model,
             train=TrainSpec(epochs=100, batch_size=8, patience=0),
             preset=name,
         ),
+        live_data="poloniex:BTC/USDT:5m",
     )
 
 
@@ -74,9 +81,10 @@ _PRESETS: list[Preset] = [
         "bithumb-eth-lstm", "Bithumb ETH/KRW hourly LSTM + FC(128)",
         "tutorial 001: Bithumb ETH_KRW 1h, OHLC in, next close out, StandardScaler, LSTM(hidden 2) -> "
         "ReLU -> FC(128) -> ReLU -> FC(1). The tutorial trained full-batch for 50,000 epochs at lr 1e-5; "
-        "here batch 64, lr 1e-3 and early stopping reach its loss in minutes",
+        "here batch 64, lr 1e-3 and early stopping reach its loss in minutes; offline on bundled Coinbase hourly "
+        "BTC/USD (2017-2019)",
         RunSpec(
-            data="bithumb:ETH/KRW:1h",
+            data="sample:BTC-USD-1H",
             window=WindowSpec(n=1, k=1, features=OHLC, split=(0.86, 0.07, 0.07)),
             scaling="standard",
             model=ModelSpec(arch="lstm", units=(2,), activation="tanh", post_activation="relu",
@@ -84,13 +92,15 @@ _PRESETS: list[Preset] = [
             train=TrainSpec(epochs=200, batch_size=64, patience=20),
             preset="bithumb-eth-lstm",
         ),
+        live_data="bithumb:ETH/KRW:1h",
     ),
     Preset(
         "tsla-lstm", "TSLA daily 2xLSTM(50) + Dense(25)",
         "tutorial 003: Yahoo TSLA daily close, PAST_SET=10, MinMax, 80% train, "
-        "LSTM(50, sequences) -> LSTM(50) -> Dense(25) -> Dense(1), batch 1, 3 epochs",
+        "LSTM(50, sequences) -> LSTM(50) -> Dense(25) -> Dense(1), batch 1, 3 epochs; bundled TSLA 2010-2023 "
+        "(a recorded Yahoo response)",
         RunSpec(
-            data="yahoo:TSLA:1d",
+            data="sample:TSLA",
             window=WindowSpec(n=10, k=1, features=("close",), split=(0.8, 0.1, 0.1)),
             scaling="minmax",
             model=ModelSpec(arch="lstm", units=(50, 50), dense_units=(25,), activation="tanh",
@@ -98,6 +108,7 @@ _PRESETS: list[Preset] = [
             train=TrainSpec(epochs=3, batch_size=1, patience=0),
             preset="tsla-lstm",
         ),
+        live_data="yahoo:TSLA:1d",
     ),
     Preset(
         "lecture-lstm", "Lecture LSTM(16) ReLU, 7 steps, OHLCV",
@@ -135,3 +146,14 @@ def get_preset(name: str) -> Preset:
     if preset is None:
         raise KeyError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
     return preset
+
+
+def describe_data(ref: str) -> str:
+    """A plain phrase for the data ``ref`` names: the bundled series' title, or the ref itself."""
+    from .quality import split_ref
+    from .samples import CATALOGUE
+
+    base, clean = split_ref(ref)
+    sample = CATALOGUE.get(base.split(":", 1)[1].upper()) if base.lower().startswith("sample:") else None
+    text = f"bundled {sample.title} ({base}, offline)" if sample else f"{base} (downloaded, needs network the first time)"
+    return text + (", cut to its longest clean stretch" if clean else "")

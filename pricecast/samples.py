@@ -30,6 +30,9 @@ CATALOGUE: dict[str, Sample] = {
         Sample("MSFT", "Microsoft daily, split-adjusted, 2000-2013", "1d", "MSFT.csv.gz"),
         Sample("IBM", "IBM daily, adjusted, 2000-2013", "1d", "IBM.csv.gz"),
         Sample("GOOG", "Google daily, adjusted, 2004-2013", "1d", "GOOG.csv.gz"),
+        Sample("BTC-USD-5M", "Bitcoin/USD 5-minute, Bitstamp, 2016-01-01..01-27", "5m", "BTC-USD-5M.csv.gz"),
+        Sample("BTC-USD-1H", "Bitcoin/USD hourly, Coinbase, 2017-11-12..2019-10-17", "1h", "BTC-USD-1H.csv.gz"),
+        Sample("TSLA", "Tesla daily, split-adjusted, 2010-06-29..2023-08-11 (Yahoo)", "1d", "TSLA.csv.gz"),
     )
 }
 

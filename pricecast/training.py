@@ -17,6 +17,7 @@ from .candles import candle_step, is_business_daily
 from .datasets import load_data
 from .evaluation import baseline_forecasts, evaluate
 from .models import check_model
+from .quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
 from .scaling import Scaler
 from .specs import RunSpec
 from .windows import WindowSet, latest_window, make_windows
@@ -51,6 +52,20 @@ class Prepared:
     windows: WindowSet
     scaler: Scaler
     warnings: list[str] = field(default_factory=list)
+    quality: QualityReport | None = None
+
+
+def stale_warnings(candles: pd.DataFrame, windows: WindowSet, report: QualityReport) -> list[str]:
+    """A warning for each part (train/val/test) whose candles are mostly a frozen price."""
+    out = []
+    for name, part in windows.parts.items():
+        a, b = part.rows
+        share = stale_share(candles, report.stale, a, b - 1)
+        if share > MOSTLY_STALE:
+            out.append(f"the {name} part is {share:.0%} stale (the price does not move for "
+                       f"{report.stale_min_candles}+ candles in a row): its numbers say little. Cut the data to "
+                       "its longest clean stretch (--clean, or 'Use only the longest clean stretch' on the Data page)")
+    return out
 
 
 def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
@@ -65,7 +80,9 @@ def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
     windows = make_windows(candles, spec.window)
     scaler = Scaler.fit(spec.scaling, windows.values, windows.target, spec.window.features,
                         spec.window.target, windows.train.rows)
-    return Prepared(spec, candles, windows, scaler, warnings)
+    quality = quality_report(candles)
+    warnings += stale_warnings(candles, windows, quality)
+    return Prepared(spec, candles, windows, scaler, warnings, quality)
 
 
 @dataclass
@@ -200,6 +217,9 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         "scaler_fit_rows": list(scaler.fit_rows),
         "learning_rate": float(keras.ops.convert_to_numpy(_inner_optimizer(model).learning_rate)),
         "warnings": warnings,
+        "data": {"first": prep.candles.index[0].isoformat(), "last": prep.candles.index[-1].isoformat(),
+                 "rows": int(len(prep.candles))},
+        "quality": to_plain(prep.quality or quality_report(prep.candles)),
         **{part: report for part, report in reports.items()},
     }
     run = Run(Path(), spec, history, metrics, pd.concat(predictions, ignore_index=True), forecast, scaler, model)

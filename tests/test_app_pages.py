@@ -162,14 +162,29 @@ def test_shape_errors_are_shown_with_the_fix_before_training():
     assert any("cannot train yet" in e.value and "switch the output head" in e.value for e in at.error)
 
 
-def test_applying_a_seed_preset_keeps_the_chosen_data():
+def test_applying_a_seed_preset_can_keep_the_chosen_data():
     at = _app({"data": "sample:MSFT"})
     at.switch_page("pages/2_Model.py").run()
     at.selectbox(key="model_preset").set_value("seed-cnn-2-relu").run()
+    at.radio(key="model_preset_data_seed-cnn-2-relu").set_value("keep").run()
     at.button[0].click().run()
     _ok(at)
     spec = at.session_state["pc_spec"]
     assert spec.data == "sample:MSFT" and spec.preset == "seed-cnn-2-relu" and spec.window.n == 256
+
+
+def test_seed_preset_says_and_uses_its_bundled_data_by_default():
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("seed-lstm").run()
+    assert any("Bitcoin/USD 5-minute" in c.value and "poloniex:BTC/USDT:5m" in c.value for c in at.caption)
+    at.button[0].click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == "sample:BTC-USD-5M"
+    at.radio(key="model_preset_data_seed-lstm").set_value("live").run()
+    at.button[0].click().run()
+    assert at.session_state["pc_spec"].data == "poloniex:BTC/USDT:5m"
+    assert any("press Load" in i.value for i in at.info)
 
 
 def test_bad_link_falls_back_with_a_message():
@@ -236,3 +251,32 @@ def test_speed_options_on_the_model_page_reach_the_setup():
     _ok(at)
     train = at.session_state["pc_spec"].train
     assert train.batch_size == 128 and train.base_batch_size == 32 and train.jit_compile is True
+
+
+def test_data_page_reports_quality_and_cuts_to_the_clean_stretch(tmp_path):
+    from tests.conftest import make_candles
+
+    frame = make_candles(300)
+    frame.iloc[100:140, :4] = frame["close"].iloc[99]  # a frozen feed
+    frame.iloc[100:140, 4] = 0.0
+    path = tmp_path / "frozen.csv"
+    frame.reset_index().to_csv(path, index=False)
+    at = _app({"data": str(path)})
+    at.switch_page("pages/1_Data.py").run()
+    _ok(at)
+    assert any("1 stale stretch(es), 41 candles" in w.value for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Stale stretches"] == "1"
+    at.toggle(key=f"data_clean_{path}").set_value(True).run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == f"{path}#clean"
+    assert {m.label: m.value for m in at.metric}["Candles"] == "160"
+    assert any("No gaps, duplicates" in s.value for s in at.success)
+    at.toggle(key=f"data_clean_{path}").set_value(False).run()
+    assert at.session_state["pc_spec"].data == str(path)
+
+
+def test_data_page_keeps_a_clean_bundled_series_selected():
+    at = _app({"data": "sample:BTC-USD-5M#clean"})
+    at.switch_page("pages/1_Data.py").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == "sample:BTC-USD-5M#clean"

@@ -94,3 +94,20 @@ def test_unparseable_values_name_column_and_line():
         read_candles_csv(b"Date,Open,High,Low,Close\nsomeday,1,2,0.5,1.5\n2024-01-02,1,2,0.5,1.5\n", name="x.csv")
     with pytest.raises(CandleError, match="empty"):
         read_candles_csv(b"", name="x.csv")
+
+
+def test_cryptodatadownload_hourly_banner_with_comma_and_am_pm_times():
+    text = ("Timestamps are UTC timezone,https://www.CryptoDataDownload.com\n"
+            "date,symbol,open,high,low,close,volume_btc,volume\n"
+            "2019-10-17 01-PM,BTCUSD,8051,8056.83,8021.23,8035.88,61.25,492394.56\n"
+            "2019-10-17 12-PM,BTCUSD,7975.89,8070,7975.89,8051,370.45,2971610.86\n"
+            "2019-10-17 11-AM,BTCUSD,7964.62,7987.82,7964.61,7975.89,121.68,970521.83\n")
+    frame, info = read_candles_csv_info(text.encode(), name="cdd.csv")
+    assert list(frame.index.hour) == [11, 12, 13] and frame["close"].iloc[-1] == 8035.88
+    assert "rows were newest first: sorted" in info.notes
+
+
+def test_rows_out_of_time_order_are_sorted_with_a_note(shared_data):
+    frame, info = read_candles_csv_info(shared_data / "btc_usd_5m_2016_bitstamp.csv")
+    assert frame.index.is_monotonic_increasing and len(frame) == 30610
+    assert "rows were not in time order: sorted" in info.notes

@@ -90,8 +90,9 @@ HELP: dict[str, str] = {
     "mixed_precision": "Compute in 16-bit floats on a GPU (about twice as fast on modern GPUs); the forecast "
                        "itself stays 32-bit. Ignored on a CPU, with a note.",
     "preset": "Ready-made setups: pricecast's default and faithful copies of the tutorials this project grew from.",
-    "preset_data": "Also switch to the preset's own data. The tutorials' crypto data comes from an exchange and "
-                   "needs an internet connection; leave this off to keep the data you chose.",
+    "preset_data": "Which data the preset trains on. 'Its data' is the bundled series of the tutorial's kind "
+                   "(works offline); 'Its live source' is the exchange or Yahoo series the tutorial downloaded "
+                   "(needs an internet connection the first time); 'Keep my data' leaves the data you chose.",
     "yaml_upload": "Load a setup saved earlier with 'Download setup'.",
     "loss_curve": "Both curves should fall. If the validation loss (orange) rises while the training loss (blue) "
                   "keeps falling, the model is memorising the training data: that is overfitting.",
@@ -208,8 +209,14 @@ def fmt_num(value, digits: int = 4) -> str:
 
 
 def fmt_pct(value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    """A signed percentage (skill). NaN is what skill is where persistence's error is zero (the
+    prices never move): said in words, never "nan%"."""
+    if value is None:
         return "–"
+    if isinstance(value, float) and not math.isfinite(value):
+        from pricecast.evaluation import NO_MOVEMENT_SHORT
+
+        return NO_MOVEMENT_SHORT
     return f"{value:+.1%}"
 
 
