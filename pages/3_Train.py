@@ -28,7 +28,7 @@ def _start(spec) -> None:
     tuned = tune_for_dashboard(spec)
     try:
         job = registry().submit(state.session_id(), "train", {"spec": tuned.to_dict()}, candles=candles,
-                                label=spec.data, context=_val_context(prep))
+                                label=spec.data, context=_val_context(prep), executor=state.executor())
     except JobError as exc:
         st.error(common.plain(exc))
         return
@@ -139,6 +139,30 @@ def _final(snap: JobSnapshot) -> None:
     st.page_link("pages/4_Results.py", label="See the results", icon="🎯")
 
 
+def _where() -> None:
+    """Where jobs run: this computer's worker processes or a Ray cluster, and how busy it is."""
+    import importlib.util
+    import os
+
+    jobs = registry()
+    with st.expander(f"Where training runs · {jobs.running_count()} of {jobs.capacity} slot(s) busy"):
+        has_ray = importlib.util.find_spec("ray") is not None
+        choice = st.radio("Run trainings and backtests on", ["local", "ray"], horizontal=True,
+                          index=["local", "ray"].index(state.executor()), key="train_executor",
+                          format_func={"local": "This computer (a worker process)",
+                                       "ray": "Ray cluster" + ("" if has_ray else " (not installed)")}.get,
+                          help="This computer: each job is a separate process next to the dashboard. Ray: each job "
+                               "is a task on the cluster at RAY_ADDRESS (or a Ray started on this computer); "
+                               "install it with pip install -r requirements-ray.txt.")
+        if choice == "ray" and not has_ray:
+            st.warning("Ray is not installed here: `pip install -r requirements-ray.txt`, then reload.")
+            choice = "local"
+        state.set_executor(choice)
+        address = os.environ.get("RAY_ADDRESS") or "none set: a local Ray instance is started"
+        st.caption(f"At most {jobs.capacity} job(s) run at once on this server (PRICECAST_MAX_JOBS); more wait "
+                   f"in a queue. Ray address: {common.md_text(address)}.")
+
+
 def _shown_job() -> Job | None:
     """This tab's running job, else its latest one (also after a reload: the id is in the URL)."""
     jobs, sid = registry(), state.session_id()
@@ -176,6 +200,7 @@ def body() -> None:
                           "Nothing of the run is kept."):
             active.kill()
             st.toast("Ending the training process …")
+    _where()
     if shown is None:
         st.info("Press **Train** to start. The loss curves and the forecasts on validation data appear here, "
                 "updated after every epoch.")

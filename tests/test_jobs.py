@@ -192,3 +192,23 @@ def test_a_worker_dying_without_an_answer_is_explained():
     job = Job(Task("train"), "tab")
     job.on_exit(3)
     assert "exit code 3" in job.snapshot().error
+
+
+def test_a_training_job_on_ray_streams_events_and_lands_its_run_here(candles, pricecast_home):
+    """The same job through the Ray executor (a local Ray instance here; RAY_ADDRESS for a cluster):
+    events come back through the channel actor, the run folder travels back as files."""
+    ray = pytest.importorskip("ray")
+    reg = JobRegistry(capacity=1)
+    try:
+        job = reg.submit("tab-a", "train", {"spec": tune_for_dashboard(TINY).to_dict()}, candles=candles,
+                         executor="ray")
+        assert job.wait(600)
+        snap = job.snapshot()
+        assert snap.state == "done", snap.error
+        assert list(snap.history["epoch"]) == [1, 2] and snap.val_pred is not None
+        run_dir = Path(snap.run_dir)
+        assert run_dir.parent == pricecast_home / "runs" and (run_dir / "model.keras").is_file()
+        assert [r["run_dir"] for r in list_runs()] == [str(run_dir)]
+    finally:
+        reg.shutdown()
+        ray.shutdown()

@@ -25,7 +25,7 @@ LEVEL_CHOICES = (50, 80, 90, 95)
 def start_job(spec: RunSpec, bt: BacktestSpec, candles: pd.DataFrame, key: str, shuffled: bool = False) -> Job:
     """The backtest as a job in a worker process (``key``: the settings it was started with)."""
     return registry().submit(state.session_id(), "backtest", {"spec": spec.to_dict(), "bt": bt, "shuffled": shuffled},
-                             candles=candles, label=spec.data, context=key)
+                             candles=candles, label=spec.data, context=key, executor=state.executor())
 
 
 def _settings(spec: RunSpec, candles: pd.DataFrame) -> tuple[BacktestSpec, bool]:

@@ -179,6 +179,23 @@ def session_run_dirs() -> list[str]:
     return out
 
 
+EXECUTOR = "pc_executor"
+
+
+def executor() -> str:
+    """Where this tab's trainings and backtests run: 'local' (a worker process on this computer) or
+    'ray' (a Ray cluster); PRICECAST_EXECUTOR sets the default."""
+    if EXECUTOR not in st.session_state:
+        from pricecast.jobs.registry import default_executor
+
+        st.session_state[EXECUTOR] = default_executor()
+    return st.session_state[EXECUTOR]
+
+
+def set_executor(name: str) -> None:
+    st.session_state[EXECUTOR] = name
+
+
 def remember_job(job_id: str | None) -> None:
     """Keep the training job's id in the URL, so a reloaded tab finds its job again."""
     if job_id:
