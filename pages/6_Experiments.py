@@ -222,11 +222,11 @@ def results_panel() -> None:
     try:
         exp = ex.load_experiment(name)
     except Exception as exc:  # noqa: BLE001
-        st.error(str(exc))
+        st.error(common.plain(exc))
         return
     frame = exp.frame()
     s = exp.spec
-    st.caption(f"{s.title or s.name}: {s.base.data}, N={s.base.window.n}, K={s.base.window.k}, "
+    st.caption(f"{common.md(s.title or s.name)}: {common.md(common.data_label(s.base.data))}, N={s.base.window.n}, K={s.base.window.k}, "
                f"{s.base.train.epochs} epochs, seeds {s.base_seed}…{s.base_seed + s.repeats - 1}"
                + (f", last {s.last_rows} rows" if s.last_rows else "") + f" · {exp.done} of {exp.total} trainings done")
     if frame.empty:
@@ -274,7 +274,7 @@ def _open_run(run_dir: str) -> None:
             select(run_dir)
         st.switch_page("pages/4_Results.py")
     except Exception:  # noqa: BLE001 - no Results page here (or no navigation): say where the run is
-        st.info(f"The run folder is {run_dir}")
+        st.info(f"The run folder is {common.md(run_dir)}")
 
 
 def body() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Callable
 
 import streamlit as st
@@ -127,8 +128,8 @@ def _sidebar() -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (not through app.py) has no pages to link to
         st.caption("Current setup")
-        st.markdown(f"**{spec.data}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
-                    f"{','.join(map(str, spec.model.units))}")
+        st.markdown(f"**{md(data_label(spec.data))}** · N={spec.window.n} → K={spec.window.k} · "
+                    f"{md(spec.model.arch.upper())} {','.join(map(str, spec.model.units))}")
         job = registry().active(state.session_id())
         if job is not None:
             snap = job.snapshot()
@@ -145,8 +146,29 @@ def guard(body: Callable[[], None]) -> None:
 
 
 def plain(exc: BaseException) -> str:
+    """An error's message for st.error/st.warning, markdown-escaped: messages quote user text
+    (file names, cell values, link values)."""
     text = str(exc).strip().strip("'\"")
-    return text if text else type(exc).__name__
+    return md(text if text else type(exc).__name__)
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark, and escaping all of
+# them also stops Streamlit's own syntax (:red[...], :material/icon:, $math$) and bare-URL links.
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md(text: object) -> str:
+    """``text`` (anything a user or a file supplied) escaped for st.markdown, captions, messages
+    and widget labels, so it shows as typed: no links, images, emphasis or HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def data_label(ref: str) -> str:
+    """How a data reference is shown: an upload by its original file name (plain text; pass it
+    through :func:`md` where it goes into markdown)."""
+    from pricecast.datasets import display_name
+
+    return display_name(ref)
 
 
 def fmt_num(value, digits: int = 4) -> str:
