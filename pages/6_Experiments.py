@@ -82,7 +82,7 @@ def setup_form() -> None:
     spec, (since, until) = _current_setup()
     if mode == "custom":
         st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
-                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {spec.data}.")
+                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {common.md(common.data_label(spec.data))}.")
         chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
                                 max_selections=2, key="exp_fields",
                                 help="Every combination of the values below is trained (two settings with 3 "

@@ -3,6 +3,7 @@ named after its item and fails without the fix (the reproductions are the issue'
 from __future__ import annotations
 
 import gzip
+import re
 import io
 import zlib
 from pathlib import Path
@@ -115,3 +116,162 @@ def test_item13_utf16_csv_decodes(codec):
 def test_item13_binary_files_are_not_a_text_csv(blob, what):
     with pytest.raises(CandleError, match=f"x.csv: not a text CSV .*{what}"):
         read_candles_csv(blob, name="x.csv")
+
+
+# ---- the dashboard: items 2, 4, 5, 11 ------------------------------------------------------------
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from pricecast.datasets import link_data_problem  # noqa: E402
+from pricecast.spec_io import spec_from_link  # noqa: E402
+from pricecast.uploads import store_upload  # noqa: E402
+from ui.common import md  # noqa: E402
+
+CANDLES = "time,open,high,low,close,volume\n" + "\n".join(
+    f"2024-01-{d:02d},{100 + d},{101 + d},{99 + d},{100.5 + d},{1000 * d}" for d in range(1, 31)) + "\n"
+
+
+@pytest.fixture
+def app_home(pricecast_home, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    return pricecast_home
+
+
+def _open(page: str, params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if params:
+        at.query_params.update(params)
+    at.switch_page(page)
+    return at.run()
+
+
+def _texts(at: AppTest) -> list[str]:
+    """Every markdown source the page sent: body, sidebar, captions, messages."""
+    return [e.value for kind in ("markdown", "caption", "warning", "info", "error", "success", "title")
+            for e in at.get(kind)]
+
+
+def _unescaped(text: str) -> str:
+    return text.replace("\\", "")
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.radio(key="data_source").set_value("csv").run()
+    return at.file_uploader(key="data_upload").set_value((name, data, "text/csv")).run()
+
+
+def test_item2_uploads_with_the_same_name_never_overwrite(app_home):
+    first = store_upload(CANDLES.encode(), "data.csv")
+    other = CANDLES.replace("time,open", "Time,Open").encode()
+    second = store_upload(other, "data.csv")
+    assert first != second and first.name == second.name == "data.csv"
+    assert first.read_bytes() == CANDLES.encode() and second.read_bytes() == other
+    assert store_upload(CANDLES.encode(), "data.csv") == first  # same bytes: stored once
+
+    tab_a = _open("pages/1_Data.py")
+    _upload(tab_a, "data.csv", CANDLES.encode())
+    tab_b = _open("pages/1_Data.py")
+    _upload(tab_b, "data.csv", other)
+    a, b = tab_a.session_state["pc_spec"].data, tab_b.session_state["pc_spec"].data
+    assert a != b and Path(a).read_bytes() == CANDLES.encode()  # tab A's run still finds its data
+    sidebar = " ".join(_unescaped(m.value) for m in tab_a.sidebar.markdown)
+    assert "**data.csv**" in sidebar and "uploads" not in sidebar  # the file's name, not the storage path
+
+
+@pytest.mark.parametrize("ref", ["/etc/hostname", "../../../etc/passwd", "SERVER_CSV"])
+def test_item4_link_may_not_name_a_server_file(app_home, tmp_path, ref):
+    if ref == "SERVER_CSV":
+        server_csv = tmp_path / "secret.csv"
+        server_csv.write_text(CANDLES)
+        ref = str(server_csv)
+    at = _open("pages/1_Data.py", {"data": ref, "n": "12"})
+    assert not at.exception and not at.error
+    spec = at.session_state["pc_spec"]
+    assert spec.data == "sample:AAPL" and spec.window.n == 12  # the file refused, the rest of the link kept
+    notes = [_unescaped(w.value) for w in at.warning]
+    assert len(notes) == 1 and "data=" in notes[0] and "uploaded in this browser session" in notes[0]
+    assert at.selectbox(key="data_sample").value == "AAPL"
+
+
+def test_item4_only_this_sessions_uploads_and_named_data_pass():
+    upload = "/home/x/.pricecast/uploads/abc/coin.csv"
+    assert link_data_problem(upload, files=[upload]) is None
+    assert link_data_problem(upload) is not None
+    assert link_data_problem("sample:MSFT") is None and link_data_problem("binance:BTC/USDT:1h") is None
+    assert link_data_problem("yahoo:^GSPC:1d") is None
+    assert link_data_problem("binance:A/../../../x:1h") is not None
+
+
+@pytest.mark.parametrize("page", ["pages/0_Home.py", "pages/1_Data.py", "pages/2_Model.py"])
+@pytest.mark.parametrize("payload", ["![x](http://127.0.0.1:9/t.png)", "[t](http://127.0.0.1:9/)",
+                                     "sample:AAPL **bold** <img src=x>"])
+def test_item5_link_text_cannot_inject_markdown(app_home, page, payload):
+    at = _open(page, {"data": payload})
+    assert not at.exception
+    texts = _texts(at) + [m.value for m in at.sidebar.markdown]
+    for text in texts:
+        assert not re.search(r"(?<!\\)\]\(", text), text  # no live link or image
+        assert not re.search(r"(?<!\\)<img", text) and not re.search(r"(?<!\\)\*\*bold", text), text
+    assert any("![x]" in _unescaped(t) or "[t]" in _unescaped(t) or "**bold**" in _unescaped(t) for t in texts)
+
+
+def test_item5_uploaded_file_names_are_escaped(app_home):
+    at = _open("pages/1_Data.py")
+    _upload(at, "[t](http://127.0.0.1:9) **x**.csv", CANDLES.encode())
+    assert not at.exception and not at.error
+    shown = [s.value for s in at.success]
+    assert shown and all(not re.search(r"(?<!\\)\]\(|(?<!\\)\*\*x", s) for s in shown)
+    assert "[t](http://127.0.0.1:9) **x**.csv" in _unescaped(shown[0])
+    assert md("a_b *c* [d](e) :red[f] $g$") == r"a\_b \*c\* \[d\]\(e\) \:red\[f\] \$g\$"
+
+
+HOSTILE_LINKS = {
+    "data_foo": ("pages/1_Data.py", {"data": "foo"}, "data=foo"),
+    "n_negative": ("pages/2_Model.py", {"n": "-5"}, "n=-5"),
+    "n_huge": ("pages/2_Model.py", {"n": "100000"}, "n=100000"),
+    "arch_unknown": ("pages/2_Model.py", {"arch": "transformer"}, "arch=transformer"),
+    "target_unknown": ("pages/2_Model.py", {"target": "price"}, "target=price"),
+    "features_unknown": ("pages/2_Model.py", {"features": "close,sentiment"}, "features=close,sentiment"),
+    "split_too_big": ("pages/2_Model.py", {"split": "0.99,0.01,0"}, "split=0.99,0.01,0"),
+    "dropout": ("pages/2_Model.py", {"dropout": "2"}, "dropout=2"),
+    "lr_zero": ("pages/2_Model.py", {"learning_rate": "0"}, "learning_rate=0"),
+    "epochs_huge": ("pages/2_Model.py", {"epochs": "1e9"}, "epochs=1e9"),
+    "batch_zero": ("pages/2_Model.py", {"batch_size": "0"}, "batch_size=0"),
+    "seed_negative": ("pages/2_Model.py", {"seed": "-1"}, "seed=-1"),
+    "activation": ("pages/2_Model.py", {"activation": "swish"}, "activation=swish"),
+    "optimizer": ("pages/2_Model.py", {"optimizer": "lion"}, "optimizer=lion"),
+    "scaling": ("pages/2_Model.py", {"scaling": "log"}, "scaling=log"),
+    "units_text": ("pages/2_Model.py", {"units": "big"}, "units=big"),
+    "since_garbage": ("pages/1_Data.py", {"since": "yesterday"}, "since=yesterday"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_LINKS))
+def test_item11_bad_link_values_are_dropped_and_the_page_renders(app_home, case):
+    page, params, named = HOSTILE_LINKS[case]
+    at = _open(page, {**params, "k": "4"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    notes = [_unescaped(w.value) for w in at.warning if "Left out of the link" in _unescaped(w.value)]
+    assert len(notes) == 1 and named in notes[0], [w.value for w in at.warning]
+    assert at.session_state["pc_spec"].window.k == 4  # the good part of the link is kept
+    labels = {w.label for w in [*at.selectbox, *at.number_input, *at.text_input]}
+    expected = {"Series"} if page.endswith("1_Data.py") else {"N — past candles in", "Architecture", "Epochs"}
+    assert expected <= labels
+    if page.endswith("1_Data.py"):
+        assert len(at.get("plotly_chart")) == 1
+
+
+def test_item11_every_parsed_parameter_is_checked():
+    # Out-of-range or unknown values for every setting the link reader knows are dropped, not kept.
+    from pricecast.spec_io import FIELD_SECTION
+
+    bad = {"stride": "0", "kernel_sizes": "0", "strides": "-1", "dense_units": "0", "recurrent_dropout": "1",
+           "l1": "-1", "l2": "5", "patience": "-1", "workers": "0", "base_batch_size": "-3", "cnn_head": "x",
+           "output_activation": "x", "post_activation": "x", "regularize": "weights", "loss": "x",
+           "pipeline": "x", "jit_compile": "sometimes", "mixed_precision": "x", "shuffle": "x", "batch_norm": "x",
+           "residual": "x", "per_batch_updates": "x", "live_val_predictions": "x", "preset": "x"}
+    spec, dropped = spec_from_link(bad)
+    assert {d.split("=")[0] for d in dropped} == set(bad)
+    assert not set(FIELD_SECTION) - set(bad) - {"n", "k", "features", "target", "split", "arch", "units",
+                                                 "activation", "dropout", "optimizer", "learning_rate", "epochs",
+                                                 "batch_size", "seed"}  # those have their own page cases

@@ -113,7 +113,7 @@ def _setup() -> None:
     state.sync_url()
     note = st.session_state.pop(state.URL_NOTE, None)
     if note:
-        st.warning(note)
+        st.warning(md(note))  # it quotes the link's values
 
 
 def _sidebar() -> None:
