@@ -157,10 +157,17 @@ def plain(exc: BaseException) -> str:
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 
 
+# GFM turns bare URLs, www. names and e-mail addresses into links after escapes are resolved, so
+# a zero-width space goes inside each ("h\u200bttp://", "w\u200bww.", "a@\u200bb.com"): shown the same, never a link.
+_AUTOLINK = re.compile(r"(?i)(h)(ttps?)|(w)(ww)|(@)")
+
+
 def md(text: object) -> str:
     """``text`` (anything a user or a file supplied) escaped for st.markdown, captions, messages
     and widget labels, so it shows as typed: no links, images, emphasis or HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    escaped = _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    return _AUTOLINK.sub(lambda m: "\u200b".join(g for g in m.groups() if g) + ("\u200b" if m.group(5) else ""),
+                         escaped)
 
 
 def data_label(ref: str) -> str:
