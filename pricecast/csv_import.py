@@ -267,7 +267,7 @@ def _space(seen: dict[str, str]) -> str | None:
 
 
 def _parse_numbers(raw: pd.Series, col: str, name: str, decimal: str = ".", thousands: str | None = None,
-                   first_line: int = 2) -> np.ndarray:
+                   lines: np.ndarray | None = None) -> np.ndarray:
     """Numbers from text like ``1,006.5``, ``100,5`` (decimal comma), ``13.44K``, ``-`` (missing -> NaN).
 
     Raises :class:`CandleError` naming the column, the file line and the value.
@@ -286,7 +286,8 @@ def _parse_numbers(raw: pd.Series, col: str, name: str, decimal: str = ".", thou
     bad = np.isnan(values) & ~missing
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise CandleError(f"{name}: column '{col}' line {i + first_line}: cannot read {text.iloc[i]!r} as a number")
+        line = int(lines[i]) if lines is not None else i + 2
+        raise CandleError(f"{name}: column '{col}' line {line}: cannot read {text.iloc[i]!r} as a number")
     values[missing] = np.nan
     return values
 
@@ -386,11 +387,11 @@ def read_candles_csv_info(
     index, time_format = _parse_times(table[time_col], time_col, name)
 
     out = pd.DataFrame(index=index)
-    out["close"] = _numbers(table, close_col, name, decimal, thousands, first_line)
+    out["close"] = _numbers(table, close_col, name, decimal, thousands, lines)
     for key in ("open", "high", "low"):
         if key in price_cols:
             mapping[key] = price_cols[key]
-            out[key] = _numbers(table, price_cols[key], name, decimal, thousands, first_line)
+            out[key] = _numbers(table, price_cols[key], name, decimal, thousands, lines)
         else:
             out[key] = out["close"]
     filled = [k for k in ("open", "high", "low") if k not in mapping]
@@ -401,7 +402,7 @@ def read_candles_csv_info(
         notes.append("no volume column: volume set to 0")
     else:
         mapping["volume"] = vol_col
-        vol = _numbers(table, vol_col, name, decimal, thousands, first_line)
+        vol = _numbers(table, vol_col, name, decimal, thousands, lines)
         if np.isnan(vol).any():
             notes.append(f"{int(np.isnan(vol).sum())} row(s) without volume ('-' or empty): set to 0")
         out["volume"] = np.nan_to_num(vol, nan=0.0)
@@ -467,11 +468,11 @@ class _StrippedKeys(dict):
 
 
 def _numbers(table: pd.DataFrame, col: str, name: str, decimal: str, thousands: str | None,
-             first_line: int) -> np.ndarray:
+             lines: np.ndarray) -> np.ndarray:
     column = table[col]
     if pd.api.types.is_float_dtype(column.dtype):
         return column.to_numpy(dtype="float64", na_value=np.nan)
-    return _parse_numbers(column, col, name, decimal, thousands, first_line)
+    return _parse_numbers(column, col, name, decimal, thousands, lines)
 
 
 def _drop_inconsistent(out: pd.DataFrame, lines: np.ndarray, name: str, notes: list[str]) -> pd.DataFrame:
