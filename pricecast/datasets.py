@@ -74,9 +74,9 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
 
 def display_name(ref: str) -> str:
     """How ``ref`` is shown to people: an upload by its original file name, not its storage path."""
-    from .uploads import is_upload
+    from .uploads import is_upload, original_name
 
-    return Path(ref).name if is_upload(ref) else ref
+    return original_name(ref) if is_upload(ref) else ref
 
 
 def load_data(ref: str, since: str | None = None, until: str | None = None, offline: bool = False) -> LoadedData:

@@ -3,7 +3,8 @@
 Each upload is written once to ``<home>/uploads/<sha256 prefix>/<file name>``: two browser
 sessions uploading different ``data.csv`` files get two folders, the same file uploaded twice is
 stored once, and a run that points at an upload always finds the bytes it was trained on. The
-folder holds only the file, under its original (sanitised) name, which is what people are shown.
+file keeps its name (made safe for paths); the name exactly as uploaded, which is what people are shown,
+is kept beside it when the two differ.
 """
 from __future__ import annotations
 
@@ -40,9 +41,29 @@ def store_upload(data: bytes, name: str) -> Path:
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
+    if path.name != name:  # the name as uploaded, for display (the stored one lost unsafe characters)
+        _write_atomic(_name_file(path), str(name)[:200].encode("utf-8", "replace"))
+    _write_atomic(path, data)
+    return path
+
+
+def original_name(path: str | Path) -> str:
+    """The file name an upload had on the user's computer."""
+    path = Path(path)
+    try:
+        return _name_file(path).read_text(encoding="utf-8").strip() or path.name
+    except OSError:
+        return path.name
+
+
+def _name_file(path: Path) -> Path:
+    return path.with_name(f".{path.name}.name")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
     # temporary file + rename: a reader never sees half a file, and two sessions storing the same
     # bytes at once both end with the complete file
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".partial-")
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
@@ -50,7 +71,6 @@ def store_upload(data: bytes, name: str) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def is_upload(ref: str) -> bool:

@@ -121,7 +121,7 @@ def test_item13_binary_files_are_not_a_text_csv(blob, what):
 # ---- the dashboard: items 2, 4, 5, 11 ------------------------------------------------------------
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from pricecast.datasets import link_data_problem  # noqa: E402
+from pricecast.datasets import display_name, link_data_problem  # noqa: E402
 from pricecast.spec_io import spec_from_link  # noqa: E402
 from pricecast.uploads import store_upload  # noqa: E402
 from ui.common import md  # noqa: E402
@@ -164,6 +164,8 @@ def test_item2_uploads_with_the_same_name_never_overwrite(app_home):
     other = CANDLES.replace("time,open", "Time,Open").encode()
     second = store_upload(other, "data.csv")
     assert first != second and first.name == second.name == "data.csv"
+    odd = store_upload(b"other bytes", "my prices (1).csv")
+    assert odd.name == "my_prices_1_.csv" and display_name(str(odd)) == "my prices (1).csv"
     assert first.read_bytes() == CANDLES.encode() and second.read_bytes() == other
     assert store_upload(CANDLES.encode(), "data.csv") == first  # same bytes: stored once
 
@@ -222,6 +224,9 @@ def test_item5_uploaded_file_names_are_escaped(app_home):
     shown = [s.value for s in at.success]
     assert shown and all(not re.search(r"(?<!\\)\]\(|(?<!\\)\*\*x|(?i:https?)\\?:", s) for s in shown)
     assert "[t](http://127.0.0.1:9) **x**.csv" in _unescaped(shown[0]).replace("\u200b", "")
+    sidebar = [m.value for m in at.sidebar.markdown]
+    assert any("[t](http://127.0.0.1:9) **x**.csv" in _unescaped(m).replace("\u200b", "") for m in sidebar)
+    assert all(not re.search(r"(?<!\\)\]\(|(?i:https?)\\?:", m) for m in sidebar)  # the original name, inert
     assert md("a_b *c* [d](e) :red[f] $g$") == r"a\_b \*c\* \[d\]\(e\) \:red\[f\] \$g\$"
 
 
