@@ -194,6 +194,17 @@ def test_item4_link_may_not_name_a_server_file(app_home, tmp_path, ref):
     assert at.selectbox(key="data_sample").value == "AAPL"
 
 
+def test_item4_experiments_page_data_field_takes_no_server_path(app_home, tmp_path):
+    server_csv = tmp_path / "secret.csv"
+    server_csv.write_text(CANDLES)
+    at = _open("pages/6_Experiments.py")
+    at.text_input(key="exp_data_bias-regularizers").set_value(str(server_csv)).run()
+    assert not at.exception
+    errors = [_unescaped(e.value) for e in at.error]
+    assert any(e.startswith("Data: not a bundled series") for e in errors), errors
+    assert not any(b.label.startswith("Run") for b in at.button)  # nothing to start on that file
+
+
 def test_item4_only_this_sessions_uploads_and_named_data_pass():
     upload = "/home/x/.pricecast/uploads/abc/coin.csv"
     assert link_data_problem(upload, files=[upload]) is None
