@@ -278,6 +278,21 @@ def test_item11_bad_link_values_are_dropped_and_the_page_renders(app_home, case)
         assert len(at.get("plotly_chart")) == 1
 
 
+@pytest.mark.parametrize("yaml_text,named", [
+    ("data: /etc/hostname\n", "data: not a bundled series"),
+    ("window: {n: 100000}\n", "n: must be 1 to 5,000"),
+    ("model: {arch: transformer}\n", "arch: 'transformer' is not one of"),
+], ids=["server_path", "n_huge", "arch"])
+def test_item4_item11_setup_files_get_the_same_checks_as_links(app_home, yaml_text, named):
+    at = _open("pages/2_Model.py", {"k": "4"})
+    at.file_uploader(key="model_yaml").set_value(("setup.yaml", yaml_text.encode(), "application/x-yaml")).run()
+    assert not at.exception
+    assert any(named in _unescaped(e.value) for e in at.error), [e.value for e in at.error]
+    spec = at.session_state["pc_spec"]
+    assert spec.data == "sample:AAPL" and spec.window.n == 30 and spec.window.k == 4  # the setup is kept
+    assert "N — past candles in" in {w.label for w in at.number_input}
+
+
 def test_item11_every_parsed_parameter_is_checked():
     # Out-of-range or unknown values for every setting the link reader knows are dropped, not kept.
     from pricecast.spec_io import FIELD_SECTION
