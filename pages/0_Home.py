@@ -14,10 +14,10 @@ def body() -> None:
     st.subheader("Four steps")
     cols = st.columns(4)
     steps = [
-        ("pages/1_Data.py", "1 · Data", "📊", f"Pick the prices. Now: **{spec.data}** (works offline)."),
+        ("pages/1_Data.py", "1 · Data", "📊", f"Pick the prices. Now: **{common.md(common.data_label(spec.data))}** (works offline)."),
         ("pages/2_Model.py", "2 · Model", "🧠",
          f"Shape the windows and the network, or pick a preset. Now: N={spec.window.n}, K={spec.window.k}, "
-         f"{spec.model.arch.upper()}."),
+         f"{common.md(spec.model.arch.upper())}."),
         ("pages/3_Train.py", "3 · Train", "🏋️", "Press Train and watch the loss and the forecasts improve live."),
         ("pages/4_Results.py", "4 · Results", "🎯", "Actual vs predicted on unseen data, beside the baselines."),
     ]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from pathlib import Path
 
@@ -72,17 +71,17 @@ def _download(ref: str) -> None:
     from pricecast.market import MarketDataError, load_market
 
     since, until = state.data_range()
-    with st.spinner(f"Downloading {ref} … (candles already on this computer are not fetched again)"):
+    with st.spinner(f"Downloading {common.md(ref)} … (candles already on this computer are not fetched again)"):
         try:
             result = load_market(ref, since=since, until=until)
         except MarketDataError as exc:
             st.error(common.plain(exc))
             return
         except Exception as exc:  # noqa: BLE001 - no network etc.: a message, not a traceback
-            st.error(f"Could not download {ref}: {common.plain(exc)}")
+            st.error(f"Could not download {common.md(ref)}: {common.plain(exc)}")
             return
     for warning in result.warnings:
-        st.warning(warning)
+        st.warning(common.md(warning))
     state.bump_data()
     _use(ref)
     st.success(f"{len(result.candles):,} candles ready ({result.fetched_rows:,} new from the network).")
@@ -127,7 +126,7 @@ def _market_form(kind: str) -> None:
                 with st.spinner(f"Asking {exchange} for its markets …"):
                     symbols = list_symbols(exchange, search)
                 if not symbols:
-                    st.warning(f"{exchange} lists no market matching '{search}'.")
+                    st.warning(f"{common.md(exchange)} lists no market matching '{common.md(search)}'.")
                 else:
                     st.session_state.setdefault("data_found_symbols", {})[exchange] = symbols
                     st.rerun()
@@ -152,7 +151,7 @@ def _market_form(kind: str) -> None:
         else:
             _download(ref)
     elif spec.data != ref:
-        st.caption(f"Press **Load** to use {ref}. Now in use: {spec.data}.")
+        st.caption(f"Press **Load** to use {common.md(ref)}. Now in use: {common.md(common.data_label(spec.data))}.")
 
 
 def _csv_form() -> None:
@@ -162,26 +161,24 @@ def _csv_form() -> None:
     if st.session_state.get("data_upload_done") == uploaded.file_id:
         return
     from pricecast.csv_import import read_candles_csv
-    from pricecast.paths import home
+    from pricecast.uploads import store_upload
 
     raw = uploaded.getvalue()
+    shown = common.md(uploaded.name)
     try:
         frame = read_candles_csv(raw, name=uploaded.name)
     except Exception as exc:  # noqa: BLE001 - CandleError names the column and line
-        st.error(f"{uploaded.name} could not be read: {common.plain(exc)}")
+        st.error(f"{shown} could not be read: {common.plain(exc)}")
         return
-    # Kept in pricecast's home so runs can name it (and reload it) like any CSV path.
-    folder = home() / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(uploaded.name).name) or "upload.csv"
-    if not stem.lower().endswith((".csv", ".csv.gz", ".txt")):
-        stem += ".csv.gz" if raw[:2] == b"\x1f\x8b" else ".csv"
-    path = folder / stem
-    path.write_bytes(raw)
+    # Kept by content in pricecast's home, so runs can name (and reload) it like any CSV path and
+    # another session's upload of the same name never replaces it.
+    path = str(store_upload(raw, uploaded.name))
     st.session_state["data_upload_done"] = uploaded.file_id
+    state.add_upload(path)
     state.bump_data()
-    _use(str(path))
-    st.success(f"{uploaded.name}: {len(frame):,} candles read.")
+    _use(path)
+    notes = frame.attrs.get("csv_notes") or []
+    st.success(f"{shown}: {len(frame):,} candles read." + (f" Note: {common.md('; '.join(notes))}." if notes else ""))
 
 
 def _range_widgets(full: pd.DataFrame) -> None:
@@ -337,11 +334,11 @@ def body() -> None:
     else:
         _csv_form()
         if current_source == "csv":
-            st.caption(f"In use: {Path(spec.data).name}")
+            st.caption(f"In use: {common.md(common.data_label(spec.data))}")
 
     spec = state.current_spec()
     if _source_of(spec.data) != source:
-        st.info(f"Still using **{spec.data}** until new data is loaded.")
+        st.info(f"Still using **{common.md(common.data_label(spec.data))}** until new data is loaded.")
     try:
         full, warnings, cache_file = state._load(spec.data, None, None, state._token(spec.data))
     except Exception:  # noqa: BLE001 - load_current below gives the message
@@ -353,10 +350,10 @@ def body() -> None:
         st.error(error)
         return
     for warning in warnings:
-        st.warning(warning)
+        st.warning(common.md(warning))
     _summary(candles, spec.data, cache_file)
     quality = _quality(candles, spec.data)
-    st.plotly_chart(candles_figure(candles, title=spec.data, quality=quality), key="data_candles")
+    st.plotly_chart(candles_figure(candles, title=common.data_label(spec.data), quality=quality), key="data_candles")
     st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon="➡️")
 
 

@@ -9,6 +9,7 @@ from pricecast.candles import CANDLE_COLUMNS
 from pricecast.models import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
 from pricecast.presets import PRESETS, describe_data
 from pricecast.scaling import SCALERS
+from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.windows import WindowSpec
 from ui import common, state
@@ -48,16 +49,27 @@ def _presets() -> None:
         st.info(note)
 
 
+def _ints(name: str) -> tuple[int, int]:
+    """The widget bounds of a whole-number setting: the same as a link or a setup file may hold."""
+    lo, hi = LIMITS[name]
+    return int(lo), int(hi)
+
+
+def _pct(part: int) -> tuple[int, int]:
+    lo, hi = SPLIT_LIMITS[part]
+    return int(round(lo * 100)), int(round(hi * 100))
+
+
 def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
     w = spec.window
     st.subheader("Windows: what the model sees and forecasts")
     c = st.columns(4)
-    n = c[0].number_input("N — past candles in", 1, 5000, int(w.n), help=HELP["n"], key=f"m_n_{v}")
-    k = c[1].number_input("K — future candles out", 1, 500, int(w.k), help=HELP["k"], key=f"m_k_{v}")
+    n = c[0].number_input("N — past candles in", *_ints("n"), int(w.n), help=HELP["n"], key=f"m_n_{v}")
+    k = c[1].number_input("K — future candles out", *_ints("k"), int(w.k), help=HELP["k"], key=f"m_k_{v}")
     sliding = c[2].toggle("Sliding windows", value=not (w.stride == w.n + w.k and w.stride > 1), help=HELP["sliding"],
                           key=f"m_sliding_{v}")
     if sliding:
-        stride = c[3].number_input("Stride", 1, 10000, int(w.stride) if w.stride != w.n + w.k else 1,
+        stride = c[3].number_input("Stride", *_ints("stride"), int(w.stride) if w.stride != w.n + w.k else 1,
                                    help=HELP["stride"], key=f"m_stride_{v}")
     else:
         stride = int(n + k)
@@ -70,9 +82,9 @@ def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
     scaling = c[2].selectbox("Scaling", list(SCALERS), index=list(SCALERS).index(spec.scaling)
                              if spec.scaling in SCALERS else 0, help=HELP["scaling"], key=f"m_scaling_{v}")
     with c[3]:
-        train_pct = st.number_input("Training %", 5, 95, int(round(w.split[0] * 100)), help=HELP["split"],
+        train_pct = st.number_input("Training %", *_pct(0), int(round(w.split[0] * 100)), help=HELP["split"],
                                     key=f"m_train_{v}")
-        val_pct = st.number_input("Validation %", 0, 90, int(round(w.split[1] * 100)), help=HELP["split"],
+        val_pct = st.number_input("Validation %", *_pct(1), int(round(w.split[1] * 100)), help=HELP["split"],
                                   key=f"m_val_{v}")
         test_pct = 100 - train_pct - val_pct
         st.caption(f"Test: {test_pct}% (the newest candles)")
@@ -110,14 +122,14 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
         head = c[2].selectbox("Output head", ["dense", "conv"], index=["dense", "conv"].index(m.cnn_head)
                               if m.cnn_head in ("dense", "conv") else 0, help=HELP["cnn_head"], key=f"m_head_{v}")
     elif arch in ("lstm", "gru"):
-        recurrent_dropout = c[0].slider("Recurrent dropout", 0.0, 0.9, float(m.recurrent_dropout), 0.05,
+        recurrent_dropout = c[0].slider("Recurrent dropout", *LIMITS["recurrent_dropout"], float(m.recurrent_dropout), 0.05,
                                         help=HELP["recurrent_dropout"], key=f"m_rdrop_{v}")
     out_act = c[3].selectbox("Output activation", list(OUTPUT_ACTIVATIONS),
                              index=list(OUTPUT_ACTIVATIONS).index(m.output_activation)
                              if m.output_activation in OUTPUT_ACTIVATIONS else 0,
                              help=HELP["output_activation"], key=f"m_outact_{v}")
     c = st.columns(4)
-    dropout = c[0].slider("Dropout", 0.0, 0.9, float(m.dropout), 0.05, help=HELP["dropout"], key=f"m_drop_{v}")
+    dropout = c[0].slider("Dropout", *LIMITS["dropout"], float(m.dropout), 0.05, help=HELP["dropout"], key=f"m_drop_{v}")
     post = c[1].selectbox("Activation after the body", ["", *ACTIVATIONS],
                           index=["", *ACTIVATIONS].index(m.post_activation) if m.post_activation in ACTIVATIONS else 0,
                           format_func=lambda a: a or "(none)", help=HELP["post_activation"], key=f"m_post_{v}")
@@ -125,8 +137,8 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
     residual = c[3].checkbox("Forecast the change from the last price", value=m.residual, help=HELP["residual"],
                              key=f"m_residual_{v}")
     c = st.columns(4)
-    l1 = c[0].number_input("L1 penalty", 0.0, 1.0, float(m.l1), 1e-5, format="%.6f", help=HELP["l1"], key=f"m_l1_{v}")
-    l2 = c[1].number_input("L2 penalty", 0.0, 1.0, float(m.l2), 1e-5, format="%.6f", help=HELP["l2"], key=f"m_l2_{v}")
+    l1 = c[0].number_input("L1 penalty", *LIMITS["l1"], float(m.l1), 1e-5, format="%.6f", help=HELP["l1"], key=f"m_l1_{v}")
+    l2 = c[1].number_input("L2 penalty", *LIMITS["l2"], float(m.l2), 1e-5, format="%.6f", help=HELP["l2"], key=f"m_l2_{v}")
     regularize = c[2].multiselect("Penalise which weights", list(REGULARIZED),
                                   default=[r for r in m.regularize if r in REGULARIZED], help=HELP["regularize"],
                                   key=f"m_reg_{v}")
@@ -142,20 +154,20 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
     t = spec.train
     st.subheader("Training")
     c = st.columns(5)
-    lr = c[0].number_input("Learning rate", 1e-6, 1.0, float(model.learning_rate), 1e-4, format="%.5f",
+    lr = c[0].number_input("Learning rate", *LIMITS["learning_rate"], float(model.learning_rate), 1e-4, format="%.5f",
                            help=HELP["learning_rate"], key=f"m_lr_{v}")
-    batch = c[1].number_input("Batch size", 1, 65536, int(t.batch_size), help=HELP["batch_size"], key=f"m_batch_{v}")
-    epochs = c[2].number_input("Epochs", 1, 10000, int(t.epochs), help=HELP["epochs"], key=f"m_epochs_{v}")
-    patience = c[3].number_input("Early stopping patience", 0, 1000, int(t.patience), help=HELP["patience"],
+    batch = c[1].number_input("Batch size", *_ints("batch_size"), int(t.batch_size), help=HELP["batch_size"], key=f"m_batch_{v}")
+    epochs = c[2].number_input("Epochs", *_ints("epochs"), int(t.epochs), help=HELP["epochs"], key=f"m_epochs_{v}")
+    patience = c[3].number_input("Early stopping patience", *_ints("patience"), int(t.patience), help=HELP["patience"],
                                  key=f"m_patience_{v}")
-    seed = c[4].number_input("Random seed", 0, 2**31 - 1, int(t.seed), help=HELP["seed"], key=f"m_seed_{v}")
+    seed = c[4].number_input("Random seed", *_ints("seed"), int(t.seed), help=HELP["seed"], key=f"m_seed_{v}")
     shuffle = st.checkbox("Shuffle training examples each epoch", value=t.shuffle, help=HELP["shuffle"],
                           key=f"m_shuffle_{v}")
     with st.expander("Speed options"):
         s = st.columns(4)
         scale_lr = s[0].checkbox("Scale the learning rate with the batch", value=t.base_batch_size > 0,
                                  help=HELP["base_batch_size"], key=f"m_scale_lr_{v}")
-        base = s[1].number_input("…tuned for batch size", 1, 65536, int(t.base_batch_size or 32),
+        base = s[1].number_input("…tuned for batch size", 1, int(LIMITS["base_batch_size"][1]), int(t.base_batch_size or 32),
                                  disabled=not scale_lr, help=HELP["base_batch_size"], key=f"m_base_batch_{v}")
         xla = s[2].checkbox("XLA compilation", value=bool(t.jit_compile), help=HELP["jit_compile"],
                             key=f"m_xla_{v}")
@@ -176,7 +188,7 @@ def _check(spec: RunSpec) -> None:
     try:
         validate_spec(spec)
     except SpecError as exc:
-        st.error(f"This setup cannot train yet: {exc}", icon="🛑")
+        st.error(f"This setup cannot train yet: {common.plain(exc)}", icon="🛑")
         return
     params = count_params(spec.model, spec.window.n, spec.window.k, len(spec.window.features))
     candles, error = state.load_current()
@@ -214,7 +226,8 @@ def _summary_button(spec: RunSpec) -> None:
 
 
 def _yaml(spec: RunSpec) -> None:
-    from pricecast.spec_io import spec_from_yaml, spec_to_yaml
+    from pricecast.datasets import link_data_problem
+    from pricecast.spec_io import spec_from_yaml, spec_problems, spec_to_yaml
 
     st.subheader("Save or share this setup")
     c1, c2 = st.columns(2)
@@ -226,10 +239,19 @@ def _yaml(spec: RunSpec) -> None:
     if uploaded is not None and st.session_state.get("model_yaml_done") != uploaded.file_id:
         st.session_state["model_yaml_done"] = uploaded.file_id
         try:
-            state.set_spec(spec_from_yaml(uploaded.getvalue(), validate=False))
-            st.rerun()
+            loaded = spec_from_yaml(uploaded.getvalue(), validate=False)
         except Exception as exc:  # noqa: BLE001
-            st.error(f"{uploaded.name}: {common.plain(exc)}")
+            st.error(f"{common.md(uploaded.name)}: {common.plain(exc)}")
+            return
+        # A setup file is as untrusted as a link: the same values and data references are allowed.
+        problems = spec_problems(loaded)
+        if (why := link_data_problem(loaded.data, state.session_uploads())) is not None:
+            problems.append(f"data: {why}")
+        if problems:
+            st.error(f"{common.md(uploaded.name)} was not loaded: {common.md('; '.join(problems))}.")
+            return
+        state.set_spec(loaded)
+        st.rerun()
 
 
 def body() -> None:

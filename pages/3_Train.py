@@ -160,7 +160,7 @@ def _where() -> None:
         state.set_executor(choice)
         address = os.environ.get("RAY_ADDRESS") or "none set: a local Ray instance is started"
         st.caption(f"At most {jobs.capacity} job(s) run at once on this server (PRICECAST_MAX_JOBS); more wait "
-                   f"in a queue. Ray address: {common.md_text(address)}.")
+                   f"in a queue. Ray address: {common.md(address)}.")
 
 
 def _shown_job() -> Job | None:
@@ -183,9 +183,9 @@ def body() -> None:
     shown = _shown_job()
     active = shown if shown is not None and not shown.finished else None
     w, m, t = spec.window, spec.model, spec.train
-    st.markdown(f"Setup: **{common.md_text(spec.data)}** · N={w.n} → K={w.k} · {m.arch.upper()} "
+    st.markdown(f"Setup: **{common.md(common.data_label(spec.data))}** · N={w.n} → K={w.k} · {m.arch.upper()} "
                 f"{', '.join(map(str, m.units))} · up to {t.epochs} epochs, batch {t.batch_size}"
-                + (f" · preset *{common.md_text(spec.preset)}*" if spec.preset else ""))
+                + (f" · preset *{common.md(spec.preset)}*" if spec.preset else ""))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     if c1.button("Train", type="primary", disabled=active is not None, key="train_start",
                  help="Start training this setup. You can leave this page; come back to watch."):
@@ -207,7 +207,7 @@ def body() -> None:
         return
     if shown.task.payload.get("spec") != tune_for_dashboard(spec).to_dict():
         s = shown.task.payload.get("spec") or {}
-        st.caption(f"Showing the latest run ({common.md_text(shown.label)}, N={s.get('window', {}).get('n')}, "
+        st.caption(f"Showing the latest run ({common.md(common.data_label(shown.label))}, N={s.get('window', {}).get('n')}, "
                    f"K={s.get('window', {}).get('k')}, {str(s.get('model', {}).get('arch', '')).upper()}).")
     running = not shown.finished
     if running:

@@ -120,7 +120,7 @@ def _metrics(run) -> None:
     c[1].metric("Best epoch", m.get("best_epoch", "–"))
     c[2].metric("Parameters", f"{m.get('params', 0):,}")
     c[3].metric("Training time", common.fmt_seconds(m.get("train_seconds")))
-    st.caption(f"Device: {m.get('device', '?')}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
+    st.caption(f"Device: {common.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
 
 
 def _next(run) -> None:
@@ -179,10 +179,11 @@ def body() -> None:
         st.error(f"This run cannot be opened: {common.plain(exc)}")
         return
     s = run.spec
-    st.markdown(f"**{s.data}** · N={s.window.n} → K={s.window.k} · {s.model.arch.upper()} "
-                f"{', '.join(map(str, s.model.units))} · scaling {s.scaling}" + (f" · preset *{s.preset}*" if s.preset else ""))
+    st.markdown(f"**{common.md(common.data_label(s.data))}** · N={s.window.n} → K={s.window.k} · "
+                f"{common.md(s.model.arch.upper())} {', '.join(map(str, s.model.units))} · scaling {common.md(s.scaling)}"
+                + (f" · preset *{common.md(s.preset)}*" if s.preset else ""))
     for warning in run.metrics.get("warnings") or []:
-        st.warning(warning)
+        st.warning(common.md(warning))
     tabs = st.tabs(["Actual vs predicted", "Forecast paths", "Metrics", f"Next {s.window.k}", "Walk-forward backtest"])
     with tabs[0]:
         common.guard(lambda: _actual_vs_predicted(run))

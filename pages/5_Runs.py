@@ -79,6 +79,8 @@ def body() -> None:
         return
     session = set(state.session_run_dirs())
     frame = _table(rows, session)
+    if "data" in frame:
+        frame["data"] = frame["data"].map(common.data_label)  # uploads by their file name
     st.dataframe(
         frame, hide_index=True,
         column_order=["this tab", "time", "preset", "data", "arch", "n", "k", "params", "epochs", "seconds",

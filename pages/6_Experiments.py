@@ -82,7 +82,7 @@ def setup_form() -> None:
     spec, (since, until) = _current_setup()
     if mode == "custom":
         st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
-                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {spec.data}.")
+                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {common.md(common.data_label(spec.data))}.")
         chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
                                 max_selections=2, key="exp_fields",
                                 help="Every combination of the values below is trained (two settings with 3 "
@@ -95,7 +95,7 @@ def setup_form() -> None:
             try:
                 axes[field] = ex.parse_values(field, text)
             except ex.ExperimentError as exc:
-                st.error(str(exc))
+                st.error(common.plain(exc))
                 return
         if not axes:
             st.info("Choose at least one setting to compare.")
@@ -110,8 +110,9 @@ def setup_form() -> None:
     c1, c2 = st.columns(2)
     with c1:
         data = st.text_input("Data", value=default_data, key=f"exp_data_{mode}",
-                             help="sample:AAPL (bundled), a CSV file path, or EXCHANGE:SYMBOL:TIMEFRAME already "
-                                  "downloaded on the Data page.")
+                             help="sample:AAPL (bundled), EXCHANGE:SYMBOL:TIMEFRAME already downloaded on the "
+                                  "Data page, or the file uploaded there. A CSV file on this computer: use the "
+                                  "command line (python -m pricecast experiment run --data FILE ...).")
         size = st.slider("Size", min_value=0.02, max_value=1.0, value=0.1, step=0.02, key="exp_size",
                          help="Scales repeats, epochs and data down for a quick look: 1 is the full experiment, "
                               "0.1 runs a tenth of the repeats and epochs on a recent slice of the data.")
@@ -127,18 +128,26 @@ def setup_form() -> None:
                              help="Runs with the same name continue where they stopped instead of starting over. "
                                   "Leave empty for a name made from the choices above.")
 
+    from pricecast.datasets import link_data_problem
+
+    # Typed into the page, so as untrusted as a link: no file paths on the server (the current
+    # setup's data and this session's uploads already passed that check).
+    problem = link_data_problem(data.strip(), (*state.session_uploads(), spec.data, default_data))
+    if problem is not None:
+        st.error(f"Data: {common.md(problem)}.")
+        return
     try:
         exp = _build_experiment(mode, size, data.strip(), since, until, axes, repeats or None, epochs or None, name)
         ex.validate(exp)
     except Exception as exc:  # noqa: BLE001 - any setting problem is a message, never a traceback
-        st.error(str(exc).strip("'\"") or type(exc).__name__)
+        st.error(common.plain(exc))
         return
 
     trials = len(exp.variations) * exp.repeats
     slice_note = f", the last {exp.last_rows} rows of the data" if exp.last_rows else ""
     st.markdown(f"**{len(exp.variations)} settings × {exp.repeats} repeats = {trials} trainings** of "
                 f"{exp.base.train.epochs} epoch{'s' if exp.base.train.epochs != 1 else ''} each{slice_note} "
-                f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: `{exp.name}`")
+                f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: **{common.md(exp.name)}**")
     folder = ex.experiment_dir(exp.name)
     if (folder / "experiment.json").exists():
         try:
@@ -239,11 +248,11 @@ def results_panel() -> None:
     try:
         exp = ex.load_experiment(name)
     except Exception as exc:  # noqa: BLE001
-        st.error(str(exc))
+        st.error(common.plain(exc))
         return
     frame = exp.frame()
     s = exp.spec
-    st.caption(f"{s.title or s.name}: {s.base.data}, N={s.base.window.n}, K={s.base.window.k}, "
+    st.caption(f"{common.md(s.title or s.name)}: {common.md(common.data_label(s.base.data))}, N={s.base.window.n}, K={s.base.window.k}, "
                f"{s.base.train.epochs} epochs, seeds {s.base_seed}…{s.base_seed + s.repeats - 1}"
                + (f", last {s.last_rows} rows" if s.last_rows else "") + f" · {exp.done} of {exp.total} trainings done")
     if frame.empty:
@@ -291,7 +300,7 @@ def _open_run(run_dir: str) -> None:
             select(run_dir)
         st.switch_page("pages/4_Results.py")
     except Exception:  # noqa: BLE001 - no Results page here (or no navigation): say where the run is
-        st.info(f"The run folder is {run_dir}")
+        st.info(f"The run folder is {common.md(run_dir)}")
 
 
 def body() -> None:

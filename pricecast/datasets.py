@@ -9,8 +9,10 @@ Any of them followed by ``#clean`` (``sample:BTC-USD-5M#clean``) is cut to its l
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection
 
 import pandas as pd
 
@@ -43,6 +45,43 @@ def kind_of(ref: str) -> str:
         f"don't know how to load '{ref}': use sample:NAME ({', '.join(CATALOGUE)}), a CSV path, "
         "or EXCHANGE:SYMBOL:TIMEFRAME such as binance:BTC/USDT:1h"
     )
+
+
+_SOURCE = re.compile(r"[a-z][a-z0-9_]{1,31}")
+_SYMBOL = re.compile(r"[A-Z0-9^=][A-Z0-9^=/._-]{0,39}")
+
+
+def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
+    """Why ``ref``, received from a link or any other untrusted place, may not be opened (None if it
+    may). Allowed: bundled series, exchange and Yahoo references, and the given ``files`` (e.g.
+    this browser session's uploads). A file path only ever comes from the command line. Decided
+    from the text alone: nothing on disk is looked at, so a link cannot even probe for a file."""
+    ref = split_ref(ref)[0]  # "#clean" only cuts what the rest names
+    if ref in files:
+        return None
+    if ref.lower().startswith("sample:"):
+        name = ref.split(":", 1)[1].upper()
+        return None if name in CATALOGUE else f"no bundled series of that name; choose one of {', '.join(CATALOGUE)}"
+    parts = ref.split(":")
+    if len(parts) in (2, 3):
+        from .market import MarketDataError, parse_market_ref
+
+        try:
+            parsed = parse_market_ref(ref)
+        except MarketDataError:
+            parsed = None
+        if parsed is not None and _SOURCE.fullmatch(parsed.source) and _SYMBOL.fullmatch(parsed.symbol) \
+                and ".." not in parsed.symbol:
+            return None
+    return ("not a bundled series (sample:AAPL), an exchange reference (binance:BTC/USDT:1h) or a file "
+            "uploaded in this browser session")
+
+
+def display_name(ref: str) -> str:
+    """How ``ref`` is shown to people: an upload by its original file name, not its storage path."""
+    from .uploads import is_upload, original_name
+
+    return original_name(ref) if is_upload(ref) else ref
 
 
 def load_data(ref: str, since: str | None = None, until: str | None = None, offline: bool = False) -> LoadedData:

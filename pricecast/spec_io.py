@@ -11,9 +11,11 @@ This module knows nothing of Streamlit.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from .models import ModelSpec, ModelSpecError, check_model
+from .candles import CANDLE_COLUMNS
+from .models import (ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec,
+                     ModelSpecError, check_model)
 from .scaling import SCALERS
 from .specs import RunSpec, TrainSpec
 from .windows import WindowError, WindowSpec
@@ -44,6 +46,25 @@ def _field_section() -> dict[str, str]:
 
 FIELD_SECTION: dict[str, str] = _field_section()
 PARAM_NAMES: tuple[str, ...] = TOP_LEVEL + tuple(FIELD_SECTION)
+
+# The values a setting may take (the Model page's widgets use the same bounds, so any setup read
+# from a link or a file can be shown there). Lists of numbers: the bound applies to each item.
+LIMITS: dict[str, tuple[float, float]] = {
+    "n": (1, 5000), "k": (1, 500), "stride": (1, 10000),
+    "units": (1, 4096), "dense_units": (1, 4096), "kernel_sizes": (1, 5000), "strides": (1, 5000),
+    "dropout": (0.0, 0.9), "recurrent_dropout": (0.0, 0.9), "l1": (0.0, 1.0), "l2": (0.0, 1.0),
+    "learning_rate": (1e-6, 1.0),
+    "epochs": (1, 10000), "batch_size": (1, 65536), "patience": (0, 1000), "seed": (0, 2**31 - 1),
+    "workers": (1, 64), "base_batch_size": (0, 65536),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "scaling": tuple(SCALERS), "arch": ARCHITECTURES, "activation": ACTIVATIONS,
+    "output_activation": OUTPUT_ACTIVATIONS, "post_activation": ("", *ACTIVATIONS), "optimizer": OPTIMIZERS,
+    "cnn_head": ("dense", "conv"), "target": CANDLE_COLUMNS, "features": CANDLE_COLUMNS, "regularize": REGULARIZED,
+    "loss": ("mse", "mae", "huber", "log_cosh"), "pipeline": ("auto", "batches", "prefetch"),
+}
+# Training share, validation share (the Model page's percentage inputs).
+SPLIT_LIMITS: tuple[tuple[float, float], tuple[float, float]] = ((0.05, 0.95), (0.0, 0.9))
 
 
 # ---- values <-> text ---------------------------------------------------------------------------
@@ -195,6 +216,106 @@ def validate_spec(spec: RunSpec) -> None:
         raise SpecError(f"batch_size: must be at least 1 (got {t.batch_size})")
     if t.patience < 0:
         raise SpecError(f"patience: must be 0 (off) or more (got {t.patience})")
+
+
+def value_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a usable value of setting ``name`` (None when it is). Single settings
+    only; combinations (a CNN head that does not fit N) are :func:`validate_spec`'s."""
+    if name in CHOICES:
+        allowed = CHOICES[name]
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        bad = [str(v) for v in items if v not in allowed]
+        if bad:
+            shown = ", ".join(a or "(none)" for a in allowed)
+            return f"'{', '.join(bad)}' is not one of {shown}"
+        if name == "features" and (not items or len(set(items)) != len(items)):
+            return "choose each input feature once, at least one"
+    if name in LIMITS:
+        lo, hi = LIMITS[name]
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        if name in ("units", "kernel_sizes", "strides") and not items:
+            return "needs at least one number"
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi for v in items):
+            return f"must be {_number(lo)} to {_number(hi)}"
+    if name == "split":
+        if len(value) != 3 or min(value) < 0 or abs(sum(value) - 1.0) > 1e-6:
+            return "needs three shares adding up to 1, e.g. 0.7,0.15,0.15"
+        for share, (lo, hi), what in zip(value, SPLIT_LIMITS, ("training", "validation")):
+            if not lo <= share <= hi:
+                return f"the {what} share must be {lo:g} to {hi:g}"
+    if name == "jit_compile" and value not in (None, True, False):
+        return "must be 1, 0 or auto"
+    return None
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def spec_problems(spec: RunSpec) -> list[str]:
+    """Every setting of ``spec`` outside what :func:`value_problem` accepts, as ``name: why``."""
+    out = []
+    if (problem := value_problem("scaling", spec.scaling)) is not None:
+        out.append(f"scaling: {problem}")
+    for section in SECTIONS:
+        for key, value in getattr(spec, section).to_dict().items():
+            if (problem := value_problem(key, value)) is not None:
+                out.append(f"{key}: {problem}")
+    return out
+
+
+def spec_from_link(params: Mapping[str, Any], data_problem: Callable[[str], str | None] | None = None,
+                   ) -> tuple[RunSpec, list[str]]:
+    """Read a setup from a link's query parameters, dropping what cannot be used instead of failing.
+
+    Each value that cannot be read or lies outside :data:`LIMITS` / :data:`CHOICES` is left at its
+    default, and so are unknown parameters; ``data_problem(ref)`` says why a ``data`` value may not
+    be opened (None: it may). Returns the spec and one entry per dropped parameter, e.g.
+    ``"n=-5 (must be 1 to 5,000)"``.
+    """
+    defaults = _defaults()
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    dropped: list[str] = []
+    for key, raw in params.items():
+        text = str(raw[-1] if isinstance(raw, (list, tuple)) and raw else raw).strip()
+        shown = f"{str(key)[:40]}={text[:60]}{'…' if len(text) > 60 else ''}"
+        if key in TOP_LEVEL:
+            problem = _top_problem(key, text, data_problem)
+            if problem is None:
+                top[key] = text
+        elif key in FIELD_SECTION:
+            section = FIELD_SECTION[key]
+            try:
+                value = _parse(key, text, defaults[section][key])
+                problem = value_problem(key, value)
+            except SpecError as exc:
+                problem = str(exc).split(": ", 1)[-1]
+            if problem is None:
+                sections[section][key] = value
+        else:
+            problem = "not a setting"
+        if problem is not None:
+            dropped.append(f"{shown} ({problem})")
+    for section in SECTIONS:  # values fine one by one but not together (a dataclass refused them)
+        try:
+            _build(top, {**{s: {} for s in SECTIONS}, section: sections[section]}, defaults)
+        except SpecError as exc:
+            dropped.append(f"the {section} settings {', '.join(sections[section])} ({exc})")
+            sections[section] = {}
+    return _build(top, sections, defaults), dropped
+
+
+def _top_problem(key: str, text: str, data_problem: Callable[[str], str | None] | None) -> str | None:
+    if key == "data":
+        if not text:
+            return "empty"
+        return data_problem(text) if data_problem is not None else None
+    if key == "scaling":
+        return value_problem("scaling", text)
+    from .presets import PRESETS
+
+    return None if text in PRESETS or not text else "no preset of that name"
 
 
 # ---- YAML --------------------------------------------------------------------------------------

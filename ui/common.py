@@ -116,7 +116,7 @@ def _setup() -> None:
     state.sync_url()
     note = st.session_state.pop(state.URL_NOTE, None)
     if note:
-        st.warning(note)
+        st.warning(md(note))  # it quotes the link's values
 
 
 def _sidebar() -> None:
@@ -131,8 +131,8 @@ def _sidebar() -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (not through app.py) has no pages to link to
         st.caption("Current setup")
-        st.markdown(f"**{md_text(spec.data)}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
-                    f"{','.join(map(str, spec.model.units))}")
+        st.markdown(f"**{md(data_label(spec.data))}** · N={spec.window.n} → K={spec.window.k} · "
+                    f"{md(spec.model.arch.upper())} {','.join(map(str, spec.model.units))}")
         active = any(not j.finished for j in registry().jobs(state.session_id()))
         st.fragment(run_every=2.0 if active else None)(_job_status)()
 
@@ -186,18 +186,37 @@ def guard(body: Callable[[], None]) -> None:
         st.error(f"Something went wrong: {plain(exc)}")
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
-
-
-def md_text(text: object) -> str:
-    """User text (a file name, a symbol, a link value) made inert inside st.markdown: no links,
-    images or formatting can be injected."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
-
-
 def plain(exc: BaseException) -> str:
+    """An error's message for st.error/st.warning, markdown-escaped: messages quote user text
+    (file names, cell values, link values)."""
     text = str(exc).strip().strip("'\"")
-    return text if text else type(exc).__name__
+    return md(text if text else type(exc).__name__)
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark, and escaping all of
+# them also stops Streamlit's own syntax (:red[...], :material/icon:, $math$) and bare-URL links.
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+# GFM turns bare URLs, www. names and e-mail addresses into links after escapes are resolved, so
+# a zero-width space goes inside each ("h\u200bttp://", "w\u200bww.", "a@\u200bb.com"): shown the same, never a link.
+_AUTOLINK = re.compile(r"(?i)(h)(ttps?)|(w)(ww)|(@)")
+
+
+def md(text: object) -> str:
+    """``text`` (anything a user or a file supplied) escaped for st.markdown, captions, messages
+    and widget labels, so it shows as typed: no links, images, emphasis or HTML."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    return _AUTOLINK.sub(lambda m: "\u200b".join(g for g in m.groups() if g) + ("\u200b" if m.group(5) else ""),
+                         escaped)
+
+
+def data_label(ref: str) -> str:
+    """How a data reference is shown: an upload by its original file name (plain text; pass it
+    through :func:`md` where it goes into markdown)."""
+    from pricecast.datasets import display_name
+
+    return display_name(ref)
 
 
 def fmt_num(value, digits: int = 4) -> str:

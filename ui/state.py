@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pricecast.datasets import link_data_problem
 from pricecast.presets import get_preset
-from pricecast.spec_io import SpecError, spec_from_params, spec_to_params
+from pricecast.spec_io import spec_from_link, spec_to_params
 from pricecast.specs import RunSpec
 
 SPEC = "pc_spec"
@@ -27,6 +28,7 @@ RUN_DIR = "pc_run_dir"
 DATA_TOKEN = "pc_data_token"  # bumped after a download, so cached candles are read again
 URL_NOTE = "pc_url_note"
 JOB = "pc_job"  # the id of this tab's latest training job, also kept in the URL (?job=)
+UPLOADS = "pc_uploads"  # files this browser session uploaded: the only files a link may name
 RANGE_PARAMS = ("since", "until")
 JOB_PARAM = "job"
 
@@ -40,21 +42,44 @@ def session_id() -> str:
 
 def _from_url() -> RunSpec:
     params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    dropped: list[str] = []
     for key in RANGE_PARAMS:
         if params.get(key):
-            st.session_state["pc_" + key] = params[key][-1]
+            text = str(params[key][-1]).strip()
+            if _is_date(text):
+                st.session_state["pc_" + key] = text[:10]
+            else:
+                dropped.append(f"{key}={text[:40]} (not a date such as 2020-01-31)")
     setup = {k: v for k, v in params.items() if k not in (*RANGE_PARAMS, JOB_PARAM)}
-    if not setup:
+    if not setup and not dropped:
         return get_preset("default").spec
+    # A value that cannot be used is dropped (its default stays) so the rest of the link still
+    # applies and every page renders. Not validated as a whole here: a setup that cannot train
+    # still opens, and the Model page says why.
+    spec, bad = spec_from_link(setup, data_problem=lambda ref: link_data_problem(ref, session_uploads()))
+    dropped += bad
+    if dropped:
+        st.session_state[URL_NOTE] = f"Left out of the link, defaults used instead: {'; '.join(dropped)}."
+    return spec if setup else get_preset("default").spec
+
+
+def _is_date(text: str) -> bool:
+    import datetime as dt
+
     try:
-        # Not validated here: a setup that cannot train still opens, and the Model page says why.
-        spec, ignored = spec_from_params(setup, validate=False)
-    except SpecError as exc:
-        st.session_state[URL_NOTE] = f"The link's setup could not be read ({exc}); the default setup is used instead."
-        return get_preset("default").spec
-    if ignored:
-        st.session_state[URL_NOTE] = f"Ignored unknown link parameter(s): {', '.join(ignored)}."
-    return spec
+        dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return len(text) == 10 or text[10:11] in ("T", " ")
+
+
+def session_uploads() -> tuple[str, ...]:
+    """The files uploaded in this browser session (their stored paths)."""
+    return tuple(st.session_state.get(UPLOADS, ()))
+
+
+def add_upload(path: str) -> None:
+    st.session_state[UPLOADS] = (*[p for p in session_uploads() if p != path], path)
 
 
 def current_spec() -> RunSpec:
@@ -130,7 +155,7 @@ def _load(ref: str, since: str | None, until: str | None, token: str) -> tuple[p
 
 
 def load_current() -> tuple[pd.DataFrame | None, str]:
-    """Candles for the current setup and date range, or (None, why not)."""
+    """Candles for the current setup and date range, or (None, why not: markdown-escaped)."""
     spec = current_spec()
     since, until = data_range()
     try:
@@ -139,7 +164,9 @@ def load_current() -> tuple[pd.DataFrame | None, str]:
     except Exception as exc:  # noqa: BLE001 - any loading problem becomes a message
         from pricecast.datasets import kind_of
 
-        message = str(exc).strip("'\"") or type(exc).__name__
+        from ui.common import plain
+
+        message = plain(exc)
         try:
             market = kind_of(spec.data) == "market"
         except Exception:  # noqa: BLE001
