@@ -262,7 +262,10 @@ def test_data_page_reports_quality_and_cuts_to_the_clean_stretch(tmp_path):
     frame.iloc[100:140, 4] = 0.0
     path = tmp_path / "frozen.csv"
     frame.reset_index().to_csv(path, index=False)
-    at = _app({"data": str(path)})
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["pc_uploads"] = (str(path),)  # a link may name this session's uploads only
+    at.query_params.update({"data": str(path)})
+    at.run()
     at.switch_page("pages/1_Data.py").run()
     _ok(at)
     assert any("1 stale stretch(es), 41 candles" in w.value for w in at.warning)

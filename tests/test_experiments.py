@@ -301,12 +301,15 @@ def test_experiments_page_runs_a_tiny_experiment():
     assert not at.exception and not at.error
     assert any("2 settings × 1 repeats = 2 trainings" in m.value for m in at.markdown)
     at.button(key="exp_run").click().run()
-    job = at.session_state["exp_job"]
-    assert job.join(timeout=120), "the experiment did not finish"
+    from pricecast.jobs import registry
+
+    job = registry().latest(at.session_state["pc_session_id"], "experiment")  # in a worker process
+    assert job.wait(timeout=240), "the experiment did not finish"
     at.run()
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert job.snapshot()["state"] == "done" and job.snapshot()["done"] == 2
+    snap = job.snapshot()
+    assert snap.state == "done" and [t.done for t in snap.trials] == [1, 2]
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert any(trace.get("type") == "box" for chart in charts for trace in chart["data"])
     assert any("Lowest mean test RMSE" in i.value for i in at.info)
