@@ -1,22 +1,21 @@
-"""Where an experiment's trials run: this process, a local process pool, or a Ray cluster.
+"""Where an experiment's trials run: this process, or as jobs (:mod:`pricecast.jobs`) on local
+worker processes or a Ray cluster — the same executors the dashboard's jobs use.
 
-Every executor trains a trial with :func:`run_trial` (an ordinary :func:`pricecast.training.train`
-with the trial's seed) and hands each finished trial's record to ``on_result`` as it arrives. The
-record file is written as soon as the trial is done (by the worker for local executors, by the
-driver for Ray), so a kill loses only the trials that were running.
+Every trial is an ordinary :func:`pricecast.training.train` with the trial's seed
+(:func:`run_trial`); each finished trial's record goes to ``on_result`` as it arrives. The record
+file is written as soon as the trial is done (by the worker for local processes, by this process
+for Ray), so a kill loses only the trials that were running.
 
-TensorFlow does not survive ``fork``, so the pool uses the ``spawn`` start method, and each worker
-caps TensorFlow's thread pools (cores / workers) before TensorFlow is imported in it.
+Local workers are spawned (TensorFlow does not survive ``fork``), cap TensorFlow's thread pools at
+cores / workers, and are reused from trial to trial, so TensorFlow loads once per worker.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
@@ -24,14 +23,13 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from .experiments import ExperimentError, Trial, save_record
-from .runs import store_run_files
-from .spawning import spawn_context, thread_env, watch_parent, without_main_script
+from .jobs import executors as job_executors
+from .jobs.registry import JobRegistry
+from .spawning import thread_env
 from .specs import RunSpec
 
 OnResult = Callable[[dict], None]
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-_worker_candles: pd.DataFrame | None = None
+RAY_MISSING = job_executors.RAY_MISSING
 
 
 def task_of(trial: Trial) -> dict:
@@ -85,12 +83,10 @@ def _now() -> str:
 def execute(executor: str, trials: Sequence[Trial], candles: pd.DataFrame, folder: Path, on_result: OnResult,
             stop: threading.Event, workers: int, address: str | None = None) -> None:
     tasks = [task_of(t) for t in trials]
-    if executor == "ray":
-        run_ray(tasks, candles, folder, on_result, stop, workers, address)
-    elif executor == "serial" or workers <= 1:
+    if executor == "serial" or (executor == "local" and workers <= 1):
         run_serial(tasks, candles, folder, on_result, stop)
     else:
-        run_pool(tasks, candles, folder, on_result, stop, workers)
+        run_jobs(executor, tasks, candles, folder, on_result, stop, workers, address)
 
 
 # ---- this process ------------------------------------------------------------------------------
@@ -107,150 +103,68 @@ def run_serial(tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_re
         on_result(record)
 
 
-# ---- local process pool ------------------------------------------------------------------------
-_worker_parent: int | None = None
-_worker_busy = threading.Event()
-
-
-def _parent_gone() -> bool:
-    return _worker_parent is not None and os.getppid() != _worker_parent
-
-
-def _init_worker(threads: int, candles: pd.DataFrame) -> None:
-    global _worker_candles, _worker_parent
-    for key, value in thread_env(threads).items():
-        os.environ[key] = value
-    _worker_candles = candles
-    _worker_parent = os.getppid()
-    # A killed parent leaves its pool workers behind; they end themselves between trials (a trial
-    # already running is finished and recorded first: resuming then skips it).
-    watch_parent(_worker_parent, may_exit=lambda: not _worker_busy.is_set())
-
-
-def _pool_trial(task: dict, exp_dir: str) -> dict:
-    if _parent_gone():
-        os._exit(0)  # queued before the parent died: nobody waits for it
-    _worker_busy.set()
-    try:
-        record = run_trial(task, _worker_candles, exp_dir)
-        save_record(exp_dir, record)  # here, not in the parent: a finished trial is kept even if the parent dies
-    finally:
-        _worker_busy.clear()
-    if _parent_gone():
-        os._exit(0)
-    return record
-
-
-def run_pool(tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,
-             stop: threading.Event, workers: int) -> None:
-    """Trials on ``workers`` spawned processes, each with cores // workers TensorFlow threads."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=spawn_context(),
-                               initializer=_init_worker, initargs=(threads, candles))
-    try:
-        with without_main_script():  # the workers are started by these submits (spawn starts them on demand)
-            pending = {pool.submit(_pool_trial, task, str(folder)): task for task in tasks}
-        while pending and not stop.is_set():
-            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in finished:
-                pending.pop(future)
-                try:
-                    record = future.result()
-                except BrokenProcessPool as exc:
-                    raise ExperimentError(
-                        "a worker process died (out of memory?); finished trials are kept: run the experiment "
-                        "again, with fewer workers, to resume") from exc
-                on_result(record)
-    finally:
-        # Queued trials are dropped; running ones finish and record themselves (no half-done folders).
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-# ---- Ray ---------------------------------------------------------------------------------------
-RAY_MISSING = ("the Ray executor needs the optional 'ray' package: pip install -r requirements-ray.txt "
-               "(or use --executor local)")
-
-
+# ---- jobs: local worker processes or Ray ---------------------------------------------------------
 def import_ray():
     try:
-        import ray
-    except ImportError as exc:
-        raise ExperimentError(RAY_MISSING) from exc
-    return ray
+        return job_executors.import_ray()
+    except job_executors.JobError as exc:
+        raise ExperimentError(str(exc)) from exc
 
 
-def _ray_trial(task: dict, candles: pd.DataFrame) -> tuple[dict, dict[str, bytes]]:
-    """A Ray task: train into a scratch folder on whichever node runs it and send the run folder's
-    files back, so the results land in the driver's experiment folder even without a shared disk."""
-    with tempfile.TemporaryDirectory(prefix="pricecast-trial-") as scratch:
-        record = run_trial(task, candles, scratch)
-        files: dict[str, bytes] = {}
-        if record.get("run_dir"):
-            run_path = Path(scratch) / record["run_dir"]
-            files = {str(f.relative_to(run_path)): f.read_bytes() for f in run_path.rglob("*") if f.is_file()}
-    return record, files
-
-
-def _store_run_files(folder: Path, record: dict, files: dict[str, bytes]) -> None:
-    if record.get("run_dir"):
-        rel = Path(record["run_dir"])
-        (folder / rel.parent).mkdir(parents=True, exist_ok=True)
-        store_run_files(folder / rel.parent, rel.name, files)
-
-
-def run_ray(tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,
-            stop: threading.Event, workers: int, address: str | None = None) -> None:
-    """Each trial a Ray task. Connects to ``address`` (or ``$RAY_ADDRESS``), else starts a local
-    Ray instance with this machine's cores, ``workers`` trials at a time; reuses an instance this
-    process already started. The pricecast package travels with the tasks (``py_modules``) when
-    the cluster is not local; its dependencies (TensorFlow...) must be installed on the nodes."""
-    ray = import_ray()
-    address = address or os.environ.get("RAY_ADDRESS") or None
+def _executor(name: str, workers: int, address: str | None):
     cores = os.cpu_count() or 1
-    started_here = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-            remote_cluster = True
-        else:
+    if name == "ray":
+        ray = import_ray()
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if not ray.is_initialized() and not address:
+            # A local Ray sized to this machine; a cluster is sized by its own nodes.
             ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
-            remote_cluster = False
-        started_here = True
-    else:
-        remote_cluster = bool(address)
+        threads = 1 if address else max(1, cores // max(1, workers))  # many small trials side by side
+        return job_executors.RayExecutor(address, num_cpus=threads, threads=threads)
+    return job_executors.LocalExecutor(threads=max(1, cores // workers), spare=False, keep_idle=workers,
+                                       finish_when_orphaned=True)
+
+
+def run_jobs(executor: str, tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,
+             stop: threading.Event, workers: int, address: str | None = None) -> None:
+    """Each trial a job, ``workers`` at a time. Stop drops the queued trials; the running ones
+    finish and are recorded (a half-trained trial is never kept)."""
+    started_ray = executor == "ray" and not _ray_running()
+    registry = JobRegistry(capacity=workers, keep=len(tasks) + 1,
+                           executors={executor: _executor(executor, workers, address)})
+    jobs = [registry.submit("experiment", "trial", {"task": task, "exp_dir": str(folder)}, candles=candles,
+                            executor=executor, exclusive=False) for task in tasks]
+    pending = list(jobs)
     try:
-        resources = ray.cluster_resources()
-        gpus = float(resources.get("GPU", 0))
-        if remote_cluster:
-            threads = 1  # many small trials side by side use a cluster best
-        else:
-            threads = max(1, int(resources.get("CPU", cores)) // max(1, workers))
-        env = thread_env(threads)
-        if remote_cluster:
-            runtime_env = {"env_vars": env, "py_modules": [str(PACKAGE_DIR)]}
-        else:
-            paths = [str(PACKAGE_DIR.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-            runtime_env = {"env_vars": {**env, "PYTHONPATH": os.pathsep.join(paths)}}
-        remote = ray.remote(_ray_trial).options(num_cpus=threads, num_gpus=1 if gpus else 0, max_retries=1,
-                                                runtime_env=runtime_env)
-        candles_ref = ray.put(candles)
-        pending = [remote.remote(task, candles_ref) for task in tasks]
-        try:
-            while pending and not stop.is_set():
-                ready, pending = ray.wait(pending, num_returns=1, timeout=0.5)
-                for ref in ready:
-                    record, files = ray.get(ref)
-                    _store_run_files(folder, record, files)
-                    save_record(folder, record)
-                    on_result(record)
-        finally:
-            for ref in pending:
-                ray.cancel(ref)
+        while pending:
+            if stop.is_set():
+                for job in pending:
+                    if job.handle is None:
+                        job.stop()  # still queued: dropped
+            for job in [j for j in pending if j.finished]:
+                pending.remove(job)
+                snap = job.snapshot()
+                if snap.state == "error":
+                    raise ExperimentError(
+                        f"a worker process failed ({snap.error}); finished trials are kept: run the experiment "
+                        "again, with fewer workers, to resume")
+                if snap.state == "done" and snap.result.get("status") != "stopped":
+                    on_result(snap.result)
+            time.sleep(0.2)
     finally:
-        if started_here:
+        registry.shutdown()
+        if started_ray:
+            import ray
+
             ray.shutdown()
 
 
-__all__ = ["run_trial", "execute", "run_serial", "run_pool", "run_ray", "thread_env", "import_ray", "RAY_MISSING"]
+def _ray_running() -> bool:
+    try:
+        import ray
+    except ImportError:
+        return False
+    return ray.is_initialized()
+
+
+__all__ = ["run_trial", "execute", "run_serial", "run_jobs", "thread_env", "import_ray", "RAY_MISSING"]

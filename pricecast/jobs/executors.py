@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..spawning import spawn_context, thread_env, without_main_script
-from ..experiment_exec import RAY_MISSING, import_ray
-from .tasks import Task, TrainResult, run_task
+from .tasks import Task, finish_remote, prepare_remote, run_task
 from .worker import death_message, describe
 from .worker import main as worker_main
 
@@ -38,12 +37,13 @@ class Handle(Protocol):
 class _Worker:
     """A spawned worker process, its pipe and its stop flag."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], finish_when_orphaned: bool = False) -> None:
         ctx = spawn_context()
         self.conn, child = ctx.Pipe(duplex=True)
         self.stop_event = ctx.Event()
         # Not a daemon: an experiment's worker starts its own process pool.
-        self.process = ctx.Process(target=worker_main, args=(child, self.stop_event, os.getpid(), env),
+        self.process = ctx.Process(target=worker_main,
+                                   args=(child, self.stop_event, os.getpid(), env, finish_when_orphaned),
                                    name="pricecast-job", daemon=False)
         with without_main_script():
             self.process.start()
@@ -56,6 +56,13 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
 
+    def quit(self) -> None:
+        """Ask an idle worker to end (it finishes nothing: it has no task)."""
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+
     @property
     def alive(self) -> bool:
         return self.process.is_alive()
@@ -66,16 +73,30 @@ class _Worker:
 
 
 class LocalExecutor:
-    """One spawned process per job. With ``spare=True`` one extra worker is kept started with
-    TensorFlow already loaded, so the next job trains at once instead of paying the import."""
+    """Jobs in spawned worker processes.
+
+    - ``spare``: one extra worker is kept started with TensorFlow already loaded, so the next job
+      trains at once instead of paying the import (the dashboard).
+    - ``keep_idle``: up to this many workers are kept after their task for the next one (an
+      experiment's many short trials: TensorFlow is loaded once per worker, not once per trial).
+      The dashboard uses a fresh process per job, so one job's memory or crash never reaches the next.
+    - ``threads``: TensorFlow's thread pools per worker (None: TensorFlow's default).
+    """
 
     name = "local"
 
-    def __init__(self, threads: int | None = None, spare: bool = True) -> None:
+    def __init__(self, threads: int | None = None, spare: bool = True, keep_idle: int = 0,
+                 finish_when_orphaned: bool = False) -> None:
         self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         self.spare_wanted = spare
+        self.keep_idle = keep_idle
+        self.finish_when_orphaned = finish_when_orphaned
         self._spare: _Worker | None = None
+        self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+
+    def _new_worker(self) -> _Worker:
+        return _Worker(self.env, self.finish_when_orphaned)
 
     def prewarm(self) -> None:
         """Start the spare worker if there is none (it loads TensorFlow in the background)."""
@@ -83,20 +104,25 @@ class LocalExecutor:
             return
         with self._lock:
             if self._spare is None or not self._spare.alive:
-                self._spare = _Worker(self.env)
+                self._spare = self._new_worker()
 
     def launch(self, task: Task, on_message: OnMessage, on_exit: OnExit) -> _Worker:
+        worker = None
         with self._lock:
-            worker, self._spare = self._spare, None
+            while self._idle and worker is None:
+                candidate = self._idle.pop()
+                worker = candidate if candidate.alive else None
+            if worker is None:
+                worker, self._spare = self._spare, None
         if worker is None or not worker.alive:
-            worker = _Worker(self.env)
+            worker = self._new_worker()
+        worker.stop_event.clear()  # a Stop meant for this worker's previous task
         worker.conn.send(task)
         threading.Thread(target=self._read, args=(worker, on_message, on_exit), name="pricecast-job-reader",
                          daemon=True).start()
         return worker
 
-    @staticmethod
-    def _read(worker: _Worker, on_message: OnMessage, on_exit: OnExit) -> None:
+    def _read(self, worker: _Worker, on_message: OnMessage, on_exit: OnExit) -> None:
         final = False
         while not final:
             try:
@@ -107,6 +133,15 @@ class LocalExecutor:
                 message = ("error", f"the worker's answer could not be read: {describe(exc)}")
             final = message[0] in ("result", "error")
             on_message(message)
+        if final and worker.alive:
+            with self._lock:
+                keep = len(self._idle) < self.keep_idle
+                if keep:
+                    self._idle.append(worker)
+            if keep:
+                on_exit(0)
+                return
+            worker.quit()
         worker.process.join(timeout=30 if final else 5)
         if worker.process.is_alive():
             worker.kill()
@@ -117,11 +152,29 @@ class LocalExecutor:
     def shutdown(self) -> None:
         with self._lock:
             spare, self._spare = self._spare, None
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.quit()
+        for worker in idle:
+            worker.process.join(timeout=10)
+            worker.kill()
         if spare is not None:
             spare.kill()
 
 
 # ---- Ray ------------------------------------------------------------------------------------------
+RAY_MISSING = ("the Ray executor needs the optional 'ray' package: pip install -r requirements-ray.txt "
+               "(or use the local executor)")
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise JobError(RAY_MISSING) from exc
+    return ray
+
+
 def _channel_class(ray):
     @ray.remote(num_cpus=0)
     class Channel:
@@ -148,8 +201,8 @@ def _channel_class(ray):
 
 
 def _ray_job(task: Task, channel) -> tuple:
-    """Runs on a Ray worker: the task, with events sent through ``channel``. A training's run
-    folder travels back as bytes, so it lands on the driver's disk even without a shared one."""
+    """Runs on a Ray worker: the task, with events sent through ``channel``. A run folder it
+    writes travels back as bytes, so it lands on the driver's disk even without a shared one."""
     import ray
 
     stop = threading.Event()
@@ -165,20 +218,30 @@ def _ray_job(task: Task, channel) -> tuple:
     threading.Thread(target=poll_stop, daemon=True).start()
     try:
         with tempfile.TemporaryDirectory(prefix="pricecast-job-") as scratch:
-            if task.kind == "train":
-                task.payload = {**task.payload, "runs_root": scratch}
+            prepare_remote(task, scratch)
             try:
                 result = run_task(task, lambda event: channel.put.remote(("event", event)), stop)
             except Exception as exc:  # noqa: BLE001
-                return ("error", describe(exc)), {}
+                return ("error", describe(exc)), {}, None
+            folder = _written_folder(task, result, Path(scratch))
             files: dict[str, bytes] = {}
-            if isinstance(result, TrainResult):
-                run_path = Path(result.run_dir)
-                files = {str(f.relative_to(run_path)): f.read_bytes() for f in run_path.rglob("*") if f.is_file()}
-                result = TrainResult(run_path.name, result.metrics)
-            return ("result", result), files
+            rel = None
+            if folder is not None:
+                files = {str(f.relative_to(folder)): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
+                rel = str(folder.relative_to(scratch))
+            return ("result", result), files, rel
     finally:
         done.set()
+
+
+def _written_folder(task: Task, result, scratch: Path) -> Path | None:
+    from .tasks import TrainResult
+
+    if isinstance(result, TrainResult):
+        return Path(result.run_dir)
+    if task.kind == "trial" and isinstance(result, dict) and result.get("run_dir"):
+        return scratch / result["run_dir"]
+    return None
 
 
 class _RayHandle:
@@ -201,8 +264,10 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None) -> None:
+    def __init__(self, address: str | None = None, num_cpus: int = 1, threads: int | None = None) -> None:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.num_cpus = num_cpus
+        self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": "2"}
         self._remote = None
         self._channel = None
         self._lock = threading.Lock()
@@ -218,13 +283,13 @@ class RayExecutor:
                     else:
                         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
                 if self.address:
-                    runtime_env = {"py_modules": [str(package)], "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
+                    runtime_env = {"py_modules": [str(package)], "env_vars": dict(self.env)}
                 else:
                     paths = [str(package.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-                    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths), "TF_CPP_MIN_LOG_LEVEL": "2"}}
+                    runtime_env = {"env_vars": {**self.env, "PYTHONPATH": os.pathsep.join(paths)}}
                 gpus = float(ray.cluster_resources().get("GPU", 0))
-                self._remote = ray.remote(_ray_job).options(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0,
-                                                            runtime_env=runtime_env)
+                self._remote = ray.remote(_ray_job).options(num_cpus=self.num_cpus, num_gpus=1 if gpus else 0,
+                                                            max_retries=0, runtime_env=runtime_env)
                 self._channel = _channel_class(ray).options(runtime_env=runtime_env)
         return ray
 
@@ -236,16 +301,14 @@ class RayExecutor:
         if self.address:
             task.env = {}  # this machine's folders mean nothing on the cluster's nodes
         channel = self._channel.remote()
-        runs_root = task.payload.get("runs_root")
+        local = dict(task.payload)  # where the results belong on this machine
         handle = _RayHandle(self._remote.remote(task, channel), channel)
-        threading.Thread(target=self._read, args=(ray, handle, runs_root, on_message, on_exit),
+        threading.Thread(target=self._read, args=(ray, handle, task.kind, local, on_message, on_exit),
                          name="pricecast-ray-reader", daemon=True).start()
         return handle
 
     @staticmethod
-    def _read(ray, handle: _RayHandle, runs_root, on_message: OnMessage, on_exit: OnExit) -> None:
-        from ..runs import store_run_files
-
+    def _read(ray, handle: _RayHandle, kind: str, local: dict, on_message: OnMessage, on_exit: OnExit) -> None:
         def drain() -> None:
             for message in ray.get(handle.channel.take.remote()):
                 on_message(message)
@@ -257,11 +320,10 @@ class RayExecutor:
             if ready:
                 break
         try:
-            (final, files) = ray.get(handle.ref)
+            final, files, rel = ray.get(handle.ref)
             drain()
-            if final[0] == "result" and isinstance(final[1], TrainResult):
-                local = store_run_files(runs_root, final[1].run_dir, files)
-                final = ("result", TrainResult(str(local), final[1].metrics))
+            if final[0] == "result":
+                final = ("result", finish_remote(kind, local, final[1], files, rel))
             on_message(final)
         except Exception as exc:  # noqa: BLE001 - cancelled, worker died, node lost
             name = type(exc).__name__
@@ -278,7 +340,7 @@ def make_executor(name: str, address: str | None = None, threads: int | None = N
     if name == "local":
         return LocalExecutor(threads)
     if name == "ray":
-        return RayExecutor(address)
+        return RayExecutor(address, threads=threads)
     raise JobError(f"unknown executor '{name}'; choose from {', '.join(EXECUTORS)}")
 
 

@@ -44,14 +44,16 @@ def default_executor() -> str:
 
 
 class JobRegistry:
-    def __init__(self, capacity: int | None = None, keep: int = 20) -> None:
+    def __init__(self, capacity: int | None = None, keep: int = 20, executors: dict[str, Any] | None = None) -> None:
+        """``executors``: ready-made executors by name (e.g. an experiment's pool of reusable
+        workers); others are made on first use."""
         self.capacity = capacity or default_capacity()
         self.keep = keep
         self._lock = threading.RLock()
         self._jobs: list[Job] = []  # every job still remembered, oldest first
         self._queue: list[Job] = []
         self._running: set[str] = set()
-        self._executors: dict[str, Any] = {}
+        self._executors: dict[str, Any] = dict(executors or {})
 
     # ---- executors ---------------------------------------------------------------------------
     def executor(self, name: str | None = None):

@@ -16,7 +16,7 @@ from . import events
 
 Emit = Callable[[events.Event], None]
 
-KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast")
+KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "trial", "summary", "forecast")
 
 
 ENV_PREFIX = "PRICECAST_"
@@ -114,6 +114,18 @@ def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -
     return str(exp.dir)
 
 
+def _trial(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
+    """One experiment trial; its record is written here, in the worker, as soon as it is done, so a
+    finished trial is kept even if the experiment's driver dies."""
+    from ..experiment_exec import run_trial
+    from ..experiments import save_record
+
+    record = run_trial(payload["task"], candles, payload["exp_dir"], stop)
+    if record["status"] != "stopped" and payload.get("save", True):
+        save_record(payload["exp_dir"], record)
+    return record
+
+
 def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
     from ..models import build_model, model_summary
     from ..specs import RunSpec
@@ -133,5 +145,40 @@ def _forecast(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> 
 
 
 _RUNNERS: dict[str, Callable[[dict, pd.DataFrame | None, Emit, Any], Any]] = {
-    "train": _train, "backtest": _backtest, "experiment": _experiment, "summary": _summary, "forecast": _forecast,
+    "train": _train, "backtest": _backtest, "experiment": _experiment, "trial": _trial, "summary": _summary,
+    "forecast": _forecast,
 }
+
+# Where a task writes its run folder; on another machine that is a scratch folder, and the folder
+# comes back as files (see executors.RayExecutor).
+_OUTPUT_KEY = {"train": "runs_root", "trial": "exp_dir"}
+
+
+def prepare_remote(task: Task, scratch: str) -> None:
+    """Point a task that runs on another machine at a scratch folder there."""
+    key = _OUTPUT_KEY.get(task.kind)
+    if key:
+        task.payload = {**task.payload, key: scratch, "save": False}
+
+
+def finish_remote(kind: str, local: dict, result: Any, files: dict[str, bytes], rel: str | None) -> Any:
+    """On this machine, after a remote task: store the run folder that came back as files where the
+    task would have written it here, and record a trial."""
+    from pathlib import Path
+
+    from ..paths import runs_dir
+    from ..runs import store_run_files
+
+    if rel:
+        key = _OUTPUT_KEY[kind]
+        root = Path(local.get(key) or runs_dir())
+        rel_path = Path(rel)
+        (root / rel_path.parent).mkdir(parents=True, exist_ok=True)
+        stored = store_run_files(root / rel_path.parent, rel_path.name, files)
+        if isinstance(result, TrainResult):
+            result = TrainResult(str(stored), result.metrics)
+    if kind == "trial" and isinstance(result, dict) and result.get("status") != "stopped":
+        from ..experiments import save_record
+
+        save_record(local["exp_dir"], result)
+    return result

@@ -1,8 +1,9 @@
-"""The worker process's main function: receive one task, run it, send events and the result back.
+"""The worker process's main function: receive a task, run it, send events and the result back,
+and wait for the next one (``None`` ends the worker).
 
-Messages to the parent over a ``multiprocessing`` pipe: ``("event", Event)`` any number of times,
-then exactly one ``("result", value)`` or ``("error", message)``. A worker that dies sends neither;
-its parent turns the exit code into a message (:func:`death_message`).
+Messages to the parent over a ``multiprocessing`` pipe, per task: ``("event", Event)`` any number
+of times, then exactly one ``("result", value)`` or ``("error", message)``. A worker that dies
+sends neither; its parent turns the exit code into a message (:func:`death_message`).
 """
 from __future__ import annotations
 
@@ -40,27 +41,39 @@ def death_message(exitcode: int | None) -> str:
     return f"the training process ended unexpectedly (exit code {exitcode}); nothing of this run was saved"
 
 
-def main(conn: Any, stop: Any, parent_pid: int, env: dict[str, str]) -> None:
+def main(conn: Any, stop: Any, parent_pid: int, env: dict[str, str], finish_when_orphaned: bool = False) -> None:
     """Entry point of a spawned worker. Loads TensorFlow first (a spare worker does this while it
-    waits), then runs the one task it is given."""
+    waits), then runs the tasks it is given, one after another, until it receives ``None``.
+    Orphaned (its parent gone), it ends at once — or, with ``finish_when_orphaned``, after the task
+    it is running (an experiment's trial then still records itself, and a resume skips it)."""
     os.environ.update(env)  # thread caps must be in place before TensorFlow loads
-    watch_parent(parent_pid)
+    busy = threading.Event()
+    watch_parent(parent_pid, may_exit=(lambda: not busy.is_set()) if finish_when_orphaned else (lambda: True))
     try:
         warm_up()
     except Exception:  # noqa: BLE001 - the task itself will fail with the real message
         pass
-    try:
-        task: Task | None = conn.recv()
-    except (EOFError, OSError):
-        return
-    if task is None:  # a spare that is no longer wanted
-        return
     lock = threading.Lock()
 
     def send(message: tuple) -> None:
         with lock:
             conn.send(message)
 
+    while True:
+        try:
+            task: Task | None = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:  # no longer wanted
+            return
+        busy.set()
+        try:
+            _run_one(task, send, stop)
+        finally:
+            busy.clear()
+
+
+def _run_one(task: Task, send, stop) -> None:
     try:
         result = run_task(task, lambda event: send(("event", event)), stop)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the page
