@@ -1,9 +1,16 @@
 """Benchmark 4 — dashboard: time from ``streamlit run app.py`` to the first page rendered in a real
 browser (Playwright + /usr/bin/chromium), whether TensorFlow got loaded into the server process,
-and the time to draw the Data page's candlestick for 500,000 candles.
+the time to draw the Data page's candlestick for 500,000 candles, and each page's first open.
 
-    python bench/dashboard.py            # 3 cold starts, 3 Data-page draws
+    python bench/dashboard.py            # 3 cold starts, 3 Data-page draws, 3 opens of every page
     python bench/dashboard.py --full     # 5 of each
+    python bench/dashboard.py --pages    # only the page opens
+
+Page opens: for every page, a fresh server (so the page pays its own imports, as for the first
+visitor) and a new browser tab that opens the page's address directly; timed from ``goto`` until
+the page's title is shown and Streamlit's "running" indicator is gone (the script run finished).
+Then a second new tab on the same server: the same page for a new session once modules are imported.
+The home folder holds one finished 1-epoch run, so Results and Runs have something to show.
 
 TensorFlow is detected from outside: /proc/<server pid>/maps lists every shared library the
 process has loaded; ``libtensorflow`` appears there once anything imports TensorFlow.
@@ -113,6 +120,60 @@ def data_page(browser, home: Path, csv: Path, repeats: int) -> dict:
         stop(proc)
 
 
+PAGE_TITLES = {"": "pricecast", "Data": "Data", "Model": "Model", "Train": "Train", "Results": "Results",
+               "Runs": "Runs", "Experiments": "Experiments"}
+
+
+def _settled(page, title: str, timeout: float = 120_000) -> None:
+    """The page's title, then the sidebar's "Current setup" (drawn after the page body, so the script
+    run is through), no "running" indicator, and every Plotly chart on the page drawn."""
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(state="visible", timeout=timeout)
+    page.get_by_text("Current setup").first.wait_for(state="visible", timeout=timeout)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidget"]') &&
+                 [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(
+                     c => c.querySelector('.js-plotly-plot .main-svg'))""",
+        timeout=timeout)
+
+
+def seed_home(home: Path) -> None:
+    """One tiny finished run in ``home``, so the Results and Runs pages draw a run."""
+    env = {**os.environ, "PRICECAST_HOME": str(home), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, "-m", "pricecast", "train", "--data", "sample:AAPL", "--epochs", "1"], cwd=ROOT,
+                   env=env, check=True, capture_output=True)
+
+
+def page_opens(browser, home: Path, repeats: int) -> dict:
+    """Seconds to each page's first open on a fresh server, and on a second new session."""
+    out: dict = {}
+    for i in range(repeats):
+        for path, title in PAGE_TITLES.items():
+            proc, url, _ = start_server(home)
+            try:
+                times = []
+                for _ in range(2):
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    with Timer() as t:
+                        page.goto(f"{url}/{path}")
+                        _settled(page, title)
+                    times.append(t.seconds)
+                    page.close()
+                entry = out.setdefault(path or "Home", {"first_s": [], "second_s": [], "tensorflow_loaded": False})
+                entry["first_s"].append(times[0])
+                entry["second_s"].append(times[1])
+                entry["tensorflow_loaded"] |= tf_loaded(proc.pid)
+            finally:
+                stop(proc)
+    return out
+
+
+def page_rows(pages: dict) -> list[dict]:
+    home = median(pages["Home"]["first_s"])
+    return [{"page": name, "first open s": median(p["first_s"]), "x Home": f"{median(p['first_s']) / home:.2f}",
+             "new session s": median(p["second_s"]), "TensorFlow": str(p["tensorflow_loaded"])}
+            for name, p in pages.items()]
+
+
 def figure_build(candles, repeats: int) -> dict:
     """In-process: ``pricecast.figures.candles_figure`` build time and JSON size for the same series."""
     from pricecast.figures import candles_figure
@@ -129,11 +190,23 @@ def figure_build(candles, repeats: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--pages", action="store_true", help="only time each page's first open")
     args = ap.parse_args()
-    repeats = 5 if args.full else 3
+    repeats = 5 if args.full else (2 if args.pages else 3)
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dash-"))
+    seed_home(tmp)
+    if args.pages:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            try:
+                pages = page_opens(browser, tmp, repeats)
+            finally:
+                browser.close()
+        print(table(page_rows(pages), ["page", "first open s", "x Home", "new session s", "TensorFlow"]))
+        print(f"written {save_results('dashboard_pages', {'repeats': repeats, 'pages': pages})}")
+        return
     candles = synthetic_candles(ROWS)
     csv = tmp / "candles_500k.csv"
     candles.to_csv(csv)
@@ -144,6 +217,7 @@ def main() -> None:
             starts = [cold_start(browser, tmp) for _ in range(repeats)]
             results["cold_start"] = starts
             results["data_page"] = data_page(browser, tmp, csv, repeats)
+            results["pages"] = page_opens(browser, tmp, repeats)
         finally:
             browser.close()
     results["figure"] = figure_build(candles, repeats)
@@ -159,6 +233,7 @@ def main() -> None:
     ]
     print(table(rows, ["what", "seconds", "value"]))
     print(f"chart title: {results['data_page']['chart_title']}")
+    print(table(page_rows(results["pages"]), ["page", "first open s", "x Home", "new session s", "TensorFlow"]))
     path = save_results("dashboard", results)
     print(f"written {path}")
 

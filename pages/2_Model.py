@@ -7,7 +7,7 @@ import streamlit as st
 
 from pricecast.candles import CANDLE_COLUMNS
 from pricecast.models import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
-from pricecast.presets import PRESETS
+from pricecast.presets import PRESETS, origin_preset, setup_file_name
 from pricecast.scaling import SCALERS
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.windows import WindowSpec
@@ -18,13 +18,15 @@ ARCH_LABELS = {"cnn": "CNN (1-D convolution)", "lstm": "LSTM (recurrent)", "gru"
                "mlp": "MLP (fully connected)"}
 
 
-def _presets() -> None:
+def _presets():
+    """The preset picker; returns a slot for the setup's name, filled once this run's edits are in."""
     spec = state.current_spec()
     with st.container(border=True):
         st.subheader("Start from a preset")
         names = list(PRESETS)
         c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Preset", names, index=names.index(spec.preset) if spec.preset in names else 0,
+        origin = origin_preset(spec.preset)
+        name = c1.selectbox("Preset", names, index=names.index(origin) if origin in names else 0,
                             format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
         preset = PRESETS[name]
         own_data = c2.checkbox(f"Also use its data ({preset.spec.data})", value=False, help=HELP["preset_data"],
@@ -37,9 +39,11 @@ def _presets() -> None:
                                                   "and press Load before training.")
             st.rerun()
         st.caption(preset.source)
+        slot = st.empty()
     note = st.session_state.pop("model_note", None)
     if note:
         st.info(note)
+    return slot
 
 
 def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
@@ -179,18 +183,20 @@ def _check(spec: RunSpec) -> None:
         return
     try:
         prep = prepare(spec, candles)
-    except Exception as exc:  # noqa: BLE001 - window / scaling errors say what to change
-        st.error(f"This setup does not fit the data: {common.plain(exc)}", icon="🛑")
+    except Exception as exc:  # noqa: BLE001 - window / scaling / too-few-examples errors say what to change
+        st.error(f"Not ready to train — {common.plain(exc)}", icon="🛑")
         return
-    sizes = prep.windows.sizes()
+    counts = prep.counts
     w = spec.window
     st.success(
         f"Ready to train: each example is **{w.n} past candle(s)** of {', '.join(w.features)} → the **next {w.k} "
-        f"{w.target}** value(s). Examples — training {sizes['train']['windows']:,}, validation "
-        f"{sizes['val']['windows']:,}, test {sizes['test']['windows']:,}. Network: **{params:,} parameters**.",
+        f"{w.target}** value(s). Examples — training **{counts.train:,}**, validation **{counts.val:,}**, "
+        f"test **{counts.test:,}**. Network: **{params:,} parameters**.",
         icon="✅",
     )
-    if params > 20 * max(sizes["train"]["windows"], 1):
+    for warning in counts.warnings:
+        st.warning(warning, icon="⚠️")
+    if params > 20 * max(counts.train, 1):
         st.warning("The network has far more parameters than there are training examples: expect overfitting "
                    "(validation loss rising). Use fewer units, more dropout, or more data.")
 
@@ -214,7 +220,7 @@ def _yaml(spec: RunSpec) -> None:
 
     st.subheader("Save or share this setup")
     c1, c2 = st.columns(2)
-    name = (spec.preset or spec.model.arch) + "-setup.yaml"
+    name = setup_file_name(spec)
     c1.download_button("Download setup (YAML)", spec_to_yaml(spec), file_name=name, mime="application/x-yaml",
                        help="A small text file with every setting; load it here later to reproduce this setup.")
     c1.caption("The page address (URL) also holds the whole setup: copy it from the address bar to share it.")
@@ -231,7 +237,7 @@ def _yaml(spec: RunSpec) -> None:
 def body() -> None:
     st.title("Model")
     st.caption("Step 2 of 4 — how the history is cut into examples, and the network that learns from them.")
-    _presets()
+    name_slot = _presets()
     spec = state.current_spec()
     v = state.spec_version()
     try:
@@ -247,6 +253,8 @@ def body() -> None:
     if new != spec:
         state.set_spec(new, external=False)
     spec = state.current_spec()
+    if spec.preset.startswith("custom"):
+        name_slot.caption(f"Your setup is now **{spec.preset}**: at least one setting differs from the preset.")
     _check(spec)
     _summary_button(spec)
     _yaml(spec)

@@ -185,6 +185,12 @@ def progress_panel() -> None:
         return
     snap = job.snapshot()
     total = max(1, snap["total"])
+    # The results below are drawn by the full page run, not by this fragment: redraw the page each time
+    # a training finishes, or they would still say "No finished trainings yet" at 7 of 8 done.
+    seen = "exp_seen_done_" + job.id
+    if snap["done"] != st.session_state.setdefault(seen, snap["done"]):
+        st.session_state[seen] = snap["done"]
+        st.rerun(scope="app")
     if snap["state"] == "running":
         eta = snap["eta"]
         eta_text = f", about {_fmt_seconds(eta)} left" if eta is not None else ", estimating time left …"

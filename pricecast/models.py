@@ -185,8 +185,6 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
     import keras
     from keras import layers
 
-    from .layers import LastValue
-
     def reg(which: str):
         if which in spec.regularize and (spec.l1 or spec.l2):
             return keras.regularizers.L1L2(l1=spec.l1, l2=spec.l2)
@@ -252,10 +250,21 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
     if spec.output_activation != "linear":
         x = act_layer(spec.output_activation)(x)
     if spec.residual:
-        x = layers.Add(name="plus_last_value")([x, LastValue(features.index(target), name="last_value")(inputs)])
+        x = layers.Add(name="plus_last_value")([x, _last_value(inputs, n, len(features), features.index(target))])
     model = keras.Model(inputs, x, name=f"pricecast_{spec.arch}")
     model.compile(optimizer=_optimizer(spec), loss=spec.loss)
     return model
+
+
+def _last_value(inputs, n: int, width: int, index: int):
+    """(batch, 1): the last input step of feature ``index``, from built-in Keras layers only (no
+    weights, exact), so a downloaded ``.keras`` file loads in plain Keras without pricecast."""
+    from keras import layers
+
+    last = layers.Cropping1D((n - 1, 0), name="last_step")(inputs)  # (batch, 1, width)
+    by_feature = layers.Permute((2, 1), name="features_first")(last)  # (batch, width, 1)
+    picked = layers.Cropping1D((index, width - index - 1), name="target_feature")(by_feature)  # (batch, 1, 1)
+    return layers.Flatten(name="last_value")(picked)
 
 
 def _optimizer(spec: ModelSpec):

@@ -6,6 +6,7 @@ training part only. Their ``residual`` option is off, because the tutorials pred
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .models import ModelSpec
@@ -135,3 +136,31 @@ def get_preset(name: str) -> Preset:
     if preset is None:
         raise KeyError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
     return preset
+
+
+def origin_preset(label: str) -> str:
+    """The preset a setup started from: ``"custom (from default)"`` -> ``"default"``."""
+    found = re.fullmatch(r"custom \(from (.+)\)", label.strip())
+    return found.group(1) if found else label.strip()
+
+
+def preset_label(spec: RunSpec) -> str:
+    """The preset's name while ``spec`` still equals it (its data aside: a preset applies to any data),
+    ``"custom (from NAME)"`` once any setting differs, and back to ``NAME`` if the edits are undone."""
+    origin = origin_preset(spec.preset)
+    preset = PRESETS.get(origin)
+    if preset is None:
+        return spec.preset
+    same = spec.replace(data=preset.spec.data, preset=preset.name) == preset.spec
+    return preset.name if same else f"custom (from {preset.name})"
+
+
+def labelled(spec: RunSpec) -> RunSpec:
+    """``spec`` with its ``preset`` field set by :func:`preset_label` (what URL, runs and files say)."""
+    label = preset_label(spec)
+    return spec if label == spec.preset else spec.replace(preset=label)
+
+
+def setup_file_name(spec: RunSpec) -> str:
+    """The downloaded YAML's name: ``default-setup.yaml``, ``custom-from-default-setup.yaml``."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", spec.preset or spec.model.arch).strip("-") + "-setup.yaml"

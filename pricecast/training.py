@@ -19,7 +19,7 @@ from .evaluation import baseline_forecasts, evaluate
 from .models import check_model
 from .scaling import Scaler
 from .specs import RunSpec
-from .windows import WindowSet, latest_window, make_windows
+from .windows import ExampleCounts, WindowError, WindowSet, example_counts, latest_window, make_windows
 
 Listener = Callable[[dict], None]
 
@@ -32,21 +32,26 @@ class Prepared:
     candles: pd.DataFrame
     windows: WindowSet
     scaler: Scaler
+    counts: ExampleCounts
     warnings: list[str] = field(default_factory=list)
 
 
 def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
     """Load (unless ``candles`` given), window, check the model's shapes and fit the scaler on the
-    training rows only. Raises a ValueError subclass with a plain message on any bad setting."""
+    training rows only. Raises a ValueError subclass with a plain message on any bad setting,
+    including too few examples in a part to learn or to score (:func:`windows.example_counts`)."""
     warnings: list[str] = []
     if candles is None:
         loaded = load_data(spec.data)
         candles, warnings = loaded.candles, list(loaded.warnings)
     check_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
     windows = make_windows(candles, spec.window)
+    counts = example_counts(windows, spec.train.batch_size)
+    if not counts.ok:
+        raise WindowError(f"{counts.line()}. " + " ".join(counts.errors))
     scaler = Scaler.fit(spec.scaling, windows.values, windows.target, spec.window.features,
                         spec.window.target, windows.train.rows)
-    return Prepared(spec, candles, windows, scaler, warnings)
+    return Prepared(spec, candles, windows, scaler, counts, warnings + list(counts.warnings))
 
 
 @dataclass

@@ -148,9 +148,45 @@ def test_applying_a_seed_preset_keeps_the_chosen_data():
     at.switch_page("pages/2_Model.py").run()
     at.selectbox(key="model_preset").set_value("seed-cnn-2-relu").run()
     at.button[0].click().run()
-    _ok(at)
+    assert not at.exception
     spec = at.session_state["pc_spec"]
     assert spec.data == "sample:MSFT" and spec.preset == "seed-cnn-2-relu" and spec.window.n == 256
+    # The tutorial's 5-minute setup on daily data leaves 9 training examples: refused, with the counts and the fix.
+    refused = [e.value for e in at.error]
+    assert len(refused) == 1 and "Not ready to train" in refused[0]
+    assert "Examples: training 9, validation 1, test 1" in refused[0] and "5-minute" in refused[0]
+    assert not at.success
+
+
+def test_model_page_says_how_many_examples_each_part_gets():
+    at = _app({"data": "sample:IBM", "n": "30", "k": "5", "since": "2011-06-01"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    ready = at.success[0].value
+    assert "Ready to train" in ready and "training **" in ready and "validation **" in ready and "test **" in ready
+    assert any("Only" in w.value and "training examples" in w.value for w in at.warning)  # ~420: few, not refused
+
+
+def test_a_preset_edited_away_is_custom_in_the_url_and_the_file_name():
+    from pricecast.presets import setup_file_name
+
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    assert at.session_state["pc_spec"].preset == "default"
+    at.text_input(key="m_units_0").set_value("32, 16").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].preset == "custom (from default)"
+    assert at.query_params["preset"] in (["custom (from default)"], "custom (from default)")
+    assert any("custom (from default)" in c.value for c in at.caption)
+    assert at.selectbox(key="model_preset").value == "default"  # the preset it came from stays selected
+    assert setup_file_name(at.session_state["pc_spec"]) == "custom-from-default-setup.yaml"
+    at.text_input(key="m_units_0").set_value("32").run()  # edits undone: the preset's name again
+    assert at.session_state["pc_spec"].preset == "default"
+
+
+def test_a_link_to_an_edited_preset_opens_as_custom():
+    at = _app({"preset": "default", "units": "64"})
+    assert at.session_state["pc_spec"].preset == "custom (from default)"
 
 
 def test_bad_link_falls_back_with_a_message():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.presets import get_preset
+from pricecast.presets import get_preset, labelled
 from pricecast.spec_io import SpecError, spec_from_params, spec_to_params
 from pricecast.specs import RunSpec
 
@@ -58,15 +58,16 @@ def _from_url() -> RunSpec:
 def current_spec() -> RunSpec:
     """The setup built on the Data and Model pages (the link's, or the default preset, at first)."""
     if SPEC not in st.session_state:
-        st.session_state[SPEC] = _from_url()
+        st.session_state[SPEC] = labelled(_from_url())
         st.session_state.setdefault(VERSION, 0)
     return st.session_state[SPEC]
 
 
 def set_spec(spec: RunSpec, external: bool = True) -> None:
     """Replace the setup. ``external``: it did not come from the Model page's own widgets, so
-    those are rebuilt with the new values."""
-    st.session_state[SPEC] = spec
+    those are rebuilt with the new values. A setup edited away from its preset is renamed
+    "custom (from NAME)" here, so the URL, Train, Runs and file names say so."""
+    st.session_state[SPEC] = labelled(spec)
     if external:
         st.session_state[VERSION] = spec_version() + 1
     sync_url()
