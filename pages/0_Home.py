@@ -1,6 +1,7 @@
 """Home: what pricecast does and the four steps. Opening it loads no TensorFlow."""
 import streamlit as st
 
+from pricecast.datasets import display_name
 from ui import common, state
 
 
@@ -14,7 +15,7 @@ def body() -> None:
     st.subheader("Four steps")
     cols = st.columns(4)
     steps = [
-        ("pages/1_Data.py", "1 · Data", "📊", f"Pick the prices. Now: **{spec.data}** (works offline)."),
+        ("pages/1_Data.py", "1 · Data", "📊", f"Pick the prices. Now: **{display_name(spec.data)}** (works offline)."),
         ("pages/2_Model.py", "2 · Model", "🧠",
          f"Shape the windows and the network, or pick a preset. Now: N={spec.window.n}, K={spec.window.k}, "
          f"{spec.model.arch.upper()}."),

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.candles import summarize
-from pricecast.datasets import kind_of
+from pricecast.datasets import display_name, kind_of
 from pricecast.samples import CATALOGUE
 from ui import common, state
 from ui.common import HELP
@@ -21,6 +21,10 @@ SOURCES = {
     "yahoo": "Yahoo Finance",
     "csv": "Upload a CSV file",
 }
+
+
+OFFLINE_HINT = (" — Without internet (or while the site is unreachable), use a bundled series or a CSV file "
+                "instead: choose them under Source above.")
 
 
 def _source_of(ref: str) -> str:
@@ -72,10 +76,10 @@ def _download(ref: str) -> None:
         try:
             result = load_market(ref, since=since, until=until)
         except MarketDataError as exc:
-            st.error(common.plain(exc))
+            st.error(f"{common.plain(exc)}{OFFLINE_HINT}")
             return
         except Exception as exc:  # noqa: BLE001 - no network etc.: a message, not a traceback
-            st.error(f"Could not download {ref}: {common.plain(exc)}")
+            st.error(f"Could not download {ref}: {common.plain(exc)}{OFFLINE_HINT}")
             return
     for warning in result.warnings:
         st.warning(warning)
@@ -148,7 +152,7 @@ def _market_form(kind: str) -> None:
         else:
             _download(ref)
     elif spec.data != ref:
-        st.caption(f"Press **Load** to use {ref}. Now in use: {spec.data}.")
+        st.caption(f"Press **Load** to use {ref}. Now in use: {display_name(spec.data)}.")
 
 
 def _csv_form() -> None:
@@ -254,7 +258,10 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
             st.caption(f"{what}: last updated {_age(age)} · last candle {info['last'][:16].replace('T', ' ')} UTC.")
     if info["gap_list"]:
         with st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)"):
-            st.dataframe(pd.DataFrame(info["gap_list"]), hide_index=True)
+            gaps = pd.DataFrame(info["gap_list"])
+            st.dataframe(pd.DataFrame({"Last candle before": gaps["start"].map(lambda t: _when(t, daily)),
+                                       "First candle after": gaps["end"].map(lambda t: _when(t, daily)),
+                                       "Missing candles": gaps["missing"]}), hide_index=True)
 
 
 def body() -> None:
@@ -282,7 +289,7 @@ def body() -> None:
 
     spec = state.current_spec()
     if _source_of(spec.data) != source:
-        st.info(f"Still using **{spec.data}** until new data is loaded.")
+        st.info(f"Still using **{display_name(spec.data)}** until new data is loaded.")
     try:
         full, warnings, cache_file = state._load(spec.data, None, None, state._token(spec.data))
     except Exception:  # noqa: BLE001 - load_current below gives the message
@@ -296,7 +303,7 @@ def body() -> None:
     for warning in warnings:
         st.warning(warning)
     _summary(candles, spec.data, cache_file)
-    st.plotly_chart(candles_figure(candles, title=spec.data), key="data_candles")
+    st.plotly_chart(candles_figure(candles, title=display_name(spec.data)), key="data_candles")
     st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon="➡️")
 
 

@@ -29,7 +29,7 @@ def _presets():
         name = c1.selectbox("Preset", names, index=names.index(origin) if origin in names else 0,
                             format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
         preset = PRESETS[name]
-        own_data = c2.checkbox(f"Also use its data ({preset.spec.data})", value=False, help=HELP["preset_data"],
+        own_data = c2.checkbox("Also use its data", value=False, help=HELP["preset_data"] + f" Its data: {preset.spec.data}.",
                                key="model_preset_data")
         if c3.button("Apply preset", type="primary", help="Replace the settings below with this preset's."):
             new = preset.spec if own_data else preset.spec.replace(data=spec.data)
@@ -38,7 +38,7 @@ def _presets():
                 st.session_state["model_note"] = (f"{preset.spec.data} comes from the internet: open the Data page "
                                                   "and press Load before training.")
             st.rerun()
-        st.caption(preset.source)
+        st.caption(f"{preset.source} · its data: {preset.spec.data}")
         slot = st.empty()
     note = st.session_state.pop("model_note", None)
     if note:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pricecast.datasets import display_name
 from pricecast.runs import list_runs, load_run
 from ui import common, state
 
@@ -76,7 +77,7 @@ def _paths(run) -> None:
     part = c1.selectbox("Part", available, format_func=PART_NAMES.get, key="res_paths_part",
                         help="Where to take the forecast origins from.")
     origins_all = pd.DatetimeIndex(sorted(pd.to_datetime(preds.loc[preds["part"] == part, "origin_time"]).unique()))
-    count = c1.slider("How many", 1, 30, 6, key="res_paths_count",
+    count = c1.slider("How many", 1, 12, 6, key="res_paths_count",
                       help="How many forecast starting points to draw, spread evenly over the part.")
     default = pick_origins(origins_all, count)
     daily = len(origins_all) > 0 and bool((origins_all == origins_all.normalize()).all())
@@ -178,7 +179,7 @@ def body() -> None:
         st.error(f"This run cannot be opened: {common.plain(exc)}")
         return
     s = run.spec
-    st.markdown(f"**{s.data}** · N={s.window.n} → K={s.window.k} · {s.model.arch.upper()} "
+    st.markdown(f"**{display_name(s.data)}** · N={s.window.n} → K={s.window.k} · {s.model.arch.upper()} "
                 f"{', '.join(map(str, s.model.units))} · scaling {s.scaling}" + (f" · preset *{s.preset}*" if s.preset else ""))
     for warning in run.metrics.get("warnings") or []:
         st.warning(warning)

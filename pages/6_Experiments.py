@@ -7,6 +7,7 @@ import os
 import streamlit as st
 
 from pricecast import experiments as ex
+from pricecast.datasets import display_name
 from pricecast.experiment_figures import box_figure, loss_curves_figure
 from ui import common, state
 
@@ -82,7 +83,7 @@ def setup_form() -> None:
     spec, (since, until) = _current_setup()
     if mode == "custom":
         st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
-                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {spec.data}.")
+                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {display_name(spec.data)}.")
         chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
                                 max_selections=2, key="exp_fields",
                                 help="Every combination of the values below is trained (two settings with 3 "
@@ -232,7 +233,7 @@ def results_panel() -> None:
         return
     frame = exp.frame()
     s = exp.spec
-    st.caption(f"{s.title or s.name}: {s.base.data}, N={s.base.window.n}, K={s.base.window.k}, "
+    st.caption(f"{s.title or s.name}: {display_name(s.base.data)}, N={s.base.window.n}, K={s.base.window.k}, "
                f"{s.base.train.epochs} epochs, seeds {s.base_seed}…{s.base_seed + s.repeats - 1}"
                + (f", last {s.last_rows} rows" if s.last_rows else "") + f" · {exp.done} of {exp.total} trainings done")
     if frame.empty:

@@ -40,6 +40,14 @@ def kind_of(ref: str) -> str:
     )
 
 
+def display_name(ref: str) -> str:
+    """How a person sees ``ref``: a CSV by its file name (never the server's full path), others as written."""
+    try:
+        return Path(ref).name if kind_of(ref) == "csv" else ref
+    except CandleError:
+        return ref
+
+
 def load_data(ref: str, since: str | None = None, until: str | None = None, offline: bool = False) -> LoadedData:
     """Load the candles ``ref`` names. Raises :class:`CandleError` with a plain message."""
     ref = ref.strip()

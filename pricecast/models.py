@@ -121,7 +121,7 @@ def check_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
         if spec.cnn_head == "conv" and lengths[-1] != k:
             fits = [m for m in range(max(1, n - 4 * n), 4 * n + 64) if conv_lengths(m, spec.kernel_sizes, spec.strides)[-1:] == [k]
                     and min(conv_lengths(m, spec.kernel_sizes, spec.strides)) >= 1]
-            hint = f"N from {fits[0]} to {fits[-1]}" if fits else "other kernels/strides"
+            hint = f"N={_values(fits)}" if fits else "other kernels/strides"
             raise ModelSpecError(
                 f"this CNN's last conv layer yields {lengths[-1]} outputs for N={n} "
                 f"(time steps per layer: {lengths}) but K={k} are needed: use {hint} for K={k}, "
@@ -129,6 +129,16 @@ def check_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
             )
         if spec.cnn_head not in ("dense", "conv"):
             raise ModelSpecError("CNN output head must be 'dense' or 'conv'")
+
+
+def _values(values: list[int]) -> str:
+    """[11] -> "11"; [8..11] -> "8 to 11"; scattered -> "8, 12 or 16" (never "from 11 to 11")."""
+    if len(values) == 1:
+        return str(values[0])
+    if values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]} to {values[-1]}"
+    shown = ", ".join(map(str, values[:5])) + (" …" if len(values) > 5 else "")
+    return shown.rsplit(", ", 1)[0] + " or " + shown.rsplit(", ", 1)[1] if len(values) <= 5 else shown
 
 
 def count_params(spec: ModelSpec, n: int, k: int, features: int) -> int:

@@ -91,8 +91,12 @@ HELP: dict[str, str] = {
     "preset_data": "Also switch to the preset's own data. The tutorials' crypto data comes from an exchange and "
                    "needs an internet connection; leave this off to keep the data you chose.",
     "yaml_upload": "Load a setup saved earlier with 'Download setup'.",
-    "loss_curve": "Both curves should fall. If the validation loss (orange) rises while the training loss (blue) "
-                  "keeps falling, the model is memorising the training data: that is overfitting.",
+    "loss_curve": "Usually both curves fall. If the validation loss (orange) rises while the training loss (blue) "
+                  "keeps falling, the model is memorising the training data: that is overfitting. Flat curves "
+                  "from the first epoch on are normal with 'forecast the change from the last price' (the default): "
+                  "the model starts at 'no change' (persistence), and prices move almost at random, so there is "
+                  "little left to learn. Judge it by its skill on the Results page, not by the slope. A flat "
+                  "training loss far above the validation loss can also mean a too-small learning rate.",
     "live_val": "The model's forecasts on validation data it does not train on, redrawn after every epoch. "
                 "The grey dotted line is 'tomorrow = today' (persistence): a useful model must beat it.",
 }
@@ -116,6 +120,7 @@ def _setup() -> None:
 
 
 def _sidebar() -> None:
+    from pricecast.datasets import display_name
     from pricecast.jobs import registry
 
     spec = state.current_spec()
@@ -127,7 +132,7 @@ def _sidebar() -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (not through app.py) has no pages to link to
         st.caption("Current setup")
-        st.markdown(f"**{spec.data}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
+        st.markdown(f"**{display_name(spec.data)}** · N={spec.window.n} → K={spec.window.k} · {spec.model.arch.upper()} "
                     f"{','.join(map(str, spec.model.units))}")
         job = registry().active(state.session_id())
         if job is not None:

@@ -142,7 +142,8 @@ def load_current() -> tuple[pd.DataFrame | None, str]:
         except Exception:  # noqa: BLE001
             market = False
         if market:
-            message += " — open the Data page and press “Load” to download these candles."
+            message += (" — open the Data page and press “Load” to download these candles, or, without internet, "
+                        "use a bundled series or a CSV file instead.")
         return None, message
 
 
