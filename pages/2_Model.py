@@ -120,7 +120,7 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
                           index=["", *ACTIVATIONS].index(m.post_activation) if m.post_activation in ACTIVATIONS else 0,
                           format_func=lambda a: a or "(none)", help=HELP["post_activation"], key=f"m_post_{v}")
     batch_norm = c[2].checkbox("Batch normalisation", value=m.batch_norm, help=HELP["batch_norm"], key=f"m_bn_{v}")
-    residual = c[3].checkbox("Forecast the change from the last price", value=m.residual, help=HELP["residual"],
+    residual = c[3].checkbox("Predict the change", value=m.residual, help=HELP["residual"],
                              key=f"m_residual_{v}")
     c = st.columns(4)
     l1 = c[0].number_input("L1 penalty", 0.0, 1.0, float(m.l1), 1e-5, format="%.6f", help=HELP["l1"], key=f"m_l1_{v}")

@@ -268,7 +268,7 @@ def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins
         x = [origin, *pd.to_datetime(path["time"])]
         at = int(actual_t.searchsorted(origin.tz_convert("UTC") if origin.tzinfo else origin.tz_localize("UTC"), "right"))
         lo, hi = max(0, at - context), min(len(actual), at + k)
-        around = actual.iloc[lo:hi]
+        around = _break_gaps(actual.iloc[lo:hi])
         first = i == 0
         fig.add_trace(go.Scatter(x=x, y=[last, *path["predicted"]], mode="lines+markers", name="model forecast path",
                                  legendgroup="paths", showlegend=first, legendrank=RANK["predicted"],
@@ -284,9 +284,24 @@ def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins
     fig.update_xaxes(nticks=4)
     fig.update_annotations(font_size=11)
     title = f"{k}-step forecasts from {len(paths)} origin(s) · {PART_LABELS.get(part, part)} part, each zoomed to its origin"
-    out = _layout(fig, title, 90 + panel_height * grid)
-    out.update_layout(hovermode="closest")
+    height = 110 + panel_height * grid
+    out = _layout(fig, title, height)
+    # The legend goes above the panels' own titles (about 22 px higher than on a single chart).
+    out.update_layout(hovermode="closest", margin=dict(t=100), legend=dict(y=1.0 + 24 / max(height - 110, 1)))
     return out
+
+
+def _break_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    """A row of NaN inside each jump of more than 5 usual steps (the prices between two parts' windows
+    are in no prediction), so the line stops there instead of drawing a straight bridge."""
+    if len(frame) < 3:
+        return frame
+    steps = frame["time"].diff()
+    jumps = steps > 5 * steps.median()
+    if not jumps.any():
+        return frame
+    holes = pd.DataFrame({"time": frame["time"][jumps] - steps[jumps] / 2, "actual": np.nan})
+    return pd.concat([frame, holes]).sort_values("time")
 
 
 def metrics_frame(report: Mapping) -> pd.DataFrame:

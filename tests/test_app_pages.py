@@ -83,6 +83,35 @@ def test_opening_the_app_imports_no_tensorflow(home):
     assert result == {"errors": [], "modules": []}
 
 
+def test_pages_on_cached_exchange_candles_do_not_import_ccxt(home):
+    # Importing ccxt takes 1-3 s: pages reading cached candles must not pay it. The exchange list on the
+    # Data page is built once per ccxt version (here by a first process) and read from the cache folder.
+    env = {**os.environ, "PRICECAST_HOME": str(home)}
+    subprocess.run([sys.executable, "-c", "from pricecast.market import list_exchanges; list_exchanges()"], cwd=ROOT,
+                   env=env, check=True, timeout=120)
+    script = (
+        "import sys, json\n"
+        "from pricecast.market.cache import cache_file, write_cache\n"
+        "from pricecast.market.refs import parse_market_ref\n"
+        "from pricecast.paths import cache_dir\n"
+        "from tests.conftest import make_candles\n"
+        "write_cache(cache_file(parse_market_ref('binance:BTC/USDT:1h'), cache_dir()), make_candles(900))\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=60)\n"
+        "at.query_params['data'] = 'binance:BTC/USDT:1h'\n"
+        "at.run()\n"
+        "at.switch_page('pages/1_Data.py').run()\n"
+        "metrics = [m.value for m in at.metric]\n"
+        "at.switch_page('pages/2_Model.py').run()\n"
+        "print(json.dumps({'errors': [e.value for e in at.exception] + [e.value for e in at.error], "
+        "'candles': metrics[:1], 'ready': [s.value[:15] for s in at.success], "
+        "'ccxt': 'ccxt' in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"errors": [], "candles": ["900"], "ready": ["Ready to train:"], "ccxt": False}, result
+
+
 def test_train_one_epoch_then_results_and_runs(home):
     from pricecast.jobs import registry
 
@@ -98,7 +127,7 @@ def test_train_one_epoch_then_results_and_runs(home):
     _ok(at)
     titles = [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
     assert any(t.startswith("Loss per epoch") for t in titles)
-    assert any(t.startswith("Validation data") and "after epoch 1" in t for t in titles)
+    assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
     assert "Skill vs persistence" in {m.label for m in at.metric}
 
     at.switch_page("pages/4_Results.py").run()
