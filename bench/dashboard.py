@@ -35,6 +35,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 ROWS = 500_000
+EXCHANGE_REF = "binance:BTC/USDT:5m"
 
 
 def free_port() -> int:
@@ -50,7 +51,7 @@ def tf_loaded(pid: int) -> bool:
         return False
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen, str, float]:
+def start_server(home: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     env = {**os.environ, "PRICECAST_HOME": str(home), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     log = open(home / "streamlit.log", "a")
@@ -58,7 +59,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str, float]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     while time.perf_counter() - t0 < 90:
         try:
@@ -120,57 +121,82 @@ def data_page(browser, home: Path, csv: Path, repeats: int) -> dict:
         stop(proc)
 
 
-PAGE_TITLES = {"": "pricecast", "Data": "Data", "Model": "Model", "Train": "Train", "Results": "Results",
-               "Runs": "Runs", "Experiments": "Experiments"}
+PAGE_TITLES = {"": "pricecast", "Data": "Data", "Data, exchange": "Data", "Model": "Model", "Train": "Train",
+               "Results": "Results", "Runs": "Runs", "Experiments": "Experiments"}
+PAGE_PATHS = {"Data, exchange": "Data?" + urllib.parse.urlencode({"data": EXCHANGE_REF})}
 
 
-def _settled(page, title: str, timeout: float = 120_000) -> None:
-    """The page's title, then the sidebar's "Current setup" (drawn after the page body, so the script
-    run is through), no "running" indicator, and every Plotly chart on the page drawn."""
-    page.get_by_role("heading", name=title, exact=True).first.wait_for(state="visible", timeout=timeout)
+CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg'
+# What a user waits for on each page: its chart drawn, or its key message.
+READY = {"": "text=Four steps", "Data": CHART, "Data, exchange": CHART, "Model": "text=Ready to train",
+         "Train": "text=Current setup", "Results": CHART, "Runs": CHART, "Experiments": CHART}
+
+
+def _settled(page, path: str, timeout: float = 120_000) -> None:
+    """The page's title, then what the user waits for there (READY), then the sidebar's "Current
+    setup" (drawn after the page body) and no "running" indicator: the script run is through."""
+    page.get_by_role("heading", name=PAGE_TITLES[path], exact=True).first.wait_for(state="visible", timeout=timeout)
+    page.locator(READY[path]).first.wait_for(state="visible", timeout=timeout)
     page.get_by_text("Current setup").first.wait_for(state="visible", timeout=timeout)
-    page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]') &&
-                 [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(
-                     c => c.querySelector('.js-plotly-plot .main-svg'))""",
-        timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
 
 
 def seed_home(home: Path) -> None:
-    """One tiny finished run in ``home``, so the Results and Runs pages draw a run."""
+    """What a user has after a first session: a finished run (Results, Runs), a finished tiny experiment
+    (Experiments), and 20,000 cached 5-minute exchange candles (the "Data, exchange" page); the Data page
+    has listed the exchanges once (pricecast keeps that list per ccxt version)."""
     env = {**os.environ, "PRICECAST_HOME": str(home), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     subprocess.run([sys.executable, "-m", "pricecast", "train", "--data", "sample:AAPL", "--epochs", "1"], cwd=ROOT,
                    env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pricecast", "experiment", "run", "--vary", "units=4,8", "--repeats", "2",
+                    "--epochs", "1", "--since", "2011-01-01", "--workers", "1", "--name", "bench", "--quiet"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    script = ("from pricecast.market.cache import cache_file, write_cache\n"
+              "from pricecast.market.refs import parse_market_ref\n"
+              "from pricecast.paths import cache_dir\n"
+              "from bench._common import synthetic_candles\n"
+              f"write_cache(cache_file(parse_market_ref({EXCHANGE_REF!r}), cache_dir()), synthetic_candles(20_000))\n"
+              "from pricecast.market import list_exchanges\n"
+              "list_exchanges()\n")
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
 
 
-def page_opens(browser, home: Path, repeats: int) -> dict:
-    """Seconds to each page's first open on a fresh server, and on a second new session."""
+def page_opens(browser, home: Path, repeats: int, roots: dict[str, Path] | None = None) -> dict:
+    """Seconds to each page's first open on a fresh server in a fresh browser context (nothing
+    cached: the worst case, a first visit), then in a new tab of that context (a new Streamlit session
+    with the browser's cached scripts, e.g. Plotly's, as for anyone who has visited before)."""
+    roots = roots or {"": ROOT}
     out: dict = {}
     for i in range(repeats):
-        for path, title in PAGE_TITLES.items():
-            proc, url, _ = start_server(home)
+        for path, (label, root) in ((p, r) for p in PAGE_TITLES for r in roots.items()):
+            proc, url, _ = start_server(home, root)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
             try:
                 times = []
                 for _ in range(2):
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page = context.new_page()
                     with Timer() as t:
-                        page.goto(f"{url}/{path}")
-                        _settled(page, title)
+                        page.goto(f"{url}/{PAGE_PATHS.get(path, path)}")
+                        _settled(page, path)
                     times.append(t.seconds)
                     page.close()
-                entry = out.setdefault(path or "Home", {"first_s": [], "second_s": [], "tensorflow_loaded": False})
+                entry = out.setdefault(f"{path or 'Home'}{label}", {"first_s": [], "second_s": [], "tensorflow_loaded": False})
                 entry["first_s"].append(times[0])
                 entry["second_s"].append(times[1])
                 entry["tensorflow_loaded"] |= tf_loaded(proc.pid)
             finally:
+                context.close()
                 stop(proc)
     return out
 
 
 def page_rows(pages: dict) -> list[dict]:
-    home = median(pages["Home"]["first_s"])
-    return [{"page": name, "first open s": median(p["first_s"]), "x Home": f"{median(p['first_s']) / home:.2f}",
-             "new session s": median(p["second_s"]), "TensorFlow": str(p["tensorflow_loaded"])}
+    def home(name: str) -> float:  # the Home row of the same checkout
+        suffix = name[name.index(" ["):] if " [" in name else ""
+        return median(pages["Home" + suffix]["first_s"])
+
+    return [{"page": name, "first open s": median(p["first_s"]), "x Home": f"{median(p['first_s']) / home(name):.2f}",
+             "new tab s": median(p["second_s"]), "TensorFlow": str(p["tensorflow_loaded"])}
             for name, p in pages.items()]
 
 
@@ -191,6 +217,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--pages", action="store_true", help="only time each page's first open")
+    ap.add_argument("--against", type=Path, help="with --pages: also open every page from the checkout in this "
+                    "folder (e.g. an older commit), interleaved with this one, page by page")
     args = ap.parse_args()
     repeats = 5 if args.full else (2 if args.pages else 3)
     from playwright.sync_api import sync_playwright
@@ -201,10 +229,11 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             try:
-                pages = page_opens(browser, tmp, repeats)
+                roots = {" [this]": ROOT, " [other]": args.against.resolve()} if args.against else None
+                pages = page_opens(browser, tmp, repeats, roots)
             finally:
                 browser.close()
-        print(table(page_rows(pages), ["page", "first open s", "x Home", "new session s", "TensorFlow"]))
+        print(table(page_rows(pages), ["page", "first open s", "x Home", "new tab s", "TensorFlow"]))
         print(f"written {save_results('dashboard_pages', {'repeats': repeats, 'pages': pages})}")
         return
     candles = synthetic_candles(ROWS)
@@ -233,7 +262,7 @@ def main() -> None:
     ]
     print(table(rows, ["what", "seconds", "value"]))
     print(f"chart title: {results['data_page']['chart_title']}")
-    print(table(page_rows(results["pages"]), ["page", "first open s", "x Home", "new session s", "TensorFlow"]))
+    print(table(page_rows(results["pages"]), ["page", "first open s", "x Home", "new tab s", "TensorFlow"]))
     path = save_results("dashboard", results)
     print(f"written {path}")
 

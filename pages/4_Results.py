@@ -125,9 +125,7 @@ def _next(run) -> None:
 
     candles = None
     try:
-        from pricecast.datasets import kind_of, load_data
-
-        candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+        candles = state.candles_of(run.spec.data)
     except Exception as exc:  # noqa: BLE001
         st.warning(f"The run's data cannot be loaded now ({common.plain(exc)}); showing the forecast saved with the run.")
     forecast = run.forecast
@@ -158,9 +156,7 @@ def _backtest(run) -> None:
         return
     candles = None
     try:
-        from pricecast.datasets import kind_of, load_data
-
-        candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+        candles = state.candles_of(run.spec.data)
     except Exception as exc:  # noqa: BLE001
         st.error(f"The run's data cannot be loaded: {common.plain(exc)}")
         return
@@ -183,17 +179,13 @@ def body() -> None:
                 f"{', '.join(map(str, s.model.units))} · scaling {s.scaling}" + (f" · preset *{s.preset}*" if s.preset else ""))
     for warning in run.metrics.get("warnings") or []:
         st.warning(warning)
-    tabs = st.tabs(["Actual vs predicted", "Forecast paths", "Metrics", f"Next {s.window.k}", "Walk-forward backtest"])
-    with tabs[0]:
-        common.guard(lambda: _actual_vs_predicted(run))
-    with tabs[1]:
-        common.guard(lambda: _paths(run))
-    with tabs[2]:
-        common.guard(lambda: _metrics(run))
-    with tabs[3]:
-        common.guard(lambda: _next(run))
-    with tabs[4]:
-        common.guard(lambda: _backtest(run))
+    # Lazy tabs: only the open one runs and is drawn (each holds charts; the last two load the data).
+    names = ["Actual vs predicted", "Forecast paths", "Metrics", f"Next {s.window.k}", "Walk-forward backtest"]
+    views = [_actual_vs_predicted, _paths, _metrics, _next, _backtest]
+    for tab, view in zip(st.tabs(names, key="res_tab", on_change="rerun"), views):
+        if tab.open:
+            with tab:
+                common.guard(lambda: view(run))
 
 
 common.run_page("Results", "🎯", body)

@@ -30,12 +30,11 @@ def run_label(row: dict) -> str:
 
 def _windows_h5(run_dir: str) -> bytes:
     """The run's windows in the tutorial's HDF5 layout, built on demand into a temporary file."""
-    from pricecast.datasets import kind_of, load_data
     from pricecast.runs import export_windows_h5, load_run
     from pricecast.windows import make_windows
 
     run = load_run(run_dir)
-    candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+    candles = state.candles_of(run.spec.data)
     wset = make_windows(candles, run.spec.window, require=())
     with tempfile.TemporaryDirectory() as tmp:
         path = export_windows_h5(wset, run.scaler, Path(tmp) / "windows.h5")

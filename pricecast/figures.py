@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 MAX_POINTS = 5000
+CANDLE_POINTS = 1200  # about one candle per pixel column of a wide chart; each is an SVG path the browser draws
 GL_ABOVE = 2000  # WebGL only for big traces: browsers allow a limited number of GL contexts per page
 
 COLORS = {
@@ -114,7 +115,7 @@ def _layout(fig: go.Figure, title: str = "", height: int = 420, ytitle: str = ""
 
 
 # ---- data --------------------------------------------------------------------------------------
-def candles_figure(candles: pd.DataFrame, title: str = "", max_points: int = MAX_POINTS, height: int = 520) -> go.Figure:
+def candles_figure(candles: pd.DataFrame, title: str = "", max_points: int = CANDLE_POINTS, height: int = 520) -> go.Figure:
     """Candlestick over volume bars, sharing the time axis. Long series are merged into coarser
     candles for display (the title says so)."""
     shown = ohlc_buckets(candles, max_points)

@@ -93,7 +93,7 @@ HELP: dict[str, str] = {
     "yaml_upload": "Load a setup saved earlier with 'Download setup'.",
     "loss_curve": "Usually both curves fall. If the validation loss (orange) rises while the training loss (blue) "
                   "keeps falling, the model is memorising the training data: that is overfitting. Flat curves "
-                  "from the first epoch on are normal with 'forecast the change from the last price' (the default): "
+                  "from the first epoch on are normal with 'Predict the change' (the default): "
                   "the model starts at 'no change' (persistence), and prices move almost at random, so there is "
                   "little left to learn. Judge it by its skill on the Results page, not by the slope. A flat "
                   "training loss far above the validation loss can also mean a too-small learning rate.",

@@ -147,6 +147,12 @@ def load_current() -> tuple[pd.DataFrame | None, str]:
         return None, message
 
 
+def candles_of(ref: str) -> pd.DataFrame:
+    """All candles of ``ref`` (a saved run's data), through the same cache as the setup's: the
+    Results tabs and the Runs download no longer parse a large CSV once each."""
+    return _load(ref, None, None, _token(ref))[0]
+
+
 def current_candles() -> pd.DataFrame | None:
     """The loaded candles of :func:`current_spec` ``.data`` within the chosen date range (cached)."""
     return load_current()[0]
