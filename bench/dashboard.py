@@ -1,9 +1,16 @@
 """Benchmark 4 — dashboard: time from ``streamlit run app.py`` to the first page rendered in a real
 browser (Playwright + /usr/bin/chromium), whether TensorFlow got loaded into the server process,
-and the time to draw the Data page's candlestick for 500,000 candles.
+the time to draw the Data page's candlestick for 500,000 candles, and each page's first open.
 
-    python bench/dashboard.py            # 3 cold starts, 3 Data-page draws
+    python bench/dashboard.py            # 3 cold starts, 3 Data-page draws, 3 opens of every page
     python bench/dashboard.py --full     # 5 of each
+    python bench/dashboard.py --pages    # only the page opens
+
+Page opens: for every page, a fresh server (so the page pays its own imports, as for the first
+visitor) and a new browser tab that opens the page's address directly; timed from ``goto`` until
+the page's title is shown and Streamlit's "running" indicator is gone (the script run finished).
+Then a second new tab on the same server: the same page for a new session once modules are imported.
+The home folder holds one finished 1-epoch run, so Results and Runs have something to show.
 
 TensorFlow is detected from outside: /proc/<server pid>/maps lists every shared library the
 process has loaded; ``libtensorflow`` appears there once anything imports TensorFlow.
@@ -28,6 +35,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 ROWS = 500_000
+EXCHANGE_REF = "binance:BTC/USDT:5m"
 
 
 def free_port() -> int:
@@ -43,7 +51,7 @@ def tf_loaded(pid: int) -> bool:
         return False
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen, str, float]:
+def start_server(home: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     env = {**os.environ, "PRICECAST_HOME": str(home), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     log = open(home / "streamlit.log", "a")
@@ -51,7 +59,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str, float]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     while time.perf_counter() - t0 < 90:
         try:
@@ -113,6 +121,85 @@ def data_page(browser, home: Path, csv: Path, repeats: int) -> dict:
         stop(proc)
 
 
+PAGE_TITLES = {"": "pricecast", "Data": "Data", "Data, exchange": "Data", "Model": "Model", "Train": "Train",
+               "Results": "Results", "Runs": "Runs", "Experiments": "Experiments"}
+PAGE_PATHS = {"Data, exchange": "Data?" + urllib.parse.urlencode({"data": EXCHANGE_REF})}
+
+
+CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg'
+# What a user waits for on each page: its chart drawn, or its key message.
+READY = {"": "text=Four steps", "Data": CHART, "Data, exchange": CHART, "Model": "text=Ready to train",
+         "Train": "text=Current setup", "Results": CHART, "Runs": CHART, "Experiments": CHART}
+
+
+def _settled(page, path: str, timeout: float = 120_000) -> None:
+    """The page's title, then what the user waits for there (READY), then the sidebar's "Current
+    setup" (drawn after the page body) and no "running" indicator: the script run is through."""
+    page.get_by_role("heading", name=PAGE_TITLES[path], exact=True).first.wait_for(state="visible", timeout=timeout)
+    page.locator(READY[path]).first.wait_for(state="visible", timeout=timeout)
+    page.get_by_text("Current setup").first.wait_for(state="visible", timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def seed_home(home: Path) -> None:
+    """What a user has after a first session: a finished run (Results, Runs), a finished tiny experiment
+    (Experiments), and 20,000 cached 5-minute exchange candles (the "Data, exchange" page); the Data page
+    has listed the exchanges once (pricecast keeps that list per ccxt version)."""
+    env = {**os.environ, "PRICECAST_HOME": str(home), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, "-m", "pricecast", "train", "--data", "sample:AAPL", "--epochs", "1"], cwd=ROOT,
+                   env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pricecast", "experiment", "run", "--vary", "units=4,8", "--repeats", "2",
+                    "--epochs", "1", "--since", "2011-01-01", "--workers", "1", "--name", "bench", "--quiet"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    script = ("from pricecast.market.cache import cache_file, write_cache\n"
+              "from pricecast.market.refs import parse_market_ref\n"
+              "from pricecast.paths import cache_dir\n"
+              "from bench._common import synthetic_candles\n"
+              f"write_cache(cache_file(parse_market_ref({EXCHANGE_REF!r}), cache_dir()), synthetic_candles(20_000))\n"
+              "from pricecast.market import list_exchanges\n"
+              "list_exchanges()\n")
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def page_opens(browser, home: Path, repeats: int, roots: dict[str, Path] | None = None) -> dict:
+    """Seconds to each page's first open on a fresh server in a fresh browser context (nothing
+    cached: the worst case, a first visit), then in a new tab of that context (a new Streamlit session
+    with the browser's cached scripts, e.g. Plotly's, as for anyone who has visited before)."""
+    roots = roots or {"": ROOT}
+    out: dict = {}
+    for i in range(repeats):
+        for path, (label, root) in ((p, r) for p in PAGE_TITLES for r in roots.items()):
+            proc, url, _ = start_server(home, root)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            try:
+                times = []
+                for _ in range(2):
+                    page = context.new_page()
+                    with Timer() as t:
+                        page.goto(f"{url}/{PAGE_PATHS.get(path, path)}")
+                        _settled(page, path)
+                    times.append(t.seconds)
+                    page.close()
+                entry = out.setdefault(f"{path or 'Home'}{label}", {"first_s": [], "second_s": [], "tensorflow_loaded": False})
+                entry["first_s"].append(times[0])
+                entry["second_s"].append(times[1])
+                entry["tensorflow_loaded"] |= tf_loaded(proc.pid)
+            finally:
+                context.close()
+                stop(proc)
+    return out
+
+
+def page_rows(pages: dict) -> list[dict]:
+    def home(name: str) -> float:  # the Home row of the same checkout
+        suffix = name[name.index(" ["):] if " [" in name else ""
+        return median(pages["Home" + suffix]["first_s"])
+
+    return [{"page": name, "first open s": median(p["first_s"]), "x Home": f"{median(p['first_s']) / home(name):.2f}",
+             "new tab s": median(p["second_s"]), "TensorFlow": str(p["tensorflow_loaded"])}
+            for name, p in pages.items()]
+
+
 def figure_build(candles, repeats: int) -> dict:
     """In-process: ``pricecast.figures.candles_figure`` build time and JSON size for the same series."""
     from pricecast.figures import candles_figure
@@ -129,11 +216,26 @@ def figure_build(candles, repeats: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--pages", action="store_true", help="only time each page's first open")
+    ap.add_argument("--against", type=Path, help="with --pages: also open every page from the checkout in this "
+                    "folder (e.g. an older commit), interleaved with this one, page by page")
     args = ap.parse_args()
-    repeats = 5 if args.full else 3
+    repeats = 5 if args.full else (2 if args.pages else 3)
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dash-"))
+    seed_home(tmp)
+    if args.pages:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            try:
+                roots = {" [this]": ROOT, " [other]": args.against.resolve()} if args.against else None
+                pages = page_opens(browser, tmp, repeats, roots)
+            finally:
+                browser.close()
+        print(table(page_rows(pages), ["page", "first open s", "x Home", "new tab s", "TensorFlow"]))
+        print(f"written {save_results('dashboard_pages', {'repeats': repeats, 'pages': pages})}")
+        return
     candles = synthetic_candles(ROWS)
     csv = tmp / "candles_500k.csv"
     candles.to_csv(csv)
@@ -144,6 +246,7 @@ def main() -> None:
             starts = [cold_start(browser, tmp) for _ in range(repeats)]
             results["cold_start"] = starts
             results["data_page"] = data_page(browser, tmp, csv, repeats)
+            results["pages"] = page_opens(browser, tmp, repeats)
         finally:
             browser.close()
     results["figure"] = figure_build(candles, repeats)
@@ -159,6 +262,7 @@ def main() -> None:
     ]
     print(table(rows, ["what", "seconds", "value"]))
     print(f"chart title: {results['data_page']['chart_title']}")
+    print(table(page_rows(results["pages"]), ["page", "first open s", "x Home", "new tab s", "TensorFlow"]))
     path = save_results("dashboard", results)
     print(f"written {path}")
 

@@ -23,6 +23,10 @@ SOURCES = {
 }
 
 
+OFFLINE_HINT = (" — Without internet (or while the site is unreachable), use a bundled series or a CSV file "
+                "instead: choose them under Source above.")
+
+
 def _source_of(ref: str) -> str:
     try:
         kind = kind_of(ref)
@@ -75,10 +79,10 @@ def _download(ref: str) -> None:
         try:
             result = load_market(ref, since=since, until=until)
         except MarketDataError as exc:
-            st.error(common.plain(exc))
+            st.error(f"{common.plain(exc)}{OFFLINE_HINT}")
             return
         except Exception as exc:  # noqa: BLE001 - no network etc.: a message, not a traceback
-            st.error(f"Could not download {common.md(ref)}: {common.plain(exc)}")
+            st.error(f"Could not download {common.md(ref)}: {common.plain(exc)}{OFFLINE_HINT}")
             return
     for warning in result.warnings:
         st.warning(common.md(warning))
@@ -256,7 +260,10 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
             st.caption(f"{what}: last updated {_age(age)} · last candle {info['last'][:16].replace('T', ' ')} UTC.")
     if info["gap_list"]:
         with st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)"):
-            st.dataframe(pd.DataFrame(info["gap_list"]), hide_index=True)
+            gaps = pd.DataFrame(info["gap_list"])
+            st.dataframe(pd.DataFrame({"Last candle before": gaps["start"].map(lambda t: _when(t, daily)),
+                                       "First candle after": gaps["end"].map(lambda t: _when(t, daily)),
+                                       "Missing candles": gaps["missing"]}), hide_index=True)
 
 
 QUALITY_HELP = {

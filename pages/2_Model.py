@@ -7,7 +7,7 @@ import streamlit as st
 
 from pricecast.candles import CANDLE_COLUMNS
 from pricecast.models import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
-from pricecast.presets import PRESETS, describe_data
+from pricecast.presets import PRESETS, describe_data, origin_preset, setup_file_name
 from pricecast.scaling import SCALERS
 from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
@@ -19,13 +19,15 @@ ARCH_LABELS = {"cnn": "CNN (1-D convolution)", "lstm": "LSTM (recurrent)", "gru"
                "mlp": "MLP (fully connected)"}
 
 
-def _presets() -> None:
+def _presets():
+    """The preset picker; returns a slot for the setup's name, filled once this run's edits are in."""
     spec = state.current_spec()
     with st.container(border=True):
         st.subheader("Start from a preset")
         names = list(PRESETS)
         c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
-        name = c1.selectbox("Preset", names, index=names.index(spec.preset) if spec.preset in names else 0,
+        origin = origin_preset(spec.preset)
+        name = c1.selectbox("Preset", names, index=names.index(origin) if origin in names else 0,
                             format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
         preset = PRESETS[name]
         choices = {"keep": f"Keep my data ({spec.data})", "own": f"Its data ({preset.spec.data})"}
@@ -44,9 +46,11 @@ def _presets() -> None:
             st.rerun()
         st.caption(f"{preset.source}.  \n**Data:** {describe_data(preset.spec.data)}"
                    + (f"; the tutorial's own live source: {preset.live_data}" if preset.live_data else ""))
+        slot = st.empty()
     note = st.session_state.pop("model_note", None)
     if note:
         st.info(note)
+    return slot
 
 
 def _ints(name: str) -> tuple[int, int]:
@@ -134,7 +138,7 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
                           index=["", *ACTIVATIONS].index(m.post_activation) if m.post_activation in ACTIVATIONS else 0,
                           format_func=lambda a: a or "(none)", help=HELP["post_activation"], key=f"m_post_{v}")
     batch_norm = c[2].checkbox("Batch normalisation", value=m.batch_norm, help=HELP["batch_norm"], key=f"m_bn_{v}")
-    residual = c[3].checkbox("Forecast the change from the last price", value=m.residual, help=HELP["residual"],
+    residual = c[3].checkbox("Predict the change", value=m.residual, help=HELP["residual"],
                              key=f"m_residual_{v}")
     c = st.columns(4)
     l1 = c[0].number_input("L1 penalty", *LIMITS["l1"], float(m.l1), 1e-5, format="%.6f", help=HELP["l1"], key=f"m_l1_{v}")
@@ -197,18 +201,20 @@ def _check(spec: RunSpec) -> None:
         return
     try:
         prep = prepare(spec, candles)
-    except Exception as exc:  # noqa: BLE001 - window / scaling errors say what to change
-        st.error(f"This setup does not fit the data: {common.plain(exc)}", icon="🛑")
+    except Exception as exc:  # noqa: BLE001 - window / scaling / too-few-examples errors say what to change
+        st.error(f"Not ready to train — {common.plain(exc)}", icon="🛑")
         return
-    sizes = prep.windows.sizes()
+    counts = prep.counts
     w = spec.window
     st.success(
         f"Ready to train: each example is **{w.n} past candle(s)** of {', '.join(w.features)} → the **next {w.k} "
-        f"{w.target}** value(s). Examples — training {sizes['train']['windows']:,}, validation "
-        f"{sizes['val']['windows']:,}, test {sizes['test']['windows']:,}. Network: **{params:,} parameters**.",
+        f"{w.target}** value(s). Examples — training **{counts.train:,}**, validation **{counts.val:,}**, "
+        f"test **{counts.test:,}**. Network: **{params:,} parameters**.",
         icon="✅",
     )
-    if params > 20 * max(sizes["train"]["windows"], 1):
+    for warning in counts.warnings:
+        st.warning(warning, icon="⚠️")
+    if params > 20 * max(counts.train, 1):
         st.warning("The network has far more parameters than there are training examples: expect overfitting "
                    "(validation loss rising). Use fewer units, more dropout, or more data.")
 
@@ -231,7 +237,7 @@ def _yaml(spec: RunSpec) -> None:
 
     st.subheader("Save or share this setup")
     c1, c2 = st.columns(2)
-    name = (spec.preset or spec.model.arch) + "-setup.yaml"
+    name = setup_file_name(spec)
     c1.download_button("Download setup (YAML)", spec_to_yaml(spec), file_name=name, mime="application/x-yaml",
                        help="A small text file with every setting; load it here later to reproduce this setup.")
     c1.caption("The page address (URL) also holds the whole setup: copy it from the address bar to share it.")
@@ -257,7 +263,7 @@ def _yaml(spec: RunSpec) -> None:
 def body() -> None:
     st.title("Model")
     st.caption("Step 2 of 4 — how the history is cut into examples, and the network that learns from them.")
-    _presets()
+    name_slot = _presets()
     spec = state.current_spec()
     v = state.spec_version()
     try:
@@ -273,6 +279,8 @@ def body() -> None:
     if new != spec:
         state.set_spec(new, external=False)
     spec = state.current_spec()
+    if spec.preset.startswith("custom"):
+        name_slot.caption(f"Your setup is now **{spec.preset}**: at least one setting differs from the preset.")
     _check(spec)
     _summary_button(spec)
     _yaml(spec)

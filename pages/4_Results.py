@@ -76,7 +76,7 @@ def _paths(run) -> None:
     part = c1.selectbox("Part", available, format_func=PART_NAMES.get, key="res_paths_part",
                         help="Where to take the forecast origins from.")
     origins_all = pd.DatetimeIndex(sorted(pd.to_datetime(preds.loc[preds["part"] == part, "origin_time"]).unique()))
-    count = c1.slider("How many", 1, 30, 6, key="res_paths_count",
+    count = c1.slider("How many", 1, 12, 6, key="res_paths_count",
                       help="How many forecast starting points to draw, spread evenly over the part.")
     default = pick_origins(origins_all, count)
     daily = len(origins_all) > 0 and bool((origins_all == origins_all.normalize()).all())
@@ -128,9 +128,7 @@ def _next(run) -> None:
 
     candles = None
     try:
-        from pricecast.datasets import kind_of, load_data
-
-        candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+        candles = state.candles_of(run.spec.data)
     except Exception as exc:  # noqa: BLE001
         st.warning(f"The run's data cannot be loaded now ({common.plain(exc)}); showing the forecast saved with the run.")
     forecast = run.forecast
@@ -158,9 +156,7 @@ def _backtest(run) -> None:
         return
     candles = None
     try:
-        from pricecast.datasets import kind_of, load_data
-
-        candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+        candles = state.candles_of(run.spec.data)
     except Exception as exc:  # noqa: BLE001
         st.error(f"The run's data cannot be loaded: {common.plain(exc)}")
         return
@@ -184,17 +180,13 @@ def body() -> None:
                 + (f" · preset *{common.md(s.preset)}*" if s.preset else ""))
     for warning in run.metrics.get("warnings") or []:
         st.warning(common.md(warning))
-    tabs = st.tabs(["Actual vs predicted", "Forecast paths", "Metrics", f"Next {s.window.k}", "Walk-forward backtest"])
-    with tabs[0]:
-        common.guard(lambda: _actual_vs_predicted(run))
-    with tabs[1]:
-        common.guard(lambda: _paths(run))
-    with tabs[2]:
-        common.guard(lambda: _metrics(run))
-    with tabs[3]:
-        common.guard(lambda: _next(run))
-    with tabs[4]:
-        common.guard(lambda: _backtest(run))
+    # Lazy tabs: only the open one runs and is drawn (each holds charts; the last two load the data).
+    names = ["Actual vs predicted", "Forecast paths", "Metrics", f"Next {s.window.k}", "Walk-forward backtest"]
+    views = [_actual_vs_predicted, _paths, _metrics, _next, _backtest]
+    for tab, view in zip(st.tabs(names, key="res_tab", on_change="rerun"), views):
+        if tab.open:
+            with tab:
+                common.guard(lambda: view(run))
 
 
 common.run_page("Results", "🎯", body)

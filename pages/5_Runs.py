@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pricecast.datasets import display_name
 from pricecast.runs import delete_run, list_runs
 from ui import common, state
 
@@ -14,18 +15,26 @@ from ui import common, state
 def _table(rows: list[dict], session: set[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     frame.insert(0, "this tab", frame["run_dir"].isin(session))
+    frame["data"] = frame["data"].map(display_name)
+    frame["skill"] = frame["skill"] * 100  # shown as "+1.2%"
     frame["time"] = pd.to_datetime(frame["run"].str[:15], format="%Y%m%d-%H%M%S", errors="coerce", utc=True)
     return frame
 
 
+def run_label(row: dict) -> str:
+    """Short and readable: "11-25 06:45:12 · default · sample:AAPL" (the folder name is for the file system)."""
+    s = row["run"]  # YYYYMMDD-HHMMSS-...
+    when = f"{s[4:6]}-{s[6:8]} {s[9:11]}:{s[11:13]}:{s[13:15]}" if len(s) >= 15 and s[8] == "-" else s
+    return f"{when} · {row['preset'] or row['arch']} · {display_name(row['data'])}"
+
+
 def _windows_h5(run_dir: str) -> bytes:
     """The run's windows in the tutorial's HDF5 layout, built on demand into a temporary file."""
-    from pricecast.datasets import kind_of, load_data
     from pricecast.runs import export_windows_h5, load_run
     from pricecast.windows import make_windows
 
     run = load_run(run_dir)
-    candles = load_data(run.spec.data, offline=kind_of(run.spec.data) == "market").candles
+    candles = state.candles_of(run.spec.data)
     wset = make_windows(candles, run.spec.window, require=())
     with tempfile.TemporaryDirectory() as tmp:
         path = export_windows_h5(wset, run.scaler, Path(tmp) / "windows.h5")
@@ -82,22 +91,27 @@ def body() -> None:
     if "data" in frame:
         frame["data"] = frame["data"].map(common.data_label)  # uploads by their file name
     st.dataframe(
-        frame, hide_index=True,
-        column_order=["this tab", "time", "preset", "data", "arch", "n", "k", "params", "epochs", "seconds",
-                      "best_val_loss", "test_rmse", "persistence_rmse", "skill"],
+        frame, hide_index=True, width="stretch",
+        # The verdict (skill and the two RMSEs) right after what was trained, so it is never scrolled off.
+        column_order=["this tab", "time", "preset", "data", "skill", "test_rmse", "persistence_rmse", "arch", "n", "k",
+                      "params", "epochs", "seconds", "best_val_loss"],
         column_config={
-            "this tab": st.column_config.CheckboxColumn("This tab", help="Trained in this browser tab."),
-            "time": st.column_config.DatetimeColumn("Trained", format="YYYY-MM-DD HH:mm", help="When the run finished (UTC)."),
-            "n": st.column_config.NumberColumn("N", help="Past candles in."),
-            "k": st.column_config.NumberColumn("K", help="Future candles out."),
-            "params": st.column_config.NumberColumn("Parameters", help="Size of the network."),
-            "seconds": st.column_config.NumberColumn("Seconds", format="%.1f", help="Training time."),
+            "this tab": st.column_config.CheckboxColumn("Tab", help="Trained in this browser tab.", width="small"),
+            "time": st.column_config.DatetimeColumn("Trained", format="MM-DD HH:mm", help="When the run finished (UTC)."),
+            "preset": st.column_config.TextColumn("Setup", help="The preset, or 'custom (from …)' after edits."),
+            "data": st.column_config.TextColumn("Data"),
+            "arch": st.column_config.TextColumn("Net", width="small"),
+            "n": st.column_config.NumberColumn("N", help="Past candles in.", width="small"),
+            "k": st.column_config.NumberColumn("K", help="Future candles out.", width="small"),
+            "params": st.column_config.NumberColumn("Params", help="Size of the network.", width="small"),
+            "epochs": st.column_config.NumberColumn("Epochs", width="small"),
+            "seconds": st.column_config.NumberColumn("Seconds", format="%.1f", help="Training time.", width="small"),
             "best_val_loss": st.column_config.NumberColumn("Best val loss", format="%.3g", help="Lowest validation loss (scaled units)."),
             "test_rmse": st.column_config.NumberColumn("Test RMSE", format="%.4g", help="Model error on the test part, in price units."),
             "persistence_rmse": st.column_config.NumberColumn("Persistence RMSE", format="%.4g", help="Error of 'no change' on the same part."),
-            "skill": st.column_config.NumberColumn("Skill", format="percent", help="Above 0: beats persistence on the test part."),
+            "skill": st.column_config.NumberColumn("Skill", format="%+.1f%%", help="1 − test RMSE / persistence RMSE, in %: above 0 beats persistence on the test part."),
         })
-    labels = {r["run_dir"]: r["run"] for r in rows}
+    labels = {r["run_dir"]: run_label(r) for r in rows}
     dirs = [r["run_dir"] for r in rows]
     compare = st.multiselect("Compare loss curves of", dirs, default=dirs[: min(5, len(dirs))], format_func=labels.get,
                              key="runs_compare", help="Pick runs to overlay their loss curves. Lower validation loss is better; "

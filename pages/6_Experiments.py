@@ -205,6 +205,12 @@ def _progress(job_id: str) -> None:
     if job is None:
         return
     snap = registry().snapshot(job)
+    # The results below are drawn by the full page run, not by this fragment: redraw the page each time
+    # a training finishes, or they would still say "No finished trainings yet" at 7 of 8 done.
+    seen = "exp_seen_done_" + job.id
+    if len(snap.trials) != st.session_state.setdefault(seen, len(snap.trials)):
+        st.session_state[seen] = len(snap.trials)
+        st.rerun(scope="app")
     if snap.state in ("running", "queued"):
         if snap.state == "queued":
             text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
@@ -261,34 +267,40 @@ def results_panel() -> None:
     st.info(exp.note())
     order = [v.label for v in s.variations]
     st.dataframe(ex.comparison_table(exp.summary()), hide_index=True, width="stretch")
-    t1, t2, t3, t4 = st.tabs(["Test error per setting", "Skill vs persistence", "Loss curves", "Every training"])
-    with t1:
-        st.plotly_chart(box_figure(frame, "test_rmse", order), width="stretch", key="exp_box_rmse")
-        st.caption("Each dot is one training (one seed); the box spans the middle half, the line is the median, "
-                   "the dashed line inside is the mean ± standard deviation. Lower is better.")
-    with t2:
-        st.plotly_chart(box_figure(frame, "skill", order), width="stretch", key="exp_box_skill")
-        st.caption("Skill = 1 − model RMSE / persistence RMSE: above 0 beats “tomorrow equals today”.")
-    with t3:
-        column = st.radio("Curve", ["val_loss", "loss"], horizontal=True, key="exp_curve",
-                          format_func={"val_loss": "validation loss", "loss": "training loss"}.get,
-                          help="Loss per epoch of every training, coloured by setting.")
-        st.plotly_chart(loss_curves_figure(exp.records, column, order), width="stretch", key="exp_curves")
-    with t4:
-        cols = ["label", "repeat", "seed", "status", "test_rmse", "skill", "best_val_loss", "epochs_run",
-                "train_seconds", "run_dir", "error"]
-        st.dataframe(frame[cols], hide_index=True, width="stretch")
-        ok = frame[frame["status"] == "ok"]
-        if len(ok):
-            keys = ok["key"].tolist()
-            key = st.selectbox("Open a training", keys, key="exp_open_pick",
-                               format_func=lambda k: f"{ok.set_index('key').loc[k, 'label']} · repeat "
-                                                     f"{ok.set_index('key').loc[k, 'repeat']}",
-                               help="Any training of the experiment is an ordinary run: open it on the Results page.")
-            if st.button("Open on the Results page", key="exp_open",
-                         help="Shows this training's forecasts, errors and baselines."):
-                run_dir = str(exp.dir / ok.set_index("key").loc[key, "run_dir"])
-                _open_run(run_dir)
+    # Lazy tabs: only the open one runs and is drawn.
+    t1, t2, t3, t4 = st.tabs(["Test error per setting", "Skill vs persistence", "Loss curves", "Every training"],
+                             key="exp_tab", on_change="rerun")
+    if t1.open:
+        with t1:
+            st.plotly_chart(box_figure(frame, "test_rmse", order), width="stretch", key="exp_box_rmse")
+            st.caption("Each dot is one training (one seed); the box spans the middle half, the line is the median, "
+                       "the dashed line inside is the mean ± standard deviation. Lower is better.")
+    if t2.open:
+        with t2:
+            st.plotly_chart(box_figure(frame, "skill", order), width="stretch", key="exp_box_skill")
+            st.caption("Skill = 1 − model RMSE / persistence RMSE: above 0 beats “tomorrow equals today”.")
+    if t3.open:
+        with t3:
+            column = st.radio("Curve", ["val_loss", "loss"], horizontal=True, key="exp_curve",
+                              format_func={"val_loss": "validation loss", "loss": "training loss"}.get,
+                              help="Loss per epoch of every training, coloured by setting.")
+            st.plotly_chart(loss_curves_figure(exp.records, column, order), width="stretch", key="exp_curves")
+    if t4.open:
+        with t4:
+            cols = ["label", "repeat", "seed", "status", "test_rmse", "skill", "best_val_loss", "epochs_run",
+                    "train_seconds", "run_dir", "error"]
+            st.dataframe(frame[cols], hide_index=True, width="stretch")
+            ok = frame[frame["status"] == "ok"]
+            if len(ok):
+                keys = ok["key"].tolist()
+                key = st.selectbox("Open a training", keys, key="exp_open_pick",
+                                   format_func=lambda k: f"{ok.set_index('key').loc[k, 'label']} · repeat "
+                                                         f"{ok.set_index('key').loc[k, 'repeat']}",
+                                   help="Any training of the experiment is an ordinary run: open it on the Results page.")
+                if st.button("Open on the Results page", key="exp_open",
+                             help="Shows this training's forecasts, errors and baselines."):
+                    run_dir = str(exp.dir / ok.set_index("key").loc[key, "run_dir"])
+                    _open_run(run_dir)
 
 
 def _open_run(run_dir: str) -> None:

@@ -148,8 +148,8 @@ def _positive_int(text: str) -> int:
 
 
 def spec_from_args(args):
-    """The preset, with any explicitly given option laid over it."""
-    from .presets import get_preset
+    """The preset, with any explicitly given option laid over it ("custom (from NAME)" once one differs)."""
+    from .presets import get_preset, labelled
 
     spec = get_preset(args.preset).spec
     window, model, tr = spec.window, spec.model, spec.train
@@ -184,12 +184,12 @@ def spec_from_args(args):
     if args.mixed_precision:
         t["mixed_precision"] = True
     tr = replace(tr, **t)
-    return spec.replace(data=_with_clean(args.data or spec.data, getattr(args, "clean", False)), window=window, model=model, train=tr,
-                        scaling=args.scaling or spec.scaling)
+    return labelled(spec.replace(data=_with_clean(args.data or spec.data, getattr(args, "clean", False)), window=window,
+                                 model=model, train=tr, scaling=args.scaling or spec.scaling))
 
 
 def cmd_train(args) -> int:
-    from .training import train
+    from .training import prepare, train
 
     spec = spec_from_args(args)
     _progress(f"training {spec.preset or spec.model.arch} on {spec.data} (N={spec.window.n}, K={spec.window.k}, "
@@ -216,14 +216,18 @@ def cmd_train(args) -> int:
         raise
     for w in loaded.warnings:
         _progress(f"warning: {w}")
-    candles = loaded.candles
+    prepared = prepare(spec, loaded.candles)  # too few examples: exit 2 with the reason, before TensorFlow
+    _progress(prepared.counts.line())
+    for w in prepared.counts.warnings:
+        _progress(f"warning: {w}")
     stop = threading.Event()
     with _ctrl_c_stops(stop):
-        run = train(spec, listener=listener, stop=stop, candles=candles,
+        run = train(spec, listener=listener, stop=stop, prepared=prepared,
                     runs_root=Path(args.runs_dir) if args.runs_dir else None)
     test = run.metrics["test"]
     for w in run.metrics.get("warnings", []):
-        _progress(f"warning: {w}")
+        if w not in prepared.counts.warnings:
+            _progress(f"warning: {w}")
     if args.json:
         _print_json({
             "run_dir": str(run.run_dir), "device": run.device, "epochs_run": run.metrics["epochs_run"],

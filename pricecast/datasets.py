@@ -78,10 +78,16 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
 
 
 def display_name(ref: str) -> str:
-    """How ``ref`` is shown to people: an upload by its original file name, not its storage path."""
+    """How a person sees ``ref``: an upload by its original file name, any other CSV by its file
+    name (never the server's full path), everything else as written."""
     from .uploads import is_upload, original_name
 
-    return original_name(ref) if is_upload(ref) else ref
+    if is_upload(split_ref(ref)[0]):
+        return original_name(split_ref(ref)[0]) + ("#clean" if split_ref(ref)[1] else "")
+    try:
+        return Path(ref).name if kind_of(split_ref(ref)[0]) == "csv" else ref
+    except CandleError:
+        return ref
 
 
 def load_data(ref: str, since: str | None = None, until: str | None = None, offline: bool = False) -> LoadedData:

@@ -68,9 +68,11 @@ def interval_figure(result: BacktestResult, method: str = "conformal", level: fl
             fig.add_scatter(x=part["time"], y=part[lo], mode="lines", line=dict(width=0), fill="tonexty",
                             fillcolor=COLORS["band"], name=f"{level:.0%} band", showlegend=bool(fold == df["fold"].min()),
                             hoverinfo="skip")
-    fig.add_scatter(x=df["time"], y=df["actual"], mode="lines", name="Actual", line=dict(color=COLORS["actual"], width=1))
+    # The model under the actual prices (wider, half transparent), so it never hides them.
     fig.add_scatter(x=df["time"], y=df["predicted"], mode="lines", name=f"Predicted ({step} step ahead)",
-                    line=dict(color=COLORS["model"], width=1.5))
+                    line=dict(color=COLORS["model"], width=2.5), opacity=0.65, legendrank=2)
+    fig.add_scatter(x=df["time"], y=df["actual"], mode="lines", name="Actual", line=dict(color=COLORS["actual"], width=1.2),
+                    legendrank=1)
     for f in result.folds[1:]:
         fig.add_vline(x=result.times[f.plan.test[0]], line=dict(color="#bbbbbb", dash="dot", width=1))
     cov = result.intervals.get(method, {}).get(level)

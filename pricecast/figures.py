@@ -5,6 +5,10 @@ Display only is thinned: a trace never carries more than ``max_points`` points. 
 bucket's first, last, lowest and highest value (spikes stay visible); candles are merged into
 coarser candles (open of the first, high/low of the bucket, close of the last, summed volume).
 Large traces use WebGL (``Scattergl``). Every computation elsewhere uses all the data.
+
+Drawing order: the model's line goes first (underneath, wide and half transparent), the baselines
+next and the actual prices last (on top, thin and dark), so the model never hides what it is judged
+against; ``legendrank`` keeps "actual" first in the legend anyway.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 MAX_POINTS = 5000
+CANDLE_POINTS = 1200  # about one candle per pixel column of a wide chart; each is an SVG path the browser draws
 GL_ABOVE = 2000  # WebGL only for big traces: browsers allow a limited number of GL contexts per page
 
 COLORS = {
@@ -40,6 +45,8 @@ LABELS = {
     "val_loss": "validation loss",
 }
 PART_LABELS = {"train": "training", "val": "validation", "test": "test"}
+RANK = {"actual": 1, "predicted": 2, "persistence": 3, "drift": 4, "moving_average": 5}
+MODEL_LINE = dict(width=2.5, opacity=0.65)  # under the actual line, still readable where they part
 
 
 # ---- thinning ----------------------------------------------------------------------------------
@@ -94,10 +101,13 @@ def _line(x, y, name: str, color: str | None = None, max_points: int = MAX_POINT
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = 420, ytitle: str = "") -> go.Figure:
+    # Title on the first line of the top margin, the legend on the second, right above the plot:
+    # on a narrow chart they stack instead of overlapping.
     fig.update_layout(
-        title=dict(text=title, x=0.0, xanchor="left") if title else None, height=height,
-        margin=dict(l=10, r=10, t=50 if title else 20, b=10), hovermode="x unified",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        title=dict(text=title, x=0.0, xanchor="left", y=1.0, yanchor="top", yref="container", pad=dict(t=8))
+        if title else None, height=height,
+        margin=dict(l=10, r=10, t=75 if title else 30, b=10), hovermode="x unified",
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0.0),
     )
     if ytitle:
         fig.update_yaxes(title_text=ytitle)
@@ -105,7 +115,7 @@ def _layout(fig: go.Figure, title: str = "", height: int = 420, ytitle: str = ""
 
 
 # ---- data --------------------------------------------------------------------------------------
-def candles_figure(candles: pd.DataFrame, title: str = "", max_points: int = MAX_POINTS, height: int = 520,
+def candles_figure(candles: pd.DataFrame, title: str = "", max_points: int = CANDLE_POINTS, height: int = 520,
                    quality: Mapping | None = None) -> go.Figure:
     """Candlestick over volume bars, sharing the time axis. Long series are merged into coarser
     candles for display (the title says so). ``quality`` (a quality report's ``to_dict()``) marks
@@ -183,12 +193,24 @@ def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray |
                     epoch: int = 0, step: int = 1, max_points: int = MAX_POINTS, height: int = 380) -> go.Figure:
     """Validation part, one horizon ``step``: actual, the model after ``epoch``, persistence."""
     fig = go.Figure()
-    fig.add_trace(_line(times, actual, LABELS["actual"], COLORS["actual"], max_points))
-    fig.add_trace(_line(times, persistence, LABELS["persistence"], COLORS["persistence"], max_points, dash="dot", width=1))
     if predicted is not None:
-        fig.add_trace(_line(times, predicted, LABELS["predicted"], COLORS["predicted"], max_points))
-    when = f"after epoch {epoch}" if epoch else "waiting for the first epoch"
-    return _layout(fig, f"Validation data (not trained on), {step} step(s) ahead · {when}", height, "price")
+        fig.add_trace(_model_line(times, predicted, max_points))
+    fig.add_trace(_line(times, persistence, LABELS["persistence"], COLORS["persistence"], max_points, dash="dot",
+                        width=1.5, legendrank=RANK["persistence"]))
+    fig.add_trace(_actual_line(times, actual, max_points))
+    when = f"after epoch {epoch}" if epoch else "before epoch 1"
+    return _layout(fig, f"Validation, {step} step(s) ahead · {when}", height, "price")
+
+
+def _model_line(x, y, max_points: int = MAX_POINTS, name: str = LABELS["predicted"], **kw):
+    trace = _line(x, y, name, COLORS["predicted"], max_points, width=MODEL_LINE["width"],
+                  legendrank=RANK["predicted"], **kw)
+    trace.opacity = MODEL_LINE["opacity"]
+    return trace
+
+
+def _actual_line(x, y, max_points: int = MAX_POINTS, **kw):
+    return _line(x, y, LABELS["actual"], COLORS["actual"], max_points, width=1.2, legendrank=RANK["actual"], **kw)
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -207,8 +229,10 @@ def _mark_parts(fig: go.Figure, starts: Mapping[str, pd.Timestamp], ends: Mappin
         if part == "train":
             continue
         fig.add_vline(x=start, line_dash="dash", line_color="#555", line_width=1)
+        # Inside the plot's top edge (not above it, where the legend is), on a light background.
         fig.add_annotation(x=start, y=1.0, yref="paper", text=f"{PART_LABELS[part]} starts", showarrow=False,
-                           xanchor="left", yanchor="bottom", font=dict(size=11, color="#555"))
+                           xanchor="left", yanchor="top", xshift=3, font=dict(size=11, color="#333"),
+                           bgcolor="rgba(255,255,255,0.8)")
 
 
 def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] = ("test",), step: int = 1,
@@ -219,12 +243,12 @@ def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] =
     parts = list(parts)
     rows = predictions[(predictions["step"] == step) & (predictions["part"].isin(parts))].sort_values("time")
     fig = go.Figure()
-    fig.add_trace(_line(rows["time"], rows["actual"], LABELS["actual"], COLORS["actual"], max_points))
+    fig.add_trace(_model_line(rows["time"], rows["predicted"], max_points))
     for name in baselines:
         if name in rows:
             fig.add_trace(_line(rows["time"], rows[name], LABELS.get(name, name), COLORS.get(name), max_points,
-                                dash="dot", width=1))
-    fig.add_trace(_line(rows["time"], rows["predicted"], LABELS["predicted"], COLORS["predicted"], max_points))
+                                dash="dot", width=1.5, legendrank=RANK.get(name, 9)))
+    fig.add_trace(_actual_line(rows["time"], rows["actual"], max_points))
     if sizes and len(parts) > 1:
         starts = {p: t for p, t in part_starts(sizes).items() if p in parts}
         _mark_parts(fig, starts)
@@ -242,31 +266,73 @@ def pick_origins(origin_times: Sequence, count: int = 6) -> list[pd.Timestamp]:
 
 
 def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins: Sequence | None = None,
-                          count: int = 6, max_points: int = MAX_POINTS, height: int = 460) -> go.Figure:
-    """The actual series with the model's K-step forecast paths (red) from chosen origins,
-    each starting at the last known price; persistence's flat path for comparison."""
+                          count: int = 6, context: int | None = None, columns: int = 3,
+                          panel_height: int = 230) -> go.Figure:
+    """One small panel per forecast origin, zoomed to it: the actual prices over ``context`` steps
+    before the origin and the K after, the model's K-step path (red) from the last known price,
+    and persistence's flat path. (On one axis spanning the whole part, K-step paths are specks.)"""
     rows = predictions[predictions["part"] == part]
     if origins is None:
         origins = pick_origins(rows["origin_time"], count)
-    origins = [pd.Timestamp(o) for o in origins]
-    actual = rows[rows["step"] == 1].sort_values("time")
-    fig = go.Figure()
-    fig.add_trace(_line(actual["time"], actual["actual"], LABELS["actual"], COLORS["actual"], max_points))
     origin_col = pd.to_datetime(rows["origin_time"])
-    for i, origin in enumerate(origins):
-        path = rows[origin_col == origin].sort_values("step")
-        if path.empty:
-            continue
-        last = float(path["persistence"].iloc[0])
-        x = [origin, *path["time"]]
-        fig.add_trace(go.Scatter(x=x, y=[last, *path["predicted"]], mode="lines+markers", name="model forecast path",
-                                 legendgroup="paths", showlegend=i == 0, line=dict(color=COLORS["predicted"], width=2),
-                                 marker=dict(size=6, color=COLORS["predicted"])))
-        fig.add_trace(go.Scatter(x=x, y=[last] * len(x), mode="lines", name="persistence", legendgroup="persist",
-                                 showlegend=i == 0, line=dict(color=COLORS["persistence"], dash="dot", width=1)))
+    paths = [(pd.Timestamp(o), rows[origin_col == pd.Timestamp(o)].sort_values("step")) for o in origins]
+    paths = [(o, p) for o, p in paths if not p.empty]
     k = int(rows["step"].max()) if len(rows) else 0
-    return _layout(fig, f"{k}-step forecasts from {len(origins)} origin(s) · {PART_LABELS.get(part, part)} part",
-                   height, "price")
+    context = context or max(3 * k, 10)
+    # The actual price at every time any window knows (all parts: the first origins of a part have
+    # their context in the part before), the origins' own prices included.
+    first_steps = predictions[predictions["step"] == 1]
+    actual = pd.concat([
+        pd.DataFrame({"time": pd.to_datetime(predictions["time"], utc=True), "actual": predictions["actual"]}),
+        pd.DataFrame({"time": pd.to_datetime(first_steps["origin_time"], utc=True), "actual": first_steps["persistence"]}),
+    ]).drop_duplicates("time").sort_values("time")
+    actual_t = pd.DatetimeIndex(actual["time"])
+    columns = max(1, min(columns, len(paths)))
+    grid = max(1, -(-len(paths) // columns))
+    daily = all(o == o.normalize() for o, _ in paths)
+    titles = [o.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M") for o, _ in paths]
+    fig = make_subplots(rows=grid, cols=columns, subplot_titles=titles or None, vertical_spacing=0.12 if grid > 1 else 0.1,
+                        horizontal_spacing=0.05)
+    for i, (origin, path) in enumerate(paths):
+        r, c = i // columns + 1, i % columns + 1
+        last = float(path["persistence"].iloc[0])
+        x = [origin, *pd.to_datetime(path["time"])]
+        at = int(actual_t.searchsorted(origin.tz_convert("UTC") if origin.tzinfo else origin.tz_localize("UTC"), "right"))
+        lo, hi = max(0, at - context), min(len(actual), at + k)
+        around = _break_gaps(actual.iloc[lo:hi])
+        first = i == 0
+        fig.add_trace(go.Scatter(x=x, y=[last, *path["predicted"]], mode="lines+markers", name="model forecast path",
+                                 legendgroup="paths", showlegend=first, legendrank=RANK["predicted"],
+                                 line=dict(color=COLORS["predicted"], width=2), marker=dict(size=5),
+                                 opacity=0.8), row=r, col=c)
+        fig.add_trace(go.Scatter(x=x, y=[last] * len(x), mode="lines", name=LABELS["persistence"], legendgroup="persist",
+                                 showlegend=first, legendrank=RANK["persistence"],
+                                 line=dict(color=COLORS["persistence"], dash="dot", width=1.5)), row=r, col=c)
+        fig.add_trace(go.Scatter(x=around["time"], y=around["actual"], mode="lines", name=LABELS["actual"],
+                                 legendgroup="actual", showlegend=first, legendrank=RANK["actual"],
+                                 line=dict(color=COLORS["actual"], width=1.2)), row=r, col=c)
+        fig.add_vline(x=origin, line_dash="dash", line_color="#999", line_width=1, row=r, col=c)
+    fig.update_xaxes(nticks=4)
+    fig.update_annotations(font_size=11)
+    title = f"{k}-step forecasts from {len(paths)} origin(s) · {PART_LABELS.get(part, part)} part, each zoomed to its origin"
+    height = 110 + panel_height * grid
+    out = _layout(fig, title, height)
+    # The legend goes above the panels' own titles (about 22 px higher than on a single chart).
+    out.update_layout(hovermode="closest", margin=dict(t=100), legend=dict(y=1.0 + 24 / max(height - 110, 1)))
+    return out
+
+
+def _break_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    """A row of NaN inside each jump of more than 5 usual steps (the prices between two parts' windows
+    are in no prediction), so the line stops there instead of drawing a straight bridge."""
+    if len(frame) < 3:
+        return frame
+    steps = frame["time"].diff()
+    jumps = steps > 5 * steps.median()
+    if not jumps.any():
+        return frame
+    holes = pd.DataFrame({"time": frame["time"][jumps] - steps[jumps] / 2, "actual": np.nan})
+    return pd.concat([frame, holes]).sort_values("time")
 
 
 def metrics_frame(report: Mapping) -> pd.DataFrame:
@@ -310,13 +376,29 @@ def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: 
 
 
 def runs_loss_figure(histories: Mapping[str, pd.DataFrame], column: str = "val_loss", height: int = 420) -> go.Figure:
-    """Loss curves of several runs overlaid (``column``: ``val_loss`` or ``loss``)."""
+    """Loss curves of several runs overlaid (``column``: ``val_loss`` or ``loss``). Runs of one epoch
+    have no curve: when no run has two, their losses are compared as bars. The axis turns
+    logarithmic only when the losses span more than 30x (else a linear axis reads more easily)."""
+    shown = {label: h for label, h in histories.items()
+             if h is not None and column in h and h[column].notna().any()}
     fig = go.Figure()
-    for label, history in histories.items():
-        if history is None or column not in history or not history[column].notna().any():
-            continue
+    name = LABELS.get(column, column)
+    values = np.concatenate([h[column].dropna().to_numpy(dtype=float) for h in shown.values()]) if shown else np.array([])
+    if shown and max(int(h[column].notna().sum()) for h in shown.values()) < 2:
+        labels = list(shown)
+        fig.add_trace(go.Bar(x=[float(h[column].dropna().iloc[-1]) for h in shown.values()], y=labels, orientation="h",
+                             marker_color=COLORS[column] if column in COLORS else None, name=name,
+                             text=[f"{float(h[column].dropna().iloc[-1]):.3g}" for h in shown.values()],
+                             textposition="auto"))
+        fig.update_yaxes(autorange="reversed", automargin=True)
+        fig.update_xaxes(title_text=f"{name} after its only epoch", exponentformat="e")
+        return _layout(fig, f"{name}, runs compared (each trained one epoch: no curves to draw)",
+                       max(height // 2, 80 + 28 * len(labels)))
+    for label, history in shown.items():
         fig.add_trace(go.Scatter(x=history["epoch"], y=history[column], name=label, mode="lines+markers",
-                                 marker=dict(size=4)))
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(type="log", exponentformat="e")
-    return _layout(fig, f"{LABELS.get(column, column)} per epoch, runs compared (log scale)", height, "loss")
+                                 marker=dict(size=7), line=dict(width=2)))
+    positive = values[values > 0]
+    log = len(positive) == len(values) and len(positive) > 0 and positive.max() / positive.min() > 30
+    fig.update_xaxes(title_text="epoch", tick0=1, dtick=1 if len(values) and max(len(h) for h in shown.values()) <= 15 else None)
+    fig.update_yaxes(type="log" if log else "linear", exponentformat="e")
+    return _layout(fig, f"{name} per epoch, runs compared" + (" (log scale)" if log else ""), height, "loss")

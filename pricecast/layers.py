@@ -1,4 +1,7 @@
-"""Custom Keras layers, registered so saved ``.keras`` models reload without extra arguments."""
+"""Custom Keras layers of older run folders, registered so their ``.keras`` models still reload.
+
+New models use built-in layers only (``models._last_value``), so their files load in plain Keras.
+"""
 from __future__ import annotations
 
 import keras

@@ -121,7 +121,7 @@ def check_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
         if spec.cnn_head == "conv" and lengths[-1] != k:
             fits = [m for m in range(max(1, n - 4 * n), 4 * n + 64) if conv_lengths(m, spec.kernel_sizes, spec.strides)[-1:] == [k]
                     and min(conv_lengths(m, spec.kernel_sizes, spec.strides)) >= 1]
-            hint = f"N from {fits[0]} to {fits[-1]}" if fits else "other kernels/strides"
+            hint = f"N={_values(fits)}" if fits else "other kernels/strides"
             raise ModelSpecError(
                 f"this CNN's last conv layer yields {lengths[-1]} outputs for N={n} "
                 f"(time steps per layer: {lengths}) but K={k} are needed: use {hint} for K={k}, "
@@ -129,6 +129,16 @@ def check_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
             )
         if spec.cnn_head not in ("dense", "conv"):
             raise ModelSpecError("CNN output head must be 'dense' or 'conv'")
+
+
+def _values(values: list[int]) -> str:
+    """[11] -> "11"; [8..11] -> "8 to 11"; scattered -> "8, 12 or 16" (never "from 11 to 11")."""
+    if len(values) == 1:
+        return str(values[0])
+    if values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]} to {values[-1]}"
+    shown = ", ".join(map(str, values[:5])) + (" …" if len(values) > 5 else "")
+    return shown.rsplit(", ", 1)[0] + " or " + shown.rsplit(", ", 1)[1] if len(values) <= 5 else shown
 
 
 def count_params(spec: ModelSpec, n: int, k: int, features: int) -> int:
@@ -184,8 +194,6 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
     check_model(spec, n, k, features, target)
     import keras
     from keras import layers
-
-    from .layers import LastValue
 
     def reg(which: str):
         if which in spec.regularize and (spec.l1 or spec.l2):
@@ -252,10 +260,21 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
     if spec.output_activation != "linear":
         x = act_layer(spec.output_activation)(x)
     if spec.residual:
-        x = layers.Add(name="plus_last_value")([x, LastValue(features.index(target), name="last_value")(inputs)])
+        x = layers.Add(name="plus_last_value")([x, _last_value(inputs, n, len(features), features.index(target))])
     model = keras.Model(inputs, x, name=f"pricecast_{spec.arch}")
     model.compile(optimizer=_optimizer(spec), loss=spec.loss)
     return model
+
+
+def _last_value(inputs, n: int, width: int, index: int):
+    """(batch, 1): the last input step of feature ``index``, from built-in Keras layers only (no
+    weights, exact), so a downloaded ``.keras`` file loads in plain Keras without pricecast."""
+    from keras import layers
+
+    last = layers.Cropping1D((n - 1, 0), name="last_step")(inputs)  # (batch, 1, width)
+    by_feature = layers.Permute((2, 1), name="features_first")(last)  # (batch, width, 1)
+    picked = layers.Cropping1D((index, width - index - 1), name="target_feature")(by_feature)  # (batch, 1, 1)
+    return layers.Flatten(name="last_value")(picked)
 
 
 def _optimizer(spec: ModelSpec):

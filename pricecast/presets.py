@@ -9,6 +9,7 @@ daily); ``live_data`` names the exchange or Yahoo series the tutorial itself dow
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .models import ModelSpec
@@ -157,3 +158,31 @@ def describe_data(ref: str) -> str:
     sample = CATALOGUE.get(base.split(":", 1)[1].upper()) if base.lower().startswith("sample:") else None
     text = f"bundled {sample.title} ({base}, offline)" if sample else f"{base} (downloaded, needs network the first time)"
     return text + (", cut to its longest clean stretch" if clean else "")
+
+
+def origin_preset(label: str) -> str:
+    """The preset a setup started from: ``"custom (from default)"`` -> ``"default"``."""
+    found = re.fullmatch(r"custom \(from (.+)\)", label.strip())
+    return found.group(1) if found else label.strip()
+
+
+def preset_label(spec: RunSpec) -> str:
+    """The preset's name while ``spec`` still equals it (its data aside: a preset applies to any data),
+    ``"custom (from NAME)"`` once any setting differs, and back to ``NAME`` if the edits are undone."""
+    origin = origin_preset(spec.preset)
+    preset = PRESETS.get(origin)
+    if preset is None:
+        return spec.preset
+    same = spec.replace(data=preset.spec.data, preset=preset.name) == preset.spec
+    return preset.name if same else f"custom (from {preset.name})"
+
+
+def labelled(spec: RunSpec) -> RunSpec:
+    """``spec`` with its ``preset`` field set by :func:`preset_label` (what URL, runs and files say)."""
+    label = preset_label(spec)
+    return spec if label == spec.preset else spec.replace(preset=label)
+
+
+def setup_file_name(spec: RunSpec) -> str:
+    """The downloaded YAML's name: ``default-setup.yaml``, ``custom-from-default-setup.yaml``."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", spec.preset or spec.model.arch).strip("-") + "-setup.yaml"

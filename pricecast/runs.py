@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .datasets import display_name
 from .paths import runs_dir
 from .scaling import Scaler
 from .specs import RunSpec
@@ -46,7 +47,7 @@ def save_run(run: "Run", root: Path | None = None) -> Path:
     remove_stale_partials(root)
     _remove_old_uploads_once(root)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    name = f"{stamp}-{_slug(run.spec.preset or run.spec.model.arch)}-{_slug(run.spec.data)}-{uuid.uuid4().hex[:6]}"
+    name = f"{stamp}-{_slug(run.spec.preset or run.spec.model.arch)}-{_slug(display_name(run.spec.data))}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".{name}.partial"
     tmp.mkdir()
     try:

@@ -20,7 +20,7 @@ from .models import check_model
 from .quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
 from .scaling import Scaler
 from .specs import RunSpec
-from .windows import WindowSet, latest_window, make_windows
+from .windows import ExampleCounts, WindowError, WindowSet, example_counts, latest_window, make_windows
 
 Listener = Callable[[dict], None]
 
@@ -51,6 +51,7 @@ class Prepared:
     candles: pd.DataFrame
     windows: WindowSet
     scaler: Scaler
+    counts: ExampleCounts
     warnings: list[str] = field(default_factory=list)
     quality: QualityReport | None = None
 
@@ -70,7 +71,8 @@ def stale_warnings(candles: pd.DataFrame, windows: WindowSet, report: QualityRep
 
 def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
     """Load (unless ``candles`` given), window, check the model's shapes and fit the scaler on the
-    training rows only. Raises a ValueError subclass with a plain message on any bad setting."""
+    training rows only. Raises a ValueError subclass with a plain message on any bad setting,
+    including too few examples in a part to learn or to score (:func:`windows.example_counts`)."""
     spec.train.check()
     warnings: list[str] = []
     if candles is None:
@@ -78,11 +80,14 @@ def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
         candles, warnings = loaded.candles, list(loaded.warnings)
     check_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
     windows = make_windows(candles, spec.window)
+    counts = example_counts(windows, spec.train.batch_size)
+    if not counts.ok:
+        raise WindowError(f"{counts.line()}. " + " ".join(counts.errors))
     scaler = Scaler.fit(spec.scaling, windows.values, windows.target, spec.window.features,
                         spec.window.target, windows.train.rows)
     quality = quality_report(candles)
     warnings += stale_warnings(candles, windows, quality)
-    return Prepared(spec, candles, windows, scaler, warnings, quality)
+    return Prepared(spec, candles, windows, scaler, counts, warnings + list(counts.warnings), quality)
 
 
 @dataclass

@@ -186,6 +186,61 @@ def make_windows(candles: pd.DataFrame, spec: WindowSpec, require: tuple[str, ..
     return wset
 
 
+MIN_TRAIN_WINDOWS = 50  # below this a network cannot learn anything worth a chart
+FEW_TRAIN_WINDOWS = 500
+MIN_EVAL_WINDOWS = 5  # validation / test: fewer make early stopping and the test score luck (p = nan at 1)
+FEW_EVAL_WINDOWS = 30
+
+
+@dataclass(frozen=True)
+class ExampleCounts:
+    """How many examples (windows) each part gets, and whether that is enough to train on."""
+
+    train: int
+    val: int
+    test: int
+    errors: tuple[str, ...] = ()  # refuse to train: each says why and what to change
+    warnings: tuple[str, ...] = ()  # trains, but the result will be shaky
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def line(self) -> str:
+        return f"Examples: training {self.train:,}, validation {self.val:,}, test {self.test:,}"
+
+
+def example_counts(wset: WindowSet, batch_size: int = 1) -> ExampleCounts:
+    """Count each part's windows and judge them against plain minimums, with the fix in words
+    (e.g. "9 training examples (at least 50 needed) ... turn on sliding windows, use 5-minute data
+    or a smaller N+K")."""
+    spec = wset.spec
+    train, val, test = (len(wset.parts[p]) if p in wset.parts else 0 for p in PART_NAMES)
+    fixes = [f"use longer or finer data (e.g. 5-minute or hourly candles instead of daily; now {len(wset.times):,} "
+             f"candles)", f"a smaller N+K (now {spec.n}+{spec.k})"]
+    if spec.stride > 1:
+        fixes.insert(0, f"turn on sliding windows (stride 1; now each example starts {spec.stride} candles after "
+                        f"the previous one)")
+    how = ", ".join(fixes[:-1]) + " or " + fixes[-1]
+    short, few = [], []
+    if train < MIN_TRAIN_WINDOWS:
+        short.append(f"{train} training example(s), at least {MIN_TRAIN_WINDOWS} are needed to learn anything")
+    elif train < FEW_TRAIN_WINDOWS:
+        few.append(f"{train} training examples, the network will hardly learn")
+    for name, count in (("val", val), ("test", test)):
+        share = f"{spec.split[PART_NAMES.index(name)]:.0%}"
+        if count < MIN_EVAL_WINDOWS:
+            short.append(f"{count} {_label(name)} example(s) (a {share} share), at least {MIN_EVAL_WINDOWS} are "
+                         f"needed for a meaningful score")
+        elif count < FEW_EVAL_WINDOWS:
+            few.append(f"{count} {_label(name)} examples (a {share} share), its score is mostly luck")
+    errors = [f"Only {'; '.join(short)}. To fix: {how}"] if short else []
+    if not short and train < batch_size:
+        errors.append(f"The {train} training examples are fewer than one batch ({batch_size}): lower the batch size")
+    warnings = [f"Only {'; '.join(few)}. Better: {how}"] if few else []
+    return ExampleCounts(train, val, test, tuple(errors), tuple(warnings))
+
+
 def latest_window(candles: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
     """The last N rows of the inputs, shaped (1, n, features), for a forecast of the next K steps."""
     if len(candles) < spec.n:

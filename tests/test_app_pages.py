@@ -100,6 +100,35 @@ def test_the_server_process_never_imports_tensorflow_even_while_training(home):
     assert result == {"errors": [], "state": "done", "summary": True, "modules": []}
 
 
+def test_pages_on_cached_exchange_candles_do_not_import_ccxt(home):
+    # Importing ccxt takes 1-3 s: pages reading cached candles must not pay it. The exchange list on the
+    # Data page is built once per ccxt version (here by a first process) and read from the cache folder.
+    env = {**os.environ, "PRICECAST_HOME": str(home)}
+    subprocess.run([sys.executable, "-c", "from pricecast.market import list_exchanges; list_exchanges()"], cwd=ROOT,
+                   env=env, check=True, timeout=120)
+    script = (
+        "import sys, json\n"
+        "from pricecast.market.cache import cache_file, write_cache\n"
+        "from pricecast.market.refs import parse_market_ref\n"
+        "from pricecast.paths import cache_dir\n"
+        "from tests.conftest import make_candles\n"
+        "write_cache(cache_file(parse_market_ref('binance:BTC/USDT:1h'), cache_dir()), make_candles(900))\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=60)\n"
+        "at.query_params['data'] = 'binance:BTC/USDT:1h'\n"
+        "at.run()\n"
+        "at.switch_page('pages/1_Data.py').run()\n"
+        "metrics = [m.value for m in at.metric]\n"
+        "at.switch_page('pages/2_Model.py').run()\n"
+        "print(json.dumps({'errors': [e.value for e in at.exception] + [e.value for e in at.error], "
+        "'candles': metrics[:1], 'ready': [s.value[:15] for s in at.success], "
+        "'ccxt': 'ccxt' in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"errors": [], "candles": ["900"], "ready": ["Ready to train:"], "ccxt": False}, result
+
+
 def test_train_one_epoch_then_results_and_runs(home):
     from pricecast.jobs import registry
 
@@ -117,15 +146,22 @@ def test_train_one_epoch_then_results_and_runs(home):
     _ok(at)
     titles = [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
     assert any(t.startswith("Loss per epoch") for t in titles)
-    assert any(t.startswith("Validation data") and "after epoch 1" in t for t in titles)
+    assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
     assert "Skill vs persistence" in {m.label for m in at.metric}
 
     at.switch_page("pages/4_Results.py").run()
     _ok(at)
-    titles = [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
-    assert any(t.startswith("Actual vs predicted") for t in titles)
-    assert any("step forecasts from" in t for t in titles)
-    assert any(t.startswith("Next 2 step") for t in titles)
+
+    def titles() -> list[str]:
+        return [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
+
+    # Lazy tabs: only the open tab's charts are built and sent.
+    assert len(titles()) == 1 and titles()[0].startswith("Actual vs predicted")
+    for tab, expected in (("Forecast paths", "step forecasts from"), ("Next 2", "Next 2 step"), ("Metrics", None)):
+        at.session_state["res_tab"] = tab
+        at.run()
+        _ok(at)
+        assert expected is None or any(expected in t for t in titles()), (tab, titles())
     assert len(at.dataframe) >= 1  # the metrics table
 
     at.switch_page("pages/5_Runs.py").run()
@@ -168,9 +204,45 @@ def test_applying_a_seed_preset_can_keep_the_chosen_data():
     at.selectbox(key="model_preset").set_value("seed-cnn-2-relu").run()
     at.radio(key="model_preset_data_seed-cnn-2-relu").set_value("keep").run()
     at.button[0].click().run()
-    _ok(at)
+    assert not at.exception
     spec = at.session_state["pc_spec"]
     assert spec.data == "sample:MSFT" and spec.preset == "seed-cnn-2-relu" and spec.window.n == 256
+    # The tutorial's 5-minute setup on daily data leaves 9 training examples: refused, with the counts and the fix.
+    refused = [e.value for e in at.error]
+    assert len(refused) == 1 and "Not ready to train" in refused[0]
+    assert "Examples: training 9, validation 1, test 1" in refused[0] and "5-minute" in refused[0]
+    assert not at.success
+
+
+def test_model_page_says_how_many_examples_each_part_gets():
+    at = _app({"data": "sample:IBM", "n": "30", "k": "5", "since": "2011-06-01"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    ready = at.success[0].value
+    assert "Ready to train" in ready and "training **" in ready and "validation **" in ready and "test **" in ready
+    assert any("Only" in w.value and "training examples" in w.value for w in at.warning)  # ~420: few, not refused
+
+
+def test_a_preset_edited_away_is_custom_in_the_url_and_the_file_name():
+    from pricecast.presets import setup_file_name
+
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    assert at.session_state["pc_spec"].preset == "default"
+    at.text_input(key="m_units_0").set_value("32, 16").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].preset == "custom (from default)"
+    assert at.query_params["preset"] in (["custom (from default)"], "custom (from default)")
+    assert any("custom (from default)" in c.value for c in at.caption)
+    assert at.selectbox(key="model_preset").value == "default"  # the preset it came from stays selected
+    assert setup_file_name(at.session_state["pc_spec"]) == "custom-from-default-setup.yaml"
+    at.text_input(key="m_units_0").set_value("32").run()  # edits undone: the preset's name again
+    assert at.session_state["pc_spec"].preset == "default"
+
+
+def test_a_link_to_an_edited_preset_opens_as_custom():
+    at = _app({"preset": "default", "units": "64"})
+    assert at.session_state["pc_spec"].preset == "custom (from default)"
 
 
 def test_seed_preset_says_and_uses_its_bundled_data_by_default():

@@ -185,4 +185,5 @@ def test_eval_figures_draw_the_result(candles, monkeypatch):
     assert len(ef.horizon_error_figure(result).data) == 2
     band = ef.interval_figure(result, "conformal", 0.8, step=2)
     assert any(getattr(t, "fill", None) == "tonexty" for t in band.data) and "covered" in band.layout.title.text
+    assert [t.name for t in band.data[-2:]] == ["Predicted (2 step ahead)", "Actual"]  # actual drawn on top
     assert len(ef.residual_figure(result).data) == 2

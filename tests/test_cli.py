@@ -60,3 +60,26 @@ def test_data_and_presets_listings(capsys):
     assert main(["presets", "--json"]) == 0
     names = [p["name"] for p in json.loads(capsys.readouterr().out)["presets"]]
     assert {"default", "seed-cnn-2-relu", "seed-lstm", "seed-gru", "tsla-lstm", "lecture-lstm", "bithumb-eth-lstm"} <= set(names)
+
+
+def test_train_refuses_too_few_examples_and_prints_the_counts(capsys):
+    # Seed presets (5-minute tutorial setups) on daily data get 9 training windows: exit 2, before TensorFlow.
+    assert main(["train", "--preset", "seed-lstm", "--data", "sample:AAPL"]) == 2
+    err = capsys.readouterr().err
+    assert "Examples: training 9, validation 1, test 1" in err and "sliding windows" in err
+
+
+def test_train_prints_how_many_examples_each_part_gets(tmp_path):
+    proc = run_cli("train", "--data", "sample:IBM", "--n", "10", "--k", "2", "--epochs", "1", "--units", "4",
+                   "--runs-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Examples: training 2,2" in proc.stderr  # IBM daily 2000-2013, 70%: ~2,280 windows
+    assert "custom-from-default" in proc.stdout  # edited away from the preset: the run folder says so
+
+
+def test_an_edited_preset_is_custom_on_the_command_line():
+    from pricecast.cli import build_parser, spec_from_args
+
+    assert spec_from_args(build_parser().parse_args(["train"])).preset == "default"
+    assert spec_from_args(build_parser().parse_args(["train", "--data", "sample:IBM"])).preset == "default"
+    assert spec_from_args(build_parser().parse_args(["train", "--units", "64"])).preset == "custom (from default)"

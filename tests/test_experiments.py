@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +69,18 @@ def test_summary_statistics_on_known_numbers():
     assert "1 of 3 settings beat persistence" in note
     table = ex.comparison_table(ex.summarize(frame))
     assert list(table["Setting"]) == ["A", "C", "B"] and table["Test RMSE (mean ± sd)"].iloc[0] == "2 ± 1"
+
+
+def test_welch_p_matches_the_t_distribution_without_loading_scipy_stats():
+    # scipy.stats takes 1-4 s to import and the Experiments page computes p-values when it opens.
+    script = ("import json, sys\n"
+              "from pricecast.experiments import welch_p\n"
+              "p = welch_p([1.0, 1.2, 0.9, 1.1, 1.05], [1.3, 1.5, 1.2, 1.6, 1.1, 1.4, 1.45])\n"
+              "print(json.dumps({'p': p, 'stats': 'scipy.stats' in sys.modules}))\n")
+    out = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                                    cwd=REPO).stdout.strip().splitlines()[-1])
+    assert out["stats"] is False
+    assert out["p"] == pytest.approx(0.0035685, rel=1e-4)  # Welch's two-sided p (scipy.stats.ttest_ind, equal_var=False)
 
 
 def test_welch_edge_cases_and_single_runs():

@@ -63,6 +63,8 @@ def test_long_lines_use_webgl_and_are_thinned():
                                   np.zeros(300_000), epoch=3)
     assert all(isinstance(t, go.Scattergl) and len(t.x) <= figures.MAX_POINTS for t in fig.data)
     assert "after epoch 3" in fig.layout.title.text
+    # The model first (drawn underneath), the actual prices last (on top): the model never hides them.
+    assert [t.name for t in fig.data] == ["model", "persistence (last price)", "actual"]
 
 
 def test_loss_figure_with_batches_and_best_epoch():
@@ -80,12 +82,19 @@ def test_actual_vs_predicted_marks_boundaries(candles):
     sizes = {p: {"first": str(preds.loc[preds.part == p, "origin_time"].min())} for p in ("train", "val", "test")}
     fig = figures.actual_vs_predicted_figure(preds, ["train", "val", "test"], step=2,
                                              baselines=["persistence", "drift"], sizes=sizes)
-    assert [t.name for t in fig.data] == ["actual", "persistence (last price)", "drift", "model"]
-    assert len(fig.data[0].x) == 297
-    texts = [a.text for a in fig.layout.annotations]
-    assert "validation starts" in texts and "test starts" in texts
+    # Drawn model first (under), baselines, actual last (on top); the legend still lists actual first.
+    assert [t.name for t in fig.data] == ["model", "persistence (last price)", "drift", "actual"]
+    assert sorted(fig.data, key=lambda t: t.legendrank)[0].name == "actual"
+    model, actual = fig.data[0], fig.data[-1]
+    assert model.opacity < 1 and model.line.width > actual.line.width
+    assert len(fig.data[-1].x) == 297
+    marks = [a for a in fig.layout.annotations if a.text in ("validation starts", "test starts")]
+    assert len(marks) == 2
+    # Inside the plot (hanging from its top edge), not above it where the legend sits.
+    assert all(a.yref == "paper" and a.y <= 1.0 and a.yanchor == "top" for a in marks)
+    assert fig.layout.legend.yanchor == "bottom" and fig.layout.legend.y > 1.0
     only_test = figures.actual_vs_predicted_figure(preds, ["test"])
-    assert len(only_test.data[0].x) == 47 and not only_test.layout.annotations
+    assert len(only_test.data[-1].x) == 47 and not only_test.layout.annotations
 
 
 def test_forecast_paths_start_at_last_price(candles):
@@ -97,6 +106,22 @@ def test_forecast_paths_start_at_last_price(candles):
     assert len(paths) == 4 and all(len(t.x) == 4 for t in paths)
     first = preds[(preds.part == "test") & (pd.to_datetime(preds.origin_time) == origins[0])]
     assert paths[0].y[0] == first["persistence"].iloc[0]
+
+
+def test_forecast_paths_are_zoomed_to_their_origins(candles):
+    preds = _predictions(candles)
+    origins = figures.pick_origins(preds.loc[preds.part == "test", "origin_time"], 4)
+    fig = figures.forecast_paths_figure(preds, "test", origins)
+    # One panel per origin: each path's own x axis, and the actual prices only around it (3K before,
+    # K after), not the whole part on which a 3-step path is a speck.
+    paths = [t for t in fig.data if t.name == "model forecast path"]
+    assert len({t.xaxis for t in paths}) == 4
+    for path in paths:
+        actual = next(t for t in fig.data if t.name == "actual" and t.xaxis == path.xaxis)
+        assert 3 <= len(actual.x) <= 3 * 3 + 1 + 3  # context, the origin, K after
+        first, last, origin = (pd.Timestamp(v).tz_localize(None) for v in (actual.x[0], actual.x[-1], path.x[0]))
+        assert last - first <= pd.Timedelta(days=25)  # 12 daily candles (with weekends), not the part's months
+        assert first <= origin <= last
 
 
 def test_metrics_frame_and_skill_figure():
@@ -121,3 +146,14 @@ def test_next_forecast_and_runs_overlay(candles):
     history = pd.DataFrame({"epoch": [1, 2], "loss": [2.0, 1.0], "val_loss": [3.0, 2.0]})
     fig = figures.runs_loss_figure({"a": history, "b": history, "broken": None})
     assert [t.name for t in fig.data] == ["a", "b"]
+    assert fig.layout.yaxis.type == "linear"  # losses within 30x of each other: no log axis
+
+
+def test_runs_overlay_of_one_epoch_runs_is_bars_not_dots():
+    one = {"run a": pd.DataFrame({"epoch": [1], "val_loss": [0.002]}),
+           "run b": pd.DataFrame({"epoch": [1], "val_loss": [0.003]})}
+    fig = figures.runs_loss_figure(one)
+    assert len(fig.data) == 1 and isinstance(fig.data[0], go.Bar) and list(fig.data[0].y) == ["run a", "run b"]
+    wide = {"a": pd.DataFrame({"epoch": [1, 2], "val_loss": [1.0, 0.5]}),
+            "b": pd.DataFrame({"epoch": [1, 2], "val_loss": [0.01, 0.005]})}
+    assert figures.runs_loss_figure(wide).layout.yaxis.type == "log"  # 200x apart: log helps

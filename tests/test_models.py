@@ -14,7 +14,7 @@ def test_seed_cnn_yields_16_outputs_only_for_n_256():
     with pytest.raises(ModelSpecError) as err:
         check_model(SEED_CNN2, 200, 16, ("close",))
     text = str(err.value)
-    assert "yields 12 outputs for N=200" in text and "K=16" in text and "N from" in text and "'dense'" in text
+    assert "yields 12 outputs for N=200" in text and "K=16" in text and "N=" in text and "'dense'" in text
 
 
 def test_options_are_validated_with_the_fix():
@@ -85,3 +85,11 @@ def test_seed_gru_has_the_tutorials_layer_order():
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["InputLayer", "GRU", "Activation", "Dropout", "Dense", "Activation"]
     assert model.get_layer("forecast").bias_regularizer is None  # penalties go on hidden layers only
+
+
+def test_the_fitting_n_is_worded_plainly():
+    from pricecast.models import _values
+
+    assert _values([11]) == "11"  # not "from 11 to 11"
+    assert _values([8, 9, 10, 11]) == "8 to 11"
+    assert _values([8, 12, 16]) == "8, 12 or 16"

@@ -89,3 +89,23 @@ def test_latest_window_is_the_last_n_rows():
     frame = make_candles(50)
     x = latest_window(frame, WindowSpec(n=7, k=2))
     np.testing.assert_array_equal(x[0, :, 0], frame["close"].to_numpy()[-7:])
+
+
+def test_example_counts_refuse_a_setup_that_cannot_learn_and_say_how_to_fix_it():
+    from pricecast.windows import example_counts
+
+    # The seed tutorial's 5-minute setup (N=256, K=16, non-overlapping) on ~13 years of daily candles.
+    frame = make_candles(3270, freq="1D")
+    seed = WindowSpec(n=256, k=16, stride=272, split=(0.8, 0.1, 0.1))
+    counts = example_counts(make_windows(frame, seed), batch_size=8)
+    assert (counts.train, counts.val, counts.test) == (9, 1, 1) and not counts.ok
+    assert "9 training example" in counts.errors[0] and "sliding windows" in counts.errors[0]
+    assert "5-minute" in counts.errors[0] and "smaller N+K" in counts.errors[0]
+
+    sliding = example_counts(make_windows(frame, WindowSpec(n=30, k=5)), batch_size=64)
+    assert sliding.ok and not sliding.errors and not sliding.warnings and sliding.train > 2000
+
+    few = example_counts(make_windows(make_candles(600), WindowSpec(n=30, k=5)), batch_size=32)
+    assert few.ok and few.warnings and "training examples" in few.warnings[0]
+    one_batch = example_counts(make_windows(make_candles(600), WindowSpec(n=30, k=5)), batch_size=1024)
+    assert not one_batch.ok and "fewer than one batch (1024)" in one_batch.errors[0]

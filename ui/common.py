@@ -94,8 +94,12 @@ HELP: dict[str, str] = {
                    "(works offline); 'Its live source' is the exchange or Yahoo series the tutorial downloaded "
                    "(needs an internet connection the first time); 'Keep my data' leaves the data you chose.",
     "yaml_upload": "Load a setup saved earlier with 'Download setup'.",
-    "loss_curve": "Both curves should fall. If the validation loss (orange) rises while the training loss (blue) "
-                  "keeps falling, the model is memorising the training data: that is overfitting.",
+    "loss_curve": "Usually both curves fall. If the validation loss (orange) rises while the training loss (blue) "
+                  "keeps falling, the model is memorising the training data: that is overfitting. Flat curves "
+                  "from the first epoch on are normal with 'Predict the change' (the default): "
+                  "the model starts at 'no change' (persistence), and prices move almost at random, so there is "
+                  "little left to learn. Judge it by its skill on the Results page, not by the slope. A flat "
+                  "training loss far above the validation loss can also mean a too-small learning rate.",
     "live_val": "The model's forecasts on validation data it does not train on, redrawn after every epoch. "
                 "The grey dotted line is 'tomorrow = today' (persistence): a useful model must beat it.",
 }

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.datasets import link_data_problem
-from pricecast.presets import get_preset
+from pricecast.presets import get_preset, labelled
 from pricecast.spec_io import spec_from_link, spec_to_params
 from pricecast.specs import RunSpec
 
@@ -85,15 +85,16 @@ def add_upload(path: str) -> None:
 def current_spec() -> RunSpec:
     """The setup built on the Data and Model pages (the link's, or the default preset, at first)."""
     if SPEC not in st.session_state:
-        st.session_state[SPEC] = _from_url()
+        st.session_state[SPEC] = labelled(_from_url())
         st.session_state.setdefault(VERSION, 0)
     return st.session_state[SPEC]
 
 
 def set_spec(spec: RunSpec, external: bool = True) -> None:
     """Replace the setup. ``external``: it did not come from the Model page's own widgets, so
-    those are rebuilt with the new values."""
-    st.session_state[SPEC] = spec
+    those are rebuilt with the new values. A setup edited away from its preset is renamed
+    "custom (from NAME)" here, so the URL, Train, Runs and file names say so."""
+    st.session_state[SPEC] = labelled(spec)
     if external:
         st.session_state[VERSION] = spec_version() + 1
     sync_url()
@@ -172,8 +173,15 @@ def load_current() -> tuple[pd.DataFrame | None, str]:
         except Exception:  # noqa: BLE001
             market = False
         if market:
-            message += " — open the Data page and press “Load” to download these candles."
+            message += (" — open the Data page and press “Load” to download these candles, or, without internet, "
+                        "use a bundled series or a CSV file instead.")
         return None, message
+
+
+def candles_of(ref: str) -> pd.DataFrame:
+    """All candles of ``ref`` (a saved run's data), through the same cache as the setup's: the
+    Results tabs and the Runs download no longer parse a large CSV once each."""
+    return _load(ref, None, None, _token(ref))[0]
 
 
 def current_candles() -> pd.DataFrame | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.util
 import json
 import os
 import re
@@ -19,10 +20,21 @@ from .http import (NO_NETWORK, RETRY_STATUSES, RetryPolicy, base_url_override, b
                    retry_after_seconds, rewrite_urls, status_problem)
 from .refs import timeframe_ms
 
-try:  # ccxt is a dependency, but keep importing pricecast possible without it
-    import ccxt
-except ImportError:  # pragma: no cover - depends on the environment
-    ccxt = None
+class _LazyCcxt:
+    """Stands for the ccxt module until an attribute is first used, then imports it (and replaces
+    itself in this module). Importing ccxt takes 1-3 s; a dashboard page that only reads cached
+    candles, or the cache's age, should not pay that when it opens."""
+
+    def __getattr__(self, name: str) -> Any:
+        global ccxt
+        import ccxt as lib
+
+        ccxt = lib
+        return getattr(lib, name)
+
+
+# ccxt is a dependency, but keep importing pricecast possible without it (None: not installed).
+ccxt: Any = _LazyCcxt() if importlib.util.find_spec("ccxt") is not None else None
 
 # Exchanges that page by an exclusive end time (``to``) and answer newest-first, 200 a page.
 # ccxt turns ``since`` into ``to`` for upbit; its bithumb (API generation 2, /v1/candles/...)
@@ -57,17 +69,49 @@ def _require_ccxt() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def list_exchanges() -> list[str]:
-    """ccxt exchange ids that can fetch candles (``has['fetchOHLCV']``); no network needed."""
+def _catalogue() -> dict[str, list[str] | None]:
+    """{exchange id: its candle timeframes} for every ccxt exchange with candles (no network).
+
+    Building it imports ccxt and instantiates every exchange class (2-4 s), so it is kept as JSON in
+    the cache folder, one file per ccxt version: the Data page lists exchanges without importing ccxt.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import paths
+
+    try:
+        stored = paths.cache_dir() / f"ccxt-exchanges-{version('ccxt')}.json"
+    except PackageNotFoundError:
+        _require_ccxt()  # raises the "not installed" message
+        raise
+    try:
+        return json.loads(stored.read_text())
+    except (OSError, ValueError):
+        pass
     lib = _require_ccxt()
-    out = []
+    out = {}
     for ex_id in lib.exchanges:
         try:
-            if getattr(lib, ex_id)().has.get("fetchOHLCV"):
-                out.append(ex_id)
+            ex = getattr(lib, ex_id)()
         except Exception:  # noqa: BLE001 - an exchange class that cannot even be built is skipped
             continue
-    return sorted(out)
+        if ex.has.get("fetchOHLCV"):
+            try:
+                out[ex_id] = _timeframes_of(ex_id, ex)
+            except MarketDataError:  # listed; asking for its timeframes gives the reason
+                out[ex_id] = None
+    tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(out))
+        tmp.replace(stored)  # atomic: a reader sees the old file or the whole new one
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only cache folder only costs the rebuild next time
+    return out
+
+
+def list_exchanges() -> list[str]:
+    """ccxt exchange ids that can fetch candles (``has['fetchOHLCV']``); no network needed."""
+    return sorted(_catalogue())
 
 
 def _check_exchange(exchange_id: str) -> str:
@@ -82,10 +126,17 @@ def _check_exchange(exchange_id: str) -> str:
 
 def list_timeframes(exchange_id: str) -> list[str]:
     """Timeframes the exchange serves candles for (from ccxt's ``timeframes``); no network."""
-    ex_id = _check_exchange(exchange_id)
+    known = _catalogue().get(exchange_id.strip().lower())
+    if known is not None:
+        return list(known)
+    ex_id = _check_exchange(exchange_id)  # unknown: says so, with suggestions
     ex = getattr(ccxt, ex_id)()
     if not ex.has.get("fetchOHLCV"):
         raise MarketDataError(f"{ex_id} has no candle (OHLCV) endpoint in ccxt")
+    return _timeframes_of(ex_id, ex)
+
+
+def _timeframes_of(ex_id: str, ex: Any) -> list[str]:
     tfs = list(ex.timeframes or {}) + [t for t in _EXTRA_TIMEFRAMES.get(ex_id, ()) if t not in (ex.timeframes or {})]
     return sorted(tfs, key=lambda t: (timeframe_ms(t), t))
 
