@@ -122,7 +122,7 @@ class Field:
         if self.kind in ("int", "float", "ints"):
             for v in items:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not self._in_bounds(v):
-                    return f"{self._bounds_text()} (got {_format(v)})"
+                    return f"{self._bounds_text()} (got {format_value(v)})"
         return None
 
     def _in_bounds(self, v: float) -> bool:
@@ -165,7 +165,7 @@ class Field:
 
 def _split_problem(shares: tuple) -> str | None:
     if len(shares) != 3 or min(shares) < 0 or shares[0] <= 0 or abs(sum(shares) - 1.0) > 1e-6:
-        return f"needs three shares that add up to 1, training above 0, e.g. 0.7,0.15,0.15 (got {_format(shares)})"
+        return f"needs three shares that add up to 1, training above 0, e.g. 0.7,0.15,0.15 (got {format_value(shares)})"
     return None
 
 
@@ -177,20 +177,18 @@ def _number(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
-def _format(value: Any) -> str:
+def format_value(value: Any) -> str:
     """Text :meth:`Field.parse` reads back to ``value`` (lists comma-separated, booleans 1/0)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, (list, tuple)):
-        return ",".join(_format(v) for v in value)
+        return ",".join(format_value(v) for v in value)
     if isinstance(value, float):
         return repr(value)  # repr round-trips exactly (0.1 stays 0.1, 1e-05 stays 1e-05)
     return str(value)
 
-
-format_value = _format
 
 
 def _fields_of(cls: type, section: str) -> list[Field]:
