@@ -13,13 +13,14 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .candles import CandleError, summarize
+from .catalogue import add_spec_options, overrides_from_args, with_overrides
 from .evaluation import skill_text
 from .models import ModelSpecError
+from .specs import RunSpec
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
@@ -118,74 +119,12 @@ def cmd_data_show(args) -> int:
 
 
 # ---- train ------------------------------------------------------------------------------------
-def _csv_ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of whole numbers, e.g. 50,50") from None
-
-
-def _csv_ints_option(text: str) -> str:
-    _csv_ints(text)  # argparse names the option in the message when this raises
-    return text
-
-
-def _split_option(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not three shares like 0.7,0.15,0.15") from None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
-    return value
-
-
-def spec_from_args(args):
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
     """The preset, with any explicitly given option laid over it ("custom (from NAME)" once one differs)."""
     from .presets import get_preset, labelled
 
-    spec = get_preset(args.preset).spec
-    window, model, tr = spec.window, spec.model, spec.train
-    w = {k: v for k, v in {"n": args.n, "k": args.k, "stride": args.stride}.items() if v is not None}
-    if args.features:
-        w["features"] = tuple(f.strip() for f in args.features.split(","))
-    if args.split:
-        w["split"] = args.split
-    window = replace(window, **w)
-    m = {}
-    for name in ("arch", "activation", "output_activation", "optimizer", "dropout", "l1", "l2", "learning_rate"):
-        if getattr(args, name) is not None:
-            m[name] = getattr(args, name)
-    if args.units:
-        m["units"] = _csv_ints(args.units)
-    if args.dense_units is not None:
-        m["dense_units"] = _csv_ints(args.dense_units)
-    if args.kernel_sizes:
-        m["kernel_sizes"] = _csv_ints(args.kernel_sizes)
-    if args.strides:
-        m["strides"] = _csv_ints(args.strides)
-    if args.regularize:
-        m["regularize"] = tuple(args.regularize.split(","))
-    if args.batch_norm:
-        m["batch_norm"] = True
-    if args.residual is not None:
-        m["residual"] = args.residual
-    model = model.replace(**m)
-    t = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-                           "patience": args.patience, "pipeline": args.pipeline, "jit_compile": args.jit_compile,
-                           "base_batch_size": args.base_batch_size}.items() if v is not None}
-    if args.mixed_precision:
-        t["mixed_precision"] = True
-    tr = replace(tr, **t)
-    return labelled(spec.replace(data=_with_clean(args.data or spec.data, getattr(args, "clean", False)), window=window,
-                                 model=model, train=tr, scaling=args.scaling or spec.scaling))
+    spec = with_overrides(get_preset(args.preset).spec, overrides_from_args(args))
+    return labelled(spec.replace(data=_with_clean(args.data or spec.data, getattr(args, "clean", False))))
 
 
 def cmd_train(args) -> int:
@@ -371,39 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model and report it against the baselines")
     t.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
     t.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
-    t.add_argument("--n", type=int, help="past steps the model sees")
-    t.add_argument("--k", type=int, help="future steps it predicts")
-    t.add_argument("--stride", type=int, help="1 = sliding windows; N+K = non-overlapping")
-    t.add_argument("--features", help="comma-separated inputs from open,high,low,close,volume")
-    t.add_argument("--split", type=_split_option, help="train,val,test shares, e.g. 0.7,0.15,0.15")
-    t.add_argument("--scaling", choices=("minmax", "standard", "logratio"))
-    t.add_argument("--arch", choices=("cnn", "lstm", "gru", "mlp"))
-    t.add_argument("--units", type=_csv_ints_option, help="units (filters for CNN) per layer, e.g. 50,50")
-    t.add_argument("--dense-units", type=_csv_ints_option, help="hidden Dense layers after the body, e.g. 25")
-    t.add_argument("--kernel-sizes", type=_csv_ints_option, help="CNN kernel size per conv layer")
-    t.add_argument("--strides", type=_csv_ints_option, help="CNN stride per conv layer")
-    t.add_argument("--activation")
-    t.add_argument("--output-activation")
-    t.add_argument("--dropout", type=float)
-    t.add_argument("--batch-norm", action="store_true")
-    t.add_argument("--l1", type=float)
-    t.add_argument("--l2", type=float)
-    t.add_argument("--regularize", help="which weights L1/L2 apply to: kernel,bias,recurrent,activity")
-    t.add_argument("--residual", dest="residual", action="store_true", default=None,
-                   help="predict the change from the last value")
-    t.add_argument("--no-residual", dest="residual", action="store_false")
-    t.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd", "adamw"))
-    t.add_argument("--learning-rate", type=float)
-    t.add_argument("--epochs", type=_positive_int)
-    t.add_argument("--batch-size", type=_positive_int)
-    t.add_argument("--patience", type=int, help="early stopping patience in epochs; 0 = off")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--pipeline", choices=("auto", "batches", "prefetch"),
-                   help="auto: arrays when they fit in memory; batches/prefetch: gathered on demand")
-    t.add_argument("--jit-compile", dest="jit_compile", action="store_true", default=None, help="XLA (best on a GPU)")
-    t.add_argument("--mixed-precision", action="store_true", help="float16 compute on a GPU (ignored on a CPU)")
-    t.add_argument("--base-batch-size", type=int,
-                   help="scale the learning rate by batch size / this (linear scaling rule for larger batches)")
+    add_spec_options(t)
     t.add_argument("--offline", action="store_true", help="exchange/Yahoo data: use the cached candles only")
     t.add_argument("--clean", action="store_true", help=CLEAN_HELP)
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")

@@ -5,10 +5,16 @@ Progress goes to stderr; stdout gets a per-fold table and summary, or with ``--j
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import replace
 
+from .catalogue import add_spec_options, overrides_from_args, with_overrides
 from .evaluation import skill_text
+from .specs import RunSpec
+
+# `--epochs` is the backtest's own: 0 (its default) keeps the preset's epochs.
+OWN: tuple[str, ...] = ("epochs",)
 
 
 def _levels(text: str) -> tuple[float, ...]:
@@ -24,8 +30,6 @@ def register(subparsers) -> None:
                                                "intervals with measured coverage, look-ahead checks")
     p.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
     p.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
-    p.add_argument("--n", type=int, help="past steps the model sees")
-    p.add_argument("--k", type=int, help="future steps it predicts")
     p.add_argument("--folds", type=int, default=4, help="number of test folds at the end of the series")
     p.add_argument("--fold-size", type=int, default=120, help="candles per test fold")
     p.add_argument("--window", choices=("expanding", "rolling"), default="expanding",
@@ -41,23 +45,27 @@ def register(subparsers) -> None:
                    help="conformal bands in price units (default: relative to the last price)")
     p.add_argument("--mc-samples", type=int, default=0, help="MC-dropout passes for dropout intervals (0 = off)")
     p.add_argument("--epochs", type=int, default=0, help="epochs per training (0 = the preset's)")
-    p.add_argument("--seed", type=int)
     p.add_argument("--shuffled-control", action="store_true",
                    help="also train on time-shuffled targets, which must score worse (costs two trainings)")
     p.add_argument("--no-cache", action="store_true", help="ignore and don't write the per-fold cache")
     p.add_argument("--json", action="store_true")
+    add_spec_options(p, own=OWN)
     p.set_defaults(func=cmd_backtest)
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    """The preset with the given setup options laid over it (``--epochs`` is the backtest's)."""
+    from .presets import get_preset, labelled
+
+    spec = with_overrides(get_preset(args.preset).spec, overrides_from_args(args))
+    return labelled(spec.replace(data=args.data or spec.data))
 
 
 def cmd_backtest(args) -> int:
     from .backtest import BacktestSpec, run_backtest
     from .cli import _print_json, _progress, format_table
-    from .presets import get_preset
 
-    spec = get_preset(args.preset).spec
-    window = replace(spec.window, **{k: v for k, v in {"n": args.n, "k": args.k}.items() if v is not None})
-    train = replace(spec.train, **({"seed": args.seed} if args.seed is not None else {}))
-    spec = spec.replace(data=args.data or spec.data, window=window, train=train)
+    spec = spec_from_args(args)
     bt = BacktestSpec(folds=args.folds, fold_size=args.fold_size, window=args.window, train_size=args.train_size,
                       val_share=args.val_share, retrain_every=args.retrain_every, method=args.method,
                       levels=_levels(args.levels), relative=not args.absolute_bands, mc_samples=args.mc_samples,

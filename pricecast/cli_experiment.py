@@ -10,10 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+from .catalogue import add_spec_options, overrides_from_args, with_overrides
 from .evaluation import skill_text
 from .experiments import (EXECUTORS, ExperimentError, ExperimentSpec, comparison_table, delete_experiment,
                           experiment_presets, from_preset, grid, list_experiments, load_experiment, parse_vary,
                           result_json, run_experiment, scale)
+
+# `--seed` is the first repeat's seed (the repeats set each trial's): the experiment's own.
+OWN: tuple[str, ...] = ("seed",)
+
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -102,12 +107,10 @@ def _experiment_from_args(args) -> ExperimentSpec:
     else:
         raise ExperimentError("say what to compare: --preset NAME (see `experiment presets`), --vary FIELD=V1,V2 "
                               "on a --base run preset, or --spec FILE.json; `experiment resume NAME` continues one")
-    from dataclasses import replace
-
     if args.repeats is not None:
         exp = exp.replace(repeats=args.repeats)
-    if args.epochs is not None:
-        exp = exp.replace(base=exp.base.replace(train=replace(exp.base.train, epochs=args.epochs)))
+    if overrides := overrides_from_args(args):
+        exp = exp.replace(base=with_overrides(exp.base, overrides))
     if args.seed is not None:
         exp = exp.replace(base_seed=args.seed)
     if args.since or args.until:
@@ -205,12 +208,13 @@ def register(subparsers) -> None:
     r.add_argument("--since", help="first date of the data")
     r.add_argument("--until", help="last date of the data")
     r.add_argument("--repeats", type=int, help="runs per setting (after --size)")
-    r.add_argument("--epochs", type=int, help="epochs per run (after --size)")
-    r.add_argument("--seed", type=int, help="seed of the first repeat (default 0)")
+    r.add_argument("--seed", type=int, help="seed of the first repeat (default 0); the repeats count on from it")
     r.add_argument("--name", help="experiment name (default from the preset, data and size)")
     r.add_argument("--root", help="experiments folder (default ~/.pricecast/experiments)")
     r.add_argument("--trials", action="store_true", help="also print every trial")
     _executor_options(r)
+    add_spec_options(r, own=OWN, title="setup options (override the base of every trial, after --size; "
+                                      "the variations are laid over them)")
     r.set_defaults(func=cmd_run)
 
     p = esub.add_parser("resume", help="finish an interrupted experiment")

@@ -33,18 +33,17 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .catalogue import SpecError, field_named, with_overrides
 from .models import ModelSpec, check_model
 from .paths import home
 from .specs import RunSpec, TrainSpec
-from .windows import WindowSpec
 
 Progress = Callable[[dict], None]
 
 EXECUTORS: tuple[str, ...] = ("local", "serial", "ray")
 MODEL_FIELDS: frozenset[str] = frozenset(f.name for f in fields(ModelSpec))
-WINDOW_FIELDS: frozenset[str] = frozenset(f.name for f in fields(WindowSpec))
-# The seed is what the repeats vary, so a variation may not set it.
-TRAIN_FIELDS: frozenset[str] = frozenset(f.name for f in fields(TrainSpec)) - {"seed"}
+# The seed is what the repeats vary, so a variation may not set it; the data is the experiment's.
+NOT_VARIED: frozenset[str] = frozenset({"seed", "data", "preset"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
@@ -196,34 +195,18 @@ def grid(axes: Mapping[str, Sequence[Any]] | None = None, **more: Sequence[Any])
     return tuple(out)
 
 
-TUPLE_FIELDS: frozenset[str] = frozenset({"units", "kernel_sizes", "strides", "dense_units", "regularize", "features",
-                                          "split"})
-
-
-def _scalar(text: str) -> Any:
-    lowered = text.strip().lower()
-    if lowered in ("true", "yes", "on"):
-        return True
-    if lowered in ("false", "no", "off"):
-        return False
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text.strip()
-
-
 def parse_values(name: str, text: str) -> list:
-    """``"0, 0.01"`` -> ``[0, 0.01]``; for list options (``units``...) the layers of one value are
-    joined by '/': ``"32, 64/64"`` -> ``[(32,), (64, 64)]``."""
-    short = name.rpartition(".")[2]
+    """``"0, 0.01"`` -> ``[0.0, 0.01]``; for list options (``units``...) the layers of one value are
+    joined by '/': ``"32, 64/64"`` -> ``[(32,), (64, 64)]``. Each value is read and checked as the
+    CLI and links read it (:mod:`pricecast.catalogue`)."""
     values = [v for v in text.split(",") if v.strip()]
     if not values:
         raise ExperimentError(f"give at least one value for '{name}', separated by commas")
-    if short in TUPLE_FIELDS:
-        return [tuple(_scalar(x) for x in v.split("/") if x.strip()) for v in values]
-    return [_scalar(v) for v in values]
+    try:
+        f = field_named(name)
+        return [f.parse(v.replace("/", ",") if f.is_list else v) for v in values]
+    except SpecError as exc:
+        raise ExperimentError(str(exc)) from None
 
 
 def parse_vary(items: Sequence[str]) -> dict[str, list]:
@@ -239,29 +222,19 @@ def parse_vary(items: Sequence[str]) -> dict[str, list]:
 
 def apply_overrides(base: RunSpec, overrides: Mapping[str, Any]) -> RunSpec:
     """``base`` with a variation's settings laid over it."""
-    model, window, train = {}, {}, {}
-    scaling = base.scaling
-    for key, value in overrides.items():
-        section, _, name = key.rpartition(".")
-        if section in ("", "model") and name in MODEL_FIELDS:
-            model[name] = value
-        elif section in ("", "window") and name in WINDOW_FIELDS:
-            window[name] = value
-        elif section in ("", "train") and name in TRAIN_FIELDS:
-            train[name] = value
-        elif key == "scaling":
-            scaling = value
-        else:
+    names = {}
+    for key in overrides:
+        try:
+            f = field_named(key)
+        except SpecError:
+            f = None
+        if f is None or f.name in NOT_VARIED:
             known = ", ".join(sorted(MODEL_FIELDS))
             raise ExperimentError(
                 f"cannot vary '{key}': use a model option ({known}), window.<option>, train.<option> "
                 f"(not the seed: the repeats set it) or scaling")
-    spec = base.replace(model=base.model.replace(**model), scaling=scaling)
-    if window:
-        spec = spec.replace(window=replace(spec.window, **window))
-    if train:
-        spec = spec.replace(train=replace(spec.train, **train))
-    return spec
+        names[key] = f.name
+    return with_overrides(base, {names[k]: v for k, v in overrides.items()})
 
 
 def expand(exp: ExperimentSpec) -> list[Trial]:

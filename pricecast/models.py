@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from .field_meta import setting
+
 ARCHITECTURES: tuple[str, ...] = ("cnn", "lstm", "gru", "mlp")
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "leaky_relu", "linear", "sigmoid", "elu")
 OUTPUT_ACTIVATIONS: tuple[str, ...] = ("linear", "relu", "leaky_relu", "tanh")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd", "adamw")
 REGULARIZED: tuple[str, ...] = ("kernel", "bias", "recurrent", "activity")
+CNN_HEADS: tuple[str, ...] = ("dense", "conv")
+LOSSES: tuple[str, ...] = ("mse", "mae", "huber", "log_cosh")
 
 
 class ModelSpecError(ValueError):
@@ -25,25 +29,35 @@ class ModelSpec:
     L1/L2 apply to the weights named in ``regularize`` of the hidden layers, not of the output
     layer, as in the tutorial's regularizer experiment."""
 
-    arch: str = "gru"
-    units: tuple[int, ...] = (32,)
-    kernel_sizes: tuple[int, ...] = (3,)
-    strides: tuple[int, ...] = (1,)
-    cnn_head: str = "dense"  # "dense": flatten + Dense(K); "conv": last conv layer is the output (seed)
-    dense_units: tuple[int, ...] = ()
-    activation: str = "tanh"
-    output_activation: str = "linear"
-    post_activation: str = ""  # an Activation layer after the body (the seed's GRU adds tanh there)
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    batch_norm: bool = False
-    l1: float = 0.0
-    l2: float = 0.0
-    regularize: tuple[str, ...] = ("kernel",)
-    residual: bool = True
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    loss: str = "mse"
+    arch: str = setting("gru", choices=ARCHITECTURES, help="the network architecture")
+    units: tuple[int, ...] = setting((32,), limits=(1, 4096), at_least=1, min_items=1,
+                                     help="units (filters for CNN) per layer, e.g. 50,50")
+    kernel_sizes: tuple[int, ...] = setting((3,), limits=(1, 5000), at_least=1, min_items=1,
+                                            help="CNN kernel size per conv layer")
+    strides: tuple[int, ...] = setting((1,), limits=(1, 5000), at_least=1, min_items=1,
+                                       help="CNN stride per conv layer")
+    # "dense": flatten + Dense(K); "conv": last conv layer is the output (seed)
+    cnn_head: str = setting("dense", choices=CNN_HEADS,
+                            help="CNN output: dense (flatten + Dense(K)) or conv (the last conv layer outputs K)")
+    dense_units: tuple[int, ...] = setting((), limits=(1, 4096), at_least=1,
+                                           help="hidden Dense layers after the body, e.g. 25 (empty: none)")
+    activation: str = setting("tanh", choices=ACTIVATIONS, help="activation inside the layers")
+    output_activation: str = setting("linear", choices=OUTPUT_ACTIVATIONS, help="activation of the forecast layer")
+    # an Activation layer after the body (the seed's GRU adds tanh there)
+    post_activation: str = setting("", choices=("", *ACTIVATIONS),
+                                   help="an extra activation after the body")
+    dropout: float = setting(0.0, limits=(0.0, 0.9), at_least=0.0, below=1.0, help="dropout share, 0 = off")
+    recurrent_dropout: float = setting(0.0, limits=(0.0, 0.9), at_least=0.0, below=1.0,
+                                       help="GRU/LSTM dropout on the memory connections, 0 = off")
+    batch_norm: bool = setting(False, help="batch normalization after each layer")
+    l1: float = setting(0.0, limits=(0.0, 1.0), at_least=0.0, help="L1 penalty, 0 = off")
+    l2: float = setting(0.0, limits=(0.0, 1.0), at_least=0.0, help="L2 penalty (weight decay), 0 = off")
+    regularize: tuple[str, ...] = setting(("kernel",), choices=REGULARIZED,
+                                          help="which weights L1/L2 apply to, comma-separated")
+    residual: bool = setting(True, help="predict the change from the last value")
+    optimizer: str = setting("adam", choices=OPTIMIZERS, help="how the weights are updated")
+    learning_rate: float = setting(1e-3, limits=(1e-6, 1.0), above=0.0, help="step size of each update")
+    loss: str = setting("mse", choices=LOSSES, help="what training minimises")
 
     def __post_init__(self) -> None:
         for name in ("units", "kernel_sizes", "strides", "dense_units", "regularize"):

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .field_meta import setting
 from .models import ModelSpec
+from .scaling import SCALERS
 from .windows import WindowSpec
+
+
+PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
 
 
 class TrainSpecError(ValueError):
@@ -16,19 +21,30 @@ class TrainSpecError(ValueError):
 
 @dataclass(frozen=True)
 class TrainSpec:
-    epochs: int = 20
-    batch_size: int = 32
-    patience: int = 5  # early stopping on val_loss; 0 turns it off
-    seed: int = 42
-    shuffle: bool = True
-    per_batch_updates: bool = False  # also stream loss after every batch (for long epochs)
-    live_val_predictions: bool = False  # send validation forecasts with every epoch event
+    epochs: int = setting(20, limits=(1, 10000), at_least=1, help="passes over the training windows (at most)")
+    batch_size: int = setting(32, limits=(1, 65536), at_least=1, help="windows per update")
+    # early stopping on val_loss; 0 turns it off
+    patience: int = setting(5, limits=(0, 1000), at_least=0, help="early stopping patience in epochs; 0 = off")
+    seed: int = setting(42, limits=(0, 2**31 - 1), at_least=0, help="random seed (same seed, same result)")
+    shuffle: bool = setting(True, help="shuffle the training windows every epoch")
+    # also stream loss after every batch (for long epochs); the dashboard's, the CLI prints epochs
+    per_batch_updates: bool = setting(False, flag=None, help="also report the loss after every batch")
+    # send validation forecasts with every epoch event (the dashboard's live chart)
+    live_val_predictions: bool = setting(False, flag=None, help="send validation forecasts with every epoch")
     # Speed options; the defaults are the plain behaviour. Measured in docs/BENCHMARKS.md.
-    pipeline: str = "auto"  # "auto": arrays when they fit in memory, else batches; "batches"; "prefetch"
-    workers: int = 2  # threads gathering batches ahead of the model when pipeline is "prefetch"
-    jit_compile: bool | None = None  # XLA; None lets Keras decide (TensorFlow: on for GPU, off on CPU)
-    mixed_precision: bool = False  # float16 compute, GPU only; on a CPU it is ignored with a warning
-    base_batch_size: int = 0  # > 0: linear scaling rule, learning rate x batch_size / base_batch_size
+    pipeline: str = setting("auto", choices=PIPELINES,
+                            help="auto: arrays when they fit in memory; batches/prefetch: gathered on demand")
+    # threads gathering batches ahead of the model when pipeline is "prefetch"; `experiment --workers`
+    # is trials at a time, hence the longer flag
+    workers: int = setting(2, limits=(1, 64), at_least=1, flag="--pipeline-workers",
+                           help="threads gathering batches ahead of the model with --pipeline prefetch")
+    # XLA; None lets Keras decide (TensorFlow: on for GPU, off on CPU)
+    jit_compile: bool | None = setting(None, help="XLA (best on a GPU); not given: Keras decides")
+    # float16 compute, GPU only; on a CPU it is ignored with a warning
+    mixed_precision: bool = setting(False, help="float16 compute on a GPU (ignored on a CPU)")
+    # > 0: linear scaling rule, learning rate x batch_size / base_batch_size
+    base_batch_size: int = setting(0, limits=(0, 65536), at_least=0,
+                                   help="scale the learning rate by batch size / this (linear scaling rule); 0 = off")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,12 +66,12 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    data: str = "sample:AAPL"
+    data: str = setting("sample:AAPL", flag=None, help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF")
     window: WindowSpec = field(default_factory=WindowSpec)
-    scaling: str = "logratio"
+    scaling: str = setting("logratio", choices=SCALERS, help="how prices are scaled for the network")
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
-    preset: str = ""
+    preset: str = setting("", flag=None, help="the preset this setup started from")
 
     def to_dict(self) -> dict:
         return {

@@ -13,6 +13,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .candles import CANDLE_COLUMNS, CandleError
+from .field_meta import setting
 
 PART_NAMES: tuple[str, ...] = ("train", "val", "test")
 
@@ -25,12 +26,14 @@ class WindowSpec:
     non-overlapping windows. ``split`` holds the train / validation / test shares by time.
     """
 
-    n: int = 30
-    k: int = 5
-    stride: int = 1
-    features: tuple[str, ...] = ("close",)
-    target: str = "close"
-    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    n: int = setting(30, help="past steps the model sees", limits=(1, 5000), at_least=1)
+    k: int = setting(5, help="future steps it predicts", limits=(1, 500), at_least=1)
+    stride: int = setting(1, help="steps between window starts: 1 = sliding windows; N+K = non-overlapping",
+                          limits=(1, 10000), at_least=1)
+    features: tuple[str, ...] = setting(("close",), choices=CANDLE_COLUMNS, min_items=1,
+                                        help="comma-separated input columns")
+    target: str = setting("close", choices=CANDLE_COLUMNS, help="the price column to forecast")
+    split: tuple[float, float, float] = setting((0.7, 0.15, 0.15), help="train,val,test shares, e.g. 0.7,0.15,0.15")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", tuple(self.features))

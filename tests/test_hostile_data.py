@@ -315,3 +315,12 @@ def test_item4_a_link_may_cut_an_allowed_series_to_its_clean_stretch_but_never_o
     assert link_data_problem("sample:BTC-USD-5M#clean") is None
     assert link_data_problem("binance:BTC/USDT:5m#clean") is None
     assert link_data_problem("../../etc/passwd#clean") is not None
+
+
+def test_item11_a_link_to_an_edited_preset_keeps_its_label():
+    from pricecast.presets import get_preset, labelled
+    from pricecast.spec_io import spec_from_link, spec_to_params
+
+    edited = labelled(get_preset("default").spec.replace(scaling="minmax"))
+    spec, dropped = spec_from_link({k: [v] for k, v in spec_to_params(edited).items()})
+    assert dropped == [] and spec.preset == "custom (from default)" and spec == edited

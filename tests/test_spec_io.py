@@ -37,9 +37,9 @@ def test_params_accept_lists_of_values_and_report_unknown_names():
     ({"units": "32,x"}, "comma-separated list of whole numbers"),
     ({"dropout": "lots"}, "dropout: 'lots' is not a number"),
     ({"batch_norm": "maybe"}, "yes/no"),
-    ({"arch": "transformer"}, "unknown architecture"),
+    ({"arch": "transformer"}, "arch: 'transformer' is not one of cnn, lstm, gru, mlp"),
     ({"split": "0.5,0.2,0.2"}, "add up to 1"),
-    ({"scaling": "zscore"}, "scaling: unknown"),
+    ({"scaling": "zscore"}, "scaling: 'zscore' is not one of minmax, standard, logratio"),
     ({"epochs": "0"}, "epochs"),
 ])
 def test_bad_params_say_what_is_wrong(params, fragment):

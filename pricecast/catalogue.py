@@ -1,0 +1,295 @@
+"""The one table of what every setting of a :class:`~pricecast.specs.RunSpec` accepts.
+
+Read from the spec dataclasses' field descriptions (:func:`pricecast.field_meta.setting`): each
+setting's type (from its annotation), choices, bounds, CLI flag, query parameter and help. Every
+place that turns text into settings goes through :meth:`Field.parse` — the CLI options of
+``train``, ``backtest`` and ``experiment run`` (built here by :func:`add_spec_options`), links and
+YAML (:mod:`pricecast.spec_io`) and ``experiment --vary`` — so a bad value gets the same message
+everywhere, naming the setting.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any, Collection, Mapping
+
+from .field_meta import KEY
+from .models import ModelSpec
+from .specs import RunSpec, TrainSpec
+from .windows import WindowSpec
+
+SECTIONS: dict[str, type] = {"window": WindowSpec, "model": ModelSpec, "train": TrainSpec}
+# Training share, validation share: the Model page's percentage inputs (a link outside is dropped).
+SPLIT_LIMITS: tuple[tuple[float, float], tuple[float, float]] = ((0.05, 0.95), (0.0, 0.9))
+
+_KINDS: dict[str, str] = {
+    "int": "int", "float": "float", "bool": "bool", "str": "str", "bool | None": "optbool",
+    "tuple[int, ...]": "ints", "tuple[str, ...]": "strs", "tuple[float, float, float]": "floats",
+}
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_EXPECTS: dict[str, str] = {
+    "int": "a whole number", "float": "a number", "bool": "a yes/no value (1 or 0)", "optbool": "1, 0 or auto",
+    "ints": "a comma-separated list of whole numbers (e.g. 32,16)",
+    "floats": "three comma-separated shares that add up to 1 (e.g. 0.7,0.15,0.15)",
+}
+
+
+class SpecError(ValueError):
+    """A setup that cannot be read or cannot work, with what to change."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One user-settable setting: where it lives, what it accepts, how it is spelled."""
+
+    name: str
+    section: str  # "window", "model", "train", or "" for RunSpec's own (data, scaling, preset)
+    kind: str  # int, float, bool, optbool (yes/no/auto), str, ints, floats, strs
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    limits: tuple[float, float] | None = None  # the Model page's range
+    at_least: float | None = None
+    above: float | None = None
+    below: float | None = None
+    min_items: int = 0
+    flag: str | None = None  # CLI option, None: not on the CLI
+    url: str = ""  # query parameter
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind in ("ints", "floats", "strs")
+
+    def expects(self) -> str:
+        if self.kind in _EXPECTS:
+            return _EXPECTS[self.kind]
+        if self.choices is not None:
+            return "one of " + _shown(self.choices)
+        return "text"
+
+    def parse(self, text: Any) -> Any:
+        """The value ``text`` stands for, checked; :class:`SpecError` ``"name: why"`` when unusable."""
+        value = self._convert(str(text).strip())
+        problem = self.problem(value)
+        if problem is not None:
+            raise SpecError(f"{self.name}: {problem}")
+        return value
+
+    def _convert(self, text: str) -> Any:
+        lowered = text.lower()
+        try:
+            if self.kind == "bool":
+                if lowered in _YES or lowered in _NO or lowered == "":
+                    return lowered in _YES
+            elif self.kind == "optbool":
+                if lowered in ("", "none", "null", "auto"):
+                    return None
+                if lowered in _YES or lowered in _NO:
+                    return lowered in _YES
+            elif self.kind == "int":
+                number = float(text)
+                if number.is_integer():
+                    return int(number)
+            elif self.kind == "float":
+                return float(text)
+            elif self.is_list:
+                items = [t.strip() for t in text.split(",") if t.strip()]
+                cast = {"ints": int, "floats": float, "strs": str}[self.kind]
+                return tuple(cast(t) for t in items)
+            else:
+                return text
+        except (ValueError, OverflowError):
+            pass
+        raise SpecError(f"{self.name}: '{text}' is not {self.expects()}")
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` can never work for this setting (None: it may). Combinations (a CNN head
+        that does not fit N) are :func:`pricecast.spec_io.validate_spec`'s."""
+        items = tuple(value) if self.is_list and isinstance(value, (tuple, list)) else (value,)
+        if self.choices is not None:
+            bad = [str(v) for v in items if v not in self.choices]
+            if bad:
+                return f"'{', '.join(bad)}' is not one of {_shown(self.choices)}"
+            if self.is_list and len(set(items)) != len(items):
+                return "choose each value once"
+        if self.is_list and len(items) < self.min_items:
+            return "needs at least one value"
+        if self.kind == "floats":
+            return _split_problem(items)
+        if self.kind == "optbool" and value not in (None, True, False):
+            return "must be 1, 0 or auto"
+        if self.kind in ("int", "float", "ints"):
+            for v in items:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not self._in_bounds(v):
+                    return f"{self._bounds_text()} (got {format_value(v)})"
+        return None
+
+    def _in_bounds(self, v: float) -> bool:
+        return (not math.isnan(v) and (self.at_least is None or v >= self.at_least)
+                and (self.above is None or v > self.above) and (self.below is None or v < self.below))
+
+    def _bounds_text(self) -> str:
+        parts = [f"{_number(self.at_least)} or more" if self.at_least is not None else "",
+                 f"above {_number(self.above)}" if self.above is not None else "",
+                 f"below {_number(self.below)}" if self.below is not None else ""]
+        return "must be " + " and ".join(p for p in parts if p) if any(parts) else f"must be {self.expects()}"
+
+    def page_problem(self, value: Any) -> str | None:
+        """Why the Model page cannot show ``value`` (outside its range), or :meth:`problem`."""
+        items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        if self.limits is not None:
+            lo, hi = self.limits
+            if self.is_list and len(items) < self.min_items:
+                return "needs at least one number"
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi for v in items):
+                return f"must be {_number(lo)} to {_number(hi)}"
+        if (problem := self.problem(value)) is not None:
+            return problem
+        if self.kind == "floats":
+            for share, (lo, hi), what in zip(items, SPLIT_LIMITS, ("training", "validation")):
+                if not lo <= share <= hi:
+                    return f"the {what} share must be {lo:g} to {hi:g}"
+        return None
+
+    def cli_choices(self) -> str | None:
+        """``{a,b,c}`` for the CLI's usage line, where the choices read well there."""
+        if self.choices and not self.is_list and all(self.choices):
+            return "{" + ",".join(self.choices) + "}"
+        return None
+
+    def cli_help(self) -> str:
+        shown = self.choices is not None and self.cli_choices() is None
+        return self.help + (f" (from {_shown(self.choices)})" if shown else "")
+
+
+def _split_problem(shares: tuple) -> str | None:
+    if len(shares) != 3 or min(shares) < 0 or shares[0] <= 0 or abs(sum(shares) - 1.0) > 1e-6:
+        return f"needs three shares that add up to 1, training above 0, e.g. 0.7,0.15,0.15 (got {format_value(shares)})"
+    return None
+
+
+def _shown(choices: tuple[str, ...]) -> str:
+    return ", ".join(c or "(none)" for c in choices)
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def format_value(value: Any) -> str:
+    """Text :meth:`Field.parse` reads back to ``value`` (lists comma-separated, booleans 1/0)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):
+        return ",".join(format_value(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)  # repr round-trips exactly (0.1 stays 0.1, 1e-05 stays 1e-05)
+    return str(value)
+
+
+
+def _fields_of(cls: type, section: str) -> list[Field]:
+    out = []
+    defaults = cls()
+    for f in fields(cls):
+        meta = f.metadata.get(KEY)
+        if meta is None:
+            continue  # a nested section (RunSpec.window ...), catalogued on its own
+        kind = _KINDS.get(str(f.type))
+        if kind is None:
+            raise AssertionError(f"{cls.__name__}.{f.name}: no text form for type {f.type}")
+        flag = meta["flag"]
+        out.append(Field(
+            name=f.name, section=section, kind=kind, default=getattr(defaults, f.name), help=meta["help"],
+            choices=meta["choices"], limits=meta["limits"], at_least=meta["at_least"], above=meta["above"],
+            below=meta["below"], min_items=meta["min_items"],
+            flag=None if flag is None else (flag or "--" + f.name.replace("_", "-")), url=meta["url"] or f.name))
+    return out
+
+
+def _catalogue() -> dict[str, Field]:
+    out: dict[str, Field] = {}
+    for f in _fields_of(RunSpec, "") + [f for s, cls in SECTIONS.items() for f in _fields_of(cls, s)]:
+        if f.name in out:  # flat names keep links and --vary short; a clash would make them ambiguous
+            raise AssertionError(f"setting name clash: {f.name}")
+        out[f.name] = f
+    return out
+
+
+FIELDS: dict[str, Field] = _catalogue()
+
+
+def field_named(key: str) -> Field:
+    """The setting ``key`` (``units`` or ``model.units``); :class:`SpecError` naming the known ones."""
+    section, _, name = key.strip().rpartition(".")
+    f = FIELDS.get(name)
+    if f is None or (section and section != f.section):
+        raise SpecError(f"{key}: not a setting; known: {', '.join(FIELDS)}")
+    return f
+
+
+def parse_overrides(texts: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"units": "64,32", "model.dropout": "0.2"}`` -> ``{"units": (64, 32), "dropout": 0.2}``, each
+    value checked (:class:`SpecError` names the first bad one)."""
+    out = {}
+    for key, text in texts.items():
+        f = field_named(str(key))
+        out[f.name] = f.parse(text)
+    return out
+
+
+def with_overrides(spec: RunSpec, overrides: Mapping[str, Any]) -> RunSpec:
+    """``spec`` with flat settings (``{"n": 60, "arch": "lstm"}``) laid over it."""
+    parts: dict[str, dict[str, Any]] = {"": {}, **{s: {} for s in SECTIONS}}
+    for key, value in overrides.items():
+        f = field_named(key)
+        parts[f.section][f.name] = value
+    changes = {s: replace(getattr(spec, s), **parts[s]) for s in SECTIONS if parts[s]}
+    return spec.replace(**parts[""], **changes)
+
+
+# ---- CLI --------------------------------------------------------------------------------------
+# The options' own namespace, so a command's other options (`experiment run --workers`, trials at a
+# time) never write into a setting of the same name.
+_DEST = "setting_"
+
+
+def cli_fields() -> list[Field]:
+    return [f for f in FIELDS.values() if f.flag is not None]
+
+
+def _argparse_type(f: Field):
+    def parse(text: str) -> Any:
+        try:
+            return f.parse(text)
+        except SpecError as exc:  # argparse prefixes "argument --flag:", so drop the "name: "
+            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+
+    parse.__name__ = f.name  # argparse names the type in some messages
+    return parse
+
+
+def add_spec_options(parser: argparse.ArgumentParser, own: Collection[str] = (),
+                     title: str = "setup options (override the preset's)") -> None:
+    """The window, model and training options (every CLI setting of the catalogue), each
+    overriding the preset when given. ``own``: settings the command defines itself with the same
+    flag but its own meaning (``experiment --seed`` is the first repeat's seed)."""
+    group = parser.add_argument_group(title)
+    for f in cli_fields():
+        if f.name in own:
+            continue
+        if f.kind in ("bool", "optbool"):
+            group.add_argument(f.flag, dest=_DEST + f.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f.cli_help())
+        else:
+            group.add_argument(f.flag, dest=_DEST + f.name, type=_argparse_type(f), default=None,
+                               metavar=f.cli_choices(), help=f.cli_help())
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (by :func:`add_spec_options`)."""
+    return {f.name: getattr(args, _DEST + f.name) for f in cli_fields()
+            if getattr(args, _DEST + f.name, None) is not None}

@@ -1,0 +1,144 @@
+"""The field catalogue: one description per setting drives the CLI options, links, YAML and --vary."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from pricecast import experiments as ex
+from pricecast.catalogue import FIELDS, Field, SpecError, cli_fields, format_value, overrides_from_args, with_overrides
+from pricecast.cli import build_parser, main
+from pricecast.spec_io import spec_from_link, spec_from_params, spec_from_yaml, spec_to_params, spec_to_yaml
+from pricecast.specs import RunSpec
+
+COMMANDS = (("train",), ("backtest",), ("experiment", "run"))
+# Options a command defines itself with its own meaning: backtest --epochs (0 = the preset's) and
+# experiment --seed (the first repeat's seed).
+OWN = {(("backtest",), "epochs"), (("experiment", "run"), "seed")}
+
+
+def _subparser(path: tuple[str, ...]) -> argparse.ArgumentParser:
+    parser = build_parser()
+    for name in path:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return parser
+
+
+def _setup_options(parser: argparse.ArgumentParser) -> dict[str, tuple]:
+    """Option string -> (setting, help, type) for every option that sets a catalogued setting."""
+    flags = {f.flag for f in cli_fields()} | {"--no-" + f.flag[2:] for f in cli_fields()}
+    return {s: (a.dest, a.help, getattr(a.type, "__name__", None)) for a in parser._actions
+            for s in a.option_strings if s in flags}
+
+
+def test_the_three_clis_expose_the_same_setup_options():
+    expected = set()
+    for f in cli_fields():
+        expected |= {f.flag, "--no-" + f.flag[2:]} if f.kind in ("bool", "optbool") else {f.flag}
+    options = {" ".join(path): _setup_options(_subparser(path)) for path in COMMANDS}
+    for command, found in options.items():
+        assert set(found) == expected, command
+    # The same option means the same setting with the same help everywhere, except OWN.
+    train = options["train"]
+    for path in COMMANDS:
+        differing = {flag for flag in expected if options[" ".join(path)][flag] != train[flag]}
+        assert differing == {FIELDS[name].flag for p, name in OWN if p == path}, path
+    assert {"--arch", "--units", "--dropout", "--l2", "--learning-rate", "--target"} <= set(options["backtest"])
+
+
+def test_backtest_and_experiment_options_reach_the_spec():
+    from pricecast.cli_backtest import spec_from_args as backtest_spec
+    from pricecast.cli_experiment import _experiment_from_args
+
+    args = build_parser().parse_args(["backtest", "--arch", "mlp", "--units", "8,4", "--l2", "0.01", "--n", "12",
+                                      "--epochs", "0", "--seed", "3"])
+    spec = backtest_spec(args)
+    assert (spec.model.arch, spec.model.units, spec.model.l2, spec.window.n, spec.train.seed) == (
+        "mlp", (8, 4), 0.01, 12, 3)
+    assert args.epochs == 0  # the backtest's own --epochs: keep the preset's
+    args = build_parser().parse_args(["experiment", "run", "--vary", "units=4,6", "--arch", "mlp", "--dropout", "0.1",
+                                      "--epochs", "2", "--seed", "5"])
+    exp = _experiment_from_args(args)
+    assert (exp.base.model.arch, exp.base.model.dropout, exp.base.train.epochs, exp.base_seed) == ("mlp", 0.1, 2, 5)
+    assert [t.spec.model.units for t in ex.expand(exp)[:2]] == [(4,), (6,)]  # the variations win over --units
+
+
+@pytest.mark.parametrize("name, flag, text, vary_text", [
+    ("epochs", "--epochs", "0", "0"),
+    ("arch", "--arch", "transformer", "transformer"),
+    ("units", "--units", "32,x", "32/x"),
+    ("dropout", "--dropout", "1.5", "1.5"),
+    ("split", "--split", "0.5,0.2,0.2", "0.5/0.2/0.2"),
+    ("jit_compile", None, "sometimes", "sometimes"),
+])
+def test_a_bad_value_gets_the_same_message_everywhere(capsys, name, flag, text, vary_text):
+    with pytest.raises(SpecError) as url:
+        spec_from_params({name: text})
+    message = str(url.value)
+    assert message.startswith(f"{name}: ")
+    problem = message.split(": ", 1)[1]
+    section = FIELDS[name].section
+    with pytest.raises(SpecError) as yaml:
+        spec_from_yaml(f"{section}:\n  {name}: '{text}'\n")
+    assert str(yaml.value) == message
+    with pytest.raises(ex.ExperimentError) as vary:
+        ex.parse_vary([f"{name}={vary_text}"])
+    assert str(vary.value) == message
+    if name in ("arch", "units", "split", "jit_compile"):  # inside the Model page's ranges: the same reason
+        assert spec_from_link({name: text})[1] == [f"{name}={text} ({problem})"]
+    if flag is None:
+        return
+    for path in COMMANDS:
+        if (path, name) in OWN:
+            continue
+        with pytest.raises(SystemExit) as exit_:
+            main([*path, flag, text])
+        assert exit_.value.code == 2
+        assert f"argument {flag}: {problem}" in capsys.readouterr().err
+
+
+def _other_value(f: Field):
+    """A value of ``f`` that is not its default and that every reader accepts."""
+    if f.name == "data":
+        return "sample:MSFT"
+    if f.name == "preset":
+        return "default"
+    if f.kind == "bool":
+        return not f.default
+    if f.kind == "optbool":
+        return True
+    if f.kind == "floats":
+        return (0.6, 0.25, 0.15)
+    if f.choices is not None:
+        other = [c for c in f.choices if c != f.default and c not in (f.default or ())]
+        return (other[-1],) if f.is_list else other[-1]
+    lo, hi = f.limits
+    if f.kind == "ints":
+        return (int(lo) + 1, int(lo) + 2)
+    if f.kind == "int":
+        return int(f.default) + 1
+    return (lo + hi) / 4
+
+
+@pytest.mark.parametrize("name", list(FIELDS))
+def test_every_setting_round_trips_through_link_yaml_and_cli(name):
+    f = FIELDS[name]
+    value = _other_value(f)
+    spec = with_overrides(RunSpec(), {name: value})
+    assert spec != RunSpec()
+    assert spec_from_params(spec_to_params(spec), validate=False)[0] == spec
+    assert spec_from_link(spec_to_params(spec))[0] == spec
+    assert spec_from_yaml(spec_to_yaml(spec), validate=False) == spec
+    assert ex.parse_vary([f"{name}={format_value(value).replace(',', '/')}"]) == {name: [value]}
+    if f.flag is None:
+        return
+    if f.kind in ("bool", "optbool"):
+        argv = [f.flag if value else "--no-" + f.flag[2:]]
+    else:
+        argv = [f.flag, format_value(value)]
+    for path in COMMANDS:
+        if (path, name) in OWN:
+            continue
+        args = build_parser().parse_args([*path, *argv])
+        assert overrides_from_args(args) == {name: value}, path
