@@ -58,7 +58,7 @@ def _delete(run_dir: str) -> None:
                      help="Remove the run (tick the box above first)."):
             try:
                 delete_run(run_dir)
-            except Exception as exc:  # noqa: BLE001
+            except (ValueError, OSError) as exc:
                 st.error(common.plain(exc))
                 return
             if state.selected_run_dir() == run_dir:
@@ -94,7 +94,8 @@ def body() -> None:
             "seconds": st.column_config.NumberColumn("Seconds", format="%.1f", help="Training time."),
             "best_val_loss": st.column_config.NumberColumn("Best val loss", format="%.3g", help="Lowest validation loss (scaled units)."),
             "test_rmse": st.column_config.NumberColumn("Test RMSE", format="%.4g", help="Model error on the test part, in price units."),
-            "persistence_rmse": st.column_config.NumberColumn("Persistence RMSE", format="%.4g", help="Error of 'no change' on the same part."),
+            "persistence_rmse": st.column_config.NumberColumn(
+                "Persistence RMSE", format="%.4g", help="Error of 'no change' on the same part."),
             "skill": st.column_config.NumberColumn("Skill", format="percent", help="Above 0: beats persistence on the test part."),
         })
     labels = {r["run_dir"]: r["run"] for r in rows}

@@ -11,9 +11,23 @@ import time
 from pathlib import Path
 
 from .evaluation import skill_text
-from .experiments import (EXECUTORS, ExperimentError, ExperimentSpec, comparison_table, delete_experiment,
-                          experiment_presets, from_preset, grid, list_experiments, load_experiment, parse_vary,
-                          result_json, run_experiment, scale)
+from .experiments import (
+    EXECUTORS,
+    ExperimentError,
+    ExperimentSpec,
+    comparison_table,
+    delete_experiment,
+    experiment_presets,
+    from_preset,
+    grid,
+    list_experiments,
+    load_experiment,
+    parse_vary,
+    result_json,
+    run_experiment,
+    scale,
+)
+
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)

@@ -26,13 +26,15 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .errors import PricecastError
 from .models import ModelSpec, check_model
 from .paths import home
 from .specs import RunSpec, TrainSpec
@@ -48,7 +50,7 @@ TRAIN_FIELDS: frozenset[str] = frozenset(f.name for f in fields(TrainSpec)) - {"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
-class ExperimentError(ValueError):
+class ExperimentError(PricecastError):
     """An experiment that cannot run as defined, with what to change."""
 
 
@@ -71,7 +73,7 @@ class Variation:
         return {"id": self.id, "label": self.label, "overrides": _plain(self.overrides)}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Variation":
+    def from_dict(cls, data: Mapping) -> Variation:
         return cls(id=str(data["id"]), overrides=dict(data.get("overrides", {})), label=str(data.get("label", "")))
 
 
@@ -106,7 +108,7 @@ class ExperimentSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "ExperimentSpec":
+    def from_dict(cls, data: Mapping) -> ExperimentSpec:
         return cls(
             name=str(data["name"]), base=RunSpec.from_dict(data.get("base", {})),
             variations=tuple(Variation.from_dict(v) for v in data.get("variations", [])),
@@ -115,7 +117,7 @@ class ExperimentSpec:
             title=str(data.get("title", "")), preset=str(data.get("preset", "")), size=float(data.get("size", 1.0)),
         )
 
-    def replace(self, **changes) -> "ExperimentSpec":
+    def replace(self, **changes) -> ExperimentSpec:
         return replace(self, **changes)
 
     def identity(self) -> dict:
@@ -804,7 +806,7 @@ class _FolderLock:
         self.path = folder / ".lock"
         self.handle = None
 
-    def __enter__(self) -> "_FolderLock":
+    def __enter__(self) -> _FolderLock:
         try:
             import fcntl
         except ImportError:  # not POSIX: no lock, the user is trusted not to run it twice
@@ -815,7 +817,7 @@ class _FolderLock:
         except OSError:
             self.handle.close()
             self.handle = None
-            raise ExperimentError(f"experiment '{self.path.parent.name}' is already running in another process")
+            raise ExperimentError(f"experiment '{self.path.parent.name}' is already running in another process") from None
         return self
 
     def __exit__(self, *exc) -> None:

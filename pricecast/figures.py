@@ -8,7 +8,7 @@ Large traces use WebGL (``Scattergl``). Every computation elsewhere uses all the
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd

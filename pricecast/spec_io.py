@@ -10,12 +10,22 @@ This module knows nothing of Streamlit.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .candles import CANDLE_COLUMNS
-from .models import (ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec,
-                     ModelSpecError, check_model)
+from .errors import PricecastError
+from .models import (
+    ACTIVATIONS,
+    ARCHITECTURES,
+    OPTIMIZERS,
+    OUTPUT_ACTIVATIONS,
+    REGULARIZED,
+    ModelSpec,
+    ModelSpecError,
+    check_model,
+)
 from .scaling import SCALERS
 from .specs import RunSpec, TrainSpec
 from .windows import WindowError, WindowSpec
@@ -24,7 +34,7 @@ TOP_LEVEL: tuple[str, ...] = ("data", "scaling", "preset")
 SECTIONS: dict[str, type] = {"window": WindowSpec, "model": ModelSpec, "train": TrainSpec}
 
 
-class SpecError(ValueError):
+class SpecError(PricecastError):
     """A setup that cannot be read or cannot work, with what to change."""
 
 

@@ -67,6 +67,7 @@ def test_home_and_every_page_render_with_help_texts():
     assert {"Train", "Stop"} <= _labels(at.switch_page("pages/3_Train.py").run().button)
 
 
+@pytest.mark.slow
 def test_the_server_process_never_imports_tensorflow_even_while_training(home):
     """Open every page, train through the Train page, show the model summary, open the results
     and forecast again: all TensorFlow work happens in worker processes."""
@@ -100,6 +101,7 @@ def test_the_server_process_never_imports_tensorflow_even_while_training(home):
     assert result == {"errors": [], "state": "done", "summary": True, "modules": []}
 
 
+@pytest.mark.slow
 def test_train_one_epoch_then_results_and_runs(home):
     from pricecast.jobs import registry
 
@@ -210,6 +212,7 @@ def test_unreachable_market_gives_a_plain_message(monkeypatch):
     assert at.session_state["pc_spec"].data == "sample:AAPL"  # the working data stays in use
 
 
+@pytest.mark.slow
 def test_yaml_setup_upload_and_model_summary():
     from pricecast.presets import get_preset
     from pricecast.spec_io import spec_to_yaml

@@ -5,10 +5,12 @@ import logging
 import math
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
+
+from pricecast.errors import describe
 
 from . import state
 
@@ -181,16 +183,15 @@ def guard(body: Callable[[], None]) -> None:
     """Run a page body; any error is shown as a message, never as a traceback."""
     try:
         body()
-    except Exception as exc:  # noqa: BLE001 - st.rerun/st.stop are BaseExceptions and pass through
+    except Exception as exc:  # every page error as a message; st.rerun/st.stop are BaseExceptions and pass through
         log.exception("page error")
         st.error(f"Something went wrong: {plain(exc)}")
 
 
 def plain(exc: BaseException) -> str:
-    """An error's message for st.error/st.warning, markdown-escaped: messages quote user text
-    (file names, cell values, link values)."""
-    text = str(exc).strip().strip("'\"")
-    return md(text if text else type(exc).__name__)
+    """:func:`pricecast.errors.describe`, markdown-escaped for st.error/st.warning: messages quote
+    user text (file names, cell values, link values)."""
+    return md(describe(exc))
 
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark, and escaping all of

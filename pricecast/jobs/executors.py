@@ -11,13 +11,15 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
-from ..spawning import spawn_context, thread_env, without_main_script
+from ..errors import PricecastError, describe
 from ..experiment_exec import RAY_MISSING, import_ray
+from ..spawning import spawn_context, thread_env, without_main_script
 from .tasks import Task, TrainResult, run_task
-from .worker import death_message, describe
+from .worker import death_message
 from .worker import main as worker_main
 
 OnMessage = Callable[[tuple], None]
@@ -25,7 +27,7 @@ OnExit = Callable[["int | None"], None]
 EXECUTORS: tuple[str, ...] = ("local", "ray")
 
 
-class JobError(ValueError):
+class JobError(PricecastError):
     """A job cannot be started as asked (unknown executor, Ray missing, no capacity ...)."""
 
 
