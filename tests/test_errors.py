@@ -61,3 +61,36 @@ def test_a_fetch_interrupted_by_ctrl_c_is_not_caught_as_an_error():
 def test_describe(exc, message):
     assert describe(exc) == message
 
+
+
+def _guarded_page(bug: bool, message: str) -> None:
+    """A page body run through the dashboard's guard (AppTest runs this function's source)."""
+    from pricecast.errors import PricecastError
+    from ui.common import guard
+
+    def body() -> None:
+        raise ZeroDivisionError(message) if bug else PricecastError(message)
+
+    guard(body)
+
+
+def _run_guarded(bug: bool, message: str):
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_function(_guarded_page, args=(bug, message), default_timeout=30).run()
+
+
+def test_the_page_guard_shows_a_pricecast_error_as_it_is_and_logs_nothing(caplog):
+    with caplog.at_level("ERROR", logger="pricecast.ui"):
+        at = _run_guarded(False, "N=500 is longer than the training part")
+    assert not at.exception
+    assert [e.value for e in at.error] == ["N\\=500 is longer than the training part"]  # md-escaped
+    assert not caplog.records
+
+
+def test_the_page_guard_logs_a_bug_with_its_traceback_and_says_what_kind(caplog):
+    with caplog.at_level("ERROR", logger="pricecast.ui"):
+        at = _run_guarded(True, "division by zero")
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Something went wrong: ZeroDivisionError\\: division by zero"]
+    assert [r.exc_info[0] for r in caplog.records] == [ZeroDivisionError]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from pricecast.errors import describe
+from pricecast.errors import PricecastError, describe
 
 from . import state
 
@@ -180,10 +180,14 @@ def quick_job(kind: str, payload: dict, candles=None, what: str = "Working", tim
 
 
 def guard(body: Callable[[], None]) -> None:
-    """Run a page body; any error is shown as a message, never as a traceback."""
+    """Run a page body; any error is shown as a message, never as a traceback. Pages catch only
+    :class:`PricecastError` (bad input, with what to change) where they can say more; everything
+    else ends up here and is logged with its traceback."""
     try:
         body()
-    except Exception as exc:  # every page error as a message; st.rerun/st.stop are BaseExceptions and pass through
+    except PricecastError as exc:  # a problem the message explains: nothing for the log
+        st.error(plain(exc))
+    except Exception as exc:  # a bug; st.rerun/st.stop are BaseExceptions and pass through
         log.exception("page error")
         st.error(f"Something went wrong: {plain(exc)}")
 
