@@ -6,7 +6,6 @@ Writes a Yahoo-layout CSV of about MB megabytes (default 60) to a temporary fold
 """
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import tempfile

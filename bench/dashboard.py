@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, Timer, median, save_results, synthetic_candles, table  # noqa: E402
+from _common import ROOT, Timer, median, save_results, synthetic_candles, table
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -167,7 +167,7 @@ def page_opens(browser, home: Path, repeats: int, roots: dict[str, Path] | None 
     with the browser's cached scripts, e.g. Plotly's, as for anyone who has visited before)."""
     roots = roots or {"": ROOT}
     out: dict = {}
-    for i in range(repeats):
+    for _ in range(repeats):
         for path, (label, root) in ((p, r) for p in PAGE_TITLES for r in roots.items()):
             proc, url, _ = start_server(home, root)
             context = browser.new_context(viewport={"width": 1400, "height": 1000})

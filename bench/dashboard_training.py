@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, median, save_results, table  # noqa: E402
-from dashboard import ARGS, CHROMIUM, start_server, stop, tf_loaded  # noqa: E402
+from _common import ROOT, median, save_results, table
+from dashboard import ARGS, CHROMIUM, start_server, stop, tf_loaded
 
 BASE = "data=sample:AAPL"
 

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, median, save_results, table  # noqa: E402
+from _common import RESULTS, median, save_results, table
 
 HERE = Path(__file__).resolve().parent
 MODES = "bare,pricecast,opt_xla,opt_mixed,opt_batch4x_lr"

@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import logging  # noqa: E402
-import warnings  # noqa: E402
+import logging
+import warnings
 
 warnings.filterwarnings("ignore", category=UserWarning)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import logging  # noqa: E402
-import warnings  # noqa: E402
+import logging
+import warnings
 
 warnings.filterwarnings("ignore", category=UserWarning)  # Keras' notes; pricecast's own go in the table
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices
@@ -133,7 +133,8 @@ def run_mode(mode: str, spec, candles, epochs: int, tmp: Path) -> dict:
                 setattr(m, n, f)
         windows = run.metrics["sizes"]["train"]["windows"]
         return {"mode": mode, "windows": windows, "epochs": len(run.history), "fit_seconds": FIT_CLOCK["wall"],
-                "fit_cpu": FIT_CLOCK["cpu"], "total_seconds": total, "total_cpu": total_cpu, "parts": clock.seconds, "val_loss": float(run.history["val_loss"].iloc[-1]),
+                "fit_cpu": FIT_CLOCK["cpu"], "total_seconds": total, "total_cpu": total_cpu, "parts": clock.seconds,
+                "val_loss": float(run.history["val_loss"].iloc[-1]),
                 "warnings": run.metrics.get("warnings", []), "jit": bool(run.model.jit_compile)}
 
     prep = training.prepare(spec, candles)
@@ -180,7 +181,8 @@ def free_process(setup: str, epochs: int, repeats: int) -> dict:
     return {k: median(v) for k, v in out.items()}
 
 
-def main() -> None:
+# too complex for C901 and left so: a benchmark script's option handling, read top to bottom
+def main() -> None:  # noqa: C901
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--setups", default=",".join(SETUPS))

@@ -20,9 +20,8 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy as np  # noqa: E402
-from _common import (PastSampler, mem_available_gb, median, save_results,  # noqa: E402
-                     synthetic_candles, table)
+import numpy as np
+from _common import PastSampler, median, mem_available_gb, save_results, synthetic_candles, table
 
 N, K = 256, 16
 FEATURES = ("open", "high", "low", "volume", "close")

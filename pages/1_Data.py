@@ -10,6 +10,7 @@ import streamlit as st
 
 from pricecast.candles import summarize
 from pricecast.datasets import kind_of
+from pricecast.errors import PricecastError
 from pricecast.quality import clean_ref, quality_report, split_ref
 from pricecast.samples import CATALOGUE
 from ui import common, state
@@ -30,7 +31,7 @@ OFFLINE_HINT = (" — Without internet (or while the site is unreachable), use a
 def _source_of(ref: str) -> str:
     try:
         kind = kind_of(ref)
-    except Exception:  # noqa: BLE001
+    except ValueError:  # not a data reference at all
         return "sample"
     if kind == "market":
         if ref.lower().startswith("csv:"):  # a CSV stored with `pricecast data import --store NAME`
@@ -45,7 +46,7 @@ def _market_parts(ref: str, default_source: str, default_symbol: str, default_tf
 
         parsed = parse_market_ref(split_ref(ref)[0])
         return parsed.source, parsed.symbol, parsed.timeframe
-    except Exception:  # noqa: BLE001 - not a market ref: start from the defaults
+    except ValueError:  # not a market ref: start from the defaults
         return default_source, default_symbol, default_tf
 
 
@@ -81,8 +82,8 @@ def _download(ref: str) -> None:
         except MarketDataError as exc:
             st.error(f"{common.plain(exc)}{OFFLINE_HINT}")
             return
-        except Exception as exc:  # noqa: BLE001 - no network etc.: a message, not a traceback
-            st.error(f"Could not download {common.md(ref)}: {common.plain(exc)}{OFFLINE_HINT}")
+        except OSError as exc:  # the cache folder cannot be read or written
+            st.error(f"Could not download {common.md(ref)}: {common.plain(exc)}")
             return
     for warning in result.warnings:
         st.warning(common.md(warning))
@@ -96,7 +97,7 @@ def _market_form(kind: str) -> None:
     if kind == "exchange":
         try:
             exchanges = _exchanges()
-        except Exception as exc:  # noqa: BLE001
+        except (ImportError, PricecastError) as exc:  # ccxt missing or broken
             st.error(f"Exchange support is not available: {common.plain(exc)}")
             return
         source, symbol, tf = _market_parts(spec.data, "binance", "BTC/USDT", "1h")
@@ -107,7 +108,7 @@ def _market_form(kind: str) -> None:
                                 help=HELP["exchange"], key="data_exchange")
         try:
             timeframes = _timeframes(exchange)
-        except Exception as exc:  # noqa: BLE001
+        except PricecastError as exc:
             st.error(common.plain(exc))
             return
         found = st.session_state.get("data_found_symbols", {}).get(exchange)
@@ -134,7 +135,7 @@ def _market_form(kind: str) -> None:
                 else:
                     st.session_state.setdefault("data_found_symbols", {})[exchange] = symbols
                     st.rerun()
-            except Exception as exc:  # noqa: BLE001
+            except PricecastError as exc:
                 st.error(common.plain(exc))
         ref = f"{exchange}:{symbol}:{tf}"
     else:
@@ -171,7 +172,7 @@ def _csv_form() -> None:
     shown = common.md(uploaded.name)
     try:
         frame = read_candles_csv(raw, name=uploaded.name)
-    except Exception as exc:  # noqa: BLE001 - CandleError names the column and line
+    except ValueError as exc:  # CandleError names the column and line; pandas/codec errors are ValueErrors
         st.error(f"{shown} could not be read: {common.plain(exc)}")
         return
     # Kept by content in pricecast's home, so runs can name (and reload) it like any CSV path and
@@ -348,7 +349,7 @@ def body() -> None:
         st.info(f"Still using **{common.md(common.data_label(spec.data))}** until new data is loaded.")
     try:
         full, warnings, cache_file = state._load(spec.data, None, None, state._token(spec.data))
-    except Exception:  # noqa: BLE001 - load_current below gives the message
+    except (ValueError, OSError):  # load_current below gives the message
         full, warnings, cache_file = None, (), None
     if full is not None and len(full):
         _range_widgets(full)

@@ -185,9 +185,9 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
 
 def _check(spec: RunSpec) -> None:
     """Shapes and sizes before any training (no TensorFlow): errors with the fix, or what will train."""
+    from pricecast.models import count_params
     from pricecast.spec_io import SpecError, validate_spec
     from pricecast.training import prepare
-    from pricecast.models import count_params
 
     try:
         validate_spec(spec)
@@ -201,7 +201,7 @@ def _check(spec: RunSpec) -> None:
         return
     try:
         prep = prepare(spec, candles)
-    except Exception as exc:  # noqa: BLE001 - window / scaling / too-few-examples errors say what to change
+    except ValueError as exc:  # window / scaling / too-few-examples errors say what to change
         st.error(f"Not ready to train — {common.plain(exc)}", icon="🛑")
         return
     counts = prep.counts
@@ -246,7 +246,7 @@ def _yaml(spec: RunSpec) -> None:
         st.session_state["model_yaml_done"] = uploaded.file_id
         try:
             loaded = spec_from_yaml(uploaded.getvalue(), validate=False)
-        except Exception as exc:  # noqa: BLE001
+        except ValueError as exc:  # SpecError: not YAML, unknown keys, bad values
             st.error(f"{common.md(uploaded.name)}: {common.plain(exc)}")
             return
         # A setup file is as untrusted as a link: the same values and data references are allowed.

@@ -100,8 +100,10 @@ def _metrics(run) -> None:
             "rmse": st.column_config.NumberColumn("RMSE", help="Root mean squared error, in price units (lower is better).", format="%.4g"),
             "mae": st.column_config.NumberColumn("MAE", help="Mean absolute error, in price units.", format="%.4g"),
             "mape_%": st.column_config.NumberColumn("MAPE %", help="Mean absolute error as a % of the price.", format="%.3f"),
-            "direction": st.column_config.NumberColumn("Direction hit rate", help="How often the forecast moved the right way (up/down).", format="percent"),
-            "skill_vs_persistence": st.column_config.NumberColumn("Skill vs persistence", help="1 − RMSE / persistence RMSE: above 0 beats 'no change'.", format="percent"),
+            "direction": st.column_config.NumberColumn(
+                "Direction hit rate", help="How often the forecast moved the right way (up/down).", format="percent"),
+            "skill_vs_persistence": st.column_config.NumberColumn(
+                "Skill vs persistence", help="1 − RMSE / persistence RMSE: above 0 beats 'no change'.", format="percent"),
         })
     skill = report.get("skill")
     if skill is not None and skill == skill:
@@ -129,11 +131,12 @@ def _next(run) -> None:
     candles = None
     try:
         candles = state.candles_of(run.spec.data)
-    except Exception as exc:  # noqa: BLE001
+    except (ValueError, OSError) as exc:
         st.warning(f"The run's data cannot be loaded now ({common.plain(exc)}); showing the forecast saved with the run.")
     forecast = run.forecast
     if candles is not None and st.button("Forecast again from the latest candles", key="res_reforecast",
-                                         help="Use this model on the newest candles available now (in a worker process that loads TensorFlow)."):
+                                         help="Use this model on the newest candles available now "
+                                              "(in a worker process that loads TensorFlow)."):
         forecast = common.quick_job("forecast", {"run_dir": str(run.run_dir)}, candles=candles, what="Forecasting")
     if forecast is None or not len(forecast):
         st.info("This run has no saved forecast.")
@@ -157,7 +160,7 @@ def _backtest(run) -> None:
     candles = None
     try:
         candles = state.candles_of(run.spec.data)
-    except Exception as exc:  # noqa: BLE001
+    except (ValueError, OSError) as exc:
         st.error(f"The run's data cannot be loaded: {common.plain(exc)}")
         return
     backtest_panel.render(run.spec, candles, run)
@@ -171,7 +174,7 @@ def body() -> None:
         return
     try:
         run = _run(run_dir, Path(run_dir, "metrics.json").stat().st_mtime)
-    except Exception as exc:  # noqa: BLE001
+    except (ValueError, KeyError, OSError) as exc:  # a damaged or older run folder
         st.error(f"This run cannot be opened: {common.plain(exc)}")
         return
     s = run.spec
@@ -186,7 +189,7 @@ def body() -> None:
     for tab, view in zip(st.tabs(names, key="res_tab", on_change="rerun"), views):
         if tab.open:
             with tab:
-                common.guard(lambda: view(run))
+                common.guard(lambda view=view: view(run))
 
 
 common.run_page("Results", "🎯", body)

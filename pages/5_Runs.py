@@ -67,7 +67,7 @@ def _delete(run_dir: str) -> None:
                      help="Remove the run (tick the box above first)."):
             try:
                 delete_run(run_dir)
-            except Exception as exc:  # noqa: BLE001
+            except (ValueError, OSError) as exc:
                 st.error(common.plain(exc))
                 return
             if state.selected_run_dir() == run_dir:
@@ -108,8 +108,11 @@ def body() -> None:
             "seconds": st.column_config.NumberColumn("Seconds", format="%.1f", help="Training time.", width="small"),
             "best_val_loss": st.column_config.NumberColumn("Best val loss", format="%.3g", help="Lowest validation loss (scaled units)."),
             "test_rmse": st.column_config.NumberColumn("Test RMSE", format="%.4g", help="Model error on the test part, in price units."),
-            "persistence_rmse": st.column_config.NumberColumn("Persistence RMSE", format="%.4g", help="Error of 'no change' on the same part."),
-            "skill": st.column_config.NumberColumn("Skill", format="%+.1f%%", help="1 − test RMSE / persistence RMSE, in %: above 0 beats persistence on the test part."),
+            "persistence_rmse": st.column_config.NumberColumn(
+                "Persistence RMSE", format="%.4g", help="Error of 'no change' on the same part."),
+            "skill": st.column_config.NumberColumn(
+                "Skill", format="%+.1f%%",
+                help="1 − test RMSE / persistence RMSE, in %: above 0 beats persistence on the test part."),
         })
     labels = {r["run_dir"]: run_label(r) for r in rows}
     dirs = [r["run_dir"] for r in rows]

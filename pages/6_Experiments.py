@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from pricecast import experiments as ex
 from pricecast.experiment_figures import box_figure, loss_curves_figure
@@ -139,7 +140,7 @@ def setup_form() -> None:
     try:
         exp = _build_experiment(mode, size, data.strip(), since, until, axes, repeats or None, epochs or None, name)
         ex.validate(exp)
-    except Exception as exc:  # noqa: BLE001 - any setting problem is a message, never a traceback
+    except ValueError as exc:  # any setting problem is a message, never a traceback
         st.error(common.plain(exc))
         return
 
@@ -153,7 +154,7 @@ def setup_form() -> None:
         try:
             done = ex.load_experiment(folder).done
             st.caption(f"This experiment exists with {done} finished trainings; running it continues it.")
-        except Exception:  # noqa: BLE001
+        except (ValueError, KeyError, OSError):  # an unreadable experiment.json only loses this caption
             pass
 
     c1, c2, c3 = st.columns([1, 1, 2])
@@ -180,8 +181,8 @@ def setup_form() -> None:
         executor = "ray" if where == "Ray cluster" else "local"
         try:
             ex.prepare_folder(exp)  # now, so a clash with an existing experiment is a message here
-        except Exception as exc:  # noqa: BLE001
-            st.error(str(exc))
+        except (ValueError, OSError) as exc:
+            st.error(common.plain(exc))
             return
         try:
             registry().submit(state.session_id(), "experiment", {"exp": exp, "executor": executor,
@@ -253,7 +254,7 @@ def results_panel() -> None:
     st.session_state[SELECTED] = name
     try:
         exp = ex.load_experiment(name)
-    except Exception as exc:  # noqa: BLE001
+    except (ValueError, KeyError, OSError) as exc:
         st.error(common.plain(exc))
         return
     frame = exp.frame()
@@ -311,7 +312,7 @@ def _open_run(run_dir: str) -> None:
         if select is not None:
             select(run_dir)
         st.switch_page("pages/4_Results.py")
-    except Exception:  # noqa: BLE001 - no Results page here (or no navigation): say where the run is
+    except StreamlitAPIException:  # no Results page here (or no navigation): say where the run is
         st.info(f"The run folder is {common.md(run_dir)}")
 
 

@@ -21,21 +21,30 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .errors import PricecastError
 from .evaluation import BASELINES, baseline_forecasts, evaluate
 from .leakage import Finding, check_predictions, check_scaler, check_windows, problems
 from .models import check_model
 from .recursive import recursive_forecast, recursive_problem
 from .scaling import Scaler
 from .specs import RunSpec
-from .uncertainty import (conformal_band, conformal_quantiles, coverage, coverage_text, has_dropout,
-                          no_dropout_message, sample_band)
+from .uncertainty import (
+    conformal_band,
+    conformal_quantiles,
+    coverage,
+    coverage_text,
+    has_dropout,
+    no_dropout_message,
+    sample_band,
+)
 from .windows import WindowPart, WindowSet, WindowSpec, series_arrays, window_segment
 
 BACKTEST_VERSION = 1  # bump when cached fold contents change meaning
@@ -48,7 +57,7 @@ FORECASTERS: tuple[str, ...] = ("model", *BASELINES)
 Progress = Callable[[dict], None]
 
 
-class BacktestError(ValueError):
+class BacktestError(PricecastError):
     """A backtest setting that cannot work on this data, with what to change."""
 
 
@@ -101,7 +110,7 @@ class BacktestSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "BacktestSpec":
+    def from_dict(cls, data: dict) -> BacktestSpec:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -411,7 +420,8 @@ def cache_root() -> Path:
 
 
 # ---- the walk -----------------------------------------------------------------------------------
-def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.DataFrame | None = None,
+# too complex for C901 and left so: the walk-forward loop; being split by the one-training-path work
+def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.DataFrame | None = None,  # noqa: C901
                  progress: Progress | None = None, stop: threading.Event | None = None, use_cache: bool = True,
                  root: Path | None = None) -> BacktestResult:
     """Walk ``spec`` forward over the data. ``progress`` receives dict events — ``start``,

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .errors import PricecastError
+
 CANDLE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 
 
-class CandleError(ValueError):
+class CandleError(PricecastError):
     """Candles that cannot be used, with a message a person can act on."""
 
 

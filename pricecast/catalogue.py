@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Collection, Mapping
+from typing import Any
 
+from .errors import PricecastError
 from .field_meta import KEY
 from .models import ModelSpec
 from .specs import RunSpec, TrainSpec
@@ -35,7 +37,7 @@ _EXPECTS: dict[str, str] = {
 }
 
 
-class SpecError(ValueError):
+class SpecError(PricecastError):
     """A setup that cannot be read or cannot work, with what to change."""
 
 

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import json
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .candles import CandleError, summarize
 from .catalogue import add_spec_options, overrides_from_args, with_overrides
+from .errors import describe
 from .evaluation import skill_text
-from .models import ModelSpecError
 from .specs import RunSpec
 
 EXIT_BAD_INPUT = 2
@@ -362,21 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
         return 0
-    except (CandleError, ModelSpecError, KeyError, FileNotFoundError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"pricecast: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:  # disk full, no permission, a folder where a file belongs
-        print(f"pricecast: {_os_message(exc)}", file=sys.stderr)
+    except (KeyError, ValueError, OSError) as exc:  # bad input, a disk problem: every PricecastError too
+        print(f"pricecast: {describe(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("pricecast: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-def _os_message(exc: OSError) -> str:
-    if not exc.strerror:
-        return str(exc)
-    where = f": {exc.filename}" if exc.filename else ""
-    hint = "; free some disk space or move PRICECAST_HOME to another disk" if exc.errno == errno.ENOSPC else ""
-    return f"{exc.strerror}{where}{hint}"

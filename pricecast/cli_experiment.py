@@ -12,9 +12,22 @@ from pathlib import Path
 
 from .catalogue import add_spec_options, overrides_from_args, with_overrides
 from .evaluation import skill_text
-from .experiments import (EXECUTORS, ExperimentError, ExperimentSpec, comparison_table, delete_experiment,
-                          experiment_presets, from_preset, grid, list_experiments, load_experiment, parse_vary,
-                          result_json, run_experiment, scale)
+from .experiments import (
+    EXECUTORS,
+    ExperimentError,
+    ExperimentSpec,
+    comparison_table,
+    delete_experiment,
+    experiment_presets,
+    from_preset,
+    grid,
+    list_experiments,
+    load_experiment,
+    parse_vary,
+    result_json,
+    run_experiment,
+    scale,
+)
 
 # `--seed` is the first repeat's seed (the repeats set each trial's): the experiment's own.
 OWN: tuple[str, ...] = ("seed",)

@@ -11,9 +11,10 @@ import argparse
 import json
 import re
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from .candles import CandleError, find_gaps, summarize
+from .candles import CandleError, summarize
 
 
 def _progress(message: str) -> None:

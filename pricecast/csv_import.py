@@ -323,7 +323,8 @@ def _parse_times(raw: pd.Series, col: str, name: str) -> tuple[pd.DatetimeIndex,
     return pd.DatetimeIndex(parsed), "mixed"
 
 
-def read_candles_csv_info(
+# too complex for C901 and left so: one branch per CSV layout people have
+def read_candles_csv_info(  # noqa: C901
     source: str | Path | bytes | IO, name: str | None = None, ticker: str | None = None,
     max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
 ) -> tuple[pd.DataFrame, CsvInfo]:

@@ -10,9 +10,9 @@ Any of them followed by ``#clean`` (``sample:BTC-USD-5M#clean``) is cut to its l
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection
 
 import pandas as pd
 

@@ -16,9 +16,9 @@ import shutil
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -77,7 +77,7 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def execute(executor: str, trials: Sequence[Trial], candles: pd.DataFrame, folder: Path, on_result: OnResult,

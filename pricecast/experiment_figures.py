@@ -2,7 +2,7 @@
 No Streamlit here."""
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -63,7 +63,7 @@ def loss_curves_figure(records: Iterable[dict], column: str = "val_loss", order:
     if not long.empty:
         for i, label in enumerate(_labels(long, order)):
             part = long[long["label"] == label]
-            for j, (key, trial) in enumerate(part.groupby("key", sort=False)):
+            for j, (_key, trial) in enumerate(part.groupby("key", sort=False)):
                 fig.add_trace(go.Scatter(
                     x=trial["epoch"], y=trial[column], mode="lines+markers" if len(trial) < 3 else "lines",
                     name=str(label), legendgroup=str(label), showlegend=j == 0,

@@ -26,14 +26,16 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .catalogue import SpecError, field_named, with_overrides
+from .errors import PricecastError
 from .models import ModelSpec, check_model
 from .paths import home
 from .specs import RunSpec, TrainSpec
@@ -47,7 +49,7 @@ NOT_VARIED: frozenset[str] = frozenset({"seed", "data", "preset"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
-class ExperimentError(ValueError):
+class ExperimentError(PricecastError):
     """An experiment that cannot run as defined, with what to change."""
 
 
@@ -70,7 +72,7 @@ class Variation:
         return {"id": self.id, "label": self.label, "overrides": _plain(self.overrides)}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Variation":
+    def from_dict(cls, data: Mapping) -> Variation:
         return cls(id=str(data["id"]), overrides=dict(data.get("overrides", {})), label=str(data.get("label", "")))
 
 
@@ -105,7 +107,7 @@ class ExperimentSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "ExperimentSpec":
+    def from_dict(cls, data: Mapping) -> ExperimentSpec:
         return cls(
             name=str(data["name"]), base=RunSpec.from_dict(data.get("base", {})),
             variations=tuple(Variation.from_dict(v) for v in data.get("variations", [])),
@@ -114,7 +116,7 @@ class ExperimentSpec:
             title=str(data.get("title", "")), preset=str(data.get("preset", "")), size=float(data.get("size", 1.0)),
         )
 
-    def replace(self, **changes) -> "ExperimentSpec":
+    def replace(self, **changes) -> ExperimentSpec:
         return replace(self, **changes)
 
     def identity(self) -> dict:
@@ -779,7 +781,7 @@ class _FolderLock:
         self.path = folder / ".lock"
         self.handle = None
 
-    def __enter__(self) -> "_FolderLock":
+    def __enter__(self) -> _FolderLock:
         try:
             import fcntl
         except ImportError:  # not POSIX: no lock, the user is trusted not to run it twice
@@ -790,7 +792,7 @@ class _FolderLock:
         except OSError:
             self.handle.close()
             self.handle = None
-            raise ExperimentError(f"experiment '{self.path.parent.name}' is already running in another process")
+            raise ExperimentError(f"experiment '{self.path.parent.name}' is already running in another process") from None
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,7 +12,7 @@ against; ``legendrank`` keeps "actual" first in the legend anyway.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd

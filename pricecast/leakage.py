@@ -146,7 +146,8 @@ def _check_part(windows: WindowSet, part: WindowPart, n: int, k: int) -> list[Fi
         out.append(Finding(
             "warning", "targets_straddle",
             f"{int(late.sum())} {_label(part.name)} window(s) have targets after the part's last row "
-            f"{b - 1} (first: window {i} ends at row {int(origin[i]) + k}, {_when(windows, min(int(origin[i]) + k, len(windows.times) - 1))}): "
+            f"{b - 1} (first: window {i} ends at row {int(origin[i]) + k}, "
+            f"{_when(windows, min(int(origin[i]) + k, len(windows.times) - 1))}): "
             f"they reach into the next part, whose prices the model then trains or tunes on.",
             {"part": part.name, "windows": int(late.sum())}))
     if early.any():
@@ -181,13 +182,13 @@ def _check_part(windows: WindowSet, part: WindowPart, n: int, k: int) -> list[Fi
 
 
 # ---- entry points for train() and the CLI --------------------------------------------------------
-def check_prepared(prepared: "Prepared", include_ok: bool = False) -> list[Finding]:
+def check_prepared(prepared: Prepared, include_ok: bool = False) -> list[Finding]:
     """Cheap checks (a) and (b) on a prepared setup. Only problems unless ``include_ok``."""
     findings = check_scaler(prepared.scaler, prepared.windows) + check_windows(prepared.windows)
     return findings if include_ok else problems(findings)
 
 
-def check_run(run: "Run", include_ok: bool = False) -> list[Finding]:
+def check_run(run: Run, include_ok: bool = False) -> list[Finding]:
     """Check (d) on a finished run's test part: does the model mostly repeat the last price?"""
     preds = run.predictions
     if preds is None or len(preds) == 0 or "test" not in set(preds["part"]):
@@ -264,7 +265,7 @@ def paired_test(diff: np.ndarray, lag: int = 1) -> tuple[float, float]:
 
 
 # ---- (c) shuffled time control (trains twice: opt-in) --------------------------------------------
-def shuffled_time_control(spec: "RunSpec", candles: "pd.DataFrame | None" = None, prepared: "Prepared | None" = None,
+def shuffled_time_control(spec: RunSpec, candles: pd.DataFrame | None = None, prepared: Prepared | None = None,
                           epochs: int | None = None, seed: int = 0) -> Finding:
     """Train ``spec`` twice for the same epochs — once on the real windows, once with the targets
     shuffled across time (each window's inputs paired with another window's future, so the

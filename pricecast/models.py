@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from .errors import PricecastError
 from .field_meta import setting
 
 ARCHITECTURES: tuple[str, ...] = ("cnn", "lstm", "gru", "mlp")
@@ -18,7 +19,7 @@ CNN_HEADS: tuple[str, ...] = ("dense", "conv")
 LOSSES: tuple[str, ...] = ("mse", "mae", "huber", "log_cosh")
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(PricecastError):
     """A model that cannot be built as specified, with what to change."""
 
 
@@ -70,11 +71,11 @@ class ModelSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelSpec":
+    def from_dict(cls, data: dict) -> ModelSpec:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def replace(self, **changes) -> "ModelSpec":
+    def replace(self, **changes) -> ModelSpec:
         return ModelSpec.from_dict({**self.to_dict(), **changes})
 
 
@@ -87,7 +88,8 @@ def conv_lengths(n: int, kernel_sizes: tuple[int, ...], strides: tuple[int, ...]
     return lengths
 
 
-def check_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], target: str = "close") -> None:
+# too complex for C901 and left so: one check per architecture option, each with its message
+def check_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], target: str = "close") -> None:  # noqa: C901
     """Catch shape and option problems before any training, with a message that says the fix."""
     if spec.arch not in ARCHITECTURES:
         raise ModelSpecError(f"unknown architecture '{spec.arch}'; choose from {', '.join(ARCHITECTURES)}")
@@ -203,7 +205,8 @@ def count_params(spec: ModelSpec, n: int, k: int, features: int) -> int:
     return int(total)
 
 
-def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], target: str = "close"):
+# too complex for C901 and left so: one branch per architecture option
+def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], target: str = "close"):  # noqa: C901
     """A compiled Keras model mapping (batch, n, len(features)) to (batch, k)."""
     check_model(spec, n, k, features, target)
     import keras

@@ -72,7 +72,8 @@ _PRESETS: list[Preset] = [
         ),
     ),
     *[
-        _seed_btc(f"seed-cnn-{n}-{'leaky' if a == 'leaky_relu' else 'relu'}", f"Seed {n}-layer CNN ({'LeakyReLU' if a == 'leaky_relu' else 'ReLU'})", _seed_cnn(n, a))
+        _seed_btc(f"seed-cnn-{n}-{'leaky' if a == 'leaky_relu' else 'relu'}",
+                  f"Seed {n}-layer CNN ({'LeakyReLU' if a == 'leaky_relu' else 'ReLU'})", _seed_cnn(n, a))
         for n in (2, 3, 4) for a in ("relu", "leaky_relu")
     ],
     _seed_btc("seed-lstm", "Seed LSTM(50) tanh + LeakyReLU",

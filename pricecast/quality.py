@@ -172,7 +172,6 @@ def duplicate_rows(frame: pd.DataFrame) -> list[dict]:
 
 def _segments(frame: pd.DataFrame, report: QualityReport, jumps: np.ndarray) -> list[tuple[int, int]]:
     """Maximal row ranges [first, last] free of every defect that breaks a clean stretch."""
-    n = len(frame)
     drop = bad_ohlc_mask(frame)
     index = frame.index
     for s in report.stale:

@@ -5,7 +5,7 @@ the model would also need tomorrow's open/high/low/volume, which it never predic
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -12,7 +12,7 @@ import re
 import shutil
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,14 +39,14 @@ def _slug(text: str) -> str:
 STALE_PARTIAL_SECONDS = 3600
 
 
-def save_run(run: "Run", root: Path | None = None) -> Path:
+def save_run(run: Run, root: Path | None = None) -> Path:
     """Write the run under a hidden ``.NAME.partial`` folder, then rename it. On any failure (a
     full disk) the partial folder is removed and the error raised: no half run is left behind."""
     root = Path(root) if root else runs_dir()
     root.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(root)
     _remove_old_uploads_once(root)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     name = f"{stamp}-{_slug(run.spec.preset or run.spec.model.arch)}-{_slug(display_name(run.spec.data))}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".{name}.partial"
     tmp.mkdir()
@@ -156,7 +156,7 @@ def list_runs(root: Path | None = None) -> list[dict]:
     return rows
 
 
-def load_run(run_dir: Path | str) -> "Run":
+def load_run(run_dir: Path | str) -> Run:
     """A saved run, with its model loaded on first use (``run.load_model()``)."""
     from .training import Run
 
@@ -198,7 +198,7 @@ def delete_run(run_dir: Path | str, root: Path | str | None = None) -> None:
     shutil.rmtree(resolved)
 
 
-def export_windows_h5(wset: "WindowSet", scaler: Scaler, path: Path | str, chunk: int = 16384) -> Path:
+def export_windows_h5(wset: WindowSet, scaler: Scaler, path: Path | str, chunk: int = 16384) -> Path:
     """The windowed dataset in the tutorial's HDF5 layout (scaled and original-scale copies), plus
     which part each window belongs to. Written in chunks: the views are never materialised whole."""
     import h5py

@@ -25,7 +25,7 @@ class Scaler:
     # ---- fitting -------------------------------------------------------------------------------
     @classmethod
     def fit(cls, kind: str, values: np.ndarray, target: np.ndarray, features: tuple[str, ...], target_name: str,
-            rows: tuple[int, int]) -> "Scaler":
+            rows: tuple[int, int]) -> Scaler:
         """Fit on ``values[rows[0]:rows[1]]`` only — the training part — and nothing else."""
         if kind not in SCALERS:
             raise ValueError(f"unknown scaling '{kind}'; choose from {', '.join(SCALERS)}")
@@ -91,7 +91,7 @@ class Scaler:
                 "params": self.params, "fit_rows": list(self.fit_rows)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Scaler":
+    def from_dict(cls, data: dict) -> Scaler:
         return cls(data["kind"], tuple(data["features"]), data["target"], data["params"], tuple(data["fit_rows"]))
 
 

@@ -11,8 +11,8 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 _MAIN_SWAP = threading.Lock()
 

@@ -10,8 +10,9 @@ This module knows nothing of Streamlit.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .catalogue import FIELDS, SECTIONS, SPLIT_LIMITS, Field, SpecError, format_value
 from .models import ModelSpec, ModelSpecError, check_model

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .errors import PricecastError
 from .field_meta import setting
 from .models import ModelSpec
 from .scaling import SCALERS
 from .windows import WindowSpec
 
-
 PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
 
 
-class TrainSpecError(ValueError):
+class TrainSpecError(PricecastError):
     """A training option that cannot work, with what to change."""
 
 
@@ -59,7 +59,7 @@ class TrainSpec:
             raise TrainSpecError(f"patience must be 0 (off) or more (got {self.patience})")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainSpec":
+    def from_dict(cls, data: dict) -> TrainSpec:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -84,7 +84,7 @@ class RunSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunSpec":
+    def from_dict(cls, data: dict) -> RunSpec:
         return cls(
             data=data.get("data", "sample:AAPL"),
             window=WindowSpec.from_dict(data.get("window", {})),
@@ -94,7 +94,7 @@ class RunSpec:
             preset=data.get("preset", ""),
         )
 
-    def replace(self, **changes) -> "RunSpec":
+    def replace(self, **changes) -> RunSpec:
         """A copy with top-level fields replaced (``window=``, ``model=``, ``data=`` ...)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .candles import candle_step, is_business_daily
 from .datasets import load_data
+from .errors import PricecastError
 from .evaluation import baseline_forecasts, evaluate
 from .models import check_model
 from .quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
@@ -25,20 +27,20 @@ from .windows import ExampleCounts, WindowError, WindowSet, example_counts, late
 Listener = Callable[[dict], None]
 
 
-class NonFiniteLossError(ValueError):
+class NonFiniteLossError(PricecastError):
     """Training diverged (the loss became NaN or infinite). ``run`` is the run saved with the best
     finite weights, or None when no epoch ended with a finite validation loss (nothing saved)."""
 
-    def __init__(self, message: str, run: "Run | None" = None) -> None:
+    def __init__(self, message: str, run: Run | None = None) -> None:
         super().__init__(message)
         self.run = run
 
 
-class RunSaveError(OSError):
+class RunSaveError(PricecastError, OSError):
     """The trained run could not be written (disk full, no permission...). ``run`` is the trained
     run in memory, so a caller can still show it or try another folder."""
 
-    def __init__(self, message: str, run: "Run | None" = None) -> None:
+    def __init__(self, message: str, run: Run | None = None) -> None:
         super().__init__(message)
         self.run = run
 
@@ -125,7 +127,7 @@ class Run:
         return self.model
 
 
-class ModelFileError(ValueError):
+class ModelFileError(PricecastError):
     """A run's model.keras exists but cannot be read."""
 
 

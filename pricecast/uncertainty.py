@@ -12,7 +12,7 @@ Keras is imported only inside :func:`mc_dropout_samples`.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -63,7 +63,7 @@ class WindowSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "WindowSpec":
+    def from_dict(cls, data: dict) -> WindowSpec:
         return cls(**{**data, "features": tuple(data.get("features", ("close",))), "split": tuple(data.get("split", (0.7, 0.15, 0.15)))})
 
 

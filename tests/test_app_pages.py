@@ -67,6 +67,7 @@ def test_home_and_every_page_render_with_help_texts():
     assert {"Train", "Stop"} <= _labels(at.switch_page("pages/3_Train.py").run().button)
 
 
+@pytest.mark.slow
 def test_the_server_process_never_imports_tensorflow_even_while_training(home):
     """Open every page, train through the Train page, show the model summary, open the results
     and forecast again: all TensorFlow work happens in worker processes."""
@@ -129,6 +130,7 @@ def test_pages_on_cached_exchange_candles_do_not_import_ccxt(home):
     assert result == {"errors": [], "candles": ["900"], "ready": ["Ready to train:"], "ccxt": False}, result
 
 
+@pytest.mark.slow
 def test_train_one_epoch_then_results_and_runs(home):
     from pricecast.jobs import registry
 
@@ -282,6 +284,7 @@ def test_unreachable_market_gives_a_plain_message(monkeypatch):
     assert at.session_state["pc_spec"].data == "sample:AAPL"  # the working data stays in use
 
 
+@pytest.mark.slow
 def test_yaml_setup_upload_and_model_summary():
     from pricecast.presets import get_preset
     from pricecast.spec_io import spec_to_yaml

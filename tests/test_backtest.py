@@ -14,6 +14,8 @@ from pricecast.windows import WindowSpec
 
 from .conftest import make_candles
 
+pytestmark = pytest.mark.slow  # (nearly) every test here trains a Keras model
+
 TINY = RunSpec(data="unused", window=WindowSpec(n=10, k=3, features=("close",)), scaling="minmax",
                model=ModelSpec(arch="mlp", units=(8,), dropout=0.2, residual=True),
                train=TrainSpec(epochs=1, batch_size=64, patience=0, seed=1))

@@ -6,7 +6,9 @@ import time
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.slow  # (nearly) every test here trains a Keras model
 
 
 def panel_script(rows: int, home: str) -> None:

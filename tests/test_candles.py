@@ -22,7 +22,8 @@ def test_valid_frame_is_canonical():
     "mutate, message",
     [
         (lambda f: f.drop(columns=["close"]), "missing column(s) close"),
-        (lambda f: f.assign(open=f["open"].astype(object).where(f.index != f.index[3], "abc")), "column 'open' has 1 missing or non-numeric"),
+        (lambda f: f.assign(open=f["open"].astype(object).where(f.index != f.index[3], "abc")),
+         "column 'open' has 1 missing or non-numeric"),
         (lambda f: f.assign(low=f["low"].where(f.index != f.index[5], -1.0)), "prices must be positive"),
         (lambda f: f.assign(volume=f["volume"].where(f.index != f.index[5], -1.0)), "volume must be zero or more"),
         (lambda f: pd.concat([f.iloc[:10], f.iloc[9:10], f.iloc[10:]]), "duplicated time"),

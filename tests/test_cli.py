@@ -11,6 +11,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pricecast", *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_train_json_reports_model_and_baselines(tmp_path):
     proc = run_cli("train", "--data", "sample:MSFT", "--n", "10", "--k", "2", "--epochs", "1", "--units", "8",
                    "--runs-dir", str(tmp_path), "--json")

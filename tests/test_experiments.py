@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -163,6 +162,7 @@ class Killed(RuntimeError):
     pass
 
 
+@pytest.mark.slow
 def test_resume_after_kill_runs_only_the_rest(tmp_path):
     # Two identical settings: same spec + same seed in one process must give the same metrics.
     same = (ex.Variation("a", {"units": (4,)}), ex.Variation("b", {"units": [4]}))
@@ -211,6 +211,7 @@ def local_pool_result(tmp_path_factory):
     return exp, events, root
 
 
+@pytest.mark.slow
 def test_local_executor_two_workers(local_pool_result):
     exp, events, _ = local_pool_result
     assert exp.done == 4
@@ -229,6 +230,7 @@ def test_local_executor_two_workers(local_pool_result):
     assert run.spec.train.seed == exp.records[0]["seed"]
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_table(local_pool_result, tmp_path):
     pytest.importorskip("ray")
     local, _, _ = local_pool_result
@@ -257,6 +259,7 @@ def test_ray_missing_says_how_to_install(monkeypatch):
         experiment_exec.import_ray()
 
 
+@pytest.mark.slow
 def test_cli_json(local_pool_result, capsys, tmp_path):
     from pricecast.cli import main
 
@@ -286,6 +289,7 @@ def test_cli_json(local_pool_result, capsys, tmp_path):
     assert "--preset" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_figures(local_pool_result):
     from pricecast.experiment_figures import box_figure, loss_curves_figure
 
@@ -299,6 +303,7 @@ def test_figures(local_pool_result):
 
 
 # ---- the page ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_experiments_page_runs_a_tiny_experiment():
     from streamlit.testing.v1 import AppTest
 

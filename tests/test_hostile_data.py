@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import io
 import zlib
 from pathlib import Path
 

@@ -20,6 +20,8 @@ from pricecast.samples import load_sample
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.windows import WindowSpec
 
+pytestmark = pytest.mark.slow  # (nearly) every test here trains a Keras model
+
 TINY = RunSpec(data="sample:IBM", window=WindowSpec(n=10, k=2), scaling="logratio",
                model=ModelSpec(arch="gru", units=(4,)), train=TrainSpec(epochs=2, batch_size=64, patience=0),
                preset="test")

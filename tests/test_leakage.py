@@ -8,8 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricecast.leakage import (Finding, check_prepared, check_predictions, check_run, check_scaler, check_windows,
-                               paired_test, problems)
+from pricecast.leakage import (
+    Finding,
+    check_predictions,
+    check_prepared,
+    check_run,
+    check_scaler,
+    check_windows,
+    paired_test,
+    problems,
+)
 from pricecast.models import ModelSpec
 from pricecast.scaling import Scaler
 from pricecast.specs import RunSpec, TrainSpec
@@ -137,6 +145,7 @@ def test_paired_test_detects_a_real_difference_and_not_noise():
     assert abs(t) < 4 and p > 1e-4
 
 
+@pytest.mark.slow
 def test_shuffled_time_control_trains_twice_and_reports():
     """Opt-in control on a series with an obvious pattern: the real order must win."""
     from pricecast.leakage import shuffled_time_control

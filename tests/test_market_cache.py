@@ -6,11 +6,12 @@ import os
 import pandas as pd
 import pytest
 
-from .fakes.server import Fault
 from pricecast.market import MarketDataError, load_market
 from pricecast.market import cache as cache_mod
 from pricecast.market.cache import cache_file, read_cache
 from pricecast.market.refs import parse_market_ref
+
+from .fakes.server import Fault
 
 
 def test_cache_path_layout(tmp_path):

@@ -6,8 +6,18 @@ import time
 import pandas as pd
 import pytest
 
+from pricecast.market import (
+    MarketDataError,
+    MarketRef,
+    list_exchanges,
+    list_symbols,
+    list_timeframes,
+    load_market,
+    parse_market_ref,
+    yahoo_intervals,
+)
+
 from .fakes.server import Fault
-from pricecast.market import MarketDataError, MarketRef, list_exchanges, list_symbols, list_timeframes, load_market, parse_market_ref, yahoo_intervals
 
 H = 3_600_000
 
@@ -91,7 +101,8 @@ def test_bithumb_newest_first_windows(fake):
 
 def test_yahoo_daily_replays_the_recorded_chart_with_a_null_row(fake, recordings):
     chart = recordings.yahoo["TSLA"]
-    stamps = [t for t in chart["timestamp"] if pd.Timestamp("2023-01-01", tz="UTC").timestamp() <= t < pd.Timestamp("2023-04-01", tz="UTC").timestamp()]
+    lo, hi = pd.Timestamp("2023-01-01", tz="UTC").timestamp(), pd.Timestamp("2023-04-01", tz="UTC").timestamp()
+    stamps = [t for t in chart["timestamp"] if lo <= t < hi]
     fake.state.yahoo_nulls = {stamps[2]}  # Yahoo sometimes sends a row of nulls
     data = load_market("yahoo:TSLA:1d", "2023-01-01", "2023-03-31")
     idx = data.candles.index
@@ -128,7 +139,9 @@ def test_unknown_timeframe_lists_supported(fake):
 def test_429_with_retry_after_then_success(fake, monkeypatch):
     waits = []
     monkeypatch.setattr("pricecast.market.http.time.sleep", lambda s: waits.append(s))
-    fake.state.inject("/api/v3/klines", Fault(429, {"Retry-After": "0.02"}, '{"code":-1003,"msg":"Too many requests; current limit of IP is 6000 request weight per 1 MINUTE."}'))
+    fake.state.inject("/api/v3/klines", Fault(429, {"Retry-After": "0.02"},
+                                              '{"code":-1003,"msg":"Too many requests; current limit of IP is 6000 '
+                                              'request weight per 1 MINUTE."}'))
     data = load_market("binance:ETH/USDT:1h", "2024-01-01", "2024-01-02")
     assert len(data.candles) == 25
     assert waits == [0.02]  # Retry-After honoured (under the cap)
@@ -154,16 +167,19 @@ def test_timeout_then_success(fake, monkeypatch):
 
 
 def test_server_errors_exhaust_retries_without_cache(fake):
-    fake.state.inject("/api/v3/klines", Fault(503, {}, '{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}'), times=5)
+    fake.state.inject("/api/v3/klines", Fault(503, {},
+                                              '{"code":-1001,"msg":"Internal error; unable to process your request. '
+                                              'Please try again."}'), times=5)
     with pytest.raises(MarketDataError, match=r"binance is temporarily unavailable \(HTTP 503\) and nothing cached "
                                               "for binance:ETH/USDT:1h"):
         load_market("binance:ETH/USDT:1h", "2024-01-01", "2024-01-02")
 
 
 def test_maintenance_message(fake):
+    import ccxt
+
     from pricecast.market import SourceUnavailableError
     from pricecast.market.ccxt_source import _translate
-    import ccxt
 
     err = _translate(ccxt.OnMaintenance("binance {}"), "binance", "loading")
     assert isinstance(err, SourceUnavailableError) and "under maintenance" in str(err)

@@ -14,7 +14,6 @@ import pytest
 from pricecast.market import MarketDataError, load_market, yahoo
 from pricecast.market.yahoo import fetch_candles as yahoo_fetch
 
-
 H = 3_600_000
 MIN = 60_000
 
@@ -22,7 +21,8 @@ MIN = 60_000
 def rows(data) -> list[list[float]]:
     """The candles as ccxt's ``[ms, open, high, low, close, volume]`` rows."""
     frame = data.candles
-    return [[int(t.value // 1_000_000), *map(float, r)] for t, r in zip(frame.index, frame[["open", "high", "low", "close", "volume"]].to_numpy())]
+    rows = frame[["open", "high", "low", "close", "volume"]].to_numpy()
+    return [[int(t.value // 1_000_000), *map(float, r)] for t, r in zip(frame.index, rows)]
 
 
 def ts(ms: int) -> pd.Timestamp:

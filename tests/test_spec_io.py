@@ -4,8 +4,15 @@ from __future__ import annotations
 import pytest
 
 from pricecast.presets import PRESETS
-from pricecast.spec_io import (PARAM_NAMES, SpecError, spec_from_params, spec_from_yaml, spec_to_params,
-                               spec_to_yaml, validate_spec)
+from pricecast.spec_io import (
+    PARAM_NAMES,
+    SpecError,
+    spec_from_params,
+    spec_from_yaml,
+    spec_to_params,
+    spec_to_yaml,
+    validate_spec,
+)
 from pricecast.specs import RunSpec
 
 

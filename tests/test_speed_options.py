@@ -11,6 +11,8 @@ from pricecast.models import ModelSpec
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.windows import WindowSpec
 
+pytestmark = pytest.mark.slow  # (nearly) every test here trains a Keras model
+
 
 def _candles(rows: int = 240) -> pd.DataFrame:
     rng = np.random.default_rng(1)

@@ -15,6 +15,8 @@ from pricecast.windows import WindowSpec
 
 from .conftest import make_candles
 
+pytestmark = pytest.mark.slow  # (nearly) every test here trains a Keras model
+
 TINY = RunSpec(
     data="sample:AAPL",
     window=WindowSpec(n=10, k=3, features=("close",)),

@@ -8,8 +8,7 @@ from pricecast.diagnostics import autocorrelation, diagnose, histogram
 from pricecast.models import ModelSpec
 from pricecast.recursive import recursive_forecast, recursive_problem
 from pricecast.scaling import Scaler
-from pricecast.uncertainty import (conformal_band, conformal_quantiles, coverage, coverage_text, has_dropout,
-                                   sample_band)
+from pricecast.uncertainty import conformal_band, conformal_quantiles, coverage, coverage_text, has_dropout, sample_band
 from pricecast.windows import WindowPart, WindowSpec
 
 
@@ -86,7 +85,7 @@ def test_residual_diagnostics_flag_autocorrelation():
 
 
 def test_recursive_forecast_feeds_its_own_predictions_back():
-    n, k, m = 4, 3, 2
+    _n, k, m = 4, 3, 2
     hist = np.array([[1.0, 2.0, 3.0, 4.0], [10.0, 10.0, 10.0, 10.0]])
     part = WindowPart("test", hist[:, :, None], np.zeros((m, k)), hist, np.array([3, 3]), (0, 8))
     scaler = Scaler.fit("logratio", hist.T[:, :1], hist[0], ("close",), "close", (0, 4))

@@ -4,9 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricecast.windows import WindowError, WindowSpec, latest_window, make_windows, split_bounds
-
 from bench._common import PastSampler  # the tutorial's sampler, verbatim: the reference to match
+from pricecast.windows import WindowError, WindowSpec, latest_window, make_windows, split_bounds
 
 from .conftest import make_candles
 

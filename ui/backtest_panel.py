@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.backtest import BacktestResult, BacktestSpec, data_fingerprint, _hash
+from pricecast.backtest import BacktestResult, BacktestSpec, _hash, data_fingerprint
 from pricecast.jobs import Job, JobError, JobSnapshot, registry
 from pricecast.specs import RunSpec
 from ui import common, state
@@ -189,8 +189,8 @@ def _results(result: BacktestResult, shuffled, run=None) -> None:
 
 
 def _intervals(result: BacktestResult, ef) -> None:
-    for method, by_level in result.intervals.items():
-        for level, c in by_level.items():
+    for by_level in result.intervals.values():
+        for c in by_level.values():
             st.markdown(f"- {c['text']} (mean width {c['mean_width']:.4g})")
     if "mc_dropout" in result.intervals:
         st.caption("MC-dropout bands show only the model's own uncertainty, not the market's, so they are usually "

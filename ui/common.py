@@ -5,10 +5,12 @@ import logging
 import math
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
+
+from pricecast.errors import PricecastError, describe
 
 from . import state
 
@@ -182,19 +184,22 @@ def quick_job(kind: str, payload: dict, candles=None, what: str = "Working", tim
 
 
 def guard(body: Callable[[], None]) -> None:
-    """Run a page body; any error is shown as a message, never as a traceback."""
+    """Run a page body; any error is shown as a message, never as a traceback. Pages catch only
+    :class:`PricecastError` (bad input, with what to change) where they can say more; everything
+    else ends up here and is logged with its traceback."""
     try:
         body()
-    except Exception as exc:  # noqa: BLE001 - st.rerun/st.stop are BaseExceptions and pass through
+    except PricecastError as exc:  # a problem the message explains: nothing for the log
+        st.error(plain(exc))
+    except Exception as exc:  # a bug; st.rerun/st.stop are BaseExceptions and pass through
         log.exception("page error")
         st.error(f"Something went wrong: {plain(exc)}")
 
 
 def plain(exc: BaseException) -> str:
-    """An error's message for st.error/st.warning, markdown-escaped: messages quote user text
-    (file names, cell values, link values)."""
-    text = str(exc).strip().strip("'\"")
-    return md(text if text else type(exc).__name__)
+    """:func:`pricecast.errors.describe`, markdown-escaped for st.error/st.warning: messages quote
+    user text (file names, cell values, link values)."""
+    return md(describe(exc))
 
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark, and escaping all of

@@ -162,15 +162,14 @@ def load_current() -> tuple[pd.DataFrame | None, str]:
     try:
         candles, _, _ = _load(spec.data, since, until, _token(spec.data))
         return candles, ""
-    except Exception as exc:  # noqa: BLE001 - any loading problem becomes a message
+    except (ValueError, OSError) as exc:  # any loading problem becomes a message
         from pricecast.datasets import kind_of
-
         from ui.common import plain
 
         message = plain(exc)
         try:
             market = kind_of(spec.data) == "market"
-        except Exception:  # noqa: BLE001
+        except ValueError:
             market = False
         if market:
             message += (" — open the Data page and press “Load” to download these candles, or, without internet, "

@@ -11,12 +11,14 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
+from ..errors import PricecastError, describe
 from ..spawning import spawn_context, thread_env, without_main_script
 from .tasks import Task, finish_remote, prepare_remote, run_task
-from .worker import death_message, describe
+from .worker import death_message
 from .worker import main as worker_main
 
 OnMessage = Callable[[tuple], None]
@@ -24,7 +26,7 @@ OnExit = Callable[["int | None"], None]
 EXECUTORS: tuple[str, ...] = ("local", "ray")
 
 
-class JobError(ValueError):
+class JobError(PricecastError):
     """A job cannot be started as asked (unknown executor, Ray missing, no capacity ...)."""
 
 

@@ -7,8 +7,9 @@ and a ``stop`` flag (anything with ``is_set()``), and returns the job's result.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 

@@ -14,16 +14,9 @@ import threading
 import traceback
 from typing import Any
 
+from ..errors import describe
 from ..spawning import watch_parent
 from .tasks import Task, run_task, warm_up
-
-
-def describe(exc: BaseException) -> str:
-    """The message a person can act on; the exception's class name only when it says nothing."""
-    text = str(exc).strip()
-    if isinstance(exc, (ValueError, KeyError, OSError)) and text:
-        return text.strip("'\"")
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def death_message(exitcode: int | None) -> str:

@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -55,7 +55,7 @@ def read_cache(path: Path) -> CacheRead:
                               "move or delete that folder, or set PRICECAST_CACHE_DIR to another place")
     if not path.exists():
         return CacheRead(None, None, None)
-    age = datetime.now(timezone.utc) - datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    age = datetime.now(UTC) - datetime.fromtimestamp(path.stat().st_mtime, UTC)
     try:
         frame = pd.read_parquet(path)
         frame = normalize_candles(frame, f"cache {path.name}")

@@ -13,12 +13,23 @@ import json
 import os
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
-from .http import (NO_NETWORK, RETRY_STATUSES, RetryPolicy, base_url_override, body_problem, call_with_retries,
-                   retry_after_seconds, rewrite_urls, status_problem)
+from .http import (
+    NO_NETWORK,
+    RETRY_STATUSES,
+    RetryPolicy,
+    base_url_override,
+    body_problem,
+    call_with_retries,
+    retry_after_seconds,
+    rewrite_urls,
+    status_problem,
+)
 from .refs import timeframe_ms
+
 
 class _LazyCcxt:
     """Stands for the ccxt module until an attribute is first used, then imports it (and replaces
@@ -265,7 +276,7 @@ def _load_markets(ex: Any, policy: RetryPolicy, progress: Callable[[str], None] 
         return call_with_retries(
             lambda: ex.load_markets(), classify=_classify(ex), policy=policy, label=ex.id, progress=progress
         )
-    except Exception as exc:  # noqa: BLE001 - translated
+    except Exception as exc:  # translated
         raise _translate(exc, ex.id, "loading its markets", getattr(ex, "pricecast_last_status", None)) from exc
 
 
@@ -321,7 +332,8 @@ def _page_limit(ex: Any) -> int:
     return int(limit) if limit else DEFAULT_PAGE_LIMIT
 
 
-def fetch_candles(
+# too complex for C901 and left so: paging, retries and partial results of one download
+def fetch_candles(  # noqa: C901
     exchange_id: str,
     symbol: str,
     timeframe: str,
@@ -371,7 +383,7 @@ def fetch_candles(
 
         try:
             page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress)
-        except Exception as exc:  # noqa: BLE001 - translated
+        except Exception as exc:  # translated
             err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles", ex.pricecast_last_status)
             if isinstance(err, SourceUnavailableError):
                 err.partial = sorted(rows.values())

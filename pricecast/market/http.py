@@ -16,9 +16,10 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -49,7 +50,7 @@ class RetryPolicy:
     timeout: float = 20.0
 
     @classmethod
-    def from_env(cls) -> "RetryPolicy":
+    def from_env(cls) -> RetryPolicy:
         return cls(
             attempts=max(1, int(_env_float("PRICECAST_HTTP_RETRIES", 4))),
             backoff=max(0.0, _env_float("PRICECAST_HTTP_BACKOFF", 1.0)),
@@ -116,8 +117,8 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @dataclass
@@ -223,7 +224,7 @@ def call_with_retries(
     for attempt in range(policy.attempts):
         try:
             return call()
-        except Exception as exc:  # noqa: BLE001 - classify decides, the rest is re-raised
+        except Exception as exc:  # classify decides, the rest is re-raised
             retryable, retry_after, reason = classify(exc)
             if not retryable or attempt + 1 >= policy.attempts:
                 raise

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -132,7 +132,8 @@ def _validate_ref(ref: MarketRef) -> None:
             raise MarketDataError(f"{ref.source} does not serve '{ref.timeframe}' candles; supported: {', '.join(supported)}")
 
 
-def load_market(
+# too complex for C901 and left so: cache, fetch, fallback to cache and the messages for each
+def load_market(  # noqa: C901
     ref: str | MarketRef,
     since: TimeLike = None,
     until: TimeLike = None,
@@ -228,7 +229,8 @@ def load_market(
         warnings.append(f"{failure.reason}: using {len(frame)} cached candles, last updated {human_age(age)}")
         return result(frame, fetched, age)
     if frame is None:
-        raise MarketDataError(f"{ref.source} has no candles for {ref.symbol} {ref.timeframe} between {ranges[0][0] if ranges else since_ts} and {end}")
+        raise MarketDataError(f"{ref.source} has no candles for {ref.symbol} {ref.timeframe} "
+                              f"between {ranges[0][0] if ranges else since_ts} and {end}")
     if ranges and fetched == 0 and path.exists():
         touch(path)  # we asked and there was nothing new: the cache is current as of now
     age = None if not path.exists() else (timedelta(0) if ranges else cached.age)

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "api-samples"
 HOUR_MS = 3_600_000
@@ -58,7 +59,7 @@ def like(template: Any, value: float) -> Any:
 
 
 def iso_utc(t_ms: int) -> str:
-    return datetime.fromtimestamp(t_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(t_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Book:
     missing: set[int] = field(default_factory=set)
     verbatim: bool = True  # False: another market, built from these rows but never equal to them
 
-    def like_this(self) -> "Book":
+    def like_this(self) -> Book:
         """A book for another market of the same exchange: same row shapes, generated rows only."""
         return Book(self.recorded, self.step, self.make, verbatim=False)
 
@@ -161,7 +162,7 @@ class Recordings:
     yahoo: dict[str, dict]  # symbol -> chart.result[0] (daily)
 
     @classmethod
-    def read(cls) -> "Recordings":
+    def read(cls) -> Recordings:
         yahoo = {}
         for name, symbol in (("yahoo_chart_TSLA_1d_2010_2023.json", "TSLA"), ("yahoo_chart_AAPL_1d_2020.json", "AAPL"),
                              ("yahoo_chart_BTC-USD_1d_2020.json", "BTC-USD")):

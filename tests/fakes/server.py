@@ -32,7 +32,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -142,7 +142,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:  # the name http.server calls
         parts = urlsplit(self.path)
         full = unquote(parts.path)
         source, _, rest = full.lstrip("/").partition("/")
@@ -287,11 +287,11 @@ def _v1(state: FakeState, markets: dict[str, Book], path: str, q: dict[str, str]
 def _parse_to(text: str) -> int:
     text = text.replace(" ", "T")
     if text.endswith("Z"):
-        dt = datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+        dt = datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     elif "+" in text[10:]:
         dt = datetime.fromisoformat(text)
     else:  # Bithumb reads a bare time as KST
-        dt = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        dt = datetime.fromisoformat(text).replace(tzinfo=UTC)
         return int(dt.timestamp() * 1000) - 9 * 3_600_000
     return int(dt.timestamp() * 1000)
 
@@ -374,7 +374,7 @@ def _coinbase_product(pid: str) -> dict:
 def _iso_ms(text: str) -> int:
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
 
 
@@ -391,7 +391,8 @@ def yahoo(state: FakeState, path: str, q: dict[str, str]) -> tuple[int, Any]:
     if interval == "1d":
         return 200, _chart(recorded, interval, _daily_bars(recorded, p1, p2), state.yahoo_nulls)
     if interval not in YAHOO_INTRADAY:
-        return 422, {"chart": {"result": None, "error": {"code": "Unprocessable Entity", "description": f"fake serves 1d and intraday, not {interval}"}}}
+        return 422, {"chart": {"result": None, "error": {"code": "Unprocessable Entity",
+                                                           "description": f"fake serves 1d and intraday, not {interval}"}}}
     span_days, keep_days = YAHOO_LIMITS[interval]
     now_s = state.now() // 1000
     prefix = f"{interval} data not available for startTime={p1} and endTime={p2}."
@@ -489,7 +490,7 @@ class FakeServer:
     def url(self, source: str) -> str:
         return f"{self.root}/{source}"
 
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         self.thread.start()
         return self
 
