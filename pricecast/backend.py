@@ -70,3 +70,11 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
                 tf_config.disable_op_determinism()
         except (AttributeError, ImportError, RuntimeError):
             pass
+
+
+def warm_up() -> str:
+    """Load Keras and its backend and prepare the device: what a worker started ahead of time does
+    while it waits for its first task."""
+    import keras  # noqa: F401
+
+    return configure_device()

@@ -25,6 +25,7 @@ import pandas as pd
 from .experiments import ExperimentError, Trial, save_record
 from .jobs import executors as job_executors
 from .jobs.registry import JobRegistry
+from .jobs.task import Runner, Task
 from .spawning import thread_env
 from .specs import RunSpec
 
@@ -104,6 +105,47 @@ def run_serial(tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_re
 
 
 # ---- jobs: local worker processes or Ray ---------------------------------------------------------
+def _trial_task(task: Task, emit, stop) -> dict:
+    """One trial in a job worker; its record is written there, as soon as it is done, so a
+    finished trial is kept even if the experiment's driver dies."""
+    record = run_trial(task.payload["task"], task.candles, task.payload["exp_dir"], stop)
+    if record["status"] != "stopped" and task.payload.get("save", True):
+        save_record(task.payload["exp_dir"], record)
+    return record
+
+
+def _warm_up() -> None:
+    from . import training  # noqa: F401
+    from .backend import warm_up
+
+    warm_up()
+
+
+def _trial_scratch(task: Task, scratch: str) -> None:
+    task.payload = {**task.payload, "exp_dir": scratch, "save": False}  # recorded here, by the driver
+
+
+def _trial_folder(task: Task, record: dict, scratch: Path) -> Path | None:
+    return scratch / record["run_dir"] if record.get("run_dir") else None
+
+
+def _trial_arrived(kind: str, local: dict, record: dict, files: dict[str, bytes], rel: str | None) -> dict:
+    """Here, after a trial on another machine: its run folder (sent back as files) and its record."""
+    from .runs import store_run_files
+
+    folder = Path(local["exp_dir"])
+    if rel:
+        (folder / Path(rel).parent).mkdir(parents=True, exist_ok=True)
+        store_run_files(folder / Path(rel).parent, Path(rel).name, files)
+    if record.get("status") != "stopped":
+        save_record(folder, record)
+    return record
+
+
+TRIALS = Runner(run=_trial_task, warm_up=_warm_up, prepare_remote=_trial_scratch, written_folder=_trial_folder,
+                finish_remote=_trial_arrived)
+
+
 def import_ray():
     try:
         return job_executors.import_ray()
@@ -120,8 +162,8 @@ def _executor(name: str, workers: int, address: str | None):
             # A local Ray sized to this machine; a cluster is sized by its own nodes.
             ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
         threads = 1 if address else max(1, cores // max(1, workers))  # many small trials side by side
-        return job_executors.RayExecutor(address, num_cpus=threads, threads=threads)
-    return job_executors.LocalExecutor(threads=max(1, cores // workers), spare=False, keep_idle=workers,
+        return job_executors.RayExecutor(TRIALS, address, num_cpus=threads, threads=threads)
+    return job_executors.LocalExecutor(TRIALS, threads=max(1, cores // workers), spare=False, keep_idle=workers,
                                        finish_when_orphaned=True)
 
 
@@ -130,7 +172,7 @@ def run_jobs(executor: str, tasks: Sequence[dict], candles: pd.DataFrame, folder
     """Each trial a job, ``workers`` at a time. Stop drops the queued trials; the running ones
     finish and are recorded (a half-trained trial is never kept)."""
     started_ray = executor == "ray" and not _ray_running()
-    registry = JobRegistry(capacity=workers, keep=len(tasks) + 1,
+    registry = JobRegistry(TRIALS, capacity=workers, keep=len(tasks) + 1,
                            executors={executor: _executor(executor, workers, address)})
     jobs = [registry.submit("experiment", "trial", {"task": task, "exp_dir": str(folder)}, candles=candles,
                             executor=executor, exclusive=False) for task in tasks]

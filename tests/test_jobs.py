@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricecast.jobs import Batch, Epoch, JobError, JobRegistry, Started, Task, tune_for_dashboard
+from pricecast.jobs import RUNNER, Batch, Epoch, JobError, JobRegistry, Started, Task, tune_for_dashboard
 from pricecast.jobs.job import Job
 from pricecast.models import ModelSpec
 from pricecast.runs import list_runs
@@ -35,7 +35,7 @@ def candles() -> pd.DataFrame:
 
 @pytest.fixture
 def jobs():
-    reg = JobRegistry(capacity=2)
+    reg = JobRegistry(RUNNER, capacity=2)
     yield reg
     reg.shutdown()
 
@@ -109,7 +109,7 @@ def test_a_bad_setup_becomes_a_plain_message(jobs, candles):
 
 
 def test_capacity_queues_jobs_and_sessions_never_see_each_other(candles):
-    reg = JobRegistry(capacity=1)
+    reg = JobRegistry(RUNNER, capacity=1)
     try:
         first = _train(reg, "tab-a", TINY, candles)
         second = _train(reg, "tab-b", TINY, candles)
@@ -126,7 +126,7 @@ def test_capacity_queues_jobs_and_sessions_never_see_each_other(candles):
 
 
 def test_a_queued_job_stopped_before_it_starts_never_runs(candles):
-    reg = JobRegistry(capacity=1)
+    reg = JobRegistry(RUNNER, capacity=1)
     try:
         first = _train(reg, "tab-a", TINY, candles)
         second = _train(reg, "tab-b", TINY, candles)
@@ -200,7 +200,7 @@ def test_a_training_job_on_ray_streams_events_and_lands_its_run_here(candles, pr
     """The same job through the Ray executor (a local Ray instance here; RAY_ADDRESS for a cluster):
     events come back through the channel actor, the run folder travels back as files."""
     ray = pytest.importorskip("ray")
-    reg = JobRegistry(capacity=1)
+    reg = JobRegistry(RUNNER, capacity=1)
     try:
         job = reg.submit("tab-a", "train", {"spec": tune_for_dashboard(TINY).to_dict()}, candles=candles,
                          executor="ray")

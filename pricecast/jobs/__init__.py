@@ -1,7 +1,9 @@
 """Jobs: trainings, walk-forward backtests, experiments (and the few other things that need
 TensorFlow) started from the dashboard run in worker processes, never in the server's.
 
-- :mod:`.tasks`: what a job does, in the worker; :mod:`.worker`: the worker process's main;
+- :mod:`.task`: a task as data and the runner that does it; :mod:`.tasks`: what the dashboard's
+  jobs do, in the worker (the only module here that reaches training); :mod:`.worker`: the
+  worker process's main;
 - :mod:`.executors`: where it runs (a local process, or Ray) behind one ``launch`` interface;
 - :mod:`.events`: typed progress events; :mod:`.job`: one job's state and snapshots;
 - :mod:`.registry`: jobs per browser session, capacity and queue.
@@ -10,14 +12,29 @@ Importing this package loads no TensorFlow.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from ..specs import RunSpec
 from .events import Batch, Epoch, Fold, Progress, Started, Trial
 from .executors import EXECUTORS, JobError, LocalExecutor, RayExecutor
 from .job import Job, JobSnapshot, JobState
-from .registry import JobRegistry, default_capacity, registry
-from .tasks import KINDS, BacktestOutcome, Task, TrainResult
+from .registry import JobRegistry, default_capacity
+from .task import Runner, Task
+from .tasks import RUNNER
+
+_REGISTRY: JobRegistry | None = None
+_REGISTRY_LOCK = threading.Lock()
+
+
+def registry() -> JobRegistry:
+    """The process-wide registry of the dashboard's jobs (one Streamlit server process serves every
+    browser tab)."""
+    global _REGISTRY
+    with _REGISTRY_LOCK:
+        if _REGISTRY is None:
+            _REGISTRY = JobRegistry(RUNNER)
+        return _REGISTRY
 
 
 def tune_for_dashboard(spec: RunSpec) -> RunSpec:
@@ -27,5 +44,5 @@ def tune_for_dashboard(spec: RunSpec) -> RunSpec:
 
 
 __all__ = ["Batch", "Epoch", "Fold", "Progress", "Started", "Trial", "EXECUTORS", "JobError", "LocalExecutor",
-           "RayExecutor", "Job", "JobSnapshot", "JobState", "JobRegistry", "default_capacity", "registry", "KINDS",
-           "BacktestOutcome", "Task", "TrainResult", "tune_for_dashboard"]
+           "RayExecutor", "Job", "JobSnapshot", "JobState", "JobRegistry", "default_capacity", "registry", "Runner", "RUNNER",
+           "Task", "tune_for_dashboard"]

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from ..errors import PricecastError, describe
 from ..spawning import spawn_context, thread_env, without_main_script
-from .tasks import Task, finish_remote, prepare_remote, run_task
+from .task import Runner, Task, apply_env
 from .worker import death_message
 from .worker import main as worker_main
 
@@ -39,13 +39,13 @@ class Handle(Protocol):
 class _Worker:
     """A spawned worker process, its pipe and its stop flag."""
 
-    def __init__(self, env: dict[str, str], finish_when_orphaned: bool = False) -> None:
+    def __init__(self, env: dict[str, str], runner: Runner, finish_when_orphaned: bool = False) -> None:
         ctx = spawn_context()
         self.conn, child = ctx.Pipe(duplex=True)
         self.stop_event = ctx.Event()
         # Not a daemon: an experiment's worker starts its own process pool.
         self.process = ctx.Process(target=worker_main,
-                                   args=(child, self.stop_event, os.getpid(), env, finish_when_orphaned),
+                                   args=(child, self.stop_event, os.getpid(), env, runner, finish_when_orphaned),
                                    name="pricecast-job", daemon=False)
         with without_main_script():
             self.process.start()
@@ -87,8 +87,9 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, threads: int | None = None, spare: bool = True, keep_idle: int = 0,
+    def __init__(self, runner: Runner, threads: int | None = None, spare: bool = True, keep_idle: int = 0,
                  finish_when_orphaned: bool = False) -> None:
+        self.runner = runner
         self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         self.spare_wanted = spare
         self.keep_idle = keep_idle
@@ -98,7 +99,7 @@ class LocalExecutor:
         self._lock = threading.Lock()
 
     def _new_worker(self) -> _Worker:
-        return _Worker(self.env, self.finish_when_orphaned)
+        return _Worker(self.env, self.runner, self.finish_when_orphaned)
 
     def prewarm(self) -> None:
         """Start the spare worker if there is none (it loads TensorFlow in the background)."""
@@ -202,7 +203,7 @@ def _channel_class(ray):
     return Channel
 
 
-def _ray_job(task: Task, channel) -> tuple:
+def _ray_job(task: Task, runner: Runner, channel) -> tuple:
     """Runs on a Ray worker: the task, with events sent through ``channel``. A run folder it
     writes travels back as bytes, so it lands on the driver's disk even without a shared one."""
     import ray
@@ -220,12 +221,13 @@ def _ray_job(task: Task, channel) -> tuple:
     threading.Thread(target=poll_stop, daemon=True).start()
     try:
         with tempfile.TemporaryDirectory(prefix="pricecast-job-") as scratch:
-            prepare_remote(task, scratch)
+            runner.prepare_remote(task, scratch)
             try:
-                result = run_task(task, lambda event: channel.put.remote(("event", event)), stop)
-            except Exception as exc:  # noqa: BLE001
+                apply_env(task.env)
+                result = runner.run(task, lambda event: channel.put.remote(("event", event)), stop)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a message on the page
                 return ("error", describe(exc)), {}, None
-            folder = _written_folder(task, result, Path(scratch))
+            folder = runner.written_folder(task, result, Path(scratch))
             files: dict[str, bytes] = {}
             rel = None
             if folder is not None:
@@ -234,16 +236,6 @@ def _ray_job(task: Task, channel) -> tuple:
             return ("result", result), files, rel
     finally:
         done.set()
-
-
-def _written_folder(task: Task, result, scratch: Path) -> Path | None:
-    from .tasks import TrainResult
-
-    if isinstance(result, TrainResult):
-        return Path(result.run_dir)
-    if task.kind == "trial" and isinstance(result, dict) and result.get("run_dir"):
-        return scratch / result["run_dir"]
-    return None
 
 
 class _RayHandle:
@@ -266,7 +258,9 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: int = 1, threads: int | None = None) -> None:
+    def __init__(self, runner: Runner, address: str | None = None, num_cpus: int = 1,
+                 threads: int | None = None) -> None:
+        self.runner = runner
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.num_cpus = num_cpus
         self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -304,13 +298,12 @@ class RayExecutor:
             task.env = {}  # this machine's folders mean nothing on the cluster's nodes
         channel = self._channel.remote()
         local = dict(task.payload)  # where the results belong on this machine
-        handle = _RayHandle(self._remote.remote(task, channel), channel)
+        handle = _RayHandle(self._remote.remote(task, self.runner, channel), channel)
         threading.Thread(target=self._read, args=(ray, handle, task.kind, local, on_message, on_exit),
                          name="pricecast-ray-reader", daemon=True).start()
         return handle
 
-    @staticmethod
-    def _read(ray, handle: _RayHandle, kind: str, local: dict, on_message: OnMessage, on_exit: OnExit) -> None:
+    def _read(self, ray, handle: _RayHandle, kind: str, local: dict, on_message: OnMessage, on_exit: OnExit) -> None:
         def drain() -> None:
             for message in ray.get(handle.channel.take.remote()):
                 on_message(message)
@@ -325,7 +318,7 @@ class RayExecutor:
             final, files, rel = ray.get(handle.ref)
             drain()
             if final[0] == "result":
-                final = ("result", finish_remote(kind, local, final[1], files, rel))
+                final = ("result", self.runner.finish_remote(kind, local, final[1], files, rel))
             on_message(final)
         except Exception as exc:  # noqa: BLE001 - cancelled, worker died, node lost
             name = type(exc).__name__
@@ -338,11 +331,11 @@ class RayExecutor:
         pass
 
 
-def make_executor(name: str, address: str | None = None, threads: int | None = None):
+def make_executor(name: str, runner: Runner, address: str | None = None, threads: int | None = None):
     if name == "local":
-        return LocalExecutor(threads)
+        return LocalExecutor(runner, threads)
     if name == "ray":
-        return RayExecutor(address, threads=threads)
+        return RayExecutor(runner, address, threads=threads)
     raise JobError(f"unknown executor '{name}'; choose from {', '.join(EXECUTORS)}")
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import events
-from .tasks import Task
+from .task import Task
 from .worker import death_message
 
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "seconds"]

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .executors import EXECUTORS, JobError, make_executor
 from .job import Job
-from .tasks import Task
+from .task import Runner, Task
 
 
 def gpu_present() -> bool:
@@ -44,9 +44,12 @@ def default_executor() -> str:
 
 
 class JobRegistry:
-    def __init__(self, capacity: int | None = None, keep: int = 20, executors: dict[str, Any] | None = None) -> None:
-        """``executors``: ready-made executors by name (e.g. an experiment's pool of reusable
-        workers); others are made on first use."""
+    def __init__(self, runner: Runner, capacity: int | None = None, keep: int = 20,
+                 executors: dict[str, Any] | None = None) -> None:
+        """``runner``: how the tasks are done (passed to every worker). ``executors``: ready-made
+        executors by name (e.g. an experiment's pool of reusable workers); others are made on
+        first use."""
+        self.runner = runner
         self.capacity = capacity or default_capacity()
         self.keep = keep
         self._lock = threading.RLock()
@@ -65,7 +68,7 @@ class JobRegistry:
                     cores = os.cpu_count() or 1
                     # Caps only bite when many jobs share many cores; two cores stay shared by the OS.
                     threads = cores // self.capacity if cores // self.capacity >= 2 else None
-                self._executors[name] = make_executor(name, threads=threads)
+                self._executors[name] = make_executor(name, self.runner, threads=threads)
             return self._executors[name]
 
     def prewarm(self, executor: str | None = None) -> None:
@@ -169,16 +172,3 @@ class JobRegistry:
             job.kill()
         for executor in executors:
             executor.shutdown()
-
-
-_REGISTRY: JobRegistry | None = None
-_REGISTRY_LOCK = threading.Lock()
-
-
-def registry() -> JobRegistry:
-    """The process-wide registry (one Streamlit server process serves every browser tab)."""
-    global _REGISTRY
-    with _REGISTRY_LOCK:
-        if _REGISTRY is None:
-            _REGISTRY = JobRegistry()
-        return _REGISTRY

@@ -1,46 +1,24 @@
-"""What a job does, run inside a worker process (or a Ray task): the only place where the
-dashboard's work meets TensorFlow.
+"""What the dashboard's jobs do, run inside a worker process (or a Ray task): the only place where
+the dashboard's work meets TensorFlow.
 
-A :class:`Task` is plain data; :func:`run_task` executes it with an ``emit`` callback for events
-and a ``stop`` flag (anything with ``is_set()``), and returns the job's result.
+:data:`RUNNER` runs a :class:`~.task.Task` of one of :data:`KINDS` with an ``emit`` callback for
+events and a ``stop`` flag (anything with ``is_set()``), and returns the job's result.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import events
+from .task import Runner, Task
 
 Emit = Callable[[events.Event], None]
 
-KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "trial", "summary", "forecast")
-
-
-ENV_PREFIX = "PRICECAST_"
-
-
-@dataclass
-class Task:
-    kind: str
-    payload: dict[str, Any] = field(default_factory=dict)
-    candles: pd.DataFrame | None = None
-    # pricecast's own settings (PRICECAST_HOME ...) as they were when the job was submitted: a
-    # worker started earlier, with TensorFlow loaded in advance, must still use today's folders.
-    env: dict[str, str] = field(default_factory=lambda: settings_env())
-
-
-def settings_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
-
-
-def apply_env(env: dict[str, str]) -> None:
-    for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
-        del os.environ[key]
-    os.environ.update(env)
+KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast")
 
 
 @dataclass(frozen=True)
@@ -58,19 +36,16 @@ class BacktestOutcome:
 def run_task(task: Task, emit: Emit, stop) -> Any:
     if task.kind not in KINDS:
         raise ValueError(f"unknown job kind '{task.kind}'; choose from {', '.join(KINDS)}")
-    apply_env(task.env)
     return _RUNNERS[task.kind](task.payload, task.candles, emit, stop)
 
 
 def warm_up() -> None:
     """Load what every training needs (TensorFlow above all) before a task arrives, so a worker
     started ahead of time begins training at once."""
-    import keras  # noqa: F401
-
     from .. import callbacks, feeding, training  # noqa: F401
-    from ..backend import configure_device
+    from ..backend import warm_up as load_backend
 
-    configure_device()
+    load_backend()
 
 
 def _relay(convert: Callable[[dict], events.Event | None], emit: Emit) -> Callable[[dict], None]:
@@ -115,18 +90,6 @@ def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -
     return str(exp.dir)
 
 
-def _trial(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
-    """One experiment trial; its record is written here, in the worker, as soon as it is done, so a
-    finished trial is kept even if the experiment's driver dies."""
-    from ..experiment_exec import run_trial
-    from ..experiments import save_record
-
-    record = run_trial(payload["task"], candles, payload["exp_dir"], stop)
-    if record["status"] != "stopped" and payload.get("save", True):
-        save_record(payload["exp_dir"], record)
-    return record
-
-
 def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
     from ..models import build_model, model_summary
     from ..specs import RunSpec
@@ -146,40 +109,31 @@ def _forecast(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> 
 
 
 _RUNNERS: dict[str, Callable[[dict, pd.DataFrame | None, Emit, Any], Any]] = {
-    "train": _train, "backtest": _backtest, "experiment": _experiment, "trial": _trial, "summary": _summary,
-    "forecast": _forecast,
+    "train": _train, "backtest": _backtest, "experiment": _experiment, "summary": _summary, "forecast": _forecast,
 }
 
-# Where a task writes its run folder; on another machine that is a scratch folder, and the folder
-# comes back as files (see executors.RayExecutor).
-_OUTPUT_KEY = {"train": "runs_root", "trial": "exp_dir"}
-
-
 def prepare_remote(task: Task, scratch: str) -> None:
-    """Point a task that runs on another machine at a scratch folder there."""
-    key = _OUTPUT_KEY.get(task.kind)
-    if key:
-        task.payload = {**task.payload, key: scratch, "save": False}
+    """A training on another machine writes its run folder to a scratch folder there."""
+    if task.kind == "train":
+        task.payload = {**task.payload, "runs_root": scratch}
+
+
+def written_folder(task: Task, result: Any, scratch: Path) -> Path | None:
+    return Path(result.run_dir) if isinstance(result, TrainResult) else None
 
 
 def finish_remote(kind: str, local: dict, result: Any, files: dict[str, bytes], rel: str | None) -> Any:
-    """On this machine, after a remote task: store the run folder that came back as files where the
-    task would have written it here, and record a trial."""
-    from pathlib import Path
-
+    """Here, after a training on another machine: its run folder, which came back as files, goes
+    where the training would have written it on this machine."""
     from ..paths import runs_dir
     from ..runs import store_run_files
 
-    if rel:
-        key = _OUTPUT_KEY[kind]
-        root = Path(local.get(key) or runs_dir())
-        rel_path = Path(rel)
-        (root / rel_path.parent).mkdir(parents=True, exist_ok=True)
-        stored = store_run_files(root / rel_path.parent, rel_path.name, files)
-        if isinstance(result, TrainResult):
-            result = TrainResult(str(stored), result.metrics)
-    if kind == "trial" and isinstance(result, dict) and result.get("status") != "stopped":
-        from ..experiments import save_record
-
-        save_record(local["exp_dir"], result)
+    if rel and isinstance(result, TrainResult):
+        root = Path(local.get("runs_root") or runs_dir())
+        root.mkdir(parents=True, exist_ok=True)
+        result = TrainResult(str(store_run_files(root, Path(rel).name, files)), result.metrics)
     return result
+
+
+RUNNER = Runner(run=run_task, warm_up=warm_up, prepare_remote=prepare_remote, written_folder=written_folder,
+                finish_remote=finish_remote)

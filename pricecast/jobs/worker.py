@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import describe
 from ..spawning import watch_parent
-from .tasks import Task, run_task, warm_up
+from .task import Runner, Task, apply_env
 
 
 def death_message(exitcode: int | None) -> str:
@@ -34,7 +34,8 @@ def death_message(exitcode: int | None) -> str:
     return f"the training process ended unexpectedly (exit code {exitcode}); nothing of this run was saved"
 
 
-def main(conn: Any, stop: Any, parent_pid: int, env: dict[str, str], finish_when_orphaned: bool = False) -> None:
+def main(conn: Any, stop: Any, parent_pid: int, env: dict[str, str], runner: Runner,
+         finish_when_orphaned: bool = False) -> None:
     """Entry point of a spawned worker. Loads TensorFlow first (a spare worker does this while it
     waits), then runs the tasks it is given, one after another, until it receives ``None``.
     Orphaned (its parent gone), it ends at once — or, with ``finish_when_orphaned``, after the task
@@ -43,7 +44,7 @@ def main(conn: Any, stop: Any, parent_pid: int, env: dict[str, str], finish_when
     busy = threading.Event()
     watch_parent(parent_pid, may_exit=(lambda: not busy.is_set()) if finish_when_orphaned else (lambda: True))
     try:
-        warm_up()
+        runner.warm_up()
     except Exception:  # noqa: BLE001 - the task itself will fail with the real message
         pass
     lock = threading.Lock()
@@ -61,14 +62,15 @@ def main(conn: Any, stop: Any, parent_pid: int, env: dict[str, str], finish_when
             return
         busy.set()
         try:
-            _run_one(task, send, stop)
+            _run_one(runner, task, send, stop)
         finally:
             busy.clear()
 
 
-def _run_one(task: Task, send, stop) -> None:
+def _run_one(runner: Runner, task: Task, send, stop) -> None:
     try:
-        result = run_task(task, lambda event: send(("event", event)), stop)
+        apply_env(task.env)
+        result = runner.run(task, lambda event: send(("event", event)), stop)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the page
         if not isinstance(exc, (ValueError, OSError)):
             traceback.print_exc(file=sys.stderr)  # the server's log keeps the details
