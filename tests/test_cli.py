@@ -64,10 +64,10 @@ def test_data_and_presets_listings(capsys):
 
 
 def test_train_refuses_too_few_examples_and_prints_the_counts(capsys):
-    # Seed presets (5-minute tutorial setups) on daily data get 9 training windows: exit 2, before TensorFlow.
+    # Seed presets (5-minute tutorial setups) on daily data get 4 validation windows: exit 2, before TensorFlow.
     assert main(["train", "--preset", "seed-lstm", "--data", "sample:AAPL"]) == 2
     err = capsys.readouterr().err
-    assert "Examples: training 9, validation 1, test 1" in err and "sliding windows" in err
+    assert "Examples: training 147, validation 4, test 4" in err and "sliding windows" in err
 
 
 def test_train_prints_how_many_examples_each_part_gets(tmp_path):
