@@ -206,7 +206,7 @@ def predict(model, parts: WindowPart | Sequence[WindowPart], scaler: Scaler, *, 
     group = [parts] if single else [p for p in parts if len(p)]
     k = model.output_shape[-1]
     if sum(p.x.size for p in group) * 4 > MATERIALIZE_LIMIT:
-        out = {p.name: _predict_chunked(model, p, scaler, batch_size, k) for p in group}
+        out = {p.name: _predict_chunked(model, p, scaler, batch_size, k, training) for p in group}
     else:
         x = np.concatenate([scaler.transform_x(p.x) for p in group]) if group else np.empty((0,))
         if len(x) == 0:
@@ -223,14 +223,15 @@ def predict(model, parts: WindowPart | Sequence[WindowPart], scaler: Scaler, *, 
     return out[group[0].name] if single else out
 
 
-def _predict_chunked(model, part: WindowPart, scaler: Scaler, batch_size: int, k: int) -> np.ndarray:
+def _predict_chunked(model, part: WindowPart, scaler: Scaler, batch_size: int, k: int, training: bool) -> np.ndarray:
     """A part too big to scale at once, 65536 windows at a time to bound memory."""
     out = np.empty((len(part), k), dtype=np.float64)
     chunk = 65536
     for start in range(0, len(part), chunk):
         stop = min(start + chunk, len(part))
         x = scaler.transform_x(part.x[start:stop])
-        y = np.asarray(model.predict(x, batch_size=batch_size, verbose=0)).reshape(stop - start, k)
+        y = model_call(model, True)(x) if training else model.predict(x, batch_size=batch_size, verbose=0)
+        y = np.asarray(y).reshape(stop - start, k)
         out[start:stop] = scaler.inverse_y(y, part.history[start:stop])
     return out
 
