@@ -55,7 +55,7 @@ def run_one(spec, candles, tmp: Path) -> dict:
     from pricecast import callbacks as cb_module
     from pricecast import training
     from pricecast.evaluation import evaluate
-    from pricecast.feeding import predict_part
+    from pricecast.fitting import predict
 
     prep = training.prepare(spec, candles)
     test = prep.windows.test
@@ -67,7 +67,7 @@ def run_one(spec, candles, tmp: Path) -> dict:
     class ScoredHistory(Original):  # scores the test part after each epoch, clock paused meanwhile
         def on_epoch_end(self, epoch, logs=None):
             t0 = time.perf_counter()
-            predicted = predict_part(self.model, test, prep.scaler)
+            predicted = predict(self.model, test, prep.scaler)
             report = evaluate(test.y, predicted, test.history)
             curve.append({"epoch": epoch + 1, "seconds": t0 - t_start[0] - paused[0], "rmse": report["rmse"],
                           "persistence_rmse": report["persistence_rmse"],

@@ -31,6 +31,7 @@ import pandas as pd
 
 from .errors import PricecastError
 from .evaluation import BASELINES, baseline_forecasts, evaluate
+from .fitting import NonFiniteLossError, build, divergence_message, fit, model_call, predict, prediction_rows
 from .leakage import Finding, check_predictions, check_scaler, check_windows, problems
 from .models import check_model
 from .recursive import recursive_forecast, recursive_problem
@@ -47,7 +48,9 @@ from .uncertainty import (
 )
 from .windows import WindowPart, WindowSet, WindowSpec, series_arrays, window_segment
 
-BACKTEST_VERSION = 1  # bump when cached fold contents change meaning
+# Bump when cached fold contents change meaning. 2: fold models are fitted by fitting.fit, which
+# honours the speed options, the seed's deterministic setting and the NaN-loss stop.
+BACKTEST_VERSION = 2
 WINDOW_KINDS: tuple[str, ...] = ("expanding", "rolling")
 FORECAST_METHODS: tuple[str, ...] = ("direct", "recursive")
 MIN_VAL_WINDOWS = 10  # fewer than this and neither early stopping nor a conformal quantile means much
@@ -195,70 +198,10 @@ def fold_windows(times: pd.DatetimeIndex, values: np.ndarray, target: np.ndarray
     return FoldWindows(wset, calib)
 
 
-# ---- a lean fit loop: no run folder per fold ---------------------------------------------------
-def fit_model(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Scaler, epochs: int,
-              stop: threading.Event | None = None, on_epoch: Callable[[int, dict], None] | None = None):
-    """Build ``spec.model`` for the part's K and fit it with early stopping on ``val_part``; the best
-    weights are restored. Returns ``(model, info)`` with epochs_run, best_epoch, best_val_loss,
-    train_seconds and stopped (a stop request arrived)."""
-    import keras
-
-    from .backend import configure_device, set_seed
-    from .callbacks import BestWeights, StopOnRequest
-    from .feeding import WindowBatches, fits_in_memory, scaled_arrays
-    from .models import build_model
-
-    configure_device()
-    set_seed(spec.train.seed)
-    w, tspec = spec.window, spec.train
-    k = int(train_part.y.shape[1])
-    model = build_model(spec.model, w.n, k, w.features, w.target)
-    stop = stop or threading.Event()
-
-    class _Epochs(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if on_epoch is not None:
-                on_epoch(epoch + 1, dict(logs or {}))
-
-    best, stopper = BestWeights(), StopOnRequest(stop)
-    has_val = len(val_part) > 0
-    callbacks: list = [_Epochs(), stopper, best]
-    if tspec.patience > 0 and has_val:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tspec.patience))
-    if fits_in_memory(train_part):
-        x, y = scaled_arrays(train_part, scaler)
-        data: dict = {"x": x, "y": y, "batch_size": tspec.batch_size, "shuffle": tspec.shuffle}
-    else:
-        data = {"x": WindowBatches(train_part, scaler, tspec.batch_size, tspec.shuffle, tspec.seed)}
-    started = time.perf_counter()
-    fitted = model.fit(**data, epochs=int(epochs), validation_data=scaled_arrays(val_part, scaler) if has_val else None,
-                       verbose=0, callbacks=callbacks)
-    info = {"epochs_run": len(fitted.history.get("loss", [])), "best_epoch": best.best_epoch,
-            "best_val_loss": best.best if math.isfinite(best.best) else None,
-            "train_seconds": time.perf_counter() - started, "stopped": stopper.requested,
-            "train_windows": len(train_part), "val_windows": len(val_part)}
-    return model, info
-
-
-def _call(model, training: bool = False, chunk: int = 8192) -> Callable[[np.ndarray], np.ndarray]:
-    def call(x: np.ndarray) -> np.ndarray:
-        outs = [np.asarray(model(x[i:i + chunk], training=training)) for i in range(0, len(x), chunk)]
-        return np.concatenate(outs) if outs else np.empty((0, model.output_shape[-1]), dtype=np.float32)
-    return call
-
-
-def predict_direct(model, part: WindowPart, scaler: Scaler, training: bool = False) -> np.ndarray:
-    """(m, k) prices from a direct multi-output model (``training=True``: dropout active)."""
-    if len(part) == 0:
-        return np.empty((0, model.output_shape[-1]))
-    y = _call(model, training)(scaler.transform_x(part.x)).reshape(len(part), -1)
-    return scaler.inverse_y(y, part.history)
-
-
 def forecast_part(model, part: WindowPart, scaler: Scaler, method: str, k: int, training: bool = False) -> np.ndarray:
     if method == "recursive":
-        return recursive_forecast(_call(model, training), part, scaler, k)
-    return predict_direct(model, part, scaler, training)
+        return recursive_forecast(model_call(model, training), part, scaler, k)
+    return predict(model, part, scaler, training=training)
 
 
 def mc_bands(model, part: WindowPart, scaler: Scaler, method: str, k: int, samples: int, levels: tuple[float, ...],
@@ -331,26 +274,18 @@ class BacktestResult:
         return rows
 
     def predictions(self) -> pd.DataFrame:
-        """Long table: fold, origin_time, step, time, actual, predicted, persistence, and
+        """Long table: fold, origin_time, step, time, actual, predicted, the baselines, and
         ``<method>_<level>_lo/hi`` band columns."""
         frames = []
         for f in self.folds:
-            m, k = f.actual.shape
-            if m == 0:
+            if len(f.actual) == 0:
                 continue
-            cols: dict[str, Any] = {
-                "fold": f.index + 1,
-                "origin_time": np.repeat(_time_values(self.times)[f.origin], k),
-                "step": np.tile(np.arange(1, k + 1), m),
-                "time": _time_values(self.times)[f.origin[:, None] + np.arange(1, k + 1)[None, :]].reshape(-1),
-                "actual": f.actual.reshape(-1), "predicted": f.predicted.reshape(-1),
-                "persistence": np.repeat(f.history[:, -1], k),
-            }
+            cols = prediction_rows(self.times, f.origin, f.actual, f.predicted, f.history, {"fold": f.index + 1})
             for method, by_level in f.bands.items():
                 for level, (lo, hi) in by_level.items():
                     cols[f"{method}_{_pct(level)}_lo"] = lo.reshape(-1)
                     cols[f"{method}_{_pct(level)}_hi"] = hi.reshape(-1)
-            frames.append(pd.DataFrame(cols))
+            frames.append(cols)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def to_dict(self) -> dict:
@@ -371,11 +306,6 @@ class BacktestResult:
                                                          for m, by in self.intervals.items()},
             "diagnostics": self.diagnostics, "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
         }
-
-
-def _time_values(times: pd.DatetimeIndex) -> np.ndarray:
-    """datetime64 values in UTC (``.values`` on a tz-aware index is deprecated in pandas 3.1)."""
-    return (times.tz_convert(None) if times.tz is not None else times).to_numpy()
 
 
 def _pct(level: float) -> str:
@@ -516,11 +446,19 @@ def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.Data
                                   "epochs": epochs, "loss": float(logs.get("loss", math.nan)),
                                   "val_loss": float(logs.get("val_loss", math.nan)), **timing()})
 
-                    model, model_info = fit_model(spec, fw.windows.train, fw.windows.val, scaler, epochs, stop, on_epoch)
+                    fitted = fit(spec, fw.windows.train, fw.windows.val, scaler, epochs=epochs, stop=stop,
+                                 on_epoch=on_epoch)
                     done_units = base + epochs
-                    if model_info["stopped"]:
+                    if fitted.stopped:
                         stopped = True
                         break  # a half-trained model is neither cached nor scored
+                    if fitted.diverged_at is not None:
+                        raise NonFiniteLossError(f"fold {plan.index + 1}: " + divergence_message(
+                            spec, fitted.diverged_at, "This fold's model was not kept." + (
+                                " The folds before it are cached: a rerun starts at this fold." if use_cache and folds
+                                else "")))
+                    model, model_info = fitted.model, fitted.info()
+                    notes += [w for w in fitted.warnings if w not in notes]
                     models_trained += 1
                     if use_cache:
                         (root / "models").mkdir(parents=True, exist_ok=True)
@@ -549,11 +487,8 @@ def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.Data
 
 def _load_model(spec: RunSpec, k_model: int, weights: Path):
     from .backend import configure_device
-    from .models import build_model
 
-    configure_device()
-    w = spec.window
-    model = build_model(spec.model, w.n, k_model, w.features, w.target)
+    model = build(spec, k_model, configure_device(), [])  # the layers fit() built (mixed precision adds one)
     model.load_weights(weights)
     return model
 

@@ -59,6 +59,24 @@ class LiveHistory(keras.callbacks.Callback):
         self.listener(event)
 
 
+class EpochClock(keras.callbacks.Callback):
+    """Times every epoch (``epoch_times``, seconds) and calls ``on_epoch(epoch, logs)`` after it (epoch from 1)."""
+
+    def __init__(self, on_epoch: Callable[[int, dict], None] | None = None) -> None:
+        super().__init__()
+        self.on_epoch = on_epoch
+        self.epoch_times: list[float] = []
+        self._started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_times.append(time.perf_counter() - self._started)
+        if self.on_epoch is not None:
+            self.on_epoch(epoch + 1, dict(logs or {}))
+
+
 class StopOnRequest(keras.callbacks.Callback):
     """Ends training after the current batch once ``event`` is set (the dashboard's Stop button)."""
 

@@ -47,32 +47,3 @@ class WindowBatches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         if self.shuffle:
             self._rng.shuffle(self.order)
-
-
-def predict_part(model, part: WindowPart, scaler: Scaler, batch_size: int = 1024) -> np.ndarray:
-    """Forecasts in price units for every window of ``part`` (m, k), in chunks to bound memory."""
-    k = model.output_shape[-1]
-    out = np.empty((len(part), k), dtype=np.float64)
-    chunk = 65536
-    for start in range(0, len(part), chunk):
-        stop = min(start + chunk, len(part))
-        x = scaler.transform_x(part.x[start:stop])
-        y = np.asarray(model.predict(x, batch_size=batch_size, verbose=0)).reshape(stop - start, k)
-        out[start:stop] = scaler.inverse_y(y, part.history[start:stop])
-    return out
-
-
-def predict_parts(model, parts: list[WindowPart], scaler: Scaler, batch_size: int = 1024) -> dict[str, np.ndarray]:
-    """Forecasts in price units for several parts: one ``predict`` call when they fit in memory
-    together (each call has a fixed start-up cost that dominates short runs), else part by part."""
-    parts = [p for p in parts if len(p)]
-    if sum(p.x.size for p in parts) * 4 > MATERIALIZE_LIMIT:
-        return {p.name: predict_part(model, p, scaler, batch_size) for p in parts}
-    k = model.output_shape[-1]
-    x = np.concatenate([scaler.transform_x(p.x) for p in parts])
-    y = np.asarray(model.predict(x, batch_size=batch_size, verbose=0)).reshape(len(x), k)
-    out, start = {}, 0
-    for p in parts:
-        out[p.name] = scaler.inverse_y(y[start : start + len(p)], p.history)
-        start += len(p)
-    return out

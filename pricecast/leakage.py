@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .fitting import fit, predict
 from .scaling import Scaler
 from .windows import PART_NAMES, WindowPart, WindowSet
 
@@ -272,7 +273,6 @@ def shuffled_time_control(spec: RunSpec, candles: pd.DataFrame | None = None, pr
     input→target link is broken) — and score both on the real test part. The real order must score
     clearly better; if it doesn't, the model's accuracy does not come from learning how prices
     follow each other (and if the shuffled model wins, something else — a leak — is at work)."""
-    from .backtest import fit_model, predict_direct
     from .training import prepare
 
     prep = prepared or prepare(spec, candles)
@@ -283,11 +283,13 @@ def shuffled_time_control(spec: RunSpec, candles: pd.DataFrame | None = None, pr
     tr = wset.train
     shuffled = WindowPart("train", tr.x, np.asarray(tr.y)[perm], np.asarray(tr.history)[perm], tr.origin, tr.rows)
     test = wset.test
-    real_model, _ = fit_model(spec, tr, wset.val, scaler, epochs)
-    shuf_model, _ = fit_model(spec, shuffled, wset.val, scaler, epochs)
+    real = fit(spec, tr, wset.val, scaler, epochs=epochs)
+    real.raise_if_diverged(spec, "shuffled-time control, model in real order: ")
+    shuf = fit(spec, shuffled, wset.val, scaler, epochs=epochs)
+    shuf.raise_if_diverged(spec, "shuffled-time control, model on shuffled targets: ")
     actual = np.asarray(test.y)
-    err_real = ((predict_direct(real_model, test, scaler) - actual) ** 2).mean(axis=1)
-    err_shuf = ((predict_direct(shuf_model, test, scaler) - actual) ** 2).mean(axis=1)
+    err_real = ((predict(real.model, test, scaler) - actual) ** 2).mean(axis=1)
+    err_shuf = ((predict(shuf.model, test, scaler) - actual) ** 2).mean(axis=1)
     rmse_real, rmse_shuf = math.sqrt(err_real.mean()), math.sqrt(err_shuf.mean())
     t, p = paired_test(err_shuf - err_real, lag=max(spec.window.k - 1, 1))
     details = {"rmse_real": rmse_real, "rmse_shuffled": rmse_shuf, "t": t, "p_value": p, "epochs": epochs}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .evaluation import evaluate
+from .fitting import predict
 from .training import Run, forecast_next
 from .windows import WindowSpec, make_windows
 
@@ -11,8 +12,6 @@ from .windows import WindowSpec, make_windows
 def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
     """``{"forecast": DataFrame, "evaluation": dict | None}``. The run's scaler (fitted on its own
     training part) is reused as is; nothing is refitted on the new data."""
-    from .feeding import predict_part
-
     model = run.load_model()
     forecast = forecast_next(model, candles, run.spec, run.scaler)
     spec = run.spec.window
@@ -23,6 +22,6 @@ def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
         part = make_windows(candles, whole, require=("train",)).train
         import numpy as np
 
-        predicted = predict_part(model, part, run.scaler)
+        predicted = predict(model, part, run.scaler)
         evaluation = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
     return {"forecast": forecast, "evaluation": evaluation}

@@ -5,7 +5,6 @@ Keras is imported inside :func:`train` so that importing this module stays cheap
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,8 @@ import pandas as pd
 from .candles import candle_step, is_business_daily
 from .datasets import load_data
 from .errors import PricecastError
-from .evaluation import baseline_forecasts, evaluate
+from .evaluation import evaluate
+from .fitting import NonFiniteLossError, check_speed_options, divergence_message, fit, predict, prediction_rows
 from .models import check_model
 from .quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
 from .scaling import Scaler
@@ -25,15 +25,6 @@ from .specs import RunSpec
 from .windows import ExampleCounts, WindowError, WindowSet, example_counts, latest_window, make_windows
 
 Listener = Callable[[dict], None]
-
-
-class NonFiniteLossError(PricecastError):
-    """Training diverged (the loss became NaN or infinite). ``run`` is the run saved with the best
-    finite weights, or None when no epoch ended with a finite validation loss (nothing saved)."""
-
-    def __init__(self, message: str, run: Run | None = None) -> None:
-        super().__init__(message)
-        self.run = run
 
 
 class RunSaveError(PricecastError, OSError):
@@ -149,80 +140,57 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     keeping the best weights seen so far."""
     # Bad settings fail here, before TensorFlow is loaded.
     prep = prepared or prepare(spec, candles)
+    check_speed_options(spec.train)
 
     import keras
 
-    from .backend import configure_device, set_seed
-    from .callbacks import BestWeights, LiveHistory, StopOnNonFiniteLoss, StopOnRequest
-    from .feeding import WindowBatches, fits_in_memory, predict_parts, scaled_arrays
+    from .backend import configure_device
+    from .callbacks import LiveHistory
     from .leakage import check_prepared, check_run
     from .runs import save_run
 
     listener = listener or (lambda event: None)
-    stop = stop or threading.Event()
-    device = configure_device()
-    set_seed(spec.train.seed, deterministic=not spec.train.jit_compile)
     wset, scaler, tspec = prep.windows, prep.scaler, spec.train
-    warnings = list(prep.warnings)
-    model = _build_for_speed(spec, device, warnings)
     train_part, val_part = wset.train, wset.val
-    has_val = len(val_part) > 0
-
-    if tspec.pipeline == "auto" and fits_in_memory(train_part):
-        x_train, y_train = scaled_arrays(train_part, scaler)
-        fit_data: dict = {"x": x_train, "y": y_train, "batch_size": tspec.batch_size, "shuffle": tspec.shuffle}
-    else:
-        workers = tspec.workers if tspec.pipeline == "prefetch" else 1
-        fit_data = {"x": WindowBatches(train_part, scaler, tspec.batch_size, tspec.shuffle, tspec.seed, workers)}
-    validation = scaled_arrays(val_part, scaler) if has_val else None
+    built: dict = {}
 
     def val_predict() -> np.ndarray:
-        y = np.asarray(model(validation[0], training=False)).reshape(len(val_part), -1)
-        return scaler.inverse_y(y, val_part.history)
+        return predict(built["model"], val_part, scaler)
 
-    best = BestWeights()
-    stopper = StopOnRequest(stop)
-    diverged = StopOnNonFiniteLoss()
-    callbacks: list = [
-        LiveHistory(listener, tspec.epochs, len(train_part), tspec.per_batch_updates,
-                    val_predict if (tspec.live_val_predictions and has_val) else None),
-        stopper, diverged, best,
-    ]
-    if tspec.patience > 0 and has_val:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tspec.patience))
-    listener({"type": "start", "device": device, "epochs": tspec.epochs, "train_windows": len(train_part),
-              "val_windows": len(val_part), "test_windows": len(wset.test), "params": int(model.count_params()),
-              "backend": keras.backend.backend(), "warnings": warnings})
-    started = time.perf_counter()
-    fitted = model.fit(**fit_data, epochs=tspec.epochs, validation_data=validation, verbose=0, callbacks=callbacks)
-    train_seconds = time.perf_counter() - started
-    if diverged.where is not None and best.weights is None:
-        raise NonFiniteLossError(_divergence_message(spec, diverged.where, None))
+    def started(model, fit_warnings: list[str]) -> None:
+        built["model"] = model
+        listener({"type": "start", "device": configure_device(), "epochs": tspec.epochs,
+                  "train_windows": len(train_part), "val_windows": len(val_part), "test_windows": len(wset.test),
+                  "params": int(model.count_params()), "backend": keras.backend.backend(),
+                  "warnings": list(prep.warnings) + fit_warnings})
 
-    history = pd.DataFrame(fitted.history)
-    history.insert(0, "epoch", np.arange(1, len(history) + 1))
-    epoch_seconds = callbacks[0].epoch_times
-    history["seconds"] = epoch_seconds[: len(history)] + [np.nan] * (len(history) - len(epoch_seconds))
+    live = LiveHistory(listener, tspec.epochs, len(train_part), tspec.per_batch_updates,
+                       val_predict if (tspec.live_val_predictions and len(val_part) > 0) else None)
+    fitted = fit(spec, train_part, val_part, scaler, callbacks=[live], stop=stop, on_start=started)
+    model, history, train_seconds = fitted.model, fitted.history, fitted.train_seconds
+    if fitted.diverged_at is not None and not fitted.kept_best:
+        raise NonFiniteLossError(divergence_message(spec, fitted.diverged_at, "Nothing was saved."))
+    warnings = list(prep.warnings) + fitted.warnings
 
     predictions, reports = [], {}
-    for name, predicted in predict_parts(model, list(wset.parts.values()), scaler).items():
+    for name, predicted in predict(model, list(wset.parts.values()), scaler).items():
         part = wset.parts[name]
         reports[name] = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
-        predictions.append(_prediction_rows(wset, name, predicted))
+        predictions.append(prediction_rows(wset.times, part.origin, part.y, predicted, part.history, {"part": name}))
     forecast = forecast_next(model, prep.candles, spec, scaler)
     metrics = {
-        "device": device,
+        "device": fitted.device,
         "backend": keras.backend.backend(),
-        "epochs_run": int(len(history)),
-        "stopped_by_user": stopper.requested,
-        "best_epoch": best.best_epoch,
-        "best_val_loss": best.best if np.isfinite(best.best) else None,
+        "epochs_run": fitted.epochs_run,
+        "stopped_by_user": fitted.stopped,
+        "best_epoch": fitted.best_epoch,
+        "best_val_loss": fitted.best_val_loss,
         "train_seconds": train_seconds,
         "samples_per_s": float(len(train_part) * len(history) / train_seconds) if train_seconds > 0 else None,
         "params": int(model.count_params()),
         "sizes": wset.sizes(),
         "scaler_fit_rows": list(scaler.fit_rows),
-        "learning_rate": float(keras.ops.convert_to_numpy(_inner_optimizer(model).learning_rate)),
+        "learning_rate": fitted.learning_rate,
         "warnings": warnings,
         "data": {"first": prep.candles.index[0].isoformat(), "last": prep.candles.index[-1].isoformat(),
                  "rows": int(len(prep.candles))},
@@ -234,10 +202,11 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     checks = check_prepared(prep, include_ok=True) + check_run(run, include_ok=True)
     metrics["lookahead"] = [f.to_dict() for f in checks]
     metrics["warnings"] = warnings + [f.message for f in checks if f.level == "warning"]
-    if diverged.where is not None:
-        metrics["diverged_at"] = {"epoch": diverged.where[0], "batch": diverged.where[1]}
-        metrics["warnings"].append(f"the loss became NaN or infinite at epoch {diverged.where[0]}; "
-                                   f"the weights of epoch {best.best_epoch} were kept")
+    diverged = fitted.diverged_at
+    if diverged is not None:
+        metrics["diverged_at"] = {"epoch": diverged[0], "batch": diverged[1]}
+        metrics["warnings"].append(f"the loss became NaN or infinite at epoch {diverged[0]}; "
+                                   f"the weights of epoch {fitted.best_epoch} were kept")
     try:
         run.run_dir = save_run(run, runs_root)
     except OSError as exc:
@@ -245,80 +214,12 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
                            f"{': ' + str(exc.filename) if exc.filename else ''}); it was not kept. Free some "
                            "disk space or choose another runs folder (PRICECAST_RUNS_DIR, --runs-dir), then train "
                            "again", run) from exc
-    if diverged.where is not None:
-        raise NonFiniteLossError(_divergence_message(spec, diverged.where, run), run)
+    if diverged is not None:
+        kept = (f"The weights of epoch {run.metrics['best_epoch']} (the last finite validation loss) were saved in "
+                f"{run.run_dir}.")
+        raise NonFiniteLossError(divergence_message(spec, diverged, kept), run)
     listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
     return run
-
-
-def _divergence_message(spec: RunSpec, where: tuple[int, int], run: Run | None) -> str:
-    kept = (f"The weights of epoch {run.metrics['best_epoch']} (the last finite validation loss) were saved in "
-            f"{run.run_dir}." if run is not None else "Nothing was saved.")
-    return (f"training diverged: the loss became NaN or infinite at epoch {where[0]}, batch {where[1]} "
-            f"(optimizer {spec.model.optimizer}, learning rate {spec.model.learning_rate:g}). Lower the learning "
-            f"rate (e.g. 0.001), try the adam optimizer, or use logratio or standard scaling. {kept}")
-
-
-PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
-
-
-def _inner_optimizer(model):
-    return getattr(model.optimizer, "inner_optimizer", model.optimizer)  # under a LossScaleOptimizer
-
-
-def _build_for_speed(spec: RunSpec, device: str, warnings: list[str]):
-    """``build_model`` plus the TrainSpec speed options: mixed precision (GPU only), the linear
-    learning-rate scaling rule for larger batches, and XLA. Appends to ``warnings`` what it ignores."""
-    import keras
-
-    from .models import build_model
-
-    tspec = spec.train
-    if tspec.pipeline not in PIPELINES:
-        raise ValueError(f"unknown pipeline '{tspec.pipeline}'; choose from {', '.join(PIPELINES)}")
-    if tspec.base_batch_size < 0 or tspec.workers < 1:
-        raise ValueError("base batch size must be 0 (off) or more, and workers at least 1")
-    args = (spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
-    mixed = tspec.mixed_precision and device.startswith("GPU")
-    if tspec.mixed_precision and not mixed:
-        warnings.append("mixed precision needs a GPU: ignored on this CPU, training in float32")
-    if not mixed:
-        model = build_model(*args)
-    else:
-        previous = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("mixed_float16")  # read by each layer as it is built
-        try:
-            body = build_model(*args)
-            # A float16 output keeps only ~3 digits of a price: the last step computes in float32.
-            out = keras.layers.Activation("linear", dtype="float32", name="float32_output")(body.outputs[0])
-            model = keras.Model(body.inputs, out, name=body.name)
-            model.compile(optimizer=_inner_optimizer(body), loss=spec.model.loss)  # wraps in loss scaling
-        finally:
-            keras.mixed_precision.set_global_policy(previous)
-    if tspec.base_batch_size > 0:
-        _inner_optimizer(model).learning_rate = spec.model.learning_rate * tspec.batch_size / tspec.base_batch_size
-    if tspec.jit_compile is not None:
-        model.jit_compile = bool(tspec.jit_compile)  # read when fit builds its train step
-        if tspec.jit_compile and not model.jit_compile:
-            warnings.append("XLA (jit_compile) refused by Keras: TensorFlow turns it off while deterministic ops "
-                            "are on (pricecast's seed setting) or when a layer lacks XLA support; trained without it")
-    return model
-
-
-def _prediction_rows(wset: WindowSet, part: str, predicted: np.ndarray) -> pd.DataFrame:
-    """Long table: one row per (window, horizon step) with actual, model and baselines."""
-    p = wset.parts[part]
-    m, k = predicted.shape
-    base = baseline_forecasts(np.asarray(p.history), k)
-    return pd.DataFrame({
-        "part": part,
-        "origin_time": np.repeat(wset.times[p.origin], k),
-        "step": np.tile(np.arange(1, k + 1), m),
-        "time": pd.to_datetime(wset.output_times(part).reshape(-1), utc=True),
-        "actual": np.asarray(p.y).reshape(-1),
-        "predicted": predicted.reshape(-1),
-        **{name: values.reshape(-1) for name, values in base.items()},
-    })
 
 
 def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:

@@ -4,10 +4,12 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import pricecast.backtest as backtest
 from pricecast.backtest import BacktestError, BacktestSpec, plan_folds, run_backtest
+from pricecast.fitting import FitResult
 from pricecast.models import ModelSpec
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.windows import WindowSpec
@@ -64,7 +66,7 @@ def test_scaler_is_refitted_inside_each_training_window(candles, monkeypatch):
         return real_fit(kind, values, target, features, target_name, rows)
 
     monkeypatch.setattr(backtest.Scaler, "fit", staticmethod(spy))
-    monkeypatch.setattr(backtest, "fit_model", _fake_fit)
+    monkeypatch.setattr(backtest, "fit", _fake_fit)
     result = run_backtest(TINY, BT, candles=candles, use_cache=False)
     plans = [f.plan for f in result.folds]
     # Every fit — the fold's scaler and the look-ahead check's recomputation — used training rows only.
@@ -72,7 +74,7 @@ def test_scaler_is_refitted_inside_each_training_window(candles, monkeypatch):
     assert all(rows[1] <= p.val[0] < p.test[0] for rows, p in zip(seen, plans))
 
 
-def _fake_fit(spec, train_part, val_part, scaler, epochs, stop=None, on_epoch=None):
+def _fake_fit(spec, train_part, val_part, scaler, *, epochs=None, stop=None, on_epoch=None, **_):
     """A 'model' that predicts no change — enough to test the plumbing without Keras."""
     class Flat:
         output_shape = (None, train_part.y.shape[1])
@@ -86,7 +88,8 @@ def _fake_fit(spec, train_part, val_part, scaler, epochs, stop=None, on_epoch=No
 
     if on_epoch:
         on_epoch(1, {"loss": 0.0, "val_loss": 0.0})
-    return Flat(), {"epochs_run": 1, "best_epoch": 1, "best_val_loss": 0.0, "train_seconds": 0.0, "stopped": False}
+    return FitResult(Flat(), pd.DataFrame({"epoch": [1], "loss": [0.0], "val_loss": [0.0]}), best_epoch=1,
+                     best_val_loss=0.0)
 
 
 # ---- real training (tiny) ---------------------------------------------------------------------
@@ -116,7 +119,7 @@ def test_backtest_scores_every_fold_and_a_rerun_trains_nothing(candles, monkeypa
     def boom(*a, **k):
         raise AssertionError("a cached rerun must not train")
 
-    monkeypatch.setattr(backtest, "fit_model", boom)
+    monkeypatch.setattr(backtest, "fit", boom)
     again = run_backtest(TINY, bt, candles=candles)
     assert again.models_trained == 0 and again.folds_cached == 3
     np.testing.assert_allclose(again.folds[2].predicted, first.folds[2].predicted)
@@ -125,7 +128,7 @@ def test_backtest_scores_every_fold_and_a_rerun_trains_nothing(candles, monkeypa
 
 
 def test_cache_key_changes_with_the_data(candles, monkeypatch):
-    monkeypatch.setattr(backtest, "fit_model", _fake_fit)
+    monkeypatch.setattr(backtest, "fit", _fake_fit)
     run_backtest(TINY, BT, candles=candles)
     changed = candles.copy()
     changed.iloc[-1, changed.columns.get_loc("close")] *= 1.01
@@ -135,7 +138,7 @@ def test_cache_key_changes_with_the_data(candles, monkeypatch):
         calls.append(1)
         return _fake_fit(*args, **kwargs)
 
-    monkeypatch.setattr(backtest, "fit_model", count)
+    monkeypatch.setattr(backtest, "fit", count)
     result = run_backtest(TINY, BT, candles=changed)
     assert len(calls) == 3 and result.folds_cached == 0
 
@@ -171,7 +174,7 @@ def test_recursive_forecasts_use_a_one_step_model(candles):
 
 
 def test_mc_dropout_without_dropout_says_so(candles, monkeypatch):
-    monkeypatch.setattr(backtest, "fit_model", _fake_fit)
+    monkeypatch.setattr(backtest, "fit", _fake_fit)
     spec = TINY.replace(model=TINY.model.replace(dropout=0.0))
     result = run_backtest(spec, BacktestSpec(folds=2, fold_size=40, mc_samples=5), candles=candles, use_cache=False)
     assert "mc_dropout" not in result.intervals
@@ -181,7 +184,7 @@ def test_mc_dropout_without_dropout_says_so(candles, monkeypatch):
 def test_eval_figures_draw_the_result(candles, monkeypatch):
     from pricecast import eval_figures as ef
 
-    monkeypatch.setattr(backtest, "fit_model", _fake_fit)
+    monkeypatch.setattr(backtest, "fit", _fake_fit)
     result = run_backtest(TINY, BT, candles=candles, use_cache=False)
     assert len(ef.fold_error_figure(result).data) == 3
     assert len(ef.horizon_error_figure(result).data) == 2
@@ -189,3 +192,32 @@ def test_eval_figures_draw_the_result(candles, monkeypatch):
     assert any(getattr(t, "fill", None) == "tonexty" for t in band.data) and "covered" in band.layout.title.text
     assert [t.name for t in band.data[-2:]] == ["Predicted (2 step ahead)", "Actual"]  # actual drawn on top
     assert len(ef.residual_figure(result).data) == 2
+
+
+# ---- one training path: every TrainSpec option reaches the fold models ---------------------------
+def test_fold_models_follow_the_linear_learning_rate_rule(candles):
+    spec = TINY.replace(train=TrainSpec(epochs=1, batch_size=64, base_batch_size=16, patience=0, seed=1))
+    result = run_backtest(spec, BacktestSpec(folds=2, fold_size=40, epochs=1), candles=candles, use_cache=False)
+    assert [f.model_info["learning_rate"] for f in result.folds] == pytest.approx([TINY.model.learning_rate * 4] * 2)
+
+
+def test_nan_loss_in_a_fold_stops_with_the_plain_message_and_caches_nothing(candles, tmp_path):
+    from pricecast.fitting import NonFiniteLossError
+
+    spec = TINY.replace(model=TINY.model.replace(optimizer="sgd", learning_rate=1e30),
+                        train=TrainSpec(epochs=3, batch_size=64, patience=0, seed=1))
+    with pytest.raises(NonFiniteLossError, match="fold 1: training diverged: the loss became NaN or infinite at "
+                                                 "epoch 1") as err:
+        run_backtest(spec, BacktestSpec(folds=2, fold_size=40), candles=candles, root=tmp_path)
+    assert "Lower the learning rate" in str(err.value)
+    assert not list(tmp_path.glob("*/*"))  # no fold model, no fold
+
+
+def test_prediction_table_matches_a_training_runs_layout(candles, monkeypatch):
+    monkeypatch.setattr(backtest, "fit", _fake_fit)
+    table = run_backtest(TINY, BT, candles=candles, use_cache=False).predictions()
+    assert list(table.columns[:9]) == ["fold", "origin_time", "step", "time", "actual", "predicted", "persistence",
+                                       "drift", "moving_average"]
+    assert str(table["time"].dt.tz) == "UTC" and str(table["origin_time"].dt.tz) == "UTC"
+    first = table.iloc[0]
+    assert first["time"] == candles.index[candles.index.get_loc(first["origin_time"]) + 1]

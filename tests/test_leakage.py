@@ -162,3 +162,14 @@ def test_shuffled_time_control_trains_twice_and_reports():
     assert finding.code == "shuffled_time"
     assert finding.details["rmse_real"] < finding.details["rmse_shuffled"]
     assert finding.level == "ok", finding.message
+
+
+def test_shuffled_time_control_stops_on_a_nan_loss_with_the_plain_message():
+    """It fits through the same loop as train(): a diverging setup ends at the first bad batch."""
+    from pricecast.fitting import NonFiniteLossError
+    from pricecast.leakage import shuffled_time_control
+
+    spec = SPEC.replace(model=SPEC.model.replace(optimizer="sgd", learning_rate=1e30),
+                        train=TrainSpec(epochs=2, patience=0))
+    with pytest.raises(NonFiniteLossError, match="shuffled-time control, model in real order: training diverged"):
+        shuffled_time_control(spec, candles=make_candles(300))
