@@ -1,4 +1,4 @@
-"""Benchmark 6 — training from the dashboard against the command line.
+"""Benchmark 7 — training from the dashboard against the command line.
 
 Chromium (Playwright) opens the Train page of a running ``streamlit run app.py`` with a setup in
 the URL, presses Train and waits for "Finished"; the same setup runs as

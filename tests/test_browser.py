@@ -144,15 +144,7 @@ def test_train_in_browser(server):
             page.get_by_text("Press Train to start").wait_for(timeout=30_000)
             # The setup follows the user from page to page in the URL, so the link reproduces it.
             assert "n=10" in page.url and "k=2" in page.url and "since=2010-01-01" in page.url, page.url
-            _settle(page)
-            started = page.get_by_text(re.compile(r"^(Training|Finished)"))
-            for _ in range(3):  # a click that lands while the page is still re-rendering can be dropped
-                page.get_by_role("button", name="Train", exact=True).click()
-                try:
-                    started.first.wait_for(timeout=15_000)
-                    break
-                except Exception:  # noqa: BLE001 - try the click again
-                    continue
+            _press_train(page)
             page.get_by_text(re.compile(r"^Finished")).first.wait_for(timeout=180_000)
             _settle(page, 60_000)
             page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)
