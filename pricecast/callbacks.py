@@ -14,16 +14,24 @@ Listener = Callable[[dict], None]
 
 
 class LiveHistory(keras.callbacks.Callback):
-    """Sends ``{"type": "epoch", ...}`` after every epoch (and ``"batch"`` events if asked) to a listener."""
+    """Sends ``{"type": "epoch", ...}`` after every epoch (and ``"batch"`` events if asked) to a listener.
+
+    ``val_predict`` adds the validation forecasts to an epoch's event for the live chart, within a
+    budget: after the first and the last epoch, and in between only while the time they take stays
+    under ``val_budget`` of the training time (a chart redrawn once a second needs no more; on fast
+    epochs, forecasting after every one cost a third of the run)."""
 
     def __init__(self, listener: Listener, epochs: int, samples: int, per_batch: bool = False,
-                 val_predict: Callable[[], np.ndarray] | None = None, batch_interval_s: float = 0.2) -> None:
+                 val_predict: Callable[[], np.ndarray] | None = None, batch_interval_s: float = 0.2,
+                 val_budget: float = 0.03) -> None:
         super().__init__()
         self.listener, self.epochs, self.samples = listener, epochs, samples
         self.per_batch, self.val_predict, self.batch_interval_s = per_batch, val_predict, batch_interval_s
+        self.val_budget = val_budget
         self.started = time.perf_counter()
         self.epoch_started = self.started
         self.epoch_times: list[float] = []
+        self.val_seconds, self.val_calls = 0.0, 0
         self._last_batch_sent = 0.0
         self._epoch = 0
 
@@ -54,9 +62,20 @@ class LiveHistory(keras.callbacks.Callback):
             "seconds": took, "elapsed": now - self.started, "eta": mean * (self.epochs - epoch - 1),
             "samples_per_s": self.samples / took if took > 0 else math.nan,
         }
-        if self.val_predict is not None:
+        if self.val_predict is not None and (epoch + 1 == self.epochs or self._val_due(now)):
+            t0 = time.perf_counter()
             event["val_pred"] = self.val_predict()
+            self.val_seconds += time.perf_counter() - t0
+            self.val_calls += 1
         self.listener(event)
+
+    def _val_due(self, now: float) -> bool:
+        """The first epoch always; later ones while the forecasts, the next one included (about the
+        mean so far), stay within the budget share of the time since training began."""
+        if self.val_calls == 0:
+            return True
+        mean = self.val_seconds / self.val_calls
+        return self.val_seconds + mean <= self.val_budget * (now - self.started)
 
 
 class EpochClock(keras.callbacks.Callback):

@@ -123,3 +123,28 @@ def test_bad_settings_fail_before_tensorflow_loads():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "longer than the training part" in out and out.strip().endswith("False False")
+
+
+def test_live_validation_forecasts_stay_within_their_time_budget():
+    """On fast epochs the live chart's forecasts come after the first and the last epoch only (each
+    one here costs as much as ten epochs); with a budget that allows it, after every epoch."""
+    import time
+
+    from pricecast.callbacks import LiveHistory
+
+    def forecasts_after(budget: float) -> list[int]:
+        events: list[dict] = []
+
+        def slow_forecast():
+            time.sleep(0.02)
+            return np.zeros((3, 2))
+
+        live = LiveHistory(events.append, epochs=12, samples=10, val_predict=slow_forecast, val_budget=budget)
+        for epoch in range(12):
+            live.on_epoch_begin(epoch)
+            time.sleep(0.002)
+            live.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 1.0})
+        return [e["epoch"] for e in events if "val_pred" in e]
+
+    assert forecasts_after(0.03) == [1, 12]
+    assert forecasts_after(10.0) == list(range(1, 13))

@@ -102,7 +102,9 @@ HELP: dict[str, str] = {
                   "the model starts at 'no change' (persistence), and prices move almost at random, so there is "
                   "little left to learn. Judge it by its skill on the Results page, not by the slope. A flat "
                   "training loss far above the validation loss can also mean a too-small learning rate.",
-    "live_val": "The model's forecasts on validation data it does not train on, redrawn after every epoch. "
+    "live_val": "The model's forecasts on validation data it does not train on, redrawn as training goes (after "
+                "every epoch when epochs are slow; every few seconds when they are fast, so drawing costs the "
+                "run nothing) and after the last epoch. "
                 "The grey dotted line is 'tomorrow = today' (persistence): a useful model must beat it.",
 }
 
