@@ -32,7 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, median, save_results, table
 from dashboard import ARGS, CHROMIUM, start_server, stop, tf_loaded
 
-BASE = "data=sample:AAPL"
+
+def preset_query(**train) -> str:
+    """The default preset on sample:AAPL as a link (the very setup `train --preset default` runs),
+    with training options laid over it."""
+    import urllib.parse
+    from dataclasses import replace
+
+    from pricecast.presets import get_preset
+    from pricecast.spec_io import spec_to_params
+
+    spec = get_preset("default").spec
+    spec = spec.replace(data="sample:AAPL", train=replace(spec.train, **train))
+    return urllib.parse.urlencode(spec_to_params(spec))
 
 
 def rss_mb(pid: int) -> float:
@@ -94,7 +106,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     home = Path(tempfile.mkdtemp(prefix="bench-dash-train-"))
-    long_q = f"{BASE}&epochs={args.long_epochs}&patience=0"
+    base_q = preset_query()
+    long_q = preset_query(epochs=args.long_epochs, patience=0)
     long_cli = ["--epochs", str(args.long_epochs), "--patience", "0"]
     res: dict = {"repeats": args.repeats, "long_epochs": args.long_epochs,
                  "cli_default": [], "dash_default": [], "cli_long": [], "dash_long": [], "two_sessions": []}
@@ -104,12 +117,12 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             try:
-                dashboard_run(browser, url, BASE)  # warm-up: the first page visit, the first worker
+                dashboard_run(browser, url, base_q)  # warm-up: the first page visit, the first worker
                 for r in range(args.repeats):
                     print(f"repeat {r + 1}/{args.repeats}", flush=True)
                     res["cli_default"].append(cli_run(home, []))
-                    res["dash_default"].append(dashboard_run(browser, url, BASE))
-                    pages = [open_train(browser, url, BASE) for _ in range(2)]
+                    res["dash_default"].append(dashboard_run(browser, url, base_q))
+                    pages = [open_train(browser, url, base_q) for _ in range(2)]
                     starts = [press(p) for p in pages]
                     res["two_sessions"].append([finish(p, t0) for p, t0 in zip(pages, starts)])
                     res["cli_long"].append(cli_run(home, long_cli))

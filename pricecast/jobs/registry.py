@@ -64,10 +64,12 @@ class JobRegistry:
         with self._lock:
             if name not in self._executors:
                 threads = None
-                if name == "local" and not gpu_present():
-                    cores = os.cpu_count() or 1
-                    # Caps only bite when many jobs share many cores; two cores stay shared by the OS.
-                    threads = cores // self.capacity if cores // self.capacity >= 2 else None
+                if not gpu_present():
+                    # Each job gets its fair share of the cores. Small networks train no faster on
+                    # two threads than on one, but their two threads stall whenever anything else
+                    # (this server, the browser, another job) takes a core: uncapped, a 95-second
+                    # run took 1.8x as long with its page open (docs/BENCHMARKS.md, benchmark 7).
+                    threads = max(1, (os.cpu_count() or 1) // self.capacity)
                 self._executors[name] = make_executor(name, self.runner, threads=threads)
             return self._executors[name]
 
