@@ -26,7 +26,6 @@ from .experiments import ExperimentError, Trial, save_record
 from .jobs import executors as job_executors
 from .jobs.registry import JobRegistry
 from .jobs.task import Runner, Task
-from .spawning import thread_env
 from .specs import RunSpec
 
 OnResult = Callable[[dict], None]
@@ -209,4 +208,4 @@ def _ray_running() -> bool:
     return ray.is_initialized()
 
 
-__all__ = ["run_trial", "execute", "run_serial", "run_jobs", "thread_env", "import_ray", "RAY_MISSING"]
+__all__ = ["run_trial", "execute", "run_serial", "run_jobs", "import_ray", "RAY_MISSING"]
