@@ -140,7 +140,7 @@ def load_btc():
     if not BTC_CSV.exists():
         return None
     try:
-        from pricecast.csv_import import read_candles_csv
+        from pricecast.data.csv_import import read_candles_csv
     except ImportError:  # pragma: no cover - csv_import was written concurrently
         return _parse_investing(BTC_CSV)
     return read_candles_csv(BTC_CSV)

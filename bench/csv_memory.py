@@ -33,7 +33,7 @@ CHILD = """
 import resource, sys
 sys.path.insert(0, {root!r})
 import pandas, numpy
-from pricecast.csv_import import read_candles_csv
+from pricecast.data.csv_import import read_candles_csv
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 frame = read_candles_csv({path!r})
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -151,12 +151,12 @@ def seed_home(home: Path) -> None:
     subprocess.run([sys.executable, "-m", "pricecast", "experiment", "run", "--vary", "units=4,8", "--repeats", "2",
                     "--epochs", "1", "--since", "2011-01-01", "--workers", "1", "--name", "bench", "--quiet"],
                    cwd=ROOT, env=env, check=True, capture_output=True)
-    script = ("from pricecast.market.cache import cache_file, write_cache\n"
-              "from pricecast.market.refs import parse_market_ref\n"
+    script = ("from pricecast.data.market.cache import cache_file, write_cache\n"
+              "from pricecast.data.market.refs import parse_market_ref\n"
               "from pricecast.paths import cache_dir\n"
               "from bench._common import synthetic_candles\n"
               f"write_cache(cache_file(parse_market_ref({EXCHANGE_REF!r}), cache_dir()), synthetic_candles(20_000))\n"
-              "from pricecast.market import list_exchanges\n"
+              "from pricecast.data.market import list_exchanges\n"
               "list_exchanges()\n")
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
 
@@ -201,8 +201,8 @@ def page_rows(pages: dict) -> list[dict]:
 
 
 def figure_build(candles, repeats: int) -> dict:
-    """In-process: ``pricecast.figures.candles_figure`` build time and JSON size for the same series."""
-    from pricecast.figures import candles_figure
+    """In-process: ``pricecast.plots.figures.candles_figure`` build time and JSON size for the same series."""
+    from pricecast.plots.figures import candles_figure
 
     times, size = [], 0
     for _ in range(repeats):

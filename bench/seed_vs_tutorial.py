@@ -42,7 +42,7 @@ PRESETS = ("seed-lstm", "seed-cnn-2-relu")
 def pricecast_ratio(name: str, epochs: int, seed: int, tmp: Path) -> tuple[float, int]:
     from pricecast.presets import get_preset
     from pricecast.specs import TrainSpec
-    from pricecast.training import train
+    from pricecast.training.pipeline import train
 
     spec = get_preset(name).spec
     spec = spec.replace(train=TrainSpec(epochs=epochs, batch_size=8, patience=0, seed=seed))
@@ -56,10 +56,10 @@ def tutorial_ratio(name: str, epochs: int, seed: int, verbatim: bool) -> tuple[f
     non-overlapping windows, else every ``stride``-th window (the preset's)."""
     import keras
 
-    from pricecast.backend import set_seed
-    from pricecast.models import build_model
+    from pricecast.data.samples import load_sample
+    from pricecast.models.builders import build_model
     from pricecast.presets import get_preset
-    from pricecast.samples import load_sample
+    from pricecast.training.backend import set_seed
 
     spec = get_preset(name).spec
     n, k = spec.window.n, spec.window.k

@@ -30,9 +30,9 @@ TOLERANCE = 1.01  # "within 1% of persistence": test RMSE <= 1.01 x persistence 
 
 
 def setups(full: bool):
+    from pricecast.prep.windows import WindowSpec
     from pricecast.presets import get_preset
     from pricecast.specs import TrainSpec
-    from pricecast.windows import WindowSpec
 
     default = get_preset("default").spec
     seed = get_preset("seed-lstm").spec
@@ -52,10 +52,10 @@ def setups(full: bool):
 
 
 def run_one(spec, candles, tmp: Path) -> dict:
-    from pricecast import callbacks as cb_module
-    from pricecast import training
-    from pricecast.evaluation import evaluate
-    from pricecast.fitting import predict
+    from pricecast.evaluation.metrics import evaluate
+    from pricecast.training import callbacks as cb_module
+    from pricecast.training import pipeline as training
+    from pricecast.training.fitting import predict
 
     prep = training.prepare(spec, candles)
     test = prep.windows.test
@@ -96,7 +96,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=None, help="training seeds per setup (median reported)")
     args = ap.parse_args()
     os.environ.setdefault("PRICECAST_HOME", tempfile.mkdtemp(prefix="pricecast-bench-"))
-    from pricecast.datasets import load_data
+    from pricecast.data.datasets import load_data
     from pricecast.specs import TrainSpec
 
     data = {"aapl": load_data("sample:AAPL").candles, "btc": load_btc()}

@@ -36,10 +36,10 @@ OPTION_MODES = ("opt_batches", "opt_prefetch", "opt_xla", "opt_batch4x_lr", "bar
 
 def make_spec(setup: str):
     """The RunSpec and candles of a setup, all on real data."""
-    from pricecast.datasets import load_data
+    from pricecast.data.datasets import load_data
+    from pricecast.prep.windows import WindowSpec
     from pricecast.presets import get_preset
     from pricecast.specs import TrainSpec
-    from pricecast.windows import WindowSpec
 
     if setup.startswith("default"):
         spec = get_preset("default").spec
@@ -105,10 +105,11 @@ def run_mode(mode: str, spec, candles, epochs: int, tmp: Path) -> dict:
     import keras
     import numpy as np
 
-    from pricecast import feeding, fitting, runs, training
-    from pricecast.callbacks import BestWeights, LiveHistory, StopOnRequest
-    from pricecast.feeding import scaled_arrays
-    from pricecast.models import build_model
+    from pricecast.models.builders import build_model
+    from pricecast.training import feeding, fitting, runs
+    from pricecast.training import pipeline as training
+    from pricecast.training.callbacks import BestWeights, LiveHistory, StopOnRequest
+    from pricecast.training.feeding import scaled_arrays
 
     spec = spec.replace(train=spec.train.__class__(**{**spec.train.to_dict(), "epochs": epochs}))
     if mode == "pricecast" or mode.startswith("opt_"):
@@ -200,7 +201,7 @@ def main() -> None:  # noqa: C901
     os.environ.setdefault("PRICECAST_HOME", tempfile.mkdtemp(prefix="pricecast-bench-"))
     import keras
 
-    from pricecast.backend import configure_device, set_seed
+    from pricecast.training.backend import configure_device, set_seed
 
     device = configure_device()
     clock_fit()

@@ -1,4 +1,4 @@
-"""Benchmark 1 — windowing: pricecast.windows.make_windows (zero-copy views, plus the scaled batch
+"""Benchmark 1 — windowing: pricecast.prep.windows.make_windows (zero-copy views, plus the scaled batch
 gather that training actually does) vs the seed tutorial's PastSampler (materialises every window).
 
     python bench/windowing.py            # 100k candles (both) + 1M candles (pricecast; seed if RAM allows)
@@ -43,11 +43,11 @@ def seed_bytes(rows: int) -> int:
 
 def run_case(case: str, rows: int) -> dict:
     """One measurement, in this (fresh) process."""
-    from pricecast.scaling import Scaler
-    from pricecast.windows import WindowSpec, make_windows
+    from pricecast.prep.scaling import Scaler
+    from pricecast.prep.windows import WindowSpec, make_windows
 
     if case == "pc_epoch":
-        from pricecast.feeding import WindowBatches  # imports Keras; kept out of the timed part
+        from pricecast.training.feeding import WindowBatches  # imports Keras; kept out of the timed part
     candles = synthetic_candles(rows)
     input_bytes = int(candles.memory_usage(deep=True).sum())
     spec = WindowSpec(n=N, k=K, features=FEATURES, target="close", split=(0.8, 0.1, 0.1))

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.candles import summarize
-from pricecast.datasets import kind_of
+from pricecast.data.candles import summarize
+from pricecast.data.datasets import kind_of
+from pricecast.data.quality import clean_ref, quality_report, split_ref
+from pricecast.data.samples import CATALOGUE
 from pricecast.errors import PricecastError
-from pricecast.quality import clean_ref, quality_report, split_ref
-from pricecast.samples import CATALOGUE
 from ui import common, state
 from ui.common import HELP
 
@@ -42,7 +42,7 @@ def _source_of(ref: str) -> str:
 
 def _market_parts(ref: str, default_source: str, default_symbol: str, default_tf: str) -> tuple[str, str, str]:
     try:
-        from pricecast.market import parse_market_ref
+        from pricecast.data.market import parse_market_ref
 
         parsed = parse_market_ref(split_ref(ref)[0])
         return parsed.source, parsed.symbol, parsed.timeframe
@@ -52,14 +52,14 @@ def _market_parts(ref: str, default_source: str, default_symbol: str, default_tf
 
 @st.cache_data(show_spinner=False)
 def _exchanges() -> list[str]:
-    from pricecast.market import list_exchanges
+    from pricecast.data.market import list_exchanges
 
     return list_exchanges()
 
 
 @st.cache_data(show_spinner=False)
 def _timeframes(exchange: str) -> list[str]:
-    from pricecast.market import list_timeframes
+    from pricecast.data.market import list_timeframes
 
     return list_timeframes(exchange)
 
@@ -73,7 +73,7 @@ def _use(ref: str) -> None:
 
 def _download(ref: str) -> None:
     """Fetch (or refresh) market candles over the network into the local cache."""
-    from pricecast.market import MarketDataError, load_market
+    from pricecast.data.market import MarketDataError, load_market
 
     since, until = state.data_range()
     with st.spinner(f"Downloading {common.md(ref)} … (candles already on this computer are not fetched again)"):
@@ -125,7 +125,7 @@ def _market_form(kind: str) -> None:
                                help="Part of the market name, e.g. ETH, to list matching markets.",
                                label_visibility="collapsed")
         if b1.button("Find markets", help="Ask the exchange for its markets matching the search text (needs internet)."):
-            from pricecast.market import list_symbols
+            from pricecast.data.market import list_symbols
 
             try:
                 with st.spinner(f"Asking {exchange} for its markets …"):
@@ -139,7 +139,7 @@ def _market_form(kind: str) -> None:
                 st.error(common.plain(exc))
         ref = f"{exchange}:{symbol}:{tf}"
     else:
-        from pricecast.market import yahoo_intervals
+        from pricecast.data.market import yahoo_intervals
 
         source, symbol, tf = _market_parts(spec.data, "yahoo", "TSLA", "1d")
         if source != "yahoo":
@@ -165,8 +165,8 @@ def _csv_form() -> None:
         return
     if st.session_state.get("data_upload_done") == uploaded.file_id:
         return
-    from pricecast.csv_import import read_candles_csv
-    from pricecast.uploads import store_upload
+    from pricecast.data.csv_import import read_candles_csv
+    from pricecast.data.uploads import store_upload
 
     raw = uploaded.getvalue()
     shown = common.md(uploaded.name)
@@ -233,7 +233,7 @@ def _span(step: pd.Timedelta | None) -> str:
 
 
 def _age(seconds: float) -> str:
-    from pricecast.market.loader import human_age
+    from pricecast.data.market.loader import human_age
 
     return human_age(dt.timedelta(seconds=seconds))
 
@@ -322,7 +322,7 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
 
 
 def body() -> None:
-    from pricecast.figures import candles_figure
+    from pricecast.plots.figures import candles_figure
 
     st.title("Data")
     st.caption("Step 1 of 4 — choose the price history the model will learn from.")

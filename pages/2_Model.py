@@ -5,13 +5,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from pricecast.candles import CANDLE_COLUMNS
-from pricecast.models import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
+from pricecast.data.candles import CANDLE_COLUMNS
+from pricecast.models.builders import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
+from pricecast.prep.scaling import SCALERS
+from pricecast.prep.windows import WindowSpec
 from pricecast.presets import PRESETS, describe_data, origin_preset, setup_file_name
-from pricecast.scaling import SCALERS
 from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
-from pricecast.windows import WindowSpec
 from ui import common, state
 from ui.common import HELP
 
@@ -185,9 +185,9 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
 
 def _check(spec: RunSpec) -> None:
     """Shapes and sizes before any training (no TensorFlow): errors with the fix, or what will train."""
-    from pricecast.models import count_params
+    from pricecast.models.builders import count_params
     from pricecast.spec_io import SpecError, validate_spec
-    from pricecast.training import prepare
+    from pricecast.training.pipeline import prepare
 
     try:
         validate_spec(spec)
@@ -232,7 +232,7 @@ def _summary_button(spec: RunSpec) -> None:
 
 
 def _yaml(spec: RunSpec) -> None:
-    from pricecast.datasets import link_data_problem
+    from pricecast.data.datasets import link_data_problem
     from pricecast.spec_io import spec_from_yaml, spec_problems, spec_to_yaml
 
     st.subheader("Save or share this setup")

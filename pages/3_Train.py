@@ -15,7 +15,7 @@ FIGS = "pc_train_figs"  # (job id, version, step) -> the figures drawn last, reu
 
 
 def _start(spec) -> None:
-    from pricecast.training import prepare
+    from pricecast.training.pipeline import prepare
 
     candles, error = state.load_current()
     if candles is None:
@@ -66,7 +66,7 @@ def _progress_text(snap: JobSnapshot) -> str:
 
 def _figures(job: Job, snap: JobSnapshot, step: int):
     """The two live figures, rebuilt only when the job reported something new."""
-    from pricecast.figures import live_val_figure, loss_figure
+    from pricecast.plots.figures import live_val_figure, loss_figure
 
     key = (job.id, snap.version, step)
     cached = st.session_state.get(FIGS)

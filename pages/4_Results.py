@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.runs import list_runs, load_run
+from pricecast.training.runs import list_runs, load_run
 from ui import common, state
 
 PART_NAMES = {"test": "Test (never seen)", "val": "Validation", "train": "Training"}
@@ -47,7 +47,7 @@ def _choose() -> str | None:
 
 
 def _actual_vs_predicted(run) -> None:
-    from pricecast.figures import actual_vs_predicted_figure
+    from pricecast.plots.figures import actual_vs_predicted_figure
 
     k = run.spec.window.k
     available = [p for p in ("test", "val", "train") if (run.predictions["part"] == p).any()]
@@ -68,7 +68,7 @@ def _actual_vs_predicted(run) -> None:
 
 
 def _paths(run) -> None:
-    from pricecast.figures import forecast_paths_figure, pick_origins
+    from pricecast.plots.figures import forecast_paths_figure, pick_origins
 
     preds = run.predictions
     available = [p for p in ("test", "val", "train") if (preds["part"] == p).any()]
@@ -88,7 +88,7 @@ def _paths(run) -> None:
 
 
 def _metrics(run) -> None:
-    from pricecast.figures import metrics_frame, skill_per_step_figure
+    from pricecast.plots.figures import metrics_frame, skill_per_step_figure
 
     m = run.metrics
     part = st.radio("Part", [p for p in ("test", "val", "train") if p in m], format_func=PART_NAMES.get,
@@ -112,7 +112,7 @@ def _metrics(run) -> None:
             f"On the {PART_NAMES[part].lower()} part the model **{verdict}** persistence (skill {skill:+.1%}, "
             f"{report['windows']:,} forecasts).")
     elif report.get("persistence_rmse") == 0:
-        from pricecast.evaluation import NO_MOVEMENT
+        from pricecast.evaluation.metrics import NO_MOVEMENT
 
         st.info(f"The {PART_NAMES[part].lower()} part has {NO_MOVEMENT}.")
     if run.spec.window.k > 1:
@@ -126,7 +126,7 @@ def _metrics(run) -> None:
 
 
 def _next(run) -> None:
-    from pricecast.figures import next_forecast_figure
+    from pricecast.plots.figures import next_forecast_figure
 
     candles = None
     try:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.datasets import display_name
-from pricecast.runs import delete_run, list_runs
+from pricecast.data.datasets import display_name
+from pricecast.training.runs import delete_run, list_runs
 from ui import common, state
 
 
@@ -30,8 +30,8 @@ def run_label(row: dict) -> str:
 
 def _windows_h5(run_dir: str) -> bytes:
     """The run's windows in the tutorial's HDF5 layout, built on demand into a temporary file."""
-    from pricecast.runs import export_windows_h5, load_run
-    from pricecast.windows import make_windows
+    from pricecast.prep.windows import make_windows
+    from pricecast.training.runs import export_windows_h5, load_run
 
     run = load_run(run_dir)
     candles = state.candles_of(run.spec.data)
@@ -77,7 +77,7 @@ def _delete(run_dir: str) -> None:
 
 
 def body() -> None:
-    from pricecast.figures import runs_loss_figure
+    from pricecast.plots.figures import runs_loss_figure
 
     st.title("Runs")
     st.caption("Every run saved on this computer, newest first. Runs trained in this browser tab are ticked.")

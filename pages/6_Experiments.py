@@ -7,9 +7,9 @@ import os
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from pricecast import experiments as ex
-from pricecast.experiment_figures import box_figure, loss_curves_figure
+from pricecast.experiments import core as ex
 from pricecast.jobs import JobError, registry
+from pricecast.plots.experiments import box_figure, loss_curves_figure
 from ui import common, state
 
 SELECTED = "exp_selected"
@@ -48,7 +48,7 @@ def _ray_available() -> bool:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _rows(ref: str, since: str | None, until: str | None) -> int:
-    from pricecast.datasets import load_data
+    from pricecast.data.datasets import load_data
 
     return len(load_data(ref, since=since, until=until, offline=True).candles)
 
@@ -129,7 +129,7 @@ def setup_form() -> None:
                              help="Runs with the same name continue where they stopped instead of starting over. "
                                   "Leave empty for a name made from the choices above.")
 
-    from pricecast.datasets import link_data_problem
+    from pricecast.data.datasets import link_data_problem
 
     # Typed into the page, so as untrusted as a link: no file paths on the server (the current
     # setup's data and this session's uploads already passed that check).

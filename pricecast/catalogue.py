@@ -15,11 +15,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .errors import PricecastError
-from .field_meta import KEY
-from .models import ModelSpec
-from .specs import RunSpec, TrainSpec
-from .windows import WindowSpec
+from pricecast.errors import PricecastError
+from pricecast.field_meta import KEY
+from pricecast.models.builders import ModelSpec
+from pricecast.prep.windows import WindowSpec
+from pricecast.specs import RunSpec, TrainSpec
 
 SECTIONS: dict[str, type] = {"window": WindowSpec, "model": ModelSpec, "train": TrainSpec}
 # Training share, validation share: the Model page's percentage inputs (a link outside is dropped).

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .models import ModelSpec
-from .specs import RunSpec, TrainSpec
-from .windows import WindowSpec
+from pricecast.models.builders import ModelSpec
+from pricecast.prep.windows import WindowSpec
+from pricecast.specs import RunSpec, TrainSpec
 
 OHLC = ("open", "high", "low", "close")
 OHLCV = ("open", "high", "low", "volume", "close")
@@ -155,8 +155,8 @@ def get_preset(name: str) -> Preset:
 
 def describe_data(ref: str) -> str:
     """A plain phrase for the data ``ref`` names: the bundled series' title, or the ref itself."""
-    from .quality import split_ref
-    from .samples import CATALOGUE
+    from pricecast.data.quality import split_ref
+    from pricecast.data.samples import CATALOGUE
 
     base, clean = split_ref(ref)
     sample = CATALOGUE.get(base.split(":", 1)[1].upper()) if base.lower().startswith("sample:") else None

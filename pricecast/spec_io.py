@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from .catalogue import FIELDS, SECTIONS, SPLIT_LIMITS, Field, SpecError, format_value
-from .models import ModelSpec, ModelSpecError, check_model
-from .specs import RunSpec, TrainSpec
-from .windows import WindowError, WindowSpec
+from pricecast.catalogue import FIELDS, SECTIONS, SPLIT_LIMITS, Field, SpecError, format_value
+from pricecast.models.builders import ModelSpec, ModelSpecError, check_model
+from pricecast.prep.windows import WindowError, WindowSpec
+from pricecast.specs import RunSpec, TrainSpec
 
 __all__ = ["SpecError", "SECTIONS", "SPLIT_LIMITS", "LIMITS", "CHOICES", "TOP_LEVEL", "FIELD_SECTION", "PARAM_NAMES",
            "spec_to_params", "spec_from_params", "spec_from_link", "validate_spec", "value_problem", "spec_problems",
@@ -175,7 +175,7 @@ def _top_problem(key: str, text: str, data_problem: Callable[[str], str | None] 
         if not text:
             return "empty"
         return data_problem(text) if data_problem is not None else None
-    from .presets import PRESETS, origin_preset
+    from pricecast.presets import PRESETS, origin_preset
 
     # "custom (from default)": a setup edited away from a preset names where it started
     return None if origin_preset(text) in PRESETS or not text else "no preset of that name"

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from .errors import PricecastError
-from .field_meta import setting
-from .models import ModelSpec
-from .scaling import SCALERS
-from .windows import WindowSpec
+from pricecast.errors import PricecastError
+from pricecast.field_meta import setting
+from pricecast.models.builders import ModelSpec
+from pricecast.prep.scaling import SCALERS
+from pricecast.prep.windows import WindowSpec
 
 PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
 

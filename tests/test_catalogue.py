@@ -5,9 +5,9 @@ import argparse
 
 import pytest
 
-from pricecast import experiments as ex
 from pricecast.catalogue import FIELDS, Field, SpecError, cli_fields, format_value, overrides_from_args, with_overrides
-from pricecast.cli import build_parser, main
+from pricecast.cli.main import build_parser, main
+from pricecast.experiments import core as ex
 from pricecast.spec_io import spec_from_link, spec_from_params, spec_from_yaml, spec_to_params, spec_to_yaml
 from pricecast.specs import RunSpec
 
@@ -48,8 +48,8 @@ def test_the_three_clis_expose_the_same_setup_options():
 
 
 def test_backtest_and_experiment_options_reach_the_spec():
-    from pricecast.cli_backtest import spec_from_args as backtest_spec
-    from pricecast.cli_experiment import _experiment_from_args
+    from pricecast.cli.backtest import spec_from_args as backtest_spec
+    from pricecast.cli.experiment import _experiment_from_args
 
     args = build_parser().parse_args(["backtest", "--arch", "mlp", "--units", "8,4", "--l2", "0.01", "--n", "12",
                                       "--epochs", "0", "--seed", "3"])

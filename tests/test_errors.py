@@ -10,8 +10,8 @@ import pytest
 from pricecast.errors import PricecastError, describe
 
 # Every module that defines an error class (none of them loads Keras at import).
-ERROR_MODULES = ("candles", "windows", "models", "specs", "spec_io", "training", "backtest", "experiments",
-                 "market.errors", "jobs.executors")
+ERROR_MODULES = ("data.candles", "prep.windows", "models.builders", "specs", "spec_io", "training.pipeline",
+                 "backtest.walkforward", "experiments.core", "data.market.errors", "jobs.executors")
 
 
 def _error_classes() -> list[type]:
@@ -30,8 +30,8 @@ def test_every_error_pricecast_raises_on_purpose_is_a_pricecast_error():
 
 
 def test_errors_that_are_disk_problems_stay_os_errors():
-    from pricecast.market.errors import CacheWriteError
-    from pricecast.training import RunSaveError
+    from pricecast.data.market.errors import CacheWriteError
+    from pricecast.training.pipeline import RunSaveError
 
     for cls in (RunSaveError, CacheWriteError):
         assert issubclass(cls, OSError) and issubclass(cls, PricecastError)
@@ -39,7 +39,7 @@ def test_errors_that_are_disk_problems_stay_os_errors():
 
 
 def test_a_fetch_interrupted_by_ctrl_c_is_not_caught_as_an_error():
-    from pricecast.market.errors import FetchInterrupted
+    from pricecast.data.market.errors import FetchInterrupted
 
     assert not issubclass(FetchInterrupted, Exception)  # `except PricecastError` never swallows Ctrl-C
 

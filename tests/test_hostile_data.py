@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricecast.candles import CandleError
-from pricecast.csv_import import read_candles_csv, read_candles_csv_info
+from pricecast.data.candles import CandleError
+from pricecast.data.csv_import import read_candles_csv, read_candles_csv_info
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,9 +120,9 @@ def test_item13_binary_files_are_not_a_text_csv(blob, what):
 # ---- the dashboard: items 2, 4, 5, 11 ------------------------------------------------------------
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from pricecast.datasets import display_name, link_data_problem  # noqa: E402
+from pricecast.data.datasets import display_name, link_data_problem  # noqa: E402
+from pricecast.data.uploads import store_upload  # noqa: E402
 from pricecast.spec_io import spec_from_link  # noqa: E402
-from pricecast.uploads import store_upload  # noqa: E402
 from ui.common import md  # noqa: E402
 
 CANDLES = "time,open,high,low,close,volume\n" + "\n".join(
@@ -205,7 +205,7 @@ def test_item4_experiments_page_data_field_takes_no_server_path(app_home, tmp_pa
 
 
 def test_item4_only_this_sessions_uploads_and_named_data_pass():
-    upload = "/home/x/.pricecast/uploads/abc/coin.csv"
+    upload = "/home/x/.pricecast/data/uploads/abc/coin.csv"
     assert link_data_problem(upload, files=[upload]) is None
     assert link_data_problem(upload) is not None
     assert link_data_problem("sample:MSFT") is None and link_data_problem("binance:BTC/USDT:1h") is None
@@ -309,7 +309,7 @@ def test_item11_every_parsed_parameter_is_checked():
 
 
 def test_item4_a_link_may_cut_an_allowed_series_to_its_clean_stretch_but_never_opens_a_path():
-    from pricecast.datasets import link_data_problem
+    from pricecast.data.datasets import link_data_problem
 
     assert link_data_problem("sample:BTC-USD-5M#clean") is None
     assert link_data_problem("binance:BTC/USDT:5m#clean") is None

@@ -33,11 +33,11 @@ def test_the_console_script_is_the_cli(capsys):
     assert entry(["data", "list"]) == 0
     assert "sample:AAPL" in capsys.readouterr().out
     # `python -m pricecast` runs the same function
-    assert f"from .cli import {attr}" in (ROOT / "pricecast" / "__main__.py").read_text(encoding="utf-8")
+    assert f"from {module} import {attr}" in (ROOT / "pricecast" / "__main__.py").read_text(encoding="utf-8")
 
 
 def test_the_bundled_data_is_packaged():
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     globs = tool["package-data"]["pricecast"]
-    data = sorted(p for p in (ROOT / "pricecast" / "sample_data").iterdir() if p.suffix != ".py")
+    data = sorted(p for p in (ROOT / "pricecast" / "data" / "sample_data").iterdir() if p.suffix != ".py")
     assert data and all(any(p.match(f"pricecast/{g}") for g in globs) for p in data)

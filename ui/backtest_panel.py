@@ -4,7 +4,7 @@ The backtest is a job in a worker process (:mod:`pricecast.jobs`), so the page s
 server never loads TensorFlow: a fragment polls its progress every second and shows fold, epoch
 and ETA, with a Stop button.
 Results — error by fold and by horizon, interval bands with their measured coverage, residual
-diagnostics and the look-ahead checks — are drawn from :mod:`pricecast.eval_figures`.
+diagnostics and the look-ahead checks — are drawn from :mod:`pricecast.plots.backtest`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.backtest import BacktestResult, BacktestSpec, _hash, data_fingerprint
+from pricecast.backtest.walkforward import BacktestResult, BacktestSpec, _hash, data_fingerprint
 from pricecast.jobs import Job, JobError, JobSnapshot, registry
 from pricecast.specs import RunSpec
 from ui import common, state
@@ -150,7 +150,7 @@ def _live(job_id: str) -> None:
 
 
 def _results(result: BacktestResult, shuffled, run=None) -> None:
-    from pricecast import eval_figures as ef
+    from pricecast.plots import backtest as ef
 
     if result.stopped:
         st.warning(f"Stopped: {len(result.folds)} of {result.bt.folds} folds finished; results cover those.")
@@ -214,12 +214,12 @@ def _checks(result: BacktestResult, shuffled, run=None) -> None:
     if shuffled is not None:
         findings.append(shuffled)
     if run is not None:
-        from pricecast.leakage import check_run
+        from pricecast.evaluation.leakage import check_run
 
         try:
             loaded = run
             if isinstance(run, (str, Path)):
-                from pricecast.runs import load_run
+                from pricecast.training.runs import load_run
 
                 loaded = load_run(run)
             for f in check_run(loaded, include_ok=True):

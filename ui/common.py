@@ -225,7 +225,7 @@ def md(text: object) -> str:
 def data_label(ref: str) -> str:
     """How a data reference is shown: an upload by its original file name (plain text; pass it
     through :func:`md` where it goes into markdown)."""
-    from pricecast.datasets import display_name
+    from pricecast.data.datasets import display_name
 
     return display_name(ref)
 
@@ -244,7 +244,7 @@ def fmt_pct(value) -> str:
     if value is None:
         return "–"
     if isinstance(value, float) and not math.isfinite(value):
-        from pricecast.evaluation import NO_MOVEMENT_SHORT
+        from pricecast.evaluation.metrics import NO_MOVEMENT_SHORT
 
         return NO_MOVEMENT_SHORT
     return f"{value:+.1%}"

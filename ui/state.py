@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.datasets import link_data_problem
+from pricecast.data.datasets import link_data_problem
 from pricecast.presets import get_preset, labelled
 from pricecast.spec_io import spec_from_link, spec_to_params
 from pricecast.specs import RunSpec
@@ -147,7 +147,7 @@ def _token(ref: str) -> str:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _load(ref: str, since: str | None, until: str | None, token: str) -> tuple[pd.DataFrame, tuple[str, ...], str | None]:
-    from pricecast.datasets import kind_of, load_data
+    from pricecast.data.datasets import kind_of, load_data
 
     # Exchange and Yahoo data come from the local cache here; only the Data page's Load button
     # goes to the network, so opening a page never waits on (or fails for) an unreachable site.
@@ -163,7 +163,7 @@ def load_current() -> tuple[pd.DataFrame | None, str]:
         candles, _, _ = _load(spec.data, since, until, _token(spec.data))
         return candles, ""
     except (ValueError, OSError) as exc:  # any loading problem becomes a message
-        from pricecast.datasets import kind_of
+        from pricecast.data.datasets import kind_of
         from ui.common import plain
 
         message = plain(exc)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from ..specs import RunSpec
+from pricecast.specs import RunSpec
+
 from .events import Batch, Epoch, Fold, Progress, Started, Trial
 from .executors import EXECUTORS, JobError, LocalExecutor, RayExecutor
 from .job import Job, JobSnapshot, JobState

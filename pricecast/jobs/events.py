@@ -90,7 +90,7 @@ def _f(value: Any) -> float:
 
 
 def from_train(event: dict) -> Event | None:
-    """A :func:`pricecast.training.train` listener dict as an event (``done`` is the job's result)."""
+    """A :func:`pricecast.training.pipeline.train` listener dict as an event (``done`` is the job's result)."""
     kind = event.get("type")
     if kind == "start":
         sizes = {k.removesuffix("_windows"): int(event[k]) for k in ("train_windows", "val_windows", "test_windows")
@@ -111,7 +111,7 @@ def from_train(event: dict) -> Event | None:
 
 
 def from_backtest(event: dict) -> Event | None:
-    """A :func:`pricecast.backtest.run_backtest` progress dict as an event."""
+    """A :func:`pricecast.backtest.walkforward.run_backtest` progress dict as an event."""
     kind = event.get("type")
     frac = _f(event.get("progress"))
     frac = 0.0 if not math.isfinite(frac) else min(max(frac, 0.0), 1.0)
@@ -131,7 +131,7 @@ def from_backtest(event: dict) -> Event | None:
 
 
 def from_experiment(event: dict) -> Event | None:
-    """A :func:`pricecast.experiments.run_experiment` progress dict as an event."""
+    """A :func:`pricecast.experiments.core.run_experiment` progress dict as an event."""
     kind = event.get("type")
     total = int(event.get("total") or 0)
     done = int(event.get("done") or 0)

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import PricecastError, describe
-from ..spawning import spawn_context, thread_env, without_main_script
+from pricecast.errors import PricecastError, describe
+from pricecast.spawning import spawn_context, thread_env, without_main_script
+
 from .task import Runner, Task, apply_env
 from .worker import death_message
 from .worker import main as worker_main

@@ -29,7 +29,7 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class BacktestOutcome:
-    result: Any  # pricecast.backtest.BacktestResult
+    result: Any  # pricecast.backtest.walkforward.BacktestResult
     shuffled: Any = None  # a leakage.Finding when the shuffled-time control ran
 
 
@@ -42,8 +42,12 @@ def run_task(task: Task, emit: Emit, stop) -> Any:
 def warm_up() -> None:
     """Load what every training needs (TensorFlow above all) before a task arrives, so a worker
     started ahead of time begins training at once."""
-    from .. import callbacks, feeding, training  # noqa: F401
-    from ..backend import warm_up as load_backend
+    from pricecast.training import (
+        callbacks,  # noqa: F401
+        feeding,  # noqa: F401
+    )
+    from pricecast.training import pipeline as training  # noqa: F401
+    from pricecast.training.backend import warm_up as load_backend
 
     load_backend()
 
@@ -58,8 +62,8 @@ def _relay(convert: Callable[[dict], events.Event | None], emit: Emit) -> Callab
 
 
 def _train(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> TrainResult:
-    from ..specs import RunSpec
-    from ..training import train
+    from pricecast.specs import RunSpec
+    from pricecast.training.pipeline import train
 
     run = train(RunSpec.from_dict(payload["spec"]), listener=_relay(events.from_train, emit), stop=stop,
                 candles=candles, runs_root=payload.get("runs_root"))
@@ -67,14 +71,14 @@ def _train(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> Tra
 
 
 def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> BacktestOutcome:
-    from ..backtest import run_backtest
-    from ..specs import RunSpec
+    from pricecast.backtest.walkforward import run_backtest
+    from pricecast.specs import RunSpec
 
     spec = RunSpec.from_dict(payload["spec"])
     result = run_backtest(spec, payload["bt"], candles=candles, progress=_relay(events.from_backtest, emit), stop=stop)
     shuffled = None
     if payload.get("shuffled") and not stop.is_set():
-        from ..leakage import shuffled_time_control
+        from pricecast.evaluation.leakage import shuffled_time_control
 
         emit(events.Progress(1.0, "Shuffled-time control: training on shuffled targets"))
         shuffled = shuffled_time_control(spec, candles=candles)
@@ -82,7 +86,7 @@ def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> 
 
 
 def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:
-    from ..experiments import run_experiment
+    from pricecast.experiments.core import run_experiment
 
     exp = run_experiment(payload["exp"], payload.get("executor", "local"), payload.get("workers"),
                          payload.get("address"), _relay(events.from_experiment, emit), stop,
@@ -91,8 +95,8 @@ def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -
 
 
 def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
-    from ..models import build_model, model_summary
-    from ..specs import RunSpec
+    from pricecast.models.builders import build_model, model_summary
+    from pricecast.specs import RunSpec
 
     spec = RunSpec.from_dict(payload["spec"])
     w = spec.window
@@ -101,8 +105,8 @@ def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> d
 
 
 def _forecast(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> pd.DataFrame:
-    from ..runs import load_run
-    from ..training import forecast_next
+    from pricecast.training.pipeline import forecast_next
+    from pricecast.training.runs import load_run
 
     run = load_run(payload["run_dir"])
     return forecast_next(run.load_model(), candles, run.spec, run.scaler)
@@ -125,8 +129,8 @@ def written_folder(task: Task, result: Any, scratch: Path) -> Path | None:
 def finish_remote(kind: str, local: dict, result: Any, files: dict[str, bytes], rel: str | None) -> Any:
     """Here, after a training on another machine: its run folder, which came back as files, goes
     where the training would have written it on this machine."""
-    from ..paths import runs_dir
-    from ..runs import store_run_files
+    from pricecast.paths import runs_dir
+    from pricecast.training.runs import store_run_files
 
     if rel and isinstance(result, TrainResult):
         root = Path(local.get("runs_root") or runs_dir())

@@ -14,8 +14,9 @@ import threading
 import traceback
 from typing import Any
 
-from ..errors import describe
-from ..spawning import watch_parent
+from pricecast.errors import describe
+from pricecast.spawning import watch_parent
+
 from .task import Runner, Task, apply_env
 
 

@@ -1,0 +1,1 @@
+"""``python -m pricecast`` / ``pricecast``: everything the dashboard does, without a browser."""

@@ -1,0 +1,122 @@
+"""``python -m pricecast backtest``: walk-forward evaluation from the command line.
+
+Progress goes to stderr; stdout gets a per-fold table and summary, or with ``--json`` one JSON object
+(folds with model and baseline metrics, overall, by horizon, interval coverage, look-ahead findings).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+
+from pricecast.catalogue import add_spec_options, overrides_from_args, with_overrides
+from pricecast.evaluation.metrics import skill_text
+from pricecast.specs import RunSpec
+
+# `--epochs` is the backtest's own: 0 (its default) keeps the preset's epochs.
+OWN: tuple[str, ...] = ("epochs",)
+
+
+def _levels(text: str) -> tuple[float, ...]:
+    values = []
+    for part in text.split(","):
+        v = float(part)
+        values.append(v / 100.0 if v > 1 else v)  # "80,95" and "0.8,0.95" both work
+    return tuple(values)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("backtest", help="walk-forward backtest: retrain per fold, errors by fold and horizon, "
+                                               "intervals with measured coverage, look-ahead checks")
+    p.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
+    p.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
+    p.add_argument("--folds", type=int, default=4, help="number of test folds at the end of the series")
+    p.add_argument("--fold-size", type=int, default=120, help="candles per test fold")
+    p.add_argument("--window", choices=("expanding", "rolling"), default="expanding",
+                   help="expanding: train on everything before the fold; rolling: a fixed-length window")
+    p.add_argument("--train-size", type=int, default=0, help="rolling window length in candles (0 = automatic)")
+    p.add_argument("--val-share", type=float, default=0.15, help="share of each training window kept for "
+                                                                  "early stopping and interval calibration")
+    p.add_argument("--retrain-every", type=int, default=1, help="retrain before every n-th fold; 0 = train once")
+    p.add_argument("--method", choices=("direct", "recursive"), default="direct",
+                   help="direct K-output model, or a one-step model fed its own forecasts")
+    p.add_argument("--levels", default="0.8,0.95", help="interval levels, e.g. 0.8,0.95")
+    p.add_argument("--absolute-bands", action="store_true",
+                   help="conformal bands in price units (default: relative to the last price)")
+    p.add_argument("--mc-samples", type=int, default=0, help="MC-dropout passes for dropout intervals (0 = off)")
+    p.add_argument("--epochs", type=int, default=0, help="epochs per training (0 = the preset's)")
+    p.add_argument("--shuffled-control", action="store_true",
+                   help="also train on time-shuffled targets, which must score worse (costs two trainings)")
+    p.add_argument("--no-cache", action="store_true", help="ignore and don't write the per-fold cache")
+    p.add_argument("--json", action="store_true")
+    add_spec_options(p, own=OWN)
+    p.set_defaults(func=cmd_backtest)
+
+
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    """The preset with the given setup options laid over it (``--epochs`` is the backtest's)."""
+    from pricecast.presets import get_preset, labelled
+
+    spec = with_overrides(get_preset(args.preset).spec, overrides_from_args(args))
+    return labelled(spec.replace(data=args.data or spec.data))
+
+
+def cmd_backtest(args) -> int:
+    from pricecast.backtest.walkforward import BacktestSpec, run_backtest
+    from pricecast.cli.main import _print_json, _progress, format_table
+
+    spec = spec_from_args(args)
+    bt = BacktestSpec(folds=args.folds, fold_size=args.fold_size, window=args.window, train_size=args.train_size,
+                      val_share=args.val_share, retrain_every=args.retrain_every, method=args.method,
+                      levels=_levels(args.levels), relative=not args.absolute_bands, mc_samples=args.mc_samples,
+                      epochs=args.epochs)
+    _progress(f"backtest {spec.preset or spec.model.arch} on {spec.data}: {bt.folds} folds of {bt.fold_size} candles, "
+              f"{bt.window} window, retrain every {bt.retrain_every or 'never'}, {bt.method} forecasts")
+
+    def listener(e: dict) -> None:
+        eta = f"  eta {e['eta']:.0f}s" if e.get("eta") is not None else ""
+        if e["type"] == "start":
+            _progress(f"{e['folds']} folds, {e['cached']} cached, {e['models_to_train']} model(s) to train")
+        elif e["type"] == "epoch":
+            _progress(f"fold {e['fold']}/{e['folds']} epoch {e['epoch']}/{e['epochs']}  loss {e['loss']:.5g}  "
+                      f"val_loss {e['val_loss']:.5g}  {e['progress']:.0%}{eta}")
+        elif e["type"] == "fold":
+            _progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
+                      f"persistence {e['persistence_rmse']:.4g}, skill {skill_text(e['skill'], 2, short=True)}  {e['progress']:.0%}{eta}")
+
+    result = run_backtest(spec, bt, progress=listener, use_cache=not args.no_cache)
+    findings = list(result.findings)
+    if args.shuffled_control:
+        from pricecast.evaluation.leakage import shuffled_time_control
+
+        _progress("shuffled-time control: training twice on the ordinary split ...")
+        findings.append(shuffled_time_control(spec.replace(train=replace(spec.train, epochs=args.epochs or spec.train.epochs))))
+    for note in result.notes:
+        _progress(f"note: {note}")
+    if args.json:
+        out = result.to_dict()
+        out["findings"] = [f.to_dict() for f in findings]
+        _print_json(out)
+        return 0
+    print(format_table(result.fold_rows(), ["fold", "test_from", "test_to", "windows", "retrained", "cached", "epochs",
+                                            "rmse", "persistence_rmse", "skill", "mae", "mase", "persistence_mase",
+                                            "direction"]))
+    if result.folds:
+        o = result.overall
+        print(f"\nOverall ({o['windows']} test windows): RMSE {o['rmse']:.4g} vs persistence {o['persistence_rmse']:.4g}, "
+              f"skill {skill_text(o['skill'], 2)}, MASE {o['model']['mase']:.3g} vs {o['persistence']['mase']:.3g}")
+        h = result.by_horizon
+        print("\nBy horizon step:")
+        print(format_table([{"step": s, "model_rmse": m, "persistence_rmse": p, "skill": sk} for s, m, p, sk in
+                            zip(h["step"], h["model_rmse"], h["persistence_rmse"], h["skill"])]))
+        print("\nIntervals (coverage on the test folds):")
+        for by_level in result.intervals.values():
+            for c in by_level.values():
+                print(f"  {c['text']} (mean width {c['mean_width']:.4g})")
+        print(f"\nResiduals: {result.diagnostics.get('text', '')}")
+    print("\nLook-ahead checks:")
+    for f in findings:
+        print(f"  [{f.level}] {f.message}")
+    if result.stopped:
+        print("\n(stopped before all folds finished)", file=sys.stderr)
+    return 0

@@ -1,0 +1,260 @@
+"""``python -m pricecast experiment ...``: run, resume, list and show experiments.
+
+Progress goes to stderr; the summary table (or with ``--json`` one JSON object) to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from pricecast.catalogue import add_spec_options, overrides_from_args, with_overrides
+from pricecast.evaluation.metrics import skill_text
+from pricecast.experiments.core import (
+    EXECUTORS,
+    ExperimentError,
+    ExperimentSpec,
+    comparison_table,
+    delete_experiment,
+    experiment_presets,
+    from_preset,
+    grid,
+    list_experiments,
+    load_experiment,
+    parse_vary,
+    result_json,
+    run_experiment,
+    scale,
+)
+
+# `--seed` is the first repeat's seed (the repeats set each trial's): the experiment's own.
+OWN: tuple[str, ...] = ("seed",)
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _progress_printer(quiet: bool):
+    def progress(event: dict) -> None:
+        if quiet:
+            return
+        if event["type"] == "start":
+            if event["todo"] == 0:
+                _err(f"experiment '{event['name']}': all {event['total']} trials already finished")
+            else:
+                resumed = f" ({event['done']} already finished)" if event["done"] else ""
+                _err(f"experiment '{event['name']}': {event['todo']} trials to run{resumed} with the "
+                     f"{event['executor']} executor, {event['workers']} at a time -> {event['dir']}")
+        elif event["type"] == "trial":
+            r = event["record"]
+            result = (f"test RMSE {r['test_rmse']:.5g}, skill {skill_text(r['skill'], 2, short=True)}" if r.get("status") == "ok"
+                      else f"FAILED: {r.get('error', '')}")
+            _err(f"[{event['done']}/{event['total']}] {r['label']} repeat {r['repeat']} (seed {r['seed']}): {result}"
+                 f"  elapsed {_duration(event['elapsed'])}, ETA {_duration(event['eta'])}")
+        elif event["type"] == "finish" and event.get("stopped"):
+            _err("stopped; run the same command again to resume")
+    return progress
+
+
+def _print_result(exp, as_json: bool, extra: dict | None = None, trials: bool = False) -> None:
+    from pricecast.cli.main import _print_json, format_table
+
+    if as_json:
+        _print_json({**result_json(exp), **(extra or {})})
+        return
+    s = exp.spec
+    print(f"{s.title or s.name}: {s.base.data}, N={s.base.window.n}, K={s.base.window.k}, "
+          f"{s.base.train.epochs} epochs, {s.repeats} repeats, seeds {s.base_seed}..{s.base_seed + s.repeats - 1}"
+          + (f", last {s.last_rows} rows" if s.last_rows else "") + f"; {exp.done}/{exp.total} trials done")
+    print(f"folder: {exp.dir}\n")
+    table = comparison_table(exp.summary())
+    print(format_table(table.to_dict(orient="records")))
+    print("\n" + exp.note())
+    if trials:
+        frame = exp.frame()
+        print()
+        print(format_table(frame.to_dict(orient="records"),
+                           ["label", "repeat", "seed", "status", "test_rmse", "skill", "best_val_loss", "epochs_run",
+                            "train_seconds", "run_dir"]))
+
+
+def _experiment_from_args(args) -> ExperimentSpec:
+    if args.spec:
+        data = json.loads(Path(args.spec).read_text())
+        exp = ExperimentSpec.from_dict({"name": args.name or Path(args.spec).stem, **data})
+        if args.name:
+            exp = exp.replace(name=args.name)
+        if args.data:
+            exp = exp.replace(base=exp.base.replace(data=args.data))
+        if args.size != 1.0:
+            from pricecast.experiments.core import load_candles
+
+            exp = scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None)
+    elif args.preset:
+        exp = from_preset(args.preset, size=args.size, data=args.data, name=args.name, since=args.since,
+                          until=args.until)
+    elif args.vary:
+        from pricecast.presets import get_preset
+
+        base = get_preset(args.base).spec
+        if args.data:
+            base = base.replace(data=args.data)
+        variations = grid(parse_vary(args.vary))
+        exp = ExperimentSpec(name=args.name or f"{args.base}-" + "-".join(v.partition('=')[0] for v in args.vary),
+                             base=base, variations=variations, repeats=args.repeats or 3,
+                             title=f"{args.base}: " + ", ".join(args.vary), since=args.since, until=args.until)
+        if args.size != 1.0:
+            from pricecast.experiments.core import load_candles
+
+            exp = scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None)
+    else:
+        raise ExperimentError("say what to compare: --preset NAME (see `experiment presets`), --vary FIELD=V1,V2 "
+                              "on a --base run preset, or --spec FILE.json; `experiment resume NAME` continues one")
+    if args.repeats is not None:
+        exp = exp.replace(repeats=args.repeats)
+    if overrides := overrides_from_args(args):
+        exp = exp.replace(base=with_overrides(exp.base, overrides))
+    if args.seed is not None:
+        exp = exp.replace(base_seed=args.seed)
+    if args.since or args.until:
+        exp = exp.replace(since=args.since or exp.since, until=args.until or exp.until)
+    return exp
+
+
+def _run(exp: ExperimentSpec, args) -> int:
+    started = time.perf_counter()
+    result = run_experiment(exp, executor=args.executor, workers=args.workers, address=args.address,
+                            progress=_progress_printer(args.quiet), root=args.root)
+    errors = int((result.frame()["status"] == "error").sum())
+    _print_result(result, args.json, {"executor": args.executor, "wall_seconds": time.perf_counter() - started},
+                  trials=getattr(args, "trials", False))
+    if errors:
+        _err(f"{errors} trial(s) failed; see the 'error' column (`experiment show {exp.name} --trials`). "
+             "Run again to retry them.")
+        return 1
+    return 0
+
+
+def cmd_run(args) -> int:
+    return _run(_experiment_from_args(args), args)
+
+
+def cmd_resume(args) -> int:
+    return _run(load_experiment(args.name, args.root).spec, args)
+
+
+def cmd_list(args) -> int:
+    from pricecast.cli.main import _print_json, format_table
+
+    rows = list_experiments(args.root)
+    if args.json:
+        _print_json({"experiments": rows})
+    else:
+        print(format_table(rows, ["name", "data", "variations", "repeats", "epochs", "done", "total", "best",
+                                  "best_test_rmse"]))
+    return 0
+
+
+def cmd_show(args) -> int:
+    _print_result(load_experiment(args.name, args.root), args.json, trials=args.trials)
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from pricecast.cli.main import _print_json, format_table
+
+    rows = [{"name": p.name, "title": p.title, "variations": len(p.spec.variations), "repeats": p.spec.repeats,
+             "epochs": p.spec.base.train.epochs, "data": p.spec.base.data} for p in experiment_presets().values()]
+    if args.json:
+        _print_json({"presets": [{**r, "source": experiment_presets()[r["name"]].source,
+                                  "variation_ids": [v.id for v in experiment_presets()[r["name"]].spec.variations]}
+                                 for r in rows]})
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def cmd_delete(args) -> int:
+    delete_experiment(args.name, args.root)
+    _err(f"deleted experiment {args.name}")
+    return 0
+
+
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: a process pool on this machine (1 worker trains in this process); serial: this "
+                        "process; ray: a Ray cluster ($RAY_ADDRESS or --address, else a local Ray instance)")
+    p.add_argument("--workers", type=int, help="trials at a time (default: one per core, 1 with a GPU)")
+    p.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 (default: $RAY_ADDRESS)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--json", action="store_true")
+
+
+def register(subparsers) -> None:
+    """Add the ``experiment`` command to the top-level ``python -m pricecast`` parser."""
+    e = subparsers.add_parser("experiment", help="compare settings over repeated runs (locally or on Ray)")
+    esub = e.add_subparsers(dest="experiment_command", required=True)
+
+    r = esub.add_parser("run", help="run (or resume) an experiment",
+                        description="Each setting trains REPEATS times with seeds SEED, SEED+1, ...; finished trials "
+                                    "are kept, so running the same experiment again resumes it.")
+    r.add_argument("--preset", help="an experiment preset: " + ", ".join(experiment_presets()))
+    r.add_argument("--vary", action="append", metavar="FIELD=V1,V2",
+                   help="a setting to compare, e.g. l2=0,0.01 or arch=lstm,gru or units=32,64/64 (repeatable; "
+                        "all combinations run)")
+    r.add_argument("--base", default="default", help="run preset the --vary settings change (default: default)")
+    r.add_argument("--spec", help="an experiment definition (experiment.json) to run")
+    r.add_argument("--size", type=float, default=1.0,
+                   help="scale repeats, epochs and data (0.1: a tenth; the seed's regularizer grid becomes "
+                        "3 repeats x 3 epochs on a recent slice)")
+    r.add_argument("--data", help="data to use instead of the preset's (sample:AAPL, a CSV path, EXCHANGE:SYMBOL:TF)")
+    r.add_argument("--since", help="first date of the data")
+    r.add_argument("--until", help="last date of the data")
+    r.add_argument("--repeats", type=int, help="runs per setting (after --size)")
+    r.add_argument("--seed", type=int, help="seed of the first repeat (default 0); the repeats count on from it")
+    r.add_argument("--name", help="experiment name (default from the preset, data and size)")
+    r.add_argument("--root", help="experiments folder (default ~/.pricecast/experiments)")
+    r.add_argument("--trials", action="store_true", help="also print every trial")
+    _executor_options(r)
+    add_spec_options(r, own=OWN, title="setup options (override the base of every trial, after --size; "
+                                      "the variations are laid over them)")
+    r.set_defaults(func=cmd_run)
+
+    p = esub.add_parser("resume", help="finish an interrupted experiment")
+    p.add_argument("name")
+    p.add_argument("--root")
+    p.add_argument("--trials", action="store_true")
+    _executor_options(p)
+    p.set_defaults(func=cmd_resume)
+
+    p = esub.add_parser("list", help="experiments on this machine")
+    p.add_argument("--root")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = esub.add_parser("show", help="an experiment's summary table")
+    p.add_argument("name")
+    p.add_argument("--root")
+    p.add_argument("--trials", action="store_true", help="also print every trial")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = esub.add_parser("presets", help="the experiment presets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_presets)
+
+    p = esub.add_parser("delete", help="delete an experiment folder and its trials")
+    p.add_argument("name")
+    p.add_argument("--root")
+    p.set_defaults(func=cmd_delete)
+

@@ -1,0 +1,167 @@
+"""The one canonical candle frame every source produces and every consumer accepts.
+
+A candle frame is a pandas DataFrame with a UTC ``DatetimeIndex`` named ``time`` and float64
+columns ``open, high, low, close, volume``, sorted ascending with unique times.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pricecast.errors import PricecastError
+
+CANDLE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+
+
+class CandleError(PricecastError):
+    """Candles that cannot be used, with a message a person can act on."""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch where candles are missing: ``start`` is the last candle before, ``end`` the first after."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    missing: int
+
+    def to_dict(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "missing": self.missing}
+
+
+def validate_candles(frame: pd.DataFrame, name: str = "data") -> pd.DataFrame:
+    """Check ``frame`` and return it as a canonical candle frame (a new object; input untouched).
+
+    ``frame`` must have a DatetimeIndex (naive times are taken as UTC) and the five candle
+    columns (matched case-insensitively). Raises :class:`CandleError` naming what is wrong.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise CandleError(f"{name}: expected a table of candles, got {type(frame).__name__}")
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    missing = [c for c in CANDLE_COLUMNS if c not in lower]
+    if missing:
+        have = ", ".join(map(str, frame.columns)) or "none"
+        raise CandleError(f"{name}: missing column(s) {', '.join(missing)} (columns present: {have})")
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise CandleError(f"{name}: the index must hold times (got {type(frame.index).__name__})")
+    if len(frame) == 0:
+        raise CandleError(f"{name}: no candles")
+    out = pd.DataFrame(index=frame.index.copy())
+    for col in CANDLE_COLUMNS:
+        raw = frame[lower[col]]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            first = frame.index[np.flatnonzero(bad.to_numpy())[0]]
+            raise CandleError(
+                f"{name}: column '{col}' has {int(bad.sum())} missing or non-numeric value(s), "
+                f"first at {first} (value {raw[bad].iloc[0]!r})"
+            )
+        out[col] = values.astype("float64")
+    prices = out[list(PRICE_COLUMNS)].to_numpy()
+    if not np.isfinite(prices).all() or (prices <= 0).any():
+        row = int(np.flatnonzero(~(np.isfinite(prices) & (prices > 0)).all(axis=1))[0])
+        raise CandleError(f"{name}: prices must be positive and finite; row at {out.index[row]} is not")
+    vol = out["volume"].to_numpy()
+    if not np.isfinite(vol).all() or (vol < 0).any():
+        row = int(np.flatnonzero(~(np.isfinite(vol) & (vol >= 0)))[0])
+        raise CandleError(f"{name}: volume must be zero or more; row at {out.index[row]} is not")
+    idx = out.index
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    if idx.hasnans:
+        raise CandleError(f"{name}: some times are missing")
+    out.index = idx.as_unit("ns").rename("time")
+    if idx.has_duplicates:
+        dup = idx[idx.duplicated()][0]
+        raise CandleError(f"{name}: duplicated time {dup.isoformat()}")
+    if not idx.is_monotonic_increasing:
+        pos = int(np.flatnonzero(np.diff(idx.as_unit("ns").asi8) < 0)[0])
+        raise CandleError(
+            f"{name}: times are not in order ({idx[pos].isoformat()} comes before {idx[pos + 1].isoformat()})"
+        )
+    return out
+
+
+# A price this many times above or below the median of its neighbours is a data error (a misplaced
+# decimal point, a feed glitch), not a market move: real candles never jump 100x and back.
+SPIKE_FACTOR = 100.0
+SPIKE_NEIGHBOURS = 21
+
+
+def price_spike_warning(frame: pd.DataFrame, name: str = "data") -> str | None:
+    """A warning when some prices sit ``SPIKE_FACTOR`` times away from their neighbours, or None.
+    Warns rather than refuses: the series may still be usable once the rows are fixed."""
+    if len(frame) < 3:
+        return None
+    close = frame["close"]
+    ratio = close / close.rolling(SPIKE_NEIGHBOURS, center=True, min_periods=1).median()
+    prices = frame[list(PRICE_COLUMNS)].to_numpy()
+    inner = prices.max(axis=1) / prices.min(axis=1)  # one candle's high against its own low
+    bad = ((ratio > SPIKE_FACTOR) | (ratio < 1 / SPIKE_FACTOR)).to_numpy() | (inner > SPIKE_FACTOR)
+    if not bad.any():
+        return None
+    first = int(np.flatnonzero(bad)[0])
+    return (f"{name}: {int(bad.sum())} candle(s) have prices over {SPIKE_FACTOR:g}x away from their neighbours "
+            f"(first at {frame.index[first]}, close {close.iloc[first]:.6g}); probably a data error: check the "
+            "source or remove those rows before training")
+
+
+def normalize_candles(frame: pd.DataFrame, name: str = "data") -> pd.DataFrame:
+    """Sort by time and drop duplicated times (keeping the last), then validate.
+
+    For sources that legitimately deliver newest-first or overlapping pages.
+    """
+    if isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame[~frame.index.duplicated(keep="last")].sort_index()
+    return validate_candles(frame, name)
+
+
+def candle_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The usual spacing of candles: the median difference between consecutive times."""
+    if len(index) < 2:
+        raise CandleError("need at least two candles to know their spacing")
+    return pd.Timedelta(int(np.median(np.diff(index.as_unit("ns").asi8))), unit="ns")
+
+
+def is_business_daily(index: pd.DatetimeIndex) -> bool:
+    """True for daily candles that skip weekends (stock markets)."""
+    if len(index) < 10 or candle_step(index) != pd.Timedelta(days=1):
+        return False
+    return bool((index.day_of_week < 5).all())
+
+
+def find_gaps(frame: pd.DataFrame | pd.DatetimeIndex) -> list[Gap]:
+    """Where candles are missing. Weekends of business-daily series are not gaps;
+    for them a gap is a weekday hole of more than 3 weekdays (holidays are 1-2 days)."""
+    index = frame.index if isinstance(frame, pd.DataFrame) else frame
+    if len(index) < 3:
+        return []
+    gaps: list[Gap] = []
+    if is_business_daily(index):
+        days = index.normalize().tz_localize(None).values.astype("datetime64[D]")
+        bdays = np.busday_count(days[:-1], days[1:])
+        for i in np.flatnonzero(bdays > 4):
+            gaps.append(Gap(index[i], index[i + 1], int(bdays[i]) - 1))
+        return gaps
+    step = candle_step(index).value
+    diffs = np.diff(index.as_unit("ns").asi8)
+    for i in np.flatnonzero(diffs > step * 1.5):
+        gaps.append(Gap(index[i], index[i + 1], int(round(diffs[i] / step)) - 1))
+    return gaps
+
+
+def summarize(frame: pd.DataFrame) -> dict:
+    """Rows, first and last time, spacing and gaps, as plain JSON-ready values."""
+    gaps = find_gaps(frame)
+    return {
+        "rows": int(len(frame)),
+        "first": frame.index[0].isoformat(),
+        "last": frame.index[-1].isoformat(),
+        "step": str(candle_step(frame.index)) if len(frame) > 1 else None,
+        "gaps": len(gaps),
+        "missing_candles": int(sum(g.missing for g in gaps)),
+        "gap_list": [g.to_dict() for g in gaps[:20]],
+    }

@@ -1,0 +1,137 @@
+"""One way to name data everywhere (CLI, library, dashboard) and to load it.
+
+- ``sample:AAPL``: a bundled series (see :mod:`pricecast.data.samples`)
+- a path to a CSV file (``*.csv`` / ``*.csv.gz``)
+- ``EXCHANGE:SYMBOL:TIMEFRAME`` such as ``binance:BTC/USDT:1h`` or ``yahoo:TSLA:1d`` (cached locally)
+
+Any of them followed by ``#clean`` (``sample:BTC-USD-5M#clean``) is cut to its longest clean stretch
+(see :mod:`pricecast.data.quality`), after the date range is applied.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pricecast.data.candles import CandleError, price_spike_warning
+from pricecast.data.quality import cut_to_clean, split_ref
+from pricecast.data.samples import CATALOGUE, load_sample
+
+
+@dataclass
+class LoadedData:
+    """Candles plus what a person should know about where they came from."""
+
+    ref: str
+    candles: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    cache_file: str | None = None
+
+
+def kind_of(ref: str) -> str:
+    """'sample', 'csv' or 'market' for a data reference."""
+    ref = split_ref(ref)[0]
+    if ref.lower().startswith("sample:"):
+        return "sample"
+    lowered = ref.lower()
+    if lowered.endswith((".csv", ".csv.gz", ".txt")) or Path(ref).exists():
+        return "csv"
+    if ref.count(":") >= 1 and not Path(ref).drive:
+        return "market"
+    raise CandleError(
+        f"don't know how to load '{ref}': use sample:NAME ({', '.join(CATALOGUE)}), a CSV path, "
+        "or EXCHANGE:SYMBOL:TIMEFRAME such as binance:BTC/USDT:1h"
+    )
+
+
+_SOURCE = re.compile(r"[a-z][a-z0-9_]{1,31}")
+_SYMBOL = re.compile(r"[A-Z0-9^=][A-Z0-9^=/._-]{0,39}")
+
+
+def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
+    """Why ``ref``, received from a link or any other untrusted place, may not be opened (None if it
+    may). Allowed: bundled series, exchange and Yahoo references, and the given ``files`` (e.g.
+    this browser session's uploads). A file path only ever comes from the command line. Decided
+    from the text alone: nothing on disk is looked at, so a link cannot even probe for a file."""
+    ref = split_ref(ref)[0]  # "#clean" only cuts what the rest names
+    if ref in files:
+        return None
+    if ref.lower().startswith("sample:"):
+        name = ref.split(":", 1)[1].upper()
+        return None if name in CATALOGUE else f"no bundled series of that name; choose one of {', '.join(CATALOGUE)}"
+    parts = ref.split(":")
+    if len(parts) in (2, 3):
+        from pricecast.data.market import MarketDataError, parse_market_ref
+
+        try:
+            parsed = parse_market_ref(ref)
+        except MarketDataError:
+            parsed = None
+        if parsed is not None and _SOURCE.fullmatch(parsed.source) and _SYMBOL.fullmatch(parsed.symbol) \
+                and ".." not in parsed.symbol:
+            return None
+    return ("not a bundled series (sample:AAPL), an exchange reference (binance:BTC/USDT:1h) or a file "
+            "uploaded in this browser session")
+
+
+def display_name(ref: str) -> str:
+    """How a person sees ``ref``: an upload by its original file name, any other CSV by its file
+    name (never the server's full path), everything else as written."""
+    from pricecast.data.uploads import is_upload, original_name
+
+    if is_upload(split_ref(ref)[0]):
+        return original_name(split_ref(ref)[0]) + ("#clean" if split_ref(ref)[1] else "")
+    try:
+        return Path(ref).name if kind_of(split_ref(ref)[0]) == "csv" else ref
+    except CandleError:
+        return ref
+
+
+def load_data(ref: str, since: str | None = None, until: str | None = None, offline: bool = False) -> LoadedData:
+    """Load the candles ``ref`` names. Raises :class:`CandleError` with a plain message."""
+    ref = ref.strip()
+    base, clean = split_ref(ref)
+    loaded = _load(base, since, until, offline)
+    if clean:
+        full = len(loaded.candles)
+        loaded.candles = cut_to_clean(loaded.candles)
+        cut = loaded.candles.attrs["cut_to_clean"]
+        if cut["candles"] < full:
+            loaded.warnings.append(f"cut to its longest clean stretch: {cut['start']} .. {cut['end']} "
+                                   f"({cut['candles']:,} of {full:,} candles)")
+        loaded.ref = ref
+    spike = price_spike_warning(loaded.candles, loaded.ref)
+    if spike:
+        loaded.warnings.append(spike)
+    return loaded
+
+
+def _load(ref: str, since: str | None, until: str | None, offline: bool) -> LoadedData:
+    kind = kind_of(ref)
+    if kind == "sample":
+        frame = load_sample(ref.split(":", 1)[1])
+        return LoadedData(ref, _clip(frame, since, until))
+    if kind == "csv":
+        from pricecast.data.csv_import import read_candles_csv
+
+        path = Path(ref).expanduser()
+        if not path.exists():
+            raise CandleError(f"CSV file not found: {path}")
+        return LoadedData(ref, _clip(read_candles_csv(path), since, until))
+    from pricecast.data.market import load_market
+
+    result = load_market(ref, since=since, until=until, offline=offline)
+    return LoadedData(ref, result.candles, list(result.warnings), str(result.cache_file))
+
+
+def _clip(frame: pd.DataFrame, since: str | None, until: str | None) -> pd.DataFrame:
+    if since:
+        frame = frame[frame.index >= pd.Timestamp(since, tz="UTC")]
+    if until:
+        frame = frame[frame.index <= pd.Timestamp(until, tz="UTC")]
+    if frame.empty:
+        raise CandleError(f"no candles between {since or 'the start'} and {until or 'the end'}")
+    return frame

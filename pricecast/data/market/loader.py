@@ -1,0 +1,238 @@
+"""``load_market``: candles for a market reference, from the cache and the network as needed."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pricecast import paths
+from pricecast.data.candles import CANDLE_COLUMNS, Gap, find_gaps, normalize_candles, summarize
+
+from . import ccxt_source, yahoo
+from .cache import cache_file, read_cache, touch, write_cache
+from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
+from .http import RetryPolicy
+from .refs import MarketRef, parse_market_ref, timeframe_ms
+
+# Without --since and without a cache, fetch this many candles back from now.
+DEFAULT_HISTORY_CANDLES = 1000
+
+TimeLike = datetime | pd.Timestamp | str | None
+
+
+@dataclass
+class MarketData:
+    """What :func:`load_market` found. ``from_cache`` is true when no new candles came from the network."""
+
+    candles: pd.DataFrame
+    ref: MarketRef
+    cache_file: Path
+    fetched_rows: int
+    from_cache: bool
+    cache_age: timedelta | None
+    warnings: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-ready: rows, first, last, gaps, cache file, source, warnings."""
+        info = summarize(self.candles)
+        return {
+            "ref": str(self.ref),
+            "source": self.ref.source,
+            "symbol": self.ref.symbol,
+            "timeframe": self.ref.timeframe,
+            **info,
+            "cache_file": str(self.cache_file),
+            "fetched_rows": self.fetched_rows,
+            "from_cache": self.from_cache,
+            "cache_age_seconds": None if self.cache_age is None else round(self.cache_age.total_seconds(), 1),
+            "warnings": list(self.warnings),
+        }
+
+
+def to_utc(value: TimeLike, what: str) -> pd.Timestamp | None:
+    """A UTC timestamp from a datetime or a string like ``2024-01-01`` (naive means UTC)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise MarketDataError(f"{what}: '{value}' is not a date or time (example: 2024-01-01 or 2024-01-01T12:00)") from None
+    if ts is pd.NaT:
+        raise MarketDataError(f"{what}: '{value}' is not a date or time")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def human_age(age: timedelta | None) -> str:
+    if age is None:
+        return "at an unknown time"
+    secs = max(0, int(age.total_seconds()))
+    if secs < 90:
+        return f"{secs} s ago"
+    if secs < 90 * 60:
+        return f"{secs // 60} min ago"
+    if secs < 48 * 3600:
+        return f"{secs // 3600} h ago"
+    return f"{secs // 86400} days ago"
+
+
+def rows_to_frame(rows: list[list[float]], name: str, warnings: list[str]) -> pd.DataFrame | None:
+    """``[t_ms, o, h, l, c, v]`` rows as a canonical candle frame (None when empty)."""
+    if not rows:
+        return None
+    arr = np.asarray(rows, dtype="float64")
+    frame = pd.DataFrame(arr[:, 1:6], columns=list(CANDLE_COLUMNS))
+    frame.index = pd.to_datetime(arr[:, 0].astype("int64"), unit="ms", utc=True).rename("time")
+    frame["volume"] = frame["volume"].fillna(0.0)
+    bad = frame[["open", "high", "low", "close"]].isna().any(axis=1) | (frame[["open", "high", "low", "close"]] <= 0).any(axis=1)
+    if bad.any():
+        warnings.append(f"{name}: {int(bad.sum())} candle(s) without valid prices were left out")
+        frame = frame[~bad]
+    if frame.empty:
+        return None
+    return normalize_candles(frame, name)
+
+
+def _fetch(ref: MarketRef, start: pd.Timestamp, end: pd.Timestamp, progress, policy, warnings) -> list[list[float]]:
+    s, e = int(start.value // 1_000_000), int(end.value // 1_000_000)
+    if ref.is_yahoo:
+        return yahoo.fetch_candles(ref.symbol, ref.timeframe, s, e, progress=progress, policy=policy, warnings=warnings)
+    _, rows = ccxt_source.fetch_candles(ref.source, ref.symbol, ref.timeframe, s, e, progress=progress, policy=policy,
+                                        warnings=warnings)
+    return rows
+
+
+def _merge_into_cache(frame: pd.DataFrame | None, new_rows: list[list[float]], ref: MarketRef, path: Path,
+                      warnings: list[str]) -> tuple[pd.DataFrame | None, int]:
+    """Cached candles plus the new rows, written back when anything was added: (frame, rows added)."""
+    fresh = rows_to_frame(new_rows, str(ref), warnings)
+    if fresh is None:
+        return frame, 0
+    before = 0 if frame is None else len(frame)
+    merged = fresh if frame is None else normalize_candles(pd.concat([frame, fresh]), str(ref))
+    added = len(merged) - before
+    if added:
+        write_cache(path, merged)
+    return merged, added
+
+
+def _validate_ref(ref: MarketRef) -> None:
+    """Reject unknown exchanges and timeframes before touching the network or the cache."""
+    if ref.is_local:
+        return
+    if ref.is_yahoo:
+        yahoo.yahoo_interval(ref.timeframe)
+    else:
+        supported = ccxt_source.list_timeframes(ref.source)
+        if ref.timeframe not in supported:
+            raise MarketDataError(f"{ref.source} does not serve '{ref.timeframe}' candles; supported: {', '.join(supported)}")
+
+
+# too complex for C901 and left so: cache, fetch, fallback to cache and the messages for each
+def load_market(  # noqa: C901
+    ref: str | MarketRef,
+    since: TimeLike = None,
+    until: TimeLike = None,
+    *,
+    offline: bool = False,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MarketData:
+    """Candles for ``ref`` (``binance:BTC/USDT:1h``, ``yahoo:TSLA:1d``) between ``since`` and ``until``.
+
+    Uses the cache under ``cache_dir`` (default :func:`pricecast.paths.cache_dir`) and asks the
+    source only for candles the cache lacks (older than its first or newer than its last). New
+    candles are merged into the cache atomically. When the source cannot be reached, cached
+    candles are returned with a warning naming their age; with nothing cached,
+    :class:`MarketDataError` says so. ``until`` is inclusive (candles opening at or before it);
+    without ``since`` the whole cache is returned, or the last 1000 candles when nothing is cached.
+    """
+    ref = parse_market_ref(ref) if isinstance(ref, str) else ref
+    _validate_ref(ref)
+    since_ts, until_ts = to_utc(since, "since"), to_utc(until, "until")
+    if since_ts is not None and until_ts is not None and since_ts > until_ts:
+        raise MarketDataError(f"since ({since_ts.isoformat()}) is after until ({until_ts.isoformat()})")
+    root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    path = cache_file(ref, root)
+    warnings: list[str] = []
+    cached = read_cache(path)
+    if cached.problem:
+        warnings.append(cached.problem)
+        if progress:
+            progress(cached.problem)
+    frame = cached.frame
+    step = pd.Timedelta(milliseconds=timeframe_ms(ref.timeframe))
+    now = pd.Timestamp(time.time(), unit="s", tz="UTC")
+
+    def result(candles: pd.DataFrame | None, fetched: int, age: timedelta | None) -> MarketData:
+        if candles is not None:
+            if since_ts is not None:
+                candles = candles[candles.index >= since_ts]
+            if until_ts is not None:
+                candles = candles[candles.index <= until_ts]
+        if candles is None or candles.empty:
+            span = f" between {since_ts or 'the start'} and {until_ts or 'now'}"
+            raise MarketDataError(f"no candles for {ref}{span}")
+        return MarketData(candles, ref, path, fetched, fetched == 0, age, warnings, find_gaps(candles))
+
+    if ref.is_local:  # stored by `data import --store`: the cache is the only copy
+        if frame is None:
+            raise MarketDataError(f"nothing stored as {ref}: store a CSV under that name with "
+                                  f"`pricecast data import FILE --store {ref.symbol} --timeframe {ref.timeframe}`")
+        return result(frame, 0, cached.age)
+
+    if offline:
+        if frame is None:
+            raise MarketDataError(f"offline and nothing cached for {ref}")
+        if cached.age is None or cached.age > step.to_pytimedelta():
+            # a cache checked less than one candle ago (just downloaded) is as new as it can be
+            warnings.append(f"offline: using {len(frame)} cached candles, last updated {human_age(cached.age)}")
+        return result(frame, 0, cached.age)
+
+    end = min(until_ts, now) if until_ts is not None else now
+    ranges: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    if frame is None:
+        start = since_ts if since_ts is not None else now - step * DEFAULT_HISTORY_CANDLES
+        ranges.append((start, end))
+    else:
+        first, last = frame.index[0], frame.index[-1]
+        start = since_ts if since_ts is not None else first
+        if start < first:
+            ranges.append((start, min(first - step, end)))
+        ranges.append((max(last + step, start), end))
+    # a range whose first candle would still be forming needs no request
+    ranges = [(a, b) for a, b in ranges if a <= b and a + step <= now]
+
+    policy = RetryPolicy.from_env()
+    new_rows: list[list[float]] = []
+    failure: SourceUnavailableError | None = None
+    for a, b in ranges:
+        try:
+            new_rows += _fetch(ref, a, b, progress, policy, warnings)
+        except SourceUnavailableError as exc:
+            new_rows += exc.partial
+            failure = exc
+            break
+        except FetchInterrupted as stop:  # Ctrl-C: keep the pages already fetched, then stop as asked
+            _merge_into_cache(frame, new_rows + stop.partial, ref, path, warnings)
+            raise
+    frame, fetched = _merge_into_cache(frame, new_rows, ref, path, warnings)
+    if failure is not None:
+        if frame is None:
+            raise SourceUnavailableError(f"{failure.reason} and nothing cached for {ref}",
+                                         reason=failure.reason) from failure
+        age = cached.age if not fetched else timedelta(0)
+        warnings.append(f"{failure.reason}: using {len(frame)} cached candles, last updated {human_age(age)}")
+        return result(frame, fetched, age)
+    if frame is None:
+        raise MarketDataError(f"{ref.source} has no candles for {ref.symbol} {ref.timeframe} "
+                              f"between {ranges[0][0] if ranges else since_ts} and {end}")
+    if ranges and fetched == 0 and path.exists():
+        touch(path)  # we asked and there was nothing new: the cache is current as of now
+    age = None if not path.exists() else (timedelta(0) if ranges else cached.age)
+    return result(frame, fetched, age)

@@ -1,0 +1,82 @@
+"""Uploaded CSV files, kept by content so that runs can name (and reload) them like any CSV path.
+
+Each upload is written once to ``<home>/uploads/<sha256 prefix>/<file name>``: two browser
+sessions uploading different ``data.csv`` files get two folders, the same file uploaded twice is
+stored once, and a run that points at an upload always finds the bytes it was trained on. The
+file keeps its name (made safe for paths); the name exactly as uploaded, which is what people are shown,
+is kept beside it when the two differ.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from pricecast.paths import home
+
+_HASH_CHARS = 24  # 96 bits of SHA-256: collisions between uploads are not a practical concern
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def uploads_dir() -> Path:
+    return home() / "uploads"
+
+
+def safe_file_name(name: str, data: bytes = b"") -> str:
+    """``name`` without folders or characters that are unsafe in paths, links or markdown, ending
+    in a suffix the CSV reader accepts."""
+    stem = _UNSAFE.sub("_", Path(str(name).replace("\\", "/")).name).strip("._") or "upload"
+    if not stem.lower().endswith((".csv", ".csv.gz", ".txt")):
+        stem += ".csv.gz" if data[:2] == b"\x1f\x8b" else ".csv"
+    return stem[-120:]
+
+
+def store_upload(data: bytes, name: str) -> Path:
+    """Keep ``data`` (an uploaded file called ``name``) and return its path; never overwrites."""
+    digest = hashlib.sha256(data).hexdigest()[:_HASH_CHARS]
+    folder = uploads_dir() / digest
+    path = folder / safe_file_name(name, data)
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    if path.name != name:  # the name as uploaded, for display (the stored one lost unsafe characters)
+        _write_atomic(_name_file(path), str(name)[:200].encode("utf-8", "replace"))
+    _write_atomic(path, data)
+    return path
+
+
+def original_name(path: str | Path) -> str:
+    """The file name an upload had on the user's computer."""
+    path = Path(path)
+    try:
+        return _name_file(path).read_text(encoding="utf-8").strip() or path.name
+    except OSError:
+        return path.name
+
+
+def _name_file(path: Path) -> Path:
+    return path.with_name(f".{path.name}.name")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # temporary file + rename: a reader never sees half a file, and two sessions storing the same
+    # bytes at once both end with the complete file
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def is_upload(ref: str) -> bool:
+    """Whether ``ref`` is a file stored by :func:`store_upload`."""
+    try:
+        path = Path(ref).expanduser().resolve()
+        return path.parent.parent == uploads_dir().resolve()
+    except (OSError, ValueError):
+        return False

@@ -1,0 +1,1 @@
+"""Judging forecasts: metrics and baselines, residual diagnostics, prediction intervals, look-ahead checks, recursive forecasting."""

@@ -1,0 +1,211 @@
+"""Where an experiment's trials run: this process, or as jobs (:mod:`pricecast.jobs`) on local
+worker processes or a Ray cluster — the same executors the dashboard's jobs use.
+
+Every trial is an ordinary :func:`pricecast.training.pipeline.train` with the trial's seed
+(:func:`run_trial`); each finished trial's record goes to ``on_result`` as it arrives. The record
+file is written as soon as the trial is done (by the worker for local processes, by this process
+for Ray), so a kill loses only the trials that were running.
+
+Local workers are spawned (TensorFlow does not survive ``fork``), cap TensorFlow's thread pools at
+cores / workers, and are reused from trial to trial, so TensorFlow loads once per worker.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from pricecast.experiments.core import ExperimentError, Trial, save_record
+from pricecast.jobs import executors as job_executors
+from pricecast.jobs.registry import JobRegistry
+from pricecast.jobs.task import Runner, Task
+from pricecast.specs import RunSpec
+
+OnResult = Callable[[dict], None]
+RAY_MISSING = job_executors.RAY_MISSING
+
+
+def task_of(trial: Trial) -> dict:
+    """A trial as plain data (it crosses process and machine boundaries)."""
+    return {"key": trial.key, "variation": trial.variation, "label": trial.label, "repeat": trial.repeat,
+            "seed": trial.seed, "spec": trial.spec.to_dict()}
+
+
+def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: threading.Event | None = None) -> dict:
+    """Train one trial into ``<exp_dir>/trials`` and return its record. A failing trial gives a
+    record with ``status: error`` (the experiment goes on); one stopped midway gives ``stopped``
+    and leaves no folder, so it runs again on resume."""
+    from pricecast.training.pipeline import train
+
+    exp_dir = Path(exp_dir)
+    record = {k: task[k] for k in ("key", "variation", "label", "repeat", "seed")}
+    record.update(host=socket.gethostname(), pid=os.getpid())
+    started = time.perf_counter()
+    try:
+        run = train(RunSpec.from_dict(task["spec"]), candles=candles, runs_root=exp_dir / "trials", stop=stop)
+    except Exception as exc:  # noqa: BLE001 - one bad trial must not end the experiment
+        return {**record, "status": "error", "error": f"{type(exc).__name__}: {exc}",
+                "wall_seconds": time.perf_counter() - started, "finished_at": _now()}
+    if run.metrics.get("stopped_by_user"):
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+        return {**record, "status": "stopped"}
+    m = run.metrics
+    test, val = m.get("test") or {}, m.get("val") or {}
+    history = run.history
+    epochs = max(1, int(m.get("epochs_run") or 1))
+    record.update({
+        "status": "ok", "error": "",
+        "run_dir": os.path.relpath(run.run_dir, exp_dir),
+        "test_rmse": test.get("rmse"), "persistence_rmse": test.get("persistence_rmse"), "skill": test.get("skill"),
+        "test_mae": (test.get("model") or {}).get("mae"), "test_direction": (test.get("model") or {}).get("direction"),
+        "val_rmse": val.get("rmse"),
+        "best_val_loss": m.get("best_val_loss"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
+        "train_seconds": m.get("train_seconds"),
+        "seconds_per_epoch": (m.get("train_seconds") or 0.0) / epochs,
+        "params": m.get("params"), "device": m.get("device"),
+        "history": {c: [float(x) for x in history[c]] for c in ("loss", "val_loss") if c in history},
+        "wall_seconds": time.perf_counter() - started, "finished_at": _now(),
+    })
+    return record
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def execute(executor: str, trials: Sequence[Trial], candles: pd.DataFrame, folder: Path, on_result: OnResult,
+            stop: threading.Event, workers: int, address: str | None = None) -> None:
+    tasks = [task_of(t) for t in trials]
+    if executor == "serial" or (executor == "local" and workers <= 1):
+        run_serial(tasks, candles, folder, on_result, stop)
+    else:
+        run_jobs(executor, tasks, candles, folder, on_result, stop, workers, address)
+
+
+# ---- this process ------------------------------------------------------------------------------
+def run_serial(tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,
+               stop: threading.Event) -> None:
+    """One trial after another in this process (one worker, a GPU, or debugging)."""
+    for task in tasks:
+        if stop.is_set():
+            return
+        record = run_trial(task, candles, folder, stop)
+        if record["status"] == "stopped":
+            return
+        save_record(folder, record)
+        on_result(record)
+
+
+# ---- jobs: local worker processes or Ray ---------------------------------------------------------
+def _trial_task(task: Task, emit, stop) -> dict:
+    """One trial in a job worker; its record is written there, as soon as it is done, so a
+    finished trial is kept even if the experiment's driver dies."""
+    record = run_trial(task.payload["task"], task.candles, task.payload["exp_dir"], stop)
+    if record["status"] != "stopped" and task.payload.get("save", True):
+        save_record(task.payload["exp_dir"], record)
+    return record
+
+
+def _warm_up() -> None:
+    from pricecast.training import pipeline as training  # noqa: F401
+    from pricecast.training.backend import warm_up
+
+    warm_up()
+
+
+def _trial_scratch(task: Task, scratch: str) -> None:
+    task.payload = {**task.payload, "exp_dir": scratch, "save": False}  # recorded here, by the driver
+
+
+def _trial_folder(task: Task, record: dict, scratch: Path) -> Path | None:
+    return scratch / record["run_dir"] if record.get("run_dir") else None
+
+
+def _trial_arrived(kind: str, local: dict, record: dict, files: dict[str, bytes], rel: str | None) -> dict:
+    """Here, after a trial on another machine: its run folder (sent back as files) and its record."""
+    from pricecast.training.runs import store_run_files
+
+    folder = Path(local["exp_dir"])
+    if rel:
+        (folder / Path(rel).parent).mkdir(parents=True, exist_ok=True)
+        store_run_files(folder / Path(rel).parent, Path(rel).name, files)
+    if record.get("status") != "stopped":
+        save_record(folder, record)
+    return record
+
+
+TRIALS = Runner(run=_trial_task, warm_up=_warm_up, prepare_remote=_trial_scratch, written_folder=_trial_folder,
+                finish_remote=_trial_arrived)
+
+
+def import_ray():
+    try:
+        return job_executors.import_ray()
+    except job_executors.JobError as exc:
+        raise ExperimentError(str(exc)) from exc
+
+
+def _executor(name: str, workers: int, address: str | None):
+    cores = os.cpu_count() or 1
+    if name == "ray":
+        ray = import_ray()
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if not ray.is_initialized() and not address:
+            # A local Ray sized to this machine; a cluster is sized by its own nodes.
+            ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False)
+        threads = 1 if address else max(1, cores // max(1, workers))  # many small trials side by side
+        return job_executors.RayExecutor(TRIALS, address, num_cpus=threads, threads=threads)
+    return job_executors.LocalExecutor(TRIALS, threads=max(1, cores // workers), spare=False, keep_idle=workers,
+                                       finish_when_orphaned=True)
+
+
+def run_jobs(executor: str, tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,
+             stop: threading.Event, workers: int, address: str | None = None) -> None:
+    """Each trial a job, ``workers`` at a time. Stop drops the queued trials; the running ones
+    finish and are recorded (a half-trained trial is never kept)."""
+    started_ray = executor == "ray" and not _ray_running()
+    registry = JobRegistry(TRIALS, capacity=workers, keep=len(tasks) + 1,
+                           executors={executor: _executor(executor, workers, address)})
+    jobs = [registry.submit("experiment", "trial", {"task": task, "exp_dir": str(folder)}, candles=candles,
+                            executor=executor, exclusive=False) for task in tasks]
+    pending = list(jobs)
+    try:
+        while pending:
+            if stop.is_set():
+                for job in pending:
+                    if job.handle is None:
+                        job.stop()  # still queued: dropped
+            for job in [j for j in pending if j.finished]:
+                pending.remove(job)
+                snap = job.snapshot()
+                if snap.state == "error":
+                    raise ExperimentError(
+                        f"a worker process failed ({snap.error}); finished trials are kept: run the experiment "
+                        "again, with fewer workers, to resume")
+                if snap.state == "done" and snap.result.get("status") != "stopped":
+                    on_result(snap.result)
+            time.sleep(0.2)
+    finally:
+        registry.shutdown()
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _ray_running() -> bool:
+    try:
+        import ray
+    except ImportError:
+        return False
+    return ray.is_initialized()
+
+
+__all__ = ["run_trial", "execute", "run_serial", "run_jobs", "import_ray", "RAY_MISSING"]

@@ -1,0 +1,248 @@
+"""``train(spec) -> Run``: load data, window, scale on the training part, fit, evaluate, save.
+
+Keras is imported inside :func:`train` so that importing this module stays cheap.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pricecast.data.candles import candle_step, is_business_daily
+from pricecast.data.datasets import load_data
+from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
+from pricecast.errors import PricecastError
+from pricecast.evaluation.metrics import evaluate
+from pricecast.models.builders import check_model
+from pricecast.prep.scaling import Scaler
+from pricecast.prep.windows import ExampleCounts, WindowError, WindowSet, example_counts, latest_window, make_windows
+from pricecast.specs import RunSpec
+from pricecast.training.fitting import (
+    NonFiniteLossError,
+    check_speed_options,
+    divergence_message,
+    fit,
+    predict,
+    prediction_rows,
+)
+
+Listener = Callable[[dict], None]
+
+
+class RunSaveError(PricecastError, OSError):
+    """The trained run could not be written (disk full, no permission...). ``run`` is the trained
+    run in memory, so a caller can still show it or try another folder."""
+
+    def __init__(self, message: str, run: Run | None = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+@dataclass
+class Prepared:
+    """Everything derived from the data before a model exists."""
+
+    spec: RunSpec
+    candles: pd.DataFrame
+    windows: WindowSet
+    scaler: Scaler
+    counts: ExampleCounts
+    warnings: list[str] = field(default_factory=list)
+    quality: QualityReport | None = None
+
+
+def stale_warnings(candles: pd.DataFrame, windows: WindowSet, report: QualityReport) -> list[str]:
+    """A warning for each part (train/val/test) whose candles are mostly a frozen price."""
+    out = []
+    for name, part in windows.parts.items():
+        a, b = part.rows
+        share = stale_share(candles, report.stale, a, b - 1)
+        if share > MOSTLY_STALE:
+            out.append(f"the {name} part is {share:.0%} stale (the price does not move for "
+                       f"{report.stale_min_candles}+ candles in a row): its numbers say little. Cut the data to "
+                       "its longest clean stretch (--clean, or 'Use only the longest clean stretch' on the Data page)")
+    return out
+
+
+def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
+    """Load (unless ``candles`` given), window, check the model's shapes and fit the scaler on the
+    training rows only. Raises a ValueError subclass with a plain message on any bad setting,
+    including too few examples in a part to learn or to score (:func:`windows.example_counts`)."""
+    spec.train.check()
+    warnings: list[str] = []
+    if candles is None:
+        loaded = load_data(spec.data)
+        candles, warnings = loaded.candles, list(loaded.warnings)
+    check_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
+    windows = make_windows(candles, spec.window)
+    counts = example_counts(windows, spec.train.batch_size)
+    if not counts.ok:
+        raise WindowError(f"{counts.line()}. " + " ".join(counts.errors))
+    scaler = Scaler.fit(spec.scaling, windows.values, windows.target, spec.window.features,
+                        spec.window.target, windows.train.rows)
+    quality = quality_report(candles)
+    warnings += stale_warnings(candles, windows, quality)
+    return Prepared(spec, candles, windows, scaler, counts, warnings + list(counts.warnings), quality)
+
+
+@dataclass
+class Run:
+    """A finished (or stopped) training run and its folder."""
+
+    run_dir: Path
+    spec: RunSpec
+    history: pd.DataFrame
+    metrics: dict
+    predictions: pd.DataFrame
+    forecast: pd.DataFrame
+    scaler: Scaler
+    model: Any = None
+
+    @property
+    def device(self) -> str:
+        return self.metrics.get("device", "")
+
+    def load_model(self):
+        if self.model is None:
+            import keras
+
+            from pricecast.models import layers  # noqa: F401  (registers LastValue for deserialisation)
+
+            path = self.run_dir / "model.keras"
+            try:
+                self.model = keras.models.load_model(path)
+            except Exception as exc:
+                # Keras says "File not found" for any file it cannot open as a zip
+                if path.exists() and not _is_whole_zip(path):
+                    raise ModelFileError(f"the model file {path} is damaged (cut short or overwritten, not a "
+                                         "complete .keras file): train this run again") from exc
+                raise
+        return self.model
+
+
+class ModelFileError(PricecastError):
+    """A run's model.keras exists but cannot be read."""
+
+
+def _is_whole_zip(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event | None = None,
+          candles: pd.DataFrame | None = None, runs_root: Path | None = None,
+          prepared: Prepared | None = None) -> Run:
+    """Train ``spec`` and save the run folder. ``listener`` receives progress events
+    (``start``, ``batch``, ``epoch``, ``done``); setting ``stop`` ends training within one batch,
+    keeping the best weights seen so far."""
+    # Bad settings fail here, before TensorFlow is loaded.
+    prep = prepared or prepare(spec, candles)
+    check_speed_options(spec.train)
+
+    import keras
+
+    from pricecast.evaluation.leakage import check_prepared, check_run
+    from pricecast.training.backend import configure_device
+    from pricecast.training.callbacks import LiveHistory
+    from pricecast.training.runs import save_run
+
+    listener = listener or (lambda event: None)
+    wset, scaler, tspec = prep.windows, prep.scaler, spec.train
+    train_part, val_part = wset.train, wset.val
+    built: dict = {}
+
+    def val_predict() -> np.ndarray:
+        return predict(built["model"], val_part, scaler)
+
+    def started(model, fit_warnings: list[str]) -> None:
+        built["model"] = model
+        listener({"type": "start", "device": configure_device(), "epochs": tspec.epochs,
+                  "train_windows": len(train_part), "val_windows": len(val_part), "test_windows": len(wset.test),
+                  "params": int(model.count_params()), "backend": keras.backend.backend(),
+                  "warnings": list(prep.warnings) + fit_warnings})
+
+    live = LiveHistory(listener, tspec.epochs, len(train_part), tspec.per_batch_updates,
+                       val_predict if (tspec.live_val_predictions and len(val_part) > 0) else None)
+    fitted = fit(spec, train_part, val_part, scaler, callbacks=[live], stop=stop, on_start=started)
+    model, history, train_seconds = fitted.model, fitted.history, fitted.train_seconds
+    if fitted.diverged_at is not None and not fitted.kept_best:
+        raise NonFiniteLossError(divergence_message(spec, fitted.diverged_at, "Nothing was saved."))
+    warnings = list(prep.warnings) + fitted.warnings
+
+    predictions, reports = [], {}
+    for name, predicted in predict(model, list(wset.parts.values()), scaler).items():
+        part = wset.parts[name]
+        reports[name] = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
+        predictions.append(prediction_rows(wset.times, part.origin, part.y, predicted, part.history, {"part": name}))
+    forecast = forecast_next(model, prep.candles, spec, scaler)
+    metrics = {
+        "device": fitted.device,
+        "backend": keras.backend.backend(),
+        "epochs_run": fitted.epochs_run,
+        "stopped_by_user": fitted.stopped,
+        "best_epoch": fitted.best_epoch,
+        "best_val_loss": fitted.best_val_loss,
+        "train_seconds": train_seconds,
+        "samples_per_s": float(len(train_part) * len(history) / train_seconds) if train_seconds > 0 else None,
+        "params": int(model.count_params()),
+        "sizes": wset.sizes(),
+        "scaler_fit_rows": list(scaler.fit_rows),
+        "learning_rate": fitted.learning_rate,
+        "warnings": warnings,
+        "data": {"first": prep.candles.index[0].isoformat(), "last": prep.candles.index[-1].isoformat(),
+                 "rows": int(len(prep.candles))},
+        "quality": to_plain(prep.quality or quality_report(prep.candles)),
+        **{part: report for part, report in reports.items()},
+    }
+    run = Run(Path(), spec, history, metrics, pd.concat(predictions, ignore_index=True), forecast, scaler, model)
+    # Look-ahead checks on every run: scaler and windows (leaks), then "does it only repeat the last price?"
+    checks = check_prepared(prep, include_ok=True) + check_run(run, include_ok=True)
+    metrics["lookahead"] = [f.to_dict() for f in checks]
+    metrics["warnings"] = warnings + [f.message for f in checks if f.level == "warning"]
+    diverged = fitted.diverged_at
+    if diverged is not None:
+        metrics["diverged_at"] = {"epoch": diverged[0], "batch": diverged[1]}
+        metrics["warnings"].append(f"the loss became NaN or infinite at epoch {diverged[0]}; "
+                                   f"the weights of epoch {fitted.best_epoch} were kept")
+    try:
+        run.run_dir = save_run(run, runs_root)
+    except OSError as exc:
+        raise RunSaveError(f"the trained model could not be saved ({exc.strerror or exc}"
+                           f"{': ' + str(exc.filename) if exc.filename else ''}); it was not kept. Free some "
+                           "disk space or choose another runs folder (PRICECAST_RUNS_DIR, --runs-dir), then train "
+                           "again", run) from exc
+    if diverged is not None:
+        kept = (f"The weights of epoch {run.metrics['best_epoch']} (the last finite validation loss) were saved in "
+                f"{run.run_dir}.")
+        raise NonFiniteLossError(divergence_message(spec, diverged, kept), run)
+    listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
+    return run
+
+
+def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
+    """The K candle times after the last one (weekdays only for business-daily series)."""
+    last = index[-1]
+    if is_business_daily(index):
+        return pd.bdate_range(last + pd.Timedelta(days=1), periods=k, tz="UTC", name="time")
+    step = candle_step(index)
+    return pd.DatetimeIndex([last + step * (i + 1) for i in range(k)], name="time")
+
+
+def forecast_next(model, candles: pd.DataFrame, spec: RunSpec, scaler: Scaler) -> pd.DataFrame:
+    """The next K steps from the latest N candles, with the persistence forecast beside it."""
+    x_raw = latest_window(candles, spec.window)
+    history = candles[spec.window.target].to_numpy(dtype=np.float64)[-spec.window.n :][None, :]
+    y = np.asarray(model.predict(scaler.transform_x(x_raw), verbose=0)).reshape(1, -1)
+    predicted = scaler.inverse_y(y, history)[0]
+    return pd.DataFrame({"time": future_times(candles.index, spec.window.k), "step": np.arange(1, spec.window.k + 1),
+                         "predicted": predicted, "persistence": np.repeat(history[0, -1], spec.window.k)})

@@ -1,0 +1,27 @@
+"""Use a saved run on new data: the next K steps, and its error on every window of that data."""
+from __future__ import annotations
+
+import pandas as pd
+
+from pricecast.evaluation.metrics import evaluate
+from pricecast.prep.windows import WindowSpec, make_windows
+from pricecast.training.fitting import predict
+from pricecast.training.pipeline import Run, forecast_next
+
+
+def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
+    """``{"forecast": DataFrame, "evaluation": dict | None}``. The run's scaler (fitted on its own
+    training part) is reused as is; nothing is refitted on the new data."""
+    model = run.load_model()
+    forecast = forecast_next(model, candles, run.spec, run.scaler)
+    spec = run.spec.window
+    whole = WindowSpec(n=spec.n, k=spec.k, stride=spec.stride, features=spec.features, target=spec.target,
+                       split=(1.0, 0.0, 0.0))
+    evaluation = None
+    if len(candles) >= spec.n + spec.k:
+        part = make_windows(candles, whole, require=("train",)).train
+        import numpy as np
+
+        predicted = predict(model, part, run.scaler)
+        evaluation = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
+    return {"forecast": forecast, "evaluation": evaluation}

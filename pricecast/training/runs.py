@@ -1,0 +1,272 @@
+"""Run folders: save, list, reload, delete, and export a run's windows to HDF5.
+
+A run folder holds ``spec.json``, ``history.csv``, ``model.keras``, ``metrics.json``,
+``predictions.csv``, ``forecast.csv`` and ``scaler.json``. It is written under a temporary name
+and renamed when complete, so a crash never leaves a half-written run that looks finished.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from pricecast.data.datasets import display_name
+from pricecast.paths import runs_dir
+from pricecast.prep.scaling import Scaler
+from pricecast.specs import RunSpec
+
+if TYPE_CHECKING:
+    from pricecast.prep.windows import WindowSet
+    from pricecast.training.pipeline import Run
+
+RUN_FILES = ("spec.json", "history.csv", "model.keras", "metrics.json", "predictions.csv")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "run"
+
+
+# A save takes seconds; a partial folder this old belongs to a process that died mid-save.
+STALE_PARTIAL_SECONDS = 3600
+
+
+def save_run(run: Run, root: Path | None = None) -> Path:
+    """Write the run under a hidden ``.NAME.partial`` folder, then rename it. On any failure (a
+    full disk) the partial folder is removed and the error raised: no half run is left behind."""
+    root = Path(root) if root else runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(root)
+    _remove_old_uploads_once(root)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-{_slug(run.spec.preset or run.spec.model.arch)}-{_slug(display_name(run.spec.data))}-{uuid.uuid4().hex[:6]}"
+    tmp = root / f".{name}.partial"
+    tmp.mkdir()
+    try:
+        (tmp / "spec.json").write_text(json.dumps(run.spec.to_dict(), indent=2))
+        (tmp / "metrics.json").write_text(json.dumps(_jsonable(run.metrics), indent=2))
+        (tmp / "scaler.json").write_text(json.dumps(run.scaler.to_dict(), indent=2))
+        run.history.to_csv(tmp / "history.csv", index=False)
+        run.predictions.to_csv(tmp / "predictions.csv", index=False)
+        run.forecast.to_csv(tmp / "forecast.csv", index=False)
+        run.model.save(tmp / "model.keras")
+        final = root / name
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def remove_stale_partials(root: Path, older_than_s: float = STALE_PARTIAL_SECONDS) -> list[Path]:
+    """Delete ``.*.partial`` folders left by saves that died (kill -9, power loss) long ago."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for folder in Path(root).glob(".*.partial"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder)
+                removed.append(folder)
+        except OSError:
+            continue  # another process removed or renamed it meanwhile
+    return removed
+
+
+# Uploaded CSVs no saved run names are deleted after this long (runs keep theirs for good).
+UPLOAD_MAX_AGE_DAYS = 30
+_uploads_checked = False
+
+
+def _remove_old_uploads_once(root: Path) -> None:
+    global _uploads_checked
+    if not _uploads_checked:  # a listing of every run: once per process is plenty
+        _uploads_checked = True
+        try:
+            remove_old_uploads(root)
+        except OSError:
+            pass  # housekeeping must never fail a save
+
+
+def remove_old_uploads(root: Path | None = None, max_age_days: float = UPLOAD_MAX_AGE_DAYS) -> list[Path]:
+    """Delete files under ``<home>/uploads`` older than ``max_age_days`` that no saved run trains
+    on (runs in ``root``, the runs folder and experiment trials), so a run can always reload its data."""
+    from pricecast.paths import home
+
+    folder = home() / "uploads"
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - max_age_days * 86400
+    old = [f for f in folder.rglob("*") if f.is_file() and f.stat().st_mtime < cutoff]
+    if not old:
+        return []
+    used = set()
+    spec_files = [*runs_dir().glob("*/spec.json"), *home().glob("experiments/*/trials/*/spec.json")]
+    if root:
+        spec_files += Path(root).glob("*/spec.json")
+    for spec_file in spec_files:
+        try:
+            used.add(str(Path(json.loads(spec_file.read_text()).get("data", "")).expanduser().resolve()))
+        except (OSError, ValueError, AttributeError):
+            continue
+    removed = []
+    for f in old:
+        if str(f.resolve()) not in used:
+            f.unlink(missing_ok=True)
+            removed.append(f)
+    return removed
+
+
+def list_runs(root: Path | None = None) -> list[dict]:
+    """One summary row per complete run folder, newest first."""
+    root = Path(root) if root else runs_dir()
+    rows = []
+    for folder in sorted(root.glob("*"), reverse=True):
+        if folder.name.startswith(".") or not (folder / "metrics.json").exists():
+            continue
+        try:
+            spec = json.loads((folder / "spec.json").read_text())
+            metrics = json.loads((folder / "metrics.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # a damaged folder is skipped, not fatal to the listing
+        test = metrics.get("test", {})
+        rows.append({
+            "run": folder.name,
+            "run_dir": str(folder),
+            "preset": spec.get("preset") or "",
+            "data": spec.get("data", ""),
+            "arch": spec.get("model", {}).get("arch", ""),
+            "n": spec.get("window", {}).get("n"),
+            "k": spec.get("window", {}).get("k"),
+            "params": metrics.get("params"),
+            "epochs": metrics.get("epochs_run"),
+            "seconds": metrics.get("train_seconds"),
+            "best_val_loss": metrics.get("best_val_loss"),
+            "test_rmse": test.get("rmse"),
+            "persistence_rmse": test.get("persistence_rmse"),
+            "skill": test.get("skill"),
+        })
+    return rows
+
+
+def load_run(run_dir: Path | str) -> Run:
+    """A saved run, with its model loaded on first use (``run.load_model()``)."""
+    from pricecast.training.pipeline import Run
+
+    folder = Path(run_dir)
+    missing = [f for f in RUN_FILES if not (folder / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a complete run folder (missing {', '.join(missing)})")
+    forecast_file = folder / "forecast.csv"
+    return Run(
+        run_dir=folder,
+        spec=RunSpec.from_dict(json.loads((folder / "spec.json").read_text())),
+        history=pd.read_csv(folder / "history.csv"),
+        metrics=json.loads((folder / "metrics.json").read_text()),
+        predictions=_read_times(folder / "predictions.csv", ("origin_time", "time")),
+        forecast=_read_times(forecast_file, ("time",)) if forecast_file.exists() else pd.DataFrame(),
+        scaler=Scaler.from_dict(json.loads((folder / "scaler.json").read_text())),
+    )
+
+
+def _read_times(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    for col in columns:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def delete_run(run_dir: Path | str, root: Path | str | None = None) -> None:
+    """Delete one run folder, which must sit directly in ``root`` (default: the runs folder):
+    a path that leads anywhere else (``../``, a symlink, another folder with a spec.json) is refused."""
+    root_dir = (Path(root) if root else runs_dir()).resolve()
+    folder = Path(run_dir).expanduser()
+    if not folder.is_absolute() and not folder.exists():
+        folder = root_dir / folder  # a bare run name, as `runs` lists it
+    resolved = folder.resolve()
+    if resolved.parent != root_dir or folder.is_symlink():
+        raise ValueError(f"refusing to delete {run_dir}: it is not a run folder in {root_dir}")
+    if not (resolved / "spec.json").exists():
+        raise FileNotFoundError(f"{folder} is not a run folder")
+    shutil.rmtree(resolved)
+
+
+def export_windows_h5(wset: WindowSet, scaler: Scaler, path: Path | str, chunk: int = 16384) -> Path:
+    """The windowed dataset in the tutorial's HDF5 layout (scaled and original-scale copies), plus
+    which part each window belongs to. Written in chunks: the views are never materialised whole."""
+    import h5py
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    parts = [p for p in wset.parts.values() if len(p)]
+    m = sum(len(p) for p in parts)
+    n, k, f = wset.spec.n, wset.spec.k, len(wset.spec.features)
+    with h5py.File(tmp, "w") as h5:
+        ds = {
+            "inputs": h5.create_dataset("inputs", (m, n, f), "f4"),
+            "outputs": h5.create_dataset("outputs", (m, k, 1), "f4"),
+            "original_inputs": h5.create_dataset("original_inputs", (m, n, f), "f8"),
+            "original_outputs": h5.create_dataset("original_outputs", (m, k, 1), "f8"),
+            "input_times": h5.create_dataset("input_times", (m, n), "i8"),
+            "output_times": h5.create_dataset("output_times", (m, k), "i8"),
+        }
+        h5.create_dataset("original_datas", data=wset.values)
+        h5.create_dataset("part", data=np.concatenate([[p.name.encode()] * len(p) for p in parts]))
+        h5.attrs.update({"features": ",".join(wset.spec.features), "target": wset.spec.target,
+                         "scaling": scaler.kind, "time_unit": "unix seconds", "n": n, "k": k})
+        seconds = wset.times.as_unit("s").asi8
+        row = 0
+        for p in parts:
+            for a in range(0, len(p), chunk):
+                b = min(a + chunk, len(p))
+                sl = slice(row + a, row + b)
+                ds["inputs"][sl] = scaler.transform_x(p.x[a:b])
+                ds["outputs"][sl] = scaler.transform_y(p.y[a:b], p.history[a:b])[..., None]
+                ds["original_inputs"][sl] = p.x[a:b]
+                ds["original_outputs"][sl] = np.asarray(p.y[a:b])[..., None]
+                origin = p.origin[a:b]
+                ds["input_times"][sl] = seconds[origin[:, None] + np.arange(-n + 1, 1)[None, :]]
+                ds["output_times"][sl] = seconds[origin[:, None] + np.arange(1, k + 1)[None, :]]
+            row += len(p)
+    os.replace(tmp, path)
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def store_run_files(root: Path | str | None, name: str, files: dict[str, bytes]) -> Path:
+    """Write a run folder that arrived as bytes (from another machine) under ``root`` (the runs
+    folder by default), atomically: a temporary folder renamed into place. An existing folder of
+    that name is kept (the same run gathered twice)."""
+    root = Path(root) if root else runs_dir()
+    final = root / Path(name).name
+    if final.exists():
+        return final
+    tmp = root / f".{final.name}.{uuid.uuid4().hex[:6]}.partial"
+    for rel, data in files.items():
+        path = tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    tmp.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    return final

@@ -1,0 +1,363 @@
+"""Every dashboard page through Streamlit's AppTest: no exception, the expected widgets, a tiny
+training that yields a loss curve and a results chart, the setup in the URL, no TensorFlow on open."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["pages/1_Data.py", "pages/2_Model.py", "pages/3_Train.py", "pages/4_Results.py", "pages/5_Runs.py"]
+TINY = {"data": "sample:IBM", "n": "10", "k": "2", "epochs": "1", "units": "4", "patience": "0", "since": "2011-01-01"}
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICECAST_HOME", str(tmp_path))
+    monkeypatch.chdir(ROOT)
+    return tmp_path
+
+
+def _app(params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if params:
+        at.query_params.update(params)
+    return at.run()
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _labels(widgets) -> set[str]:
+    return {w.label for w in widgets}
+
+
+def _plots(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_home_and_every_page_render_with_help_texts():
+    at = _app()
+    _ok(at)
+    expected = {
+        "pages/1_Data.py": {"Source", "Series"},
+        "pages/2_Model.py": {"Preset", "N — past candles in", "K — future candles out", "Input features", "Scaling",
+                             "Architecture", "Units per layer", "Dropout", "Learning rate", "Batch size", "Epochs",
+                             "Early stopping patience", "L1 penalty", "L2 penalty", "Optimizer"},
+        "pages/3_Train.py": set(),
+        "pages/4_Results.py": set(),
+        "pages/5_Runs.py": set(),
+    }
+    for page in PAGES:
+        at.switch_page(page).run()
+        _ok(at)
+        widgets = [*at.selectbox, *at.number_input, *at.text_input, *at.multiselect, *at.slider, *at.checkbox,
+                   *at.radio, *at.toggle, *at.button]
+        assert expected[page] <= _labels(widgets), page
+        assert all(w.help for w in widgets), [(page, w.label) for w in widgets if not w.help]
+    at.switch_page("pages/1_Data.py").run()
+    assert len(_plots(at)) == 1  # the candlestick chart, offline on the bundled series
+    assert {"Train", "Stop"} <= _labels(at.switch_page("pages/3_Train.py").run().button)
+
+
+@pytest.mark.slow
+def test_the_server_process_never_imports_tensorflow_even_while_training(home):
+    """Open every page, train through the Train page, show the model summary, open the results
+    and forecast again: all TensorFlow work happens in worker processes."""
+    script = (
+        "import sys, json, time\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "from pricecast.jobs import registry\n"
+        "at = AppTest.from_file('app.py', default_timeout=60)\n"
+        f"at.query_params.update({TINY!r})\n"
+        "at.run()\n"
+        "for page in ('1_Data', '2_Model', '3_Train'):\n"
+        "    at.switch_page(f'pages/{page}.py').run()\n"
+        "at.button(key='train_start').click().run()\n"
+        "job = registry().latest(at.session_state['pc_session_id'], 'train')\n"
+        "state = job.wait(180) and job.snapshot().state\n"
+        "at.run()\n"
+        "at.switch_page('pages/2_Model.py').run()\n"
+        "[b for b in at.button if b.label == 'Show model summary'][0].click().run(timeout=180)\n"
+        "summary = [c.value for c in at.code]\n"
+        "at.switch_page('pages/4_Results.py').run()\n"
+        "at.session_state['res_tab'] = 'Next 2'\n"
+        "at.run()\n"
+        "at.button(key='res_reforecast').click().run(timeout=180)\n"
+        "at.switch_page('pages/5_Runs.py').run()\n"
+        "print(json.dumps({'errors': [e.value for e in at.exception] + [e.value for e in at.error], 'state': state,\n"
+        "                  'summary': bool(summary and 'Total params' in summary[0]),\n"
+        "                  'modules': [m for m in ('tensorflow', 'keras') if m in sys.modules]}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PRICECAST_HOME": str(home)})
+    assert out.stdout.strip(), out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"errors": [], "state": "done", "summary": True, "modules": []}
+
+
+def test_pages_on_cached_exchange_candles_do_not_import_ccxt(home):
+    # Importing ccxt takes 1-3 s: pages reading cached candles must not pay it. The exchange list on the
+    # Data page is built once per ccxt version (here by a first process) and read from the cache folder.
+    env = {**os.environ, "PRICECAST_HOME": str(home)}
+    subprocess.run([sys.executable, "-c", "from pricecast.data.market import list_exchanges; list_exchanges()"], cwd=ROOT,
+                   env=env, check=True, timeout=120)
+    script = (
+        "import sys, json\n"
+        "from pricecast.data.market.cache import cache_file, write_cache\n"
+        "from pricecast.data.market.refs import parse_market_ref\n"
+        "from pricecast.paths import cache_dir\n"
+        "from tests.conftest import make_candles\n"
+        "write_cache(cache_file(parse_market_ref('binance:BTC/USDT:1h'), cache_dir()), make_candles(900))\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('app.py', default_timeout=60)\n"
+        "at.query_params['data'] = 'binance:BTC/USDT:1h'\n"
+        "at.run()\n"
+        "at.switch_page('pages/1_Data.py').run()\n"
+        "metrics = [m.value for m in at.metric]\n"
+        "at.switch_page('pages/2_Model.py').run()\n"
+        "print(json.dumps({'errors': [e.value for e in at.exception] + [e.value for e in at.error], "
+        "'candles': metrics[:1], 'ready': [s.value[:15] for s in at.success], "
+        "'ccxt': 'ccxt' in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"errors": [], "candles": ["900"], "ready": ["Ready to train:"], "ccxt": False}, result
+
+
+@pytest.mark.slow
+def test_train_one_epoch_then_results_and_runs(home):
+    from pricecast.jobs import registry
+
+    at = _app(TINY)
+    at.switch_page("pages/3_Train.py").run()
+    _ok(at)
+    at.button(key="train_start").click().run()
+    _ok(at)
+    job = registry().latest(at.session_state["pc_session_id"], "train")
+    spec = job.task.payload["spec"]
+    assert job is not None and spec["window"]["n"] == 10 and spec["train"]["live_val_predictions"]
+    assert job.wait(180) and job.snapshot().state == "done", job.snapshot().error
+    assert at.query_params["job"] in (job.id, [job.id])  # a reloaded tab finds its job by this
+    at.run()
+    _ok(at)
+    titles = [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
+    assert any(t.startswith("Loss per epoch") for t in titles)
+    assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
+    assert "Skill vs persistence" in {m.label for m in at.metric}
+
+    at.switch_page("pages/4_Results.py").run()
+    _ok(at)
+
+    def titles() -> list[str]:
+        return [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
+
+    # Lazy tabs: only the open tab's charts are built and sent.
+    assert len(titles()) == 1 and titles()[0].startswith("Actual vs predicted")
+    for tab, expected in (("Forecast paths", "step forecasts from"), ("Next 2", "Next 2 step"), ("Metrics", None)):
+        at.session_state["res_tab"] = tab
+        at.run()
+        _ok(at)
+        assert expected is None or any(expected in t for t in titles()), (tab, titles())
+    assert len(at.dataframe) >= 1  # the metrics table
+
+    at.switch_page("pages/5_Runs.py").run()
+    _ok(at)
+    assert len(_plots(at)) == 1 and len(at.dataframe) == 1
+    assert at.dataframe[0].value["this tab"].tolist() == [True]
+    assert {b.label for b in at.get("download_button")} >= {"Model (.keras)", "Loss history (.csv)",
+                                                             "Predictions (.csv)", "Windows (.h5)"}
+    # Delete needs the confirmation box first.
+    assert at.button(key="runs_del").disabled
+    at.checkbox[0].check().run()
+    at.button(key="runs_del").click().run()
+    _ok(at)
+    assert not any(p.is_dir() and not p.name.startswith(".") for p in (home / "runs").iterdir())
+
+
+def test_setup_lives_in_the_url_and_model_widgets_follow_it():
+    at = _app({"n": "12", "k": "3", "arch": "lstm", "units": "16,8"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    n = next(w for w in at.number_input if w.label.startswith("N "))
+    assert n.value == 12 and at.text_input[0].value == "16, 8"
+    n.set_value(20).run()
+    _ok(at)
+    assert at.query_params["n"] == ["20"] or at.query_params["n"] == "20"
+    assert at.session_state["pc_spec"].window.n == 20 and at.session_state["pc_spec"].model.units == (16, 8)
+
+
+def test_shape_errors_are_shown_with_the_fix_before_training():
+    at = _app({"arch": "cnn", "units": "8,1", "kernel_sizes": "20,16", "strides": "3,4", "cnn_head": "conv",
+               "n": "100", "k": "16", "residual": "0"})
+    at.switch_page("pages/2_Model.py").run()
+    assert not at.exception
+    assert any("cannot train yet" in e.value and "switch the output head" in e.value for e in at.error)
+
+
+def test_applying_a_seed_preset_can_keep_the_chosen_data():
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("seed-cnn-2-relu").run()
+    at.radio(key="model_preset_data_seed-cnn-2-relu").set_value("keep").run()
+    at.button[0].click().run()
+    assert not at.exception
+    spec = at.session_state["pc_spec"]
+    assert spec.data == "sample:MSFT" and spec.preset == "seed-cnn-2-relu" and spec.window.n == 256
+    # The tutorial's 5-minute setup on daily data leaves 4 validation examples: refused, with the counts and the fix.
+    refused = [e.value.replace("\\", "") for e in at.error]
+    assert len(refused) == 1 and "Not ready to train" in refused[0]
+    assert "Examples: training 147, validation 4, test 4" in refused[0] and "5-minute" in refused[0]
+    assert not at.success
+
+
+def test_model_page_says_how_many_examples_each_part_gets():
+    at = _app({"data": "sample:IBM", "n": "30", "k": "5", "since": "2011-06-01"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    ready = at.success[0].value
+    assert "Ready to train" in ready and "training **" in ready and "validation **" in ready and "test **" in ready
+    assert any("Only" in w.value and "training examples" in w.value for w in at.warning)  # ~420: few, not refused
+
+
+def test_a_preset_edited_away_is_custom_in_the_url_and_the_file_name():
+    from pricecast.presets import setup_file_name
+
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    assert at.session_state["pc_spec"].preset == "default"
+    at.text_input(key="m_units_0").set_value("32, 16").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].preset == "custom (from default)"
+    assert at.query_params["preset"] in (["custom (from default)"], "custom (from default)")
+    assert any("custom (from default)" in c.value for c in at.caption)
+    assert at.selectbox(key="model_preset").value == "default"  # the preset it came from stays selected
+    assert setup_file_name(at.session_state["pc_spec"]) == "custom-from-default-setup.yaml"
+    at.text_input(key="m_units_0").set_value("32").run()  # edits undone: the preset's name again
+    assert at.session_state["pc_spec"].preset == "default"
+
+
+def test_a_link_to_an_edited_preset_opens_as_custom():
+    at = _app({"preset": "default", "units": "64"})
+    assert at.session_state["pc_spec"].preset == "custom (from default)"
+
+
+def test_seed_preset_says_and_uses_its_bundled_data_by_default():
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("seed-lstm").run()
+    assert any("Bitcoin/USD 5-minute" in c.value and "poloniex:BTC/USDT:5m" in c.value for c in at.caption)
+    at.button[0].click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == "sample:BTC-USD-5M"
+    at.radio(key="model_preset_data_seed-lstm").set_value("live").run()
+    at.button[0].click().run()
+    assert at.session_state["pc_spec"].data == "poloniex:BTC/USDT:5m"
+    assert any("press Load" in i.value for i in at.info)
+
+
+def test_bad_link_value_is_dropped_with_a_message():
+    at = _app({"n": "lots", "k": "3"})
+    assert not at.exception
+    assert any("n=lots" in w.value.replace("\\", "") for w in at.warning)
+    spec = at.session_state["pc_spec"]
+    assert spec.window.n == 30 and spec.window.k == 3  # the default for the bad value, the rest of the link kept
+
+
+def test_unreachable_market_gives_a_plain_message(monkeypatch):
+    monkeypatch.setenv("PRICECAST_BASE_URL_YAHOO", "http://127.0.0.1:9")
+    monkeypatch.setenv("PRICECAST_HTTP_RETRIES", "1")
+    monkeypatch.setenv("PRICECAST_HTTP_TIMEOUT", "2")
+    monkeypatch.setenv("PRICECAST_HTTP_BACKOFF", "0")
+    at = _app()
+    at.switch_page("pages/1_Data.py").run()
+    at.radio(key="data_source").set_value("yahoo").run()
+    _ok(at)
+    next(b for b in at.button if b.label == "Load").click().run()
+    assert not at.exception
+    assert at.error and all("Traceback" not in e.value for e in at.error)
+    assert at.session_state["pc_spec"].data == "sample:AAPL"  # the working data stays in use
+
+
+@pytest.mark.slow
+def test_yaml_setup_upload_and_model_summary():
+    from pricecast.presets import get_preset
+    from pricecast.spec_io import spec_to_yaml
+
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    lecture = get_preset("lecture-lstm").spec
+    at.file_uploader(key="model_yaml").set_value(("setup.yaml", spec_to_yaml(lecture).encode(), "application/x-yaml")).run()
+    _ok(at)
+    assert at.session_state["pc_spec"] == lecture
+    assert next(w for w in at.number_input if w.label.startswith("N ")).value == 7  # widgets rebuilt from the file
+    at.file_uploader(key="model_yaml").set_value(("bad.yaml", b"model: {unitz: [3]}", "application/x-yaml")).run()
+    assert not at.exception and any("unknown setting" in e.value for e in at.error)
+    assert at.session_state["pc_spec"] == lecture
+    next(b for b in at.button if b.label == "Show model summary").click().run()
+    _ok(at)
+    assert any("lstm" in c.value.lower() for c in at.code)
+
+
+def test_csv_upload_becomes_the_data(home):
+    at = _app()
+    at.switch_page("pages/1_Data.py").run()
+    at.radio(key="data_source").set_value("csv").run()
+    rows = "\n".join(f"2024-01-{d:02d},{100 + d},{101 + d},{99 + d},{100.5 + d},{1000 * d}" for d in range(1, 31))
+    at.file_uploader(key="data_upload").set_value(("coin.csv", f"time,open,high,low,close,volume\n{rows}\n".encode(), "text/csv")).run()
+    _ok(at)
+    data = at.session_state["pc_spec"].data
+    assert Path(data).parent.parent == home / "uploads" and Path(data).name == "coin.csv"  # uploads/<hash>/coin.csv
+    assert at.metric[0].value == "30" and len(_plots(at)) == 1
+    at.file_uploader(key="data_upload").set_value(("junk.csv", b"a,b\n1,2\n", "text/csv")).run()
+    assert not at.exception and any("junk.csv could not be read" in e.value.replace("\\", "") for e in at.error)
+    assert at.session_state["pc_spec"].data == data
+
+
+def test_speed_options_on_the_model_page_reach_the_setup():
+    at = _app({"batch_size": "128"})
+    at.switch_page("pages/2_Model.py").run()
+    next(c for c in at.checkbox if c.label == "Scale the learning rate with the batch").check().run()
+    next(c for c in at.checkbox if c.label == "XLA compilation").check().run()
+    _ok(at)
+    train = at.session_state["pc_spec"].train
+    assert train.batch_size == 128 and train.base_batch_size == 32 and train.jit_compile is True
+
+
+def test_data_page_reports_quality_and_cuts_to_the_clean_stretch(tmp_path):
+    from tests.conftest import make_candles
+
+    frame = make_candles(300)
+    frame.iloc[100:140, :4] = frame["close"].iloc[99]  # a frozen feed
+    frame.iloc[100:140, 4] = 0.0
+    path = tmp_path / "frozen.csv"
+    frame.reset_index().to_csv(path, index=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["pc_uploads"] = (str(path),)  # a link may name this session's uploads only
+    at.query_params.update({"data": str(path)})
+    at.run()
+    at.switch_page("pages/1_Data.py").run()
+    _ok(at)
+    assert any("1 stale stretch(es), 41 candles" in w.value for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Stale stretches"] == "1"
+    at.toggle(key=f"data_clean_{path}").set_value(True).run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == f"{path}#clean"
+    assert {m.label: m.value for m in at.metric}["Candles"] == "160"
+    assert any("No gaps, duplicates" in s.value for s in at.success)
+    at.toggle(key=f"data_clean_{path}").set_value(False).run()
+    assert at.session_state["pc_spec"].data == str(path)
+
+
+def test_data_page_keeps_a_clean_bundled_series_selected():
+    at = _app({"data": "sample:BTC-USD-5M#clean"})
+    at.switch_page("pages/1_Data.py").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == "sample:BTC-USD-5M#clean"

@@ -1,0 +1,48 @@
+"""A run's ``model.keras`` (the Runs page download) loads in plain Keras, without pricecast."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from pricecast.models.builders import ModelSpec
+from pricecast.prep.windows import WindowSpec
+from pricecast.specs import RunSpec, TrainSpec
+from pricecast.training.pipeline import train
+
+from ..conftest import make_candles
+
+# Two features with the target second, so the "last value" the residual adds must pick the right one.
+SPEC = RunSpec(
+    data="test",
+    window=WindowSpec(n=8, k=3, features=("open", "close"), split=(0.7, 0.15, 0.15)),
+    scaling="logratio",
+    model=ModelSpec(arch="gru", units=(4,), residual=True),
+    train=TrainSpec(epochs=1, batch_size=64, patience=0, seed=3),
+)
+
+LOADER = """
+import json, sys
+import numpy as np
+import keras
+model = keras.models.load_model(sys.argv[1])
+x = np.load(sys.argv[2])
+print(json.dumps({"y": np.asarray(model.predict(x, verbose=0)).tolist(),
+                  "pricecast_imported": any(m.split(".")[0] == "pricecast" for m in sys.modules)}))
+"""
+
+
+def test_downloaded_model_loads_in_plain_keras_in_a_fresh_process(tmp_path):
+    run = train(SPEC, candles=make_candles(200), runs_root=tmp_path)
+    x = np.random.default_rng(0).normal(0, 0.01, (5, 8, 2)).astype("float32")
+    x[:, -1, 1] = [0.5, -0.5, 1.0, 2.0, -1.0]  # distinct last closes: the residual must add these
+    expected = np.asarray(run.model.predict(x, verbose=0))
+    np.save(tmp_path / "x.npy", x)
+    # cwd outside the repository: pricecast cannot be imported there by accident.
+    done = subprocess.run([sys.executable, "-c", LOADER, str(run.run_dir / "model.keras"), str(tmp_path / "x.npy")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["pricecast_imported"] is False
+    np.testing.assert_allclose(np.asarray(out["y"]), expected, rtol=1e-5, atol=1e-6)

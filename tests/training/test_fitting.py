@@ -1,0 +1,40 @@
+"""The one training loop (``fitting.fit``) and the one prediction of a part (``fitting.predict``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pricecast.models.builders import ModelSpec
+from pricecast.prep.windows import WindowSpec
+from pricecast.specs import RunSpec, TrainSpec
+from pricecast.training.pipeline import prepare
+
+from ..conftest import make_candles
+
+SPEC = RunSpec(data="unused", window=WindowSpec(n=10, k=3, features=("close",)), scaling="minmax",
+               model=ModelSpec(arch="mlp", units=(8,), dropout=0.2, residual=True),
+               train=TrainSpec(epochs=2, batch_size=32, patience=0, seed=5))
+
+
+def test_the_library_has_one_keras_training_loop():
+    package = Path(__file__).resolve().parents[2] / "pricecast"
+    calls = {str(p.relative_to(package)): p.read_text().count("model.fit(") for p in package.rglob("*.py")}
+    assert {name: n for name, n in calls.items() if n} == {"fitting.py": 1}
+
+
+def test_fit_reports_its_epochs_and_predict_agrees_whichever_way_it_runs(monkeypatch):
+    from pricecast.training import fitting
+
+    prep = prepare(SPEC, make_candles(300))
+    epochs: list[int] = []
+    result = fitting.fit(SPEC, prep.windows.train, prep.windows.val, prep.scaler, on_epoch=lambda e, logs: epochs.append(e))
+    assert epochs == [1, 2] and list(result.history["epoch"]) == [1, 2] and result.epochs_run == 2
+    assert len(result.epoch_seconds) == 2 and result.learning_rate == pytest.approx(SPEC.model.learning_rate)
+    parts = [prep.windows.val, prep.windows.test]
+    together = fitting.predict(result.model, parts, prep.scaler)
+    alone = fitting.predict(result.model, prep.windows.test, prep.scaler)
+    np.testing.assert_allclose(together["test"], alone)
+    monkeypatch.setattr(fitting, "DIRECT_CALL_LIMIT", 0)  # big parts go through model.predict
+    np.testing.assert_allclose(fitting.predict(result.model, prep.windows.test, prep.scaler), alone, rtol=1e-5)
