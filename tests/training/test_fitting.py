@@ -21,7 +21,7 @@ SPEC = RunSpec(data="unused", window=WindowSpec(n=10, k=3, features=("close",)),
 def test_the_library_has_one_keras_training_loop():
     package = Path(__file__).resolve().parents[2] / "pricecast"
     calls = {str(p.relative_to(package)): p.read_text().count("model.fit(") for p in package.rglob("*.py")}
-    assert {name: n for name, n in calls.items() if n} == {"fitting.py": 1}
+    assert {name: n for name, n in calls.items() if n} == {"training/fitting.py": 1}
 
 
 def test_fit_reports_its_epochs_and_predict_agrees_whichever_way_it_runs(monkeypatch):
