@@ -102,10 +102,11 @@ def mem_available_gb() -> float:
     return float("nan")
 
 
-def save_results(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def save_results(name: str, payload: dict, path: Path | None = None) -> Path:
+    """``payload`` with the date and machine, as JSON in ``path`` (default ``bench/results/NAME.json``)."""
+    path = Path(path) if path else RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), **payload}
-    path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=_jsonable))
     return path
 
