@@ -137,7 +137,7 @@ def _p(value: float | None) -> str:
 def markdown_table(rows: Sequence[dict]) -> str:
     """The results as a Markdown table; failed pairs keep their row, with the reason."""
     head = ("| preset | series | N, K | folds x candles | test forecasts | RMSE / persistence | p | folds won "
-            "| train s / fold | epochs cap, run | note |")
+            "| train s / fold | epochs max, run | note |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         shape = f"{r.get('n', '?')}, {r.get('k', '?')}"
