@@ -21,11 +21,9 @@ from pricecast.cli.common import EXIT_BAD_INPUT, progress
 from pricecast.data.candles import CandleError, candle_step, summarize
 from pricecast.data.csv_import import read_candles_csv_info
 
-# ccxt itself stays unimported here: pricecast.data.market loads it only when an exchange is asked
-# for (2.8 s cold; docs/BENCHMARKS.md section 4, page opens).
-from pricecast.data.market import load_market
-from pricecast.data.market.cache import cache_file, write_cache
-from pricecast.data.market.refs import parse_market_ref
+# pricecast.data.market is imported inside the two commands: it brings requests/urllib3/ssl (about
+# 70 ms of CPU, +15% on every `pricecast` command such as `data list`, which never needs them). ccxt
+# itself loads later still, only when an exchange is asked for (2.8 s cold; docs/BENCHMARKS.md §4).
 
 
 def _print_table(summary: dict[str, Any]) -> None:
@@ -49,6 +47,8 @@ def _emit(summary: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    from pricecast.data.market import load_market  # requests & co., see the top of the module
+
     try:
         data = load_market(
             args.ref, args.since, args.until, offline=args.offline,
@@ -68,6 +68,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         frame, info = read_candles_csv_info(args.file, ticker=args.ticker)
         cache_path = stored_ref = None
         if args.store:
+            # requests & co., see the top of the module
+            from pricecast.data.market.cache import cache_file, write_cache
+            from pricecast.data.market.refs import parse_market_ref
+
             name = args.store.strip()
             if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or set(name) == {"."}:
                 raise CandleError(f"--store: '{args.store}' is not a name; use letters, digits, '.', '-' and '_'")

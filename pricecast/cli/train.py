@@ -22,7 +22,6 @@ from pricecast.cli.common import (
 )
 from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
-from pricecast.data.market import SourceUnavailableError
 from pricecast.evaluation.metrics import metrics_table, skill_text
 from pricecast.specs import RunSpec
 from pricecast.training.pipeline import Run, prepare, train
@@ -43,8 +42,12 @@ def _listener(event: dict) -> None:
 def _load_for_training(spec: RunSpec, offline: bool) -> LoadedData:
     try:
         return load_data(spec.data, offline=offline)
-    except SourceUnavailableError as exc:
-        if kind_of(spec.data) == "market":
+    except CandleError as exc:
+        # loaded here, not at the top: it brings requests/urllib3/ssl, which every other command would pay
+        # for (see pricecast.cli.market); load_data has already imported it for market data
+        from pricecast.data.market import SourceUnavailableError
+
+        if kind_of(spec.data) == "market" and isinstance(exc, SourceUnavailableError):
             raise CandleError(f"{exc}. To train offline, pick bundled data, e.g. --data sample:AAPL") from None
         raise
 
