@@ -88,7 +88,7 @@ def _paths(run) -> None:
 
 
 def _metrics(run) -> None:
-    from pricecast.plots.figures import metrics_frame, skill_per_step_figure
+    from pricecast.plots.runs import metrics_frame, skill_per_step_figure
 
     m = run.metrics
     part = st.radio("Part", [p for p in ("test", "val", "train") if p in m], format_func=PART_NAMES.get,

@@ -77,7 +77,7 @@ def _delete(run_dir: str) -> None:
 
 
 def body() -> None:
-    from pricecast.plots.figures import runs_loss_figure
+    from pricecast.plots.runs import runs_loss_figure
 
     st.title("Runs")
     st.caption("Every run saved on this computer, newest first. Runs trained in this browser tab are ticked.")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pricecast.data.quality import split_ref
+from pricecast.data.samples import CATALOGUE
 from pricecast.models.builders import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
@@ -155,9 +157,6 @@ def get_preset(name: str) -> Preset:
 
 def describe_data(ref: str) -> str:
     """A plain phrase for the data ``ref`` names: the bundled series' title, or the ref itself."""
-    from pricecast.data.quality import split_ref
-    from pricecast.data.samples import CATALOGUE
-
     base, clean = split_ref(ref)
     sample = CATALOGUE.get(base.split(":", 1)[1].upper()) if base.lower().startswith("sample:") else None
     text = f"bundled {sample.title} ({base}, offline)" if sample else f"{base} (downloaded, needs network the first time)"

@@ -14,9 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
+import yaml
+
 from pricecast.catalogue import FIELDS, SECTIONS, SPLIT_LIMITS, Field, SpecError, format_value
 from pricecast.models.builders import ModelSpec, ModelSpecError, check_model
 from pricecast.prep.windows import WindowError, WindowSpec
+from pricecast.presets import PRESETS, origin_preset
 from pricecast.specs import RunSpec, TrainSpec
 
 __all__ = ["SpecError", "SECTIONS", "SPLIT_LIMITS", "LIMITS", "CHOICES", "TOP_LEVEL", "FIELD_SECTION", "PARAM_NAMES",
@@ -175,8 +178,6 @@ def _top_problem(key: str, text: str, data_problem: Callable[[str], str | None] 
         if not text:
             return "empty"
         return data_problem(text) if data_problem is not None else None
-    from pricecast.presets import PRESETS, origin_preset
-
     # "custom (from default)": a setup edited away from a preset names where it started
     return None if origin_preset(text) in PRESETS or not text else "no preset of that name"
 
@@ -195,8 +196,6 @@ def spec_to_dict(spec: RunSpec) -> dict:
 
 
 def spec_to_yaml(spec: RunSpec) -> str:
-    import yaml
-
     header = "# pricecast setup: load it on the dashboard's Model page to reproduce this run\n"
     return header + yaml.safe_dump(spec_to_dict(spec), sort_keys=False, default_flow_style=None)
 
@@ -204,8 +203,6 @@ def spec_to_yaml(spec: RunSpec) -> str:
 def spec_from_yaml(text: str | bytes, validate: bool = True) -> RunSpec:
     """Read a setup written by :func:`spec_to_yaml` (or by hand). Unknown keys are errors, so a
     typo never silently falls back to a default."""
-    import yaml
-
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")

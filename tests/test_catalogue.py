@@ -48,7 +48,7 @@ def test_the_three_clis_expose_the_same_setup_options():
 
 
 def test_backtest_and_experiment_options_reach_the_spec():
-    from pricecast.cli.backtest import spec_from_args as backtest_spec
+    from pricecast.cli.common import spec_from_args as backtest_spec
     from pricecast.cli.experiment import _experiment_from_args
 
     args = build_parser().parse_args(["backtest", "--arch", "mlp", "--units", "8,4", "--l2", "0.01", "--n", "12",

@@ -8,10 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from typing import Any
 
-from pricecast.catalogue import add_spec_options, overrides_from_args, with_overrides
+from pricecast.backtest.walkforward import BacktestSpec, run_backtest
+from pricecast.catalogue import add_spec_options
+from pricecast.cli.common import format_table, print_json, progress, spec_from_args
+from pricecast.evaluation.leakage import shuffled_time_control
 from pricecast.evaluation.metrics import skill_text
-from pricecast.specs import RunSpec
 
 # `--epochs` is the backtest's own: 0 (its default) keeps the preset's epochs.
 OWN: tuple[str, ...] = ("epochs",)
@@ -25,7 +28,7 @@ def _levels(text: str) -> tuple[float, ...]:
     return tuple(values)
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     p = subparsers.add_parser("backtest", help="walk-forward backtest: retrain per fold, errors by fold and horizon, "
                                                "intervals with measured coverage, look-ahead checks")
     p.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
@@ -53,50 +56,37 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_backtest)
 
 
-def spec_from_args(args: argparse.Namespace) -> RunSpec:
-    """The preset with the given setup options laid over it (``--epochs`` is the backtest's)."""
-    from pricecast.presets import get_preset, labelled
-
-    spec = with_overrides(get_preset(args.preset).spec, overrides_from_args(args))
-    return labelled(spec.replace(data=args.data or spec.data))
-
-
-def cmd_backtest(args) -> int:
-    from pricecast.backtest.walkforward import BacktestSpec, run_backtest
-    from pricecast.cli.main import _print_json, _progress, format_table
-
+def cmd_backtest(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     bt = BacktestSpec(folds=args.folds, fold_size=args.fold_size, window=args.window, train_size=args.train_size,
                       val_share=args.val_share, retrain_every=args.retrain_every, method=args.method,
                       levels=_levels(args.levels), relative=not args.absolute_bands, mc_samples=args.mc_samples,
                       epochs=args.epochs)
-    _progress(f"backtest {spec.preset or spec.model.arch} on {spec.data}: {bt.folds} folds of {bt.fold_size} candles, "
+    progress(f"backtest {spec.preset or spec.model.arch} on {spec.data}: {bt.folds} folds of {bt.fold_size} candles, "
               f"{bt.window} window, retrain every {bt.retrain_every or 'never'}, {bt.method} forecasts")
 
     def listener(e: dict) -> None:
         eta = f"  eta {e['eta']:.0f}s" if e.get("eta") is not None else ""
         if e["type"] == "start":
-            _progress(f"{e['folds']} folds, {e['cached']} cached, {e['models_to_train']} model(s) to train")
+            progress(f"{e['folds']} folds, {e['cached']} cached, {e['models_to_train']} model(s) to train")
         elif e["type"] == "epoch":
-            _progress(f"fold {e['fold']}/{e['folds']} epoch {e['epoch']}/{e['epochs']}  loss {e['loss']:.5g}  "
+            progress(f"fold {e['fold']}/{e['folds']} epoch {e['epoch']}/{e['epochs']}  loss {e['loss']:.5g}  "
                       f"val_loss {e['val_loss']:.5g}  {e['progress']:.0%}{eta}")
         elif e["type"] == "fold":
-            _progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
+            progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
                       f"persistence {e['persistence_rmse']:.4g}, skill {skill_text(e['skill'], 2, short=True)}  {e['progress']:.0%}{eta}")
 
     result = run_backtest(spec, bt, progress=listener, use_cache=not args.no_cache)
     findings = list(result.findings)
     if args.shuffled_control:
-        from pricecast.evaluation.leakage import shuffled_time_control
-
-        _progress("shuffled-time control: training twice on the ordinary split ...")
+        progress("shuffled-time control: training twice on the ordinary split ...")
         findings.append(shuffled_time_control(spec.replace(train=replace(spec.train, epochs=args.epochs or spec.train.epochs))))
     for note in result.notes:
-        _progress(f"note: {note}")
+        progress(f"note: {note}")
     if args.json:
         out = result.to_dict()
         out["findings"] = [f.to_dict() for f in findings]
-        _print_json(out)
+        print_json(out)
         return 0
     print(format_table(result.fold_rows(), ["fold", "test_from", "test_to", "windows", "retrained", "cached", "epochs",
                                             "rmse", "persistence_rmse", "skill", "mae", "mase", "persistence_mase",

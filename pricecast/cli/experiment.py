@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 from pricecast.catalogue import add_spec_options, overrides_from_args, with_overrides
+from pricecast.cli.common import format_table
+from pricecast.cli.common import print_json as _print_json
 from pricecast.evaluation.metrics import skill_text
 from pricecast.experiments.core import (
     EXECUTORS,
@@ -67,8 +69,6 @@ def _progress_printer(quiet: bool):
 
 
 def _print_result(exp, as_json: bool, extra: dict | None = None, trials: bool = False) -> None:
-    from pricecast.cli.main import _print_json, format_table
-
     if as_json:
         _print_json({**result_json(exp), **(extra or {})})
         return
@@ -154,8 +154,6 @@ def cmd_resume(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from pricecast.cli.main import _print_json, format_table
-
     rows = list_experiments(args.root)
     if args.json:
         _print_json({"experiments": rows})
@@ -171,8 +169,6 @@ def cmd_show(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from pricecast.cli.main import _print_json, format_table
-
     rows = [{"name": p.name, "title": p.title, "variations": len(p.spec.variations), "repeats": p.spec.repeats,
              "epochs": p.spec.base.train.epochs, "data": p.spec.base.data} for p in experiment_presets().values()]
     if args.json:

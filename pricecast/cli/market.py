@@ -1,9 +1,9 @@
 """``python -m pricecast data fetch|import``: the market-data commands.
 
-The lead's ``pricecast/cli/main.py`` creates the ``data`` subparsers and calls :func:`register`;
-each command stores its handler in ``func`` and the handler returns the exit code (0 fine,
-2 bad input or no data, with one line on stderr and no traceback). ``python -m
-pricecast.cli.market fetch ...`` works on its own too.
+:mod:`pricecast.cli.data` creates the ``data`` subparsers and calls :func:`register`; each command
+stores its handler in ``func`` and the handler returns the exit code (0 fine, 2 bad input or no data,
+with one line on stderr and no traceback). ``python -m pricecast.cli.market fetch ...`` works on its
+own too.
 """
 from __future__ import annotations
 
@@ -14,11 +14,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pricecast.data.candles import CandleError, summarize
+import pandas as pd
 
+from pricecast import paths
+from pricecast.cli.common import EXIT_BAD_INPUT, progress
+from pricecast.data.candles import CandleError, candle_step, summarize
+from pricecast.data.csv_import import read_candles_csv_info
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+# pricecast.data.market is imported inside the two commands: it brings requests/urllib3/ssl (about
+# 70 ms of CPU, +15% on every `pricecast` command such as `data list`, which never needs them). ccxt
+# itself loads later still, only when an exchange is asked for (2.8 s cold; docs/BENCHMARKS.md §4).
 
 
 def _print_table(summary: dict[str, Any]) -> None:
@@ -42,30 +47,28 @@ def _emit(summary: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from pricecast.data.market import load_market  # import here: ccxt is slow to import
+    from pricecast.data.market import load_market  # requests & co., see the top of the module
 
     try:
         data = load_market(
             args.ref, args.since, args.until, offline=args.offline,
-            progress=None if args.quiet else _progress,
+            progress=None if args.quiet else progress,
         )
     except CandleError as exc:  # MarketDataError included
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     for warning in data.warnings:
-        _progress(f"warning: {warning}")
+        progress(f"warning: {warning}")
     _emit(data.summary(), args.json)
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from pricecast.data.csv_import import read_candles_csv_info
-
     try:
         frame, info = read_candles_csv_info(args.file, ticker=args.ticker)
         cache_path = stored_ref = None
         if args.store:
-            from pricecast import paths
+            # requests & co., see the top of the module
             from pricecast.data.market.cache import cache_file, write_cache
             from pricecast.data.market.refs import parse_market_ref
 
@@ -82,10 +85,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             stored_ref = str(ref)
     except CandleError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except OSError as exc:
         print(f"error: {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     summary = {
         "source": "csv",
         "file": str(args.file),
@@ -98,16 +101,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         "warnings": info.notes,
     }
     for note in info.notes:
-        _progress(f"note: {note}")
+        progress(f"note: {note}")
     _emit(summary, args.json)
     if stored_ref:
-        _progress(f"stored as {stored_ref}; train on it with: pricecast train --data {stored_ref}")
+        progress(f"stored as {stored_ref}; train on it with: pricecast train --data {stored_ref}")
     return 0
 
 
-def _guess_timeframe(frame) -> str:
-    from pricecast.data.candles import candle_step
-
+def _guess_timeframe(frame: pd.DataFrame) -> str:
     if len(frame) < 2:
         return "1d"
     secs = int(candle_step(frame.index).total_seconds())

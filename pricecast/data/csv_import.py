@@ -28,15 +28,13 @@ open = high = low = close; both are noted in :class:`CsvInfo`. A missing time or
 and values that cannot be read, raise :class:`CandleError` naming the column, the line and the value.
 A row whose high is below its low is dropped with a note naming its line when such rows are at
 most 1% of the file (a feed glitch); more mean the file was misread, and it is refused.
+
+This module recognises the layouts (which column is what, tickers, bad rows); the bytes, encodings and
+separators are :mod:`pricecast.data.csv_bytes`', number and time text :mod:`pricecast.data.csv_numbers`'.
 """
 from __future__ import annotations
 
-import codecs
-import csv
-import gzip
 import io
-import re
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -45,6 +43,16 @@ import numpy as np
 import pandas as pd
 
 from pricecast.data.candles import CandleError, normalize_candles
+from pricecast.data.csv_bytes import (
+    MAX_UNPACKED_BYTES,
+    SAMPLE_BYTES,
+    delimiter,
+    raw_bytes,
+    sample_rows,
+    separator_count,
+    text_encoding,
+)
+from pricecast.data.csv_numbers import MISSING, column_numbers, number_format, parse_times
 
 TIME_NAMES = ("time", "timestamp", "date", "datetime", "date time", "unix", "open time", "open_time",
               "opentime", "time (utc)", "date (utc)", "date(utc)", "ts", "mts")
@@ -54,39 +62,9 @@ LOW_NAMES = ("low", "low price", "low_price")
 CLOSE_NAMES = ("close", "price", "close price", "closing price", "trade_price", "last")
 VOLUME_NAMES = ("volume", "vol.", "vol", "volume_(btc)", "volume (btc)")
 TICKER_NAMES = ("ticker", "symbol", "name")
-_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
-_MISSING = frozenset({"", "-", "null", "NULL", "NaN", "nan", "None", "N/A", "n/a"})
-# A compressed file may unpack to at most this much; plain files have no cap (their size is what it is).
-MAX_UNPACKED_BYTES = 512 * 2**20
 # OHLC rows that contradict themselves: up to this share (at least one row) are dropped with a note,
 # more means the columns or the number format were misread, and the file is refused.
 MAX_BAD_OHLC_SHARE = 0.01
-GZIP_MAGIC = b"\x1f\x8b"
-_SEPARATORS = (",", ";", "\t", "|")
-_SAMPLE_BYTES = 256 * 1024
-_TAIL_BYTES = 64 * 1024
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
-_BINARY_MAGIC = (
-    (b"PK\x03\x04", "a ZIP archive or an Excel .xlsx workbook"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook"),
-    (b"%PDF", "a PDF document"),
-    (b"\x7fELF", "a program"),
-    (b"PAR1", "a Parquet file"),
-    (b"\x89HDF", "an HDF5 file"),
-    (b"BZh", "bzip2-compressed"),
-    (b"\xfd7zXZ", "xz-compressed"),
-)
-# Shapes of number text, most specific first, for telling decimal commas from thousands separators.
-_NUMBER_SHAPES = tuple((kind, re.compile(pattern)) for kind, pattern in (
-    ("point thousands, comma decimal", r"\d{1,3}(\.\d{3})+,\d+"),
-    ("comma thousands, point decimal", r"\d{1,3}(,\d{3})+\.\d+"),
-    ("comma groups", r"\d{1,3}(,\d{3})+"),
-    ("point groups", r"\d{1,3}(\.\d{3})+"),
-    ("space thousands", r"\d{1,3}( \d{3})+([.,]\d+)?"),
-    ("comma decimal", r"\d*,\d+"),
-    ("point decimal", r"\d*\.\d+"),
-))
-_ONE_COMMA_GROUP = re.compile(r"[+-]?\d{1,3},\d{3}")
 
 
 @dataclass
@@ -103,224 +81,11 @@ class CsvInfo:
     notes: list[str] = field(default_factory=list)
 
 
-def _raw_bytes(source: str | Path | bytes | IO, max_bytes: int, given_name: str | None) -> tuple[bytes, str]:
-    if isinstance(source, (bytes, bytearray)):
-        data, name = bytes(source), given_name or "uploaded file"
-    elif isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise CandleError(f"{path}: no such file")
-        if path.is_dir():
-            raise CandleError(f"{path}: is a folder, not a CSV file")
-        name = given_name or path.name
-        with path.open("rb") as handle:
-            magic = handle.read(2)
-            handle.seek(0)
-            # a compressed file is unpacked straight from disk, so its packed bytes are never all held
-            data = _gunzip(handle, max_bytes, name) if magic == GZIP_MAGIC else handle.read()
-        return data, name
-    else:
-        data = source.read()
-        name = given_name or str(Path(str(getattr(source, "name", None) or "uploaded file")).name)
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-    if data[:2] == GZIP_MAGIC:  # gzip magic, whatever the file is called
-        data = _gunzip(io.BytesIO(data), max_bytes, name)
-    return data, name
-
-
-def _gunzip(handle: IO[bytes], max_bytes: int, name: str) -> bytes:
-    """Unpack gzip in chunks, stopping as soon as the output passes ``max_bytes``: a small file
-    that unpacks to gigabytes (a gzip bomb) costs at most the cap, not all of the memory."""
-    out = io.BytesIO()
-    try:
-        with gzip.GzipFile(fileobj=handle, mode="rb") as unpacked:
-            while chunk := unpacked.read(1 << 20):
-                out.write(chunk)
-                if out.tell() > max_bytes:
-                    raise CandleError(
-                        f"{name}: unpacks to more than {max_bytes / 2**20:,.0f} MB, the limit for compressed "
-                        "files; unpack it yourself and load the .csv, or keep only the dates you need")
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CandleError(f"{name}: not a readable gzip file ({exc})") from None
-    return out.getvalue()
-
-
-def _text_encoding(data: bytes, name: str) -> tuple[bytes, str]:
-    """The bytes to parse and their encoding: UTF-16 is re-encoded as UTF-8; binary files are refused."""
-    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or _looks_utf16le(data[:4096]):
-        codec = "utf-16" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-16-le"
-        try:
-            data = data.decode(codec).encode("utf-8")
-        except UnicodeDecodeError:
-            raise CandleError(f"{name}: starts like UTF-16 text but cannot be read as it") from None
-    head = data[:65536]
-    for magic, what in _BINARY_MAGIC:
-        if head.startswith(magic):
-            raise CandleError(f"{name}: not a text CSV (it is {what}); export the candles as CSV first")
-    controls = sum(head.count(bytes([b])) for b in _CONTROL_BYTES)
-    if b"\x00" in head or controls > len(head) // 100:
-        raise CandleError(f"{name}: not a text CSV (it holds binary data); choose a .csv file of candles")
-    if data.startswith(codecs.BOM_UTF8):
-        return data, "utf-8-sig"
-    for encoding in ("utf-8", "cp1252"):
-        if _decodes(data, encoding):
-            return data, encoding
-    return data, "latin-1"
-
-
-def _looks_utf16le(head: bytes) -> bool:
-    """UTF-16 without a byte-order mark: ASCII text with a NUL after every character."""
-    if len(head) < 8:
-        return False
-    odd = head[1::2]
-    return odd.count(0) > 0.9 * len(odd) and head[0::2].count(0) < 0.1 * len(odd)
-
-
-def _decodes(data: bytes, encoding: str) -> bool:
-    # chunk by chunk: checking a 300 MB file must not build a 300 MB string
-    decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        for start in range(0, len(data), 1 << 22):
-            decoder.decode(data[start : start + (1 << 22)])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _find(lower: dict[str, str], names: tuple[str, ...]) -> str | None:
     for n in names:
         if n in lower:
             return lower[n]
     return None
-
-
-def _sample_rows(data: bytes, encoding: str, sep: str, skip: int) -> tuple[list[str], list[list[str]]]:
-    """The header and some rows from the start and the end of the file (for the number format)."""
-    head = data[:_SAMPLE_BYTES].decode(encoding, errors="replace")
-    head_lines = head.splitlines()
-    if len(data) > _SAMPLE_BYTES and head_lines:
-        head_lines = head_lines[:-1]  # cut mid-line
-    rows = [r for r in csv.reader(head_lines[skip:], delimiter=sep, skipinitialspace=True) if r]
-    if len(data) > _SAMPLE_BYTES:
-        tail = data[-_TAIL_BYTES:].decode(encoding, errors="replace").splitlines()[1:]
-        rows += [r for r in csv.reader(tail, delimiter=sep, skipinitialspace=True) if r]
-    if not rows:
-        return [], []
-    header = [c.strip() for c in rows[0]]
-    return header, [r for r in rows[1:] if len(r) == len(header)]
-
-
-def _fields(line: str) -> int:
-    return max(line.count(sep) for sep in _SEPARATORS)
-
-
-def _delimiter(lines: list[str]) -> str:
-    """The separator that splits the header and the first rows into the same number of fields
-    (more than one); csv.Sniffer prefers ',' and so misreads ``;`` files with decimal commas."""
-    best, best_width = None, 1
-    for sep in _SEPARATORS:
-        widths = {len(r) for r in csv.reader(lines, delimiter=sep, skipinitialspace=True) if r}
-        if len(widths) == 1 and (width := widths.pop()) > best_width:
-            best, best_width = sep, width
-    if best is not None:
-        return best
-    try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters="".join(_SEPARATORS)).delimiter
-    except csv.Error:
-        return ","
-
-
-def _number_format(tokens: list[str], sep: str, name: str) -> tuple[str, str | None]:
-    """(decimal separator, thousands separator or None) from sample values of the price columns."""
-    seen: dict[str, str] = {}
-    for raw in tokens:
-        t = raw.strip().lstrip("+-").rstrip("%")
-        if t[-1:].upper() in _SUFFIX:
-            t = t[:-1]
-        for kind, pattern in _NUMBER_SHAPES:
-            if pattern.fullmatch(t):
-                seen.setdefault(kind, raw.strip())
-                break
-    comma = seen.get("comma decimal") or seen.get("point thousands, comma decimal")
-    point = seen.get("point decimal") or seen.get("comma thousands, point decimal")
-    if comma and point:
-        raise CandleError(f"{name}: mixes decimal commas (e.g. {comma!r}) and decimal points (e.g. {point!r}); "
-                          "save the file with one decimal separator")
-    if comma:
-        return ",", "." if ("point thousands, comma decimal" in seen or "point groups" in seen) else _space(seen)
-    if point:
-        return ".", "," if ("comma thousands, point decimal" in seen or "comma groups" in seen) else _space(seen)
-    if "point groups" in seen and "comma groups" not in seen:
-        return ".", _space(seen)  # 1.234 alone: a decimal point (three-decimal prices are common)
-    if "comma groups" in seen:
-        # "1,006" alone: a thousands separator in a comma-separated file (quoted, investing.com);
-        # a decimal comma where fields are split by ';' or tabs (the European spreadsheet habit)
-        single = all(_ONE_COMMA_GROUP.fullmatch(t.strip()) for t in tokens if "," in t)
-        return (",", _space(seen)) if single and sep in ";\t" else (".", ",")
-    return ".", _space(seen)
-
-
-def _space(seen: dict[str, str]) -> str | None:
-    return " " if "space thousands" in seen else None
-
-
-def _parse_numbers(raw: pd.Series, col: str, name: str, decimal: str = ".", thousands: str | None = None,
-                   lines: np.ndarray | None = None) -> np.ndarray:
-    """Numbers from text like ``1,006.5``, ``100,5`` (decimal comma), ``13.44K``, ``-`` (missing -> NaN).
-
-    Raises :class:`CandleError` naming the column, the file line and the value.
-    """
-    text = raw.astype("string").str.strip()
-    missing = (text.isna() | text.isin(_MISSING)).to_numpy()
-    cleaned = text.str.replace("%", "", regex=False).str.replace(" ", "", regex=False)
-    if thousands:
-        cleaned = cleaned.str.replace(thousands, "", regex=False)
-    if decimal != ".":
-        cleaned = cleaned.str.replace(decimal, ".", regex=False)
-    suffix = cleaned.str[-1:].str.upper()
-    mult = suffix.map(_SUFFIX).astype("float64").fillna(1.0).to_numpy()
-    cleaned = cleaned.where(mult == 1.0, cleaned.str[:-1])
-    values = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype="float64", na_value=np.nan) * mult
-    bad = np.isnan(values) & ~missing
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        line = int(lines[i]) if lines is not None else i + 2
-        raise CandleError(f"{name}: column '{col}' line {line}: cannot read {text.iloc[i]!r} as a number")
-    values[missing] = np.nan
-    return values
-
-
-def _parse_times(raw: pd.Series, col: str, name: str) -> tuple[pd.DatetimeIndex, str]:
-    text = raw.astype("string").str.strip()
-    if text.isna().any() or (text == "").any():
-        pos = int(np.flatnonzero((text.isna() | (text == "")).to_numpy())[0])
-        raise CandleError(f"{name}: column '{col}' line {pos + 2}: the time is empty")
-    numeric = pd.to_numeric(text, errors="coerce")
-    if numeric.notna().all():
-        mag = float(np.nanmedian(np.abs(numeric.to_numpy(dtype="float64"))))
-        # today is ~1.7e9 s, 1.7e12 ms, 1.7e15 us, 1.7e18 ns; the cut-offs sit between eras
-        unit = "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
-        if mag < 1e8 and not (text.str.len() >= 9).all():  # e.g. 20170101 or small counters
-            if text.str.fullmatch(r"\d{8}").all():
-                return pd.DatetimeIndex(pd.to_datetime(text, format="%Y%m%d", utc=True)), "yyyymmdd"
-            raise CandleError(f"{name}: column '{col}' holds numbers that are not unix times (e.g. {text.iloc[0]!r})")
-        factor = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1}[unit]
-        # to whole microseconds: float seconds like 1325317920.123 carry binary noise
-        ns = (numeric.to_numpy(dtype="float64") * factor / 1e3).round().astype("int64") * 1000
-        return pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)), f"unix {unit}"
-    for fmt, label in (("ISO8601", "ISO 8601"), ("%b %d, %Y", "Mon DD, YYYY"), ("%d.%m.%Y", "DD.MM.YYYY"),
-                        ("%Y-%m-%d %I-%p", "YYYY-MM-DD HH-AM (CryptoDataDownload)")):
-        try:
-            return pd.DatetimeIndex(pd.to_datetime(text, format=fmt, utc=True)), label
-        except (ValueError, TypeError):
-            continue
-    parsed = pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
-    if parsed.isna().any():
-        pos = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise CandleError(f"{name}: column '{col}' line {pos + 2}: cannot read {text.iloc[pos]!r} as a date or time")
-    return pd.DatetimeIndex(parsed), "mixed"
 
 
 # too complex for C901 and left so: one branch per CSV layout people have
@@ -329,16 +94,16 @@ def read_candles_csv_info(  # noqa: C901
     max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
 ) -> tuple[pd.DataFrame, CsvInfo]:
     """Like :func:`read_candles_csv`, also returning a :class:`CsvInfo` describing the reading."""
-    data, name = _raw_bytes(source, max_unpacked_bytes, name)
-    data, encoding = _text_encoding(data, name)
-    first = data[:_SAMPLE_BYTES].decode(encoding, errors="replace").splitlines()
+    data, name = raw_bytes(source, max_unpacked_bytes, name)
+    data, encoding = text_encoding(data, name)
+    first = data[:SAMPLE_BYTES].decode(encoding, errors="replace").splitlines()
     skip = 0
-    if len(first) > 1 and "http" in first[0].lower() and _fields(first[0]) < _fields(first[1]):
+    if len(first) > 1 and "http" in first[0].lower() and separator_count(first[0]) < separator_count(first[1]):
         skip = 1  # CryptoDataDownload banner line
     if not "".join(first[skip : skip + 20]).strip():
         raise CandleError(f"{name}: the file is empty")
-    sep = _delimiter([line for line in first[skip : skip + 20] if line.strip()])
-    header, sample = _sample_rows(data, encoding, sep, skip)
+    sep = delimiter([line for line in first[skip : skip + 20] if line.strip()])
+    header, sample = sample_rows(data, encoding, sep, skip)
     columns = [c for c in header if c] if header else []
     lower = {c.lower(): c for c in columns}
     have = ", ".join(columns) or "none"
@@ -359,7 +124,7 @@ def read_candles_csv_info(  # noqa: C901
             price_cols[key] = col
     number_cols = [*price_cols.values(), *([vol_col] if vol_col else [])]
     positions = [header.index(c) for c in number_cols]
-    decimal, thousands = _number_format([row[i] for row in sample for i in positions], sep, name)
+    decimal, thousands = number_format([row[i] for row in sample for i in positions], sep, name)
     if decimal == ",":
         notes.append("decimal commas read as decimal points (100,5 = 100.5)")
     table = _read_table(data, encoding, sep, skip, name, time_col, ticker_col, number_cols, decimal, thousands)
@@ -385,14 +150,14 @@ def read_candles_csv_info(  # noqa: C901
     if table.empty:
         raise CandleError(f"{name}: no rows")
     lines = table.index.to_numpy() + first_line  # read_csv numbers rows 0.. in file order
-    index, time_format = _parse_times(table[time_col], time_col, name)
+    index, time_format = parse_times(table[time_col], time_col, name)
 
     out = pd.DataFrame(index=index)
-    out["close"] = _numbers(table, close_col, name, decimal, thousands, lines)
+    out["close"] = column_numbers(table, close_col, name, decimal, thousands, lines)
     for key in ("open", "high", "low"):
         if key in price_cols:
             mapping[key] = price_cols[key]
-            out[key] = _numbers(table, price_cols[key], name, decimal, thousands, lines)
+            out[key] = column_numbers(table, price_cols[key], name, decimal, thousands, lines)
         else:
             out[key] = out["close"]
     filled = [k for k in ("open", "high", "low") if k not in mapping]
@@ -403,7 +168,7 @@ def read_candles_csv_info(  # noqa: C901
         notes.append("no volume column: volume set to 0")
     else:
         mapping["volume"] = vol_col
-        vol = _numbers(table, vol_col, name, decimal, thousands, lines)
+        vol = column_numbers(table, vol_col, name, decimal, thousands, lines)
         if np.isnan(vol).any():
             notes.append(f"{int(np.isnan(vol).sum())} row(s) without volume ('-' or empty): set to 0")
         out["volume"] = np.nan_to_num(vol, nan=0.0)
@@ -448,7 +213,7 @@ def _read_table(data: bytes, encoding: str, sep: str, skip: int, name: str, time
         dtypes = {c: ("str" if c in text_cols else number_dtype) for c in wanted}
         table = pd.read_csv(io.BytesIO(data), sep=sep, skiprows=skip, encoding=encoding, skipinitialspace=True,
                             usecols=lambda c: str(c).strip() in wanted, dtype=_StrippedKeys(dtypes),
-                            decimal=decimal, thousands=thousands, na_values=sorted(_MISSING),
+                            decimal=decimal, thousands=thousands, na_values=sorted(MISSING),
                             keep_default_na=False)
         table.columns = [str(c).strip() for c in table.columns]
         return table
@@ -457,7 +222,7 @@ def _read_table(data: bytes, encoding: str, sep: str, skip: int, name: str, time
         try:
             return read("float64")
         except ValueError:
-            return read("str")  # e.g. 13.44K or 3.35%: parsed by _numbers
+            return read("str")  # e.g. 13.44K or 3.35%: parsed by column_numbers
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise CandleError(f"{name}: not a readable CSV ({str(exc).splitlines()[0]})") from None
 
@@ -470,14 +235,6 @@ class _StrippedKeys(dict):
 
     def __missing__(self, key: str) -> str:
         return dict.__getitem__(self, str(key).strip())
-
-
-def _numbers(table: pd.DataFrame, col: str, name: str, decimal: str, thousands: str | None,
-             lines: np.ndarray) -> np.ndarray:
-    column = table[col]
-    if pd.api.types.is_float_dtype(column.dtype):
-        return column.to_numpy(dtype="float64", na_value=np.nan)
-    return _parse_numbers(column, col, name, decimal, thousands, lines)
 
 
 def _drop_inconsistent(out: pd.DataFrame, lines: np.ndarray, name: str, notes: list[str]) -> pd.DataFrame:

@@ -17,8 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from pricecast.data.candles import CandleError, price_spike_warning
+from pricecast.data.csv_import import read_candles_csv
 from pricecast.data.quality import cut_to_clean, split_ref
 from pricecast.data.samples import CATALOGUE, load_sample
+from pricecast.data.uploads import is_upload, original_name
 
 
 @dataclass
@@ -64,7 +66,7 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
         return None if name in CATALOGUE else f"no bundled series of that name; choose one of {', '.join(CATALOGUE)}"
     parts = ref.split(":")
     if len(parts) in (2, 3):
-        from pricecast.data.market import MarketDataError, parse_market_ref
+        from pricecast.data.market import MarketDataError, parse_market_ref  # lazy: see _load
 
         try:
             parsed = parse_market_ref(ref)
@@ -80,8 +82,6 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
 def display_name(ref: str) -> str:
     """How a person sees ``ref``: an upload by its original file name, any other CSV by its file
     name (never the server's full path), everything else as written."""
-    from pricecast.data.uploads import is_upload, original_name
-
     if is_upload(split_ref(ref)[0]):
         return original_name(split_ref(ref)[0]) + ("#clean" if split_ref(ref)[1] else "")
     try:
@@ -115,12 +115,13 @@ def _load(ref: str, since: str | None, until: str | None, offline: bool) -> Load
         frame = load_sample(ref.split(":", 1)[1])
         return LoadedData(ref, _clip(frame, since, until))
     if kind == "csv":
-        from pricecast.data.csv_import import read_candles_csv
-
         path = Path(ref).expanduser()
         if not path.exists():
             raise CandleError(f"CSV file not found: {path}")
         return LoadedData(ref, _clip(read_candles_csv(path), since, until))
+    # Imported here, not at the top: pricecast.data.market brings requests/urllib3/ssl (about 70 ms of CPU)
+    # that bundled series and CSV files never need, and everything that names data imports this module
+    # (the CLI, the dashboard's pages). ccxt loads later still, only for an exchange (docs/BENCHMARKS.md §4).
     from pricecast.data.market import load_market
 
     result = load_market(ref, since=since, until=until, offline=offline)

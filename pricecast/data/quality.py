@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pricecast.data.candles import Gap, find_gaps
+from pricecast.data.candles import CandleError, Gap, find_gaps
 
 STALE_MIN_CANDLES = 24  # unchanged closes in a row: 2 hours of 5-minute candles, a day of hourly, a month of daily
 JUMP_FACTOR = 8.0  # a move this many times the series' 99th-percentile move is a jump
@@ -228,8 +228,6 @@ def cut_to_clean(frame: pd.DataFrame, report: QualityReport | None = None) -> pd
     """The longest stretch of ``frame`` free of gaps, duplicates, stale candles, impossible candles and jumps."""
     report = report or quality_report(frame)
     if report.clean is None:
-        from pricecast.data.candles import CandleError
-
         raise CandleError("no clean stretch: every candle is stale, impossible or duplicated")
     out = frame.loc[report.clean.start: report.clean.end]
     out.attrs = {**frame.attrs, "duplicates": [], "cut_to_clean": report.clean.to_dict()}

@@ -1,5 +1,6 @@
 """Plotly figures for the dashboard (and notebooks): candles, loss curves, actual vs predicted,
-K-step forecast paths, metrics, run comparisons. No Streamlit here.
+K-step forecast paths, the next forecast. No Streamlit here. A run's scores and runs compared are in
+:mod:`pricecast.plots.runs`; backtests and experiments in their own modules.
 
 Display only is thinned: a trace never carries more than ``max_points`` points. Lines keep each
 bucket's first, last, lowest and highest value (spikes stay visible); candles are merged into
@@ -100,7 +101,8 @@ def _line(x, y, name: str, color: str | None = None, max_points: int = MAX_POINT
     return cls(x=x, y=y, name=name, mode=kw.pop("mode", "lines"), line=line, **kw)
 
 
-def _layout(fig: go.Figure, title: str = "", height: int = 420, ytitle: str = "") -> go.Figure:
+def apply_layout(fig: go.Figure, title: str = "", height: int = 420, ytitle: str = "") -> go.Figure:
+    """The look every pricecast figure shares (margins, legend on top, title, height)."""
     # Title on the first line of the top margin, the legend on the second, right above the plot:
     # on a narrow chart they stack instead of overlapping.
     fig.update_layout(
@@ -136,7 +138,7 @@ def candles_figure(candles: pd.DataFrame, title: str = "", max_points: int = CAN
         title = f"{title} · {note}" if title else note
     if quality is not None:
         _mark_quality(fig, candles, quality)
-    return _layout(fig, title, height)
+    return apply_layout(fig, title, height)
 
 
 def _mark_quality(fig: go.Figure, candles: pd.DataFrame, quality: Mapping) -> None:
@@ -186,7 +188,7 @@ def loss_figure(history: pd.DataFrame, batches: pd.DataFrame | None = None, best
                       annotation_text=f"best epoch {best_epoch}", annotation_position="top left")
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     fig.update_yaxes(exponentformat="e")  # 7e-4, not plotly's SI "700µ"
-    return _layout(fig, title, height, "loss (mean squared error, scaled)")
+    return apply_layout(fig, title, height, "loss (mean squared error, scaled)")
 
 
 def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray | None, persistence: np.ndarray,
@@ -199,7 +201,7 @@ def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray |
                         width=1.5, legendrank=RANK["persistence"]))
     fig.add_trace(_actual_line(times, actual, max_points))
     when = f"after epoch {epoch}" if epoch else "before epoch 1"
-    return _layout(fig, f"Validation, {step} step(s) ahead · {when}", height, "price")
+    return apply_layout(fig, f"Validation, {step} step(s) ahead · {when}", height, "price")
 
 
 def _model_line(x, y, max_points: int = MAX_POINTS, name: str = LABELS["predicted"], **kw):
@@ -253,7 +255,7 @@ def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] =
         starts = {p: t for p, t in part_starts(sizes).items() if p in parts}
         _mark_parts(fig, starts)
     shown = " + ".join(PART_LABELS.get(p, p) for p in parts)
-    return _layout(fig, title or f"Actual vs predicted, {step} step(s) ahead · {shown}", height, "price")
+    return apply_layout(fig, title or f"Actual vs predicted, {step} step(s) ahead · {shown}", height, "price")
 
 
 def pick_origins(origin_times: Sequence, count: int = 6) -> list[pd.Timestamp]:
@@ -316,7 +318,7 @@ def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins
     fig.update_annotations(font_size=11)
     title = f"{k}-step forecasts from {len(paths)} origin(s) · {PART_LABELS.get(part, part)} part, each zoomed to its origin"
     height = 110 + panel_height * grid
-    out = _layout(fig, title, height)
+    out = apply_layout(fig, title, height)
     # The legend goes above the panels' own titles (about 22 px higher than on a single chart).
     out.update_layout(hovermode="closest", margin=dict(t=100), legend=dict(y=1.0 + 24 / max(height - 110, 1)))
     return out
@@ -335,27 +337,6 @@ def _break_gaps(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, holes]).sort_values("time")
 
 
-def metrics_frame(report: Mapping) -> pd.DataFrame:
-    """One row per forecaster (model and baselines) with RMSE, MAE, MAPE, direction, skill."""
-    from pricecast.evaluation.metrics import metrics_table
-
-    frame = pd.DataFrame(metrics_table(dict(report)))
-    frame["forecaster"] = frame["forecaster"].map(lambda n: LABELS.get(n, n))
-    return frame.set_index("forecaster")
-
-
-def skill_per_step_figure(report: Mapping, height: int = 300) -> go.Figure:
-    """Skill versus persistence per horizon step (above 0: the model beats persistence)."""
-    values = list(report.get("skill_per_step") or [])
-    steps = list(range(1, len(values) + 1))
-    colors = [COLORS["moving_average"] if (v or 0) > 0 else COLORS["predicted"] for v in values]
-    fig = go.Figure(go.Bar(x=steps, y=values, marker_color=colors, name="skill"))
-    fig.add_hline(y=0, line_color="#555", line_width=1)
-    fig.update_xaxes(title_text="steps ahead", dtick=1)
-    fig.update_yaxes(tickformat=".1%")
-    return _layout(fig, "Skill versus persistence per step (above 0 = better than 'no change')", height)
-
-
 def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: str = "close", context: int = 120,
                          height: int = 400) -> go.Figure:
     """The latest ``context`` candles and the model's next-K forecast beside persistence."""
@@ -372,33 +353,4 @@ def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: 
                                  mode="lines+markers", line=dict(color=COLORS["predicted"], width=2)))
         fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["persistence"]], name=LABELS["persistence"],
                                  mode="lines", line=dict(color=COLORS["persistence"], dash="dot", width=1)))
-    return _layout(fig, f"Next {len(forecast)} step(s) from the latest candles", height, "price")
-
-
-def runs_loss_figure(histories: Mapping[str, pd.DataFrame], column: str = "val_loss", height: int = 420) -> go.Figure:
-    """Loss curves of several runs overlaid (``column``: ``val_loss`` or ``loss``). Runs of one epoch
-    have no curve: when no run has two, their losses are compared as bars. The axis turns
-    logarithmic only when the losses span more than 30x (else a linear axis reads more easily)."""
-    shown = {label: h for label, h in histories.items()
-             if h is not None and column in h and h[column].notna().any()}
-    fig = go.Figure()
-    name = LABELS.get(column, column)
-    values = np.concatenate([h[column].dropna().to_numpy(dtype=float) for h in shown.values()]) if shown else np.array([])
-    if shown and max(int(h[column].notna().sum()) for h in shown.values()) < 2:
-        labels = list(shown)
-        fig.add_trace(go.Bar(x=[float(h[column].dropna().iloc[-1]) for h in shown.values()], y=labels, orientation="h",
-                             marker_color=COLORS[column] if column in COLORS else None, name=name,
-                             text=[f"{float(h[column].dropna().iloc[-1]):.3g}" for h in shown.values()],
-                             textposition="auto"))
-        fig.update_yaxes(autorange="reversed", automargin=True)
-        fig.update_xaxes(title_text=f"{name} after its only epoch", exponentformat="e")
-        return _layout(fig, f"{name}, runs compared (each trained one epoch: no curves to draw)",
-                       max(height // 2, 80 + 28 * len(labels)))
-    for label, history in shown.items():
-        fig.add_trace(go.Scatter(x=history["epoch"], y=history[column], name=label, mode="lines+markers",
-                                 marker=dict(size=7), line=dict(width=2)))
-    positive = values[values > 0]
-    log = len(positive) == len(values) and len(positive) > 0 and positive.max() / positive.min() > 30
-    fig.update_xaxes(title_text="epoch", tick0=1, dtick=1 if len(values) and max(len(h) for h in shown.values()) <= 15 else None)
-    fig.update_yaxes(type="log" if log else "linear", exponentformat="e")
-    return _layout(fig, f"{name} per epoch, runs compared" + (" (log scale)" if log else ""), height, "loss")
+    return apply_layout(fig, f"Next {len(forecast)} step(s) from the latest candles", height, "price")

@@ -32,7 +32,8 @@ def test_train_json_reports_model_and_baselines(tmp_path):
 
 
 def test_speed_options_reach_the_train_spec():
-    from pricecast.cli.main import build_parser, spec_from_args
+    from pricecast.cli.common import spec_from_args
+    from pricecast.cli.main import build_parser
 
     args = build_parser().parse_args(["train", "--batch-size", "256", "--base-batch-size", "64", "--jit-compile",
                                       "--mixed-precision", "--pipeline", "prefetch"])
@@ -79,7 +80,8 @@ def test_train_prints_how_many_examples_each_part_gets(tmp_path):
 
 
 def test_an_edited_preset_is_custom_on_the_command_line():
-    from pricecast.cli.main import build_parser, spec_from_args
+    from pricecast.cli.common import spec_from_args
+    from pricecast.cli.main import build_parser
 
     assert spec_from_args(build_parser().parse_args(["train"])).preset == "default"
     assert spec_from_args(build_parser().parse_args(["train", "--data", "sample:IBM"])).preset == "default"

@@ -56,7 +56,7 @@ def test_item6_nan_loss_stops_says_what_to_change_and_saves_nothing(capsys, tmp_
 
 
 def test_item6_results_metrics_of_a_run_with_missing_numbers():
-    from pricecast.plots.figures import metrics_frame
+    from pricecast.plots.runs import metrics_frame
 
     nan = {"rmse": None, "mae": None, "mape": None, "direction": None}
     report = {"windows": 10, "model": nan, "persistence": {"rmse": 1.0, "mae": 1.0, "mape": 1.0, "direction": 0.5},

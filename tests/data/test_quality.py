@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pricecast.cli.main import format_table, main
+from pricecast.cli.common import format_table
+from pricecast.cli.main import main
 from pricecast.data.datasets import kind_of, load_data
 from pricecast.data.quality import clean_ref, cut_to_clean, quality_report, split_ref
 from pricecast.data.samples import load_sample

@@ -124,36 +124,9 @@ def test_forecast_paths_are_zoomed_to_their_origins(candles):
         assert first <= origin <= last
 
 
-def test_metrics_frame_and_skill_figure():
-    from pricecast.evaluation.metrics import evaluate
-
-    rng = np.random.default_rng(1)
-    history = 100 + rng.normal(size=(50, 10)).cumsum(axis=1)
-    actual = history[:, -1:] + rng.normal(size=(50, 3))
-    report = evaluate(actual, actual + 0.1, history)
-    frame = figures.metrics_frame(report)
-    assert list(frame.index) == ["model", "persistence (last price)", "drift", "moving average"]
-    assert frame.loc["persistence (last price)", "skill_vs_persistence"] == pytest.approx(0.0)
-    assert len(figures.skill_per_step_figure(report).data[0].x) == 3
-
-
-def test_next_forecast_and_runs_overlay(candles):
+def test_next_forecast_figure(candles):
     forecast = pd.DataFrame({"time": pd.date_range(candles.index[-1], periods=4, freq="D")[1:], "step": [1, 2, 3],
                              "predicted": [1.0, 2.0, 3.0], "persistence": [1.0, 1.0, 1.0]})
     fig = figures.next_forecast_figure(candles, forecast)
     assert [t.name for t in fig.data] == ["actual close", "model forecast", "persistence (last price)"]
     assert len(fig.data[1].x) == 4  # joined to the last actual candle
-    history = pd.DataFrame({"epoch": [1, 2], "loss": [2.0, 1.0], "val_loss": [3.0, 2.0]})
-    fig = figures.runs_loss_figure({"a": history, "b": history, "broken": None})
-    assert [t.name for t in fig.data] == ["a", "b"]
-    assert fig.layout.yaxis.type == "linear"  # losses within 30x of each other: no log axis
-
-
-def test_runs_overlay_of_one_epoch_runs_is_bars_not_dots():
-    one = {"run a": pd.DataFrame({"epoch": [1], "val_loss": [0.002]}),
-           "run b": pd.DataFrame({"epoch": [1], "val_loss": [0.003]})}
-    fig = figures.runs_loss_figure(one)
-    assert len(fig.data) == 1 and isinstance(fig.data[0], go.Bar) and list(fig.data[0].y) == ["run a", "run b"]
-    wide = {"a": pd.DataFrame({"epoch": [1, 2], "val_loss": [1.0, 0.5]}),
-            "b": pd.DataFrame({"epoch": [1, 2], "val_loss": [0.01, 0.005]})}
-    assert figures.runs_loss_figure(wide).layout.yaxis.type == "log"  # 200x apart: log helps

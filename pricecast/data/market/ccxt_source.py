@@ -14,7 +14,10 @@ import os
 import re
 import time
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+from pricecast import paths
 
 from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
 from .http import (
@@ -86,10 +89,6 @@ def _catalogue() -> dict[str, list[str] | None]:
     Building it imports ccxt and instantiates every exchange class (2-4 s), so it is kept as JSON in
     the cache folder, one file per ccxt version: the Data page lists exchanges without importing ccxt.
     """
-    from importlib.metadata import PackageNotFoundError, version
-
-    from pricecast import paths
-
     try:
         stored = paths.cache_dir() / f"ccxt-exchanges-{version('ccxt')}.json"
     except PackageNotFoundError:

@@ -1,0 +1,80 @@
+"""``pricecast data list|show`` (and, from :mod:`pricecast.cli.market`, ``data fetch|import``).
+
+None of these load TensorFlow/Keras: they only read candles.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pricecast.cli import market
+from pricecast.cli.common import CLEAN_HELP, format_table, print_json, progress, with_clean
+from pricecast.data.candles import summarize
+from pricecast.data.datasets import load_data
+from pricecast.data.quality import quality_report
+from pricecast.data.samples import CATALOGUE
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    rows = [{"ref": s.ref, "title": s.title, "timeframe": s.timeframe} for s in CATALOGUE.values()]
+    if args.json:
+        print_json({"samples": rows})
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def cmd_data_show(args: argparse.Namespace) -> int:
+    ref = with_clean(args.ref, args.clean)
+    loaded = load_data(ref, since=args.since, until=args.until, offline=getattr(args, "offline", False))
+    report = quality_report(loaded.candles)
+    quality = report.to_dict()
+    summary = {"ref": ref, **summarize(loaded.candles), "warnings": loaded.warnings,
+               "cache_file": loaded.cache_file, "notes": loaded.candles.attrs.get("csv_notes", []),
+               "quality": quality, "stale": quality["stale"]}
+    if args.json:
+        print_json(summary)
+        return 0
+    for w in loaded.warnings:
+        progress(f"warning: {w}")
+    for note in summary["notes"]:
+        progress(f"note: {note}")
+    print(format_table([{k: v for k, v in summary.items()
+                         if k not in ("gap_list", "warnings", "notes", "quality", "stale")}]))
+    print()
+    lines = report.lines()
+    print("Data quality: " + ("no defects found." if not lines else ""))
+    for line in lines:
+        print(f"  - {line}")
+    for title, rows in (("Gaps", quality["gaps"]), ("Stale stretches (price frozen)", quality["stale"]),
+                        ("Duplicates", quality["duplicates"]), ("Jumps", quality["jumps"])):
+        if rows:
+            print(f"\n{title}:")
+            print(format_table(rows))
+    if quality["bad_ohlc"]:
+        print("\nImpossible candles (open/close outside low..high, or high < low): " + ", ".join(quality["bad_ohlc"]))
+    clean = quality["longest_clean"]
+    if lines and clean:
+        print(f"\nLongest clean stretch: {clean['start']} .. {clean['end']} ({clean['candles']:,} candles); "
+              f"use it with --clean or the data ref {with_clean(args.ref, True)}")
+    print()
+    print(loaded.candles.tail(5).reset_index().to_string(index=False))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``data`` with its four commands to the top-level subparsers."""
+    data = subparsers.add_parser("data", help="list, show, fetch and import candles")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    p = dsub.add_parser("list", help="the bundled series")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data_list)
+    p = dsub.add_parser("show", help="summary of a series: sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF")
+    p.add_argument("ref")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--offline", action="store_true", help="use cached candles only")
+    p.add_argument("--clean", action="store_true", help=CLEAN_HELP)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data_show)
+    market.register(dsub)

@@ -1,0 +1,66 @@
+"""``pricecast runs|presets|export``: the saved runs (list, delete, export their windows to HDF5) and the
+presets a run can start from."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pricecast.cli.common import format_table, print_json, progress
+from pricecast.presets import PRESETS
+from pricecast.training.pipeline import prepare
+from pricecast.training.runs import delete_run, export_windows_h5, list_runs, load_run
+
+RUN_COLUMNS = ["run", "preset", "data", "n", "k", "params", "epochs", "best_val_loss", "test_rmse",
+               "persistence_rmse", "skill"]
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    root = Path(args.runs_dir) if args.runs_dir else None
+    if args.delete:
+        delete_run(args.delete, root)
+        progress(f"deleted {args.delete}")
+        return 0
+    rows = list_runs(root)
+    if args.json:
+        print_json({"runs": rows})
+    else:
+        print(format_table(rows, RUN_COLUMNS))
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    rows = [{"name": p.name, "title": p.title, "data": p.spec.data, "live_data": p.live_data or None,
+             "n": p.spec.window.n, "k": p.spec.window.k} for p in PRESETS.values()]
+    if args.json:
+        print_json({"presets": [{**r, "source": PRESETS[r["name"]].source, "spec": PRESETS[r["name"]].spec.to_dict()}
+                                for r in rows]})
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    run = load_run(args.run_dir)
+    prep = prepare(run.spec)
+    path = export_windows_h5(prep.windows, run.scaler, args.out)
+    progress(f"wrote {path}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``runs``, ``presets`` and ``export`` to the top-level subparsers."""
+    p = subparsers.add_parser("runs", help="list saved runs")
+    p.add_argument("--runs-dir")
+    p.add_argument("--delete", metavar="RUN_DIR", help="delete one run folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    p = subparsers.add_parser("presets", help="list presets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_presets)
+
+    p = subparsers.add_parser("export", help="write a run's windowed dataset to HDF5")
+    p.add_argument("run_dir")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)

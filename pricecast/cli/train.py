@@ -1,0 +1,147 @@
+"""``pricecast train|predict``: train a model, forecast with a saved run.
+
+TensorFlow loads only once training or prediction starts (inside :mod:`pricecast.training`), so bad
+settings exit with status 2 before it does.
+"""
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+from typing import Any
+
+from pricecast.catalogue import add_spec_options
+from pricecast.cli.common import (
+    CLEAN_HELP,
+    EXIT_INTERRUPTED,
+    ctrl_c_stops,
+    format_table,
+    print_json,
+    progress,
+    spec_from_args,
+)
+from pricecast.data.candles import CandleError
+from pricecast.data.datasets import LoadedData, kind_of, load_data
+from pricecast.evaluation.metrics import metrics_table, skill_text
+from pricecast.specs import RunSpec
+from pricecast.training.pipeline import Run, prepare, train
+from pricecast.training.predicting import predict_with_run
+from pricecast.training.runs import load_run
+
+
+def _listener(event: dict) -> None:
+    if event["type"] == "start":
+        progress(f"device: {event['device']}; windows train/val/test = {event['train_windows']}/"
+                 f"{event['val_windows']}/{event['test_windows']}; {event['params']} parameters")
+    elif event["type"] == "epoch":
+        progress(f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.6g}  "
+                 f"val_loss {event['val_loss']:.6g}  {event['samples_per_s']:.0f} samples/s  "
+                 f"eta {event['eta']:.0f}s")
+
+
+def _load_for_training(spec: RunSpec, offline: bool) -> LoadedData:
+    try:
+        return load_data(spec.data, offline=offline)
+    except CandleError as exc:
+        # loaded here, not at the top: it brings requests/urllib3/ssl, which every other command would pay
+        # for (see pricecast.cli.market); load_data has already imported it for market data
+        from pricecast.data.market import SourceUnavailableError
+
+        if kind_of(spec.data) == "market" and isinstance(exc, SourceUnavailableError):
+            raise CandleError(f"{exc}. To train offline, pick bundled data, e.g. --data sample:AAPL") from None
+        raise
+
+
+def _train_json(run: Run) -> dict:
+    test = run.metrics["test"]
+    return {
+        "run_dir": str(run.run_dir), "device": run.device, "epochs_run": run.metrics["epochs_run"],
+        "best_epoch": run.metrics["best_epoch"], "best_val_loss": run.metrics["best_val_loss"],
+        "train_seconds": run.metrics["train_seconds"], "params": run.metrics["params"],
+        "sizes": run.metrics["sizes"],
+        "test": {"rmse": test["rmse"], "persistence_rmse": test["persistence_rmse"], "skill": test["skill"],
+                 "mae": test["model"]["mae"], "mape": test["model"]["mape"],
+                 "direction": test["model"]["direction"],
+                 "baselines": {b: {"rmse": test[b]["rmse"], "mae": test[b]["mae"], "mape": test[b]["mape"]}
+                               for b in ("persistence", "drift", "moving_average")}},
+        "forecast": run.forecast.assign(time=run.forecast["time"].astype(str)).to_dict(orient="records"),
+    }
+
+
+def _print_train(run: Run, spec: RunSpec) -> None:
+    test = run.metrics["test"]
+    print(f"run: {run.run_dir}\ndevice: {run.device}; epochs run: {run.metrics['epochs_run']} "
+          f"(best {run.metrics['best_epoch']})\n\nTest part, price units:")
+    print(format_table(metrics_table(test)))
+    if test.get("skill_note"):
+        print(f"\nThe test part has {test['skill_note']}.\n\nNext {spec.window.k} steps:")
+    else:
+        verdict = "beats" if test["skill"] > 0 else "does not beat"
+        print(f"\nThe model {verdict} persistence (skill {skill_text(test['skill'], 2)}).\n\nNext {spec.window.k} steps:")
+    print(run.forecast.to_string(index=False))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    progress(f"training {spec.preset or spec.model.arch} on {spec.data} (N={spec.window.n}, K={spec.window.k}, "
+             f"{spec.model.arch}, {spec.train.epochs} epochs)")
+    loaded = _load_for_training(spec, args.offline)
+    for w in loaded.warnings:
+        progress(f"warning: {w}")
+    prepared = prepare(spec, loaded.candles)  # too few examples: exit 2 with the reason, before TensorFlow
+    progress(prepared.counts.line())
+    for w in prepared.counts.warnings:
+        progress(f"warning: {w}")
+    stop = threading.Event()
+    with ctrl_c_stops(stop):
+        run = train(spec, listener=_listener, stop=stop, prepared=prepared,
+                    runs_root=Path(args.runs_dir) if args.runs_dir else None)
+    for w in run.metrics.get("warnings", []):
+        if w not in prepared.counts.warnings:
+            progress(f"warning: {w}")
+    if args.json:
+        print_json(_train_json(run))
+    else:
+        _print_train(run, spec)
+    if stop.is_set():
+        progress(f"pricecast: interrupted; the run was saved with the best weights in {run.run_dir}")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    run = load_run(args.run_dir)
+    ref = args.data or run.spec.data
+    loaded = load_data(ref)
+    result = predict_with_run(run, loaded.candles)
+    if args.json:
+        print_json({"run_dir": str(run.run_dir), "data": ref,
+                    "forecast": result["forecast"].assign(time=result["forecast"]["time"].astype(str)).to_dict(orient="records"),
+                    "evaluation": {k: result["evaluation"][k] for k in ("windows", "rmse", "persistence_rmse", "skill")}
+                    if result["evaluation"] else None})
+    else:
+        print(result["forecast"].to_string(index=False))
+        if result["evaluation"]:
+            e = result["evaluation"]
+            print(f"\nOn all {e['windows']} windows of {ref}: RMSE {e['rmse']:.4g}, persistence {e['persistence_rmse']:.4g}, "
+                  f"skill {skill_text(e['skill'], 2)}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``train`` and ``predict`` to the top-level subparsers."""
+    t = subparsers.add_parser("train", help="train a model and report it against the baselines")
+    t.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
+    t.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
+    add_spec_options(t)
+    t.add_argument("--offline", action="store_true", help="exchange/Yahoo data: use the cached candles only")
+    t.add_argument("--clean", action="store_true", help=CLEAN_HELP)
+    t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("predict", help="forecast with a saved run on new or current data")
+    p.add_argument("run_dir")
+    p.add_argument("--data", help="data to forecast from (default: the run's own)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)
