@@ -62,7 +62,8 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
 
 
 def cmd_backtest(args) -> int:
-    from pricecast.backtest.walkforward import BacktestSpec, run_backtest
+    from pricecast.backtest.spec import BacktestSpec
+    from pricecast.backtest.walkforward import run_backtest
     from pricecast.cli.main import _print_json, _progress, format_table
 
     spec = spec_from_args(args)
@@ -87,7 +88,7 @@ def cmd_backtest(args) -> int:
     result = run_backtest(spec, bt, progress=listener, use_cache=not args.no_cache)
     findings = list(result.findings)
     if args.shuffled_control:
-        from pricecast.evaluation.leakage import shuffled_time_control
+        from pricecast.training.controls import shuffled_time_control
 
         _progress("shuffled-time control: training twice on the ordinary split ...")
         findings.append(shuffled_time_control(spec.replace(train=replace(spec.train, epochs=args.epochs or spec.train.epochs))))
