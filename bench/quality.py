@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python b
 import numpy as np  # noqa: E402
 
 from bench._common import RESULTS, save_results  # noqa: E402
-from pricecast.backtest.walkforward import BacktestSpec, run_backtest  # noqa: E402
+from pricecast.backtest.spec import BacktestSpec  # noqa: E402
+from pricecast.backtest.walkforward import run_backtest  # noqa: E402
 from pricecast.data.quality import split_ref  # noqa: E402
 from pricecast.data.samples import CATALOGUE, Sample, load_sample  # noqa: E402
 from pricecast.evaluation.leakage import paired_test, problems  # noqa: E402

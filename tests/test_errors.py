@@ -10,8 +10,8 @@ import pytest
 from pricecast.errors import PricecastError, describe
 
 # Every module that defines an error class (none of them loads Keras at import).
-ERROR_MODULES = ("data.candles", "prep.windows", "models.builders", "specs", "spec_io", "training.pipeline",
-                 "backtest.walkforward", "experiments.core", "data.market.errors", "jobs.executors")
+ERROR_MODULES = ("data.candles", "prep.windows", "models.builders", "specs", "spec_io", "training.types",
+                 "backtest.spec", "experiments.core", "data.market.errors", "jobs.executors")
 
 
 def _error_classes() -> list[type]:
@@ -31,7 +31,7 @@ def test_every_error_pricecast_raises_on_purpose_is_a_pricecast_error():
 
 def test_errors_that_are_disk_problems_stay_os_errors():
     from pricecast.data.market.errors import CacheWriteError
-    from pricecast.training.pipeline import RunSaveError
+    from pricecast.training.types import RunSaveError
 
     for cls in (RunSaveError, CacheWriteError):
         assert issubclass(cls, OSError) and issubclass(cls, PricecastError)

@@ -14,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.backtest.walkforward import BacktestResult, BacktestSpec, _hash, data_fingerprint
+from pricecast.backtest.result import BacktestResult
+from pricecast.backtest.spec import BacktestSpec
+from pricecast.backtest.store import data_fingerprint, spec_hash
 from pricecast.jobs import Job, JobError, JobSnapshot, registry
 from pricecast.specs import RunSpec
 from ui import common, state
@@ -102,8 +104,8 @@ def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    key = _hash({"spec": spec.to_dict(), "bt": bt.to_dict(), "shuffled": shuffled,
-                 "data": data_fingerprint(candles, tuple(dict.fromkeys((*spec.window.features, spec.window.target))))})
+    key = spec_hash({"spec": spec.to_dict(), "bt": bt.to_dict(), "shuffled": shuffled,
+                     "data": data_fingerprint(candles, tuple(dict.fromkeys((*spec.window.features, spec.window.target))))})
     job = registry().latest(state.session_id(), "backtest")
     running = job is not None and not job.finished
     b1, b2, _ = st.columns([1, 1, 4])

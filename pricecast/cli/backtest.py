@@ -10,11 +10,12 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from pricecast.backtest.walkforward import BacktestSpec, run_backtest
+from pricecast.backtest.spec import BacktestSpec
+from pricecast.backtest.walkforward import run_backtest
 from pricecast.catalogue import add_spec_options
 from pricecast.cli.common import format_table, print_json, progress, spec_from_args
-from pricecast.evaluation.leakage import shuffled_time_control
 from pricecast.evaluation.metrics import skill_text
+from pricecast.training.controls import shuffled_time_control
 
 # `--epochs` is the backtest's own: 0 (its default) keeps the preset's epochs.
 OWN: tuple[str, ...] = ("epochs",)

@@ -24,9 +24,10 @@ from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
 from pricecast.evaluation.metrics import metrics_table, skill_text
 from pricecast.specs import RunSpec
-from pricecast.training.pipeline import Run, prepare, train
+from pricecast.training.pipeline import prepare, train
 from pricecast.training.predicting import predict_with_run
 from pricecast.training.runs import load_run
+from pricecast.training.types import Run
 
 
 def _listener(event: dict) -> None:

@@ -10,26 +10,21 @@ Cheap checks run with every training (:func:`check_prepared`, :func:`check_run`)
 - (d) a model whose error equals persistence's within noise is called out: it mostly repeats the
   last price.
 
-The "shuffled time" control (c, :func:`shuffled_time_control`) trains a second model and is opt-in.
-Nothing here imports Keras at module import time.
+The "shuffled time" control (c, :func:`pricecast.training.controls.shuffled_time_control`) trains a
+second model and is opt-in; it lives with training, and this module trains nothing.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
+from pricecast.evaluation.metrics import NO_MOVEMENT
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import PART_NAMES, WindowPart, WindowSet
-from pricecast.training.fitting import fit, predict
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from pricecast.specs import RunSpec
-    from pricecast.training.pipeline import Prepared, Run
 
 LEVELS: tuple[str, ...] = ("ok", "info", "warning")
 # |skill| below this is "the same error as persistence" whatever the noise (2% of persistence's RMSE).
@@ -183,13 +178,23 @@ def _check_part(windows: WindowSet, part: WindowPart, n: int, k: int) -> list[Fi
 
 
 # ---- entry points for train() and the CLI --------------------------------------------------------
-def check_prepared(prepared: Prepared, include_ok: bool = False) -> list[Finding]:
+# What the checks read of training's ``Prepared`` and ``Run``: judging needs no training code.
+class PreparedSetup(Protocol):
+    scaler: Scaler
+    windows: WindowSet
+
+
+class PredictedRun(Protocol):
+    predictions: pd.DataFrame  # the long table of fitting.prediction_rows, with a "part" column
+
+
+def check_prepared(prepared: PreparedSetup, include_ok: bool = False) -> list[Finding]:
     """Cheap checks (a) and (b) on a prepared setup. Only problems unless ``include_ok``."""
     findings = check_scaler(prepared.scaler, prepared.windows) + check_windows(prepared.windows)
     return findings if include_ok else problems(findings)
 
 
-def check_run(run: Run, include_ok: bool = False) -> list[Finding]:
+def check_run(run: PredictedRun, include_ok: bool = False) -> list[Finding]:
     """Check (d) on a finished run's test part: does the model mostly repeat the last price?"""
     preds = run.predictions
     if preds is None or len(preds) == 0 or "test" not in set(preds["part"]):
@@ -217,8 +222,6 @@ def check_predictions(actual: np.ndarray, predicted: np.ndarray, last: np.ndarra
     se_pers = ((last - actual) ** 2).mean(axis=1)
     rmse, prmse = math.sqrt(se_model.mean()), math.sqrt(se_pers.mean())
     if prmse == 0:
-        from pricecast.evaluation.metrics import NO_MOVEMENT
-
         return [Finding("warning", "no_movement", f"The test part has {NO_MOVEMENT}.",
                         {"skill": math.nan, "rmse": rmse, "persistence_rmse": prmse})]
     sk = 1.0 - rmse / prmse
@@ -263,49 +266,6 @@ def paired_test(diff: np.ndarray, lag: int = 1) -> tuple[float, float]:
         return (0.0, 1.0) if d.mean() == 0 else (math.copysign(math.inf, d.mean()), 0.0)
     t = float(d.mean() / math.sqrt(var / m))
     return t, float(math.erfc(abs(t) / math.sqrt(2)))
-
-
-# ---- (c) shuffled time control (trains twice: opt-in) --------------------------------------------
-def shuffled_time_control(spec: RunSpec, candles: pd.DataFrame | None = None, prepared: Prepared | None = None,
-                          epochs: int | None = None, seed: int = 0) -> Finding:
-    """Train ``spec`` twice for the same epochs — once on the real windows, once with the targets
-    shuffled across time (each window's inputs paired with another window's future, so the
-    input→target link is broken) — and score both on the real test part. The real order must score
-    clearly better; if it doesn't, the model's accuracy does not come from learning how prices
-    follow each other (and if the shuffled model wins, something else — a leak — is at work)."""
-    from pricecast.training.pipeline import prepare
-
-    prep = prepared or prepare(spec, candles)
-    wset, scaler = prep.windows, prep.scaler
-    epochs = int(epochs or spec.train.epochs)
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(wset.train))
-    tr = wset.train
-    shuffled = WindowPart("train", tr.x, np.asarray(tr.y)[perm], np.asarray(tr.history)[perm], tr.origin, tr.rows)
-    test = wset.test
-    real = fit(spec, tr, wset.val, scaler, epochs=epochs)
-    real.raise_if_diverged(spec, "shuffled-time control, model in real order: ")
-    shuf = fit(spec, shuffled, wset.val, scaler, epochs=epochs)
-    shuf.raise_if_diverged(spec, "shuffled-time control, model on shuffled targets: ")
-    actual = np.asarray(test.y)
-    err_real = ((predict(real.model, test, scaler) - actual) ** 2).mean(axis=1)
-    err_shuf = ((predict(shuf.model, test, scaler) - actual) ** 2).mean(axis=1)
-    rmse_real, rmse_shuf = math.sqrt(err_real.mean()), math.sqrt(err_shuf.mean())
-    t, p = paired_test(err_shuf - err_real, lag=max(spec.window.k - 1, 1))
-    details = {"rmse_real": rmse_real, "rmse_shuffled": rmse_shuf, "t": t, "p_value": p, "epochs": epochs}
-    if np.isfinite(t) and t > 2:
-        return Finding("ok", "shuffled_time",
-                       f"Shuffled-time control passed: trained on time-shuffled targets the model scores RMSE "
-                       f"{rmse_shuf:.4g}, worse than {rmse_real:.4g} in real order (p = {p:.3f}).", details)
-    if np.isfinite(t) and t < -2:
-        return Finding("warning", "shuffled_time",
-                       f"Shuffled-time control failed: the model trained on time-shuffled targets scores BETTER "
-                       f"(RMSE {rmse_shuf:.4g}) than the one trained in real order ({rmse_real:.4g}). Its accuracy "
-                       f"does not come from how prices follow each other — look for a leak or a broken setup.", details)
-    return Finding("warning", "shuffled_time",
-                   f"Shuffled-time control: the model trained on time-shuffled targets scores about the same "
-                   f"(RMSE {rmse_shuf:.4g} vs {rmse_real:.4g} in real order, p = {p:.2f}): the real order taught it "
-                   f"nothing measurable — its forecasts come mostly from the last price.", details)
 
 
 # ---- helpers --------------------------------------------------------------------------------------

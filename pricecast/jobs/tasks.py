@@ -13,6 +13,17 @@ from typing import Any
 
 import pandas as pd
 
+from pricecast.backtest.result import BacktestResult
+from pricecast.backtest.walkforward import run_backtest
+from pricecast.evaluation.leakage import Finding
+from pricecast.models.builders import build_model, model_summary
+from pricecast.paths import runs_dir
+from pricecast.specs import RunSpec
+from pricecast.training.backend import warm_up as load_backend
+from pricecast.training.controls import shuffled_time_control
+from pricecast.training.pipeline import forecast_next, train
+from pricecast.training.runs import load_run, store_run_files
+
 from . import events
 from .task import Runner, Task
 
@@ -29,8 +40,8 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class BacktestOutcome:
-    result: Any  # pricecast.backtest.walkforward.BacktestResult
-    shuffled: Any = None  # a leakage.Finding when the shuffled-time control ran
+    result: BacktestResult
+    shuffled: Finding | None = None  # when the shuffled-time control ran
 
 
 def run_task(task: Task, emit: Emit, stop) -> Any:
@@ -42,12 +53,10 @@ def run_task(task: Task, emit: Emit, stop) -> Any:
 def warm_up() -> None:
     """Load what every training needs (TensorFlow above all) before a task arrives, so a worker
     started ahead of time begins training at once."""
-    from pricecast.training import (
+    from pricecast.training import (  # the modules that import Keras at their top
         callbacks,  # noqa: F401
         feeding,  # noqa: F401
     )
-    from pricecast.training import pipeline as training  # noqa: F401
-    from pricecast.training.backend import warm_up as load_backend
 
     load_backend()
 
@@ -62,30 +71,24 @@ def _relay(convert: Callable[[dict], events.Event | None], emit: Emit) -> Callab
 
 
 def _train(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> TrainResult:
-    from pricecast.specs import RunSpec
-    from pricecast.training.pipeline import train
-
     run = train(RunSpec.from_dict(payload["spec"]), listener=_relay(events.from_train, emit), stop=stop,
                 candles=candles, runs_root=payload.get("runs_root"))
     return TrainResult(str(run.run_dir), run.metrics)
 
 
 def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> BacktestOutcome:
-    from pricecast.backtest.walkforward import run_backtest
-    from pricecast.specs import RunSpec
-
     spec = RunSpec.from_dict(payload["spec"])
     result = run_backtest(spec, payload["bt"], candles=candles, progress=_relay(events.from_backtest, emit), stop=stop)
     shuffled = None
     if payload.get("shuffled") and not stop.is_set():
-        from pricecast.evaluation.leakage import shuffled_time_control
-
         emit(events.Progress(1.0, "Shuffled-time control: training on shuffled targets"))
         shuffled = shuffled_time_control(spec, candles=candles)
     return BacktestOutcome(result, shuffled)
 
 
 def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:
+    # Imported here, not at the top: experiments run their trials on the job machinery, and importing
+    # any pricecast.jobs module runs this package's __init__, which imports this module.
     from pricecast.experiments.core import run_experiment
 
     exp = run_experiment(payload["exp"], payload.get("executor", "local"), payload.get("workers"),
@@ -95,9 +98,6 @@ def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -
 
 
 def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
-    from pricecast.models.builders import build_model, model_summary
-    from pricecast.specs import RunSpec
-
     spec = RunSpec.from_dict(payload["spec"])
     w = spec.window
     model = build_model(spec.model, w.n, w.k, w.features, w.target)
@@ -105,9 +105,6 @@ def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> d
 
 
 def _forecast(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> pd.DataFrame:
-    from pricecast.training.pipeline import forecast_next
-    from pricecast.training.runs import load_run
-
     run = load_run(payload["run_dir"])
     return forecast_next(run.load_model(), candles, run.spec, run.scaler)
 
@@ -129,9 +126,6 @@ def written_folder(task: Task, result: Any, scratch: Path) -> Path | None:
 def finish_remote(kind: str, local: dict, result: Any, files: dict[str, bytes], rel: str | None) -> Any:
     """Here, after a training on another machine: its run folder, which came back as files, goes
     where the training would have written it on this machine."""
-    from pricecast.paths import runs_dir
-    from pricecast.training.runs import store_run_files
-
     if rel and isinstance(result, TrainResult):
         root = Path(local.get("runs_root") or runs_dir())
         root.mkdir(parents=True, exist_ok=True)

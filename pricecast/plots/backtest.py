@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pricecast.backtest.walkforward import BacktestResult, _pct
+from pricecast.backtest.result import BacktestResult, pct
 from pricecast.evaluation.metrics import skill_text
 
 COLORS = {"model": "#1f77b4", "persistence": "#7f7f7f", "drift": "#bcbd22", "moving_average": "#9467bd",
@@ -59,7 +59,7 @@ def interval_figure(result: BacktestResult, method: str = "conformal", level: fl
     if df.empty:
         return fig
     df = df[df["step"] == step].sort_values("time")
-    lo, hi = f"{method}_{_pct(level)}_lo", f"{method}_{_pct(level)}_hi"
+    lo, hi = f"{method}_{pct(level)}_lo", f"{method}_{pct(level)}_hi"
     if lo in df:
         for fold, part in df.groupby("fold"):
             # One band per fold, so the fill never bridges the gap between two folds' calibrations.

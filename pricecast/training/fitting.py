@@ -3,7 +3,7 @@
 ``fit`` builds ``spec.model`` with every TrainSpec option (pipeline, workers, mixed precision, XLA,
 the linear learning-rate rule, seed with deterministic ops unless XLA is asked for) and fits it with
 the stop request, the NaN-loss stop, best weights and early stopping. ``training.train``, the
-walk-forward folds in ``backtest``, the shuffled-time control in ``leakage`` and the experiments
+walk-forward folds in ``backtest``, the shuffled-time control in ``controls`` and the experiments
 (through ``train``) all fit through it, so a TrainSpec option reaches every one of them.
 
 Keras is imported inside the functions that build, fit or predict, so importing this module stays cheap.
@@ -21,9 +21,11 @@ import pandas as pd
 
 from pricecast.errors import PricecastError
 from pricecast.evaluation.metrics import baseline_forecasts
+from pricecast.models.builders import build_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowPart
 from pricecast.specs import RunSpec, TrainSpec
+from pricecast.training.backend import configure_device, set_seed
 
 PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
 # Up to this many windows a part is predicted by calling the model directly: ``model.predict``
@@ -106,7 +108,6 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
 
     import keras
 
-    from pricecast.training.backend import configure_device, set_seed
     from pricecast.training.callbacks import BestWeights, EpochClock, StopOnNonFiniteLoss, StopOnRequest
     from pricecast.training.feeding import WindowBatches, fits_in_memory, scaled_arrays
 
@@ -154,8 +155,6 @@ def build(spec: RunSpec, k: int, device: str, warnings: list[str]):
     the linear learning-rate scaling rule for larger batches, and XLA. Appends to ``warnings`` what
     it ignores. A cached backtest model is rebuilt with it too, so its layers match the saved weights."""
     import keras
-
-    from pricecast.models.builders import build_model
 
     tspec = spec.train
     check_speed_options(tspec)

@@ -1,14 +1,13 @@
 """``train(spec) -> Run``: load data, window, scale on the training part, fit, evaluate, save.
 
-Keras is imported inside :func:`train` so that importing this module stays cheap.
+Keras is imported inside :func:`train` so that importing this module stays cheap (the dashboard's
+server imports it and never trains).
 """
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,12 +15,13 @@ import pandas as pd
 from pricecast.data.candles import candle_step, is_business_daily
 from pricecast.data.datasets import load_data
 from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
-from pricecast.errors import PricecastError
+from pricecast.evaluation.leakage import check_prepared, check_run
 from pricecast.evaluation.metrics import evaluate
 from pricecast.models.builders import check_model
 from pricecast.prep.scaling import Scaler
-from pricecast.prep.windows import ExampleCounts, WindowError, WindowSet, example_counts, latest_window, make_windows
+from pricecast.prep.windows import WindowError, WindowSet, example_counts, latest_window, make_windows
 from pricecast.specs import RunSpec
+from pricecast.training.backend import configure_device
 from pricecast.training.fitting import (
     NonFiniteLossError,
     check_speed_options,
@@ -30,30 +30,10 @@ from pricecast.training.fitting import (
     predict,
     prediction_rows,
 )
+from pricecast.training.runs import save_run
+from pricecast.training.types import Prepared, Run, RunSaveError
 
 Listener = Callable[[dict], None]
-
-
-class RunSaveError(PricecastError, OSError):
-    """The trained run could not be written (disk full, no permission...). ``run`` is the trained
-    run in memory, so a caller can still show it or try another folder."""
-
-    def __init__(self, message: str, run: Run | None = None) -> None:
-        super().__init__(message)
-        self.run = run
-
-
-@dataclass
-class Prepared:
-    """Everything derived from the data before a model exists."""
-
-    spec: RunSpec
-    candles: pd.DataFrame
-    windows: WindowSet
-    scaler: Scaler
-    counts: ExampleCounts
-    warnings: list[str] = field(default_factory=list)
-    quality: QualityReport | None = None
 
 
 def stale_warnings(candles: pd.DataFrame, windows: WindowSet, report: QualityReport) -> list[str]:
@@ -90,55 +70,6 @@ def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
     return Prepared(spec, candles, windows, scaler, counts, warnings + list(counts.warnings), quality)
 
 
-@dataclass
-class Run:
-    """A finished (or stopped) training run and its folder."""
-
-    run_dir: Path
-    spec: RunSpec
-    history: pd.DataFrame
-    metrics: dict
-    predictions: pd.DataFrame
-    forecast: pd.DataFrame
-    scaler: Scaler
-    model: Any = None
-
-    @property
-    def device(self) -> str:
-        return self.metrics.get("device", "")
-
-    def load_model(self):
-        if self.model is None:
-            import keras
-
-            from pricecast.models import layers  # noqa: F401  (registers LastValue for deserialisation)
-
-            path = self.run_dir / "model.keras"
-            try:
-                self.model = keras.models.load_model(path)
-            except Exception as exc:
-                # Keras says "File not found" for any file it cannot open as a zip
-                if path.exists() and not _is_whole_zip(path):
-                    raise ModelFileError(f"the model file {path} is damaged (cut short or overwritten, not a "
-                                         "complete .keras file): train this run again") from exc
-                raise
-        return self.model
-
-
-class ModelFileError(PricecastError):
-    """A run's model.keras exists but cannot be read."""
-
-
-def _is_whole_zip(path: Path) -> bool:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.testzip() is None
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return False
-
-
 def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event | None = None,
           candles: pd.DataFrame | None = None, runs_root: Path | None = None,
           prepared: Prepared | None = None) -> Run:
@@ -151,10 +82,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
     import keras
 
-    from pricecast.evaluation.leakage import check_prepared, check_run
-    from pricecast.training.backend import configure_device
     from pricecast.training.callbacks import LiveHistory
-    from pricecast.training.runs import save_run
 
     listener = listener or (lambda event: None)
     wset, scaler, tspec = prep.windows, prep.scaler, spec.train

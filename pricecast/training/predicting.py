@@ -1,12 +1,14 @@
 """Use a saved run on new data: the next K steps, and its error on every window of that data."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pricecast.evaluation.metrics import evaluate
 from pricecast.prep.windows import WindowSpec, make_windows
 from pricecast.training.fitting import predict
-from pricecast.training.pipeline import Run, forecast_next
+from pricecast.training.pipeline import forecast_next
+from pricecast.training.types import Run
 
 
 def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
@@ -20,8 +22,6 @@ def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
     evaluation = None
     if len(candles) >= spec.n + spec.k:
         part = make_windows(candles, whole, require=("train",)).train
-        import numpy as np
-
         predicted = predict(model, part, run.scaler)
         evaluation = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
     return {"forecast": forecast, "evaluation": evaluation}

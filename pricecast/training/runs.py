@@ -14,19 +14,16 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pricecast.data.datasets import display_name
-from pricecast.paths import runs_dir
+from pricecast.paths import home, runs_dir
 from pricecast.prep.scaling import Scaler
+from pricecast.prep.windows import WindowSet
 from pricecast.specs import RunSpec
-
-if TYPE_CHECKING:
-    from pricecast.prep.windows import WindowSet
-    from pricecast.training.pipeline import Run
+from pricecast.training.types import Run
 
 RUN_FILES = ("spec.json", "history.csv", "model.keras", "metrics.json", "predictions.csv")
 
@@ -98,8 +95,6 @@ def _remove_old_uploads_once(root: Path) -> None:
 def remove_old_uploads(root: Path | None = None, max_age_days: float = UPLOAD_MAX_AGE_DAYS) -> list[Path]:
     """Delete files under ``<home>/uploads`` older than ``max_age_days`` that no saved run trains
     on (runs in ``root``, the runs folder and experiment trials), so a run can always reload its data."""
-    from pricecast.paths import home
-
     folder = home() / "uploads"
     if not folder.is_dir():
         return []
@@ -158,8 +153,6 @@ def list_runs(root: Path | None = None) -> list[dict]:
 
 def load_run(run_dir: Path | str) -> Run:
     """A saved run, with its model loaded on first use (``run.load_model()``)."""
-    from pricecast.training.pipeline import Run
-
     folder = Path(run_dir)
     missing = [f for f in RUN_FILES if not (folder / f).exists()]
     if missing:
@@ -201,7 +194,7 @@ def delete_run(run_dir: Path | str, root: Path | str | None = None) -> None:
 def export_windows_h5(wset: WindowSet, scaler: Scaler, path: Path | str, chunk: int = 16384) -> Path:
     """The windowed dataset in the tutorial's HDF5 layout (scaled and original-scale copies), plus
     which part each window belongs to. Written in chunks: the views are never materialised whole."""
-    import h5py
+    import h5py  # not at the top: it takes a fifth of a second to import, and only this export needs it
 
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

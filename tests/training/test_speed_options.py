@@ -83,7 +83,7 @@ def test_mixed_precision_path_builds_a_float32_output(tmp_path, monkeypatch):
 
     from pricecast.training import pipeline as training
 
-    monkeypatch.setattr("pricecast.training.backend.configure_device", lambda: "GPU: pretend (tensorflow)")
+    monkeypatch.setattr("pricecast.training.fitting.configure_device", lambda: "GPU: pretend (tensorflow)")
     run = training.train(_spec(mixed_precision=True), candles=_candles(), runs_root=tmp_path / "runs")
     assert run.model.dtype_policy.name == "mixed_float16"
     assert run.model.outputs[0].dtype == "float32"

@@ -1,4 +1,4 @@
-"""Walk-forward backtest: fold layout, leak-free refitting, metrics, cache, stop, recursive forecasts."""
+"""Walk-forward backtest: leak-free refitting, metrics, cache, stop, recursive forecasts."""
 from __future__ import annotations
 
 import threading
@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import pricecast.backtest.walkforward as backtest
-from pricecast.backtest.walkforward import BacktestError, BacktestSpec, plan_folds, run_backtest
+import pricecast.backtest.walkforward as walkforward
+from pricecast.backtest.spec import BacktestError, BacktestSpec
+from pricecast.backtest.walkforward import run_backtest
 from pricecast.models.builders import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
@@ -29,44 +30,17 @@ def candles():
     return make_candles(400, freq="1D")
 
 
-# ---- layout (no keras) ------------------------------------------------------------------------
-def test_expanding_folds_tile_the_end_of_the_series_and_never_look_ahead():
-    plans = plan_folds(400, BT, 10, 3)
-    assert [p.test for p in plans] == [(280, 320), (320, 360), (360, 400)]
-    for p in plans:
-        assert p.train[0] == 0 and p.train[1] == p.val[0] and p.val[1] == p.test[0]
-        assert p.model_train[1] <= p.test[0] and p.retrain
-    assert plans[1].train[1] > plans[0].train[1]  # the window grows
-
-
-def test_rolling_window_keeps_its_length_and_retrain_every_slides_the_model():
-    plans = plan_folds(400, BacktestSpec(folds=4, fold_size=30, window="rolling", train_size=150, retrain_every=2), 10, 3)
-    assert all(p.val[1] - p.train[0] == 150 for p in plans)
-    assert [p.model_fold for p in plans] == [0, 0, 2, 2]
-    assert plans[1].model_train == plans[0].train and plans[1].train != plans[0].train
-    never = plan_folds(400, BacktestSpec(folds=3, fold_size=40, retrain_every=0), 10, 3)
-    assert {p.model_fold for p in never} == {0}
-
-
-def test_impossible_settings_say_what_to_change():
-    with pytest.raises(BacktestError, match="fewer or shorter folds"):
-        plan_folds(400, BacktestSpec(folds=10, fold_size=40), 10, 3)
-    with pytest.raises(BacktestError, match="fold size of at least 5"):
-        plan_folds(400, BacktestSpec(folds=2, fold_size=4), 10, 5)
-    with pytest.raises(BacktestError, match="rolling"):
-        BacktestSpec(window="sliding").check()
-
-
+# ---- the walk (a fake model where the plumbing is tested) ---------------------------------------
 def test_scaler_is_refitted_inside_each_training_window(candles, monkeypatch):
     seen = []
-    real_fit = backtest.Scaler.fit
+    real_fit = walkforward.Scaler.fit
 
     def spy(kind, values, target, features, target_name, rows):
         seen.append(rows)
         return real_fit(kind, values, target, features, target_name, rows)
 
-    monkeypatch.setattr(backtest.Scaler, "fit", staticmethod(spy))
-    monkeypatch.setattr(backtest, "fit", _fake_fit)
+    monkeypatch.setattr(walkforward.Scaler, "fit", staticmethod(spy))
+    monkeypatch.setattr(walkforward, "fit", _fake_fit)
     result = run_backtest(TINY, BT, candles=candles, use_cache=False)
     plans = [f.plan for f in result.folds]
     # Every fit — the fold's scaler and the look-ahead check's recomputation — used training rows only.
@@ -119,7 +93,7 @@ def test_backtest_scores_every_fold_and_a_rerun_trains_nothing(candles, monkeypa
     def boom(*a, **k):
         raise AssertionError("a cached rerun must not train")
 
-    monkeypatch.setattr(backtest, "fit", boom)
+    monkeypatch.setattr(walkforward, "fit", boom)
     again = run_backtest(TINY, bt, candles=candles)
     assert again.models_trained == 0 and again.folds_cached == 3
     np.testing.assert_allclose(again.folds[2].predicted, first.folds[2].predicted)
@@ -128,7 +102,7 @@ def test_backtest_scores_every_fold_and_a_rerun_trains_nothing(candles, monkeypa
 
 
 def test_cache_key_changes_with_the_data(candles, monkeypatch):
-    monkeypatch.setattr(backtest, "fit", _fake_fit)
+    monkeypatch.setattr(walkforward, "fit", _fake_fit)
     run_backtest(TINY, BT, candles=candles)
     changed = candles.copy()
     changed.iloc[-1, changed.columns.get_loc("close")] *= 1.01
@@ -138,7 +112,7 @@ def test_cache_key_changes_with_the_data(candles, monkeypatch):
         calls.append(1)
         return _fake_fit(*args, **kwargs)
 
-    monkeypatch.setattr(backtest, "fit", count)
+    monkeypatch.setattr(walkforward, "fit", count)
     result = run_backtest(TINY, BT, candles=changed)
     assert len(calls) == 3 and result.folds_cached == 0
 
@@ -174,7 +148,7 @@ def test_recursive_forecasts_use_a_one_step_model(candles):
 
 
 def test_mc_dropout_without_dropout_says_so(candles, monkeypatch):
-    monkeypatch.setattr(backtest, "fit", _fake_fit)
+    monkeypatch.setattr(walkforward, "fit", _fake_fit)
     spec = TINY.replace(model=TINY.model.replace(dropout=0.0))
     result = run_backtest(spec, BacktestSpec(folds=2, fold_size=40, mc_samples=5), candles=candles, use_cache=False)
     assert "mc_dropout" not in result.intervals
@@ -184,7 +158,7 @@ def test_mc_dropout_without_dropout_says_so(candles, monkeypatch):
 def test_eval_figures_draw_the_result(candles, monkeypatch):
     from pricecast.plots import backtest as ef
 
-    monkeypatch.setattr(backtest, "fit", _fake_fit)
+    monkeypatch.setattr(walkforward, "fit", _fake_fit)
     result = run_backtest(TINY, BT, candles=candles, use_cache=False)
     assert len(ef.fold_error_figure(result).data) == 3
     assert len(ef.horizon_error_figure(result).data) == 2
@@ -214,7 +188,7 @@ def test_nan_loss_in_a_fold_stops_with_the_plain_message_and_caches_nothing(cand
 
 
 def test_prediction_table_matches_a_training_runs_layout(candles, monkeypatch):
-    monkeypatch.setattr(backtest, "fit", _fake_fit)
+    monkeypatch.setattr(walkforward, "fit", _fake_fit)
     table = run_backtest(TINY, BT, candles=candles, use_cache=False).predictions()
     assert list(table.columns[:9]) == ["fold", "origin_time", "step", "time", "actual", "predicted", "persistence",
                                        "drift", "moving_average"]

@@ -1,0 +1,124 @@
+"""What a walk-forward backtest is asked to do (:class:`BacktestSpec`) and where its folds fall
+(:func:`plan_folds`): the last ``folds × fold_size`` candles are cut into test folds, each trained
+on an expanding or rolling window of everything before it, whose last share is held out for early
+stopping and for calibrating the conformal intervals.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from pricecast.errors import PricecastError
+
+WINDOW_KINDS: tuple[str, ...] = ("expanding", "rolling")
+FORECAST_METHODS: tuple[str, ...] = ("direct", "recursive")
+MIN_VAL_WINDOWS = 10  # fewer than this and neither early stopping nor a conformal quantile means much
+MIN_TRAIN_WINDOWS = 20
+
+
+class BacktestError(PricecastError):
+    """A backtest setting that cannot work on this data, with what to change."""
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """How to walk forward.
+
+    ``train_size`` (rolling only): candles in each training window including its validation share;
+    0 means as many as the first fold has. ``retrain_every``: 1 retrains before every fold, 2 every
+    other fold, 0 never (one model trained before the first fold is slid forward). ``epochs``: 0
+    keeps the run spec's. ``mc_samples``: forward passes for MC-dropout intervals (0 = off)."""
+
+    folds: int = 4
+    fold_size: int = 120
+    window: str = "expanding"
+    train_size: int = 0
+    val_share: float = 0.15
+    retrain_every: int = 1
+    method: str = "direct"
+    levels: tuple[float, ...] = (0.8, 0.95)
+    relative: bool = True  # conformal residuals relative to the last price (scale-free bands)
+    mc_samples: int = 0
+    epochs: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
+
+    def check(self) -> None:
+        if self.folds < 1:
+            raise BacktestError(f"need at least 1 fold (got {self.folds})")
+        if self.fold_size < 1:
+            raise BacktestError(f"a fold needs at least 1 candle (got {self.fold_size})")
+        if self.window not in WINDOW_KINDS:
+            raise BacktestError(f"training window must be one of {', '.join(WINDOW_KINDS)} (got '{self.window}')")
+        if self.train_size < 0:
+            raise BacktestError("rolling window size must be 0 (automatic) or more")
+        if not 0.0 < self.val_share < 0.9:
+            raise BacktestError(f"the validation share of each training window must be above 0 and below 0.9 "
+                                f"(got {self.val_share}); it drives early stopping and the conformal intervals")
+        if self.retrain_every < 0:
+            raise BacktestError("retrain every n folds: use 0 (never) or a positive number")
+        if self.method not in FORECAST_METHODS:
+            raise BacktestError(f"forecast method must be one of {', '.join(FORECAST_METHODS)} (got '{self.method}')")
+        if not self.levels or any(not 0.0 < v < 1.0 for v in self.levels):
+            raise BacktestError(f"interval levels must lie between 0 and 1, e.g. 0.8,0.95 (got {list(self.levels)})")
+        if self.mc_samples < 0 or self.epochs < 0:
+            raise BacktestError("MC samples and epochs must be 0 or more")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BacktestSpec:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """Row ranges ``[start, stop)`` of one fold. ``train``/``val`` are this fold's own window (used
+    for the MASE scale and conformal calibration); ``model_*`` is where its model was trained —
+    the same rows when it is retrained here, an earlier fold's when the model is slid forward."""
+
+    index: int
+    train: tuple[int, int]
+    val: tuple[int, int]
+    test: tuple[int, int]
+    model_fold: int
+    model_train: tuple[int, int]
+    model_val: tuple[int, int]
+
+    @property
+    def retrain(self) -> bool:
+        return self.model_fold == self.index
+
+
+def plan_folds(rows: int, bt: BacktestSpec, n: int, k: int) -> list[FoldPlan]:
+    """The folds, oldest first; raises :class:`BacktestError` saying what to change if one can't fit."""
+    bt.check()
+    if bt.fold_size < k:
+        raise BacktestError(f"a test fold of {bt.fold_size} candles is shorter than K={k}: use a fold size of at least {k}")
+    first_test = rows - bt.folds * bt.fold_size
+    train_size = bt.train_size or first_test
+    need_val = k + MIN_VAL_WINDOWS - 1
+    need_train = n + k + MIN_TRAIN_WINDOWS - 1
+    if first_test < need_train + need_val:
+        raise BacktestError(
+            f"{bt.folds} folds of {bt.fold_size} candles leave {max(first_test, 0)} of {rows} candles to train the "
+            f"first model, but N={n}, K={k} need at least {need_train + need_val}: use fewer or shorter folds, "
+            f"a smaller N, or more data")
+    plans: list[FoldPlan] = []
+    model = (0, (0, 0), (0, 0))
+    for i in range(bt.folds):
+        c = first_test + i * bt.fold_size
+        d = c + bt.fold_size
+        a = 0 if bt.window == "expanding" else max(0, c - train_size)
+        val_rows = max(need_val, int(round((c - a) * bt.val_share)))
+        b = c - val_rows
+        if b - a < need_train:
+            raise BacktestError(
+                f"fold {i + 1}: its rolling training window of {c - a} candles leaves {b - a} for training after "
+                f"{val_rows} for validation; N={n}, K={k} need at least {need_train}: raise the window size")
+        if i == 0 or (bt.retrain_every > 0 and i % bt.retrain_every == 0):
+            model = (i, (a, b), (b, c))
+        plans.append(FoldPlan(i, (a, b), (b, c), (c, d), *model))
+    return plans
