@@ -80,14 +80,20 @@ ALLOWED: dict[str, set[str]] = {
                              "prep.scaling", "prep.windows", "specs", "training.backend", "training.callbacks",
                              "training.feeding", "training.fitting"},
     "plots.backtest": {"backtest.walkforward", "evaluation.metrics"},
-    "experiments.core": {"catalogue", "data.datasets", "experiments.execution", "models.builders", "paths",
-                         "prep.windows", "presets", "specs", "training.pipeline", "training.runs"},
+    # inside experiments: spec <- stats <- storage <- running (-> execution); candles, presets beside
+    "experiments.spec": {"catalogue", "models.builders", "specs"},
+    "experiments.stats": {"experiments.spec"},
+    "experiments.candles": {"data.datasets", "experiments.spec", "training.pipeline"},
+    "experiments.presets": {"catalogue", "experiments.candles", "experiments.spec", "models.builders", "presets",
+                            "specs"},
+    "experiments.storage": {"experiments.spec", "experiments.stats", "paths", "training.runs"},
+    "experiments.running": {"experiments.candles", "experiments.execution", "experiments.spec", "experiments.storage"},
     # trials run as jobs, on the job machinery (executors, registry, task) — never on jobs.tasks,
     # the dashboard's own kinds, which reach experiments
-    "experiments.execution": {"experiments.core", "jobs.executors", "jobs.registry", "jobs.task", "spawning", "specs",
-                              "training.backend", "training.pipeline", "training.runs"},
-    "plots.experiments": {"experiments.core"},
-    "jobs": {"backtest.walkforward", "evaluation.leakage", "experiments.core", "models.builders", "paths", "spawning",
+    "experiments.execution": {"experiments.spec", "experiments.storage", "jobs.executors", "jobs.registry",
+                              "jobs.task", "specs", "training.backend", "training.pipeline", "training.runs"},
+    "plots.experiments": {"experiments.stats"},
+    "jobs": {"backtest.walkforward", "evaluation.leakage", "experiments.running", "models.builders", "paths", "spawning",
              "specs", "training.backend", "training.callbacks", "training.feeding", "training.pipeline",
              "training.runs"},
     "cli.main": {"*"},
@@ -108,7 +114,6 @@ DYNAMIC_IMPORTS: dict[str, set[str]] = {
 KNOWN_CYCLES: list[set[str]] = [
     # the Run/Prepared types (backtest left it with fitting.fit)
     {"training.pipeline", "evaluation.leakage", "training.runs"},
-    {"experiments.core", "experiments.execution"},  # Trial types vs the runner
     {"cli.main", "cli.backtest", "cli.experiment"},  # subcommands loaded by __import__ import cli's helpers
 ]
 
