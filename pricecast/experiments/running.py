@@ -90,4 +90,3 @@ def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | 
         progress({"type": "finish", "done": counter["done"], "total": total, "ran": counter["ran"],
                   "elapsed": time.perf_counter() - started, "stopped": stop.is_set()})
     return load_experiment(folder)
-

@@ -249,4 +249,3 @@ def validate(exp: ExperimentSpec) -> None:
             check_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
         except ValueError as exc:
             raise ExperimentError(f"variation '{v.label}': {exc}") from exc
-

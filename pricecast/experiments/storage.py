@@ -186,8 +186,6 @@ def delete_experiment(name: str, root: Path | str | None = None) -> None:
     shutil.rmtree(folder)
 
 
-
-
 def result_json(exp: Experiment, include_trials: bool = True) -> dict:
     """Everything the CLI prints with ``--json``."""
     summary = exp.summary()
@@ -223,4 +221,3 @@ class FolderLock:
         if self.handle is not None:
             fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
             self.handle.close()
-

@@ -111,7 +111,6 @@ def test_ray_executor_gives_the_same_table(local_pool_result, tmp_path):
         assert (remote.dir / record["run_dir"] / "model.keras").exists()
 
 
-
 @pytest.mark.slow
 def test_cli_json(local_pool_result, capsys, tmp_path):
     from pricecast.cli.main import main

@@ -46,7 +46,6 @@ def test_seed_presets_and_size():
     assert named.name == "bias-regularizers-sample-MSFT-s0-1".replace("s0-1", "s0.1") and named.base.data == "sample:MSFT"
 
 
-
 def test_the_architectures_preset_compares_every_architecture_the_models_offer():
     # The list comes from ModelSpec.arch's choices: an architecture added to the models package
     # joins the comparison (at its default settings) without a change in experiments/.

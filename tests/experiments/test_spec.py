@@ -32,4 +32,3 @@ def test_grid_expansion_and_overrides():
         validate(tiny("bad", grid(units=[(0,)])))
     with pytest.raises(ExperimentError, match="name"):
         validate(tiny("bad name/.."))
-

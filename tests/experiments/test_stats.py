@@ -62,4 +62,3 @@ def test_welch_edge_cases_and_single_runs():
     assert summary.set_index("variation").loc["b", "vs_best"] == "too few repeats to tell"
     assert math.isnan(summary["test_rmse_std"].iloc[0])
     assert "too few finished runs" in ranking_note(summary)
-

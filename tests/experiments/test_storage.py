@@ -19,4 +19,3 @@ def test_spec_round_trip_and_definition_guard(tmp_path):
     prepare_folder(exp.replace(repeats=5), tmp_path)  # more repeats extend the same experiment
     with pytest.raises(ExperimentError, match="already exists with a different setup"):
         prepare_folder(exp.replace(base_seed=1), tmp_path)
-
