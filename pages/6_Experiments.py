@@ -7,7 +7,11 @@ import os
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from pricecast.experiments import core as ex
+from pricecast.experiments.presets import default_name, experiment_presets, scale
+from pricecast.experiments.running import default_workers
+from pricecast.experiments.spec import ExperimentError, ExperimentSpec, grid, parse_values, validate
+from pricecast.experiments.stats import comparison_table
+from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
 from pricecast.jobs import JobError, registry
 from pricecast.plots.experiments import box_figure, loss_curves_figure
 from ui import common, state
@@ -54,24 +58,23 @@ def _rows(ref: str, since: str | None, until: str | None) -> int:
 
 
 def _build_experiment(mode: str, size: float, data: str, since: str | None, until: str | None, axes: dict,
-                      repeats: int | None, epochs: int | None, name: str) -> ex.ExperimentSpec:
+                      repeats: int | None, epochs: int | None, name: str) -> ExperimentSpec:
     from dataclasses import replace
 
     if mode == "custom":
         base, _ = _current_setup()
-        exp = ex.ExperimentSpec(name=name or "my-setup", base=base.replace(data=data), variations=ex.grid(axes),
+        exp = ExperimentSpec(name=name or "my-setup", base=base.replace(data=data), variations=grid(axes),
                                 repeats=3, title="My setup: " + ", ".join(axes), since=since, until=until)
     else:
-        preset = ex.experiment_presets()[mode].spec
+        preset = experiment_presets()[mode].spec
         exp = preset.replace(base=preset.base.replace(data=data), since=since, until=until)
     rows = _rows(exp.base.data, exp.since, exp.until) if size < 1.0 else None
-    exp = ex.scale(exp, size, rows)
+    exp = scale(exp, size, rows)
     if repeats:
         exp = exp.replace(repeats=int(repeats))
     if epochs:
         exp = exp.replace(base=exp.base.replace(train=replace(exp.base.train, epochs=int(epochs))))
-    default_name = f"{mode}-{ex._slug(exp.base.data)}-s{size:g}"
-    return exp.replace(name=name.strip() or default_name)
+    return exp.replace(name=name.strip() or default_name(mode, exp, size))
 
 
 def setup_form() -> None:
@@ -94,8 +97,8 @@ def setup_form() -> None:
                                  help="Separate values with commas. For layer lists write the layers of one "
                                       "value with '/', e.g. 64/64 for two layers of 64.")
             try:
-                axes[field] = ex.parse_values(field, text)
-            except ex.ExperimentError as exc:
+                axes[field] = parse_values(field, text)
+            except ExperimentError as exc:
                 st.error(common.plain(exc))
                 return
         if not axes:
@@ -103,7 +106,7 @@ def setup_form() -> None:
             return
         default_data = spec.data
     else:
-        preset = ex.experiment_presets()[mode]
+        preset = experiment_presets()[mode]
         st.caption(preset.source)
         default_data = preset.spec.base.data
         since = until = None
@@ -139,7 +142,7 @@ def setup_form() -> None:
         return
     try:
         exp = _build_experiment(mode, size, data.strip(), since, until, axes, repeats or None, epochs or None, name)
-        ex.validate(exp)
+        validate(exp)
     except ValueError as exc:  # any setting problem is a message, never a traceback
         st.error(common.plain(exc))
         return
@@ -149,10 +152,10 @@ def setup_form() -> None:
     st.markdown(f"**{len(exp.variations)} settings × {exp.repeats} repeats = {trials} trainings** of "
                 f"{exp.base.train.epochs} epoch{'s' if exp.base.train.epochs != 1 else ''} each{slice_note} "
                 f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: **{common.md(exp.name)}**")
-    folder = ex.experiment_dir(exp.name)
+    folder = experiment_dir(exp.name)
     if (folder / "experiment.json").exists():
         try:
-            done = ex.load_experiment(folder).done
+            done = load_experiment(folder).done
             st.caption(f"This experiment exists with {done} finished trainings; running it continues it.")
         except (ValueError, KeyError, OSError):  # an unreadable experiment.json only loses this caption
             pass
@@ -164,7 +167,7 @@ def setup_form() -> None:
                               "time with a GPU). Ray cluster: every training is a task on a Ray cluster.")
     with c2:
         workers = st.number_input("Trainings at a time", min_value=1, max_value=max(64, os.cpu_count() or 1),
-                                  value=ex.default_workers(), key="exp_workers",
+                                  value=default_workers(), key="exp_workers",
                                   help="Each training runs in a worker process (never in the dashboard's own); "
                                        "more than 1 starts one process each (about 5 s of start-up each).")
     address = None
@@ -180,7 +183,7 @@ def setup_form() -> None:
                  key="exp_run", help="Start (or continue) the experiment; the trainings already finished are kept."):
         executor = "ray" if where == "Ray cluster" else "local"
         try:
-            ex.prepare_folder(exp)  # now, so a clash with an existing experiment is a message here
+            prepare_folder(exp)  # now, so a clash with an existing experiment is a message here
         except (ValueError, OSError) as exc:
             st.error(common.plain(exc))
             return
@@ -242,7 +245,7 @@ def _progress(job_id: str) -> None:
 
 def results_panel() -> None:
     st.subheader("Results")
-    rows = ex.list_experiments()
+    rows = list_experiments()
     if not rows:
         st.info("No experiments yet: set one up above and press “Run experiment”.")
         return
@@ -253,7 +256,7 @@ def results_panel() -> None:
                         help="Experiments saved on this computer, newest first.")
     st.session_state[SELECTED] = name
     try:
-        exp = ex.load_experiment(name)
+        exp = load_experiment(name)
     except (ValueError, KeyError, OSError) as exc:
         st.error(common.plain(exc))
         return
@@ -267,7 +270,7 @@ def results_panel() -> None:
         return
     st.info(exp.note())
     order = [v.label for v in s.variations]
-    st.dataframe(ex.comparison_table(exp.summary()), hide_index=True, width="stretch")
+    st.dataframe(comparison_table(exp.summary()), hide_index=True, width="stretch")
     # Lazy tabs: only the open one runs and is drawn.
     t1, t2, t3, t4 = st.tabs(["Test error per setting", "Skill vs persistence", "Loss curves", "Every training"],
                              key="exp_tab", on_change="rerun")

@@ -7,7 +7,7 @@ import pytest
 
 from pricecast.catalogue import FIELDS, Field, SpecError, cli_fields, format_value, overrides_from_args, with_overrides
 from pricecast.cli.main import build_parser, main
-from pricecast.experiments import core as ex
+from pricecast.experiments import spec as ex
 from pricecast.spec_io import spec_from_link, spec_from_params, spec_from_yaml, spec_to_params, spec_to_yaml
 from pricecast.specs import RunSpec
 

@@ -11,7 +11,7 @@ from pricecast.errors import PricecastError, describe
 
 # Every module that defines an error class (none of them loads Keras at import).
 ERROR_MODULES = ("data.candles", "prep.windows", "models.builders", "specs", "spec_io", "training.types",
-                 "backtest.spec", "experiments.core", "data.market.errors", "jobs.executors")
+                 "backtest.spec", "experiments.spec", "data.market.errors", "jobs.executors")
 
 
 def _error_classes() -> list[type]:

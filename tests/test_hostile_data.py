@@ -205,7 +205,7 @@ def test_item4_experiments_page_data_field_takes_no_server_path(app_home, tmp_pa
 
 
 def test_item4_only_this_sessions_uploads_and_named_data_pass():
-    upload = "/home/x/.pricecast/data/uploads/abc/coin.csv"
+    upload = "/home/x/.pricecast/uploads/abc/coin.csv"
     assert link_data_problem(upload, files=[upload]) is None
     assert link_data_problem(upload) is not None
     assert link_data_problem("sample:MSFT") is None and link_data_problem("binance:BTC/USDT:1h") is None

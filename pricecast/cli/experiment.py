@@ -14,22 +14,13 @@ from pricecast.catalogue import add_spec_options, overrides_from_args, with_over
 from pricecast.cli.common import format_table
 from pricecast.cli.common import print_json as _print_json
 from pricecast.evaluation.metrics import skill_text
-from pricecast.experiments.core import (
-    EXECUTORS,
-    ExperimentError,
-    ExperimentSpec,
-    comparison_table,
-    delete_experiment,
-    experiment_presets,
-    from_preset,
-    grid,
-    list_experiments,
-    load_experiment,
-    parse_vary,
-    result_json,
-    run_experiment,
-    scale,
-)
+from pricecast.experiments.candles import load_candles
+from pricecast.experiments.presets import experiment_presets, from_preset, scale
+from pricecast.experiments.running import EXECUTORS, run_experiment
+from pricecast.experiments.spec import ExperimentError, ExperimentSpec, grid, parse_vary
+from pricecast.experiments.stats import comparison_table
+from pricecast.experiments.storage import delete_experiment, list_experiments, load_experiment, result_json
+from pricecast.presets import get_preset
 
 # `--seed` is the first repeat's seed (the repeats set each trial's): the experiment's own.
 OWN: tuple[str, ...] = ("seed",)
@@ -97,15 +88,11 @@ def _experiment_from_args(args) -> ExperimentSpec:
         if args.data:
             exp = exp.replace(base=exp.base.replace(data=args.data))
         if args.size != 1.0:
-            from pricecast.experiments.core import load_candles
-
             exp = scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None)
     elif args.preset:
         exp = from_preset(args.preset, size=args.size, data=args.data, name=args.name, since=args.since,
                           until=args.until)
     elif args.vary:
-        from pricecast.presets import get_preset
-
         base = get_preset(args.base).spec
         if args.data:
             base = base.replace(data=args.data)
@@ -114,8 +101,6 @@ def _experiment_from_args(args) -> ExperimentSpec:
                              base=base, variations=variations, repeats=args.repeats or 3,
                              title=f"{args.base}: " + ", ".join(args.vary), since=args.since, until=args.until)
         if args.size != 1.0:
-            from pricecast.experiments.core import load_candles
-
             exp = scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None)
     else:
         raise ExperimentError("say what to compare: --preset NAME (see `experiment presets`), --vary FIELD=V1,V2 "

@@ -22,11 +22,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from pricecast.experiments.core import ExperimentError, Trial, save_record
+from pricecast.experiments.spec import ExperimentError, Trial
+from pricecast.experiments.storage import save_record
 from pricecast.jobs import executors as job_executors
 from pricecast.jobs.registry import JobRegistry
 from pricecast.jobs.task import Runner, Task
 from pricecast.specs import RunSpec
+from pricecast.training.backend import warm_up
+from pricecast.training.pipeline import train
+from pricecast.training.runs import store_run_files
 
 OnResult = Callable[[dict], None]
 RAY_MISSING = job_executors.RAY_MISSING
@@ -42,8 +46,6 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
     """Train one trial into ``<exp_dir>/trials`` and return its record. A failing trial gives a
     record with ``status: error`` (the experiment goes on); one stopped midway gives ``stopped``
     and leaves no folder, so it runs again on resume."""
-    from pricecast.training.pipeline import train
-
     exp_dir = Path(exp_dir)
     record = {k: task[k] for k in ("key", "variation", "label", "repeat", "seed")}
     record.update(host=socket.gethostname(), pid=os.getpid())
@@ -113,13 +115,6 @@ def _trial_task(task: Task, emit, stop) -> dict:
     return record
 
 
-def _warm_up() -> None:
-    from pricecast.training import pipeline as training  # noqa: F401
-    from pricecast.training.backend import warm_up
-
-    warm_up()
-
-
 def _trial_scratch(task: Task, scratch: str) -> None:
     task.payload = {**task.payload, "exp_dir": scratch, "save": False}  # recorded here, by the driver
 
@@ -130,8 +125,6 @@ def _trial_folder(task: Task, record: dict, scratch: Path) -> Path | None:
 
 def _trial_arrived(kind: str, local: dict, record: dict, files: dict[str, bytes], rel: str | None) -> dict:
     """Here, after a trial on another machine: its run folder (sent back as files) and its record."""
-    from pricecast.training.runs import store_run_files
-
     folder = Path(local["exp_dir"])
     if rel:
         (folder / Path(rel).parent).mkdir(parents=True, exist_ok=True)
@@ -141,7 +134,8 @@ def _trial_arrived(kind: str, local: dict, record: dict, files: dict[str, bytes]
     return record
 
 
-TRIALS = Runner(run=_trial_task, warm_up=_warm_up, prepare_remote=_trial_scratch, written_folder=_trial_folder,
+# warm_up loads Keras in a waiting worker; training (imported above) loads with this module.
+TRIALS = Runner(run=_trial_task, warm_up=warm_up, prepare_remote=_trial_scratch, written_folder=_trial_folder,
                 finish_remote=_trial_arrived)
 
 
@@ -195,7 +189,7 @@ def run_jobs(executor: str, tasks: Sequence[dict], candles: pd.DataFrame, folder
     finally:
         registry.shutdown()
         if started_ray:
-            import ray
+            import ray  # optional (requirements-ray.txt): imported only where Ray is in use
 
             ray.shutdown()
 

@@ -87,9 +87,8 @@ def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> 
 
 
 def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:
-    # Imported here, not at the top: experiments run their trials on the job machinery, and importing
-    # any pricecast.jobs module runs this package's __init__, which imports this module.
-    from pricecast.experiments.core import run_experiment
+    # here, not at the top: experiments.execution loads the jobs package, and with it this module
+    from pricecast.experiments.running import run_experiment
 
     exp = run_experiment(payload["exp"], payload.get("executor", "local"), payload.get("workers"),
                          payload.get("address"), _relay(events.from_experiment, emit), stop,

@@ -150,7 +150,7 @@ def test_a_reloaded_tab_adopts_its_job_by_id(jobs, candles):
 
 def test_backtest_and_experiment_jobs(jobs, candles, pricecast_home):
     from pricecast.backtest.spec import BacktestSpec
-    from pricecast.experiments.core import ExperimentSpec, Variation
+    from pricecast.experiments.spec import ExperimentSpec, Variation
 
     bt = BacktestSpec(folds=2, fold_size=40, epochs=1)
     job = jobs.submit("tab-a", "backtest", {"spec": TINY.to_dict(), "bt": bt}, candles=candles)

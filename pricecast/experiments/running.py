@@ -1,0 +1,92 @@
+"""Running an experiment: the trials its folder does not hold yet, on this process, a local
+process pool or Ray (the executors live in :mod:`pricecast.experiments.execution`), with progress
+events and a stop. Nothing here loads Keras, Ray or Streamlit at import time.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from pricecast.experiments import execution
+from pricecast.experiments.candles import check_data, load_candles
+from pricecast.experiments.spec import ExperimentError, ExperimentSpec, expand
+from pricecast.experiments.storage import (
+    Experiment,
+    FolderLock,
+    done_keys,
+    load_experiment,
+    prepare_folder,
+    read_records,
+)
+
+Progress = Callable[[dict], None]
+
+EXECUTORS: tuple[str, ...] = ("local", "serial", "ray")
+
+
+def default_workers(gpu: bool | None = None) -> int:
+    """One worker per core, or 1 when a GPU trains (trials on one GPU are serialised)."""
+    if gpu is None:
+        gpu = gpu_present()
+    return 1 if gpu else max(1, os.cpu_count() or 1)
+
+
+def gpu_present() -> bool:
+    """A cheap look for an NVIDIA GPU without importing TensorFlow."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return Path("/dev/nvidia0").exists() or Path("/dev/nvidiactl").exists()
+
+
+def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | None = None,
+                   address: str | None = None, progress: Progress | None = None,
+                   stop: threading.Event | None = None, root: Path | str | None = None,
+                   candles: pd.DataFrame | None = None) -> Experiment:
+    """Run the trials not yet finished in the experiment's folder and return the experiment.
+
+    ``executor``: ``local`` (a process pool of ``workers``, default one per core; 1 worker trains
+    in this process), ``serial`` (this process) or ``ray`` (each trial a Ray task; ``address`` or
+    ``RAY_ADDRESS``, else a local Ray instance). ``progress`` gets ``start``, ``trial`` (after each
+    finished trial: done, total, eta seconds, the record) and ``finish`` events. ``stop`` ends the
+    experiment after the running trials; an exception (or a kill) loses only running trials."""
+    if executor not in EXECUTORS:
+        raise ExperimentError(f"unknown executor '{executor}'; choose from {', '.join(EXECUTORS)}")
+    folder = prepare_folder(exp, root)
+    progress = progress or (lambda event: None)
+    stop = stop or threading.Event()
+    with FolderLock(folder):
+        finished = done_keys(read_records(folder), exp)
+        todo = [t for t in expand(exp) if t.key not in finished]
+        total = len(finished) + len(todo)
+        if workers is None:
+            workers = default_workers()
+        workers = max(1, min(int(workers), max(1, len(todo))))
+        started = time.perf_counter()
+        progress({"type": "start", "name": exp.name, "dir": str(folder), "done": len(finished), "total": total,
+                  "todo": len(todo), "executor": executor, "workers": workers})
+        counter = {"done": len(finished), "ran": 0}
+
+        def on_result(record: dict) -> None:
+            if record.get("status") == "ok":
+                counter["done"] += 1
+            counter["ran"] += 1
+            elapsed = time.perf_counter() - started
+            left = len(todo) - counter["ran"]
+            eta = elapsed / counter["ran"] * left if counter["ran"] else None
+            progress({"type": "trial", "done": counter["done"], "total": total, "ran": counter["ran"],
+                      "todo": len(todo), "elapsed": elapsed, "eta": eta, "record": record})
+
+        if todo:
+            if candles is None:
+                candles = load_candles(exp)
+            check_data(exp, candles)
+            execution.execute(executor, todo, candles, folder, on_result, stop, workers, address)
+        progress({"type": "finish", "done": counter["done"], "total": total, "ran": counter["ran"],
+                  "elapsed": time.perf_counter() - started, "stopped": stop.is_set()})
+    return load_experiment(folder)

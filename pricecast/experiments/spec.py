@@ -1,0 +1,251 @@
+"""An experiment's definition: the variations (a grid of settings), the spec that repeats them with
+seeds, the trials it expands to, and the checks that run before anything trains.
+
+Trials are keyed by variation id + repeat; the seed of repeat ``r`` is ``base_seed + r`` for every
+variation, so variations are compared on the same seeds.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from pricecast.catalogue import SpecError, field_named, with_overrides
+from pricecast.errors import PricecastError
+from pricecast.models.builders import ModelSpec, check_model
+from pricecast.specs import RunSpec
+
+MODEL_FIELDS: frozenset[str] = frozenset(f.name for f in fields(ModelSpec))
+# The seed is what the repeats vary, so a variation may not set it; the data is the experiment's.
+NOT_VARIED: frozenset[str] = frozenset({"seed", "data", "preset"})
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+class ExperimentError(PricecastError):
+    """An experiment that cannot run as defined, with what to change."""
+
+
+@dataclass(frozen=True)
+class Variation:
+    """One setting of the grid. ``overrides`` names ModelSpec fields directly (``l2``, ``arch``,
+    ``units``...); ``window.n``, ``train.batch_size`` or ``scaling`` reach the other sections."""
+
+    id: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "overrides", dict(self.overrides))
+        if not self.label:
+            object.__setattr__(self, "label", self.id)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "label": self.label, "overrides": _plain(self.overrides)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Variation:
+        return cls(id=str(data["id"]), overrides=dict(data.get("overrides", {})), label=str(data.get("label", "")))
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A base run setup, the variations to compare and how often to repeat each.
+
+    ``since``/``until`` clip the data by date and ``last_rows`` keeps only the most recent rows
+    (how a reduced-size experiment trains on a recent slice)."""
+
+    name: str
+    base: RunSpec
+    variations: tuple[Variation, ...]
+    repeats: int = 3
+    base_seed: int = 0
+    since: str | None = None
+    until: str | None = None
+    last_rows: int | None = None
+    title: str = ""
+    preset: str = ""
+    size: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variations", tuple(self.variations))
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "title": self.title, "preset": self.preset, "size": self.size,
+            "base": self.base.to_dict(), "variations": [v.to_dict() for v in self.variations],
+            "repeats": self.repeats, "base_seed": self.base_seed,
+            "since": self.since, "until": self.until, "last_rows": self.last_rows,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ExperimentSpec:
+        return cls(
+            name=str(data["name"]), base=RunSpec.from_dict(data.get("base", {})),
+            variations=tuple(Variation.from_dict(v) for v in data.get("variations", [])),
+            repeats=int(data.get("repeats", 3)), base_seed=int(data.get("base_seed", 0)),
+            since=data.get("since"), until=data.get("until"), last_rows=data.get("last_rows"),
+            title=str(data.get("title", "")), preset=str(data.get("preset", "")), size=float(data.get("size", 1.0)),
+        )
+
+    def replace(self, **changes) -> ExperimentSpec:
+        return replace(self, **changes)
+
+    def identity(self) -> dict:
+        """What must match for a folder's finished trials to belong to this experiment. The repeat
+        count may grow (more repeats extend an experiment); labels and titles are cosmetic."""
+        d = self.to_dict()
+        return _plain({"base": d["base"], "base_seed": d["base_seed"], "since": d["since"], "until": d["until"],
+                       "last_rows": d["last_rows"], "variations": {v["id"]: v["overrides"] for v in d["variations"]}})
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training of one variation with one seed."""
+
+    key: str
+    variation: str
+    label: str
+    repeat: int
+    seed: int
+    spec: RunSpec
+
+    @property
+    def file_name(self) -> str:
+        return trial_file_name(self.variation, self.repeat)
+
+
+def trial_key(variation_id: str, repeat: int) -> str:
+    return f"{variation_id}#r{repeat}"
+
+
+def trial_file_name(variation_id: str, repeat: int) -> str:
+    # Ids may hold '=', ',' or '/'; the hash keeps two ids that slug alike apart.
+    slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", variation_id).strip("-")[:48] or "v"
+    digest = hashlib.sha1(variation_id.encode()).hexdigest()[:6]
+    return f"{slug}-{digest}-r{repeat:03d}.json"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly: tuples become lists (so a definition compares equal after a round trip)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "/".join(format_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def variation_id(overrides: Mapping[str, Any]) -> str:
+    """``l2=0.01,regularize=bias``: readable, stable, unique per setting."""
+    return ",".join(f"{k}={format_value(v)}" for k, v in overrides.items()) or "base"
+
+
+def grid(axes: Mapping[str, Sequence[Any]] | None = None, **more: Sequence[Any]) -> tuple[Variation, ...]:
+    """Every combination of the given values, in order: ``grid(arch=["lstm", "gru"],
+    dropout=[0, 0.2])`` gives 4 variations. A fixed setting is a one-value axis."""
+    axes = {**(axes or {}), **more}
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise ExperimentError(f"'{name}' needs a list of values to try (got {values!r})")
+    names = list(axes)
+    combos = itertools.product(*(list(axes[n]) for n in names))
+    out = []
+    for combo in combos:
+        overrides = dict(zip(names, combo))
+        out.append(Variation(variation_id(overrides), overrides))
+    ids = [v.id for v in out]
+    if len(set(ids)) != len(ids):
+        raise ExperimentError("the grid repeats a setting; list each value once")
+    return tuple(out)
+
+
+def parse_values(name: str, text: str) -> list:
+    """``"0, 0.01"`` -> ``[0.0, 0.01]``; for list options (``units``...) the layers of one value are
+    joined by '/': ``"32, 64/64"`` -> ``[(32,), (64, 64)]``. Each value is read and checked as the
+    CLI and links read it (:mod:`pricecast.catalogue`)."""
+    values = [v for v in text.split(",") if v.strip()]
+    if not values:
+        raise ExperimentError(f"give at least one value for '{name}', separated by commas")
+    try:
+        f = field_named(name)
+        return [f.parse(v.replace("/", ",") if f.is_list else v) for v in values]
+    except SpecError as exc:
+        raise ExperimentError(str(exc)) from None
+
+
+def parse_vary(items: Sequence[str]) -> dict[str, list]:
+    """``["l2=0,0.01", "units=32,64/64"]`` -> ``{"l2": [0, 0.01], "units": [(32,), (64, 64)]}``."""
+    axes: dict[str, list] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise ExperimentError(f"a setting to vary is written FIELD=VALUE1,VALUE2,... (got '{item}')")
+        axes[name.strip()] = parse_values(name.strip(), values)
+    return axes
+
+
+def apply_overrides(base: RunSpec, overrides: Mapping[str, Any]) -> RunSpec:
+    """``base`` with a variation's settings laid over it."""
+    names = {}
+    for key in overrides:
+        try:
+            f = field_named(key)
+        except SpecError:
+            f = None
+        if f is None or f.name in NOT_VARIED:
+            known = ", ".join(sorted(MODEL_FIELDS))
+            raise ExperimentError(
+                f"cannot vary '{key}': use a model option ({known}), window.<option>, train.<option> "
+                f"(not the seed: the repeats set it) or scaling")
+        names[key] = f.name
+    return with_overrides(base, {names[k]: v for k, v in overrides.items()})
+
+
+def expand(exp: ExperimentSpec) -> list[Trial]:
+    """All trials, repeat-major (every variation's first repeat, then the second...), so an
+    interrupted experiment already has a little of everything."""
+    trials = []
+    for repeat in range(exp.repeats):
+        seed = exp.base_seed + repeat
+        for v in exp.variations:
+            spec = apply_overrides(exp.base, v.overrides)
+            spec = spec.replace(train=replace(spec.train, seed=seed))
+            trials.append(Trial(trial_key(v.id, repeat), v.id, v.label, repeat, seed, spec))
+    return trials
+
+
+def validate(exp: ExperimentSpec) -> None:
+    """Fail before anything trains: bad name, no variations, a setting that cannot build."""
+    if not _NAME_RE.match(exp.name):
+        raise ExperimentError(f"experiment name '{exp.name}' may only use letters, digits, '.', '_' and '-' "
+                              "(up to 80 characters)")
+    if not exp.variations:
+        raise ExperimentError("an experiment needs at least one variation")
+    ids = [v.id for v in exp.variations]
+    if len(set(ids)) != len(ids):
+        raise ExperimentError(f"variation ids must be unique (got {ids})")
+    if exp.repeats < 1:
+        raise ExperimentError("repeats must be at least 1")
+    if exp.last_rows is not None and exp.last_rows < 2:
+        raise ExperimentError("last_rows must be at least 2 (or unset for all rows)")
+    for v in exp.variations:
+        spec = apply_overrides(exp.base, v.overrides)
+        try:
+            spec.window.check()
+            check_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
+        except ValueError as exc:
+            raise ExperimentError(f"variation '{v.label}': {exc}") from exc

@@ -1,0 +1,64 @@
+"""Experiment statistics: summary on known numbers, Welch's p without scipy.stats, edge cases."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pricecast.experiments.stats import comparison_table, ranking_note, summarize, trials_frame, welch_p
+
+from .conftest import trial_records
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_summary_statistics_on_known_numbers():
+    records = trial_records({"a": [1.0, 2.0, 3.0], "b": [10.0, 11.0, 12.0], "c": [1.6, 2.6, 3.6]})
+    frame = trials_frame(records)
+    summary = summarize(frame).set_index("variation")
+    a = summary.loc["a"]
+    assert a["rank"] == 1 and a["n"] == 3
+    assert a["test_rmse_mean"] == pytest.approx(2.0)
+    assert a["test_rmse_std"] == pytest.approx(1.0)  # sample std (ddof=1)
+    assert (a["test_rmse_median"], a["test_rmse_min"], a["test_rmse_max"]) == (2.0, 1.0, 3.0)
+    assert a["skill_mean"] == pytest.approx(0.2) and a["persistence_rmse"] == 2.5
+    assert a["best_val_loss_min"] == pytest.approx(0.1) and a["best_val_loss_mean"] == pytest.approx(0.2)
+    assert a["train_seconds_mean"] == pytest.approx(2.0)
+    assert list(summary.sort_values("rank").index) == ["a", "c", "b"]
+    assert summary.loc["a", "vs_best"] == "best"
+    assert summary.loc["c", "vs_best"] == "within the spread"
+    assert summary.loc["b", "vs_best"] == "worse beyond the spread"
+    scipy_stats = pytest.importorskip("scipy.stats")
+    expected = scipy_stats.ttest_ind([10.0, 11.0, 12.0], [1.0, 2.0, 3.0], equal_var=False).pvalue
+    assert summary.loc["b", "p_vs_best"] == pytest.approx(expected)
+    note = ranking_note(summarize(frame))
+    assert "Lowest mean test RMSE: A" in note and "within the run-to-run spread" in note and "C" in note
+    assert "1 of 3 settings beat persistence" in note
+    table = comparison_table(summarize(frame))
+    assert list(table["Setting"]) == ["A", "C", "B"] and table["Test RMSE (mean ± sd)"].iloc[0] == "2 ± 1"
+
+
+def test_welch_p_matches_the_t_distribution_without_loading_scipy_stats():
+    # scipy.stats takes 1-4 s to import and the Experiments page computes p-values when it opens.
+    script = ("import json, sys\n"
+              "from pricecast.experiments.stats import welch_p\n"
+              "p = welch_p([1.0, 1.2, 0.9, 1.1, 1.05], [1.3, 1.5, 1.2, 1.6, 1.1, 1.4, 1.45])\n"
+              "print(json.dumps({'p': p, 'stats': 'scipy.stats' in sys.modules}))\n")
+    out = json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                                    cwd=REPO).stdout.strip().splitlines()[-1])
+    assert out["stats"] is False
+    assert out["p"] == pytest.approx(0.0035685, rel=1e-4)  # Welch's two-sided p (scipy.stats.ttest_ind, equal_var=False)
+
+
+def test_welch_edge_cases_and_single_runs():
+    assert math.isnan(welch_p([1.0], [2.0, 3.0]))
+    assert welch_p([1.0, 1.0], [1.0, 1.0]) == 1.0
+    assert welch_p([1.0, 1.0], [2.0, 2.0]) == 0.0
+    summary = summarize(trials_frame(trial_records({"a": [1.0], "b": [2.0]})))
+    assert summary.set_index("variation").loc["b", "vs_best"] == "too few repeats to tell"
+    assert math.isnan(summary["test_rmse_std"].iloc[0])
+    assert "too few finished runs" in ranking_note(summary)
