@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pricecast.jobs import Job, JobError, JobSnapshot, registry, tune_for_dashboard
+from pricecast.jobs.dashboard import registry, tune_for_dashboard
+from pricecast.jobs.executors import JobError
+from pricecast.jobs.job import Job, JobSnapshot
 from ui import common, state
 from ui.common import HELP
 

@@ -12,7 +12,8 @@ from pricecast.experiments.running import default_workers
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, grid, parse_values, validate
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
-from pricecast.jobs import JobError, registry
+from pricecast.jobs.dashboard import registry
+from pricecast.jobs.executors import JobError
 from pricecast.plots.experiments import box_figure, loss_curves_figure
 from ui import common, state
 

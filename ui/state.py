@@ -203,7 +203,7 @@ def select_run(run_dir: str | None) -> None:
 
 def session_run_dirs() -> list[str]:
     """Finished runs trained in this browser session, oldest first (folders that still exist)."""
-    from pricecast.jobs import registry
+    from pricecast.jobs.dashboard import registry
 
     out = []
     for job in registry().jobs(session_id(), "train"):
@@ -241,7 +241,7 @@ def remember_job(job_id: str | None) -> None:
 
 def reattach_job() -> None:
     """A new browser session opened with ``?job=ID`` (a reload) takes that running job back."""
-    from pricecast.jobs import registry
+    from pricecast.jobs.dashboard import registry
 
     job_id = st.query_params.get(JOB_PARAM)
     if not job_id or st.session_state.get(JOB) == job_id:

@@ -16,6 +16,7 @@ import pandas as pd
 from pricecast.backtest.result import BacktestResult
 from pricecast.backtest.walkforward import run_backtest
 from pricecast.evaluation.leakage import Finding
+from pricecast.experiments.running import run_experiment
 from pricecast.models.builders import build_model, model_summary
 from pricecast.paths import runs_dir
 from pricecast.specs import RunSpec
@@ -87,9 +88,6 @@ def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> 
 
 
 def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:
-    # here, not at the top: experiments.execution loads the jobs package, and with it this module
-    from pricecast.experiments.running import run_experiment
-
     exp = run_experiment(payload["exp"], payload.get("executor", "local"), payload.get("workers"),
                          payload.get("address"), _relay(events.from_experiment, emit), stop,
                          payload.get("root"), candles)

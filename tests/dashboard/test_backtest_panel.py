@@ -28,7 +28,7 @@ def panel_script(rows: int, home: str) -> None:
 
 
 def _job(at: AppTest):
-    from pricecast.jobs import registry
+    from pricecast.jobs.dashboard import registry
 
     return registry().latest(at.session_state["pc_session_id"], "backtest")
 

@@ -172,7 +172,7 @@ def test_experiments_page_runs_a_tiny_experiment():
     assert not at.exception and not at.error
     assert any("2 settings × 1 repeats = 2 trainings" in m.value for m in at.markdown)
     at.button(key="exp_run").click().run()
-    from pricecast.jobs import registry
+    from pricecast.jobs.dashboard import registry
 
     job = registry().latest(at.session_state["pc_session_id"], "experiment")  # in a worker process
     assert job.wait(timeout=240), "the experiment did not finish"

@@ -13,8 +13,13 @@ import pandas as pd
 import pytest
 
 from pricecast.data.samples import load_sample
-from pricecast.jobs import RUNNER, Batch, Epoch, JobError, JobRegistry, Started, Task, tune_for_dashboard
+from pricecast.jobs.dashboard import tune_for_dashboard
+from pricecast.jobs.events import Batch, Epoch, Started
+from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job
+from pricecast.jobs.registry import JobRegistry
+from pricecast.jobs.task import Task
+from pricecast.jobs.tasks import RUNNER
 from pricecast.models.builders import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
