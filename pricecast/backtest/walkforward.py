@@ -43,6 +43,7 @@ from pricecast.evaluation.uncertainty import (
     sample_band,
 )
 from pricecast.models.builders import check_model
+from pricecast.prep.features import source_columns
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowPart, WindowSet, WindowSpec, series_arrays, window_segment
 from pricecast.specs import RunSpec
@@ -400,7 +401,7 @@ def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.Data
     # Cache keys: everything that changes a fold's forecasts, nothing cosmetic.
     root = Path(root) if root else cache_root()
     model_common = {"v": BACKTEST_VERSION, "spec": {**spec.to_dict(), "preset": ""},
-                    "data": data_fingerprint(candles, tuple(dict.fromkeys((*window.features, window.target)))),
+                    "data": data_fingerprint(candles, source_columns((*window.features, window.target))),
                     "method": bt.method}
     fold_common = {**model_common, "mc": bt.mc_samples if mc else 0, "levels": list(bt.levels) if mc else []}
     model_keys = {p.index: _hash({**model_common, "train": p.model_train, "val": p.model_val}) for p in plans}
