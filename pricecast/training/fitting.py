@@ -41,13 +41,23 @@ class NonFiniteLossError(PricecastError):
         self.run = run
 
 
+@dataclass(frozen=True)
+class Floor:
+    """The persistence starting point of one fit: ``applies`` when it was scored and entered as the
+    epoch-0 candidate for the best weights; otherwise ``note`` says why not."""
+
+    applies: bool
+    val_loss: float | None
+    note: str
+
+
 @dataclass
 class FitResult:
     """A fitted model (best weights restored) and how its training went."""
 
     model: Any
     history: pd.DataFrame  # one row per epoch: epoch, loss, val_loss..., seconds
-    best_epoch: int = 0  # 0: no epoch ended with a finite validation loss
+    best_epoch: int = 0  # 0: no epoch ended with a finite val_loss, or none beat persistence (ended_as_persistence)
     best_val_loss: float | None = None
     stopped: bool = False  # a stop request ended it
     diverged_at: tuple[int, int] | None = None  # (epoch, batch) of the first NaN/inf loss
@@ -92,16 +102,6 @@ class FitResult:
                     f"< {floor.val_loss:.6g}).")
         return {"applies": floor.applies, "val_loss": floor.val_loss,
                 "ended_as_persistence": self.ended_as_persistence, "note": note}
-
-
-@dataclass(frozen=True)
-class Floor:
-    """The persistence starting point of one fit: ``applies`` when it was scored and entered as the
-    epoch-0 candidate for the best weights; otherwise ``note`` says why not."""
-
-    applies: bool
-    val_loss: float | None
-    note: str
 
     def raise_if_diverged(self, spec: RunSpec, where: str = "") -> None:
         """A NaN/inf loss as :class:`NonFiniteLossError` with the plain message (``where`` prefixes it)."""
