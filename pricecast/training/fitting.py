@@ -81,7 +81,10 @@ class FitResult:
 
     @property
     def kept_best(self) -> bool:
-        return self.best_epoch > 0 or self.ended_as_persistence
+        """Weights worth keeping: an epoch's, or the floor's once at least one epoch ended with a finite
+        validation loss and lost to it (a run that diverges in its first epoch keeps nothing)."""
+        finite = "val_loss" in self.history and bool(np.isfinite(self.history["val_loss"].to_numpy(float)).any())
+        return self.best_epoch > 0 or (self.ended_as_persistence and finite)
 
     def info(self) -> dict:
         """JSON-ready summary (a backtest caches it beside the fold model's weights)."""
