@@ -88,3 +88,25 @@ def test_every_backtest_fold_gets_the_floor(tmp_path):
         assert fold.model_info["ended_as_persistence"] is True and fold.model_info["best_epoch"] == 0
         report = fold.report
         assert report["model"]["rmse"] == pytest.approx(report["persistence"]["rmse"], rel=1e-5)
+
+
+@pytest.mark.parametrize("scaling,model", [
+    ("logratio", ModelSpec(arch="mlp", units=(8,), residual=True, learning_rate=0.5)),
+    ("minmax", ModelSpec(arch="mlp", units=(8,), dense_units=(4,), residual=True, learning_rate=0.5)),
+    ("standard", ModelSpec(arch="cnn", units=(4, 4), kernel_sizes=(5, 5), strides=(1, 1), cnn_head="conv",
+                           residual=True, learning_rate=0.5)),
+])
+def test_the_floor_is_persistence_in_price_units_and_scored_like_val_loss(scaling, model):
+    from pricecast.training import fitting
+    from pricecast.training.feeding import scaled_arrays
+    from pricecast.training.pipeline import prepare
+
+    spec = HOPELESS.replace(scaling=scaling, model=model)
+    prep = prepare(spec, make_candles(400))
+    val = prep.windows.val
+    result = fitting.fit(spec, prep.windows.train, val, prep.scaler)
+    assert result.ended_as_persistence and result.kept_best and result.info()["ended_as_persistence"]
+    predicted = fitting.predict(result.model, val, prep.scaler)
+    np.testing.assert_allclose(predicted, np.repeat(val.history[:, -1:], 2, axis=1), rtol=1e-6)
+    x, y = scaled_arrays(val, prep.scaler)  # the floor's score is what Keras reports as val_loss
+    assert result.floor.val_loss == pytest.approx(float(result.model.evaluate(x, y, batch_size=32, verbose=0)), rel=1e-6)
