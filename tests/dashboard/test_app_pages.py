@@ -152,6 +152,7 @@ def test_train_one_epoch_then_results_and_runs(home):
     assert any(t.startswith("Loss per epoch") for t in titles)
     assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
     assert "Skill vs persistence" in {m.label for m in at.metric}
+    assert any("persistence on validation" in c.value for c in at.caption)  # the floor's note
 
     at.switch_page("pages/4_Results.py").run()
     _ok(at)
@@ -167,6 +168,7 @@ def test_train_one_epoch_then_results_and_runs(home):
         _ok(at)
         assert expected is None or any(expected in t for t in titles()), (tab, titles())
     assert len(at.dataframe) >= 1  # the metrics table
+    assert any("persistence on validation" in c.value for c in at.caption)
 
     at.switch_page("pages/5_Runs.py").run()
     _ok(at)
