@@ -363,3 +363,23 @@ def test_data_page_keeps_a_clean_bundled_series_selected():
     at.switch_page("pages/1_Data.py").run()
     _ok(at)
     assert at.session_state["pc_spec"].data == "sample:BTC-USD-5M#clean"
+
+
+def test_model_page_offers_derived_features_and_time_of_day_only_on_intraday_data():
+    at = _app({"data": "sample:BTC-USD-1H", "features": "close,log_return,hour"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    chosen = next(m for m in at.multiselect if m.label == "Input features")
+    assert chosen.value == ["close", "log_return", "hour"] and "vol_20" in chosen.options
+    assert at.session_state["pc_spec"].window.features == ("close", "log_return", "hour_sin", "hour_cos")
+    chosen.select("vol_20").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].window.features[-1] == "vol_20"
+    assert any("vol_20" in c.value and "standard deviation" in c.value for c in at.caption)
+
+    daily = _app({"data": "sample:AAPL", "features": "close,weekday"})
+    daily.switch_page("pages/2_Model.py").run()
+    _ok(daily)
+    chosen = next(m for m in daily.multiselect if m.label == "Input features")
+    assert "hour" not in chosen.options and chosen.value == ["close", "weekday"]
+    assert any("not offered: these candles are daily" in c.value for c in daily.caption)
