@@ -156,8 +156,8 @@ def column(candles: pd.DataFrame, name: str) -> np.ndarray:
     if feature is None:
         raise FeatureError(f"unknown input feature '{name}'; choose from {', '.join(FEATURE_CHOICES)}")
     if feature.intraday and len(candles) >= 2 and not is_intraday(candles.index):
-        raise FeatureError(f"'{name}' (time of day) needs intraday candles; these are "
-                           f"{candle_step(pd.DatetimeIndex(candles.index))} apart: drop it from the input features")
+        raise FeatureError(f"time of day ('hour', column {name}) needs intraday candles; these are "
+                           f"{candle_step(pd.DatetimeIndex(candles.index))} apart: drop 'hour' from the input features")
     return np.asarray(feature.compute(candles), dtype=np.float64)
 
 
