@@ -7,6 +7,7 @@ import streamlit as st
 
 from pricecast.data.candles import CANDLE_COLUMNS
 from pricecast.models.builders import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
+from pricecast.prep.features import PAGE_CHOICES, PAGE_HELP, collapse, expand, is_intraday
 from pricecast.prep.scaling import SCALERS
 from pricecast.prep.windows import WindowSpec
 from pricecast.presets import PRESETS, describe_data, origin_preset, setup_file_name
@@ -78,9 +79,8 @@ def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
     else:
         stride = int(n + k)
         c[3].caption(f"Windows don't overlap: each new example starts {stride} candles later.")
-    c = st.columns(4)
-    features = c[0].multiselect("Input features", list(CANDLE_COLUMNS), default=list(w.features), help=HELP["features"],
-                                key=f"m_features_{v}")
+    c = st.columns([2, 1, 1, 1])
+    features = _feature_widget(c[0], w, v)
     target = c[1].selectbox("Forecast", list(CANDLE_COLUMNS), index=list(CANDLE_COLUMNS).index(w.target),
                             help=HELP["target"], key=f"m_target_{v}")
     scaling = c[2].selectbox("Scaling", list(SCALERS), index=list(SCALERS).index(spec.scaling)
@@ -96,6 +96,23 @@ def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
     window = WindowSpec(n=int(n), k=int(k), stride=int(stride), features=tuple(features), target=target,
                         split=split if test_pct > 0 else (train_pct / 100, val_pct / 100, 0.0))
     return window, scaling
+
+
+def _feature_widget(where, w: WindowSpec, v: int) -> tuple[str, ...]:
+    """Candle columns and derived inputs, each explained in the help; time of day only on intraday data."""
+    candles, _ = state.load_current()
+    daily = candles is not None and len(candles) > 1 and not is_intraday(candles.index)
+    options = [o for o in PAGE_CHOICES if not (daily and o == "hour")]
+    chosen = collapse(w.features)
+    explained = HELP["features"] + "\n\n" + "\n".join(f"- **{o}**: {PAGE_HELP[o]}" for o in options)
+    picked = where.multiselect("Input features", options, default=[f for f in chosen if f in options],
+                               help=explained, key=f"m_features_{v}")
+    lines = [f"**{o}**: {PAGE_HELP[o]}" for o in picked if o not in CANDLE_COLUMNS]
+    if daily:
+        lines.append("Time of day (hour) is not offered: these candles are daily.")
+    if lines:
+        where.caption("  \n".join(lines))
+    return expand(picked)
 
 
 def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:

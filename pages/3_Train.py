@@ -166,6 +166,8 @@ def _final(snap: JobSnapshot) -> None:
                 help="The same for 'the price stays at its last value'.")
     c[3].metric("Skill vs persistence", common.fmt_pct(test.get("skill")),
                 help="Above 0: the model beats persistence on the test part. Below 0: it is worse than doing nothing.")
+    if (m.get("persistence_floor") or {}).get("note"):
+        st.caption(common.md(m["persistence_floor"]["note"]))
     st.page_link("pages/4_Results.py", label="See the results", icon="🎯")
 
 

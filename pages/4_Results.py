@@ -122,7 +122,8 @@ def _metrics(run) -> None:
     c[1].metric("Best epoch", m.get("best_epoch", "–"))
     c[2].metric("Parameters", f"{m.get('params', 0):,}")
     c[3].metric("Training time", common.fmt_seconds(m.get("train_seconds")))
-    st.caption(f"Device: {common.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
+    st.caption(f"Device: {common.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else "")
+               + (f" · {common.md(m['persistence_floor']['note'])}" if (m.get("persistence_floor") or {}).get("note") else ""))
 
 
 def _next(run) -> None:

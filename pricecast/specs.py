@@ -45,6 +45,10 @@ class TrainSpec:
     # > 0: linear scaling rule, learning rate x batch_size / base_batch_size
     base_batch_size: int = setting(0, limits=(0, 65536), at_least=0,
                                    help="scale the learning rate by batch size / this (linear scaling rule); 0 = off")
+    # With residual output the model starts as "no change"; scored on validation, that start is the
+    # first candidate for the best weights, so training that does not help ends as persistence.
+    persistence_floor: bool = setting(True, help="keep 'no change' (persistence) when no epoch beats it on "
+                                                 "validation (residual models)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -46,7 +46,8 @@ HELP: dict[str, str] = {
                "Off: windows don't overlap, as in the original tutorial (far fewer examples).",
     "stride": "How many candles to move between one example and the next (1 = every candle).",
     "features": "What the model sees for each past candle. 'close' alone is a good start; adding "
-                "open/high/low/volume gives more information but also more noise.",
+                "open/high/low/volume gives more information but also more noise. The derived inputs "
+                "(returns, range, volatility, time) use only past candles.",
     "target": "Which price the model forecasts.",
     "scaling": "Networks learn best on small numbers. 'logratio' expresses every price relative to the "
                "last known one (works across price levels); 'minmax' squeezes prices into 0..1 using "

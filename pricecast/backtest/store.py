@@ -15,6 +15,7 @@ import pandas as pd
 
 from pricecast.backtest.spec import BacktestSpec, FoldPlan
 from pricecast.paths import home
+from pricecast.prep.features import source_columns
 from pricecast.specs import RunSpec
 from pricecast.training.backend import configure_device
 from pricecast.training.fitting import build
@@ -51,7 +52,7 @@ class FoldStore:
         self.enabled = enabled
         window = spec.window
         model_common = {"v": BACKTEST_VERSION, "spec": {**spec.to_dict(), "preset": ""},
-                        "data": data_fingerprint(candles, tuple(dict.fromkeys((*window.features, window.target)))),
+                        "data": data_fingerprint(candles, source_columns((*window.features, window.target))),
                         "method": bt.method}
         fold_common = {**model_common, "mc": bt.mc_samples if mc else 0, "levels": list(bt.levels) if mc else []}
         self.model_keys = {p.index: spec_hash({**model_common, "train": p.model_train, "val": p.model_val})

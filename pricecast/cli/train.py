@@ -58,6 +58,7 @@ def _train_json(run: Run) -> dict:
     return {
         "run_dir": str(run.run_dir), "device": run.device, "epochs_run": run.metrics["epochs_run"],
         "best_epoch": run.metrics["best_epoch"], "best_val_loss": run.metrics["best_val_loss"],
+        "persistence_floor": run.metrics["persistence_floor"],
         "train_seconds": run.metrics["train_seconds"], "params": run.metrics["params"],
         "sizes": run.metrics["sizes"],
         "test": {"rmse": test["rmse"], "persistence_rmse": test["persistence_rmse"], "skill": test["skill"],
@@ -74,6 +75,7 @@ def _print_train(run: Run, spec: RunSpec) -> None:
     print(f"run: {run.run_dir}\ndevice: {run.device}; epochs run: {run.metrics['epochs_run']} "
           f"(best {run.metrics['best_epoch']})\n\nTest part, price units:")
     print(format_table(metrics_table(test)))
+    print(f"\n{run.metrics['persistence_floor']['note']}")
     if test.get("skill_note"):
         print(f"\nThe test part has {test['skill_note']}.\n\nNext {spec.window.k} steps:")
     else:

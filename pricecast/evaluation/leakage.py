@@ -6,7 +6,9 @@ Cheap checks run with every training (:func:`check_prepared`, :func:`check_run`)
   equal those recomputed from the training rows (catches a scaler fitted on all the data, the
   mistake every seed tutorial made);
 - (b) every window's inputs and targets sit where they say, and no window's targets reach into the
-  next part (catches overlapping parts and straddling windows);
+  next part (catches overlapping parts and straddling windows); every derived input (returns,
+  volatility...) held in the windows is the same when recomputed on the series cut at the end of
+  training (:func:`check_features`: a feature that changes when later rows are removed reads them);
 - (d) a model whose error equals persistence's within noise is called out: it mostly repeats the
   last price.
 
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pricecast.evaluation.metrics import NO_MOVEMENT
+from pricecast.prep.features import DERIVED, truncation_leaks
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import PART_NAMES, WindowPart, WindowSet
 
@@ -180,6 +183,7 @@ def _check_part(windows: WindowSet, part: WindowPart, n: int, k: int) -> list[Fi
 # ---- entry points for train() and the CLI --------------------------------------------------------
 # What the checks read of training's ``Prepared`` and ``Run``: judging needs no training code.
 class PreparedSetup(Protocol):
+    candles: pd.DataFrame
     scaler: Scaler
     windows: WindowSet
 
@@ -190,8 +194,28 @@ class PredictedRun(Protocol):
 
 def check_prepared(prepared: PreparedSetup, include_ok: bool = False) -> list[Finding]:
     """Cheap checks (a) and (b) on a prepared setup. Only problems unless ``include_ok``."""
-    findings = check_scaler(prepared.scaler, prepared.windows) + check_windows(prepared.windows)
+    findings = (check_scaler(prepared.scaler, prepared.windows) + check_windows(prepared.windows)
+                + check_features(prepared.candles, prepared.windows))
     return findings if include_ok else problems(findings)
+
+
+def check_features(candles: pd.DataFrame, windows: WindowSet) -> list[Finding]:
+    """The derived inputs in ``windows`` equal the same features recomputed on the candles up to the
+    training cut only (nothing when the setup uses candle columns alone)."""
+    names = windows.spec.features
+    derived = [n for n in names if n in DERIVED]
+    if not derived:
+        return []
+    cut = windows.train.rows[1]
+    leaks = truncation_leaks(candles, windows.values, names, cut)
+    if not leaks:
+        return [Finding("ok", "features", f"The derived inputs ({', '.join(derived)}) are the same when recomputed "
+                                          f"on the data up to the end of training: they use only past rows.")]
+    return [Finding("warning", "feature_lookahead",
+                    f"The input '{name}' reads the future: at row {row} ({_when(windows, row)}) it holds {held:.6g}, "
+                    f"but recomputed on the data up to the end of training it is {honest:.6g}. A feature must use "
+                    f"only rows up to its own time.", {"feature": name, "row": row, "held": held, "recomputed": honest})
+            for name, (row, held, honest) in leaks.items()]
 
 
 def check_run(run: PredictedRun, include_ok: bool = False) -> list[Finding]:

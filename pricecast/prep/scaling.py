@@ -1,7 +1,9 @@
 """Scalers fitted on the training part only, applied to window batches, inverted back to prices.
 
 MinMax and Standard are per-column statistics of the training rows. Log-ratio (tutorial 002)
-divides each window by its own last input value, so it needs no statistics of prices at all.
+divides each price window by its own last input value, so it needs no statistics of prices at all;
+volume and the derived inputs (returns, ranges, time of day: already unitless, and possibly 0 or
+negative) are standardised with statistics of the training rows instead.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 SCALERS: tuple[str, ...] = ("minmax", "standard", "logratio")
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")  # log-ratio scales these by their last value
 
 
 @dataclass
@@ -39,8 +42,11 @@ class Scaler:
                       "t_mean": [float(t.mean())], "t_std": [float(t.std())]}
         else:
             # Volume has no "last price" to divide by; its log is standardised on the training rows.
-            lv = np.log1p(v)
+            derived = np.array([f not in (*PRICE_COLUMNS, "volume") for f in features])
+            lv = np.log1p(np.where(derived, 0.0, v))  # returns can be -1 or below: no log of them
             params = {"log_mean": lv.mean(axis=0).tolist(), "log_std": lv.std(axis=0).tolist()}
+            if derived.any():  # derived inputs, standardised (older runs have none, so no such params)
+                params.update({"mean": v.mean(axis=0).tolist(), "std": v.std(axis=0).tolist()})
         return cls(kind, tuple(features), target_name, params, (int(a), int(b)))
 
     # ---- transforms ----------------------------------------------------------------------------
@@ -61,8 +67,10 @@ class Scaler:
             for j, name in enumerate(self.features):
                 if name == "volume":
                     out[..., j] = (np.log1p(x[..., j]) - p["log_mean"][j]) / _safe(p["log_std"][j])
-                else:
+                elif name in PRICE_COLUMNS:
                     out[..., j] = np.log(x[..., j] / last[..., j])
+                else:
+                    out[..., j] = (x[..., j] - p["mean"][j]) / _safe(p["std"][j])
         return out.astype(np.float32, copy=False)
 
     def transform_y(self, y: np.ndarray, history: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from pricecast.data.candles import CANDLE_COLUMNS, CandleError
 from pricecast.field_meta import setting
+from pricecast.prep.features import FEATURE_CHOICES, INPUT_COLUMNS, column, expand
 
 PART_NAMES: tuple[str, ...] = ("train", "val", "test")
 
@@ -30,13 +31,14 @@ class WindowSpec:
     k: int = setting(5, help="future steps it predicts", limits=(1, 500), at_least=1)
     stride: int = setting(1, help="steps between window starts: 1 = sliding windows; N+K = non-overlapping",
                           limits=(1, 10000), at_least=1)
-    features: tuple[str, ...] = setting(("close",), choices=CANDLE_COLUMNS, min_items=1,
-                                        help="comma-separated input columns")
+    features: tuple[str, ...] = setting(("close",), choices=FEATURE_CHOICES, min_items=1,
+                                        help="comma-separated input columns: candle columns or derived ones "
+                                             "(pricecast.prep.features; hour and weekday add a sine/cosine pair)")
     target: str = setting("close", choices=CANDLE_COLUMNS, help="the price column to forecast")
     split: tuple[float, float, float] = setting((0.7, 0.15, 0.15), help="train,val,test shares, e.g. 0.7,0.15,0.15")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "features", expand(self.features))
         object.__setattr__(self, "split", tuple(float(s) for s in self.split))
 
     def check(self) -> None:
@@ -45,10 +47,10 @@ class WindowSpec:
             raise WindowError(f"N and K must be at least 1 (got N={self.n}, K={self.k})")
         if self.stride < 1:
             raise WindowError(f"stride must be at least 1 (got {self.stride})")
-        unknown = [f for f in self.features if f not in CANDLE_COLUMNS]
+        unknown = [f for f in self.features if f not in INPUT_COLUMNS]
         if unknown or not self.features:
             raise WindowError(
-                f"unknown input feature(s) {', '.join(unknown) or '(none chosen)'}; choose from {', '.join(CANDLE_COLUMNS)}"
+                f"unknown input feature(s) {', '.join(unknown) or '(none chosen)'}; choose from {', '.join(FEATURE_CHOICES)}"
             )
         if len(set(self.features)) != len(self.features):
             raise WindowError("each input feature may be chosen once")
@@ -157,10 +159,12 @@ def series_arrays(candles: pd.DataFrame, features: tuple[str, ...], target: str)
 
     Filled one column at a time: ``frame[cols].to_numpy()`` would build a temporary copy first,
     doubling the peak memory on large series. The target is a view into the inputs when it is one.
+    Derived inputs (log_return, vol_20 ...) are computed from the candles without look-ahead
+    (:mod:`pricecast.prep.features`).
     """
     values = np.empty((len(candles), len(features)), dtype=np.float64)
     for j, name in enumerate(features):
-        values[:, j] = candles[name].to_numpy(dtype=np.float64, copy=False)
+        values[:, j] = column(candles, name)
     if target in features:
         return values, values[:, features.index(target)]
     return values, candles[target].to_numpy(dtype=np.float64)
@@ -248,7 +252,7 @@ def latest_window(candles: pd.DataFrame, spec: WindowSpec) -> np.ndarray:
     """The last N rows of the inputs, shaped (1, n, features), for a forecast of the next K steps."""
     if len(candles) < spec.n:
         raise WindowError(f"need at least N={spec.n} candles for a forecast, have {len(candles)}")
-    values = candles[list(spec.features)].to_numpy(dtype=np.float64)
+    values, _ = series_arrays(candles, spec.features, spec.target)
     return values[-spec.n :][None, :, :]
 
 

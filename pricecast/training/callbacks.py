@@ -112,7 +112,10 @@ class StopOnRequest(keras.callbacks.Callback):
 
 class BestWeights(keras.callbacks.Callback):
     """Remembers the weights of the lowest val_loss and puts them back when training ends,
-    however it ends (last epoch, early stop, or a stop request)."""
+    however it ends (last epoch, early stop, or a stop request).
+
+    ``start(weights, value)`` enters a candidate before the first epoch (epoch 0: the persistence
+    floor), which an epoch must beat strictly to replace."""
 
     def __init__(self, monitor: str = "val_loss") -> None:
         super().__init__()
@@ -120,6 +123,11 @@ class BestWeights(keras.callbacks.Callback):
         self.best = math.inf
         self.best_epoch = 0
         self.weights: list | None = None
+
+    def start(self, weights: list, value: float) -> None:
+        if np.isfinite(value):
+            self.best, self.best_epoch = float(value), 0
+            self.weights = [np.array(w) for w in weights]
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)

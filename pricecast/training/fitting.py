@@ -43,13 +43,23 @@ class NonFiniteLossError(PricecastError):
         self.run = run
 
 
+@dataclass(frozen=True)
+class Floor:
+    """The persistence starting point of one fit: ``applies`` when it was scored and entered as the
+    epoch-0 candidate for the best weights; otherwise ``note`` says why not."""
+
+    applies: bool
+    val_loss: float | None
+    note: str
+
+
 @dataclass
 class FitResult:
     """A fitted model (best weights restored) and how its training went."""
 
     model: Any
     history: pd.DataFrame  # one row per epoch: epoch, loss, val_loss..., seconds
-    best_epoch: int = 0  # 0: no epoch ended with a finite validation loss
+    best_epoch: int = 0  # 0: no epoch ended with a finite val_loss, or none beat persistence (ended_as_persistence)
     best_val_loss: float | None = None
     stopped: bool = False  # a stop request ended it
     diverged_at: tuple[int, int] | None = None  # (epoch, batch) of the first NaN/inf loss
@@ -60,20 +70,43 @@ class FitResult:
     device: str = ""
     train_windows: int = 0
     val_windows: int = 0
+    floor: Floor | None = None  # the persistence floor: whether it applied, its val_loss, a note
 
     @property
     def epochs_run(self) -> int:
         return int(len(self.history))
 
     @property
+    def ended_as_persistence(self) -> bool:
+        """No epoch beat the persistence starting point on validation: its weights were restored."""
+        return self.floor is not None and self.floor.applies and self.best_epoch == 0
+
+    @property
     def kept_best(self) -> bool:
-        return self.best_epoch > 0
+        """Weights worth keeping: an epoch's, or the floor's once at least one epoch ended with a finite
+        validation loss and lost to it (a run that diverges in its first epoch keeps nothing)."""
+        finite = "val_loss" in self.history and bool(np.isfinite(self.history["val_loss"].to_numpy(float)).any())
+        return self.best_epoch > 0 or (self.ended_as_persistence and finite)
 
     def info(self) -> dict:
         """JSON-ready summary (a backtest caches it beside the fold model's weights)."""
         return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
                 "train_seconds": self.train_seconds, "stopped": self.stopped, "train_windows": self.train_windows,
-                "val_windows": self.val_windows, "learning_rate": self.learning_rate}
+                "val_windows": self.val_windows, "learning_rate": self.learning_rate,
+                "ended_as_persistence": self.ended_as_persistence}
+
+    def floor_info(self) -> dict:
+        """The run metrics' ``persistence_floor``: applies, val_loss, ended_as_persistence and a plain note."""
+        floor = self.floor or Floor(False, None, "no persistence floor")
+        note = floor.note
+        if floor.applies and self.ended_as_persistence:
+            note = (f"No epoch beat persistence on validation (its val_loss {floor.val_loss:.6g}): the model "
+                    f"ends as persistence, 'no change' (best epoch 0).")
+        elif floor.applies and self.best_val_loss is not None:
+            note = (f"Epoch {self.best_epoch} beat persistence on validation (val_loss {self.best_val_loss:.6g} "
+                    f"< {floor.val_loss:.6g}).")
+        return {"applies": floor.applies, "val_loss": floor.val_loss,
+                "ended_as_persistence": self.ended_as_persistence, "note": note}
 
     def raise_if_diverged(self, spec: RunSpec, where: str = "") -> None:
         """A NaN/inf loss as :class:`NonFiniteLossError` with the plain message (``where`` prefixes it)."""
@@ -123,8 +156,10 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
         workers = tspec.workers if tspec.pipeline == "prefetch" else 1
         data = {"x": WindowBatches(train_part, scaler, tspec.batch_size, tspec.shuffle, tspec.seed, workers)}
     has_val = len(val_part) > 0
+    val_data = scaled_arrays(val_part, scaler) if has_val else None
     clock, stopper = EpochClock(on_epoch), StopOnRequest(stop or threading.Event())
     diverged, best = StopOnNonFiniteLoss(), BestWeights()
+    floor = persistence_floor(model, spec, val_part, scaler, val_data, best)
     every: list = [clock, *callbacks, stopper, diverged, best]
     if tspec.patience > 0 and has_val:
         every.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tspec.patience))
@@ -132,7 +167,7 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
         on_start(model, warnings)
     started = time.perf_counter()
     fitted = model.fit(**data, epochs=int(epochs or tspec.epochs),
-                       validation_data=scaled_arrays(val_part, scaler) if has_val else None, verbose=0,
+                       validation_data=val_data, verbose=0,
                        callbacks=every)
     train_seconds = time.perf_counter() - started
     history = pd.DataFrame(fitted.history)
@@ -143,7 +178,54 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
         model, history, best.best_epoch if best.weights is not None else 0,
         best.best if np.isfinite(best.best) else None, stopper.requested, diverged.where, list(times), train_seconds,
         float(keras.ops.convert_to_numpy(inner_optimizer(model).learning_rate)), warnings, device,
-        len(train_part), len(val_part))
+        len(train_part), len(val_part), floor)
+
+
+def persistence_floor(model, spec: RunSpec, val_part: WindowPart, scaler: Scaler, val_data: tuple | None,
+                      best: Any) -> Floor:
+    """Put ``model`` in its persistence state (output layer zeroed: with residual output it then
+    forecasts the last value), check through the scaler that it forecasts exactly the last price,
+    score it on validation with Keras's own loss (what fit reports as val_loss) and enter it in
+    ``best`` (a :class:`~pricecast.training.callbacks.BestWeights`) as epoch 0. The initial weights
+    are put back before training. No extra pass over the training data."""
+    if not spec.train.persistence_floor:
+        return Floor(False, None, "Persistence floor off: the best epoch is kept even if 'no change' scores better.")
+    if not spec.model.residual:
+        return Floor(False, None, "No persistence floor: the model does not predict the change from the last value "
+                                  "(residual output off), so it has no 'no change' starting point.")
+    if val_data is None:
+        return Floor(False, None, "No persistence floor: there is no validation part to score it on.")
+    layer = output_layer(model)
+    if layer is None:
+        return Floor(False, None, "No persistence floor: this model has no output layer with weights.")
+    initial = model.get_weights()
+    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    try:
+        check = min(len(val_part), 512)
+        got = scaler.inverse_y(np.asarray(model_call(model)(val_data[0][:check])).reshape(check, -1),
+                               val_part.history[:check])
+        last = np.asarray(val_part.history[:check, -1:], dtype=np.float64)
+        off = float(np.max(np.abs(got - last)))
+        if not off <= 1e-5 * max(float(np.max(np.abs(last))), 1e-12):
+            return Floor(False, None, f"No persistence floor: with its output layer zeroed this model does not "
+                                      f"forecast the last price (off by up to {off:.3g}).")
+        value = float(np.ravel(model.evaluate(*val_data, batch_size=spec.train.batch_size, verbose=0))[0])
+        best.start(model.get_weights(), value)
+    finally:
+        model.set_weights(initial)
+    if not np.isfinite(value):
+        return Floor(False, None, "No persistence floor: its validation loss is not finite.")
+    return Floor(True, value, f"Persistence ('no change') scores val_loss {value:.6g} on validation.")
+
+
+def output_layer(model):
+    """The layer whose zero weights make the forecast "no change": ``forecast`` (the builders' final
+    Dense), else the last layer with weights (the CNN's conv head)."""
+    try:
+        return model.get_layer("forecast")
+    except ValueError:
+        weighted = [layer for layer in model.layers if layer.get_weights()]
+        return weighted[-1] if weighted else None
 
 
 def inner_optimizer(model):

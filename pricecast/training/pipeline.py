@@ -120,6 +120,8 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         "stopped_by_user": fitted.stopped,
         "best_epoch": fitted.best_epoch,
         "best_val_loss": fitted.best_val_loss,
+        "ended_as_persistence": fitted.ended_as_persistence,
+        "persistence_floor": fitted.floor_info(),
         "train_seconds": train_seconds,
         "samples_per_s": float(len(train_part) * len(history) / train_seconds) if train_seconds > 0 else None,
         "params": int(model.count_params()),
@@ -141,7 +143,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     if diverged is not None:
         metrics["diverged_at"] = {"epoch": diverged[0], "batch": diverged[1]}
         metrics["warnings"].append(f"the loss became NaN or infinite at epoch {diverged[0]}; "
-                                   f"the weights of epoch {fitted.best_epoch} were kept")
+                                   f"{kept_weights(fitted.best_epoch)} were kept")
     try:
         run.run_dir = save_run(run, runs_root)
     except OSError as exc:
@@ -150,11 +152,15 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
                            "disk space or choose another runs folder (PRICECAST_RUNS_DIR, --runs-dir), then train "
                            "again", run) from exc
     if diverged is not None:
-        kept = (f"The weights of epoch {run.metrics['best_epoch']} (the last finite validation loss) were saved in "
-                f"{run.run_dir}.")
+        kept = (f"{kept_weights(run.metrics['best_epoch']).capitalize()} (the best finite validation loss) were "
+                f"saved in {run.run_dir}.")
         raise NonFiniteLossError(divergence_message(spec, diverged, kept), run)
     listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
     return run
+
+
+def kept_weights(best_epoch: int) -> str:
+    return f"the weights of epoch {best_epoch}" if best_epoch else "the persistence ('no change') weights"
 
 
 def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:

@@ -152,6 +152,7 @@ def test_train_one_epoch_then_results_and_runs(home):
     assert any(t.startswith("Loss per epoch") for t in titles)
     assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
     assert "Skill vs persistence" in {m.label for m in at.metric}
+    assert any("persistence on validation" in c.value for c in at.caption)  # the floor's note
 
     at.switch_page("pages/4_Results.py").run()
     _ok(at)
@@ -167,6 +168,7 @@ def test_train_one_epoch_then_results_and_runs(home):
         _ok(at)
         assert expected is None or any(expected in t for t in titles()), (tab, titles())
     assert len(at.dataframe) >= 1  # the metrics table
+    assert any("persistence on validation" in c.value for c in at.caption)
 
     at.switch_page("pages/5_Runs.py").run()
     _ok(at)
@@ -361,3 +363,23 @@ def test_data_page_keeps_a_clean_bundled_series_selected():
     at.switch_page("pages/1_Data.py").run()
     _ok(at)
     assert at.session_state["pc_spec"].data == "sample:BTC-USD-5M#clean"
+
+
+def test_model_page_offers_derived_features_and_time_of_day_only_on_intraday_data():
+    at = _app({"data": "sample:BTC-USD-1H", "features": "close,log_return,hour"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    chosen = next(m for m in at.multiselect if m.label == "Input features")
+    assert chosen.value == ["close", "log_return", "hour"] and "vol_20" in chosen.options
+    assert at.session_state["pc_spec"].window.features == ("close", "log_return", "hour_sin", "hour_cos")
+    chosen.select("vol_20").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].window.features[-1] == "vol_20"
+    assert any("vol_20" in c.value and "standard deviation" in c.value for c in at.caption)
+
+    daily = _app({"data": "sample:AAPL", "features": "close,weekday"})
+    daily.switch_page("pages/2_Model.py").run()
+    _ok(daily)
+    chosen = next(m for m in daily.multiselect if m.label == "Input features")
+    assert "hour" not in chosen.options and chosen.value == ["close", "weekday"]
+    assert any("not offered: these candles are daily" in c.value for c in daily.caption)

@@ -67,7 +67,9 @@ def test_stop_request_ends_within_a_batch_and_keeps_best_weights(tmp_path):
             batches.append(event)
             stop.set()
 
-    spec = TINY.replace(train=TrainSpec(epochs=50, batch_size=8, patience=0, per_batch_updates=True))
+    # floor off: the partial epoch is then the only candidate (the floor is tests/training/test_persistence_floor.py's)
+    spec = TINY.replace(train=TrainSpec(epochs=50, batch_size=8, patience=0, per_batch_updates=True,
+                                        persistence_floor=False))
     run = train(spec, listener=listener, stop=stop, runs_root=tmp_path)
     assert run.metrics["stopped_by_user"] is True
     assert run.metrics["epochs_run"] == 1 and len(batches) == 1
@@ -76,7 +78,8 @@ def test_stop_request_ends_within_a_batch_and_keeps_best_weights(tmp_path):
 
 
 def test_best_weights_are_restored(tmp_path):
-    spec = TINY.replace(train=TrainSpec(epochs=6, batch_size=32, patience=0), model=ModelSpec(arch="mlp", units=(16,), learning_rate=0.05))
+    spec = TINY.replace(train=TrainSpec(epochs=6, batch_size=32, patience=0, persistence_floor=False),
+                        model=ModelSpec(arch="mlp", units=(16,), learning_rate=0.05))
     run = train(spec, runs_root=tmp_path)
     best = int(run.history["val_loss"].idxmin())
     prep = prepare(spec)
