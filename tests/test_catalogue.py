@@ -66,7 +66,7 @@ def test_backtest_and_experiment_options_reach_the_spec():
 
 @pytest.mark.parametrize("name, flag, text, vary_text", [
     ("epochs", "--epochs", "0", "0"),
-    ("arch", "--arch", "transformer", "transformer"),
+    ("arch", "--arch", "xgboost", "xgboost"),
     ("units", "--units", "32,x", "32/x"),
     ("dropout", "--dropout", "1.5", "1.5"),
     ("split", "--split", "0.5,0.2,0.2", "0.5/0.2/0.2"),

@@ -21,7 +21,7 @@ def test_options_are_validated_with_the_fix():
     with pytest.raises(ModelSpecError, match="needs 'close' among the input features"):
         check_model(ModelSpec(residual=True), 10, 2, ("open",))
     with pytest.raises(ModelSpecError, match="unknown architecture"):
-        check_model(ModelSpec(arch="transformer"), 10, 2, ("close",))
+        check_model(ModelSpec(arch="rnn"), 10, 2, ("close",))
     with pytest.raises(ModelSpecError, match="one kernel size and one stride per conv layer"):
         check_model(ModelSpec(arch="cnn", units=(8, 8), kernel_sizes=(3,), strides=(1, 1)), 10, 2, ("close",))
     with pytest.raises(ModelSpecError, match="conv layer 2 has nothing left"):
@@ -88,7 +88,7 @@ def test_seed_gru_has_the_tutorials_layer_order():
 
 
 def test_the_fitting_n_is_worded_plainly():
-    from pricecast.models.builders import _values
+    from pricecast.models.spec import _values
 
     assert _values([11]) == "11"  # not "from 11 to 11"
     assert _values([8, 9, 10, 11]) == "8 to 11"
