@@ -49,8 +49,8 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
     if spec.output_activation != "linear":
         x = parts.act_layer(spec.output_activation)(x)
     if spec.residual:
-        x = keras.layers.Add(name="plus_last_value")([x, parts.last_value(inputs, n, len(features),
-                                                                          features.index(target))])
+        last = parts.last_value(inputs, n, len(features), features.index(target), k)
+        x = keras.layers.Add(name="plus_last_value")([x, last])
     model = keras.Model(inputs, x, name=f"pricecast_{spec.arch}")
     model.compile(optimizer=parts.optimizer(), loss=spec.loss)
     return model

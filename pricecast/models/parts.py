@@ -75,14 +75,17 @@ class Parts:
         """(batch, n, c) -> (batch, c): the newest step."""
         return self.layers.Flatten()(self.layers.Cropping1D((n - 1, 0), name=name)(x))
 
-    def last_value(self, inputs, n: int, width: int, index: int):
-        """(batch, 1): the last input step of feature ``index``, from built-in layers only (no
-        weights, exact)."""
+    def last_value(self, inputs, n: int, width: int, index: int, k: int):
+        """(batch, k): the last input step of feature ``index``, repeated K times, from built-in
+        layers only (no weights, exact). Repeated rather than left (batch, 1) for ``Add`` to
+        broadcast: Keras' merge layers broadcast (batch, K) + (batch, 1) wrongly when a batch holds
+        exactly K examples (each row got the batch's K last values instead of its own)."""
         layers = self.layers
         last = layers.Cropping1D((n - 1, 0), name="last_step")(inputs)  # (batch, 1, width)
         by_feature = layers.Permute((2, 1), name="features_first")(last)  # (batch, width, 1)
         picked = layers.Cropping1D((index, width - index - 1), name="target_feature")(by_feature)  # (batch, 1, 1)
-        return layers.Flatten(name="last_value")(picked)
+        repeated = layers.RepeatVector(k, name="repeat_k")(layers.Flatten(name="last_value")(picked))  # (batch, k, 1)
+        return layers.Flatten(name="last_value_k")(repeated)
 
     def optimizer(self):
         keras = self.keras

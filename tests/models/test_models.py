@@ -46,6 +46,14 @@ def test_untrained_residual_model_is_the_persistence_forecast(arch):
     np.testing.assert_allclose(model.predict(x, verbose=0), np.repeat(x[:, -1, 1:2], 4, axis=1), atol=1e-6)
 
 
+def test_residual_adds_each_rows_own_last_value_when_a_batch_holds_exactly_k_examples():
+    # Keras' Add broadcast (batch, K) + (batch, 1) across rows when batch == K: every row got the
+    # batch's K last values. The residual now adds a (batch, K) tensor.
+    model = build_model(ModelSpec(arch="gru", units=(4,), residual=True), 6, 4, ("close",))
+    x = np.random.default_rng(4).random((4, 6, 1), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.repeat(x[:, -1, :], 4, axis=1), atol=1e-6)
+
+
 def test_regularizers_land_on_the_chosen_weights():
     model = build_model(ModelSpec(arch="lstm", units=(4,), l2=0.01, regularize=("bias", "recurrent"), residual=False),
                         5, 2, ("close",))
