@@ -71,9 +71,9 @@ class Parts:
                 x = self.layers.LeakyReLU()(x)
         return self.forecast_dense(k)(x) if forecast else x
 
-    def last_step(self, x, n: int, name: str | None = None):
+    def last_step(self, x, n: int):
         """(batch, n, c) -> (batch, c): the newest step."""
-        return self.layers.Flatten()(self.layers.Cropping1D((n - 1, 0), name=name)(x))
+        return self.layers.Flatten()(self.layers.Cropping1D((n - 1, 0))(x))
 
     def last_value(self, inputs, n: int, width: int, index: int, k: int):
         """(batch, k): the last input step of feature ``index``, repeated K times, from built-in

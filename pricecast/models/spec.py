@@ -142,7 +142,7 @@ def tcn_dilations(n: int, kernel: int) -> list[int]:
 def tcn_filters(spec: ModelSpec, n: int) -> list[int]:
     """Filters of each TCN block: ``units`` in order, the last repeated until the blocks cover N."""
     blocks = len(tcn_dilations(n, spec.kernel_sizes[0]))
-    return [spec.units[min(i, len(spec.units) - 1)] for i in range(max(blocks, len(spec.units)))]
+    return [spec.units[min(i, len(spec.units) - 1)] for i in range(blocks)]
 
 
 def patch_length(spec: ModelSpec, n: int) -> int:

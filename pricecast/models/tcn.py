@@ -12,8 +12,7 @@ def tcn(p: Parts, x, n: int, k: int):
     kernel = spec.kernel_sizes[0]
     filters = tcn_filters(spec, n)
     dilations = tcn_dilations(n, kernel)
-    for i, width in enumerate(filters):
-        dilation = dilations[min(i, len(dilations) - 1)]
+    for width, dilation in zip(filters, dilations):  # check_model: never more filter counts than blocks
         # "causal" padding: step t sees only steps <= t, so no block peeks past the window's end
         y = layers.Conv1D(width, kernel, dilation_rate=dilation, padding="causal", activation=p.inner_act,
                           **p.common())(x)
