@@ -300,7 +300,8 @@ def test_item11_every_parsed_parameter_is_checked():
            "l1": "-1", "l2": "5", "patience": "-1", "workers": "0", "base_batch_size": "-3", "cnn_head": "x",
            "output_activation": "x", "post_activation": "x", "regularize": "weights", "loss": "x",
            "pipeline": "x", "jit_compile": "sometimes", "mixed_precision": "x", "shuffle": "x", "batch_norm": "x",
-           "residual": "x", "per_batch_updates": "x", "live_val_predictions": "x", "preset": "x"}
+           "residual": "x", "per_batch_updates": "x", "live_val_predictions": "x", "preset": "x",
+           "patch_len": "-1", "heads": "0", "trend_window": "-2"}
     spec, dropped = spec_from_link(bad)
     assert {d.split("=")[0] for d in dropped} == set(bad)
     assert not set(FIELD_SECTION) - set(bad) - {"n", "k", "features", "target", "split", "arch", "units",
