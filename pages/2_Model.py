@@ -6,7 +6,16 @@ from dataclasses import replace
 import streamlit as st
 
 from pricecast.data.candles import CANDLE_COLUMNS
-from pricecast.models.builders import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
+from pricecast.models.builders import (
+    ACTIVATIONS,
+    ARCH_HELP,
+    ARCH_LABELS,
+    ARCHITECTURES,
+    OPTIMIZERS,
+    OUTPUT_ACTIVATIONS,
+    REGULARIZED,
+    ModelSpec,
+)
 from pricecast.prep.features import PAGE_CHOICES, PAGE_HELP, collapse, expand, is_intraday
 from pricecast.prep.scaling import SCALERS
 from pricecast.prep.windows import WindowSpec
@@ -16,8 +25,8 @@ from pricecast.specs import RunSpec, TrainSpec
 from ui import common, state
 from ui.common import HELP
 
-ARCH_LABELS = {"cnn": "CNN (1-D convolution)", "lstm": "LSTM (recurrent)", "gru": "GRU (recurrent)",
-               "mlp": "MLP (fully connected)"}
+UNITS_LABELS = {"cnn": "Filters per conv layer", "mlp": "Units per hidden layer", "tcn": "Filters per block",
+                "transformer": "Width per encoder block", "nhits": "Units per block"}
 
 
 def _presets():
@@ -121,16 +130,17 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
     c = st.columns(4)
     arch = c[0].selectbox("Architecture", list(ARCHITECTURES), index=list(ARCHITECTURES).index(m.arch),
                           format_func=ARCH_LABELS.get, help=HELP["arch"], key=f"m_arch_{v}")
-    units_label = {"cnn": "Filters per conv layer", "mlp": "Units per hidden layer"}.get(arch, "Units per layer")
+    units_label = UNITS_LABELS.get(arch, "Units per layer")
     units = common.parse_int_list(c[1].text_input(units_label, ", ".join(map(str, m.units)), help=HELP["units"],
-                                                  key=f"m_units_{v}"), units_label)
+                                                  disabled=arch == "dlinear", key=f"m_units_{v}"), units_label)
     dense = common.parse_int_list(c[2].text_input("Extra dense layers", ", ".join(map(str, m.dense_units)),
                                                   help=HELP["dense_units"], key=f"m_dense_{v}"), "Extra dense layers",
                                   allow_empty=True)
     activation = c[3].selectbox("Activation", list(ACTIVATIONS), index=list(ACTIVATIONS).index(m.activation)
                                 if m.activation in ACTIVATIONS else 0, help=HELP["activation"], key=f"m_act_{v}")
+    st.caption(f"**{ARCH_LABELS[arch]}** — {ARCH_HELP[arch]}")
     kernels, strides, head = m.kernel_sizes, m.strides, m.cnn_head
-    recurrent_dropout = m.recurrent_dropout
+    recurrent_dropout, patch_len, heads, trend_window = m.recurrent_dropout, m.patch_len, m.heads, m.trend_window
     c = st.columns(4)
     if arch == "cnn":
         default_k = m.kernel_sizes if len(m.kernel_sizes) == len(units) else (m.kernel_sizes[:1] or (3,)) * len(units)
@@ -142,6 +152,17 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
                                                         key=f"m_strides_{v}_{len(units)}"), "Strides")
         head = c[2].selectbox("Output head", ["dense", "conv"], index=["dense", "conv"].index(m.cnn_head)
                               if m.cnn_head in ("dense", "conv") else 0, help=HELP["cnn_head"], key=f"m_head_{v}")
+    elif arch == "tcn":
+        kernels = (int(c[0].number_input("Kernel size", 2, _ints("kernel_sizes")[1], max(2, int(m.kernel_sizes[0])),
+                                         help=HELP["tcn_kernel"], key=f"m_tcn_kernel_{v}")),)
+    elif arch == "transformer":
+        patch_len = int(c[0].number_input("Patch length (0 = N // 8)", *_ints("patch_len"), int(m.patch_len),
+                                          help=HELP["patch_len"], key=f"m_patch_{v}"))
+        heads = int(c[1].number_input("Attention heads", *_ints("heads"), int(m.heads), help=HELP["heads"],
+                                      key=f"m_heads_{v}"))
+    elif arch == "dlinear":
+        trend_window = int(c[0].number_input("Trend window (0 = 25 or N)", *_ints("trend_window"), int(m.trend_window),
+                                             help=HELP["trend_window"], key=f"m_trend_{v}"))
     elif arch in ("lstm", "gru"):
         recurrent_dropout = c[0].slider("Recurrent dropout", *LIMITS["recurrent_dropout"], float(m.recurrent_dropout), 0.05,
                                         help=HELP["recurrent_dropout"], key=f"m_rdrop_{v}")
@@ -166,7 +187,8 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
     optimizer = c[3].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(m.optimizer)
                                if m.optimizer in OPTIMIZERS else 0, help=HELP["optimizer"], key=f"m_opt_{v}")
     return m.replace(arch=arch, units=units, dense_units=dense, activation=activation, kernel_sizes=kernels,
-                     strides=strides, cnn_head=head, recurrent_dropout=recurrent_dropout, output_activation=out_act,
+                     strides=strides, cnn_head=head, recurrent_dropout=recurrent_dropout, patch_len=patch_len,
+                     heads=heads, trend_window=trend_window, output_activation=out_act,
                      dropout=dropout, post_activation=post, batch_norm=batch_norm, residual=residual, l1=l1, l2=l2,
                      regularize=tuple(regularize), optimizer=optimizer)
 

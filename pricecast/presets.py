@@ -145,6 +145,44 @@ _PRESETS: list[Preset] = [
     ),
 ]
 
+
+
+def _modern(name: str, title: str, source: str, n: int, model: ModelSpec, epochs: int = 10) -> Preset:
+    # Today's architectures on bundled hourly BTC, all with K=6 (the next six hours) so their
+    # results compare; log-ratios and "predict the change", so each starts as persistence.
+    return Preset(
+        name, title, source,
+        RunSpec(
+            data="sample:BTC-USD-1H",
+            window=WindowSpec(n=n, k=6, features=("close",)),
+            scaling="logratio",
+            model=model,
+            train=TrainSpec(epochs=epochs, batch_size=64, patience=3),
+            preset=name,
+        ),
+    )
+
+
+_PRESETS += [
+    _modern("tcn-btc-hourly", "TCN: dilated causal convolutions, 2 days -> 6 hours",
+            "temporal convolutional network (Bai et al. 2018): causal convolutions with dilations 1, 2, 4, ... "
+            "until they see all 48 hours, each block added to its input; hourly BTC, N=48, K=6",
+            48, ModelSpec(arch="tcn", units=(32,), kernel_sizes=(3,), activation="relu", dropout=0.1, residual=True)),
+    _modern("transformer-btc-hourly", "Transformer over 8-hour patches (PatchTST-style), 4 days -> 6 hours",
+            "PatchTST-style encoder (Nie et al. 2023): 96 hours cut into 12 patches of 8, linear patch embedding "
+            "with learned positions, two attention blocks of width 32; hourly BTC, N=96, K=6",
+            96, ModelSpec(arch="transformer", units=(32, 32), patch_len=8, heads=4, activation="relu", dropout=0.1,
+                          residual=True), epochs=5),
+    _modern("nhits-btc-hourly", "N-HiTS: 3 blocks coarse to fine, 4 days -> 6 hours",
+            "N-HiTS (Challu et al. 2023): three MLP blocks that see the window pooled by 4, 2 and 1 hours, each "
+            "forecasting and removing what it explained; hourly BTC, N=96, K=6",
+            96, ModelSpec(arch="nhits", units=(64, 64, 64), activation="relu", dropout=0.1, residual=True)),
+    _modern("dlinear-btc-hourly", "DLinear: trend + remainder, linear, 4 days -> 6 hours",
+            "DLinear (Zeng et al. 2023): a 25-hour moving-average trend and the remainder, one linear map each; "
+            "the linear baseline the networks must beat; hourly BTC, N=96, K=6",
+            96, ModelSpec(arch="dlinear", residual=True), epochs=20),
+]
+
 PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}
 
 

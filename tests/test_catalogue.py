@@ -64,9 +64,23 @@ def test_backtest_and_experiment_options_reach_the_spec():
     assert [t.spec.model.units for t in ex.expand(exp)[:2]] == [(4,), (6,)]  # the variations win over --units
 
 
+@pytest.mark.parametrize("argv, expected", [
+    (["--arch", "tcn", "--units", "16", "--kernel-sizes", "2"], {"arch": "tcn", "units": (16,), "kernel_sizes": (2,)}),
+    (["--arch", "transformer", "--patch-len", "4", "--heads", "2"], {"arch": "transformer", "patch_len": 4, "heads": 2}),
+    (["--arch", "nhits", "--units", "32,32"], {"arch": "nhits", "units": (32, 32)}),
+    (["--arch", "dlinear", "--trend-window", "9"], {"arch": "dlinear", "trend_window": 9}),
+])
+def test_the_newer_architectures_and_their_options_reach_the_spec(argv, expected):
+    from pricecast.cli.backtest import spec_from_args as backtest_spec
+
+    spec = backtest_spec(build_parser().parse_args(["backtest", *argv]))
+    assert {name: getattr(spec.model, name) for name in expected} == expected
+    assert ex.parse_vary([f"arch=cnn,{expected['arch']}"]) == {"arch": ["cnn", expected["arch"]]}
+
+
 @pytest.mark.parametrize("name, flag, text, vary_text", [
     ("epochs", "--epochs", "0", "0"),
-    ("arch", "--arch", "transformer", "transformer"),
+    ("arch", "--arch", "xgboost", "xgboost"),
     ("units", "--units", "32,x", "32/x"),
     ("dropout", "--dropout", "1.5", "1.5"),
     ("split", "--split", "0.5,0.2,0.2", "0.5/0.2/0.2"),

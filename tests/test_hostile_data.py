@@ -244,7 +244,7 @@ HOSTILE_LINKS = {
     "data_foo": ("pages/1_Data.py", {"data": "foo"}, "data=foo"),
     "n_negative": ("pages/2_Model.py", {"n": "-5"}, "n=-5"),
     "n_huge": ("pages/2_Model.py", {"n": "100000"}, "n=100000"),
-    "arch_unknown": ("pages/2_Model.py", {"arch": "transformer"}, "arch=transformer"),
+    "arch_unknown": ("pages/2_Model.py", {"arch": "xgboost"}, "arch=xgboost"),
     "target_unknown": ("pages/2_Model.py", {"target": "price"}, "target=price"),
     "features_unknown": ("pages/2_Model.py", {"features": "close,sentiment"}, "features=close,sentiment"),
     "split_too_big": ("pages/2_Model.py", {"split": "0.99,0.01,0"}, "split=0.99,0.01,0"),
@@ -280,7 +280,7 @@ def test_item11_bad_link_values_are_dropped_and_the_page_renders(app_home, case)
 @pytest.mark.parametrize("yaml_text,named", [
     ("data: /etc/hostname\n", "data: not a bundled series"),
     ("window: {n: 100000}\n", "n: must be 1 to 5,000"),
-    ("model: {arch: transformer}\n", "arch: 'transformer' is not one of"),
+    ("model: {arch: xgboost}\n", "arch: 'xgboost' is not one of"),
 ], ids=["server_path", "n_huge", "arch"])
 def test_item4_item11_setup_files_get_the_same_checks_as_links(app_home, yaml_text, named):
     at = _open("pages/2_Model.py", {"k": "4"})
@@ -301,7 +301,7 @@ def test_item11_every_parsed_parameter_is_checked():
            "output_activation": "x", "post_activation": "x", "regularize": "weights", "loss": "x",
            "pipeline": "x", "jit_compile": "sometimes", "mixed_precision": "x", "shuffle": "x", "batch_norm": "x",
            "residual": "x", "per_batch_updates": "x", "live_val_predictions": "x", "preset": "x",
-           "persistence_floor": "x"}
+           "persistence_floor": "x", "floor_p": "2", "patch_len": "-1", "heads": "0", "trend_window": "-2"}
     spec, dropped = spec_from_link(bad)
     assert {d.split("=")[0] for d in dropped} == set(bad)
     assert not set(FIELD_SECTION) - set(bad) - {"n", "k", "features", "target", "split", "arch", "units",

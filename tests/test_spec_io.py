@@ -44,7 +44,7 @@ def test_params_accept_lists_of_values_and_report_unknown_names():
     ({"units": "32,x"}, "comma-separated list of whole numbers"),
     ({"dropout": "lots"}, "dropout: 'lots' is not a number"),
     ({"batch_norm": "maybe"}, "yes/no"),
-    ({"arch": "transformer"}, "arch: 'transformer' is not one of cnn, lstm, gru, mlp"),
+    ({"arch": "xgboost"}, "arch: 'xgboost' is not one of cnn, lstm, gru, mlp, tcn, transformer, nhits, dlinear"),
     ({"split": "0.5,0.2,0.2"}, "add up to 1"),
     ({"scaling": "zscore"}, "scaling: 'zscore' is not one of minmax, standard, logratio"),
     ({"epochs": "0"}, "epochs"),

@@ -54,8 +54,16 @@ HELP: dict[str, str] = {
                "the training part's range; 'standard' centres them around the training mean.",
     "split": "The history is cut by time: the model learns on the oldest part (training), is watched on "
              "the next (validation: decides when to stop) and judged on the newest (test), which it never saw.",
-    "arch": "The kind of network. GRU and LSTM read the window step by step and remember; CNN slides "
-            "small filters over it; MLP looks at all N values at once. Several units below = stacked layers.",
+    "arch": "The kind of network; the line below the choices says what the chosen one looks at and why "
+            "you would pick it. Several units = stacked layers (blocks).",
+    "tcn_kernel": "TCN only: how many candles each filter looks at; with each block the filters look twice as "
+                  "far apart, so more blocks are added until they see all N candles.",
+    "patch_len": "Transformer only: how many candles make one patch (the pieces attention compares). "
+                 "0 = N // 8, about 8 patches; the oldest candles that do not fill a patch are left out.",
+    "heads": "Transformer only: how many different ways of comparing patches each block learns at once "
+             "(at most the block's width).",
+    "trend_window": "DLinear only: how many candles the moving average spans that separates the smooth trend "
+                    "from the wiggles. 0 = 25 candles, or N if the window is shorter.",
     "units": "Size of each layer, comma-separated, one number per layer: '32' is one layer of 32, "
              "'64, 32' stacks two layers. Bigger layers can learn more but overfit more easily.",
     "kernel_sizes": "CNN only: how many neighbouring candles each filter looks at, one per conv layer.",

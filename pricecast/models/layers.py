@@ -1,6 +1,6 @@
 """Custom Keras layers of older run folders, registered so their ``.keras`` models still reload.
 
-New models use built-in layers only (``models._last_value``), so their files load in plain Keras.
+New models use built-in layers only (``models.parts.Parts.last_value``), so their files load in plain Keras.
 """
 from __future__ import annotations
 

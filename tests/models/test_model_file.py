@@ -46,3 +46,46 @@ def test_downloaded_model_loads_in_plain_keras_in_a_fresh_process(tmp_path):
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["pricecast_imported"] is False
     np.testing.assert_allclose(np.asarray(out["y"]), expected, rtol=1e-5, atol=1e-6)
+
+
+MANY_LOADER = """
+import json, sys
+import numpy as np
+import keras
+x = np.load(sys.argv[1])
+print(json.dumps({"y": {path: np.asarray(keras.models.load_model(path).predict(x, verbose=0)).tolist()
+                        for path in sys.argv[2:]},
+                  "pricecast_imported": any(m.split(".")[0] == "pricecast" for m in sys.modules)}))
+"""
+
+
+def test_every_architecture_saves_to_a_file_plain_keras_loads(tmp_path):
+    """Each architecture's ``.keras`` file loads in plain Keras in a fresh process and predicts the
+    same: only built-in layers. Weights are randomised first so the residual's zero start does not
+    hide a layer that reloads wrongly."""
+    from pricecast.models.builders import build_model
+    from pricecast.models.spec import ARCHITECTURES
+
+    specs = {"cnn": ModelSpec(arch="cnn", units=(4,), kernel_sizes=(3,), strides=(1,)),
+             "transformer": ModelSpec(arch="transformer", units=(8,), heads=2),
+             "nhits": ModelSpec(arch="nhits", units=(8, 8)), "tcn": ModelSpec(arch="tcn", units=(4,), batch_norm=True)}
+    x = np.random.default_rng(0).normal(0, 0.01, (5, 8, 2)).astype("float32")
+    x[:, -1, 1] = [0.5, -0.5, 1.0, 2.0, -1.0]
+    np.save(tmp_path / "x.npy", x)
+    rng = np.random.default_rng(1)
+    expected = {}
+    for arch in ARCHITECTURES:
+        model = build_model(specs.get(arch, ModelSpec(arch=arch, units=(4,))), 8, 3, ("open", "close"))
+        model.set_weights([rng.uniform(0.05, 0.3, w.shape).astype("float32") for w in model.get_weights()])  # >0: BN variances
+        path = str(tmp_path / f"{arch}.keras")
+        model.save(path)
+        expected[path] = np.asarray(model.predict(x, verbose=0))
+    done = subprocess.run([sys.executable, "-c", MANY_LOADER, str(tmp_path / "x.npy"), *expected],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["pricecast_imported"] is False
+    for path, y in expected.items():
+        assert np.isfinite(y).all() and np.ptp(y) > 0, path
+        np.testing.assert_allclose(np.asarray(out["y"][path]), y, rtol=1e-5, atol=1e-6, err_msg=path)

@@ -21,7 +21,7 @@ def test_options_are_validated_with_the_fix():
     with pytest.raises(ModelSpecError, match="needs 'close' among the input features"):
         check_model(ModelSpec(residual=True), 10, 2, ("open",))
     with pytest.raises(ModelSpecError, match="unknown architecture"):
-        check_model(ModelSpec(arch="transformer"), 10, 2, ("close",))
+        check_model(ModelSpec(arch="rnn"), 10, 2, ("close",))
     with pytest.raises(ModelSpecError, match="one kernel size and one stride per conv layer"):
         check_model(ModelSpec(arch="cnn", units=(8, 8), kernel_sizes=(3,), strides=(1, 1)), 10, 2, ("close",))
     with pytest.raises(ModelSpecError, match="conv layer 2 has nothing left"):
@@ -44,6 +44,14 @@ def test_untrained_residual_model_is_the_persistence_forecast(arch):
     model = build_model(spec, 12, 4, ("open", "close"), "close")
     x = np.random.default_rng(1).random((5, 12, 2), dtype=np.float32)
     np.testing.assert_allclose(model.predict(x, verbose=0), np.repeat(x[:, -1, 1:2], 4, axis=1), atol=1e-6)
+
+
+def test_residual_adds_each_rows_own_last_value_when_a_batch_holds_exactly_k_examples():
+    # Keras' Add broadcast (batch, K) + (batch, 1) across rows when batch == K: every row got the
+    # batch's K last values. The residual now adds a (batch, K) tensor.
+    model = build_model(ModelSpec(arch="gru", units=(4,), residual=True), 6, 4, ("close",))
+    x = np.random.default_rng(4).random((4, 6, 1), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.repeat(x[:, -1, :], 4, axis=1), atol=1e-6)
 
 
 def test_regularizers_land_on_the_chosen_weights():
@@ -88,7 +96,7 @@ def test_seed_gru_has_the_tutorials_layer_order():
 
 
 def test_the_fitting_n_is_worded_plainly():
-    from pricecast.models.builders import _values
+    from pricecast.models.spec import _values
 
     assert _values([11]) == "11"  # not "from 11 to 11"
     assert _values([8, 9, 10, 11]) == "8 to 11"
