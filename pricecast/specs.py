@@ -49,6 +49,12 @@ class TrainSpec:
     # first candidate for the best weights, so training that does not help ends as persistence.
     persistence_floor: bool = setting(True, help="keep 'no change' (persistence) when no epoch beats it on "
                                                  "validation (residual models)")
+    # A best epoch that beats the floor on validation by a hair is noise that usually loses on new data:
+    # it replaces the floor only when a paired test on the validation windows says the gain is real
+    # (the p-value times the epochs it was picked from, as the best of them was chosen on those windows).
+    floor_p: float = setting(0.05, limits=(0.0, 1.0),
+                             help="with the persistence floor: the trained model replaces 'no change' only if it beats "
+                                  "it on validation with a paired-test p below this (1 = any gain counts)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -69,7 +69,7 @@ ALLOWED: dict[str, set[str]] = {
     "presets": {"specs", "models.builders", "prep.windows", "data.samples", "data.quality"},
     "spec_io": {"specs", "models.builders", "prep.windows", "data.candles", "prep.scaling", "presets", "catalogue"},
     "training.feeding": {"prep.scaling", "prep.windows"},
-    "training.fitting": {"evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
+    "training.fitting": {"evaluation.leakage", "evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
                          "training.backend", "training.callbacks", "training.feeding"},
     "evaluation.recursive": {"prep.scaling", "prep.windows"},
     "plots.figures": set(),

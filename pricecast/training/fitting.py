@@ -13,13 +13,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pricecast.errors import PricecastError
+from pricecast.evaluation.leakage import paired_test
 from pricecast.evaluation.metrics import baseline_forecasts
 from pricecast.models.builders import build_model
 from pricecast.prep.scaling import Scaler
@@ -51,6 +52,10 @@ class Floor:
     applies: bool
     val_loss: float | None
     note: str
+    # the best epoch's gain over the floor on validation: paired-test p, and whether it was kept
+    p_value: float | None = None
+    p_needed: float | None = None
+    gain_kept: bool | None = None
 
 
 @dataclass
@@ -99,13 +104,19 @@ class FitResult:
         """The run metrics' ``persistence_floor``: applies, val_loss, ended_as_persistence and a plain note."""
         floor = self.floor or Floor(False, None, "no persistence floor")
         note = floor.note
-        if floor.applies and self.ended_as_persistence:
+        if floor.applies and floor.gain_kept is False:
+            note = (f"The best epoch's gain over persistence on validation is not significant (paired test "
+                    f"p = {floor.p_value:.2g} for the best of {self.epochs_run} epochs, needed below "
+                    f"{floor.p_needed:g}): the model ends as persistence, 'no change' (best epoch 0).")
+        elif floor.applies and self.ended_as_persistence:
             note = (f"No epoch beat persistence on validation (its val_loss {floor.val_loss:.6g}): the model "
                     f"ends as persistence, 'no change' (best epoch 0).")
         elif floor.applies and self.best_val_loss is not None:
+            evidence = "" if floor.p_value is None else f", paired test p = {floor.p_value:.2g} for the best of " \
+                                                        f"{self.epochs_run} epochs"
             note = (f"Epoch {self.best_epoch} beat persistence on validation (val_loss {self.best_val_loss:.6g} "
-                    f"< {floor.val_loss:.6g}).")
-        return {"applies": floor.applies, "val_loss": floor.val_loss,
+                    f"< {floor.val_loss:.6g}{evidence}).")
+        return {"applies": floor.applies, "val_loss": floor.val_loss, "gain_p": floor.p_value,
                 "ended_as_persistence": self.ended_as_persistence, "note": note}
 
     def raise_if_diverged(self, spec: RunSpec, where: str = "") -> None:
@@ -170,6 +181,8 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
                        validation_data=val_data, verbose=0,
                        callbacks=every)
     train_seconds = time.perf_counter() - started
+    if floor.applies and best.best_epoch > 0 and diverged.where is None:
+        floor = judge_gain(model, spec, val_data, floor, best, len(fitted.history.get("loss", [])))
     history = pd.DataFrame(fitted.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     times = clock.epoch_times
@@ -216,6 +229,31 @@ def persistence_floor(model, spec: RunSpec, val_part: WindowPart, scaler: Scaler
     if not np.isfinite(value):
         return Floor(False, None, "No persistence floor: its validation loss is not finite.")
     return Floor(True, value, f"Persistence ('no change') scores val_loss {value:.6g} on validation.")
+
+
+def judge_gain(model, spec: RunSpec, val_data: tuple, floor: Floor, best: Any, epochs: int = 1) -> Floor:
+    """Does the best epoch (restored in ``model``) beat the floor on validation by more than noise?
+    A one-sided paired test of the per-window losses (lag K-1: overlapping windows share errors).
+    The best of ``epochs`` epochs was picked on these same windows, so its p-value is multiplied by
+    that number (Bonferroni) before it is held against ``floor_p``: below it the epoch stays,
+    otherwise the floor's weights are restored."""
+    import keras
+
+    x, y = val_data
+    loss = keras.losses.get(spec.model.loss)
+    batch = spec.train.batch_size
+    trained = np.asarray(keras.ops.convert_to_numpy(loss(y, model.predict(x, batch_size=batch, verbose=0))))
+    model.set_weights(best.start_weights)
+    floor_loss = np.asarray(keras.ops.convert_to_numpy(loss(y, model.predict(x, batch_size=batch, verbose=0))))
+    model.set_weights(best.weights)
+    t, p = paired_test(floor_loss.reshape(len(y), -1).mean(axis=1) - trained.reshape(len(y), -1).mean(axis=1),
+                       lag=max(int(np.shape(y)[1]) - 1, 1))
+    one_sided = (p / 2 if t > 0 else 1 - p / 2) if np.isfinite(p) else 1.0
+    adjusted = min(1.0, one_sided * max(int(epochs), 1))
+    kept = adjusted < spec.train.floor_p or spec.train.floor_p >= 1.0
+    if not kept:
+        best.back_to_start(floor.val_loss)
+    return replace(floor, p_value=adjusted, p_needed=spec.train.floor_p, gain_kept=kept)
 
 
 def output_layer(model):

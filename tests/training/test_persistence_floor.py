@@ -65,7 +65,8 @@ def test_a_learnable_series_beats_the_floor(tmp_path):
     m = run.metrics
     assert m["best_epoch"] >= 1 and not m["ended_as_persistence"]
     assert m["persistence_floor"]["applies"] and m["best_val_loss"] < m["persistence_floor"]["val_loss"]
-    assert "beat persistence" in m["persistence_floor"]["note"]
+    assert "beat persistence" in m["persistence_floor"]["note"] and "paired test p = " in m["persistence_floor"]["note"]
+    assert m["persistence_floor"]["gain_p"] < 0.05  # a real gain, kept
     rmse, persistence = _test_rmse(run)
     assert rmse < persistence
 
@@ -110,3 +111,36 @@ def test_the_floor_is_persistence_in_price_units_and_scored_like_val_loss(scalin
     np.testing.assert_allclose(predicted, np.repeat(val.history[:, -1:], 2, axis=1), rtol=1e-6)
     x, y = scaled_arrays(val, prep.scaler)  # the floor's score is what Keras reports as val_loss
     assert result.floor.val_loss == pytest.approx(float(result.model.evaluate(x, y, batch_size=32, verbose=0)), rel=1e-6)
+
+
+def test_a_gain_over_the_floor_within_noise_does_not_replace_it():
+    """judge_gain: a best epoch whose validation gain over "no change" a paired test cannot tell from
+    noise gives the win back to the floor (its weights restored); floor_p = 1 keeps any gain."""
+    from pricecast.training.callbacks import BestWeights
+    from pricecast.training.feeding import scaled_arrays
+    from pricecast.training.fitting import Floor, build, judge_gain, output_layer
+    from pricecast.training.pipeline import prepare
+
+    prep = prepare(HOPELESS, make_candles(400))
+    model = build(HOPELESS, 2, "CPU", [])
+    val = scaled_arrays(prep.windows.val, prep.scaler)
+    layer = output_layer(model)
+    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    floor_weights = model.get_weights()
+    # "trained": the floor nudged by a hair, so any gain or loss is noise
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel + 1e-7, bias])
+    nudged = model.get_weights()
+    for floor_p, kept in ((0.05, False), (1.0, True)):
+        best = BestWeights()
+        best.set_model(model)
+        best.start(floor_weights, 1.0)
+        best.best_epoch, best.weights = 3, nudged
+        model.set_weights(nudged)
+        spec = HOPELESS.replace(train=replace(HOPELESS.train, floor_p=floor_p))
+        judged = judge_gain(model, spec, val, Floor(True, 1.0, "scored"), best)
+        assert judged.gain_kept is kept and judged.p_needed == floor_p
+        want = nudged if kept else floor_weights
+        assert best.best_epoch == (3 if kept else 0)
+        for got, expected in zip(model.get_weights(), want):
+            np.testing.assert_array_equal(got, expected)
