@@ -6,7 +6,7 @@ from dataclasses import replace
 import streamlit as st
 
 from pricecast.data.candles import CANDLE_COLUMNS
-from pricecast.models.builders import (
+from pricecast.models.spec import (
     ACTIVATIONS,
     ARCH_HELP,
     ARCH_LABELS,
@@ -224,7 +224,7 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
 
 def _check(spec: RunSpec) -> None:
     """Shapes and sizes before any training (no TensorFlow): errors with the fix, or what will train."""
-    from pricecast.models.builders import count_params
+    from pricecast.models.checks import count_params
     from pricecast.spec_io import SpecError, validate_spec
     from pricecast.training.pipeline import prepare
 

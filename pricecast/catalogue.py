@@ -17,7 +17,7 @@ from typing import Any
 
 from pricecast.errors import PricecastError
 from pricecast.field_meta import KEY
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pricecast.data.quality import split_ref
 from pricecast.data.samples import CATALOGUE
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 

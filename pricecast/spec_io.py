@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from pricecast.catalogue import FIELDS, SECTIONS, SPLIT_LIMITS, Field, SpecError, format_value
-from pricecast.models.builders import ModelSpec, ModelSpecError, check_model
+from pricecast.models.checks import check_model
+from pricecast.models.spec import ModelSpec, ModelSpecError
 from pricecast.prep.windows import WindowError, WindowSpec
 from pricecast.presets import PRESETS, origin_preset
 from pricecast.specs import RunSpec, TrainSpec

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from pricecast.errors import PricecastError
 from pricecast.field_meta import setting
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.scaling import SCALERS
 from pricecast.prep.windows import WindowSpec
 

@@ -64,10 +64,11 @@ ALLOWED: dict[str, set[str]] = {
     "models.parts": set(),
     **{f"models.{family}": set() for family in ("classic", "tcn", "transformer", "nhits", "dlinear")},
     "models.builders": set(),
-    "specs": {"models.builders", "prep.windows", "field_meta", "prep.scaling"},
-    "catalogue": {"field_meta", "models.builders", "specs", "prep.windows"},
-    "presets": {"specs", "models.builders", "prep.windows", "data.samples", "data.quality"},
-    "spec_io": {"specs", "models.builders", "prep.windows", "data.candles", "prep.scaling", "presets", "catalogue"},
+    "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
+    "catalogue": {"field_meta", "models.spec", "prep.windows", "specs"},
+    "presets": {"data.quality", "data.samples", "models.spec", "prep.windows", "specs"},
+    "spec_io": {"catalogue", "data.candles", "models.checks", "models.spec", "prep.scaling", "prep.windows",
+                "presets", "specs"},
     "training.feeding": {"prep.scaling", "prep.windows"},
     "training.fitting": {"evaluation.leakage", "evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
                          "training.backend", "training.callbacks", "training.feeding"},
@@ -78,7 +79,7 @@ ALLOWED: dict[str, set[str]] = {
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
     "training.runs": {"data.datasets", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
     "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.leakage", "evaluation.metrics",
-                          "models.builders", "prep.scaling", "prep.windows", "specs", "training.backend",
+                          "models.checks", "prep.scaling", "prep.windows", "specs", "training.backend",
                           "training.callbacks", "training.fitting", "training.runs", "training.types"},
     "training.predicting": {"evaluation.metrics", "prep.windows", "training.fitting", "training.pipeline",
                             "training.types"},
@@ -94,15 +95,14 @@ ALLOWED: dict[str, set[str]] = {
                        "evaluation.recursive", "evaluation.uncertainty", "prep.scaling", "prep.windows",
                        "training.fitting"},
     "backtest.walkforward": {"backtest.folds", "backtest.result", "backtest.spec", "backtest.store", "data.datasets",
-                             "evaluation.recursive", "evaluation.uncertainty", "models.builders", "prep.scaling",
+                             "evaluation.recursive", "evaluation.uncertainty", "models.checks", "prep.scaling",
                              "prep.windows", "specs", "training.fitting"},
     "plots.backtest": {"backtest.result", "evaluation.metrics"},
     # inside experiments: spec <- stats <- storage <- running (-> execution); candles, presets beside
-    "experiments.spec": {"catalogue", "models.builders", "specs"},
+    "experiments.spec": {"catalogue", "models.checks", "models.spec", "specs"},
     "experiments.stats": {"experiments.spec"},
     "experiments.candles": {"data.datasets", "experiments.spec", "training.pipeline"},
-    "experiments.presets": {"catalogue", "experiments.candles", "experiments.spec", "models.builders", "presets",
-                            "specs"},
+    "experiments.presets": {"catalogue", "experiments.candles", "experiments.spec", "models.spec", "presets", "specs"},
     "experiments.storage": {"experiments.spec", "experiments.stats", "paths", "training.runs"},
     "experiments.running": {"experiments.candles", "experiments.execution", "experiments.spec", "experiments.storage"},
     # trials run as jobs, on the job machinery (executors, registry, task) — never on jobs.tasks,
@@ -303,7 +303,7 @@ def _edge_lines(graph: dict[str, set[str]], members: set[str]) -> list[str]:
 def test_the_scan_sees_the_package():
     # guards the tests below against passing on an empty scan (a moved folder, a broken parser)
     assert {"cli.main", "training.pipeline", "data.market.loader", "jobs.worker", "models.layers"} <= MODULES.keys()
-    assert any(i.module == "training.pipeline" and i.target == "pricecast.models.builders" for i in IMPORTS)
+    assert any(i.module == "training.pipeline" and i.target == "pricecast.models.checks" for i in IMPORTS)
     assert any(i.module == "cli.main" and i.target == "pricecast.cli.data" and i.top for i in IMPORTS)
     assert any(i.module == "models.layers" and i.target == "keras" and i.top for i in IMPORTS)
 

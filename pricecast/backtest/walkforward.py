@@ -28,7 +28,7 @@ from pricecast.backtest.store import FoldStore
 from pricecast.data.datasets import load_data
 from pricecast.evaluation.recursive import recursive_problem
 from pricecast.evaluation.uncertainty import has_dropout, no_dropout_message
-from pricecast.models.builders import check_model
+from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import series_arrays
 from pricecast.specs import RunSpec

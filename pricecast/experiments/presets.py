@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pricecast.catalogue import field_named
 from pricecast.experiments.candles import load_candles
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, Variation
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.presets import get_preset
 from pricecast.specs import RunSpec, TrainSpec
 

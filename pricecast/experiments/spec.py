@@ -17,7 +17,8 @@ import numpy as np
 
 from pricecast.catalogue import SpecError, field_named, with_overrides
 from pricecast.errors import PricecastError
-from pricecast.models.builders import ModelSpec, check_model
+from pricecast.models.checks import check_model
+from pricecast.models.spec import ModelSpec
 from pricecast.specs import RunSpec
 
 MODEL_FIELDS: frozenset[str] = frozenset(f.name for f in fields(ModelSpec))

@@ -1,38 +1,21 @@
 """Keras builders: ``build_model(spec, n, k, features)`` for every architecture of ``ModelSpec``.
 
 The spec, the shape checks and the parameter count live in ``models.spec`` and ``models.checks``
-(no Keras); they are re-exported here because most callers import them with the builder. Each
+(no Keras). Each
 family has its module (``classic``: CNN/LSTM/GRU/MLP, ``tcn``, ``transformer``, ``nhits``,
 ``dlinear``); they share ``models.parts``. Keras is imported inside the functions that build, so
 importing this module stays cheap — the dashboard opens without TensorFlow.
 """
 from __future__ import annotations
 
-from pricecast.models.checks import check_model, count_params
+from pricecast.models.checks import check_model
 from pricecast.models.classic import cnn, mlp, recurrent
 from pricecast.models.dlinear import dlinear
 from pricecast.models.nhits import nhits
 from pricecast.models.parts import Parts
-from pricecast.models.spec import (
-    ACTIVATIONS,
-    ARCH_HELP,
-    ARCH_LABELS,
-    ARCHITECTURES,
-    CNN_HEADS,
-    LOSSES,
-    OPTIMIZERS,
-    OUTPUT_ACTIVATIONS,
-    REGULARIZED,
-    ModelSpec,
-    ModelSpecError,
-    conv_lengths,
-)
+from pricecast.models.spec import ModelSpec
 from pricecast.models.tcn import tcn
 from pricecast.models.transformer import transformer
-
-__all__ = ["ACTIVATIONS", "ARCH_HELP", "ARCH_LABELS", "ARCHITECTURES", "CNN_HEADS", "LOSSES", "OPTIMIZERS",
-           "OUTPUT_ACTIVATIONS", "REGULARIZED", "ModelSpec", "ModelSpecError", "build_model", "check_model",
-           "conv_lengths", "count_params", "model_summary"]
 
 # arch -> body + head: (Parts, inputs, n, k) -> the (batch, K) forecast before the output activation
 _FAMILIES = {"lstm": recurrent, "gru": recurrent, "cnn": cnn, "mlp": mlp, "tcn": tcn, "transformer": transformer,

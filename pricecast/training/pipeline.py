@@ -17,7 +17,7 @@ from pricecast.data.datasets import load_data
 from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
 from pricecast.evaluation.leakage import check_prepared, check_run
 from pricecast.evaluation.metrics import evaluate
-from pricecast.models.builders import check_model
+from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowError, WindowSet, example_counts, latest_window, make_windows
 from pricecast.specs import RunSpec

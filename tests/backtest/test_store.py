@@ -5,7 +5,7 @@ import numpy as np
 
 from pricecast.backtest.spec import BacktestSpec, plan_folds
 from pricecast.backtest.store import FoldStore, cache_root, spec_hash
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 

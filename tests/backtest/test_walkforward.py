@@ -10,7 +10,7 @@ import pytest
 import pricecast.backtest.walkforward as walkforward
 from pricecast.backtest.spec import BacktestError, BacktestSpec
 from pricecast.backtest.walkforward import run_backtest
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.training.fitting import FitResult

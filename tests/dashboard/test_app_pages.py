@@ -386,7 +386,8 @@ def test_model_page_offers_derived_features_and_time_of_day_only_on_intraday_dat
 
 
 def test_new_architectures_on_the_model_page_explained_with_their_own_options():
-    from pricecast.models.builders import ARCH_HELP, count_params
+    from pricecast.models.checks import count_params
+    from pricecast.models.spec import ARCH_HELP
 
     at = _app({"data": "sample:IBM", "n": "32", "k": "4", "arch": "transformer", "units": "8,8", "patch_len": "4",
                "heads": "2", "since": "2011-01-01"})

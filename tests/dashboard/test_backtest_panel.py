@@ -15,7 +15,7 @@ def panel_script(rows: int, home: str) -> None:
     import os
 
     os.environ["PRICECAST_HOME"] = home
-    from pricecast.models.builders import ModelSpec
+    from pricecast.models.spec import ModelSpec
     from pricecast.prep.windows import WindowSpec
     from pricecast.specs import RunSpec, TrainSpec
     from tests.conftest import make_candles

@@ -18,7 +18,7 @@ from pricecast.evaluation.leakage import (
     paired_test,
     problems,
 )
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowPart, WindowSpec
 from pricecast.specs import RunSpec, TrainSpec

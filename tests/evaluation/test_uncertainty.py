@@ -14,7 +14,7 @@ from pricecast.evaluation.uncertainty import (
     has_dropout,
     sample_band,
 )
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowPart, WindowSpec
 

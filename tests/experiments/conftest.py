@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pricecast.experiments.spec import ExperimentSpec, Variation, grid
 from pricecast.experiments.storage import Experiment
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 

@@ -14,7 +14,7 @@ from pricecast.experiments.presets import (
     scale,
 )
 from pricecast.experiments.spec import ExperimentError, apply_overrides, validate
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 
 
 def test_seed_presets_and_size():

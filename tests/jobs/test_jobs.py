@@ -20,7 +20,7 @@ from pricecast.jobs.job import Job
 from pricecast.jobs.registry import JobRegistry
 from pricecast.jobs.task import Task
 from pricecast.jobs.tasks import RUNNER
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.training.runs import list_runs

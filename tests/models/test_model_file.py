@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.training.pipeline import train

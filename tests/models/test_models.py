@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from pricecast.models.builders import ModelSpec, ModelSpecError, build_model, check_model, conv_lengths
+from pricecast.models.builders import build_model
+from pricecast.models.checks import check_model
+from pricecast.models.spec import ModelSpec, ModelSpecError, conv_lengths
 from pricecast.presets import PRESETS, get_preset
 
 SEED_CNN2 = ModelSpec(arch="cnn", units=(8, 1), kernel_sizes=(20, 16), strides=(3, 4), cnn_head="conv",
@@ -80,7 +82,7 @@ def test_saved_model_reloads(tmp_path):
                                                        batch_norm=True, dense_units=(6,))),
 ], ids=lambda s: f"{s.preset or 'custom'}-{s.model.arch}-{'-'.join(map(str, s.model.units))}")
 def test_parameter_count_without_keras_matches_keras(spec):
-    from pricecast.models.builders import count_params
+    from pricecast.models.checks import count_params
 
     w = spec.window
     model = build_model(spec.model, w.n, w.k, w.features, w.target)

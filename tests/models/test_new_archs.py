@@ -3,8 +3,9 @@ that name the fix, the parameter count without Keras, and one tiny training each
 import numpy as np
 import pytest
 
-from pricecast.models.builders import ModelSpec, ModelSpecError, build_model, check_model, count_params
-from pricecast.models.spec import ARCH_HELP, ARCH_LABELS, ARCHITECTURES, tcn_dilations
+from pricecast.models.builders import build_model
+from pricecast.models.checks import check_model, count_params
+from pricecast.models.spec import ARCH_HELP, ARCH_LABELS, ARCHITECTURES, ModelSpec, ModelSpecError, tcn_dilations
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.training.pipeline import train

@@ -10,7 +10,7 @@ import pytest
 
 from pricecast.catalogue import FIELDS, SpecError, with_overrides
 from pricecast.evaluation.leakage import check_prepared
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep import features
 from pricecast.prep.features import DERIVED, Feature, FeatureError, collapse, expand
 from pricecast.prep.windows import WindowError, WindowSpec, latest_window, make_windows

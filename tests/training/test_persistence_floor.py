@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pricecast.backtest.walkforward import BacktestSpec, run_backtest
-from pricecast.models.builders import ModelSpec
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.training.pipeline import train
