@@ -369,4 +369,4 @@ def body() -> None:
     st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon="➡️")
 
 
-common.run_page("Data", "📊", body, charts=True)
+common.run_page("Data", "📊", body)

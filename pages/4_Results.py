@@ -192,4 +192,4 @@ def body() -> None:
                 common.guard(lambda view=view: view(run))
 
 
-common.run_page("Results", "🎯", body, charts=True)
+common.run_page("Results", "🎯", body)

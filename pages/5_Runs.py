@@ -141,4 +141,4 @@ def body() -> None:
     _delete(chosen)
 
 
-common.run_page("Runs", "🗂️", body, charts=True)
+common.run_page("Runs", "🗂️", body)

@@ -109,18 +109,14 @@ HELP: dict[str, str] = {
 }
 
 
-def run_page(title: str, icon: str, body: Callable[[], None], charts: bool = False) -> None:
+def run_page(title: str, icon: str, body: Callable[[], None]) -> None:
     """Every page: config, the setup from/to the URL, the body (errors as messages), then the
-    sidebar status (last, so it shows what the body may just have changed). ``charts``: the page
-    draws a Plotly chart or a data grid when it opens, so the browser starts loading them first."""
+    sidebar status (last, so it shows what the body may just have changed)."""
     st.set_page_config(page_title=f"{title} · pricecast", page_icon=icon, layout="wide")
-    if charts:
-        preload.preload_charts(delay_ms=0)
     guard(_setup)
     guard(body)
     guard(_sidebar)
-    if not charts:
-        preload.preload_charts()  # last: once this page is drawn, for the next ones
+    preload.preload_charts()  # last: once this page is drawn, for the next ones
 
 
 def _setup() -> None:

@@ -67,9 +67,9 @@ def script(files: tuple[str, ...], delay_ms: int = DELAY_MS) -> str:
 
 
 def preload_charts(delay_ms: int = DELAY_MS) -> None:
-    """Ask the browser to load Plotly and the data grid once it has nothing else to do. Pages without a
-    chart call it last, so they are drawn first; pages with one call it first (``delay_ms=0``), so the
-    browser starts on Plotly while the server is still working out the page, not after it."""
+    """Ask the browser to load Plotly and the data grid once it has nothing else to do; call it last on
+    a page, so the page itself is drawn first. (Asking first on a page that draws a chart itself did not
+    make it open sooner: bench/dashboard.py, docs/BENCHMARKS.md section 4.)"""
     files = chunk_files()
     if files:
         # In a hidden container, so the script takes no room in the sidebar; a style-only st.html goes to
