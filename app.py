@@ -7,6 +7,9 @@ TensorFlow: Keras is imported only when a model is trained or its summary is ask
 import streamlit as st
 
 from ui.common import PAGES
+from ui.preload import warm_imports
+
+warm_imports()  # once per server process: what the chart pages import, while the user reads the first page
 
 st.navigation(
     [st.Page(path, title=title, icon=icon, default=(i == 0)) for i, (path, title, icon) in enumerate(PAGES)],

@@ -5,6 +5,7 @@ the time to draw the Data page's candlestick for 500,000 candles, and each page'
     python bench/dashboard.py            # 3 cold starts, 3 Data-page draws, 3 opens of every page
     python bench/dashboard.py --full     # 5 of each
     python bench/dashboard.py --pages    # only the page opens
+    python bench/dashboard.py --via-home # only the pages opened from the home page's menu
 
 Page opens: for every page, a fresh server (so the page pays its own imports, as for the first
 visitor) and a new browser tab that opens the page's address directly; timed from ``goto`` until
@@ -190,6 +191,39 @@ def page_opens(browser, home: Path, repeats: int, roots: dict[str, Path] | None 
     return out
 
 
+NAV_WAIT_S = 2.0  # a user reading the home page before choosing a page in the menu
+
+
+def page_navigations(browser, home: Path, repeats: int, roots: dict[str, Path] | None = None) -> dict:
+    """Seconds from a click in the sidebar menu to the page settled, for the way most visits go: a
+    fresh server and a fresh browser context open the home page, the user reads it for
+    :data:`NAV_WAIT_S`, then picks the page (Streamlit switches pages inside the same browser page,
+    so what the browser loaded on the home page stays loaded)."""
+    roots = roots or {"": ROOT}
+    out: dict = {}
+    targets = [p for p in PAGE_TITLES if p and p not in PAGE_PATHS]
+    for _ in range(repeats):
+        for path, (label, root) in ((p, r) for p in targets for r in roots.items()):
+            proc, url, _ = start_server(home, root)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            try:
+                page = context.new_page()
+                with Timer() as t_home:
+                    page.goto(url)
+                    _settled(page, "")
+                time.sleep(NAV_WAIT_S)
+                with Timer() as t:
+                    page.get_by_test_id("stSidebar").get_by_role("link", name=PAGE_TITLES[path]).first.click()
+                    _settled(page, path)
+                entry = out.setdefault(f"{path}{label}", {"home_s": [], "click_s": []})
+                entry["home_s"].append(t_home.seconds)
+                entry["click_s"].append(t.seconds)
+            finally:
+                context.close()
+                stop(proc)
+    return out
+
+
 def page_rows(pages: dict) -> list[dict]:
     def home(name: str) -> float:  # the Home row of the same checkout
         suffix = name[name.index(" ["):] if " [" in name else ""
@@ -217,14 +251,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--pages", action="store_true", help="only time each page's first open")
-    ap.add_argument("--against", type=Path, help="with --pages: also open every page from the checkout in this "
-                    "folder (e.g. an older commit), interleaved with this one, page by page")
+    ap.add_argument("--via-home", action="store_true", help="only time each page opened from the home page's "
+                    "menu (a click after reading the home page) instead of by its address")
+    ap.add_argument("--against", type=Path, help="with --pages or --via-home: also open every page from the "
+                    "checkout in this folder (e.g. an older commit), interleaved with this one, page by page")
     args = ap.parse_args()
-    repeats = 5 if args.full else (2 if args.pages else 3)
+    repeats = 5 if args.full else (2 if args.pages or args.via_home else 3)
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dash-"))
     seed_home(tmp)
+    if args.via_home:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            try:
+                roots = {" [this]": ROOT, " [other]": args.against.resolve()} if args.against else None
+                navs = page_navigations(browser, tmp, repeats, roots)
+            finally:
+                browser.close()
+        rows = [{"page": name, "home s": median(n["home_s"]), "click to settled s": median(n["click_s"])}
+                for name, n in navs.items()]
+        print(table(rows, ["page", "home s", "click to settled s"]))
+        print(f"written {save_results('dashboard_navigation', {'repeats': repeats, 'wait_s': NAV_WAIT_S, 'pages': navs})}")
+        return
     if args.pages:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

@@ -260,11 +260,14 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
             what = "Downloaded candles kept on this computer" if kind == "market" else "File"
             st.caption(f"{what}: last updated {_age(age)} · last candle {info['last'][:16].replace('T', ' ')} UTC.")
     if info["gap_list"]:
-        with st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)"):
+        # Lazy (only drawn once opened): a closed expander's table would still load the data grid.
+        where = st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)",
+                            key="data_gaps_open", on_change="rerun")
+        if where.open:
             gaps = pd.DataFrame(info["gap_list"])
-            st.dataframe(pd.DataFrame({"Last candle before": gaps["start"].map(lambda t: _when(t, daily)),
-                                       "First candle after": gaps["end"].map(lambda t: _when(t, daily)),
-                                       "Missing candles": gaps["missing"]}), hide_index=True)
+            where.dataframe(pd.DataFrame({"Last candle before": gaps["start"].map(lambda t: _when(t, daily)),
+                                          "First candle after": gaps["end"].map(lambda t: _when(t, daily)),
+                                          "Missing candles": gaps["missing"]}), hide_index=True)
 
 
 QUALITY_HELP = {
@@ -301,12 +304,13 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
                    + (f" ({lines[-1]}.)" if lines else ""))
     else:
         st.warning("Found: " + "; ".join(lines) + ".")
-        with st.expander("Where they are (also marked on the chart below)"):
-            for title, rows in (("Stale stretches", q["stale"]), ("Gaps", q["gaps"]), ("Duplicates", q["duplicates"]),
-                                ("Jumps", q["jumps"]), ("Impossible candles", [{"time": t} for t in q["bad_ohlc"]])):
-                if rows:
-                    st.markdown(f"**{title}**")
-                    st.dataframe(pd.DataFrame(rows), hide_index=True)
+        where = st.expander("Where they are (also marked on the chart below)", key="data_quality_open",
+                            on_change="rerun")  # lazy, as the gaps' expander
+        for title, rows in (("Stale stretches", q["stale"]), ("Gaps", q["gaps"]), ("Duplicates", q["duplicates"]),
+                            ("Jumps", q["jumps"]), ("Impossible candles", [{"time": t} for t in q["bad_ohlc"]])):
+            if rows and where.open:
+                where.markdown(f"**{title}**")
+                where.dataframe(pd.DataFrame(rows), hide_index=True)
     base, is_cut = split_ref(ref)
     if is_cut or not report.is_clean:
         clean = q["longest_clean"]

@@ -271,7 +271,11 @@ def results_panel() -> None:
         return
     st.info(exp.note())
     order = [v.label for v in s.variations]
-    st.dataframe(comparison_table(exp.summary()), hide_index=True, width="stretch")
+    # One row per setting: a plain table (no data grid to load in the browser for a handful of rows).
+    table = comparison_table(exp.summary())
+    formats = {c: "{:.4g}" for c in table.select_dtypes("float").columns} | {
+        "Skill vs persistence (mean)": "{:+.1%}", "Parameters": "{:,.0f}"}
+    st.table(table.style.hide(axis="index").format({c: f for c, f in formats.items() if c in table}, na_rep="–"))
     # Lazy tabs: only the open one runs and is drawn.
     t1, t2, t3, t4 = st.tabs(["Test error per setting", "Skill vs persistence", "Loss curves", "Every training"],
                              key="exp_tab", on_change="rerun")

@@ -12,7 +12,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from pricecast.errors import PricecastError, describe
 
-from . import state
+from . import preload, state
 
 log = logging.getLogger("pricecast.ui")
 
@@ -125,6 +125,7 @@ def run_page(title: str, icon: str, body: Callable[[], None]) -> None:
     guard(_setup)
     guard(body)
     guard(_sidebar)
+    preload.preload_charts()  # last: once this page is drawn, for the next ones
 
 
 def _setup() -> None:

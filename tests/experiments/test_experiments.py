@@ -184,3 +184,5 @@ def test_experiments_page_runs_a_tiny_experiment():
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert any(trace.get("type") == "box" for chart in charts for trace in chart["data"])
     assert any("Lowest mean test RMSE" in i.value for i in at.info)
+    # One row per setting as a plain table: the page loads no data grid until "Every training" is opened.
+    assert len(at.table) == 1 and not at.dataframe
