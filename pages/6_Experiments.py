@@ -112,8 +112,9 @@ def setup_form() -> None:
         default_data = spec.data
     elif mode in SETUP_PRESETS:
         preset = experiment_presets()[mode]
-        st.caption(f"{preset.source.capitalize()}. Your setup: N={spec.window.n}, K={spec.window.k}, "
-                   f"{spec.scaling} scaling, {spec.train.epochs} epochs, on {common.md(common.data_label(spec.data))}.")
+        st.caption(f"{preset.source[:1].upper()}{preset.source[1:]}. Your setup: N={spec.window.n}, K={spec.window.k}, "
+                   f"{spec.scaling} scaling, {spec.train.epochs} epoch{'s' if spec.train.epochs != 1 else ''}, on "
+                   f"{common.md(common.data_label(spec.data))}.")
         default_data = spec.data
     else:
         preset = experiment_presets()[mode]

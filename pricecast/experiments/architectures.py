@@ -42,21 +42,23 @@ def arch_model(arch: str, window: WindowSpec) -> tuple[ModelSpec, str]:
     short = ARCH_LABELS[arch].split(" (")[0]
     # The residual output needs the target among the inputs; without it each model predicts levels.
     residual = window.target in window.features
-    note = "" if residual else f"; residual off: '{window.target}' is not an input"
+    notes = [] if residual else [f"residual off: '{window.target}' is not an input"]
     preset = ARCH_PRESETS.get(arch)
-    why = "no preset"
     if preset:
         model = replace(get_preset(preset).spec.model, residual=residual)
-        problem = _problem(model, window)
-        if problem is None:
-            return model, f"{short} (preset {preset}{note})"
-        why = f"preset {preset} does not fit N={window.n}, K={window.k}: {problem}"
+        if _problem(model, window) is None:
+            return model, _label(f"{short} · preset {preset}", notes)
+        notes.insert(0, f"{preset} does not fit N={window.n}, K={window.k}")
     model = ModelSpec(arch=arch, residual=residual)
     problem = _problem(model, window)
     if problem is not None:
         raise ExperimentError(f"{short} cannot run on N={window.n}, K={window.k} even with its default "
                               f"settings: {problem}")
-    return model, f"{short} (default settings: {why}{note})"
+    return model, _label(f"{short} · default settings", notes)
+
+
+def _label(name: str, notes: list[str]) -> str:
+    return f"{name} ({'; '.join(notes)})" if notes else name
 
 
 def all_architectures(base: RunSpec, repeats: int = REPEATS, folds: int = FOLDS,

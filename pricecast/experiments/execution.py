@@ -77,6 +77,7 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
         "test_rmse": test.get("rmse"), "persistence_rmse": test.get("persistence_rmse"), "skill": test.get("skill"),
         "test_mae": (test.get("model") or {}).get("mae"), "test_direction": (test.get("model") or {}).get("direction"),
         "val_rmse": val.get("rmse"),
+        "as_persistence": float(bool((m.get("persistence_floor") or {}).get("ended_as_persistence"))),
         "best_val_loss": m.get("best_val_loss"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
         "train_seconds": m.get("train_seconds"),
         "seconds_per_epoch": (m.get("train_seconds") or 0.0) / epochs,
@@ -123,7 +124,8 @@ def _walk_forward_trial(task: dict, candles: pd.DataFrame, record: dict, started
         "test_rmse": pooled["rmse"], "persistence_rmse": pooled["persistence_rmse"],
         "skill": 1.0 - pooled["ratio"] if np.isfinite(pooled["ratio"]) else None,
         "paired_p": pooled["p_value"], "fold_wins": pooled["fold_wins"], "forecasts": pooled["forecasts"],
-        "folds_as_persistence": sum(bool(i.get("ended_as_persistence")) for i in infos),
+        # the share of the folds' models that no epoch beat: they forecast 'no change'
+        "as_persistence": sum(bool(i.get("ended_as_persistence")) for i in infos) / max(1, len(infos)),
         "test_mae": model.get("mae"), "test_direction": model.get("direction"), "val_rmse": None,
         "best_val_loss": float(np.mean(best)) if best else None, "best_epoch": None, "epochs_run": epochs,
         "train_seconds": seconds, "seconds_per_epoch": seconds / max(1, epochs),

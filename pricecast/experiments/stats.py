@@ -17,7 +17,8 @@ TRIAL_COLUMNS = ("key", "variation", "label", "repeat", "seed", "status", "test_
                  "test_mae", "test_direction", "val_rmse", "best_val_loss", "best_epoch", "epochs_run",
                  "train_seconds", "seconds_per_epoch", "params", "device", "run_dir", "error",
                  # walk-forward trials only (an experiment with folds): pooled over the folds
-                 "folds", "paired_p", "fold_wins", "folds_as_persistence")
+                 "folds", "paired_p", "fold_wins",
+                 "as_persistence")  # share of the trial's models the persistence floor kept at 'no change'
 
 
 def trials_frame(records: Iterable[dict], exp: ExperimentSpec | None = None) -> pd.DataFrame:
@@ -34,7 +35,7 @@ def trials_frame(records: Iterable[dict], exp: ExperimentSpec | None = None) -> 
     for col in ("test_rmse", "persistence_rmse", "skill", "test_mae", "test_direction", "val_rmse", "best_val_loss",
                 "train_seconds", "seconds_per_epoch"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-    for col in ("paired_p", "folds", "fold_wins", "folds_as_persistence"):
+    for col in ("paired_p", "folds", "fold_wins", "as_persistence"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     # below 1 beats persistence on the trial's own test windows
     frame["ratio"] = frame["test_rmse"] / frame["persistence_rmse"].where(frame["persistence_rmse"] > 0)
@@ -100,6 +101,7 @@ def summarize(frame: pd.DataFrame, exp: ExperimentSpec | None = None) -> pd.Data
             # for every seed this is a one-sample t-test of the mean RMSE against it
             "p_vs_persistence": welch_p(part["test_rmse"].tolist(), part["persistence_rmse"].tolist()),
             "persistence_rmse": float(part["persistence_rmse"].mean()) if len(part) else math.nan,
+            "as_persistence": float(part["as_persistence"].mean()) if part["as_persistence"].notna().any() else math.nan,
             "best_val_loss_mean": float(part["best_val_loss"].mean()) if len(part) else math.nan,
             "best_val_loss_min": float(part["best_val_loss"].min()) if len(part) else math.nan,
             "train_seconds_mean": float(part["train_seconds"].mean()) if len(part) else math.nan,
@@ -180,6 +182,9 @@ def persistence_ranking(summary: pd.DataFrame) -> str:
     better = done[done["vs_persistence"] == "better beyond the spread"]["label"].tolist()
     verdict = (f"{_join(better)} beat{'s' if len(better) == 1 else ''} it beyond the run-to-run spread."
                if better else "None beats it beyond the run-to-run spread.")
+    if (done["as_persistence"] == 1.0).all():
+        verdict += (" Every model ended as persistence: no epoch beat 'no change' on validation, so the persistence "
+                    "floor kept it (more epochs or more data may change that).")
     return f"RMSE / persistence, best first: {line}. {verdict}"
 
 
@@ -242,6 +247,7 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
         "Skill vs persistence (mean)": summary["skill_mean"],
         "p vs persistence": summary["p_vs_persistence"],
         "Gap to persistence": summary["vs_persistence"],
+        "Share ended as persistence": summary["as_persistence"],
         "Parameters": summary["params"],
         "Seconds per epoch": summary["seconds_per_epoch"],
         "Gap to best": summary["vs_best"],

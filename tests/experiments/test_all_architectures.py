@@ -44,19 +44,19 @@ def test_a_preset_network_is_reused_where_it_fits_and_the_fallback_is_named():
     by_id = {v.id: v for v in all_architectures(wide).variations}
     assert by_id["transformer"].overrides == {**get_preset("transformer-btc-hourly").spec.model.to_dict(),
                                               "residual": True}
-    assert "preset transformer-btc-hourly" in by_id["transformer"].label
+    assert by_id["transformer"].label == "Transformer · preset transformer-btc-hourly"
     assert by_id["gru"].overrides == get_preset("default").spec.model.to_dict()
     # N=6: the Transformer preset's patches of 8 do not fit; the defaults (patch N // 8) do
     model, label = arch_model("transformer", WindowSpec(n=6, k=2))
     assert model == ModelSpec(arch="transformer", residual=True)
-    assert label.startswith("Transformer (default settings: preset transformer-btc-hourly does not fit N=6")
+    assert label == "Transformer · default settings (transformer-btc-hourly does not fit N=6, K=2)"
     with pytest.raises(ExperimentError, match="TCN cannot run on N=2"):
         arch_model("tcn", WindowSpec(n=2, k=2))
 
 
 def test_residual_output_needs_the_target_among_the_inputs():
     model, label = arch_model("gru", WindowSpec(n=30, k=5, features=("volume",), target="close"))
-    assert not model.residual and "residual off" in label
+    assert not model.residual and label == "GRU · preset default (residual off: 'close' is not an input)"
     check_model(model, 30, 5, ("volume",), "close")
 
 
@@ -117,3 +117,20 @@ def test_a_tiny_run_ranks_against_persistence_and_records_the_pooled_backtest(tm
     assert record["persistence_rmse"] == pytest.approx(result.overall["persistence"]["rmse"], rel=1e-9)
     assert record["test_rmse"] == pytest.approx(result.overall["model"]["rmse"], rel=1e-6)
     assert record["forecasts"] == result.overall["windows"]
+
+
+def test_the_experiments_page_offers_it_on_the_current_setup_at_a_small_size():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages" / "6_Experiments.py"),
+                           default_timeout=60)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.radio(key="exp_mode").value == "all-architectures"
+    setup = get_preset("default").spec  # a fresh session's setup
+    assert any(f"Your setup: N={setup.window.n}, K={setup.window.k}" in c.value for c in at.caption)
+    n = len(ARCHITECTURES)
+    assert any(f"**{n} settings × 2 repeats = {2 * n} trainings** of 2 epochs each, each walked forward over 3 "
+               "test folds" in m.value for m in at.markdown), [m.value for m in at.markdown]

@@ -94,3 +94,15 @@ def test_no_persistence_row_when_the_settings_saw_other_test_windows():
     table = comparison_table(summarize(trials_frame(records)))
     assert "Persistence (no change)" not in set(table["Setting"])
     assert list(table["RMSE / persistence (mean)"]) == pytest.approx([1.05 / 2.5, 2.55 / 2.0])
+
+
+def test_the_note_says_when_every_model_ended_as_persistence():
+    records = trial_records({"a": [2.5, 2.5], "b": [2.5, 2.5]})
+    assert "Every model ended as persistence" not in ranking_note(summarize(trials_frame(records)))
+    for r in records:
+        r["as_persistence"] = 1.0
+    summary = summarize(trials_frame(records))
+    note = ranking_note(summary)
+    assert "persistence 1 = A 1.0000 (p 1) = B 1.0000 (p 1)" in note  # a tie, not a ranking
+    assert "Every model ended as persistence" in note
+    assert list(comparison_table(summary)["Share ended as persistence"])[1:] == [1.0, 1.0]
