@@ -28,12 +28,10 @@ import argparse
 import logging
 import math
 import os
-import statistics
 import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -41,14 +39,13 @@ warnings.filterwarnings("ignore", category=UserWarning)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/quality.py`
 
-import numpy as np  # noqa: E402
-
 from bench._common import RESULTS, save_results  # noqa: E402
+from pricecast.backtest.pooled import fold_scores, fold_size_for, pool_folds  # noqa: E402
 from pricecast.backtest.spec import BacktestSpec  # noqa: E402
 from pricecast.backtest.walkforward import run_backtest  # noqa: E402
 from pricecast.data.quality import split_ref  # noqa: E402
 from pricecast.data.samples import CATALOGUE, Sample, load_sample  # noqa: E402
-from pricecast.evaluation.leakage import paired_test, problems  # noqa: E402
+from pricecast.evaluation.leakage import problems  # noqa: E402
 from pricecast.presets import PRESETS, Preset  # noqa: E402
 
 DEFAULT = "default"
@@ -79,49 +76,6 @@ def series_for(preset: Preset, generic_data: str, catalogue: Mapping[str, Sample
     if timeframe is None:
         return list(catalogue)
     return [name for name, sample in catalogue.items() if sample.timeframe == timeframe]
-
-
-def fold_size_for(rows: int, folds: int, test_share: float, k: int) -> int:
-    """Candles per test fold so that the folds cover the newest ``test_share`` of the series (at least K)."""
-    return max(k, int(rows * test_share) // folds)
-
-
-# ---- scoring ---------------------------------------------------------------------------------------
-@dataclass
-class FoldScore:
-    """One fold's test windows, in price units: actual (m, K), predicted (m, K), last known price (m,)."""
-
-    actual: np.ndarray
-    predicted: np.ndarray
-    last: np.ndarray
-    train_seconds: float | None = None
-    epochs_run: int | None = None
-
-
-def summarize(folds: Sequence[FoldScore]) -> dict:
-    """Model vs persistence pooled over ``folds`` (consecutive in time, oldest first): RMSE ratio over
-    every test point, the paired test on per-window mean squared errors, folds won, median training time."""
-    actual = np.concatenate([np.asarray(f.actual, dtype=np.float64) for f in folds])
-    predicted = np.concatenate([np.asarray(f.predicted, dtype=np.float64) for f in folds])
-    last = np.concatenate([np.asarray(f.last, dtype=np.float64).reshape(-1) for f in folds])[:, None]
-    k = actual.shape[1]
-    se_model = ((predicted - actual) ** 2).mean(axis=1)
-    se_pers = ((last - actual) ** 2).mean(axis=1)
-    rmse, prmse = math.sqrt(se_model.mean()), math.sqrt(se_pers.mean())
-    t, p = paired_test(se_model - se_pers, lag=max(k - 1, 1))
-    wins = 0
-    for f in folds:
-        a = np.asarray(f.actual, dtype=np.float64)
-        fold_model = np.mean((np.asarray(f.predicted, dtype=np.float64) - a) ** 2)
-        fold_pers = np.mean((np.asarray(f.last, dtype=np.float64).reshape(-1, 1) - a) ** 2)
-        wins += int(fold_model < fold_pers)
-    seconds = [f.train_seconds for f in folds if f.train_seconds is not None]
-    epochs = [f.epochs_run for f in folds if f.epochs_run is not None]
-    return {"forecasts": int(actual.shape[0]), "points": int(actual.size), "rmse": rmse, "persistence_rmse": prmse,
-            "ratio": rmse / prmse if prmse > 0 else math.nan, "t": t, "p_value": p, "folds_done": len(folds),
-            "fold_wins": wins, "win_share": wins / len(folds) if folds else math.nan,
-            "train_seconds_median": float(statistics.median(seconds)) if seconds else math.nan,
-            "epochs_run_median": float(statistics.median(epochs)) if epochs else math.nan}
 
 
 # ---- reporting -------------------------------------------------------------------------------------
@@ -213,12 +167,11 @@ def run_pair(preset: Preset, series: str, candles, folds: int, test_share: float
                 "seconds": time.perf_counter() - started}
     finally:
         _free_models()
-    scores = [FoldScore(f.actual, f.predicted, f.history[:, -1], f.model_info.get("train_seconds"),
-                        f.model_info.get("epochs_run")) for f in result.folds]
+    scores = fold_scores(result)
     if not scores or sum(len(s.actual) for s in scores) == 0:
         return {**row, "status": "failed", "reason": "no fold produced a test forecast",
                 "seconds": time.perf_counter() - started}
-    summary = summarize(scores)
+    summary = pool_folds(scores)
     # look-ahead checks and the backtest's own verdict, kept in the JSON (only problems)
     checks = [f.message for f in problems(result.findings)
               if f.code not in ("repeats_last_price", "within_noise", "vs_persistence")]

@@ -7,7 +7,7 @@ import os
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from pricecast.experiments.presets import default_name, experiment_presets, scale
+from pricecast.experiments.presets import SETUP_PRESETS, default_name, experiment_presets, scale
 from pricecast.experiments.running import default_workers
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, grid, parse_values, validate
 from pricecast.experiments.stats import comparison_table
@@ -19,6 +19,7 @@ from ui import common, state
 
 SELECTED = "exp_selected"
 MODES = {
+    "all-architectures": "All architectures on your current data",
     "bias-regularizers": "Seed: bias regularizers (LSTM, L1/L2 on the bias)",
     "architectures": "Seed: architectures (CNN, LSTM, GRU)",
     "custom": "My setup, with one or two settings varied",
@@ -66,6 +67,9 @@ def _build_experiment(mode: str, size: float, data: str, since: str | None, unti
         base, _ = _current_setup()
         exp = ExperimentSpec(name=name or "my-setup", base=base.replace(data=data), variations=grid(axes),
                                 repeats=3, title="My setup: " + ", ".join(axes), since=since, until=until)
+    elif mode in SETUP_PRESETS:
+        base, _ = _current_setup()
+        exp = SETUP_PRESETS[mode](base.replace(data=data)).replace(since=since, until=until)
     else:
         preset = experiment_presets()[mode].spec
         exp = preset.replace(base=preset.base.replace(data=data), since=since, until=until)
@@ -105,6 +109,12 @@ def setup_form() -> None:
         if not axes:
             st.info("Choose at least one setting to compare.")
             return
+        default_data = spec.data
+    elif mode in SETUP_PRESETS:
+        preset = experiment_presets()[mode]
+        st.caption(f"{preset.source[:1].upper()}{preset.source[1:]}. Your setup: N={spec.window.n}, K={spec.window.k}, "
+                   f"{spec.scaling} scaling, {spec.train.epochs} epoch{'s' if spec.train.epochs != 1 else ''}, on "
+                   f"{common.md(common.data_label(spec.data))}.")
         default_data = spec.data
     else:
         preset = experiment_presets()[mode]
@@ -150,8 +160,9 @@ def setup_form() -> None:
 
     trials = len(exp.variations) * exp.repeats
     slice_note = f", the last {exp.last_rows} rows of the data" if exp.last_rows else ""
+    folds_note = f", each walked forward over {exp.folds} test folds" if exp.folds else ""
     st.markdown(f"**{len(exp.variations)} settings × {exp.repeats} repeats = {trials} trainings** of "
-                f"{exp.base.train.epochs} epoch{'s' if exp.base.train.epochs != 1 else ''} each{slice_note} "
+                f"{exp.base.train.epochs} epoch{'s' if exp.base.train.epochs != 1 else ''} each{folds_note}{slice_note} "
                 f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: **{common.md(exp.name)}**")
     folder = experiment_dir(exp.name)
     if (folder / "experiment.json").exists():
@@ -270,14 +281,15 @@ def results_panel() -> None:
         st.info("No finished trainings yet.")
         return
     st.info(exp.note())
-    order = [v.label for v in s.variations]
+    summary = exp.summary()
+    order = summary["label"].tolist()  # boxes in ranking order, best first
     # One row per setting: a plain table (no data grid to load in the browser for a handful of rows).
-    table = comparison_table(exp.summary())
+    table = comparison_table(summary)
     formats = {c: "{:.4g}" for c in table.select_dtypes("float").columns} | {
         "Skill vs persistence (mean)": "{:+.1%}", "Parameters": "{:,.0f}"}
     st.table(table.style.hide(axis="index").format({c: f for c, f in formats.items() if c in table}, na_rep="–"))
     # Lazy tabs: only the open one runs and is drawn.
-    t1, t2, t3, t4 = st.tabs(["Test error per setting", "Skill vs persistence", "Loss curves", "Every training"],
+    t1, t2, t3, t4 = st.tabs(["Test error per setting", "RMSE / persistence", "Loss curves", "Every training"],
                              key="exp_tab", on_change="rerun")
     if t1.open:
         with t1:
@@ -286,8 +298,9 @@ def results_panel() -> None:
                        "the dashed line inside is the mean ± standard deviation. Lower is better.")
     if t2.open:
         with t2:
-            st.plotly_chart(box_figure(frame, "skill", order), width="stretch", key="exp_box_skill")
-            st.caption("Skill = 1 − model RMSE / persistence RMSE: above 0 beats “tomorrow equals today”.")
+            st.plotly_chart(box_figure(frame, "ratio", order), width="stretch", key="exp_box_ratio")
+            st.caption("Each training's test RMSE over persistence's on the same windows: below 1 beats “tomorrow "
+                       "equals today” (skill = 1 − this ratio).")
     if t3.open:
         with t3:
             column = st.radio("Curve", ["val_loss", "loss"], horizontal=True, key="exp_curve",
@@ -296,10 +309,10 @@ def results_panel() -> None:
             st.plotly_chart(loss_curves_figure(exp.records, column, order), width="stretch", key="exp_curves")
     if t4.open:
         with t4:
-            cols = ["label", "repeat", "seed", "status", "test_rmse", "skill", "best_val_loss", "epochs_run",
+            cols = ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "best_val_loss", "epochs_run",
                     "train_seconds", "run_dir", "error"]
             st.dataframe(frame[cols], hide_index=True, width="stretch")
-            ok = frame[frame["status"] == "ok"]
+            ok = frame[(frame["status"] == "ok") & frame["run_dir"].notna()]  # walk-forward trials keep no run
             if len(ok):
                 keys = ok["key"].tolist()
                 key = st.selectbox("Open a training", keys, key="exp_open_pick",

@@ -15,7 +15,7 @@ from pricecast.cli.common import format_table
 from pricecast.cli.common import print_json as _print_json
 from pricecast.evaluation.metrics import skill_text
 from pricecast.experiments.candles import load_candles
-from pricecast.experiments.presets import experiment_presets, from_preset, scale
+from pricecast.experiments.presets import SETUP_PRESETS, experiment_presets, from_preset, scale
 from pricecast.experiments.running import EXECUTORS, run_experiment
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, grid, parse_vary
 from pricecast.experiments.stats import comparison_table
@@ -65,7 +65,8 @@ def _print_result(exp, as_json: bool, extra: dict | None = None, trials: bool = 
         return
     s = exp.spec
     print(f"{s.title or s.name}: {s.base.data}, N={s.base.window.n}, K={s.base.window.k}, "
-          f"{s.base.train.epochs} epochs, {s.repeats} repeats, seeds {s.base_seed}..{s.base_seed + s.repeats - 1}"
+          f"{s.base.train.epochs} epochs" + (f" x {s.folds} walk-forward folds" if s.folds else "")
+          + f", {s.repeats} repeats, seeds {s.base_seed}..{s.base_seed + s.repeats - 1}"
           + (f", last {s.last_rows} rows" if s.last_rows else "") + f"; {exp.done}/{exp.total} trials done")
     print(f"folder: {exp.dir}\n")
     table = comparison_table(exp.summary())
@@ -75,7 +76,7 @@ def _print_result(exp, as_json: bool, extra: dict | None = None, trials: bool = 
         frame = exp.frame()
         print()
         print(format_table(frame.to_dict(orient="records"),
-                           ["label", "repeat", "seed", "status", "test_rmse", "skill", "best_val_loss", "epochs_run",
+                           ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "best_val_loss", "epochs_run",
                             "train_seconds", "run_dir"]))
 
 
@@ -90,8 +91,11 @@ def _experiment_from_args(args) -> ExperimentSpec:
         if args.size != 1.0:
             exp = scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None)
     elif args.preset:
+        base = None
+        if args.preset in SETUP_PRESETS:  # built on the --base run preset with --data and the setup options
+            base = with_overrides(get_preset(args.base).spec, overrides_from_args(args))
         exp = from_preset(args.preset, size=args.size, data=args.data, name=args.name, since=args.since,
-                          until=args.until)
+                          until=args.until, base=base)
     elif args.vary:
         base = get_preset(args.base).spec
         if args.data:
@@ -111,6 +115,8 @@ def _experiment_from_args(args) -> ExperimentSpec:
         exp = exp.replace(base=with_overrides(exp.base, overrides))
     if args.seed is not None:
         exp = exp.replace(base_seed=args.seed)
+    if args.folds is not None:
+        exp = exp.replace(folds=args.folds)
     if args.since or args.until:
         exp = exp.replace(since=args.since or exp.since, until=args.until or exp.until)
     return exp
@@ -193,7 +199,9 @@ def register(subparsers) -> None:
     r.add_argument("--vary", action="append", metavar="FIELD=V1,V2",
                    help="a setting to compare, e.g. l2=0,0.01 or arch=lstm,gru or units=32,64/64 (repeatable; "
                         "all combinations run)")
-    r.add_argument("--base", default="default", help="run preset the --vary settings change (default: default)")
+    r.add_argument("--base", default="default",
+                   help="run preset the --vary settings change, and the setup --preset all-architectures runs on "
+                        "(default: default)")
     r.add_argument("--spec", help="an experiment definition (experiment.json) to run")
     r.add_argument("--size", type=float, default=1.0,
                    help="scale repeats, epochs and data (0.1: a tenth; the seed's regularizer grid becomes "
@@ -202,6 +210,9 @@ def register(subparsers) -> None:
     r.add_argument("--since", help="first date of the data")
     r.add_argument("--until", help="last date of the data")
     r.add_argument("--repeats", type=int, help="runs per setting (after --size)")
+    r.add_argument("--folds", type=int,
+                   help="walk-forward test folds per trial, scored pooled (0: one train/val/test split; "
+                        "all-architectures: 3)")
     r.add_argument("--seed", type=int, help="seed of the first repeat (default 0); the repeats count on from it")
     r.add_argument("--name", help="experiment name (default from the preset, data and size)")
     r.add_argument("--root", help="experiments folder (default ~/.pricecast/experiments)")

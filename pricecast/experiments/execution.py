@@ -2,7 +2,9 @@
 worker processes or a Ray cluster — the same executors the dashboard's jobs use.
 
 Every trial is an ordinary :func:`pricecast.training.pipeline.train` with the trial's seed
-(:func:`run_trial`); each finished trial's record goes to ``on_result`` as it arrives. The record
+(:func:`run_trial`), or, in an experiment with ``folds``, a walk-forward
+:func:`pricecast.backtest.walkforward.run_backtest` scored on its pooled folds; each finished
+trial's record goes to ``on_result`` as it arrives. The record
 file is written as soon as the trial is done (by the worker for local processes, by this process
 for Ray), so a kill loses only the trials that were running.
 
@@ -20,13 +22,18 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from pricecast.backtest.pooled import fold_scores, fold_size_for, pool_folds
+from pricecast.backtest.spec import BacktestSpec
+from pricecast.backtest.walkforward import run_backtest
 from pricecast.experiments.spec import ExperimentError, Trial
 from pricecast.experiments.storage import save_record
 from pricecast.jobs import executors as job_executors
 from pricecast.jobs.registry import JobRegistry
 from pricecast.jobs.task import Runner, Task
+from pricecast.models.checks import count_params
 from pricecast.specs import RunSpec
 from pricecast.training.backend import warm_up
 from pricecast.training.pipeline import train
@@ -39,7 +46,7 @@ RAY_MISSING = job_executors.RAY_MISSING
 def task_of(trial: Trial) -> dict:
     """A trial as plain data (it crosses process and machine boundaries)."""
     return {"key": trial.key, "variation": trial.variation, "label": trial.label, "repeat": trial.repeat,
-            "seed": trial.seed, "spec": trial.spec.to_dict()}
+            "seed": trial.seed, "spec": trial.spec.to_dict(), "folds": trial.folds}
 
 
 def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: threading.Event | None = None) -> dict:
@@ -50,6 +57,8 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
     record = {k: task[k] for k in ("key", "variation", "label", "repeat", "seed")}
     record.update(host=socket.gethostname(), pid=os.getpid())
     started = time.perf_counter()
+    if task.get("folds"):
+        return _walk_forward_trial(task, candles, record, started, stop)
     try:
         run = train(RunSpec.from_dict(task["spec"]), candles=candles, runs_root=exp_dir / "trials", stop=stop)
     except Exception as exc:  # noqa: BLE001 - one bad trial must not end the experiment
@@ -68,11 +77,59 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
         "test_rmse": test.get("rmse"), "persistence_rmse": test.get("persistence_rmse"), "skill": test.get("skill"),
         "test_mae": (test.get("model") or {}).get("mae"), "test_direction": (test.get("model") or {}).get("direction"),
         "val_rmse": val.get("rmse"),
+        "as_persistence": float(bool((m.get("persistence_floor") or {}).get("ended_as_persistence"))),
         "best_val_loss": m.get("best_val_loss"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
         "train_seconds": m.get("train_seconds"),
         "seconds_per_epoch": (m.get("train_seconds") or 0.0) / epochs,
         "params": m.get("params"), "device": m.get("device"),
         "history": {c: [float(x) for x in history[c]] for c in ("loss", "val_loss") if c in history},
+        "wall_seconds": time.perf_counter() - started, "finished_at": _now(),
+    })
+    return record
+
+
+def backtest_of(spec: RunSpec, folds: int, rows: int) -> BacktestSpec:
+    """The walk a trial with ``folds`` runs: that many test folds over the newest share of the
+    candles the setup's split tests on (20% where it has no test part), each trained on
+    everything before it (expanding window), nothing cached (every trial trains)."""
+    share = spec.window.split[2] if len(spec.window.split) > 2 and spec.window.split[2] > 0 else 0.2
+    return BacktestSpec(folds=folds, fold_size=fold_size_for(rows, folds, share, spec.window.k))
+
+
+def _walk_forward_trial(task: dict, candles: pd.DataFrame, record: dict, started: float,
+                        stop: threading.Event | None) -> dict:
+    """A trial walked forward: the model's and persistence's RMSE pooled over every fold's test
+    points (:func:`pricecast.backtest.pooled.pool_folds`, as ``bench/quality.py`` reports them)."""
+    spec = RunSpec.from_dict(task["spec"])
+    try:
+        result = run_backtest(spec, backtest_of(spec, int(task["folds"]), len(candles)), candles=candles, stop=stop,
+                              use_cache=False)
+        if result.stopped:
+            return {**record, "status": "stopped"}
+        scores = fold_scores(result)
+        if not scores or sum(len(s.actual) for s in scores) == 0:
+            raise ExperimentError("no fold produced a test forecast")
+        pooled = pool_folds(scores)
+    except Exception as exc:  # noqa: BLE001 - one bad trial must not end the experiment
+        return {**record, "status": "error", "error": f"{type(exc).__name__}: {exc}",
+                "wall_seconds": time.perf_counter() - started, "finished_at": _now()}
+    infos = [f.model_info for f in result.folds]
+    seconds = float(sum(i.get("train_seconds") or 0.0 for i in infos))
+    epochs = int(sum(i.get("epochs_run") or 0 for i in infos))
+    best = [i["best_val_loss"] for i in infos if i.get("best_val_loss") is not None]
+    model = result.overall["model"]
+    w = spec.window
+    record.update({
+        "status": "ok", "error": "", "run_dir": None, "folds": pooled["folds_done"],
+        "test_rmse": pooled["rmse"], "persistence_rmse": pooled["persistence_rmse"],
+        "skill": 1.0 - pooled["ratio"] if np.isfinite(pooled["ratio"]) else None,
+        "paired_p": pooled["p_value"], "fold_wins": pooled["fold_wins"], "forecasts": pooled["forecasts"],
+        # the share of the folds' models that no epoch beat: they forecast 'no change'
+        "as_persistence": sum(bool(i.get("ended_as_persistence")) for i in infos) / max(1, len(infos)),
+        "test_mae": model.get("mae"), "test_direction": model.get("direction"), "val_rmse": None,
+        "best_val_loss": float(np.mean(best)) if best else None, "best_epoch": None, "epochs_run": epochs,
+        "train_seconds": seconds, "seconds_per_epoch": seconds / max(1, epochs),
+        "params": count_params(spec.model, w.n, w.k, len(w.features)), "device": None, "history": {},
         "wall_seconds": time.perf_counter() - started, "finished_at": _now(),
     })
     return record

@@ -1,16 +1,21 @@
 """The seed tutorial's experiments as presets (its architecture table and its bias-regularizer grid),
-and how any experiment is scaled down (or up) for a quicker look.
+every architecture on the user's own setup (:mod:`.architectures`), and how any experiment is
+scaled down (or up) for a quicker look.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from pricecast.catalogue import field_named
+from pricecast.experiments import architectures
 from pricecast.experiments.candles import load_candles
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, Variation
-from pricecast.models.spec import ModelSpec
+from pricecast.models.spec import ARCHITECTURES, ModelSpec
 from pricecast.presets import get_preset
 from pricecast.specs import RunSpec, TrainSpec
 
@@ -84,8 +89,24 @@ def _bias_regularizers() -> ExperimentPreset:
     )
 
 
+def _all_architectures() -> ExperimentPreset:
+    return ExperimentPreset(
+        architectures.NAME, f"{architectures.TITLE}: every architecture vs persistence",
+        f"every architecture ({', '.join(a.upper() for a in ARCHITECTURES)}) with its preset's network where "
+        f"one fits, residual output on, on your setup's data, window, scaling and split; "
+        f"{architectures.REPEATS} seeds each, every trial walked forward over {architectures.FOLDS} test folds "
+        "and ranked against persistence",
+        architectures.all_architectures(get_preset("default").spec),
+    )
+
+
+# Presets built on the user's own setup (the Model page's, or the CLI's --base/--data/options):
+# their variations depend on its window, so they are rebuilt from it, not laid over it.
+SETUP_PRESETS: dict[str, Callable[[RunSpec], ExperimentSpec]] = {architectures.NAME: architectures.all_architectures}
+
+
 def experiment_presets() -> dict[str, ExperimentPreset]:
-    return {p.name: p for p in (_architectures(), _bias_regularizers())}
+    return {p.name: p for p in (_all_architectures(), _architectures(), _bias_regularizers())}
 
 
 def min_rows(spec: RunSpec) -> int:
@@ -118,18 +139,25 @@ def default_name(kind: str, exp: ExperimentSpec, size: float) -> str:
     """``bias-regularizers-sample-AAPL-s0.1``: what was compared (a preset's name), on what data, at
     what size; the same choices give the same name, so running them again resumes."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", exp.base.data).strip("-")[:30] or "data"
+    if kind in SETUP_PRESETS:  # built on a setup: another N, scaling... is another experiment, not a clash
+        w = exp.base.window
+        setup = hashlib.sha1(json.dumps(exp.base.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:6]
+        slug = f"{slug}-n{w.n}k{w.k}-{setup}"
     return f"{kind}-{slug}-s{size:g}"
 
 
 def from_preset(preset: str, size: float = 1.0, data: str | None = None, name: str | None = None,
                 repeats: int | None = None, epochs: int | None = None, base_seed: int | None = None,
-                since: str | None = None, until: str | None = None) -> ExperimentSpec:
+                since: str | None = None, until: str | None = None, base: RunSpec | None = None) -> ExperimentSpec:
     """A preset experiment at ``size``, optionally on other data (and date range), renamed, or with
-    repeats/epochs set."""
+    repeats/epochs set. ``base``: the setup a preset of :data:`SETUP_PRESETS` is built on (default:
+    the default run preset)."""
     presets = experiment_presets()
     if preset not in presets:
         raise KeyError(f"unknown experiment preset '{preset}'; choose one of {', '.join(presets)}")
     exp = presets[preset].spec
+    if preset in SETUP_PRESETS and base is not None:
+        exp = SETUP_PRESETS[preset](base)
     if data:
         exp = exp.replace(base=exp.base.replace(data=data))
     if since or until:

@@ -58,7 +58,8 @@ class ExperimentSpec:
     """A base run setup, the variations to compare and how often to repeat each.
 
     ``since``/``until`` clip the data by date and ``last_rows`` keeps only the most recent rows
-    (how a reduced-size experiment trains on a recent slice)."""
+    (how a reduced-size experiment trains on a recent slice). ``folds`` above 0 makes every trial a
+    walk-forward backtest over that many test folds (pooled), instead of one train/val/test split."""
 
     name: str
     base: RunSpec
@@ -71,6 +72,7 @@ class ExperimentSpec:
     title: str = ""
     preset: str = ""
     size: float = 1.0
+    folds: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variations", tuple(self.variations))
@@ -80,7 +82,7 @@ class ExperimentSpec:
             "name": self.name, "title": self.title, "preset": self.preset, "size": self.size,
             "base": self.base.to_dict(), "variations": [v.to_dict() for v in self.variations],
             "repeats": self.repeats, "base_seed": self.base_seed,
-            "since": self.since, "until": self.until, "last_rows": self.last_rows,
+            "since": self.since, "until": self.until, "last_rows": self.last_rows, "folds": self.folds,
         }
 
     @classmethod
@@ -91,6 +93,7 @@ class ExperimentSpec:
             repeats=int(data.get("repeats", 3)), base_seed=int(data.get("base_seed", 0)),
             since=data.get("since"), until=data.get("until"), last_rows=data.get("last_rows"),
             title=str(data.get("title", "")), preset=str(data.get("preset", "")), size=float(data.get("size", 1.0)),
+            folds=int(data.get("folds") or 0),
         )
 
     def replace(self, **changes) -> ExperimentSpec:
@@ -101,7 +104,7 @@ class ExperimentSpec:
         count may grow (more repeats extend an experiment); labels and titles are cosmetic."""
         d = self.to_dict()
         return _plain({"base": d["base"], "base_seed": d["base_seed"], "since": d["since"], "until": d["until"],
-                       "last_rows": d["last_rows"], "variations": {v["id"]: v["overrides"] for v in d["variations"]}})
+                       "last_rows": d["last_rows"], "folds": d["folds"], "variations": {v["id"]: v["overrides"] for v in d["variations"]}})
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class Trial:
     repeat: int
     seed: int
     spec: RunSpec
+    folds: int = 0  # walk-forward test folds (0: one train/val/test split)
 
     @property
     def file_name(self) -> str:
@@ -225,7 +229,7 @@ def expand(exp: ExperimentSpec) -> list[Trial]:
         for v in exp.variations:
             spec = apply_overrides(exp.base, v.overrides)
             spec = spec.replace(train=replace(spec.train, seed=seed))
-            trials.append(Trial(trial_key(v.id, repeat), v.id, v.label, repeat, seed, spec))
+            trials.append(Trial(trial_key(v.id, repeat), v.id, v.label, repeat, seed, spec, exp.folds))
     return trials
 
 
@@ -241,6 +245,8 @@ def validate(exp: ExperimentSpec) -> None:
         raise ExperimentError(f"variation ids must be unique (got {ids})")
     if exp.repeats < 1:
         raise ExperimentError("repeats must be at least 1")
+    if exp.folds < 0:
+        raise ExperimentError("folds must be 0 (one train/val/test split) or more (walk-forward test folds)")
     if exp.last_rows is not None and exp.last_rows < 2:
         raise ExperimentError("last_rows must be at least 2 (or unset for all rows)")
     for v in exp.variations:

@@ -1,6 +1,7 @@
 """An experiment's numbers: one row per trial, the per-setting summary ranked by test RMSE with a
-Welch test against the best, a plain-language reading of the ranking, the seed's comparison table
-and the loss curves as a long table. Pure pandas/numpy on trial records; nothing here trains.
+Welch test against the best and against persistence, a plain-language reading of the ranking, the
+seed's comparison table (with persistence's row) and the loss curves as a long table. Pure
+pandas/numpy on trial records; nothing here trains.
 """
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from pricecast.experiments.spec import ExperimentSpec
 
 TRIAL_COLUMNS = ("key", "variation", "label", "repeat", "seed", "status", "test_rmse", "persistence_rmse", "skill",
                  "test_mae", "test_direction", "val_rmse", "best_val_loss", "best_epoch", "epochs_run",
-                 "train_seconds", "seconds_per_epoch", "params", "device", "run_dir", "error")
+                 "train_seconds", "seconds_per_epoch", "params", "device", "run_dir", "error",
+                 # walk-forward trials only (an experiment with folds): pooled over the folds
+                 "folds", "paired_p", "fold_wins",
+                 "as_persistence")  # share of the trial's models the persistence floor kept at 'no change'
 
 
 def trials_frame(records: Iterable[dict], exp: ExperimentSpec | None = None) -> pd.DataFrame:
@@ -31,6 +35,10 @@ def trials_frame(records: Iterable[dict], exp: ExperimentSpec | None = None) -> 
     for col in ("test_rmse", "persistence_rmse", "skill", "test_mae", "test_direction", "val_rmse", "best_val_loss",
                 "train_seconds", "seconds_per_epoch"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    for col in ("paired_p", "folds", "fold_wins", "as_persistence"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    # below 1 beats persistence on the trial's own test windows
+    frame["ratio"] = frame["test_rmse"] / frame["persistence_rmse"].where(frame["persistence_rmse"] > 0)
     return frame
 
 
@@ -83,12 +91,17 @@ def summarize(frame: pd.DataFrame, exp: ExperimentSpec | None = None) -> pd.Data
     for vid, label in order:
         part = ok[ok["variation"] == vid]
         errors = int(((frame["variation"] == vid) & (frame["status"] != "ok")).sum()) if len(frame) else 0
-        rmse, skill = _stats(part["test_rmse"]), _stats(part["skill"])
+        rmse, skill, ratio = _stats(part["test_rmse"]), _stats(part["skill"]), _stats(part["ratio"])
         rows.append({
             "variation": vid, "label": label, "n": int(len(part)), "errors": errors,
             **{f"test_rmse_{k}": v for k, v in rmse.items()},
             **{f"skill_{k}": v for k, v in skill.items()},
+            **{f"ratio_{k}": v for k, v in ratio.items()},
+            # the seeds' RMSEs against persistence's on the same windows: with persistence the same
+            # for every seed this is a one-sample t-test of the mean RMSE against it
+            "p_vs_persistence": welch_p(part["test_rmse"].tolist(), part["persistence_rmse"].tolist()),
             "persistence_rmse": float(part["persistence_rmse"].mean()) if len(part) else math.nan,
+            "as_persistence": float(part["as_persistence"].mean()) if part["as_persistence"].notna().any() else math.nan,
             "best_val_loss_mean": float(part["best_val_loss"].mean()) if len(part) else math.nan,
             "best_val_loss_min": float(part["best_val_loss"].min()) if len(part) else math.nan,
             "train_seconds_mean": float(part["train_seconds"].mean()) if len(part) else math.nan,
@@ -123,7 +136,56 @@ def summarize(frame: pd.DataFrame, exp: ExperimentSpec | None = None) -> pd.Data
             verdicts.append("within the spread")
     summary["p_vs_best"] = p_values
     summary["vs_best"] = verdicts
+    summary["vs_persistence"] = [_vs_persistence(r) for _, r in summary.iterrows()]
     return summary
+
+
+def _vs_persistence(row: pd.Series) -> str:
+    if row["n"] == 0 or not np.isfinite(row["ratio_mean"]):
+        return "no results"
+    if not np.isfinite(row["p_vs_persistence"]):
+        return "too few repeats to tell"
+    if row["p_vs_persistence"] >= SIGNIFICANCE:
+        return "within the spread"
+    return "better beyond the spread" if row["ratio_mean"] < 1 else "worse beyond the spread"
+
+
+def common_persistence(summary: pd.DataFrame) -> float | None:
+    """Persistence's RMSE when every setting was tested on the same windows (then it is one more
+    contender in the ranking), else None (settings that change N or the data see other windows)."""
+    levels = summary.loc[summary["n"] > 0, "persistence_rmse"].dropna().to_numpy(dtype=float)
+    if len(levels) == 0 or not np.allclose(levels, levels[0], rtol=1e-9, atol=0.0):
+        return None
+    return float(levels[0])
+
+
+def persistence_ranking(summary: pd.DataFrame) -> str:
+    """One line: every setting's mean RMSE / persistence, best first, with persistence (1) in place
+    and, where the repeats can tell, whether the gap to it is beyond the run-to-run spread."""
+    done = summary[(summary["n"] > 0) & summary["ratio_mean"].notna()].sort_values("ratio_mean", kind="mergesort")
+    if done.empty:
+        return ""
+    items: list[tuple[float, str]] = []
+    placed = False
+    for _, r in done.iterrows():
+        if not placed and r["ratio_mean"] >= 1.0:
+            items.append((1.0, "persistence 1"))
+            placed = True
+        p = r["p_vs_persistence"]
+        mark = "" if not np.isfinite(p) else f" (p {p:.2g})" if p >= 0.001 else " (p < 0.001)"
+        items.append((r["ratio_mean"], f"{r['label']} {r['ratio_mean']:.4f}{mark}"))
+    if not placed:
+        items.append((1.0, "persistence 1"))
+    line = items[0][1]
+    for (before, _), (value, text) in zip(items, items[1:]):
+        line += (" = " if round(before, 4) == round(value, 4) else " < ") + text  # a tie is not a ranking
+    better = done[done["vs_persistence"] == "better beyond the spread"]["label"].tolist()
+    verdict = (f"{_join(better)} beat{'s' if len(better) == 1 else ''} it beyond the run-to-run spread."
+               if better else "None beats it beyond the run-to-run spread.")
+    if (done["as_persistence"] == 1.0).all():
+        verdict += (" Every model ended as persistence: no epoch beat 'no change' on validation, so the persistence "
+                    "floor kept it (more epochs or more data may change that).")
+    return f"RMSE / persistence, best first: {line}. {verdict}"
 
 
 def ranking_note(summary: pd.DataFrame) -> str:
@@ -151,6 +213,8 @@ def ranking_note(summary: pd.DataFrame) -> str:
     else:
         parts.append(f"{len(beats)} of {int((summary['n'] > 0).sum())} settings beat persistence on average "
                      f"(mean skill above 0).")
+    if line := persistence_ranking(summary):
+        parts.append(line)
     return " ".join(parts)
 
 
@@ -160,7 +224,8 @@ def _join(items: list[str]) -> str:
 
 
 def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The seed's architecture table, with the spread: one row per setting, plain column names."""
+    """The seed's architecture table, with the spread: one row per setting, plain column names, and
+    persistence's own row in its place in the ranking when every setting saw the same test windows."""
     if summary.empty:
         return pd.DataFrame()
 
@@ -169,8 +234,8 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
             return "-"
         return f"{mean:.4g} ± {std:.2g}" if np.isfinite(std) else f"{mean:.4g}"
 
-    return pd.DataFrame({
-        "Rank": summary["rank"],
+    table = pd.DataFrame({
+        "Rank": summary["rank"].astype(str),
         "Setting": summary["label"],
         "Runs": summary["n"],
         "Best val loss (lowest)": summary["best_val_loss_min"],
@@ -178,11 +243,25 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
         "Test RMSE (mean ± sd)": [pm(m, s) for m, s in zip(summary["test_rmse_mean"], summary["test_rmse_std"])],
         "Test RMSE median": summary["test_rmse_median"],
         "Persistence RMSE": summary["persistence_rmse"],
+        "RMSE / persistence (mean)": summary["ratio_mean"],
         "Skill vs persistence (mean)": summary["skill_mean"],
+        "p vs persistence": summary["p_vs_persistence"],
+        "Gap to persistence": summary["vs_persistence"],
+        "Share ended as persistence": summary["as_persistence"],
         "Parameters": summary["params"],
         "Seconds per epoch": summary["seconds_per_epoch"],
         "Gap to best": summary["vs_best"],
     })
+    level = common_persistence(summary)
+    if level is None:
+        return table
+    row = {c: None for c in table.columns}
+    row.update({"Rank": "-", "Setting": "Persistence (no change)", "Test RMSE (mean ± sd)": f"{level:.4g}",
+                "Test RMSE median": level, "Persistence RMSE": level, "RMSE / persistence (mean)": 1.0,
+                "Skill vs persistence (mean)": 0.0, "Parameters": 0, "Gap to persistence": "the yardstick",
+                "Gap to best": ""})
+    at = int((summary["test_rmse_mean"] < level).sum())
+    return pd.concat([table.iloc[:at], pd.DataFrame([row]), table.iloc[at:]], ignore_index=True)
 
 
 def histories(records: Iterable[dict]) -> pd.DataFrame:

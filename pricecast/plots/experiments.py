@@ -14,6 +14,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 METRIC_TITLES = {
     "test_rmse": "test RMSE (price units, lower is better)",
     "skill": "skill vs persistence (above 0 beats it)",
+    "ratio": "test RMSE / persistence RMSE (below 1 beats it)",
     "best_val_loss": "best validation loss (scaled units)",
     "test_mae": "test MAE (price units)",
     "train_seconds": "training time (s)",
@@ -30,7 +31,8 @@ def _labels(frame: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
 def box_figure(frame: pd.DataFrame, metric: str = "test_rmse", order: Sequence[str] | None = None,
                title: str = "", height: int = 460) -> go.Figure:
     """One box per setting over its repeats, every trial as a dot (the seed's ``results.boxplot()``).
-    Test RMSE gets the persistence forecast's RMSE as a dashed line; skill gets the zero line."""
+    Test RMSE gets the persistence forecast's RMSE as a dashed line, RMSE / persistence the line at 1,
+    skill the zero line: each setting against persistence."""
     ok = frame[frame["status"] == "ok"] if "status" in frame else frame
     fig = go.Figure()
     for i, label in enumerate(_labels(ok, order)):
@@ -46,8 +48,8 @@ def box_figure(frame: pd.DataFrame, metric: str = "test_rmse", order: Sequence[s
         level = float(ok["persistence_rmse"].mean())
         fig.add_hline(y=level, line_dash="dash", line_color="#7f7f7f",
                       annotation_text=f"persistence {level:.4g}", annotation_position="top left")
-    if metric == "skill":
-        fig.add_hline(y=0.0, line_dash="dash", line_color="#7f7f7f", annotation_text="persistence",
+    if metric in ("skill", "ratio"):
+        fig.add_hline(y=0.0 if metric == "skill" else 1.0, line_dash="dash", line_color="#7f7f7f", annotation_text="persistence",
                       annotation_position="top left")
     fig.update_layout(title=title or f"{METRIC_TITLES.get(metric, metric)} per setting",
                       yaxis_title=METRIC_TITLES.get(metric, metric), showlegend=False, height=height,

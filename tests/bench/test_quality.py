@@ -8,16 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bench.quality import (
-    FoldScore,
-    data_timeframe,
-    fold_size_for,
-    goal_statements,
-    markdown_table,
-    pairs,
-    series_for,
-    summarize,
-)
+from bench.quality import data_timeframe, goal_statements, markdown_table, pairs, series_for
+from pricecast.backtest.pooled import FoldScore, fold_size_for
+from pricecast.backtest.pooled import pool_folds as summarize
 from pricecast.data.samples import CATALOGUE
 from pricecast.evaluation.leakage import paired_test
 from pricecast.presets import PRESETS

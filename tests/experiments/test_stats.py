@@ -39,7 +39,9 @@ def test_summary_statistics_on_known_numbers():
     assert "Lowest mean test RMSE: A" in note and "within the run-to-run spread" in note and "C" in note
     assert "1 of 3 settings beat persistence" in note
     table = comparison_table(summarize(frame))
-    assert list(table["Setting"]) == ["A", "C", "B"] and table["Test RMSE (mean ± sd)"].iloc[0] == "2 ± 1"
+    # persistence (2.5) ranks between A (2.0) and C (2.6): its own row, in place
+    assert list(table["Setting"]) == ["A", "Persistence (no change)", "C", "B"]
+    assert table["Test RMSE (mean ± sd)"].iloc[0] == "2 ± 1" and list(table["Rank"]) == ["1", "-", "2", "3"]
 
 
 def test_welch_p_matches_the_t_distribution_without_loading_scipy_stats():
@@ -62,3 +64,45 @@ def test_welch_edge_cases_and_single_runs():
     assert summary.set_index("variation").loc["b", "vs_best"] == "too few repeats to tell"
     assert math.isnan(summary["test_rmse_std"].iloc[0])
     assert "too few finished runs" in ranking_note(summary)
+
+
+def test_settings_are_ranked_against_persistence_with_a_test_over_the_seeds():
+    # persistence 2.5 on every trial: a (1.0, 1.1, 0.9) beats it beyond the spread, b (2.3, 2.6, 2.5)
+    # cannot be told from it, c (3.0, 3.1, 2.9) loses beyond the spread
+    records = trial_records({"a": [1.0, 1.1, 0.9], "b": [2.3, 2.6, 2.5], "c": [3.0, 3.1, 2.9]})
+    summary = summarize(trials_frame(records)).set_index("variation")
+    assert summary.loc["a", "ratio_mean"] == pytest.approx(1.0 / 2.5)
+    assert summary.loc["c", "ratio_mean"] == pytest.approx(3.0 / 2.5)
+    assert summary.loc["a", "vs_persistence"] == "better beyond the spread"
+    assert summary.loc["b", "vs_persistence"] == "within the spread"
+    assert summary.loc["c", "vs_persistence"] == "worse beyond the spread"
+    scipy_stats = pytest.importorskip("scipy.stats")
+    expected = scipy_stats.ttest_1samp([3.0, 3.1, 2.9], 2.5).pvalue  # persistence is the same for every seed
+    assert summary.loc["c", "p_vs_persistence"] == pytest.approx(expected)
+    note = ranking_note(summarize(trials_frame(records)))
+    assert "RMSE / persistence, best first: A 0.4000 (p " in note
+    assert note.index("B 0.") < note.index("persistence 1 < C 1.2000") and "A beats it beyond" in note
+    table = comparison_table(summarize(trials_frame(records)))
+    assert list(table["Setting"]) == ["A", "B", "Persistence (no change)", "C"]
+    assert table.loc[2, "RMSE / persistence (mean)"] == 1.0 and table.loc[2, "Test RMSE median"] == 2.5
+
+
+def test_no_persistence_row_when_the_settings_saw_other_test_windows():
+    records = trial_records({"a": [1.0, 1.1], "b": [2.4, 2.7]})
+    for r in records[2:]:
+        r["persistence_rmse"] = 2.0  # another N: other test windows, another persistence
+    table = comparison_table(summarize(trials_frame(records)))
+    assert "Persistence (no change)" not in set(table["Setting"])
+    assert list(table["RMSE / persistence (mean)"]) == pytest.approx([1.05 / 2.5, 2.55 / 2.0])
+
+
+def test_the_note_says_when_every_model_ended_as_persistence():
+    records = trial_records({"a": [2.5, 2.5], "b": [2.5, 2.5]})
+    assert "Every model ended as persistence" not in ranking_note(summarize(trials_frame(records)))
+    for r in records:
+        r["as_persistence"] = 1.0
+    summary = summarize(trials_frame(records))
+    note = ranking_note(summary)
+    assert "persistence 1 = A 1.0000 (p 1) = B 1.0000 (p 1)" in note  # a tie, not a ranking
+    assert "Every model ended as persistence" in note
+    assert list(comparison_table(summary)["Share ended as persistence"])[1:] == [1.0, 1.0]
