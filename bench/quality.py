@@ -32,6 +32,7 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -150,9 +151,13 @@ def goal_statements(rows: Sequence[dict], catalogue: Mapping[str, Sample] = CATA
 
 
 # ---- running ---------------------------------------------------------------------------------------
-def run_pair(preset: Preset, series: str, candles, folds: int, test_share: float, epochs_cap: int) -> dict:
-    """One walk-forward backtest, summarized; a failure is returned as a row with its reason."""
+def run_pair(preset: Preset, series: str, candles, folds: int, test_share: float, epochs_cap: int,
+             floor: str = "on") -> dict:
+    """One walk-forward backtest, summarized; a failure is returned as a row with its reason. ``floor``
+    "off" trains without the persistence floor: what the trained models themselves score."""
     spec = preset.spec.replace(data=f"sample:{series}")
+    if floor == "off":
+        spec = spec.replace(train=replace(spec.train, persistence_floor=False))
     epochs = min(spec.train.epochs, epochs_cap) if epochs_cap else spec.train.epochs
     fold_size = fold_size_for(len(candles), folds, test_share, spec.window.k)
     row: dict = {"preset": preset.name, "series": series, "n": spec.window.n, "k": spec.window.k, "folds": folds,
@@ -226,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: presets {','.join(QUICK['presets'])}, series {','.join(QUICK['series'])}, "
                              f"{QUICK['folds']} folds, {QUICK['epochs_cap']} epochs (options given still win)")
+    parser.add_argument("--floor", choices=("on", "off"), default="on",
+                        help="the persistence floor (default on, as the presets train); off shows what the trained "
+                             "models themselves score")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/quality[-quick].json; the "
                                                  "Markdown table goes beside it as .md)")
     args = parser.parse_args(argv)
@@ -244,13 +252,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     candles: dict = {}
     rows: list[dict] = []
-    settings = {"folds": folds, "epochs_cap": cap, "test_share": args.test_share, "quick": args.quick,
+    settings = {"folds": folds, "epochs_cap": cap, "test_share": args.test_share, "quick": args.quick, "floor": args.floor,
                 "every_series": args.every_series, "window": "expanding", "val_share": BacktestSpec().val_share,
                 "command": " ".join(["python bench/quality.py", *(argv if argv is not None else sys.argv[1:])])}
     for i, (name, s) in enumerate(todo, 1):
         if s not in candles:
             candles[s] = load_sample(s)
-        row = run_pair(PRESETS[name], s, candles[s], folds, args.test_share, cap)
+        row = run_pair(PRESETS[name], s, candles[s], folds, args.test_share, cap, args.floor)
         rows.append(row)
         if row["status"] == "ok":
             print(f"[{i}/{len(todo)}] {name} x {s}: RMSE / persistence {row['ratio']:.4f}, p {_p(row['p_value'])}, "
@@ -266,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     goals = goal_statements(rows)
     total = time.perf_counter() - started
     text = "\n".join([table, "", *[f"- {g}" for g in goals], "",
-                      f"{len(rows)} pairs, {folds} folds, epochs cap {cap or 'none'}, {total:.0f} s"])
+                      f"{len(rows)} pairs, {folds} folds, epochs cap {cap or 'none'}, floor {args.floor}, {total:.0f} s"])
     print(text)
     save_results("quality", {**settings, "seconds": total, "rows": rows, "not_run": skipped, "goals": goals}, out)
     out.with_suffix(".md").write_text(text + "\n")

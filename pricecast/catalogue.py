@@ -288,7 +288,7 @@ def add_spec_options(parser: argparse.ArgumentParser, own: Collection[str] = (),
                                help=f.cli_help())
         else:
             group.add_argument(f.flag, dest=_DEST + f.name, type=_argparse_type(f), default=None,
-                               metavar=f.cli_choices(), help=f.cli_help())
+                               metavar=f.cli_choices() or f.name.upper(), help=f.cli_help())
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
