@@ -352,7 +352,7 @@ def body() -> None:
     if _source_of(spec.data) != source:
         st.info(f"Still using **{common.md(common.data_label(spec.data))}** until new data is loaded.")
     try:
-        full, warnings, cache_file = state._load(spec.data, None, None, state._token(spec.data))
+        full, warnings, cache_file = state.load_full(spec.data)
     except (ValueError, OSError):  # load_current below gives the message
         full, warnings, cache_file = None, (), None
     if full is not None and len(full):

@@ -177,10 +177,15 @@ def load_current() -> tuple[pd.DataFrame | None, str]:
         return None, message
 
 
+def load_full(ref: str) -> tuple[pd.DataFrame, tuple[str, ...], str | None]:
+    """All candles of ``ref`` with the loader's warnings and its cache file (cached like the setup's)."""
+    return _load(ref, None, None, _token(ref))
+
+
 def candles_of(ref: str) -> pd.DataFrame:
     """All candles of ``ref`` (a saved run's data), through the same cache as the setup's: the
     Results tabs and the Runs download no longer parse a large CSV once each."""
-    return _load(ref, None, None, _token(ref))[0]
+    return load_full(ref)[0]
 
 
 def current_candles() -> pd.DataFrame | None:

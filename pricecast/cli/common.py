@@ -19,7 +19,7 @@ from pricecast.catalogue import overrides_from_args, with_overrides
 from pricecast.data.quality import clean_ref
 from pricecast.presets import get_preset, labelled
 from pricecast.specs import RunSpec
-from pricecast.training.runs import _jsonable
+from pricecast.training.runs import jsonable
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
@@ -29,7 +29,7 @@ CLEAN_HELP = ("cut the data to its longest stretch without gaps, duplicates, sta
 
 def print_json(obj: Any) -> None:
     """One JSON object on stdout (NaN/inf as null, numpy numbers as plain ones)."""
-    print(json.dumps(_jsonable(obj), indent=2, default=str))
+    print(json.dumps(jsonable(obj), indent=2, default=str))
 
 
 def format_table(rows: list[dict], columns: Sequence[str] | None = None) -> str:

@@ -33,7 +33,7 @@ from pricecast.experiments.spec import (
 )
 from pricecast.experiments.stats import ranking_note, summarize, trials_frame
 from pricecast.paths import home
-from pricecast.training.runs import _jsonable
+from pricecast.training.runs import jsonable
 
 try:
     import fcntl
@@ -60,7 +60,7 @@ def experiment_dir(name: str, root: Path | str | None = None) -> Path:
 def _write_json_atomic(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=1))
+    tmp.write_text(json.dumps(jsonable(obj), indent=1))
     os.replace(tmp, path)
 
 

@@ -14,6 +14,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ def save_run(run: Run, root: Path | None = None) -> Path:
     tmp.mkdir()
     try:
         (tmp / "spec.json").write_text(json.dumps(run.spec.to_dict(), indent=2))
-        (tmp / "metrics.json").write_text(json.dumps(_jsonable(run.metrics), indent=2))
+        (tmp / "metrics.json").write_text(json.dumps(jsonable(run.metrics), indent=2))
         (tmp / "scaler.json").write_text(json.dumps(run.scaler.to_dict(), indent=2))
         run.history.to_csv(tmp / "history.csv", index=False)
         run.predictions.to_csv(tmp / "predictions.csv", index=False)
@@ -232,11 +233,13 @@ def export_windows_h5(wset: WindowSet, scaler: Scaler, path: Path | str, chunk: 
     return path
 
 
-def _jsonable(value):
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: numpy numbers to Python ones, NaN/inf to null (strict JSON has no
+    NaN), tuples to lists, keys to strings."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (np.floating, float)):
         return None if not np.isfinite(value) else float(value)
     if isinstance(value, np.integer):
