@@ -10,7 +10,7 @@ import pytest
 from pricecast.errors import PricecastError, describe
 
 # Every module that defines an error class (none of them loads Keras at import).
-ERROR_MODULES = ("data.candles", "prep.windows", "models.builders", "specs", "spec_io", "training.types",
+ERROR_MODULES = ("data.candles", "prep.features", "prep.windows", "models.spec", "specs", "spec_io", "training.types",
                  "backtest.spec", "experiments.spec", "data.market.errors", "jobs.executors")
 
 

@@ -197,6 +197,7 @@ def test_item4_experiments_page_data_field_takes_no_server_path(app_home, tmp_pa
     server_csv = tmp_path / "secret.csv"
     server_csv.write_text(CANDLES)
     at = _open("pages/6_Experiments.py")
+    at.radio(key="exp_mode").set_value("bias-regularizers").run()
     at.text_input(key="exp_data_bias-regularizers").set_value(str(server_csv)).run()
     assert not at.exception
     errors = [_unescaped(e.value) for e in at.error]
