@@ -21,7 +21,7 @@ SELECTED = "exp_selected"
 MODES = {
     "all-architectures": "All architectures on your current data",
     "bias-regularizers": "Seed: bias regularizers (LSTM, L1/L2 on the bias)",
-    "architectures": "Seed: architectures (CNN, LSTM, GRU)",
+    "architectures": "Seed: architectures (its CNNs, LSTM, GRU; the others at defaults)",
     "custom": "My setup, with one or two settings varied",
 }
 VARY_FIELDS = {
