@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.data.candles import summarize
+from pricecast.data.candles import candle_step, summarize
 from pricecast.data.datasets import kind_of
 from pricecast.data.quality import clean_ref, quality_report, split_ref
 from pricecast.data.samples import CATALOGUE
@@ -221,6 +221,37 @@ def _when(iso: str, daily: bool) -> str:
     return iso[:10] if daily else iso[:16].replace("T", " ")
 
 
+def _is_daily(candles: pd.DataFrame) -> bool:
+    return len(candles) > 1 and candle_step(candles.index) >= pd.Timedelta(days=1)
+
+
+# The "where" tables' columns, per kind of place: (field in the report, heading), in order.
+GAP_COLUMNS = (("start", "Last candle before"), ("end", "First candle after"), ("missing", "Missing candles"))
+PLACE_COLUMNS = {
+    "stale": (("start", "First frozen candle"), ("end", "Last frozen candle"), ("candles", "Candles")),
+    "gaps": GAP_COLUMNS,
+    "duplicates": (("time", "Time"), ("same_as", "Same as the candle at")),
+    "jumps": (("time", "Time"), ("change", "Close change")),
+    "bad_ohlc": (("time", "Time"),),
+}
+_TIME_FIELDS = ("start", "end", "time", "same_as")
+
+
+def _places(rows: list[dict], columns: tuple[tuple[str, str], ...], daily: bool) -> pd.DataFrame:
+    """A "where" table as a person reads it: times without the ISO clutter (UTC, as everywhere on
+    the page), relative moves as percentages."""
+    table = pd.DataFrame(rows)
+    out = {}
+    for name, heading in columns:
+        values = table[name]
+        if name in _TIME_FIELDS:
+            values = values.map(lambda t: _when(t, daily))
+        elif name == "change":
+            values = values.map("{:+.1%}".format)
+        out[heading] = values
+    return pd.DataFrame(out)
+
+
 def _span(step: pd.Timedelta | None) -> str:
     if step is None:
         return "–"
@@ -264,10 +295,7 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
         where = st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)",
                             key="data_gaps_open", on_change="rerun")
         if where.open:
-            gaps = pd.DataFrame(info["gap_list"])
-            where.dataframe(pd.DataFrame({"Last candle before": gaps["start"].map(lambda t: _when(t, daily)),
-                                          "First candle after": gaps["end"].map(lambda t: _when(t, daily)),
-                                          "Missing candles": gaps["missing"]}), hide_index=True)
+            where.dataframe(_places(info["gap_list"], GAP_COLUMNS, daily), hide_index=True)
 
 
 QUALITY_HELP = {
@@ -289,6 +317,7 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
     """Counts of each defect kind, where they are, and the cut to the longest clean stretch."""
     report = quality_report(candles)
     q, counts = report.to_dict(), report.counts()
+    daily = _is_daily(candles)
     st.subheader("Data quality")
     c = st.columns(5)
     c[0].metric("Duplicates", f"{counts['duplicates']:,}", help=QUALITY_HELP["duplicates"])
@@ -306,17 +335,18 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
         st.warning("Found: " + "; ".join(lines) + ".")
         where = st.expander("Where they are (also marked on the chart below)", key="data_quality_open",
                             on_change="rerun")  # lazy, as the gaps' expander
-        for title, rows in (("Stale stretches", q["stale"]), ("Gaps", q["gaps"]), ("Duplicates", q["duplicates"]),
-                            ("Jumps", q["jumps"]), ("Impossible candles", [{"time": t} for t in q["bad_ohlc"]])):
+        for title, kind in (("Stale stretches", "stale"), ("Gaps", "gaps"), ("Duplicates", "duplicates"),
+                            ("Jumps", "jumps"), ("Impossible candles", "bad_ohlc")):
+            rows = [{"time": t} for t in q[kind]] if kind == "bad_ohlc" else q[kind]
             if rows and where.open:
                 where.markdown(f"**{title}**")
-                where.dataframe(pd.DataFrame(rows), hide_index=True)
+                where.dataframe(_places(rows, PLACE_COLUMNS[kind], daily), hide_index=True)
     base, is_cut = split_ref(ref)
     if is_cut or not report.is_clean:
         clean = q["longest_clean"]
         label = "Use only the longest clean stretch"
         if clean and not is_cut:
-            label += f" ({_when(clean['start'], False)} … {_when(clean['end'], False)}, {clean['candles']:,} candles)"
+            label += f" ({_when(clean['start'], daily)} … {_when(clean['end'], daily)}, {clean['candles']:,} candles)"
         wanted = st.toggle(label, value=is_cut, help=QUALITY_HELP["clean"], key=f"data_clean_{base}")
         if wanted != is_cut:
             spec = state.current_spec()

@@ -349,6 +349,12 @@ def test_data_page_reports_quality_and_cuts_to_the_clean_stretch(tmp_path):
     _ok(at)
     assert any("1 stale stretch(es), 41 candles" in w.value for w in at.warning)
     assert {m.label: m.value for m in at.metric}["Stale stretches"] == "1"
+    at.session_state["data_quality_open"] = True
+    at.run()
+    stale = at.dataframe[-1].value  # intraday: date and minute, UTC like the rest of the page
+    assert list(stale.columns) == ["First frozen candle", "Last frozen candle", "Candles"]
+    first = str(frame.index[99])[:16]
+    assert stale.iloc[0, 0] == first and "T" not in stale.iloc[0, 1] and "+00:00" not in stale.iloc[0, 1]
     at.toggle(key=f"data_clean_{path}").set_value(True).run()
     _ok(at)
     assert at.session_state["pc_spec"].data == f"{path}#clean"
@@ -356,6 +362,23 @@ def test_data_page_reports_quality_and_cuts_to_the_clean_stretch(tmp_path):
     assert any("No gaps, duplicates" in s.value for s in at.success)
     at.toggle(key=f"data_clean_{path}").set_value(False).run()
     assert at.session_state["pc_spec"].data == str(path)
+
+
+def test_data_page_where_tables_show_readable_times():
+    """Issue 15 item 7: no raw ISO timestamps in the "where" tables (gaps, and every quality kind)."""
+    at = _app()  # bundled AAPL, daily: 1 gap, 1 jump (the -52% day of 2000-09-29)
+    at.switch_page("pages/1_Data.py").run()
+    at.session_state["data_gaps_open"] = True
+    at.session_state["data_quality_open"] = True
+    at.run()
+    _ok(at)
+    tables = [t.value for t in at.dataframe]
+    assert [list(t.columns) for t in tables] == [
+        ["Last candle before", "First candle after", "Missing candles"]] * 2 + [["Time", "Close change"]]
+    assert tables[1].iloc[0].tolist() == ["2001-09-10", "2001-09-17", 4]
+    assert tables[2].iloc[0].tolist() == ["2000-09-29", "-51.9%"]
+    assert [t.label for t in at.toggle if "clean" in t.label] == [
+        "Use only the longest clean stretch (2001-09-17 … 2013-03-01, 2,884 candles)"]
 
 
 def test_data_page_keeps_a_clean_bundled_series_selected():
