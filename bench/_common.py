@@ -21,6 +21,8 @@ BTC_CSV = SHARED_DATA / "btc_usd_daily_2015_2016_investing.csv"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as `python bench/x.py` from the repo root without installing
 
+from pricecast.training.runs import jsonable  # noqa: E402  (after the path line above)
+
 
 # ---- copied verbatim from ../shared/seeds/000_3ba80f350dfe8200.txt (tutorial 000, khuangaf/
 # ---- CryptocurrencyPrediction, Korean translation), comments and all (the U+FFFD characters are
@@ -107,16 +109,9 @@ def save_results(name: str, payload: dict, path: Path | None = None) -> Path:
     path = Path(path) if path else RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), **payload}
-    path.write_text(json.dumps(payload, indent=2, default=jsonable))
+    # Strict JSON (NaN as null), as run metrics: anything else is written as its text.
+    path.write_text(json.dumps(jsonable(payload), indent=2, default=str))
     return path
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def table(rows: list[dict], columns: list[str]) -> str:

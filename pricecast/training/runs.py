@@ -235,11 +235,15 @@ def export_windows_h5(wset: WindowSet, scaler: Scaler, path: Path | str, chunk: 
 
 def jsonable(value: Any) -> Any:
     """``value`` as plain JSON data: numpy numbers to Python ones, NaN/inf to null (strict JSON has no
-    NaN), tuples to lists, keys to strings."""
+    NaN), tuples and arrays to lists, keys to strings."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, (np.floating, float)):
         return None if not np.isfinite(value) else float(value)
     if isinstance(value, np.integer):
