@@ -4,7 +4,9 @@ Importing the package is cheap: TensorFlow/Keras load only when training or pred
 """
 import os as _os
 
-# Quiet TensorFlow's C++ start-up chatter before anything imports it.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Quiet TensorFlow's C++ log before anything imports it: only fatal lines. What goes wrong in a run
+# reaches Python as an exception, which pricecast reports; its C++ errors on a working run are noise
+# ("failed call to cuInit" on a machine without a GPU). Set TF_CPP_MIN_LOG_LEVEL=0 to see everything.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"

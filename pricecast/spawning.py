@@ -26,7 +26,8 @@ def thread_env(threads: int) -> dict[str, str]:
     set before TensorFlow is imported in the process."""
     t = str(max(1, int(threads)))
     return {"TF_NUM_INTRAOP_THREADS": t, "TF_NUM_INTEROP_THREADS": t, "OMP_NUM_THREADS": t,
-            "OPENBLAS_NUM_THREADS": t, "MKL_NUM_THREADS": t, "TF_CPP_MIN_LOG_LEVEL": "2"}
+            "OPENBLAS_NUM_THREADS": t, "MKL_NUM_THREADS": t,
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}  # as pricecast/__init__.py
 
 
 @contextmanager

@@ -91,7 +91,7 @@ class LocalExecutor:
     def __init__(self, runner: Runner, threads: int | None = None, spare: bool = True, keep_idle: int = 0,
                  finish_when_orphaned: bool = False) -> None:
         self.runner = runner
-        self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
         self.spare_wanted = spare
         self.keep_idle = keep_idle
         self.finish_when_orphaned = finish_when_orphaned
@@ -264,7 +264,7 @@ class RayExecutor:
         self.runner = runner
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.num_cpus = num_cpus
-        self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
         self._remote = None
         self._channel = None
         self._lock = threading.Lock()

@@ -5,14 +5,66 @@ Everything else uses Keras 3 APIs only, so ``KERAS_BACKEND=jax`` or ``torch`` wo
 from __future__ import annotations
 
 import os
+import re
+import sys
+import tempfile
+from types import ModuleType
 
 _configured: str | None = None
 
+# A log line of TensorFlow's C++ core as absl writes it before it is set up (the time field is then
+# "00:00:<unix seconds>": "I0000 00:00:1795609381.554029   8385 port.cc:153] ..."), and the notice
+# absl prints before its first lines.
+_TF_LOG_LINE = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./-]+:\d+\] ")
+_ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_HIDDEN_BELOW = {"I": 1, "W": 2, "E": 3}  # TF_CPP_MIN_LOG_LEVEL from which a severity is hidden; F never is
+
+
+def _is_tf_chatter(line: str, level: int) -> bool:
+    if line.startswith(_ABSL_NOTICE):
+        return level >= 1
+    match = _TF_LOG_LINE.match(line)
+    return bool(match) and level >= _HIDDEN_BELOW.get(match.group(1), 99)
+
+
+def load_keras() -> ModuleType:
+    """Keras, with its backend loaded. TensorFlow (2.17 and later) writes its start-up lines (oneDNN,
+    "Could not find cuda drivers") through absl before absl reads TF_CPP_MIN_LOG_LEVEL, so setting it
+    does not hide them: the first import runs with stderr held back, and every line that is not a
+    TensorFlow log line below that level is written out again (Python warnings, errors, fatal lines)."""
+    if "keras" in sys.modules:
+        import keras
+
+        return keras
+    level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import keras
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not _is_tf_chatter(line, level))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+    if level >= 2:
+        try:  # Python-side absl warnings (TensorFlow's own, and Keras's when saving)
+            from absl import logging as absl_logging
+
+            absl_logging.set_verbosity(absl_logging.ERROR)
+        except ImportError:
+            pass
+    return keras
+
 
 def backend_name() -> str:
-    import keras
-
-    return keras.backend.backend()
+    return load_keras().backend.backend()
 
 
 def configure_device() -> str:
@@ -21,7 +73,6 @@ def configure_device() -> str:
     global _configured
     if _configured is not None:
         return _configured
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     name = backend_name()
     device = "CPU"
     if name == "tensorflow":
@@ -55,7 +106,7 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
     """Python, NumPy and backend seeds; with ``deterministic``, deterministic ops where the backend
     offers them. TensorFlow refuses XLA while deterministic ops are on, and the switch is
     process-wide, so a run that asks for XLA turns it off again."""
-    import keras
+    keras = load_keras()
 
     keras.utils.set_random_seed(int(seed))
     if backend_name() == "tensorflow":
@@ -75,6 +126,5 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
 def warm_up() -> str:
     """Load Keras and its backend and prepare the device: what a worker started ahead of time does
     while it waits for its first task."""
-    import keras  # noqa: F401
-
+    load_keras()
     return configure_device()

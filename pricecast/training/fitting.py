@@ -26,7 +26,7 @@ from pricecast.models.builders import build_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowPart
 from pricecast.specs import RunSpec, TrainSpec
-from pricecast.training.backend import configure_device, set_seed
+from pricecast.training.backend import configure_device, load_keras, set_seed
 
 PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
 # Up to this many windows a part is predicted by calling the model directly: ``model.predict``
@@ -149,8 +149,7 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
     best validation weights are restored however it ends. Raises ValueError on bad speed options."""
     tspec = spec.train
     check_speed_options(tspec)
-
-    import keras
+    keras = load_keras()
 
     from pricecast.training.callbacks import BestWeights, EpochClock, StopOnNonFiniteLoss, StopOnRequest
     from pricecast.training.feeding import WindowBatches, fits_in_memory, scaled_arrays

@@ -21,7 +21,7 @@ from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowError, WindowSet, example_counts, latest_window, make_windows
 from pricecast.specs import RunSpec
-from pricecast.training.backend import configure_device
+from pricecast.training.backend import configure_device, load_keras
 from pricecast.training.fitting import (
     NonFiniteLossError,
     check_speed_options,
@@ -79,8 +79,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     # Bad settings fail here, before TensorFlow is loaded.
     prep = prepared or prepare(spec, candles)
     check_speed_options(spec.train)
-
-    import keras
+    keras = load_keras()  # before anything else imports it: see load_keras
 
     from pricecast.training.callbacks import LiveHistory
 
