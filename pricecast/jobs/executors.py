@@ -7,10 +7,12 @@ called once at the end, however the worker ended.
 """
 from __future__ import annotations
 
+import multiprocessing.util
 import os
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -37,6 +39,21 @@ class Handle(Protocol):
 
 
 # ---- local worker processes ----------------------------------------------------------------------
+_EXECUTORS: weakref.WeakSet = weakref.WeakSet()  # every LocalExecutor still in use
+
+
+def _shut_down_all() -> None:
+    for executor in list(_EXECUTORS):
+        executor.shutdown()
+
+
+# At interpreter exit multiprocessing joins every child that is not a daemon, and workers are not
+# (see _Worker): a spare worker waiting for a task, or one still training, would keep the process
+# (a stopped dashboard server, pytest after the page tests) from ever exiting. Finalizers with an
+# exit priority run in that same exit handler just before the join.
+multiprocessing.util.Finalize(None, _shut_down_all, exitpriority=10)
+
+
 class _Worker:
     """A spawned worker process, its pipe and its stop flag."""
 
@@ -97,7 +114,9 @@ class LocalExecutor:
         self.finish_when_orphaned = finish_when_orphaned
         self._spare: _Worker | None = None
         self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
+        _EXECUTORS.add(self)
 
     def _new_worker(self) -> _Worker:
         return _Worker(self.env, self.runner, self.finish_when_orphaned)
@@ -121,6 +140,8 @@ class LocalExecutor:
         if worker is None or not worker.alive:
             worker = self._new_worker()
         worker.stop_event.clear()  # a Stop meant for this worker's previous task
+        with self._lock:
+            self._busy.add(worker)
         worker.conn.send(task)
         threading.Thread(target=self._read, args=(worker, on_message, on_exit), name="pricecast-job-reader",
                          daemon=True).start()
@@ -137,6 +158,8 @@ class LocalExecutor:
                 message = ("error", f"the worker's answer could not be read: {describe(exc)}")
             final = message[0] in ("result", "error")
             on_message(message)
+        with self._lock:
+            self._busy.discard(worker)
         if final and worker.alive:
             with self._lock:
                 keep = len(self._idle) < self.keep_idle
@@ -154,9 +177,17 @@ class LocalExecutor:
         on_exit(worker.process.exitcode)
 
     def shutdown(self) -> None:
+        """End every worker: spare and idle ones now; busy ones now too, or, with
+        ``finish_when_orphaned``, after their task (the trial still records itself)."""
         with self._lock:
             spare, self._spare = self._spare, None
             idle, self._idle = self._idle, []
+            busy = list(self._busy)
+        for worker in busy:
+            if self.finish_when_orphaned:
+                worker.quit()  # read once the task is done: the worker then ends
+            else:
+                worker.kill()
         for worker in idle:
             worker.quit()
         for worker in idle:
