@@ -306,8 +306,9 @@ QUALITY_HELP = {
     "stale": "Stretches where the price does not move for many candles in a row: a frozen feed. A model "
              "learns nothing there, and scores on such a part mean little.",
     "bad_ohlc": "Candles that cannot be: open or close outside the low..high range, or high below low.",
-    "jumps": "Moves from one close to the next many times larger than this series' large moves: a bad "
-             "tick, or a stock split that was not adjusted.",
+    "jumps": "Moves from one close to the next many times larger than this series' large moves. Often real "
+             "(a crash or a rally on news): check that they are. If not, a bad tick or a stock split that was "
+             "not adjusted. A price 100x the one before is always a data error.",
     "clean": "Keep only the longest stretch without gaps, duplicates, frozen prices, impossible candles or "
              "jumps. Saved in the data name (…#clean), so runs and shared links use the same candles.",
 }

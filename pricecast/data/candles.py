@@ -85,30 +85,6 @@ def validate_candles(frame: pd.DataFrame, name: str = "data") -> pd.DataFrame:
     return out
 
 
-# A price this many times above or below the median of its neighbours is a data error (a misplaced
-# decimal point, a feed glitch), not a market move: real candles never jump 100x and back.
-SPIKE_FACTOR = 100.0
-SPIKE_NEIGHBOURS = 21
-
-
-def price_spike_warning(frame: pd.DataFrame, name: str = "data") -> str | None:
-    """A warning when some prices sit ``SPIKE_FACTOR`` times away from their neighbours, or None.
-    Warns rather than refuses: the series may still be usable once the rows are fixed."""
-    if len(frame) < 3:
-        return None
-    close = frame["close"]
-    ratio = close / close.rolling(SPIKE_NEIGHBOURS, center=True, min_periods=1).median()
-    prices = frame[list(PRICE_COLUMNS)].to_numpy()
-    inner = prices.max(axis=1) / prices.min(axis=1)  # one candle's high against its own low
-    bad = ((ratio > SPIKE_FACTOR) | (ratio < 1 / SPIKE_FACTOR)).to_numpy() | (inner > SPIKE_FACTOR)
-    if not bad.any():
-        return None
-    first = int(np.flatnonzero(bad)[0])
-    return (f"{name}: {int(bad.sum())} candle(s) have prices over {SPIKE_FACTOR:g}x away from their neighbours "
-            f"(first at {frame.index[first]}, close {close.iloc[first]:.6g}); probably a data error: check the "
-            "source or remove those rows before training")
-
-
 def normalize_candles(frame: pd.DataFrame, name: str = "data") -> pd.DataFrame:
     """Sort by time and drop duplicated times (keeping the last), then validate.
 

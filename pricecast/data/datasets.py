@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pricecast.data.candles import CandleError, price_spike_warning
+from pricecast.data.candles import CandleError
 from pricecast.data.csv_import import read_candles_csv
-from pricecast.data.quality import cut_to_clean, split_ref
+from pricecast.data.quality import cut_to_clean, spike_warning, split_ref
 from pricecast.data.samples import CATALOGUE, load_sample
 from pricecast.data.uploads import is_upload, original_name
 
@@ -103,7 +103,7 @@ def load_data(ref: str, since: str | None = None, until: str | None = None, offl
             loaded.warnings.append(f"cut to its longest clean stretch: {cut['start']} .. {cut['end']} "
                                    f"({cut['candles']:,} of {full:,} candles)")
         loaded.ref = ref
-    spike = price_spike_warning(loaded.candles, loaded.ref)
+    spike = spike_warning(loaded.candles, loaded.ref)
     if spike:
         loaded.warnings.append(spike)
     return loaded

@@ -1,11 +1,15 @@
 """What real feeds get wrong, found in a candle frame: gaps, duplicates, no-trade candles, frozen
-prices, impossible candles and wild jumps — and the longest stretch free of them.
+prices, impossible candles and jumps — and the longest stretch free of them.
 
 A *stale* stretch is a run of candles whose close does not change (a frozen feed, or a market
 nobody trades): a model trained or judged there learns or is scored on nothing. A *jump* is a
-close-to-close move many times larger than the series' own large moves (its 99th percentile), e.g. an
-unadjusted split or a bad tick. Zero-volume candles are counted but do not break a clean stretch on
-their own: files without volume have volume 0 everywhere.
+close-to-close move many times larger than the series' own large moves (its 99th percentile): often
+a real crash or rally (AAPL's -52% day in 2000 in the bundled sample), sometimes an unadjusted split
+or a bad tick, so it is reported for a person to check, not called an error. A move of
+``SPIKE_FACTOR`` (100x) or more is a jump whatever the series, and is warned about when data is
+loaded (:func:`spike_warning`): no market does that from one candle to the next. Zero-volume
+candles are counted but do not break a clean stretch on their own: files without volume have
+volume 0 everywhere.
 
 ``cut_to_clean`` keeps the longest stretch without gaps, duplicates, stale candles, impossible
 candles or jumps. A data reference ending in ``#clean`` (``sample:BTC-USD-5M#clean``,
@@ -22,6 +26,7 @@ from pricecast.data.candles import CandleError, Gap, find_gaps
 
 STALE_MIN_CANDLES = 24  # unchanged closes in a row: 2 hours of 5-minute candles, a day of hourly, a month of daily
 JUMP_FACTOR = 8.0  # a move this many times the series' 99th-percentile move is a jump
+SPIKE_FACTOR = 100.0  # a price this many times higher or lower than the one before: a data error
 MOSTLY_STALE = 0.5  # a part (train/val/test) with more than this share of stale candles gets a warning
 LIST_LIMIT = 50  # places listed per kind (counts are always complete)
 CLEAN_SUFFIX = "#clean"
@@ -101,8 +106,8 @@ class QualityReport:
             out.append(f"{c['bad_ohlc']} impossible candle(s) (open/close outside low..high, or high < low), "
                        f"first at {self.bad_ohlc[0].isoformat()}")
         if c["jumps"]:
-            out.append(f"{c['jumps']} jump(s) far beyond the series' usual moves, first at {self.jumps[0]['time']} "
-                       f"({self.jumps[0]['change']:+.1%})")
+            out.append(f"{c['jumps']} large move(s) far beyond the series' usual ones, first at "
+                       f"{self.jumps[0]['time']} ({self.jumps[0]['change']:+.1%}): check they are real")
         if self.zero_volume and self.rows:
             out.append(f"{self.zero_volume:,} candle(s) with zero volume ({self.zero_volume / self.rows:.0%})")
         return out
@@ -137,20 +142,41 @@ def bad_ohlc_mask(frame: pd.DataFrame) -> np.ndarray:
     return (h < lo) | (o > h) | (o < lo) | (c > h) | (c < lo)
 
 
+def _moves(frame: pd.DataFrame) -> np.ndarray:
+    """Size of each close-to-close move in log terms (row i: from row i-1; row 0: 0)."""
+    close = frame["close"].to_numpy(dtype=np.float64)
+    out = np.zeros(len(close))
+    if len(close) > 1:
+        out[1:] = np.abs(np.diff(np.log(close)))
+    return out
+
+
 def jump_mask(frame: pd.DataFrame, factor: float = JUMP_FACTOR) -> tuple[np.ndarray, float | None]:
     """Row i is True when the close moved from row i-1 by more than ``factor`` times the series'
-    99th-percentile move (in log terms); also returns that threshold as a relative change."""
-    close = frame["close"].to_numpy(dtype=np.float64)
-    mask = np.zeros(len(close), dtype=bool)
-    if len(close) < 20:
-        return mask, None
-    moves = np.abs(np.diff(np.log(close)))
-    typical = float(np.quantile(moves, 0.99))
-    if typical <= 0:
-        return mask, None
-    limit = factor * typical
-    mask[1:] = moves > limit
-    return mask, float(np.expm1(limit))
+    99th-percentile move (in log terms), or by ``SPIKE_FACTOR`` or more whatever the series (so that
+    many bad ticks cannot raise the bar above themselves); also returns the threshold as a relative
+    change (None for series too short or too flat to have one of their own)."""
+    moves = _moves(frame)
+    spike = np.log(SPIKE_FACTOR)
+    typical = float(np.quantile(moves[1:], 0.99)) if len(moves) >= 20 else 0.0
+    limit = min(factor * typical, spike) if typical > 0 else spike
+    mask = moves >= spike if limit == spike else moves > limit
+    return mask, float(np.expm1(limit)) if typical > 0 else None
+
+
+def spike_warning(frame: pd.DataFrame, name: str = "data") -> str | None:
+    """A warning when a close is ``SPIKE_FACTOR`` times above or below the one before (a misplaced
+    decimal point, a feed glitch: the jumps no market makes), or None. Warns rather than refuses: the
+    series may still be usable once the rows are fixed, or cut to its clean stretch."""
+    moves = _moves(frame)
+    spikes = np.flatnonzero(moves >= np.log(SPIKE_FACTOR))
+    if not len(spikes):
+        return None
+    i, close = int(spikes[0]), frame["close"]
+    return (f"{name}: {len(spikes)} price move(s) of {SPIKE_FACTOR:g}x or more from one candle to the next "
+            f"(first at {frame.index[i]}: close {close.iloc[i - 1]:.6g} then {close.iloc[i]:.6g}); no market "
+            "moves like that: probably a data error. Check the source, remove those rows, or use the "
+            "longest clean stretch before training")
 
 
 def duplicate_rows(frame: pd.DataFrame) -> list[dict]:
@@ -267,4 +293,4 @@ def to_plain(report: QualityReport) -> dict:
 
 
 __all__ = ["Stretch", "QualityReport", "quality_report", "cut_to_clean", "find_stale", "bad_ohlc_mask",
-           "jump_mask", "duplicate_rows", "split_ref", "clean_ref", "stale_share", "to_plain"]
+           "jump_mask", "spike_warning", "duplicate_rows", "split_ref", "clean_ref", "stale_share", "to_plain"]

@@ -11,7 +11,7 @@ import pytest
 from pricecast.cli.common import format_table
 from pricecast.cli.main import main
 from pricecast.data.datasets import kind_of, load_data
-from pricecast.data.quality import clean_ref, cut_to_clean, quality_report, split_ref
+from pricecast.data.quality import clean_ref, cut_to_clean, jump_mask, quality_report, spike_warning, split_ref
 from pricecast.data.samples import load_sample
 from pricecast.evaluation.metrics import NO_MOVEMENT, evaluate, metrics_table, skill_text
 from pricecast.prep.windows import make_windows
@@ -174,3 +174,26 @@ def test_cli_train_on_a_flat_test_part_says_so(tmp_path, capsys):
     run_dir = next((tmp_path / "runs").iterdir())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["quality"]["counts"]["stale"] == 1 and metrics["test"]["skill_note"] == NO_MOVEMENT
+
+
+def test_many_bad_ticks_cannot_raise_the_jump_bar_above_themselves():
+    """Bad ticks on 4% of the moves lift the series' 99th-percentile move to their own size: the
+    relative test alone misses them all; a 100x move is a jump whatever the series (and the
+    warning on loading counts the same moves)."""
+    frame = make_candles(300)
+    rows = [40, 80, 120, 160, 200, 240]
+    frame.iloc[rows, :4] *= 1000.0  # a misplaced decimal point, in and out again
+    report = quality_report(frame)
+    flagged = sorted({frame.index[r].isoformat() for r in rows} | {frame.index[r + 1].isoformat() for r in rows})
+    assert sorted(j["time"] for j in report.jumps) == flagged
+    assert spike_warning(frame, "x.csv").startswith("x.csv: 12 price move(s) of 100x or more")
+    assert jump_mask(frame.iloc[35:50])[0].sum() == 2  # too short for a bar of its own: only the 100x moves
+
+
+def test_a_real_market_move_is_a_jump_to_check_not_a_data_error():
+    frame = load_data("sample:AAPL").candles  # 2000-09-29: -52% on a profit warning, a real move
+    report = quality_report(frame)
+    assert [j["time"][:10] for j in report.jumps] == ["2000-09-29"]
+    line = report.lines()[-1]
+    assert "large move(s)" in line and "check they are real" in line and "error" not in line
+    assert spike_warning(frame, "sample:AAPL") is None
