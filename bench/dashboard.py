@@ -256,8 +256,10 @@ def main() -> None:
                     "menu (a click after reading the home page) instead of by its address")
     ap.add_argument("--against", type=Path, help="with --pages or --via-home: also open every page from the "
                     "checkout in this folder (e.g. an older commit), interleaved with this one, page by page")
+    ap.add_argument("--repeats", type=int, help="opens per page (default: 5 with --full, 2 with --pages or "
+                    "--via-home, else 3)")
     args = ap.parse_args()
-    repeats = 5 if args.full else (2 if args.pages or args.via_home else 3)
+    repeats = args.repeats or (5 if args.full else (2 if args.pages or args.via_home else 3))
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dash-"))
