@@ -101,7 +101,7 @@ def data_page(browser, home: Path, csv: Path, repeats: int) -> dict:
     """The Data page with a 500k-candle CSV: first visit (parse + cache + draw), then reloads (draw)."""
     proc, url, _ = start_server(home)
     target = f"{url}/Data?" + urllib.parse.urlencode({"data": str(csv)})
-    chart = '[data-testid="stPlotlyChart"] .js-plotly-plot path.box'  # the candle bodies, once drawn
+    chart = '.js-plotly-plot path.box'  # the candle bodies, once drawn
     times = []
     try:
         for i in range(repeats + 1):
@@ -114,7 +114,7 @@ def data_page(browser, home: Path, csv: Path, repeats: int) -> dict:
                 shot = ROOT / "bench" / "results" / "dashboard_data_500k.png"
                 shot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(shot), full_page=True)
-                title = page.locator('[data-testid="stPlotlyChart"] .gtitle').first.text_content(timeout=5000)
+                title = page.locator('.js-plotly-plot .gtitle').first.text_content(timeout=5000)
             page.close()
         return {"first_visit_s": times[0], "redraw_s_median": median(times[1:]), "redraw_s_all": times[1:],
                 "chart_title": title, "tensorflow_loaded": tf_loaded(proc.pid)}
@@ -127,7 +127,8 @@ PAGE_TITLES = {"": "pricecast", "Data": "Data", "Data, exchange": "Data", "Model
 PAGE_PATHS = {"Data, exchange": "Data?" + urllib.parse.urlencode({"data": EXCHANGE_REF})}
 
 
-CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg'
+# A drawn Plotly chart: ui/charts.py's (and, with --against an older checkout, st.plotly_chart's).
+CHART = '.js-plotly-plot .main-svg'
 # What a user waits for on each page: its chart drawn, or its key message.
 READY = {"": "text=Four steps", "Data": CHART, "Data, exchange": CHART, "Model": "text=Ready to train",
          "Train": "text=Current setup", "Results": CHART, "Runs": CHART, "Experiments": CHART}
@@ -255,8 +256,10 @@ def main() -> None:
                     "menu (a click after reading the home page) instead of by its address")
     ap.add_argument("--against", type=Path, help="with --pages or --via-home: also open every page from the "
                     "checkout in this folder (e.g. an older commit), interleaved with this one, page by page")
+    ap.add_argument("--repeats", type=int, help="opens per page (default: 5 with --full, 2 with --pages or "
+                    "--via-home, else 3)")
     args = ap.parse_args()
-    repeats = 5 if args.full else (2 if args.pages or args.via_home else 3)
+    repeats = args.repeats or (5 if args.full else (2 if args.pages or args.via_home else 3))
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dash-"))

@@ -13,7 +13,7 @@ from pricecast.data.datasets import kind_of
 from pricecast.data.quality import clean_ref, quality_report, split_ref
 from pricecast.data.samples import CATALOGUE
 from pricecast.errors import PricecastError
-from ui import common, state
+from ui import charts, common, state
 from ui.common import HELP
 
 SOURCES = {
@@ -396,7 +396,7 @@ def body() -> None:
         st.warning(common.md(warning))
     _summary(candles, spec.data, cache_file)
     quality = _quality(candles, spec.data)
-    st.plotly_chart(candles_figure(candles, title=common.data_label(spec.data), quality=quality), key="data_candles")
+    charts.show(candles_figure(candles, title=common.data_label(spec.data), quality=quality), key="data_candles")
     st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon="➡️")
 
 

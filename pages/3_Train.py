@@ -7,7 +7,7 @@ import streamlit as st
 from pricecast.jobs.dashboard import registry, tune_for_dashboard
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
-from ui import common, state
+from ui import charts, common, state
 from ui.common import HELP
 
 POLL_SECONDS = 1.0
@@ -143,13 +143,13 @@ def _charts(job_id: str) -> None:
                         help="Which of the K forecast steps to draw: 1 = the next candle, K = the furthest.")
     loss, val = _figures(job, snap, step)
     with c1:
-        st.plotly_chart(loss, key="train_loss")
+        charts.show(loss, key="train_loss")
         st.caption(HELP["loss_curve"])
     with c2:
         if val is None:
             st.info("No validation part: give it a share on the Model page to watch forecasts on unseen data.")
         else:
-            st.plotly_chart(val, key="train_val")
+            charts.show(val, key="train_val")
             st.caption(HELP["live_val"])
     if snap.finished and snap.result is not None:
         _final(snap)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.training.runs import list_runs, load_run
-from ui import common, state
+from ui import charts, common, state
 
 PART_NAMES = {"test": "Test (never seen)", "val": "Validation", "train": "Training"}
 
@@ -63,8 +63,8 @@ def _actual_vs_predicted(run) -> None:
     if not parts:
         st.info("Pick at least one part.")
         return
-    st.plotly_chart(actual_vs_predicted_figure(run.predictions, parts, step, baselines, run.metrics.get("sizes")),
-                    key="res_avp")
+    charts.show(actual_vs_predicted_figure(run.predictions, parts, step, baselines, run.metrics.get("sizes")),
+             key="res_avp")
 
 
 def _paths(run) -> None:
@@ -84,7 +84,7 @@ def _paths(run) -> None:
     chosen = c2.multiselect("Forecast origins", list(origins_all), default=default, format_func=labels.get,
                             key=f"res_paths_origins_{part}_{count}",
                             help="The last known candle of each forecast; the red path is the model's K steps from there.")
-    st.plotly_chart(forecast_paths_figure(preds, part, chosen or default), key="res_paths")
+    charts.show(forecast_paths_figure(preds, part, chosen or default), key="res_paths")
 
 
 def _metrics(run) -> None:
@@ -116,7 +116,7 @@ def _metrics(run) -> None:
 
         st.info(f"The {PART_NAMES[part].lower()} part has {NO_MOVEMENT}.")
     if run.spec.window.k > 1:
-        st.plotly_chart(skill_per_step_figure(report), key="res_skill_steps")
+        charts.show(skill_per_step_figure(report), key="res_skill_steps")
     c = st.columns(4)
     c[0].metric("Epochs run", m.get("epochs_run", "–"))
     c[1].metric("Best epoch", m.get("best_epoch", "–"))
@@ -142,7 +142,7 @@ def _next(run) -> None:
     if forecast is None or not len(forecast):
         st.info("This run has no saved forecast.")
         return
-    st.plotly_chart(next_forecast_figure(candles, forecast, run.spec.window.target), key="res_next")
+    charts.show(next_forecast_figure(candles, forecast, run.spec.window.target), key="res_next")
     st.dataframe(forecast, hide_index=True, column_config={
         "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm", help="When each forecast step falls."),
         "step": st.column_config.NumberColumn("Step", help="How many candles ahead."),

@@ -9,7 +9,7 @@ import streamlit as st
 
 from pricecast.data.datasets import display_name
 from pricecast.training.runs import delete_run, list_runs
-from ui import common, state
+from ui import charts, common, state
 
 
 def _table(rows: list[dict], session: set[str]) -> pd.DataFrame:
@@ -129,7 +129,7 @@ def body() -> None:
         except (OSError, ValueError):
             continue
     if histories:
-        st.plotly_chart(runs_loss_figure(histories, column), key="runs_overlay")
+        charts.show(runs_loss_figure(histories, column), key="runs_overlay")
     st.subheader("One run")
     current = state.selected_run_dir()
     chosen = st.selectbox("Run", dirs, index=dirs.index(current) if current in dirs else 0, format_func=labels.get,

@@ -14,8 +14,8 @@ from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
 from pricecast.jobs.dashboard import registry
 from pricecast.jobs.executors import JobError
-from pricecast.plots.experiments import box_figure, loss_curves_figure
-from ui import common, state
+from pricecast.plots.experiments import loss_curves_figure, spread_figure
+from ui import charts, common, state
 
 SELECTED = "exp_selected"
 MODES = {
@@ -282,7 +282,7 @@ def results_panel() -> None:
         return
     st.info(exp.note())
     summary = exp.summary()
-    order = summary["label"].tolist()  # boxes in ranking order, best first
+    order = summary["label"].tolist()  # settings in ranking order, best first
     # One row per setting: a plain table (no data grid to load in the browser for a handful of rows).
     table = comparison_table(summary)
     formats = {c: "{:.4g}" for c in table.select_dtypes("float").columns} | {
@@ -293,12 +293,12 @@ def results_panel() -> None:
                              key="exp_tab", on_change="rerun")
     if t1.open:
         with t1:
-            st.plotly_chart(box_figure(frame, "test_rmse", order), width="stretch", key="exp_box_rmse")
-            st.caption("Each dot is one training (one seed); the box spans the middle half, the line is the median, "
-                       "the dashed line inside is the mean ± standard deviation. Lower is better.")
+            charts.show(spread_figure(frame, "test_rmse", order), key="exp_box_rmse")
+            st.caption("Each dot is one training (one seed); the bar is the setting's median, the diamond with "
+                       "whiskers its mean ± standard deviation. Lower is better.")
     if t2.open:
         with t2:
-            st.plotly_chart(box_figure(frame, "ratio", order), width="stretch", key="exp_box_ratio")
+            charts.show(spread_figure(frame, "ratio", order), key="exp_box_ratio")
             st.caption("Each training's test RMSE over persistence's on the same windows: below 1 beats “tomorrow "
                        "equals today” (skill = 1 − this ratio).")
     if t3.open:
@@ -306,7 +306,7 @@ def results_panel() -> None:
             column = st.radio("Curve", ["val_loss", "loss"], horizontal=True, key="exp_curve",
                               format_func={"val_loss": "validation loss", "loss": "training loss"}.get,
                               help="Loss per epoch of every training, coloured by setting.")
-            st.plotly_chart(loss_curves_figure(exp.records, column, order), width="stretch", key="exp_curves")
+            charts.show(loss_curves_figure(exp.records, column, order), key="exp_curves")
     if t4.open:
         with t4:
             cols = ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "best_val_loss", "epochs_run",

@@ -14,6 +14,8 @@ import pytest
 from pricecast.data.candles import CandleError
 from pricecast.data.csv_import import read_candles_csv, read_candles_csv_info
 
+from .dashboard.charts import figures
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -275,7 +277,7 @@ def test_item11_bad_link_values_are_dropped_and_the_page_renders(app_home, case)
     expected = {"Series"} if page.endswith("1_Data.py") else {"N — past candles in", "Architecture", "Epochs"}
     assert expected <= labels
     if page.endswith("1_Data.py"):
-        assert len(at.get("plotly_chart")) == 1
+        assert len(figures(at)) == 1
 
 
 @pytest.mark.parametrize("yaml_text,named", [

@@ -21,7 +21,7 @@ from pricecast.jobs.dashboard import registry
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
 from pricecast.specs import RunSpec
-from ui import common, state
+from ui import charts, common, state
 
 LEVEL_CHOICES = (50, 80, 90, 95)
 
@@ -173,12 +173,12 @@ def _results(result: BacktestResult, shuffled, run=None) -> None:
         metric = st.radio("Error measure", ("rmse", "mae", "mape", "mase"), horizontal=True, key="bt_fold_metric",
                           help="RMSE and MAE are in price units; MAPE in percent; MASE divides by the naive one-step "
                                "error inside each training window (below 1 = better than that naive error).")
-        st.plotly_chart(ef.fold_error_figure(result, metric), key="bt_fig_folds")
+        charts.show(ef.fold_error_figure(result, metric), key="bt_fig_folds")
         st.dataframe(pd.DataFrame(result.fold_rows()), hide_index=True)
     with tabs[1]:
         hmetric = st.radio("Error measure", ("rmse", "mae", "mase"), horizontal=True, key="bt_h_metric",
                            help="Error at each step ahead, all folds together. Errors normally grow with the step.")
-        st.plotly_chart(ef.horizon_error_figure(result, hmetric), key="bt_fig_horizon")
+        charts.show(ef.horizon_error_figure(result, hmetric), key="bt_fig_horizon")
         h = result.by_horizon
         st.dataframe(pd.DataFrame({"step": h["step"], "model RMSE": h["model_rmse"],
                                    "persistence RMSE": h["persistence_rmse"], "skill": h["skill"]}),
@@ -186,7 +186,7 @@ def _results(result: BacktestResult, shuffled, run=None) -> None:
     with tabs[2]:
         _intervals(result, ef)
     with tabs[3]:
-        st.plotly_chart(ef.residual_figure(result), key="bt_fig_resid")
+        charts.show(ef.residual_figure(result), key="bt_fig_resid")
         st.write(result.diagnostics.get("text", ""))
     with tabs[4]:
         _checks(result, shuffled, run)
@@ -210,7 +210,7 @@ def _intervals(result: BacktestResult, ef) -> None:
                          help="The share of real prices the band is meant to contain.")
     k = result.spec.window.k
     step = c3.slider("Steps ahead", 1, k, 1, key="bt_band_step", help="Which forecast step to draw.") if k > 1 else 1
-    st.plotly_chart(ef.interval_figure(result, method, level, step), key="bt_fig_band")
+    charts.show(ef.interval_figure(result, method, level, step), key="bt_fig_band")
 
 
 def _checks(result: BacktestResult, shuffled, run=None) -> None:

@@ -1,20 +1,19 @@
 """Load the browser's chart and table code before a page needs it.
 
-Streamlit's browser side loads Plotly (a 4.7 MB script) and the data grid only when a page first shows
-a chart or a table, and a new browser tab evaluates Plotly again: 1-2 s on a small machine, after
-which the chart is drawn. Home and the other pages without a chart leave the browser idle once they
-are drawn; this asks it, then, to load those scripts, so the Data, Results, Runs and Experiments pages
-find them ready when the user goes there through the menu (Streamlit switches pages without reloading
-the browser page, so what was loaded stays loaded).
+The charts' Plotly bundle (ui/charts.py, 1.3 MB) and Streamlit's data grid are loaded only when a page
+first shows a chart or a table, and a new browser tab evaluates them again. Home and the other pages
+without a chart leave the browser idle once they are drawn; this asks it, then, to load those scripts,
+so the Data, Results, Runs and Experiments pages find them ready when the user goes there through the
+menu (Streamlit switches pages without reloading the browser page, so what was loaded stays loaded).
 
 On the server, the same idea for Python: :func:`warm_imports` imports, in the background, what the
 chart pages import on their first run and the home page does not (SciPy's special functions for the
 Experiments page's p-values alone take 0.5-1.5 s, as they pull in numpy.f2py and every text codec).
 
-The scripts are Streamlit's own: found by name in its static folder (their file names carry a hash
-that changes with each Streamlit version), imported from the same address Streamlit imports them
-from, so the browser keeps one copy. With another Streamlit layout nothing is found and nothing is
-sent.
+The data grid is Streamlit's own: found by name in its static folder (its file name carries a hash
+that changes with each Streamlit version), imported from the same address Streamlit imports it from,
+so the browser keeps one copy. With another Streamlit layout it is not found and not asked for. Plotly
+is loaded through the charts' own loader (``ui.plotly_loader.LOADER_JS``), so it too is loaded once.
 """
 from __future__ import annotations
 
@@ -27,8 +26,10 @@ from pathlib import Path
 
 import streamlit as st
 
-# Streamlit's lazily loaded browser modules worth having early: the Plotly chart and the data grid.
-CHUNKS = ("PlotlyChart", "DataFrame")
+from ui import plotly_loader
+
+# Streamlit's lazily loaded browser modules worth having early: the data grid.
+CHUNKS = ("DataFrame",)
 HIDDEN = "pc_preload"  # the sidebar container's key, hidden by CSS
 DELAY_MS = 500  # after the page's own drawing has settled
 # Imported by the Data, Results, Runs and Experiments pages on their first run, not by Home.
@@ -41,7 +42,7 @@ _warm_started = False
 
 @functools.cache
 def chunk_files() -> tuple[str, ...]:
-    """The file names (``PlotlyChart.<hash>.js``, ...) of :data:`CHUNKS` in this Streamlit's static folder."""
+    """The file names (``DataFrame.<hash>.js``, ...) of :data:`CHUNKS` in this Streamlit's static folder."""
     folder = Path(st.__file__).parent / "static" / "static" / "js"
     found = []
     for name in CHUNKS:
@@ -52,32 +53,31 @@ def chunk_files() -> tuple[str, ...]:
 
 
 def script(files: tuple[str, ...], delay_ms: int = DELAY_MS) -> str:
-    """The ``<script>``: once the browser is idle, import each file from the folder of Streamlit's own
-    ``index.*.js`` (so the address matches the one Streamlit uses). Runs once per browser page."""
+    """The ``<script>``: once the browser is idle, load the charts' Plotly bundle and import each file
+    from the folder of Streamlit's own ``index.*.js`` (so the address matches the one Streamlit uses).
+    Runs once per browser page."""
     return (
-        "<script>(() => {"
+        f"<script>{plotly_loader.LOADER_JS}(() => {{"
         "if (window.__pcPreload) return; window.__pcPreload = true;"
         "const main = document.querySelector('script[type=module][src*=\"/static/js/index.\"]');"
-        "if (!main) return;"
-        "const base = new URL('.', main.src);"
-        f"const files = {json.dumps(list(files))};"
-        "const go = () => files.forEach(f => import(new URL(f, base).href).catch(() => {}));"
+        "const base = main ? new URL('.', main.src) : null;"
+        f"const files = base ? {json.dumps(list(files))} : [];"
+        "const go = () => { window.__pcPlotly().catch(() => {});"
+        " files.forEach(f => import(new URL(f, base).href).catch(() => {})); };"
         f"setTimeout(() => (window.requestIdleCallback || setTimeout)(go), {int(delay_ms)});"
         "})();</script>"
     )
 
 
 def preload_charts(delay_ms: int = DELAY_MS) -> None:
-    """Ask the browser to load Plotly and the data grid once it has nothing else to do; call it last on
+    """Ask the browser to load the charts' Plotly and the data grid once it has nothing else to do; call it last on
     a page, so the page itself is drawn first. (Asking first on a page that draws a chart itself did not
     make it open sooner: bench/dashboard.py, docs/BENCHMARKS.md section 4.)"""
-    files = chunk_files()
-    if files:
-        # In a hidden container, so the script takes no room in the sidebar; a style-only st.html goes to
-        # Streamlit's event container and takes none either.
-        st.html(f"<style>.st-key-{HIDDEN}, div:has(> .st-key-{HIDDEN}) {{display: none}}</style>")
-        with st.sidebar.container(key=HIDDEN):
-            st.html(script(files, delay_ms), unsafe_allow_javascript=True)
+    # In a hidden container, so the script takes no room in the sidebar; a style-only st.html goes to
+    # Streamlit's event container and takes none either.
+    st.html(f"<style>.st-key-{HIDDEN}, div:has(> .st-key-{HIDDEN}) {{display: none}}</style>")
+    with st.sidebar.container(key=HIDDEN):
+        st.html(script(chunk_files(), delay_ms), unsafe_allow_javascript=True)
 
 
 def warm_imports(delay_s: float = WARM_DELAY_S) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from .charts import figures
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["pages/1_Data.py", "pages/2_Model.py", "pages/3_Train.py", "pages/4_Results.py", "pages/5_Runs.py"]
 TINY = {"data": "sample:IBM", "n": "10", "k": "2", "epochs": "1", "units": "4", "patience": "0", "since": "2011-01-01"}
@@ -39,8 +41,8 @@ def _labels(widgets) -> set[str]:
     return {w.label for w in widgets}
 
 
-def _plots(at: AppTest) -> list:
-    return at.get("plotly_chart")
+def _plots(at: AppTest) -> list[dict]:
+    return figures(at)
 
 
 def test_home_and_every_page_render_with_help_texts():
@@ -148,7 +150,7 @@ def test_train_one_epoch_then_results_and_runs(home):
     assert at.query_params["job"] in (job.id, [job.id])  # a reloaded tab finds its job by this
     at.run()
     _ok(at)
-    titles = [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
+    titles = [p["layout"]["title"]["text"] for p in _plots(at)]
     assert any(t.startswith("Loss per epoch") for t in titles)
     assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
     assert "Skill vs persistence" in {m.label for m in at.metric}
@@ -158,7 +160,7 @@ def test_train_one_epoch_then_results_and_runs(home):
     _ok(at)
 
     def titles() -> list[str]:
-        return [json.loads(p.proto.spec)["layout"]["title"]["text"] for p in _plots(at)]
+        return [p["layout"]["title"]["text"] for p in _plots(at)]
 
     # Lazy tabs: only the open tab's charts are built and sent.
     assert len(titles()) == 1 and titles()[0].startswith("Actual vs predicted")

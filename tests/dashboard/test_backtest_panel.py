@@ -8,6 +8,8 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
+from .charts import figures
+
 pytestmark = pytest.mark.slow  # (nearly) every test here trains a Keras model
 
 
@@ -59,7 +61,7 @@ def test_panel_runs_a_backtest_and_shows_folds_coverage_and_checks(pricecast_hom
     text = " ".join(m.value for m in at.markdown)
     assert "Overall" in text and "persistence" in text
     assert "80% conformal band covered" in text and "95% conformal band covered" in text
-    assert len(at.get("plotly_chart")) >= 4
+    assert len(figures(at)) >= 4
     assert [s.value for s in at.success]  # look-ahead checks that passed are listed
     assert any("Scalers refitted" in s.value for s in at.success)
 

@@ -25,6 +25,7 @@ SHOTS = ROOT / "test-output" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+CHART = ".pc-chart .main-svg"  # a chart drawn by ui/charts.py
 
 
 def _free_port() -> int:
@@ -116,6 +117,8 @@ def test_train_in_browser(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1700})
+        asked = []  # every script the browser fetched: the charts' Plotly is loaded once for all pages
+        page.on("request", lambda request: asked.append(request.url) if request.resource_type == "script" else None)
         try:
             # A tiny setup through the link (the URL holds the setup), then the UI for the rest.
             page.goto(f"{server}/?n=10&k=2&epochs=2&units=8&preset=default&since=2010-01-01", wait_until="networkidle")
@@ -127,7 +130,7 @@ def test_train_in_browser(server):
             _go(page, "Data")
             _choose(page, page.locator('[data-testid="stSelectbox"]').first, re.compile("^MSFT"))
             _settle(page)
-            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            page.locator(CHART).first.wait_for(timeout=30_000)
             page.get_by_text("sample:MSFT").first.wait_for(timeout=10_000)
             page.screenshot(path=str(SHOTS / "1_data.png"), full_page=True)
             _no_errors(page, "Data")
@@ -147,7 +150,7 @@ def test_train_in_browser(server):
             _press_train(page)
             page.get_by_text(re.compile(r"^Finished")).first.wait_for(timeout=180_000)
             _settle(page, 60_000)
-            page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)
+            page.locator(CHART).nth(1).wait_for(timeout=30_000)
             page.wait_for_timeout(1000)
             page.screenshot(path=str(SHOTS / "3_train.png"), full_page=True)
             _no_errors(page, "Train")
@@ -166,11 +169,13 @@ def test_train_in_browser(server):
                 _no_errors(page, f"Results/{tab}")
 
             _go(page, "Runs")
-            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            page.locator(CHART).first.wait_for(timeout=30_000)
             page.get_by_role("button", name="Windows (.h5)").first.wait_for(timeout=30_000)
             _settle(page)
             page.screenshot(path=str(SHOTS / "5_runs.png"), full_page=True)
             _no_errors(page, "Runs")
+            plotly = [url for url in asked if "plotly" in url.lower()]
+            assert [url.rsplit("/", 1)[-1] for url in plotly] == ["plotly-finance.min.js"], plotly
         except Exception:
             page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
             raise

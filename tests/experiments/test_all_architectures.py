@@ -136,16 +136,20 @@ def test_the_experiments_page_offers_it_on_the_current_setup_at_a_small_size():
                "test folds" in m.value for m in at.markdown), [m.value for m in at.markdown]
 
 
-def test_the_box_plot_of_rmse_over_persistence_has_persistence_at_1():
+def test_the_spread_of_rmse_over_persistence_has_persistence_at_1():
     from pricecast.experiments.stats import summarize, trials_frame
-    from pricecast.plots.experiments import box_figure
+    from pricecast.plots.experiments import spread_figure
 
     from .conftest import trial_records
 
     frame = trials_frame(trial_records({"a": [3.0, 3.1], "b": [1.0, 1.2]}))
     order = summarize(frame)["label"].tolist()  # ranking order, best first
-    fig = box_figure(frame, "ratio", order)
-    assert [t.name for t in fig.data] == ["B", "A"]
-    assert list(fig.data[0].y) == pytest.approx([1.0 / 2.5, 1.2 / 2.5])
+    fig = spread_figure(frame, "ratio", order)
+    dots = [t for t in fig.data if t.meta == "trials"]
+    assert [t.name for t in dots] == ["B", "A"]
+    assert list(dots[0].y) == pytest.approx([1.0 / 2.5, 1.2 / 2.5])
+    median = next(t for t in fig.data if t.meta == "median")
+    assert list(median.y) == pytest.approx([1.1 / 2.5] * 2)
+    assert list(fig.layout.xaxis.ticktext) == ["B", "A"]
     line = fig.layout.shapes[0]
     assert (line.y0, line.y1) == (1.0, 1.0) and fig.layout.annotations[0].text == "persistence"

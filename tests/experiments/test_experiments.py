@@ -14,6 +14,7 @@ from pricecast.experiments.running import run_experiment
 from pricecast.experiments.spec import Variation
 from pricecast.experiments.storage import load_experiment
 
+from ..dashboard.charts import figures
 from .conftest import METRICS, by_key, tiny
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,13 +144,14 @@ def test_cli_json(local_pool_result, capsys, tmp_path):
 
 @pytest.mark.slow
 def test_figures(local_pool_result):
-    from pricecast.plots.experiments import box_figure, loss_curves_figure
+    from pricecast.plots.experiments import loss_curves_figure, spread_figure
 
     exp, _, _ = local_pool_result
     order = [v.label for v in exp.spec.variations]
-    box = box_figure(exp.frame(), "test_rmse", order)
-    assert [t.type for t in box.data] == ["box", "box"] and [t.name for t in box.data] == order
-    assert all(len(t.y) == 2 for t in box.data)
+    spread = spread_figure(exp.frame(), "test_rmse", order)
+    dots = [t for t in spread.data if t.meta == "trials"]
+    assert [t.name for t in dots] == order and all(len(t.y) == 2 for t in dots)
+    assert [t.meta for t in spread.data] == ["trials", "median", "mean"] * 2
     curves = loss_curves_figure(exp.records, "val_loss", order)
     assert len(curves.data) == 4 and sum(bool(t.showlegend) for t in curves.data) == 2
 
@@ -181,8 +183,8 @@ def test_experiments_page_runs_a_tiny_experiment():
     assert not at.exception and not at.error, [e.value for e in at.error]
     snap = job.snapshot()
     assert snap.state == "done" and [t.done for t in snap.trials] == [1, 2]
-    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert any(trace.get("type") == "box" for chart in charts for trace in chart["data"])
+    charts = figures(at)
+    assert any(trace.get("meta") == "trials" for chart in charts for trace in chart["data"])
     assert any("Lowest mean test RMSE" in i.value for i in at.info)
     # One row per setting as a plain table: the page loads no data grid until "Every training" is opened.
     assert len(at.table) == 1 and not at.dataframe
