@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pricecast.data.candles import candle_step, summarize
+from pricecast.data.candles import summarize
 from pricecast.data.datasets import kind_of
-from pricecast.data.quality import clean_ref, quality_report, split_ref
+from pricecast.data.quality import clean_ref, is_daily, quality_report, split_ref, when
 from pricecast.data.samples import CATALOGUE
 from pricecast.errors import PricecastError
 from ui import charts, common, state
@@ -217,14 +217,6 @@ def _clamp(text: str | None, lo: dt.date, hi: dt.date, default: dt.date) -> dt.d
     return min(max(value, lo), hi)
 
 
-def _when(iso: str, daily: bool) -> str:
-    return iso[:10] if daily else iso[:16].replace("T", " ")
-
-
-def _is_daily(candles: pd.DataFrame) -> bool:
-    return len(candles) > 1 and candle_step(candles.index) >= pd.Timedelta(days=1)
-
-
 # The "where" tables' columns, per kind of place: (field in the report, heading), in order.
 GAP_COLUMNS = (("start", "Last candle before"), ("end", "First candle after"), ("missing", "Missing candles"))
 PLACE_COLUMNS = {
@@ -245,7 +237,7 @@ def _places(rows: list[dict], columns: tuple[tuple[str, str], ...], daily: bool)
     for name, heading in columns:
         values = table[name]
         if name in _TIME_FIELDS:
-            values = values.map(lambda t: _when(t, daily))
+            values = values.map(lambda t: when(t, daily))
         elif name == "change":
             values = values.map("{:+.1%}".format)
         out[heading] = values
@@ -275,8 +267,8 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
     daily = step is not None and step >= pd.Timedelta(days=1)
     c = st.columns(5)
     c[0].metric("Candles", f"{info['rows']:,}", help="How many candles (rows) are used.")
-    c[1].metric("From", _when(info["first"], daily), help="The first candle's time (UTC).")
-    c[2].metric("To", _when(info["last"], daily), help="The last candle's time (UTC).")
+    c[1].metric("From", when(info["first"], daily), help="The first candle's time (UTC).")
+    c[2].metric("To", when(info["last"], daily), help="The last candle's time (UTC).")
     c[3].metric("Spacing", _span(step), help="The usual time between two candles.")
     c[4].metric("Gaps", f"{info['gaps']:,}", help="Places where candles are missing (weekends and short holidays "
                 "of stock markets are not counted). Windows may span a gap; many gaps hurt forecasts.")
@@ -318,7 +310,7 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
     """Counts of each defect kind, where they are, and the cut to the longest clean stretch."""
     report = quality_report(candles)
     q, counts = report.to_dict(), report.counts()
-    daily = _is_daily(candles)
+    daily = is_daily(candles)
     st.subheader("Data quality")
     c = st.columns(5)
     c[0].metric("Duplicates", f"{counts['duplicates']:,}", help=QUALITY_HELP["duplicates"])
@@ -347,7 +339,7 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
         clean = q["longest_clean"]
         label = "Use only the longest clean stretch"
         if clean and not is_cut:
-            label += f" ({_when(clean['start'], daily)} … {_when(clean['end'], daily)}, {clean['candles']:,} candles)"
+            label += f" ({when(clean['start'], daily)} … {when(clean['end'], daily)}, {clean['candles']:,} candles)"
         wanted = st.toggle(label, value=is_cut, help=QUALITY_HELP["clean"], key=f"data_clean_{base}")
         if wanted != is_cut:
             spec = state.current_spec()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pricecast.data.candles import CandleError, Gap, find_gaps
+from pricecast.data.candles import CandleError, Gap, candle_step, find_gaps
 
 STALE_MIN_CANDLES = 24  # unchanged closes in a row: 2 hours of 5-minute candles, a day of hourly, a month of daily
 JUMP_FACTOR = 8.0  # a move this many times the series' 99th-percentile move is a jump
@@ -58,6 +58,7 @@ class QualityReport:
     jumps: list[dict] = field(default_factory=list)  # {"time", "change"}: change is the close's relative move
     clean: Stretch | None = None
     stale_min_candles: int = STALE_MIN_CANDLES
+    daily: bool = False  # candles a day or more apart: times are said as dates
     jump_threshold: float | None = None  # the relative move above which a change is a jump
 
     @property
@@ -97,20 +98,32 @@ class QualityReport:
             out.append(f"{c['gaps']} gap(s), {c['missing_candles']:,} candles missing")
         if c["duplicates"]:
             out.append(f"{c['duplicates']} duplicated candle(s) (repeated time or repeated OHLCV), "
-                       f"first at {self.duplicates[0]['time']}")
+                       f"first at {when(self.duplicates[0]['time'], self.daily)}")
         if self.stale:
             longest = max(self.stale, key=lambda s: s.candles)
             out.append(f"{c['stale']} stale stretch(es), {c['stale_candles']:,} candles with the price frozen "
-                       f"(longest {longest.candles:,}: {longest.start.isoformat()} .. {longest.end.isoformat()})")
+                       f"(longest {longest.candles:,}: {when(longest.start, self.daily)} .. {when(longest.end, self.daily)})")
         if c["bad_ohlc"]:
             out.append(f"{c['bad_ohlc']} impossible candle(s) (open/close outside low..high, or high < low), "
-                       f"first at {self.bad_ohlc[0].isoformat()}")
+                       f"first at {when(self.bad_ohlc[0], self.daily)}")
         if c["jumps"]:
             out.append(f"{c['jumps']} large move(s) far beyond the series' usual ones, first at "
-                       f"{self.jumps[0]['time']} ({self.jumps[0]['change']:+.1%}): check they are real")
+                       f"{when(self.jumps[0]['time'], self.daily)} ({self.jumps[0]['change']:+.1%}): check they are real")
         if self.zero_volume and self.rows:
             out.append(f"{self.zero_volume:,} candle(s) with zero volume ({self.zero_volume / self.rows:.0%})")
         return out
+
+
+def when(time: pd.Timestamp | str, daily: bool) -> str:
+    """A candle's time as people read it: the date alone for daily (or longer) candles, else date, hour and
+    minute; UTC, as the candles are."""
+    stamp = pd.Timestamp(time)
+    return f"{stamp:%Y-%m-%d}" if daily else f"{stamp:%Y-%m-%d %H:%M}"
+
+
+def is_daily(frame: pd.DataFrame) -> bool:
+    """Candles a day or more apart (their times are dates)."""
+    return len(frame) > 1 and candle_step(frame.index) >= pd.Timedelta(days=1)
 
 
 def _runs(equal_to_previous: np.ndarray) -> list[tuple[int, int]]:
@@ -229,6 +242,7 @@ def quality_report(frame: pd.DataFrame, stale_min_candles: int = STALE_MIN_CANDL
     report = QualityReport(rows=int(len(frame)), stale_min_candles=stale_min_candles)
     if len(frame) == 0:
         return report
+    report.daily = is_daily(frame)
     index = frame.index
     ordered = index.is_monotonic_increasing and not index.has_duplicates
     report.gaps = find_gaps(frame) if ordered else []

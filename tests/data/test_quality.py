@@ -57,6 +57,14 @@ def test_each_defect_kind_is_found_where_it_is():
     assert report.jumps[0]["change"] == pytest.approx(2.0, rel=0.05)
     assert report.duplicates == [{"time": frame.index[300].isoformat(), "same_as": frame.index[290].isoformat()}]
     assert not report.is_clean and len(report.lines()) == 6
+    # Times in the sentences read as the candles' own (make_candles: hourly): date, hour and minute.
+    def at(i: int) -> str:
+        return f"{frame.index[i]:%Y-%m-%d %H:%M}"
+
+    text = "\n".join(report.lines())
+    assert not report.daily and "T" not in text.replace("Too", "")
+    assert f"(longest 41: {at(99)} .. {at(139)})" in text and f"first at {at(200)}" in text
+    assert f"first at {at(250)} (+" in text and f"first at {at(300)}" in text
     # the longest stretch free of all of it: up to the frozen feed (the next, 140..199, is shorter)
     assert (report.clean.start, report.clean.end) == (frame.index[0], frame.index[98])
     assert len(cut_to_clean(frame.iloc[99:])) == 60  # from the first moving candle to the impossible one
@@ -196,4 +204,5 @@ def test_a_real_market_move_is_a_jump_to_check_not_a_data_error():
     assert [j["time"][:10] for j in report.jumps] == ["2000-09-29"]
     line = report.lines()[-1]
     assert "large move(s)" in line and "check they are real" in line and "error" not in line
+    assert report.daily and "first at 2000-09-29 (-51.9%)" in line  # a daily candle's time is its date
     assert spike_warning(frame, "sample:AAPL") is None
