@@ -10,9 +10,10 @@ On the server, the same idea for Python: :func:`warm_imports` imports, in the ba
 chart pages import on their first run and the home page does not (SciPy's special functions for the
 Experiments page's p-values alone take 0.5-1.5 s, as they pull in numpy.f2py and every text codec).
 
-The data grid and the component code are Streamlit's own: found by name in its static folder (its file name carries a hash
-that changes with each Streamlit version), imported from the same address Streamlit imports it from,
-so the browser keeps one copy. With another Streamlit layout it is not found and not asked for. Plotly
+The data grid and the component code are Streamlit's own: found by name in its static folder (the file
+names carry a hash that changes with each Streamlit version), imported from the same address Streamlit
+imports them from, so the browser keeps one copy. With another Streamlit layout they are not found and
+not asked for. Plotly
 is loaded through the charts' own loader (``ui.plotly_loader.LOADER_JS``), so it too is loaded once.
 """
 from __future__ import annotations
