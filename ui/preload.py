@@ -10,9 +10,10 @@ On the server, the same idea for Python: :func:`warm_imports` imports, in the ba
 chart pages import on their first run and the home page does not (SciPy's special functions for the
 Experiments page's p-values alone take 0.5-1.5 s, as they pull in numpy.f2py and every text codec).
 
-The data grid is Streamlit's own: found by name in its static folder (its file name carries a hash
-that changes with each Streamlit version), imported from the same address Streamlit imports it from,
-so the browser keeps one copy. With another Streamlit layout it is not found and not asked for. Plotly
+The data grid and the component code are Streamlit's own: found by name in its static folder (the file
+names carry a hash that changes with each Streamlit version), imported from the same address Streamlit
+imports them from, so the browser keeps one copy. With another Streamlit layout they are not found and
+not asked for. Plotly
 is loaded through the charts' own loader (``ui.plotly_loader.LOADER_JS``), so it too is loaded once.
 """
 from __future__ import annotations
@@ -28,8 +29,10 @@ import streamlit as st
 
 from ui import plotly_loader
 
-# Streamlit's lazily loaded browser modules worth having early: the data grid.
-CHUNKS = ("DataFrame",)
+# Streamlit's lazily loaded browser modules worth having early: the data grid, and the custom-component
+# code the charts are mounted with (without it, a chart page opened from the menu drew its chart 0.2-0.3 s
+# later than with st.plotly_chart: docs/BENCHMARKS.md section 4).
+CHUNKS = ("DataFrame", "BidiComponent")
 HIDDEN = "pc_preload"  # the sidebar container's key, hidden by CSS
 DELAY_MS = 500  # after the page's own drawing has settled
 # Imported by the Data, Results, Runs and Experiments pages on their first run, not by Home.

@@ -25,10 +25,10 @@ def _preload_scripts(at: AppTest) -> list[str]:
     return [h.proto.body for h in at.get("html") if "__pcPreload" in h.proto.body]
 
 
-def test_the_grid_script_is_found_in_this_streamlit():
+def test_the_grid_and_component_scripts_are_found_in_this_streamlit():
     """If Streamlit renames its chunks, preloading silently stops: this says so."""
     files = preload.chunk_files()
-    assert [f.split(".")[0] for f in files] == ["DataFrame"]
+    assert [f.split(".")[0] for f in files] == ["DataFrame", "BidiComponent"]
     folder = Path(st.__file__).parent / "static" / "static" / "js"
     assert all((folder / f).is_file() for f in files)
 
