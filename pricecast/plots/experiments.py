@@ -67,18 +67,23 @@ def spread_figure(frame: pd.DataFrame, metric: str = "test_rmse", order: Sequenc
                 error_y={"type": "data", "array": [sd], "color": color, "thickness": 1.5, "width": 4},
                 hovertemplate=f"{label}<br>mean %{{y:.5g}} ± {sd:.3g}<extra></extra>",
             ))
+    level, text = None, "persistence"
     if metric == "test_rmse" and "persistence_rmse" in ok and ok["persistence_rmse"].notna().any():
         level = float(ok["persistence_rmse"].mean())
-        fig.add_hline(y=level, line_dash="dash", line_color="#7f7f7f",
-                      annotation_text=f"persistence {level:.4g}", annotation_position="top left")
-    if metric in ("skill", "ratio"):
-        fig.add_hline(y=0.0 if metric == "skill" else 1.0, line_dash="dash", line_color="#7f7f7f", annotation_text="persistence",
-                      annotation_position="top left")
+        text = f"persistence<br>{level:.4g}"
+    elif metric in ("skill", "ratio"):
+        level = 0.0 if metric == "skill" else 1.0
+    if level is not None:
+        # Labelled in the right margin, at the line's end: inside the plot it sat on a setting's dots
+        # whenever the settings scored like persistence.
+        fig.add_hline(y=level, line_dash="dash", line_color="#7f7f7f")
+        fig.add_annotation(x=1.0, xref="paper", xanchor="left", y=level, text=text, showarrow=False,
+                           align="left", font={"color": "#6b7280", "size": 11})
     fig.update_xaxes(tickvals=list(range(len(labels))), ticktext=tick_labels(labels),
                      range=[-0.6, max(len(labels), 1) - 0.4], showgrid=False)
     fig.update_layout(title=title or f"{METRIC_TITLES.get(metric, metric)} per setting",
                       yaxis_title=METRIC_TITLES.get(metric, metric), showlegend=False, height=height,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 80}, template="plotly_white")
+                      margin={"l": 60, "r": 80, "t": 50, "b": 80}, template="plotly_white")
     return fig
 
 

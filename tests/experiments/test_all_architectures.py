@@ -153,3 +153,5 @@ def test_the_spread_of_rmse_over_persistence_has_persistence_at_1():
     assert list(fig.layout.xaxis.ticktext) == ["B", "A"]
     line = fig.layout.shapes[0]
     assert (line.y0, line.y1) == (1.0, 1.0) and fig.layout.annotations[0].text == "persistence"
+    label = fig.layout.annotations[0]  # in the right margin, never on a setting's dots
+    assert (label.xref, label.x, label.xanchor, label.y) == ("paper", 1.0, "left", 1.0)
