@@ -6,10 +6,9 @@ from dataclasses import replace
 import streamlit as st
 
 from pricecast.data.candles import CANDLE_COLUMNS
+from pricecast.models.registry import ARCHS
 from pricecast.models.spec import (
     ACTIVATIONS,
-    ARCH_HELP,
-    ARCH_LABELS,
     ARCHITECTURES,
     OPTIMIZERS,
     OUTPUT_ACTIVATIONS,
@@ -24,9 +23,6 @@ from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
 from ui import common, state
 from ui.common import HELP
-
-UNITS_LABELS = {"cnn": "Filters per conv layer", "mlp": "Units per hidden layer", "tcn": "Filters per block",
-                "transformer": "Width per encoder block", "nhits": "Units per block"}
 
 
 def _presets():
@@ -124,48 +120,63 @@ def _feature_widget(where, w: WindowSpec, v: int) -> tuple[str, ...]:
     return expand(picked)
 
 
+def _option_widgets(col, option: str, m: ModelSpec, units: tuple[int, ...], v: int) -> dict:
+    """The widget of one architecture-specific option (``models.common.OPTIONS``) -> ModelSpec changes."""
+    if option == "kernel_sizes":  # one per conv layer
+        default = m.kernel_sizes if len(m.kernel_sizes) == len(units) else (m.kernel_sizes[:1] or (3,)) * len(units)
+        return {"kernel_sizes": common.parse_int_list(col.text_input(
+            "Kernel sizes", ", ".join(map(str, default)), help=HELP["kernel_sizes"],
+            key=f"m_kernels_{v}_{len(units)}"), "Kernel sizes")}
+    if option == "strides":
+        default = m.strides if len(m.strides) == len(units) else (m.strides[:1] or (1,)) * len(units)
+        return {"strides": common.parse_int_list(col.text_input(
+            "Strides", ", ".join(map(str, default)), help=HELP["strides"], key=f"m_strides_{v}_{len(units)}"),
+            "Strides")}
+    if option == "cnn_head":
+        return {"cnn_head": col.selectbox("Output head", ["dense", "conv"], index=["dense", "conv"].index(m.cnn_head)
+                                          if m.cnn_head in ("dense", "conv") else 0, help=HELP["cnn_head"],
+                                          key=f"m_head_{v}")}
+    if option == "kernel_size":  # one for every layer
+        return {"kernel_sizes": (int(col.number_input("Kernel size", 2, _ints("kernel_sizes")[1],
+                                                      max(2, int(m.kernel_sizes[0])), help=HELP["tcn_kernel"],
+                                                      key=f"m_tcn_kernel_{v}")),)}
+    if option == "patch_len":
+        return {"patch_len": int(col.number_input("Patch length (0 = N // 8)", *_ints("patch_len"), int(m.patch_len),
+                                                  help=HELP["patch_len"], key=f"m_patch_{v}"))}
+    if option == "heads":
+        return {"heads": int(col.number_input("Attention heads", *_ints("heads"), int(m.heads), help=HELP["heads"],
+                                              key=f"m_heads_{v}"))}
+    if option == "trend_window":
+        return {"trend_window": int(col.number_input("Trend window (0 = 25 or N)", *_ints("trend_window"),
+                                                     int(m.trend_window), help=HELP["trend_window"],
+                                                     key=f"m_trend_{v}"))}
+    if option == "recurrent_dropout":
+        return {"recurrent_dropout": col.slider("Recurrent dropout", *LIMITS["recurrent_dropout"],
+                                                float(m.recurrent_dropout), 0.05, help=HELP["recurrent_dropout"],
+                                                key=f"m_rdrop_{v}")}
+    raise ValueError(f"no widget for the model option '{option}'")
+
+
 def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
     m = spec.model
     st.subheader("Network")
     c = st.columns(4)
     arch = c[0].selectbox("Architecture", list(ARCHITECTURES), index=list(ARCHITECTURES).index(m.arch),
-                          format_func=ARCH_LABELS.get, help=HELP["arch"], key=f"m_arch_{v}")
-    units_label = UNITS_LABELS.get(arch, "Units per layer")
+                          format_func=lambda a: ARCHS[a].label, help=HELP["arch"], key=f"m_arch_{v}")
+    entry = ARCHS[arch]
+    units_label = entry.units_label or "Units per layer"
     units = common.parse_int_list(c[1].text_input(units_label, ", ".join(map(str, m.units)), help=HELP["units"],
-                                                  disabled=arch == "dlinear", key=f"m_units_{v}"), units_label)
+                                                  disabled=not entry.units_label, key=f"m_units_{v}"), units_label)
     dense = common.parse_int_list(c[2].text_input("Extra dense layers", ", ".join(map(str, m.dense_units)),
                                                   help=HELP["dense_units"], key=f"m_dense_{v}"), "Extra dense layers",
                                   allow_empty=True)
     activation = c[3].selectbox("Activation", list(ACTIVATIONS), index=list(ACTIVATIONS).index(m.activation)
                                 if m.activation in ACTIVATIONS else 0, help=HELP["activation"], key=f"m_act_{v}")
-    st.caption(f"**{ARCH_LABELS[arch]}** — {ARCH_HELP[arch]}")
-    kernels, strides, head = m.kernel_sizes, m.strides, m.cnn_head
-    recurrent_dropout, patch_len, heads, trend_window = m.recurrent_dropout, m.patch_len, m.heads, m.trend_window
+    st.caption(f"**{entry.label}** — {entry.help}")
     c = st.columns(4)
-    if arch == "cnn":
-        default_k = m.kernel_sizes if len(m.kernel_sizes) == len(units) else (m.kernel_sizes[:1] or (3,)) * len(units)
-        default_s = m.strides if len(m.strides) == len(units) else (m.strides[:1] or (1,)) * len(units)
-        kernels = common.parse_int_list(c[0].text_input("Kernel sizes", ", ".join(map(str, default_k)),
-                                                        help=HELP["kernel_sizes"], key=f"m_kernels_{v}_{len(units)}"),
-                                        "Kernel sizes")
-        strides = common.parse_int_list(c[1].text_input("Strides", ", ".join(map(str, default_s)), help=HELP["strides"],
-                                                        key=f"m_strides_{v}_{len(units)}"), "Strides")
-        head = c[2].selectbox("Output head", ["dense", "conv"], index=["dense", "conv"].index(m.cnn_head)
-                              if m.cnn_head in ("dense", "conv") else 0, help=HELP["cnn_head"], key=f"m_head_{v}")
-    elif arch == "tcn":
-        kernels = (int(c[0].number_input("Kernel size", 2, _ints("kernel_sizes")[1], max(2, int(m.kernel_sizes[0])),
-                                         help=HELP["tcn_kernel"], key=f"m_tcn_kernel_{v}")),)
-    elif arch == "transformer":
-        patch_len = int(c[0].number_input("Patch length (0 = N // 8)", *_ints("patch_len"), int(m.patch_len),
-                                          help=HELP["patch_len"], key=f"m_patch_{v}"))
-        heads = int(c[1].number_input("Attention heads", *_ints("heads"), int(m.heads), help=HELP["heads"],
-                                      key=f"m_heads_{v}"))
-    elif arch == "dlinear":
-        trend_window = int(c[0].number_input("Trend window (0 = 25 or N)", *_ints("trend_window"), int(m.trend_window),
-                                             help=HELP["trend_window"], key=f"m_trend_{v}"))
-    elif arch in ("lstm", "gru"):
-        recurrent_dropout = c[0].slider("Recurrent dropout", *LIMITS["recurrent_dropout"], float(m.recurrent_dropout), 0.05,
-                                        help=HELP["recurrent_dropout"], key=f"m_rdrop_{v}")
+    options: dict = {}
+    for col, option in zip(c[:3], entry.options):  # at most three: the fourth column is the output activation
+        options.update(_option_widgets(col, option, m, units, v))
     out_act = c[3].selectbox("Output activation", list(OUTPUT_ACTIVATIONS),
                              index=list(OUTPUT_ACTIVATIONS).index(m.output_activation)
                              if m.output_activation in OUTPUT_ACTIVATIONS else 0,
@@ -186,9 +197,8 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
                                   key=f"m_reg_{v}")
     optimizer = c[3].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(m.optimizer)
                                if m.optimizer in OPTIMIZERS else 0, help=HELP["optimizer"], key=f"m_opt_{v}")
-    return m.replace(arch=arch, units=units, dense_units=dense, activation=activation, kernel_sizes=kernels,
-                     strides=strides, cnn_head=head, recurrent_dropout=recurrent_dropout, patch_len=patch_len,
-                     heads=heads, trend_window=trend_window, output_activation=out_act,
+    return m.replace(**options, arch=arch, units=units, dense_units=dense, activation=activation,
+                     output_activation=out_act,
                      dropout=dropout, post_activation=post, batch_norm=batch_norm, residual=residual, l1=l1, l2=l2,
                      regularize=tuple(regularize), optimizer=optimizer)
 

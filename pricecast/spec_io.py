@@ -18,7 +18,8 @@ import yaml
 
 from pricecast.catalogue import FIELDS, SECTIONS, SPLIT_LIMITS, Field, SpecError, format_value
 from pricecast.models.checks import check_model
-from pricecast.models.spec import ModelSpec, ModelSpecError
+from pricecast.models.common import ModelSpecError
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowError, WindowSpec
 from pricecast.presets import PRESETS, origin_preset
 from pricecast.specs import RunSpec, TrainSpec

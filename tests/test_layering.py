@@ -60,6 +60,8 @@ ALLOWED: dict[str, set[str]] = {
     "prep.features": {"data.candles"},
     "prep.windows": {"data.candles", "field_meta", "prep.features"},
     "models.spec": {"field_meta"},
+    "models.common": set(),
+    "models.registry": set(),
     "models.checks": set(),
     "models.parts": set(),
     **{f"models.{family}": set() for family in ("classic", "tcn", "transformer", "nhits", "dlinear")},
@@ -67,7 +69,7 @@ ALLOWED: dict[str, set[str]] = {
     "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
     "catalogue": {"field_meta", "models.spec", "prep.windows", "specs"},
     "presets": {"data.quality", "data.samples", "models.spec", "prep.windows", "specs"},
-    "spec_io": {"catalogue", "data.candles", "models.checks", "models.spec", "prep.scaling", "prep.windows",
+    "spec_io": {"catalogue", "data.candles", "models.checks", "models.common", "models.spec", "prep.scaling", "prep.windows",
                 "presets", "specs"},
     "training.feeding": {"prep.scaling", "prep.windows"},
     "training.fitting": {"evaluation.leakage", "evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
@@ -103,7 +105,8 @@ ALLOWED: dict[str, set[str]] = {
     "experiments.spec": {"catalogue", "models.checks", "models.spec", "specs"},
     "experiments.stats": {"experiments.spec"},
     "experiments.candles": {"data.datasets", "experiments.spec", "training.pipeline"},
-    "experiments.architectures": {"experiments.spec", "models.checks", "models.spec", "prep.windows", "presets", "specs"},
+    "experiments.architectures": {"experiments.spec", "models.checks", "models.registry", "models.spec", "prep.windows",
+                                  "presets", "specs"},
     "experiments.presets": {"catalogue", "experiments.architectures", "experiments.candles", "experiments.spec",
                             "models.spec", "presets", "specs"},
     "experiments.storage": {"experiments.spec", "experiments.stats", "paths", "training.runs"},
@@ -151,11 +154,11 @@ MODULES: dict[str, Path] = {_name(p): p for p in sorted(PKG.rglob("*.py"))}
 
 
 class Import:
-    def __init__(self, module: str, line: int, target: str, top: bool) -> None:
+    def __init__(self, module: str, line: int, target: str, top: bool | None) -> None:
         self.module, self.line, self.target, self.top = module, line, target, top
 
     def __repr__(self) -> str:
-        where = "module level" if self.top else "inside a function"
+        where = {True: "module level", False: "inside a function", None: "for type checking only"}[self.top]
         return f"{self.module or 'pricecast'} -> {self.target} (line {self.line}, {where})"
 
 
@@ -169,15 +172,15 @@ def _owner(target: str) -> str | None:
     return name
 
 
-def _imports(module: str, path: Path) -> list[tuple[int, str, bool]]:
+def _imports(module: str, path: Path) -> list[tuple[int, str, bool | None]]:
     """(line, absolute dotted target, module level?) for every import in the file, also the ones
-    inside functions, ``if TYPE_CHECKING:`` blocks counted as not executed, and
+    inside functions, ``if TYPE_CHECKING:`` blocks as None (never executed: no cycle, still layered), and
     ``__import__("pricecast.x")`` with a constant name."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-    found: list[tuple[int, str, bool]] = []
+    found: list[tuple[int, str, bool | None]] = []
 
-    def visit(node: ast.AST, top: bool) -> None:
+    def visit(node: ast.AST, top: bool | None) -> None:
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name, top) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -201,8 +204,8 @@ def _imports(module: str, path: Path) -> list[tuple[int, str, bool]]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             top = False
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.body:
-                visit(child, False)
+            for child in node.body:  # for type checkers only: never runs, so it closes no cycle
+                visit(child, None)
             for child in node.orelse:
                 visit(child, top)
             return
@@ -237,7 +240,7 @@ def _edges(module_level_only: bool) -> dict[str, set[str]]:
     submodule always loads its package first, which is no cycle)."""
     graph: dict[str, set[str]] = {m: set() for m in MODULES}
     for imp in IMPORTS:
-        if module_level_only and not imp.top:
+        if imp.top is None or (module_level_only and not imp.top):
             continue
         if imp.target != "pricecast" and not imp.target.startswith("pricecast."):
             continue

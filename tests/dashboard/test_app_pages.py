@@ -412,13 +412,13 @@ def test_model_page_offers_derived_features_and_time_of_day_only_on_intraday_dat
 
 def test_new_architectures_on_the_model_page_explained_with_their_own_options():
     from pricecast.models.checks import count_params
-    from pricecast.models.spec import ARCH_HELP
+    from pricecast.models.registry import ARCHS
 
     at = _app({"data": "sample:IBM", "n": "32", "k": "4", "arch": "transformer", "units": "8,8", "patch_len": "4",
                "heads": "2", "since": "2011-01-01"})
     at.switch_page("pages/2_Model.py").run()
     _ok(at)
-    assert any(ARCH_HELP["transformer"] in c.value for c in at.caption)
+    assert any(ARCHS["transformer"].help in c.value for c in at.caption)
     assert {"Patch length (0 = N // 8)", "Attention heads"} <= _labels(at.number_input)
     spec = at.session_state["pc_spec"]
     assert f"{count_params(spec.model, 32, 4, 1):,} parameters" in at.success[0].value
@@ -426,4 +426,4 @@ def test_new_architectures_on_the_model_page_explained_with_their_own_options():
     _ok(at)
     assert at.session_state["pc_spec"].model.arch == "dlinear"
     assert "Trend window (0 = 25 or N)" in _labels(at.number_input)
-    assert any(ARCH_HELP["dlinear"] in c.value for c in at.caption)
+    assert any(ARCHS["dlinear"].help in c.value for c in at.caption)
