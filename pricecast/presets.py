@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 from pricecast.data.quality import split_ref
 from pricecast.data.samples import CATALOGUE
+from pricecast.errors import PricecastError
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
+
+
+class PresetError(PricecastError):
+    """A preset name that does not exist, with the names that do."""
+
 
 OHLC = ("open", "high", "low", "close")
 OHLCV = ("open", "high", "low", "volume", "close")
@@ -189,7 +195,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}
 def get_preset(name: str) -> Preset:
     preset = PRESETS.get(name)
     if preset is None:
-        raise KeyError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+        raise PresetError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
     return preset
 
 

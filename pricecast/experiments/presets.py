@@ -154,7 +154,7 @@ def from_preset(preset: str, size: float = 1.0, data: str | None = None, name: s
     the default run preset)."""
     presets = experiment_presets()
     if preset not in presets:
-        raise KeyError(f"unknown experiment preset '{preset}'; choose one of {', '.join(presets)}")
+        raise ExperimentError(f"unknown experiment preset '{preset}'; choose one of {', '.join(presets)}")
     exp = presets[preset].spec
     if preset in SETUP_PRESETS and base is not None:
         exp = SETUP_PRESETS[preset](base)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pricecast.errors import PricecastError
+
 SCALERS: tuple[str, ...] = ("minmax", "standard", "logratio")
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")  # log-ratio scales these by their last value
 
@@ -31,7 +33,7 @@ class Scaler:
             rows: tuple[int, int]) -> Scaler:
         """Fit on ``values[rows[0]:rows[1]]`` only — the training part — and nothing else."""
         if kind not in SCALERS:
-            raise ValueError(f"unknown scaling '{kind}'; choose from {', '.join(SCALERS)}")
+            raise PricecastError(f"unknown scaling '{kind}'; choose from {', '.join(SCALERS)}")
         a, b = rows
         v, t = values[a:b], target[a:b]
         if kind == "minmax":

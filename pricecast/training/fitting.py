@@ -25,7 +25,7 @@ from pricecast.evaluation.metrics import baseline_forecasts
 from pricecast.models.builders import build_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowPart
-from pricecast.specs import RunSpec, TrainSpec
+from pricecast.specs import RunSpec, TrainSpec, TrainSpecError
 from pricecast.training.backend import configure_device, load_keras, set_seed
 
 PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
@@ -133,9 +133,9 @@ def divergence_message(spec: RunSpec, where: tuple[int, int], kept: str) -> str:
 
 def check_speed_options(tspec: TrainSpec) -> None:
     if tspec.pipeline not in PIPELINES:
-        raise ValueError(f"unknown pipeline '{tspec.pipeline}'; choose from {', '.join(PIPELINES)}")
+        raise TrainSpecError(f"unknown pipeline '{tspec.pipeline}'; choose from {', '.join(PIPELINES)}")
     if tspec.base_batch_size < 0 or tspec.workers < 1:
-        raise ValueError("base batch size must be 0 (off) or more, and workers at least 1")
+        raise TrainSpecError("base batch size must be 0 (off) or more, and workers at least 1")
 
 
 def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Scaler, *, epochs: int | None = None,

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pricecast.data.datasets import display_name
+from pricecast.errors import PricecastError
 from pricecast.paths import home, runs_dir
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowSet
@@ -186,7 +187,7 @@ def delete_run(run_dir: Path | str, root: Path | str | None = None) -> None:
         folder = root_dir / folder  # a bare run name, as `runs` lists it
     resolved = folder.resolve()
     if resolved.parent != root_dir or folder.is_symlink():
-        raise ValueError(f"refusing to delete {run_dir}: it is not a run folder in {root_dir}")
+        raise PricecastError(f"refusing to delete {run_dir}: it is not a run folder in {root_dir}")
     if not (resolved / "spec.json").exists():
         raise FileNotFoundError(f"{folder} is not a run folder")
     shutil.rmtree(resolved)

@@ -71,6 +71,7 @@ def test_train_refuses_too_few_examples_and_prints_the_counts(capsys):
     assert "Examples: training 147, validation 4, test 4" in err and "sliding windows" in err
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_train_prints_how_many_examples_each_part_gets(tmp_path):
     proc = run_cli("train", "--data", "sample:IBM", "--n", "10", "--k", "2", "--epochs", "1", "--units", "4",
                    "--runs-dir", str(tmp_path))

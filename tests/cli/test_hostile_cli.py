@@ -113,6 +113,7 @@ def test_item7_disk_full_at_save_says_so_and_leaves_no_partial_folder(capsys, tm
 
 
 # ---- 8: Ctrl-C --------------------------------------------------------------------------------
+@pytest.mark.slow  # trains a Keras model
 def test_item8_ctrl_c_during_training_is_stop_and_saves_the_run(tmp_path):
     runs = tmp_path / "runs"
     argv = [sys.executable, "-m", "pricecast", *TRAIN_TINY, "--epochs", "2000", "--runs-dir", str(runs), "--json"]
@@ -264,6 +265,7 @@ def test_item14_zero_epochs_refused_by_the_library_too():
         prepare(RunSpec(train=TrainSpec(epochs=0)))
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_item14_truncated_model_file_is_reported_as_damaged(capsys, tmp_path):
     code, out, err = _cli(capsys, *TRAIN_TINY, "--epochs", "1", "--runs-dir", str(tmp_path), "--json")
     assert code == 0, err
