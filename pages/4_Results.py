@@ -153,11 +153,8 @@ def _next(run) -> None:
 
 
 def _backtest(run) -> None:
-    try:
-        from ui import backtest_panel
-    except ImportError:
-        st.info("The walk-forward backtest is not available in this version.")
-        return
+    from ui import backtest_panel
+
     candles = None
     try:
         candles = state.candles_of(run.spec.data)

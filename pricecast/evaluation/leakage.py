@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,6 @@ from pricecast.prep.features import DERIVED, truncation_leaks
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import PART_NAMES, WindowPart, WindowSet
 
-LEVELS: tuple[str, ...] = ("ok", "info", "warning")
 # |skill| below this is "the same error as persistence" whatever the noise (2% of persistence's RMSE).
 SKILL_TIE = 0.02
 # Share of windows whose position is re-read from the series (all of them up to this count).
@@ -303,6 +302,3 @@ def _when(windows: WindowSet, row: int) -> str:
     except (IndexError, AttributeError):
         return f"row {row}"
 
-
-def findings_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
-    return [f.to_dict() for f in findings]
