@@ -223,9 +223,12 @@ def _progress(job_id: str) -> None:
     snap = registry().snapshot(job)
     # The results below are drawn by the full page run, not by this fragment: redraw the page each time
     # a training finishes, or they would still say "No finished trainings yet" at 7 of 8 done.
-    seen = "exp_seen_done_" + job.id
-    if len(snap.trials) != st.session_state.setdefault(seen, len(snap.trials)):
-        st.session_state[seen] = len(snap.trials)
+    # One key each for the latest job only (a key per job id would pile up over a long session).
+    seen = st.session_state.get("exp_seen_done")
+    if seen is None or seen[0] != job.id:
+        st.session_state["exp_seen_done"] = (job.id, len(snap.trials))
+    elif seen[1] != len(snap.trials):
+        st.session_state["exp_seen_done"] = (job.id, len(snap.trials))
         st.rerun(scope="app")
     if snap.state in ("running", "queued"):
         if snap.state == "queued":
@@ -242,9 +245,9 @@ def _progress(job_id: str) -> None:
         if st.button("Stop", key="exp_stop", help="Stop after the trainings running now; run it again to continue."):
             job.stop()
         return
-    if not st.session_state.get("exp_shown_" + job.id):
+    if st.session_state.get("exp_shown") != job.id:
         # The job finished since the last full run: redraw the page so the results appear.
-        st.session_state["exp_shown_" + job.id] = True
+        st.session_state["exp_shown"] = job.id
         st.rerun()
     if snap.state == "error":
         st.error(snap.error)

@@ -79,7 +79,7 @@ ALLOWED: dict[str, set[str]] = {
     "plots.runs": {"evaluation.metrics"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
-    "training.runs": {"data.datasets", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
+    "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
     "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.leakage", "evaluation.metrics",
                           "models.checks", "prep.scaling", "prep.windows", "specs", "training.backend",
                           "training.callbacks", "training.fitting", "training.runs", "training.types"},

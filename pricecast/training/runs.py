@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pricecast.data.datasets import display_name
+from pricecast.data.uploads import remove_old_uploads
 from pricecast.errors import PricecastError
 from pricecast.paths import home, runs_dir
 from pricecast.prep.scaling import Scaler
@@ -79,8 +80,6 @@ def remove_stale_partials(root: Path, older_than_s: float = STALE_PARTIAL_SECOND
     return removed
 
 
-# Uploaded CSVs no saved run names are deleted after this long (runs keep theirs for good).
-UPLOAD_MAX_AGE_DAYS = 30
 _uploads_checked = False
 
 
@@ -89,36 +88,24 @@ def _remove_old_uploads_once(root: Path) -> None:
     if not _uploads_checked:  # a listing of every run: once per process is plenty
         _uploads_checked = True
         try:
-            remove_old_uploads(root)
+            remove_old_uploads(data_in_use(root))
         except OSError:
             pass  # housekeeping must never fail a save
 
 
-def remove_old_uploads(root: Path | None = None, max_age_days: float = UPLOAD_MAX_AGE_DAYS) -> list[Path]:
-    """Delete files under ``<home>/uploads`` older than ``max_age_days`` that no saved run trains
-    on (runs in ``root``, the runs folder and experiment trials), so a run can always reload its data."""
-    folder = home() / "uploads"
-    if not folder.is_dir():
-        return []
-    cutoff = time.time() - max_age_days * 86400
-    old = [f for f in folder.rglob("*") if f.is_file() and f.stat().st_mtime < cutoff]
-    if not old:
-        return []
-    used = set()
+def data_in_use(root: Path | None = None) -> set[str]:
+    """The data every saved run trains on (runs in ``root``, the runs folder, and experiment trials,
+    which are ordinary run folders), so housekeeping never deletes an upload a run must reload."""
     spec_files = [*runs_dir().glob("*/spec.json"), *home().glob("experiments/*/trials/*/spec.json")]
     if root:
         spec_files += Path(root).glob("*/spec.json")
+    used = set()
     for spec_file in spec_files:
         try:
-            used.add(str(Path(json.loads(spec_file.read_text()).get("data", "")).expanduser().resolve()))
+            used.add(str(json.loads(spec_file.read_text()).get("data", "")))
         except (OSError, ValueError, AttributeError):
             continue
-    removed = []
-    for f in old:
-        if str(f.resolve()) not in used:
-            f.unlink(missing_ok=True)
-            removed.append(f)
-    return removed
+    return used
 
 
 def list_runs(root: Path | None = None) -> list[dict]:

@@ -311,8 +311,9 @@ def test_item14_unreadable_cache_is_backed_up_before_rebuilding(tmp_path):
 
 
 def test_item14_stale_partial_runs_and_old_uploads_are_cleaned(tmp_path):
+    from pricecast.data.uploads import remove_old_uploads
     from pricecast.paths import home, runs_dir
-    from pricecast.training.runs import remove_old_uploads, remove_stale_partials
+    from pricecast.training.runs import data_in_use, remove_stale_partials
 
     month_ago = time.time() - 40 * 86400
     root = runs_dir()
@@ -334,7 +335,7 @@ def test_item14_stale_partial_runs_and_old_uploads_are_cleaned(tmp_path):
     run = root / "20240101-run"
     run.mkdir()
     (run / "spec.json").write_text(json.dumps({"data": str(used)}))
-    assert remove_old_uploads() == [old]
+    assert remove_old_uploads(data_in_use()) == [old]
     assert used.exists() and new.exists()
 
 
