@@ -172,6 +172,20 @@ def _owner(target: str) -> str | None:
     return name
 
 
+def _from_targets(node: ast.ImportFrom, package: list[str]) -> list[str]:
+    """What ``from X import a, b`` imports: the submodules a, b where they are modules, else X."""
+    if node.level:
+        here = ["pricecast", *(p for p in package if p)]
+        base = here[: len(here) - (node.level - 1)]
+        target = ".".join(base + ([node.module] if node.module else []))
+    else:
+        target = node.module or ""
+    rel = target.removeprefix("pricecast").lstrip(".")
+    # `from . import cache` imports the module pricecast.data.market.cache, not only the package
+    subs = [f"{target}.{a.name}" for a in node.names if f"{rel}.{a.name}".lstrip(".") in MODULES]
+    return subs if target.startswith("pricecast") and len(subs) == len(node.names) else [target]
+
+
 def _imports(module: str, path: Path) -> list[tuple[int, str, bool | None]]:
     """(line, absolute dotted target, module level?) for every import in the file, also the ones
     inside functions, ``if TYPE_CHECKING:`` blocks as None (never executed: no cycle, still layered), and
@@ -184,19 +198,7 @@ def _imports(module: str, path: Path) -> list[tuple[int, str, bool | None]]:
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name, top) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                here = ["pricecast", *(p for p in package if p)]
-                base = here[: len(here) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            rel = target.removeprefix("pricecast").lstrip(".")
-            # `from . import cache` imports the module pricecast.data.market.cache, not only the package
-            subs = [f"{target}.{a.name}" for a in node.names if f"{rel}.{a.name}".lstrip(".") in MODULES]
-            if target.startswith("pricecast") and len(subs) == len(node.names):
-                found.extend((node.lineno, s, top) for s in subs)
-            else:
-                found.append((node.lineno, target, top))
+            found.extend((node.lineno, target, top) for target in _from_targets(node, package))
         elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("__import__", "importlib.import_module"):
             arg = node.args[0] if node.args else None
             name = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else DYNAMIC

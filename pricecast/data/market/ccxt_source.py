@@ -232,6 +232,15 @@ def _status_of(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
+# ccxt errors that mean "not now": the plain reason ({ex}: the exchange), first match wins.
+_UNAVAILABLE: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("OnMaintenance",), "{ex} is under maintenance; try again later"),
+    (("DDoSProtection", "RateLimitExceeded"), "{ex} is limiting requests (rate limited)"),
+    (("RequestTimeout",), "{ex} did not answer in time"),
+    (("ExchangeNotAvailable",), "{ex} is not available (down or under maintenance)"),
+)
+
+
 def _translate(exc: BaseException, ex_id: str, what: str, status: int | None = None) -> MarketDataError:
     """A ccxt exception as a MarketDataError with a plain message (``status``: last HTTP status)."""
     if isinstance(exc, MarketDataError):
@@ -243,26 +252,20 @@ def _translate(exc: BaseException, ex_id: str, what: str, status: int | None = N
 
     if isinstance(exc, NotData):
         return unavailable(str(exc))
-    if ccxt is not None:
-        if isinstance(exc, ccxt.BaseError) and status in RETRY_STATUSES:
-            return unavailable(status_problem(ex_id, status))
-        if isinstance(exc, ccxt.OnMaintenance):
-            return unavailable(f"{ex_id} is under maintenance; try again later")
-        if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
-            return unavailable(f"{ex_id} is limiting requests (rate limited)")
-        if isinstance(exc, ccxt.RequestTimeout):
-            return unavailable(f"{ex_id} did not answer in time")
-        if isinstance(exc, ccxt.ExchangeNotAvailable):
-            return unavailable(f"{ex_id} is not available (down or under maintenance)")
-        if isinstance(exc, ccxt.NetworkError):
-            return SourceUnavailableError(f"{NO_NETWORK}: could not reach {ex_id} while {what}", reason=NO_NETWORK)
-        if isinstance(exc, ccxt.BadResponse):
-            return MarketDataError(f"{_brief(exc)} (while {what})")
-        if isinstance(exc, ccxt.BadSymbol):
-            return MarketDataError(f"{ex_id} does not know that symbol: {_brief(exc)}")
-        if isinstance(exc, ccxt.BaseError):
-            return MarketDataError(f"{ex_id} refused the request while {what}: {_brief(exc)}")
-    return MarketDataError(f"{ex_id}: unexpected {type(exc).__name__} while {what}: {exc}")
+    if ccxt is None or not isinstance(exc, ccxt.BaseError):
+        return MarketDataError(f"{ex_id}: unexpected {type(exc).__name__} while {what}: {exc}")
+    if status in RETRY_STATUSES:
+        return unavailable(status_problem(ex_id, status))
+    for names, reason in _UNAVAILABLE:
+        if isinstance(exc, tuple(getattr(ccxt, name) for name in names)):
+            return unavailable(reason.format(ex=ex_id))
+    if isinstance(exc, ccxt.NetworkError):
+        return SourceUnavailableError(f"{NO_NETWORK}: could not reach {ex_id} while {what}", reason=NO_NETWORK)
+    if isinstance(exc, ccxt.BadResponse):
+        return MarketDataError(f"{_brief(exc)} (while {what})")
+    if isinstance(exc, ccxt.BadSymbol):
+        return MarketDataError(f"{ex_id} does not know that symbol: {_brief(exc)}")
+    return MarketDataError(f"{ex_id} refused the request while {what}: {_brief(exc)}")
 
 
 def _brief(exc: BaseException) -> str:
