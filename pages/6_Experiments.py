@@ -7,9 +7,9 @@ import os
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from pricecast.experiments.presets import SETUP_PRESETS, default_name, experiment_presets, scale
+from pricecast.experiments.presets import CUSTOM, SETUP_PRESETS, build_experiment, experiment_presets
 from pricecast.experiments.running import default_workers
-from pricecast.experiments.spec import ExperimentError, ExperimentSpec, grid, parse_values, validate
+from pricecast.experiments.spec import ExperimentError, ExperimentSpec, parse_values, validate
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
 from pricecast.jobs.dashboard import registry
@@ -22,7 +22,7 @@ MODES = {
     "all-architectures": "All architectures on your current data",
     "bias-regularizers": "Seed: bias regularizers (LSTM, L1/L2 on the bias)",
     "architectures": "Seed: architectures (its CNNs, LSTM, GRU; the others at defaults)",
-    "custom": "My setup, with one or two settings varied",
+    CUSTOM: "My setup, with one or two settings varied",
 }
 VARY_FIELDS = {
     "Architecture": ("arch", "lstm, gru"),
@@ -61,25 +61,10 @@ def _rows(ref: str, since: str | None, until: str | None) -> int:
 
 def _build_experiment(mode: str, size: float, data: str, since: str | None, until: str | None, axes: dict,
                       repeats: int | None, epochs: int | None, name: str) -> ExperimentSpec:
-    from dataclasses import replace
-
-    if mode == "custom":
-        base, _ = _current_setup()
-        exp = ExperimentSpec(name=name or "my-setup", base=base.replace(data=data), variations=grid(axes),
-                                repeats=3, title="My setup: " + ", ".join(axes), since=since, until=until)
-    elif mode in SETUP_PRESETS:
-        base, _ = _current_setup()
-        exp = SETUP_PRESETS[mode](base.replace(data=data)).replace(since=since, until=until)
-    else:
-        preset = experiment_presets()[mode].spec
-        exp = preset.replace(base=preset.base.replace(data=data), since=since, until=until)
-    rows = _rows(exp.base.data, exp.since, exp.until) if size < 1.0 else None
-    exp = scale(exp, size, rows)
-    if repeats:
-        exp = exp.replace(repeats=int(repeats))
-    if epochs:
-        exp = exp.replace(base=exp.base.replace(train=replace(exp.base.train, epochs=int(epochs))))
-    return exp.replace(name=name.strip() or default_name(mode, exp, size))
+    base, _ = _current_setup()
+    return build_experiment(mode, base=base, axes=axes, size=size, data=data, since=since, until=until,
+                            repeats=repeats, epochs=epochs, name=name.strip() or None,
+                            rows=lambda exp: _rows(exp.base.data, exp.since, exp.until))
 
 
 def setup_form() -> None:
@@ -89,7 +74,7 @@ def setup_form() -> None:
                          "pages with settings you choose to compare.")
     axes: dict = {}
     spec, (since, until) = _current_setup()
-    if mode == "custom":
+    if mode == CUSTOM:
         st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
                    f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {common.md(common.data_label(spec.data))}.")
         chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
