@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pricecast.backtest.pooled import fold_scores, fold_size_for, pool_folds
+from pricecast.backtest.pooled import decision_scores, fold_scores, fold_size_for, pool_folds
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.walkforward import run_backtest
 from pricecast.experiments.spec import ExperimentError, Trial
@@ -113,7 +113,8 @@ def _walk_forward_trial(task: dict, candles: pd.DataFrame, record: dict, started
         scores = fold_scores(result)
         if not scores or sum(len(s.actual) for s in scores) == 0:
             raise ExperimentError("no fold produced a test forecast")
-        pooled = pool_folds(scores)
+        pooled = pool_folds(scores)  # the folds' networks
+        used = pool_folds(decision_scores(result))  # what the folds' runs would forecast
     except Exception as exc:  # noqa: BLE001 - one bad trial must not end the experiment
         return {**record, "status": "error", "error": f"{type(exc).__name__}: {exc}",
                 "wall_seconds": time.perf_counter() - started, "finished_at": _now()}
@@ -125,8 +126,8 @@ def _walk_forward_trial(task: dict, candles: pd.DataFrame, record: dict, started
     w = spec.window
     record.update({
         "status": "ok", "error": "", "run_dir": None, "folds": pooled["folds_done"],
-        "test_rmse": pooled["rmse"], "persistence_rmse": pooled["persistence_rmse"],
-        "skill": 1.0 - pooled["ratio"] if np.isfinite(pooled["ratio"]) else None,
+        "test_rmse": used["rmse"], "persistence_rmse": pooled["persistence_rmse"],
+        "skill": 1.0 - used["ratio"] if np.isfinite(used["ratio"]) else None,
         "paired_p": pooled["p_value"], "fold_wins": pooled["fold_wins"], "forecasts": pooled["forecasts"],
         # the folds' networks are scored; the share of folds whose run would have fallen back to 'no change'
         "network_rmse": pooled["rmse"], "network_skill": 1.0 - pooled["ratio"] if np.isfinite(pooled["ratio"]) else None,
