@@ -216,6 +216,14 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
     seed = c[4].number_input("Random seed", *_ints("seed"), int(t.seed), help=HELP["seed"], key=f"m_seed_{v}")
     shuffle = st.checkbox("Shuffle training examples each epoch", value=t.shuffle, help=HELP["shuffle"],
                           key=f"m_shuffle_{v}")
+    f = st.columns([3, 1])
+    floor = f[0].toggle("Fall back to 'no change' when the network does not beat it on validation",
+                        value=t.persistence_floor, help=HELP["persistence_floor"], key=f"m_floor_{v}")
+    floor_p = f[1].number_input("…needed p below", *LIMITS["floor_p"], float(t.floor_p), 0.01, format="%.2f",
+                                disabled=not floor, help=HELP["floor_p"], key=f"m_floor_p_{v}")
+    f[0].caption("Why: most price series are close to a random walk, where a trained network often only adds noise "
+                 "to 'no change'; the fallback keeps the forecast you use honest, while the network's own forecast "
+                 "is still trained, scored and drawn.")
     with st.expander("Speed options"):
         s = st.columns(4)
         scale_lr = s[0].checkbox("Scale the learning rate with the batch", value=t.base_batch_size > 0,
@@ -229,7 +237,7 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
     return model.replace(learning_rate=float(lr)), replace(
         t, batch_size=int(batch), epochs=int(epochs), patience=int(patience), seed=int(seed), shuffle=shuffle,
         base_batch_size=int(base) if scale_lr else 0, jit_compile=True if xla else None,
-        mixed_precision=bool(mixed))
+        mixed_precision=bool(mixed), persistence_floor=bool(floor), floor_p=float(floor_p))
 
 
 def _check(spec: RunSpec) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.jobs.dashboard import registry, tune_for_dashboard
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
@@ -55,6 +56,8 @@ def _progress_text(snap: JobSnapshot) -> str:
         return f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
     parts = [f"Epoch {min(snap.epoch + (1 if snap.state == 'running' else 0), snap.epochs or 1)}/{snap.epochs or '?'}"
              if snap.epochs else "Loading TensorFlow …"]
+    if snap.state == "done" and snap.epochs and 0 < snap.epoch < snap.epochs:
+        parts[0] += " (ended by early stopping: the validation loss stopped improving)"
     if snap.state == "running" and snap.batches and snap.batch:
         parts.append(f"batch {snap.batch}/{snap.batches}")
     if snap.state == "running" and snap.eta is not None:
@@ -159,15 +162,16 @@ def _final(snap: JobSnapshot) -> None:
     m = snap.result.metrics
     test = m.get("test") or {}
     c = st.columns(4)
-    c[0].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss; its weights are kept.")
-    c[1].metric("Test error (RMSE)", common.fmt_num(test.get("rmse")),
-                help="Typical size of the model's forecast error on the test part, in price units.")
+    own = test.get("network") or test
+    c[0].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss; the "
+                "network keeps its weights.")
+    c[1].metric("Network test error (RMSE)", common.fmt_num(own.get("rmse")),
+                help="Typical size of the network's own forecast error on the test part, in price units.")
     c[2].metric("Persistence error", common.fmt_num(test.get("persistence_rmse")),
                 help="The same for 'the price stays at its last value'.")
-    c[3].metric("Skill vs persistence", common.fmt_pct(test.get("skill")),
-                help="Above 0: the model beats persistence on the test part. Below 0: it is worse than doing nothing.")
-    if (m.get("persistence_floor") or {}).get("note"):
-        st.caption(common.md(m["persistence_floor"]["note"]))
+    c[3].metric("Network skill vs persistence", common.fmt_pct(own.get("skill")),
+                help="Above 0: the network beats persistence on the test part. Below 0: it is worse than doing "
+                     "nothing.")
     st.page_link("pages/4_Results.py", label="See the results", icon="🎯")
 
 
@@ -237,6 +241,9 @@ def body() -> None:
         st.info("Press **Train** to start. The loss curves and the forecasts on validation data appear here, "
                 "updated after every epoch.")
         return
+    done = registry().snapshot(shown)
+    if done.finished and done.result is not None and (said := decision_sentence(done.result.metrics)):
+        st.markdown(common.md(said))
     if shown.task.payload.get("spec") != tune_for_dashboard(spec).to_dict():
         s = shown.task.payload.get("spec") or {}
         st.caption(f"Showing the latest run ({common.md(common.data_label(shown.label))}, N={s.get('window', {}).get('n')}, "

@@ -276,6 +276,8 @@ def results_panel() -> None:
     formats = {c: "{:.4g}" for c in table.select_dtypes("float").columns} | {
         "Skill vs persistence (mean)": "{:+.1%}", "Parameters": "{:,.0f}"}
     st.table(table.style.hide(axis="index").format({c: f for c, f in formats.items() if c in table}, na_rep="–"))
+    st.caption("Scores are each setting's networks' own, also where a run falls back to 'no change' because its "
+               "network did not beat it on validation (Decision: = persistence); such a setting is never crowned.")
     # Lazy tabs: only the open one runs and is drawn.
     t1, t2, t3, t4 = st.tabs(["Test error per setting", "RMSE / persistence", "Loss curves", "Every training"],
                              key="exp_tab", on_change="rerun")
@@ -297,8 +299,8 @@ def results_panel() -> None:
             charts.show(loss_curves_figure(exp.records, column, order), key="exp_curves")
     if t4.open:
         with t4:
-            cols = ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "best_val_loss", "epochs_run",
-                    "train_seconds", "run_dir", "error"]
+            cols = ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "decision", "decision_p",
+                    "best_val_loss", "epochs_run", "train_seconds", "run_dir", "error"]
             st.dataframe(frame[cols], hide_index=True, width="stretch")
             ok = frame[(frame["status"] == "ok") & frame["run_dir"].notna()]  # walk-forward trials keep no run
             if len(ok):

@@ -92,6 +92,11 @@ HELP: dict[str, str] = {
     "patience": "Early stopping: stop when the validation loss has not improved for this many epochs, and keep "
                 "the best weights. 0 = always run all epochs.",
     "seed": "Fixes the random start so the same setup gives the same result.",
+    "persistence_floor": "On: when the trained network does not beat 'no change' (persistence) on the validation "
+                         "part by more than noise (a paired test), the run uses 'no change' as its forecast. The "
+                         "network is kept and shown either way. Off: the run always uses the network.",
+    "floor_p": "How sure the paired test must be before the network replaces 'no change': its p-value (times the "
+               "epochs the best one was picked from) must be below this. 1 = any gain on validation counts.",
     "shuffle": "Mix the order of training examples every epoch (recommended).",
     "base_batch_size": "Train with a bigger batch (faster) and raise the learning rate in proportion: with the "
                        "batch size tuned for 32 and a batch of 128, the learning rate is multiplied by 4. "

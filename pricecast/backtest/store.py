@@ -21,8 +21,9 @@ from pricecast.training.backend import configure_device
 from pricecast.training.fitting import build
 
 # Bump when cached fold contents change meaning. 2: fold models are fitted by fitting.fit, which
-# honours the speed options, the seed's deterministic setting and the NaN-loss stop.
-BACKTEST_VERSION = 2
+# honours the speed options, the seed's deterministic setting and the NaN-loss stop. 3: fold models
+# are the networks (no longer zeroed to persistence by the floor), with the fold's decision beside.
+BACKTEST_VERSION = 3
 
 
 def data_fingerprint(candles: pd.DataFrame, columns: tuple[str, ...]) -> str:

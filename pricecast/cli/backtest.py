@@ -63,7 +63,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 0
     print(format_table(result.fold_rows(), ["fold", "test_from", "test_to", "windows", "retrained", "cached", "epochs",
                                             "rmse", "persistence_rmse", "skill", "mae", "mase", "persistence_mase",
-                                            "direction"]))
+                                            "direction", "decision"]))
     if result.folds:
         o = result.overall
         print(f"\nOverall ({o['windows']} test windows): RMSE {o['rmse']:.4g} vs persistence {o['persistence_rmse']:.4g}, "

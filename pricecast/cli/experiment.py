@@ -76,8 +76,9 @@ def _print_result(exp, as_json: bool, extra: dict | None = None, trials: bool = 
         frame = exp.frame()
         print()
         print(format_table(frame.to_dict(orient="records"),
-                           ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "best_val_loss", "epochs_run",
-                            "train_seconds", "run_dir"]))
+                           ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "decision", "decision_p",
+                            "best_val_loss", "epochs_run", "train_seconds", "run_dir"]))
+        print("(test_rmse, ratio, skill: each trial's network, also where its run falls back to 'no change')")
 
 
 def _experiment_from_file(args) -> ExperimentSpec:

@@ -225,7 +225,8 @@ def check_run(run: PredictedRun, include_ok: bool = False) -> list[Finding]:
     test = preds[preds["part"] == "test"].sort_values(["origin_time", "step"])
     k = int(test["step"].max())
     actual = test["actual"].to_numpy().reshape(-1, k)
-    predicted = test["predicted"].to_numpy().reshape(-1, k)
+    # the network's own forecast where the run kept it apart (a run that fell back uses persistence)
+    predicted = test["network" if "network" in test else "predicted"].to_numpy().reshape(-1, k)
     last = test["persistence"].to_numpy().reshape(-1, k)[:, 0]
     findings = check_predictions(actual, predicted, last)
     return findings if include_ok else problems(findings)

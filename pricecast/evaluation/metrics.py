@@ -100,10 +100,14 @@ def skill_text(value: float | None, digits: int = 1, short: bool = False) -> str
 
 
 def metrics_table(report: dict) -> list[dict]:
-    """Rows for a table: one per forecaster with RMSE, MAE, MAPE, direction and skill vs persistence."""
+    """Rows for a table: one per forecaster with RMSE, MAE, MAPE, direction, skill vs persistence and
+    ``used`` (the forecast the run uses). A report with the network kept apart (``network``) shows the
+    network's own row first, whether or not the run fell back to a baseline; older reports show ``model``."""
     rows = []
-    for name in ("model", *BASELINES):
-        m = report[name]
+    own = report.get("network")
+    choice = report.get("decision", "network")
+    first = [("network", own)] if own else [("model", report["model"])]
+    for name, m in first + [(b, report[b]) for b in BASELINES]:
         rows.append({
             "forecaster": name,
             "rmse": m["rmse"],
@@ -111,6 +115,7 @@ def metrics_table(report: dict) -> list[dict]:
             "mape_%": m["mape"],
             "direction": m["direction"],
             "skill_vs_persistence": skill(m["rmse"], report["persistence_rmse"]),
+            "used": "yes" if name == choice or name == "model" else "",
         })
     return rows
 

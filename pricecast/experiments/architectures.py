@@ -5,7 +5,8 @@ Each architecture trains with the network of its own preset where one exists (th
 GRU, the hourly-BTC TCN, Transformer, N-HiTS and DLinear, the stacked LSTM of the slides), and with
 ``ModelSpec(arch=...)`` where none exists or where the preset's options do not fit the setup's N
 and K (a Transformer patch longer than N=12, say): the variation's label says which. The residual
-output is on, so every model starts from persistence and the persistence floor applies; the window,
+output is on, so every model starts from persistence; the networks are ranked by their own scores,
+each trial's decision (network, or 'no change' where it did not beat it on validation) beside; the window,
 scaling, split and training options are the setup's, the same for every architecture.
 """
 from __future__ import annotations

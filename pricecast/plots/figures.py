@@ -237,18 +237,31 @@ def _mark_parts(fig: go.Figure, starts: Mapping[str, pd.Timestamp], ends: Mappin
                            bgcolor="rgba(255,255,255,0.8)")
 
 
+def fell_back(network_label: str | None) -> bool:
+    """A run whose network is not used says so in its line's label (``Decision.network_label``)."""
+    return bool(network_label) and network_label != "network"
+
+
 def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] = ("test",), step: int = 1,
                                baselines: Iterable[str] = ("persistence",), sizes: Mapping | None = None,
-                               max_points: int = MAX_POINTS, title: str | None = None, height: int = 460) -> go.Figure:
-    """Actual vs the model's ``step``-ahead forecast over the chosen parts, with baselines as
-    lines and the train/validation/test boundaries marked."""
+                               max_points: int = MAX_POINTS, title: str | None = None, height: int = 460,
+                               network_label: str | None = None, used: str | None = None) -> go.Figure:
+    """Actual vs the network's ``step``-ahead forecast over the chosen parts, with baselines as
+    lines and the train/validation/test boundaries marked. The network's own line is always drawn
+    (named ``network_label``, e.g. "network (not used: ...)" where the run fell back); the baseline
+    the run ``used`` instead is drawn too and marked."""
     parts = list(parts)
     rows = predictions[(predictions["step"] == step) & (predictions["part"].isin(parts))].sort_values("time")
     fig = go.Figure()
-    fig.add_trace(_model_line(rows["time"], rows["predicted"], max_points))
+    own = "network" if "network" in rows else "predicted"
+    fig.add_trace(_model_line(rows["time"], rows[own], max_points, name=network_label or LABELS["predicted"]))
+    baselines = list(baselines)
+    if fell_back(network_label) and used and used not in baselines:
+        baselines.insert(0, used)
     for name in baselines:
         if name in rows:
-            fig.add_trace(_line(rows["time"], rows[name], LABELS.get(name, name), COLORS.get(name), max_points,
+            label = LABELS.get(name, name) + (" · used" if fell_back(network_label) and name == used else "")
+            fig.add_trace(_line(rows["time"], rows[name], label, COLORS.get(name), max_points,
                                 dash="dot", width=1.5, legendrank=RANK.get(name, 9)))
     fig.add_trace(_actual_line(rows["time"], rows["actual"], max_points))
     if sizes and len(parts) > 1:
@@ -269,7 +282,7 @@ def pick_origins(origin_times: Sequence, count: int = 6) -> list[pd.Timestamp]:
 
 def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins: Sequence | None = None,
                           count: int = 6, context: int | None = None, columns: int = 3,
-                          panel_height: int = 230) -> go.Figure:
+                          panel_height: int = 230, network_label: str | None = None) -> go.Figure:
     """One small panel per forecast origin, zoomed to it: the actual prices over ``context`` steps
     before the origin and the K after, the model's K-step path (red) from the last known price,
     and persistence's flat path. (On one axis spanning the whole part, K-step paths are specks.)"""
@@ -303,7 +316,9 @@ def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins
         lo, hi = max(0, at - context), min(len(actual), at + k)
         around = _break_gaps(actual.iloc[lo:hi])
         first = i == 0
-        fig.add_trace(go.Scatter(x=x, y=[last, *path["predicted"]], mode="lines+markers", name="model forecast path",
+        own = path["network"] if "network" in path else path["predicted"]
+        fig.add_trace(go.Scatter(x=x, y=[last, *own], mode="lines+markers",
+                                 name=f"{network_label} forecast path" if network_label else "model forecast path",
                                  legendgroup="paths", showlegend=first, legendrank=RANK["predicted"],
                                  line=dict(color=COLORS["predicted"], width=2), marker=dict(size=5),
                                  opacity=0.8), row=r, col=c)
@@ -338,8 +353,9 @@ def _break_gaps(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: str = "close", context: int = 120,
-                         height: int = 400) -> go.Figure:
-    """The latest ``context`` candles and the model's next-K forecast beside persistence."""
+                         height: int = 400, network_label: str | None = None) -> go.Figure:
+    """The latest ``context`` candles and the next-K forecast the run uses beside persistence; where
+    the run fell back (``network_label`` says why), the network's own forecast is drawn too."""
     tail = candles[target].iloc[-context:] if candles is not None and len(candles) else pd.Series(dtype=float)
     fig = go.Figure()
     if len(tail):
@@ -349,8 +365,15 @@ def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: 
         times = pd.to_datetime(forecast["time"])
         start_x = [tail.index[-1]] if len(tail) else []
         start_y = [float(tail.iloc[-1])] if len(tail) else []
-        fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["predicted"]], name="model forecast",
-                                 mode="lines+markers", line=dict(color=COLORS["predicted"], width=2)))
+        if fell_back(network_label) and "network" in forecast:
+            fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["network"]], name=network_label,
+                                     mode="lines+markers", line=dict(color=COLORS["predicted"], width=2), opacity=0.5))
+            fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["predicted"]],
+                                     name="forecast used (the fallback)", mode="lines+markers",
+                                     line=dict(color=COLORS["persistence"], width=2)))
+        else:
+            fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["predicted"]], name="model forecast",
+                                     mode="lines+markers", line=dict(color=COLORS["predicted"], width=2)))
         fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["persistence"]], name=LABELS["persistence"],
                                  mode="lines", line=dict(color=COLORS["persistence"], dash="dot", width=1)))
     return apply_layout(fig, f"Next {len(forecast)} step(s) from the latest candles", height, "price")

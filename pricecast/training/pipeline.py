@@ -15,8 +15,8 @@ import pandas as pd
 from pricecast.data.candles import candle_step, is_business_daily
 from pricecast.data.datasets import load_data
 from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
+from pricecast.evaluation.decision import Decision, candidates, chosen, decide, scored
 from pricecast.evaluation.leakage import check_prepared, check_run
-from pricecast.evaluation.metrics import evaluate
 from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowError, WindowSet, example_counts, latest_window, make_windows
@@ -106,12 +106,18 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         raise NonFiniteLossError(divergence_message(spec, fitted.diverged_at, "Nothing was saved."))
     warnings = list(prep.warnings) + fitted.warnings
 
+    # The network's own forecasts on every part; then the decision, on validation only, of which
+    # forecast the run uses (the network's, or the naive one it could not beat).
+    own = predict(model, list(wset.parts.values()), scaler)
+    decision = run_decision(spec, val_part, own.get("val"), fitted.epochs_run)
     predictions, reports = [], {}
-    for name, predicted in predict(model, list(wset.parts.values()), scaler).items():
+    for name, network in own.items():
         part = wset.parts[name]
-        reports[name] = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
-        predictions.append(prediction_rows(wset.times, part.origin, part.y, predicted, part.history, {"part": name}))
-    forecast = forecast_next(model, prep.candles, spec, scaler)
+        reports[name] = scored(part.y, network, part.history, decision)
+        used = chosen(decision, network, candidates(part.history, part.y.shape[1]))
+        predictions.append(prediction_rows(wset.times, part.origin, part.y, used, part.history, {"part": name},
+                                           network=network))
+    forecast = forecast_next(model, prep.candles, spec, scaler, decision)
     metrics = {
         "device": fitted.device,
         "backend": keras.backend.backend(),
@@ -119,8 +125,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         "stopped_by_user": fitted.stopped,
         "best_epoch": fitted.best_epoch,
         "best_val_loss": fitted.best_val_loss,
-        "ended_as_persistence": fitted.ended_as_persistence,
-        "persistence_floor": fitted.floor_info(),
+        "decision": decision.to_dict(),
         "train_seconds": train_seconds,
         "samples_per_s": float(len(train_part) * len(history) / train_seconds) if train_seconds > 0 else None,
         "params": int(model.count_params()),
@@ -159,7 +164,18 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
 
 def kept_weights(best_epoch: int) -> str:
-    return f"the weights of epoch {best_epoch}" if best_epoch else "the persistence ('no change') weights"
+    return f"the weights of epoch {best_epoch}" if best_epoch else "no weights"
+
+
+def run_decision(spec: RunSpec, val_part, network_val: np.ndarray | None, epochs: int) -> Decision:
+    """Network or naive fallback, from the validation windows (the setting ``persistence_floor``
+    off: always the network)."""
+    k = spec.window.k
+    actual = np.asarray(val_part.y) if network_val is not None else np.empty((0, k))
+    network = np.asarray(network_val) if network_val is not None else np.empty((0, k))
+    history = np.asarray(val_part.history) if network_val is not None else np.empty((0, spec.window.n))
+    return decide(actual, network, candidates(history, k), epochs=epochs, p_needed=spec.train.floor_p,
+                  enabled=spec.train.persistence_floor, loss=spec.model.loss)
 
 
 def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
@@ -171,11 +187,16 @@ def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
     return pd.DatetimeIndex([last + step * (i + 1) for i in range(k)], name="time")
 
 
-def forecast_next(model, candles: pd.DataFrame, spec: RunSpec, scaler: Scaler) -> pd.DataFrame:
-    """The next K steps from the latest N candles, with the persistence forecast beside it."""
+def forecast_next(model, candles: pd.DataFrame, spec: RunSpec, scaler: Scaler,
+                  decision: Decision | None = None) -> pd.DataFrame:
+    """The next K steps from the latest N candles: ``predicted`` is the forecast the ``decision``
+    uses (the network's when there is none), ``network`` the network's own, with persistence beside."""
     x_raw = latest_window(candles, spec.window)
     history = candles[spec.window.target].to_numpy(dtype=np.float64)[-spec.window.n :][None, :]
     y = np.asarray(model.predict(scaler.transform_x(x_raw), verbose=0)).reshape(1, -1)
-    predicted = scaler.inverse_y(y, history)[0]
-    return pd.DataFrame({"time": future_times(candles.index, spec.window.k), "step": np.arange(1, spec.window.k + 1),
-                         "predicted": predicted, "persistence": np.repeat(history[0, -1], spec.window.k)})
+    network = scaler.inverse_y(y, history)
+    k = spec.window.k
+    used = network if decision is None else chosen(decision, network, candidates(history, k))
+    return pd.DataFrame({"time": future_times(candles.index, k), "step": np.arange(1, k + 1),
+                         "predicted": np.asarray(used)[0], "network": network[0],
+                         "persistence": np.repeat(history[0, -1], k)})

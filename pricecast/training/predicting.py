@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pricecast.evaluation.decision import decision_of, scored
 from pricecast.evaluation.metrics import evaluate
 from pricecast.prep.windows import WindowSpec, make_windows
 from pricecast.training.fitting import predict
@@ -13,9 +14,11 @@ from pricecast.training.types import Run
 
 def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
     """``{"forecast": DataFrame, "evaluation": dict | None}``. The run's scaler (fitted on its own
-    training part) is reused as is; nothing is refitted on the new data."""
+    training part) is reused as is; nothing is refitted on the new data. The run's decision (made on
+    its own validation part) stands: a run that fell back forecasts its baseline here too."""
     model = run.load_model()
-    forecast = forecast_next(model, candles, run.spec, run.scaler)
+    decision = decision_of(run.metrics)  # None for older run folders: their model is what they used
+    forecast = forecast_next(model, candles, run.spec, run.scaler, decision)
     spec = run.spec.window
     whole = WindowSpec(n=spec.n, k=spec.k, stride=spec.stride, features=spec.features, target=spec.target,
                        split=(1.0, 0.0, 0.0))
@@ -23,5 +26,6 @@ def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
     if len(candles) >= spec.n + spec.k:
         part = make_windows(candles, whole, require=("train",)).train
         predicted = predict(model, part, run.scaler)
-        evaluation = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
+        evaluation = (evaluate(np.asarray(part.y), predicted, np.asarray(part.history)) if decision is None
+                      else scored(part.y, predicted, part.history, decision))
     return {"forecast": forecast, "evaluation": evaluation}

@@ -121,6 +121,8 @@ def list_runs(root: Path | None = None) -> list[dict]:
         except (OSError, json.JSONDecodeError):
             continue  # a damaged folder is skipped, not fatal to the listing
         test = metrics.get("test", {})
+        own = test.get("network") or test  # runs are compared by their networks' own scores
+        decision = metrics.get("decision") or {}
         rows.append({
             "run": folder.name,
             "run_dir": str(folder),
@@ -133,9 +135,12 @@ def list_runs(root: Path | None = None) -> list[dict]:
             "epochs": metrics.get("epochs_run"),
             "seconds": metrics.get("train_seconds"),
             "best_val_loss": metrics.get("best_val_loss"),
-            "test_rmse": test.get("rmse"),
+            "test_rmse": own.get("rmse"),
             "persistence_rmse": test.get("persistence_rmse"),
-            "skill": test.get("skill"),
+            "skill": own.get("skill"),
+            # which forecast the run uses (older folders: their floor's outcome)
+            "decision": decision.get("choice") or ("persistence" if metrics.get("ended_as_persistence") else "network"),
+            "decision_p": decision.get("p_value"),
         })
     return rows
 

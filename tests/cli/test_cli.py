@@ -22,6 +22,12 @@ def test_train_json_reports_model_and_baselines(tmp_path):
     test = out["test"]
     assert test["rmse"] > 0 and test["persistence_rmse"] > 0
     assert test["skill"] == pytest.approx(1 - test["rmse"] / test["persistence_rmse"])
+    # the decision's numbers beside the network's own, for validation and test
+    assert set(out["decision"]) == {"choice", "baseline", "p_value", "p_needed", "note"}
+    for part in (out["val"], test):
+        assert part["decision"] == out["decision"]["choice"] in ("network", "persistence")
+        assert part["decision_p"] == out["decision"]["p_value"]
+        assert {"rmse", "mae", "mape", "direction", "skill"} <= set(part["network"])
     assert "epoch 1/1" in proc.stderr  # progress goes to stderr, stdout stays pure JSON
 
     listing = run_cli("runs", "--runs-dir", str(tmp_path), "--json")

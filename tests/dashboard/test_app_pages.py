@@ -153,8 +153,16 @@ def test_train_one_epoch_then_results_and_runs(home):
     titles = [p["layout"]["title"]["text"] for p in _plots(at)]
     assert any(t.startswith("Loss per epoch") for t in titles)
     assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
-    assert "Skill vs persistence" in {m.label for m in at.metric}
-    assert any("persistence on validation" in c.value for c in at.caption)  # the floor's note
+    assert "Network skill vs persistence" in {m.label for m in at.metric}
+    run = job.snapshot().result
+    decision = run.metrics["decision"]
+
+    def said() -> list[str]:  # the decision in one plain sentence (markdown, not a caption), with its p
+        plain = [m.value.replace("\\", "") for m in at.markdown]  # the page escapes markdown characters
+        return [v for v in plain if v.startswith("Using ") and "validation" in v]
+    assert len(said()) == 1 and ("p = " in said()[0] or decision["p_value"] is None), [m.value for m in at.markdown]
+    best = run.metrics["best_epoch"]
+    assert best >= 1 and str(best) in {str(m.value) for m in at.metric if m.label == "Best epoch"}
 
     at.switch_page("pages/4_Results.py").run()
     _ok(at)
@@ -170,7 +178,10 @@ def test_train_one_epoch_then_results_and_runs(home):
         _ok(at)
         assert expected is None or any(expected in t for t in titles()), (tab, titles())
     assert len(at.dataframe) >= 1  # the metrics table
-    assert any("persistence on validation" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert "None" not in table["direction"].astype(str).tolist() and "n/a" in table["direction"].tolist()
+    assert str(best) in {str(m.value) for m in at.metric if m.label == "Best epoch"}  # as on Train
+    assert len(said()) == 1
 
     at.switch_page("pages/5_Runs.py").run()
     _ok(at)
@@ -333,6 +344,17 @@ def test_speed_options_on_the_model_page_reach_the_setup():
     _ok(at)
     train = at.session_state["pc_spec"].train
     assert train.batch_size == 128 and train.base_batch_size == 32 and train.jit_compile is True
+
+
+def test_the_fallback_to_no_change_is_a_visible_switch_on_the_model_page():
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    switch = next(t for t in at.toggle if t.label.startswith("Fall back to 'no change'"))
+    assert switch.value is True and any(c.value.startswith("Why: ") for c in at.caption)
+    switch.set_value(False).run()
+    _ok(at)
+    assert at.session_state["pc_spec"].train.persistence_floor is False
 
 
 def test_data_page_reports_quality_and_cuts_to_the_clean_stretch(tmp_path):

@@ -106,7 +106,7 @@ def test_a_tiny_run_ranks_against_persistence_and_records_the_pooled_backtest(tm
     assert done.done == 4
     table = comparison_table(done.summary())
     assert "Persistence (no change)" in set(table["Setting"])
-    assert "RMSE / persistence, best first:" in done.note()
+    assert "Networks' RMSE / persistence, best first:" in done.note()
     record = next(r for r in done.records if r["variation"] == "dlinear" and r["repeat"] == 1)
     assert record["folds"] == 2 and math.isfinite(record["paired_p"])
 

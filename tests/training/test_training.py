@@ -67,7 +67,7 @@ def test_stop_request_ends_within_a_batch_and_keeps_best_weights(tmp_path):
             batches.append(event)
             stop.set()
 
-    # floor off: the partial epoch is then the only candidate (the floor is tests/training/test_persistence_floor.py's)
+    # fallback off: the run uses the partial epoch's network (the decision is tests/training/test_decision_fallback.py's)
     spec = TINY.replace(train=TrainSpec(epochs=50, batch_size=8, patience=0, per_batch_updates=True,
                                         persistence_floor=False))
     run = train(spec, listener=listener, stop=stop, runs_root=tmp_path)
