@@ -40,12 +40,13 @@ def _presets():
         name = c1.selectbox("Preset", names, index=names.index(origin) if origin in names else 0,
                             format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
         preset = PRESETS[name]
-        choices = {"keep": f"Keep my data ({spec.data})", "own": f"Its data ({preset.spec.data})"}
+        choices = {"keep": f"Keep my data ({common.md(common.data_label(spec.data))})",
+                   "own": f"Its data ({preset.spec.data})"}
         if preset.live_data:
             choices["live"] = f"Its live source ({preset.live_data}, needs internet)"
-        # A tutorial preset starts on its own kind of data (bundled, offline): N=256 five-minute
-        # windows make little sense on daily stocks.
-        data_choice = c2.radio("Data", list(choices), index=1 if preset.live_data else 0, format_func=choices.get,
+        # A preset made for its kind of data starts on it (bundled, offline): N=256 five-minute windows
+        # or "4 days -> 6 hours" make little sense on daily stocks. Keeping one's data is a choice made here.
+        data_choice = c2.radio("Data", list(choices), index=0 if preset.any_data else 1, format_func=choices.get,
                                help=HELP["preset_data"], key=f"model_preset_data_{name}")
         if c3.button("Apply preset", type="primary", help="Replace the settings below with this preset's."):
             data = {"keep": spec.data, "own": preset.spec.data, "live": preset.live_data}[data_choice]

@@ -29,6 +29,7 @@ class Preset:
     source: str  # which tutorial, and what differs from it
     spec: RunSpec
     live_data: str = ""  # the tutorial's own live source (needs network), when spec.data is a bundled stand-in
+    any_data: bool = False  # made for any series (the default): applying it keeps the user's data unless asked
 
 
 def _seed_btc(name: str, title: str, model: ModelSpec) -> Preset:
@@ -72,6 +73,7 @@ _PRESETS: list[Preset] = [
             train=TrainSpec(epochs=15, batch_size=64, patience=4),
             preset="default",
         ),
+        any_data=True,
     ),
     *[
         _seed_btc(f"seed-cnn-{n}-{'leaky' if a == 'leaky_relu' else 'relu'}",

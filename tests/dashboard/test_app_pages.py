@@ -267,6 +267,35 @@ def test_seed_preset_says_and_uses_its_bundled_data_by_default():
     assert any("press Load" in i.value for i in at.info)
 
 
+@pytest.mark.parametrize("name", ["tcn-btc-hourly", "lecture-lstm"])
+def test_a_preset_made_for_its_data_trains_on_it_unless_the_user_keeps_theirs(name):
+    # "... 2 days -> 6 hours" once kept daily AAPL by default and trained on it with N=48 "hours".
+    from pricecast.presets import get_preset
+
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value(name).run()
+    assert at.radio(key=f"model_preset_data_{name}").value == "own"
+    at.radio(key=f"model_preset_data_{name}").set_value("keep").run()  # on purpose
+    at.button[0].click().run()
+    assert at.session_state["pc_spec"].data == "sample:MSFT"
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value(name).run()
+    at.button[0].click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == get_preset(name).spec.data
+
+
+def test_the_default_preset_keeps_the_users_data():
+    at = _app({"data": "sample:MSFT", "preset": "seed-lstm"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("default").run()
+    at.button[0].click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == "sample:MSFT" and at.session_state["pc_spec"].preset == "default"
+
+
 def test_bad_link_value_is_dropped_with_a_message():
     at = _app({"n": "lots", "k": "3"})
     assert not at.exception
@@ -320,6 +349,10 @@ def test_csv_upload_becomes_the_data(home):
     data = at.session_state["pc_spec"].data
     assert Path(data).parent.parent == home / "uploads" and Path(data).name == "coin.csv"  # uploads/<hash>/coin.csv
     assert at.metric[0].value == "30" and len(_plots(at)) == 1
+    at.switch_page("pages/2_Model.py").run()
+    keep = at.radio(key="model_preset_data_default").options[0].replace("\\", "")
+    assert "coin.csv" in keep and "uploads" not in keep and str(home) not in keep  # no server path shown
+    at.switch_page("pages/1_Data.py").run()
     at.file_uploader(key="data_upload").set_value(("junk.csv", b"a,b\n1,2\n", "text/csv")).run()
     assert not at.exception and any("junk.csv could not be read" in e.value.replace("\\", "") for e in at.error)
     assert at.session_state["pc_spec"].data == data
