@@ -19,7 +19,7 @@ from pricecast.models.spec import (
 from pricecast.prep.features import PAGE_CHOICES, PAGE_HELP, collapse, expand, is_intraday
 from pricecast.prep.scaling import SCALERS
 from pricecast.prep.windows import WindowSpec
-from pricecast.presets import PRESETS, describe_data, origin_preset, setup_file_name
+from pricecast.presets import PRESETS, describe_data, kept_as_published, origin_preset, setup_file_name
 from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
 from ui import common, state
@@ -252,8 +252,11 @@ def _check(spec: RunSpec) -> None:
         f"test **{counts.test:,}**. Network: **{params:,} parameters**.",
         icon="✅",
     )
+    tutorial = kept_as_published(spec)
     for warning in counts.warnings:
-        st.warning(warning, icon="⚠️")
+        if tutorial:  # a faithful copy warns about itself: say that this is the tutorial's setup, on purpose
+            warning = f"This is the tutorial's own setup, kept as it was ({tutorial}). On this data: {warning}"
+        st.warning(common.md(warning), icon="⚠️")
     if params > 20 * max(counts.train, 1):
         st.warning("The network has far more parameters than there are training examples: expect overfitting "
                    "(validation loss rising). Use fewer units, more dropout, or more data.")

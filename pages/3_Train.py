@@ -144,7 +144,8 @@ def _charts(job_id: str) -> None:
     loss, val = _figures(job, snap, step)
     with c1:
         charts.show(loss, key="train_loss")
-        st.caption(HELP["loss_curve"])
+        residual = (job.task.payload.get("spec") or {}).get("model", {}).get("residual", False)
+        st.caption(HELP["loss_curve"] + (" " + HELP["loss_curve_residual"] if residual else ""))
     with c2:
         if val is None:
             st.info("No validation part: give it a share on the Model page to watch forecasts on unseen data.")

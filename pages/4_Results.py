@@ -108,9 +108,10 @@ def _metrics(run) -> None:
     skill = report.get("skill")
     if skill is not None and skill == skill:
         verdict = "beats" if skill > 0 else "does not beat"
+        why = f" {report['range_note']}" if skill <= 0 and report.get("range_note") else ""  # the cause, when known
         (st.success if skill > 0 else st.warning)(
             f"On the {PART_NAMES[part].lower()} part the model **{verdict}** persistence (skill {skill:+.1%}, "
-            f"{report['windows']:,} forecasts).")
+            f"{report['windows']:,} forecasts).{common.md(why)}")
     elif report.get("persistence_rmse") == 0:
         from pricecast.evaluation.metrics import NO_MOVEMENT
 

@@ -220,6 +220,16 @@ def preset_label(spec: RunSpec) -> str:
     return preset.name if same else f"custom (from {preset.name})"
 
 
+def kept_as_published(spec: RunSpec) -> str:
+    """For a setup that is still a tutorial's preset, unedited: what the tutorial did, in a few words
+    (its source line up to the first ';'), so advice about the setup can say it is the tutorial's on
+    purpose. ``""`` for any other setup."""
+    preset = PRESETS.get(spec.preset)
+    if preset is None or preset.any_data or not preset.source.startswith("tutorial"):
+        return ""
+    return preset.source.split(";", 1)[0]
+
+
 def labelled(spec: RunSpec) -> RunSpec:
     """``spec`` with its ``preset`` field set by :func:`preset_label` (what URL, runs and files say)."""
     label = preset_label(spec)

@@ -106,11 +106,13 @@ HELP: dict[str, str] = {
                    "(needs an internet connection the first time); 'Keep my data' leaves the data you chose.",
     "yaml_upload": "Load a setup saved earlier with 'Download setup'.",
     "loss_curve": "Usually both curves fall. If the validation loss (orange) rises while the training loss (blue) "
-                  "keeps falling, the model is memorising the training data: that is overfitting. Flat curves "
-                  "from the first epoch on are normal with 'Predict the change' (the default): "
-                  "the model starts at 'no change' (persistence), and prices move almost at random, so there is "
-                  "little left to learn. Judge it by its skill on the Results page, not by the slope. A flat "
+                  "keeps falling, the model is memorising the training data: that is overfitting. A flat "
                   "training loss far above the validation loss can also mean a too-small learning rate.",
+    # Only where the run predicts the change (residual output): without it, flat curves are not expected.
+    "loss_curve_residual": "Flat curves from the first epoch on are normal with 'Predict the change' (on in this "
+                           "run): the model starts at 'no change' (persistence), and prices move almost at random, "
+                           "so there is little left to learn. Judge it by its skill on the Results page, not by "
+                           "the slope.",
     "live_val": "The model's forecasts on validation data it does not train on, redrawn as training goes (after "
                 "every epoch when epochs are slow; every few seconds when they are fast, so drawing costs the "
                 "run nothing) and after the last epoch. "

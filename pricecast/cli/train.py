@@ -80,7 +80,9 @@ def _print_train(run: Run, spec: RunSpec) -> None:
         print(f"\nThe test part has {test['skill_note']}.\n\nNext {spec.window.k} steps:")
     else:
         verdict = "beats" if test["skill"] > 0 else "does not beat"
-        print(f"\nThe model {verdict} persistence (skill {skill_text(test['skill'], 2)}).\n\nNext {spec.window.k} steps:")
+        why = f" {test['range_note']}" if test["skill"] <= 0 and test.get("range_note") else ""
+        print(f"\nThe model {verdict} persistence (skill {skill_text(test['skill'], 2)}).{why}\n\n"
+              f"Next {spec.window.k} steps:")
     print(run.forecast.to_string(index=False))
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from pricecast.data.candles import candle_step, is_business_daily
 from pricecast.data.datasets import load_data
 from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
+from pricecast.evaluation.diagnostics import range_note
 from pricecast.evaluation.leakage import check_prepared, check_run
 from pricecast.evaluation.metrics import evaluate
 from pricecast.models.checks import check_model
@@ -110,6 +111,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     for name, predicted in predict(model, list(wset.parts.values()), scaler).items():
         part = wset.parts[name]
         reports[name] = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
+        reports[name]["range_note"] = range_note(wset.train.y, part.y, _PARTS[name], _bounded_by(spec))
         predictions.append(prediction_rows(wset.times, part.origin, part.y, predicted, part.history, {"part": name}))
     forecast = forecast_next(model, prep.candles, spec, scaler)
     metrics = {
@@ -156,6 +158,20 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         raise NonFiniteLossError(divergence_message(spec, diverged, kept), run)
     listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
     return run
+
+
+_PARTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def _bounded_by(spec: RunSpec) -> str:
+    """What keeps this setup's forecasts inside the training prices' range, in words ("" if nothing):
+    min-max scaling (the network sees 0..1 over the training range), or a tanh forecast layer on
+    prices scaled by the training statistics."""
+    if spec.scaling == "minmax":
+        return "min-max scaling"
+    if spec.scaling == "standard" and spec.model.output_activation == "tanh":
+        return "a tanh forecast layer"
+    return ""
 
 
 def kept_weights(best_epoch: int) -> str:

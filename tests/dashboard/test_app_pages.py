@@ -155,6 +155,7 @@ def test_train_one_epoch_then_results_and_runs(home):
     assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
     assert "Skill vs persistence" in {m.label for m in at.metric}
     assert any("persistence on validation" in c.value for c in at.caption)  # the floor's note
+    assert any("Flat curves" in c.value for c in at.caption)  # residual output: flat curves are expected
 
     at.switch_page("pages/4_Results.py").run()
     _ok(at)
@@ -285,6 +286,18 @@ def test_a_preset_made_for_its_data_trains_on_it_unless_the_user_keeps_theirs(na
     at.button[0].click().run()
     _ok(at)
     assert at.session_state["pc_spec"].data == get_preset(name).spec.data
+
+
+def test_a_tutorial_preset_says_its_warning_is_about_the_tutorials_own_setup():
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("seed-lstm").run()
+    at.button[0].click().run()
+    _ok(at)
+    warning = next(w.value.replace("\\", "") for w in at.warning if "training examples" in w.value)
+    assert "tutorial's own setup, kept as it was (tutorial 000" in warning and "N=256, K=16" in warning
+    assert "sliding windows" in warning and "longer stretch of these candles (now 7,621 over 26 days)" in warning
+    assert "instead of daily" not in warning  # the data is 5-minute already
 
 
 def test_the_default_preset_keeps_the_users_data():
