@@ -232,7 +232,7 @@ def _check(spec: RunSpec) -> None:
     try:
         validate_spec(spec)
     except SpecError as exc:
-        st.error(f"This setup cannot train yet: {common.plain(exc)}", icon="🛑")
+        st.error(f"This setup cannot train yet: {common.plain(exc)}", icon=":material/block:")
         return
     params = count_params(spec.model, spec.window.n, spec.window.k, len(spec.window.features))
     candles, error = state.load_current()
@@ -242,7 +242,7 @@ def _check(spec: RunSpec) -> None:
     try:
         prep = prepare(spec, candles)
     except ValueError as exc:  # window / scaling / too-few-examples errors say what to change
-        st.error(f"Not ready to train — {common.plain(exc)}", icon="🛑")
+        st.error(f"Not ready to train — {common.plain(exc)}", icon=":material/block:")
         return
     counts = prep.counts
     w = spec.window
@@ -250,13 +250,13 @@ def _check(spec: RunSpec) -> None:
         f"Ready to train: each example is **{w.n} past candle(s)** of {', '.join(w.features)} → the **next {w.k} "
         f"{w.target}** value(s). Examples — training **{counts.train:,}**, validation **{counts.val:,}**, "
         f"test **{counts.test:,}**. Network: **{params:,} parameters**.",
-        icon="✅",
+        icon=":material/check_circle:",
     )
     tutorial = kept_as_published(spec)
     for warning in counts.warnings:
         if tutorial:  # a faithful copy warns about itself: say that this is the tutorial's setup, on purpose
             warning = f"This is the tutorial's own setup, kept as it was ({tutorial}). On this data: {warning}"
-        st.warning(common.md(warning), icon="⚠️")
+        st.warning(common.md(warning), icon=":material/warning:")
     if params > 20 * max(counts.train, 1):
         st.warning("The network has far more parameters than there are training examples: expect overfitting "
                    "(validation loss rising). Use fewer units, more dropout, or more data.")
@@ -327,7 +327,7 @@ def body() -> None:
     _check(spec)
     _summary_button(spec)
     _yaml(spec)
-    st.page_link("pages/3_Train.py", label="Next: train it", icon="➡️")
+    st.page_link("pages/3_Train.py", label="Next: train it", icon=common.NEXT)
 
 
-common.run_page("Model", "🧠", body)
+common.run_page("Model", common.ICON["Model"], body)

@@ -169,7 +169,7 @@ def _final(snap: JobSnapshot) -> None:
                 help="Above 0: the model beats persistence on the test part. Below 0: it is worse than doing nothing.")
     if (m.get("persistence_floor") or {}).get("note"):
         st.caption(common.md(m["persistence_floor"]["note"]))
-    st.page_link("pages/4_Results.py", label="See the results", icon="🎯")
+    st.page_link("pages/4_Results.py", label="See the results", icon=common.ICON["Results"])
 
 
 def _where() -> None:
@@ -251,4 +251,4 @@ def body() -> None:
     st.fragment(run_every=every)(_charts)(shown.id)
 
 
-common.run_page("Train", "🏋️", body)
+common.run_page("Train", common.ICON["Train"], body)

@@ -32,7 +32,7 @@ def _choose() -> str | None:
         rows.insert(0, {"run": "experiment trial: " + Path(current).name, "run_dir": current})
     if not rows:
         st.info("No runs yet. Train a model first.")
-        st.page_link("pages/3_Train.py", label="Go to Train", icon="🏋️")
+        st.page_link("pages/3_Train.py", label="Go to Train", icon=common.ICON["Train"])
         return None
     session = set(state.session_run_dirs())
     dirs = [r["run_dir"] for r in rows]
@@ -194,4 +194,4 @@ def body() -> None:
                 common.guard(lambda view=view: view(run))
 
 
-common.run_page("Results", "🎯", body)
+common.run_page("Results", common.ICON["Results"], body)

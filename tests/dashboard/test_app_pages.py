@@ -362,9 +362,22 @@ def test_csv_upload_becomes_the_data(home):
     data = at.session_state["pc_spec"].data
     assert Path(data).parent.parent == home / "uploads" and Path(data).name == "coin.csv"  # uploads/<hash>/coin.csv
     assert at.metric[0].value == "30" and len(_plots(at)) == 1
+
+    def in_use() -> list[str]:
+        return [c.value.replace("\\", "") for c in at.caption if c.value.startswith("In use")]
+
+    assert in_use() == ["In use: coin.csv"]
+    # A second upload: "In use" names it at once, as the figures do (it once still named the first file).
+    rows2 = "\n".join(f"2024-02-{d:02d},{200 + d},{201 + d},{199 + d},{200.5 + d},{1000 * d}" for d in range(1, 21))
+    at.file_uploader(key="data_upload").set_value(("coin2.csv", f"time,open,high,low,close,volume\n{rows2}\n".encode(),
+                                                   "text/csv")).run()
+    _ok(at)
+    assert in_use() == ["In use: coin2.csv"] and at.metric[0].value == "20"
+    assert Path(at.session_state["pc_spec"].data).name == "coin2.csv"
+    data = at.session_state["pc_spec"].data
     at.switch_page("pages/2_Model.py").run()
     keep = at.radio(key="model_preset_data_default").options[0].replace("\\", "")
-    assert "coin.csv" in keep and "uploads" not in keep and str(home) not in keep  # no server path shown
+    assert "coin2.csv" in keep and "uploads" not in keep and str(home) not in keep  # no server path shown
     at.switch_page("pages/1_Data.py").run()
     at.file_uploader(key="data_upload").set_value(("junk.csv", b"a,b\n1,2\n", "text/csv")).run()
     assert not at.exception and any("junk.csv could not be read" in e.value.replace("\\", "") for e in at.error)
