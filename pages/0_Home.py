@@ -14,21 +14,22 @@ def body() -> None:
     st.subheader("Four steps")
     cols = st.columns(4)
     steps = [
-        ("pages/1_Data.py", "1 · Data", "📊", f"Pick the prices. Now: **{common.md(common.data_label(spec.data))}** (works offline)."),
-        ("pages/2_Model.py", "2 · Model", "🧠",
+        ("pages/1_Data.py", "1 · Data", common.ICON["Data"],
+         f"Pick the prices. Now: **{common.md(common.data_label(spec.data))}** (works offline)."),
+        ("pages/2_Model.py", "2 · Model", common.ICON["Model"],
          f"Shape the windows and the network, or pick a preset. Now: N={spec.window.n}, K={spec.window.k}, "
          f"{common.md(spec.model.arch.upper())}."),
-        ("pages/3_Train.py", "3 · Train", "🏋️", "Press Train and watch the loss and the forecasts improve live."),
-        ("pages/4_Results.py", "4 · Results", "🎯", "Actual vs predicted on unseen data, beside the baselines."),
+        ("pages/3_Train.py", "3 · Train", common.ICON["Train"], "Press Train and watch the loss and the forecasts improve live."),
+        ("pages/4_Results.py", "4 · Results", common.ICON["Results"], "Actual vs predicted on unseen data, beside the baselines."),
     ]
     for col, (path, label, icon, text) in zip(cols, steps):
         with col.container(border=True):
             st.page_link(path, label=label, icon=icon)
             st.markdown(text)
-    st.page_link("pages/5_Runs.py", label="Runs: compare, download or delete earlier runs", icon="🗂️")
-    st.page_link("pages/6_Experiments.py", label="Experiments: compare settings over repeated runs", icon="🧪")
+    st.page_link("pages/5_Runs.py", label="Runs: compare, download or delete earlier runs", icon=common.ICON["Runs"])
+    st.page_link("pages/6_Experiments.py", label="Experiments: compare settings over repeated runs", icon=common.ICON["Experiments"])
     st.info("New here? Everything is already set up with a small, fast model on Apple's daily prices: "
-            "go straight to **3 · Train** and press **Train**.", icon="💡")
+            "go straight to **3 · Train** and press **Train**.", icon=":material/lightbulb:")
     with st.expander("What do N, K, training, validation and test mean?"):
         st.markdown(
             "- **N** — how many past candles the model looks at for one forecast.\n"
@@ -42,4 +43,4 @@ def body() -> None:
         )
 
 
-common.run_page("Home", "📈", body)
+common.run_page("Home", common.ICON["Home"], body)

@@ -368,7 +368,8 @@ def body() -> None:
         _market_form(source)
     else:
         _csv_form()
-        if current_source == "csv":
+        spec = state.current_spec()  # an upload just now has switched the data
+        if _source_of(spec.data) == "csv":
             st.caption(f"In use: {common.md(common.data_label(spec.data))}")
 
     spec = state.current_spec()
@@ -389,7 +390,7 @@ def body() -> None:
     _summary(candles, spec.data, cache_file)
     quality = _quality(candles, spec.data)
     charts.show(candles_figure(candles, title=common.data_label(spec.data), quality=quality), key="data_candles")
-    st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon="➡️")
+    st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon=common.NEXT)
 
 
-common.run_page("Data", "📊", body)
+common.run_page("Data", common.ICON["Data"], body)

@@ -18,7 +18,7 @@ from pricecast.models.spec import (
 from pricecast.prep.features import PAGE_CHOICES, PAGE_HELP, collapse, expand, is_intraday
 from pricecast.prep.scaling import SCALERS
 from pricecast.prep.windows import WindowSpec
-from pricecast.presets import PRESETS, describe_data, origin_preset, setup_file_name
+from pricecast.presets import PRESETS, describe_data, kept_as_published, origin_preset, setup_file_name
 from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
 from ui import common, state
@@ -36,12 +36,13 @@ def _presets():
         name = c1.selectbox("Preset", names, index=names.index(origin) if origin in names else 0,
                             format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
         preset = PRESETS[name]
-        choices = {"keep": f"Keep my data ({spec.data})", "own": f"Its data ({preset.spec.data})"}
+        choices = {"keep": f"Keep my data ({common.md(common.data_label(spec.data))})",
+                   "own": f"Its data ({preset.spec.data})"}
         if preset.live_data:
             choices["live"] = f"Its live source ({preset.live_data}, needs internet)"
-        # A tutorial preset starts on its own kind of data (bundled, offline): N=256 five-minute
-        # windows make little sense on daily stocks.
-        data_choice = c2.radio("Data", list(choices), index=1 if preset.live_data else 0, format_func=choices.get,
+        # A preset made for its kind of data starts on it (bundled, offline): N=256 five-minute windows
+        # or "4 days -> 6 hours" make little sense on daily stocks. Keeping one's data is a choice made here.
+        data_choice = c2.radio("Data", list(choices), index=0 if preset.any_data else 1, format_func=choices.get,
                                help=HELP["preset_data"], key=f"model_preset_data_{name}")
         if c3.button("Apply preset", type="primary", help="Replace the settings below with this preset's."):
             data = {"keep": spec.data, "own": preset.spec.data, "live": preset.live_data}[data_choice]
@@ -249,7 +250,7 @@ def _check(spec: RunSpec) -> None:
     try:
         validate_spec(spec)
     except SpecError as exc:
-        st.error(f"This setup cannot train yet: {common.plain(exc)}", icon="🛑")
+        st.error(f"This setup cannot train yet: {common.plain(exc)}", icon=":material/block:")
         return
     params = count_params(spec.model, spec.window.n, spec.window.k, len(spec.window.features))
     candles, error = state.load_current()
@@ -259,7 +260,7 @@ def _check(spec: RunSpec) -> None:
     try:
         prep = prepare(spec, candles)
     except ValueError as exc:  # window / scaling / too-few-examples errors say what to change
-        st.error(f"Not ready to train — {common.plain(exc)}", icon="🛑")
+        st.error(f"Not ready to train — {common.plain(exc)}", icon=":material/block:")
         return
     counts = prep.counts
     w = spec.window
@@ -267,10 +268,13 @@ def _check(spec: RunSpec) -> None:
         f"Ready to train: each example is **{w.n} past candle(s)** of {', '.join(w.features)} → the **next {w.k} "
         f"{w.target}** value(s). Examples — training **{counts.train:,}**, validation **{counts.val:,}**, "
         f"test **{counts.test:,}**. Network: **{params:,} parameters**.",
-        icon="✅",
+        icon=":material/check_circle:",
     )
+    tutorial = kept_as_published(spec)
     for warning in counts.warnings:
-        st.warning(warning, icon="⚠️")
+        if tutorial:  # a faithful copy warns about itself: say that this is the tutorial's setup, on purpose
+            warning = f"This is the tutorial's own setup, kept as it was ({tutorial}). On this data: {warning}"
+        st.warning(common.md(warning), icon=":material/warning:")
     if params > 20 * max(counts.train, 1):
         st.warning("The network has far more parameters than there are training examples: expect overfitting "
                    "(validation loss rising). Use fewer units, more dropout, or more data.")
@@ -341,7 +345,7 @@ def body() -> None:
     _check(spec)
     _summary_button(spec)
     _yaml(spec)
-    st.page_link("pages/3_Train.py", label="Next: train it", icon="➡️")
+    st.page_link("pages/3_Train.py", label="Next: train it", icon=common.NEXT)
 
 
-common.run_page("Model", "🧠", body)
+common.run_page("Model", common.ICON["Model"], body)

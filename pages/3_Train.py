@@ -147,7 +147,8 @@ def _charts(job_id: str) -> None:
     loss, val = _figures(job, snap, step)
     with c1:
         charts.show(loss, key="train_loss")
-        st.caption(HELP["loss_curve"])
+        residual = (job.task.payload.get("spec") or {}).get("model", {}).get("residual", False)
+        st.caption(HELP["loss_curve"] + (" " + HELP["loss_curve_residual"] if residual else ""))
     with c2:
         if val is None:
             st.info("No validation part: give it a share on the Model page to watch forecasts on unseen data.")
@@ -172,7 +173,7 @@ def _final(snap: JobSnapshot) -> None:
     c[3].metric("Network skill vs persistence", common.fmt_pct(own.get("skill")),
                 help="Above 0: the network beats persistence on the test part. Below 0: it is worse than doing "
                      "nothing.")
-    st.page_link("pages/4_Results.py", label="See the results", icon="🎯")
+    st.page_link("pages/4_Results.py", label="See the results", icon=common.ICON["Results"])
 
 
 def _where() -> None:
@@ -257,4 +258,4 @@ def body() -> None:
     st.fragment(run_every=every)(_charts)(shown.id)
 
 
-common.run_page("Train", "🏋️", body)
+common.run_page("Train", common.ICON["Train"], body)

@@ -34,7 +34,7 @@ def _choose() -> str | None:
         rows.insert(0, {"run": "experiment trial: " + Path(current).name, "run_dir": current})
     if not rows:
         st.info("No runs yet. Train a model first.")
-        st.page_link("pages/3_Train.py", label="Go to Train", icon="🏋️")
+        st.page_link("pages/3_Train.py", label="Go to Train", icon=common.ICON["Train"])
         return None
     session = set(state.session_run_dirs())
     dirs = [r["run_dir"] for r in rows]
@@ -117,9 +117,10 @@ def _metrics(run) -> None:
     skill = (report.get("network") or report).get("skill")
     if skill is not None and skill == skill:
         verdict = "beats" if skill > 0 else "does not beat"
+        why = f" {report['range_note']}" if skill <= 0 and report.get("range_note") else ""  # the cause, when known
         (st.success if skill > 0 else st.warning)(
             f"On the {PART_NAMES[part].lower()} part the network **{verdict}** persistence (skill {skill:+.1%}, "
-            f"{report['windows']:,} forecasts).")
+            f"{report['windows']:,} forecasts).{common.md(why)}")
     elif report.get("persistence_rmse") == 0:
         from pricecast.evaluation.metrics import NO_MOVEMENT
 
@@ -210,4 +211,4 @@ def body() -> None:
                 common.guard(lambda view=view: view(run))
 
 
-common.run_page("Results", "🎯", body)
+common.run_page("Results", common.ICON["Results"], body)

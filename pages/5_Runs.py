@@ -84,7 +84,7 @@ def body() -> None:
     rows = list_runs()
     if not rows:
         st.info("No runs yet. Train a model first.")
-        st.page_link("pages/3_Train.py", label="Go to Train", icon="🏋️")
+        st.page_link("pages/3_Train.py", label="Go to Train", icon=common.ICON["Train"])
         return
     session = set(state.session_run_dirs())
     frame = _table(rows, session)
@@ -149,4 +149,4 @@ def body() -> None:
     _delete(chosen)
 
 
-common.run_page("Runs", "🗂️", body)
+common.run_page("Runs", common.ICON["Runs"], body)

@@ -343,4 +343,4 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-common.run_page("Experiments", "🧪", body)
+common.run_page("Experiments", common.ICON["Experiments"], body)

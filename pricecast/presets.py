@@ -35,6 +35,7 @@ class Preset:
     source: str  # which tutorial, and what differs from it
     spec: RunSpec
     live_data: str = ""  # the tutorial's own live source (needs network), when spec.data is a bundled stand-in
+    any_data: bool = False  # made for any series (the default): applying it keeps the user's data unless asked
 
 
 def _seed_btc(name: str, title: str, model: ModelSpec) -> Preset:
@@ -78,6 +79,7 @@ _PRESETS: list[Preset] = [
             train=TrainSpec(epochs=15, batch_size=64, patience=4),
             preset="default",
         ),
+        any_data=True,
     ),
     *[
         _seed_btc(f"seed-cnn-{n}-{'leaky' if a == 'leaky_relu' else 'relu'}",
@@ -222,6 +224,16 @@ def preset_label(spec: RunSpec) -> str:
         return spec.preset
     same = spec.replace(data=preset.spec.data, preset=preset.name) == preset.spec
     return preset.name if same else f"custom (from {preset.name})"
+
+
+def kept_as_published(spec: RunSpec) -> str:
+    """For a setup that is still a tutorial's preset, unedited: what the tutorial did, in a few words
+    (its source line up to the first ';'), so advice about the setup can say it is the tutorial's on
+    purpose. ``""`` for any other setup."""
+    preset = PRESETS.get(spec.preset)
+    if preset is None or preset.any_data or not preset.source.startswith("tutorial"):
+        return ""
+    return preset.source.split(";", 1)[0]
 
 
 def labelled(spec: RunSpec) -> RunSpec:

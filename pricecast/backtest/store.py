@@ -34,6 +34,14 @@ def data_fingerprint(candles: pd.DataFrame, columns: tuple[str, ...]) -> str:
     return h.hexdigest()[:20]
 
 
+def data_key(spec: RunSpec, candles: pd.DataFrame) -> str:
+    """The fingerprint of what ``spec`` reads from ``candles``: their times and the candle columns its
+    inputs and target come from (a derived input such as ``log_return`` by the columns it is computed
+    from). The cache and the dashboard key a backtest's data with this one function."""
+    window = spec.window
+    return data_fingerprint(candles, source_columns((*window.features, window.target)))
+
+
 def spec_hash(obj: Any) -> str:
     """A short stable hash of a JSON-able setup (keys sorted; anything else by its ``str``)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
@@ -51,9 +59,7 @@ class FoldStore:
                  plans: list[FoldPlan], mc: bool) -> None:
         self.root = Path(root) if root else cache_root()
         self.enabled = enabled
-        window = spec.window
-        model_common = {"v": BACKTEST_VERSION, "spec": {**spec.to_dict(), "preset": ""},
-                        "data": data_fingerprint(candles, source_columns((*window.features, window.target))),
+        model_common = {"v": BACKTEST_VERSION, "spec": {**spec.to_dict(), "preset": ""}, "data": data_key(spec, candles),
                         "method": bt.method}
         fold_common = {**model_common, "mc": bt.mc_samples if mc else 0, "levels": list(bt.levels) if mc else []}
         self.model_keys = {p.index: spec_hash({**model_common, "train": p.model_train, "val": p.model_val})

@@ -89,7 +89,8 @@ def _print_train(run: Run, spec: RunSpec) -> None:
     else:
         own = (test.get("network") or {}).get("skill", test["skill"])
         verdict = "beats" if own > 0 else "does not beat"
-        print(f"\nThe network {verdict} persistence on the test part (skill {skill_text(own, 2)}).\n\n"
+        why = f" {test['range_note']}" if own <= 0 and test.get("range_note") else ""
+        print(f"\nThe network {verdict} persistence on the test part (skill {skill_text(own, 2)}).{why}\n\n"
               f"Next {spec.window.k} steps (predicted: the forecast the run uses; network: the network's own):")
     print(run.forecast.to_string(index=False))
 

@@ -5,7 +5,8 @@ K-step forecast paths, the next forecast. No Streamlit here. A run's scores and 
 Display only is thinned: a trace never carries more than ``max_points`` points. Lines keep each
 bucket's first, last, lowest and highest value (spikes stay visible); candles are merged into
 coarser candles (open of the first, high/low of the bucket, close of the last, summed volume).
-Large traces use WebGL (``Scattergl``). Every computation elsewhere uses all the data.
+Every line is an SVG ``Scatter``: the dashboard's Plotly bundle has no WebGL traces, and a thinned line
+draws about as fast in SVG (docs/BENCHMARKS.md section 4). Every computation elsewhere uses all the data.
 
 Drawing order: the model's line goes first (underneath, wide and half transparent), the baselines
 next and the actual prices last (on top, thin and dark), so the model never hides what it is judged
@@ -22,7 +23,6 @@ from plotly.subplots import make_subplots
 
 MAX_POINTS = 5000
 CANDLE_POINTS = 1200  # about one candle per pixel column of a wide chart; each is an SVG path the browser draws
-GL_ABOVE = 2000  # WebGL only for big traces: browsers allow a limited number of GL contexts per page
 
 COLORS = {
     "actual": "#1f2937",
@@ -94,11 +94,10 @@ def ohlc_buckets(candles: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.Data
 
 def _line(x, y, name: str, color: str | None = None, max_points: int = MAX_POINTS, **kw) -> go.Scatter:
     x, y = thin(x, y, max_points)
-    cls = go.Scattergl if len(x) > GL_ABOVE else go.Scatter
     line = dict(color=color, width=kw.pop("width", 1.5))
     if "dash" in kw:
         line["dash"] = kw.pop("dash")
-    return cls(x=x, y=y, name=name, mode=kw.pop("mode", "lines"), line=line, **kw)
+    return go.Scatter(x=x, y=y, name=name, mode=kw.pop("mode", "lines"), line=line, **kw)
 
 
 def apply_layout(fig: go.Figure, title: str = "", height: int = 420, ytitle: str = "") -> go.Figure:

@@ -16,6 +16,7 @@ from pricecast.data.candles import candle_step, is_business_daily
 from pricecast.data.datasets import load_data
 from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
 from pricecast.evaluation.decision import Decision, candidates, chosen, decide, scored
+from pricecast.evaluation.diagnostics import range_note
 from pricecast.evaluation.leakage import check_prepared, check_run
 from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
@@ -114,6 +115,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     for name, network in own.items():
         part = wset.parts[name]
         reports[name] = scored(part.y, network, part.history, decision)
+        reports[name]["range_note"] = range_note(wset.train.y, part.y, _PARTS[name], _bounded_by(spec))
         used = chosen(decision, network, candidates(part.history, part.y.shape[1]))
         predictions.append(prediction_rows(wset.times, part.origin, part.y, used, part.history, {"part": name},
                                            network=network))
@@ -161,6 +163,20 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         raise NonFiniteLossError(divergence_message(spec, diverged, kept), run)
     listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
     return run
+
+
+_PARTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def _bounded_by(spec: RunSpec) -> str:
+    """What keeps this setup's forecasts inside the training prices' range, in words ("" if nothing):
+    min-max scaling (the network sees 0..1 over the training range), or a tanh forecast layer on
+    prices scaled by the training statistics."""
+    if spec.scaling == "minmax":
+        return "min-max scaling"
+    if spec.scaling == "standard" and spec.model.output_activation == "tanh":
+        return "a tanh forecast layer"
+    return ""
 
 
 def kept_weights(best_epoch: int) -> str:

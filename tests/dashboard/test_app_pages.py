@@ -163,6 +163,7 @@ def test_train_one_epoch_then_results_and_runs(home):
     assert len(said()) == 1 and ("p = " in said()[0] or decision["p_value"] is None), [m.value for m in at.markdown]
     best = run.metrics["best_epoch"]
     assert best >= 1 and str(best) in {str(m.value) for m in at.metric if m.label == "Best epoch"}
+    assert any("Flat curves" in c.value for c in at.caption)  # residual output: flat curves are expected
 
     at.switch_page("pages/4_Results.py").run()
     _ok(at)
@@ -278,6 +279,47 @@ def test_seed_preset_says_and_uses_its_bundled_data_by_default():
     assert any("press Load" in i.value for i in at.info)
 
 
+@pytest.mark.parametrize("name", ["tcn-btc-hourly", "lecture-lstm"])
+def test_a_preset_made_for_its_data_trains_on_it_unless_the_user_keeps_theirs(name):
+    # "... 2 days -> 6 hours" once kept daily AAPL by default and trained on it with N=48 "hours".
+    from pricecast.presets import get_preset
+
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value(name).run()
+    assert at.radio(key=f"model_preset_data_{name}").value == "own"
+    at.radio(key=f"model_preset_data_{name}").set_value("keep").run()  # on purpose
+    at.button[0].click().run()
+    assert at.session_state["pc_spec"].data == "sample:MSFT"
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value(name).run()
+    at.button[0].click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == get_preset(name).spec.data
+
+
+def test_a_tutorial_preset_says_its_warning_is_about_the_tutorials_own_setup():
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("seed-lstm").run()
+    at.button[0].click().run()
+    _ok(at)
+    warning = next(w.value.replace("\\", "") for w in at.warning if "training examples" in w.value)
+    assert "tutorial's own setup, kept as it was (tutorial 000" in warning and "N=256, K=16" in warning
+    assert "sliding windows" in warning and "longer stretch of these candles (now 7,621 over 26 days)" in warning
+    assert "instead of daily" not in warning  # the data is 5-minute already
+
+
+def test_the_default_preset_keeps_the_users_data():
+    at = _app({"data": "sample:MSFT", "preset": "seed-lstm"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("default").run()
+    at.button[0].click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == "sample:MSFT" and at.session_state["pc_spec"].preset == "default"
+
+
 def test_bad_link_value_is_dropped_with_a_message():
     at = _app({"n": "lots", "k": "3"})
     assert not at.exception
@@ -331,6 +373,23 @@ def test_csv_upload_becomes_the_data(home):
     data = at.session_state["pc_spec"].data
     assert Path(data).parent.parent == home / "uploads" and Path(data).name == "coin.csv"  # uploads/<hash>/coin.csv
     assert at.metric[0].value == "30" and len(_plots(at)) == 1
+
+    def in_use() -> list[str]:
+        return [c.value.replace("\\", "") for c in at.caption if c.value.startswith("In use")]
+
+    assert in_use() == ["In use: coin.csv"]
+    # A second upload: "In use" names it at once, as the figures do (it once still named the first file).
+    rows2 = "\n".join(f"2024-02-{d:02d},{200 + d},{201 + d},{199 + d},{200.5 + d},{1000 * d}" for d in range(1, 21))
+    at.file_uploader(key="data_upload").set_value(("coin2.csv", f"time,open,high,low,close,volume\n{rows2}\n".encode(),
+                                                   "text/csv")).run()
+    _ok(at)
+    assert in_use() == ["In use: coin2.csv"] and at.metric[0].value == "20"
+    assert Path(at.session_state["pc_spec"].data).name == "coin2.csv"
+    data = at.session_state["pc_spec"].data
+    at.switch_page("pages/2_Model.py").run()
+    keep = at.radio(key="model_preset_data_default").options[0].replace("\\", "")
+    assert "coin2.csv" in keep and "uploads" not in keep and str(home) not in keep  # no server path shown
+    at.switch_page("pages/1_Data.py").run()
     at.file_uploader(key="data_upload").set_value(("junk.csv", b"a,b\n1,2\n", "text/csv")).run()
     assert not at.exception and any("junk.csv could not be read" in e.value.replace("\\", "") for e in at.error)
     assert at.session_state["pc_spec"].data == data
