@@ -275,13 +275,14 @@ def _argparse_type(f: Field):
 
 
 def add_spec_options(parser: argparse.ArgumentParser, own: Collection[str] = (),
-                     title: str = "setup options (override the preset's)") -> None:
+                     title: str = "setup options (override the preset's)", only: Collection[str] = ()) -> None:
     """The window, model and training options (every CLI setting of the catalogue), each
     overriding the preset when given. ``own``: settings the command defines itself with the same
-    flag but its own meaning (``experiment --seed`` is the first repeat's seed)."""
+    flag but its own meaning (``experiment --seed`` is the first repeat's seed). ``only``: just these
+    settings (``data show`` takes the window's)."""
     group = parser.add_argument_group(title)
     for f in cli_fields():
-        if f.name in own:
+        if f.name in own or (only and f.name not in only):
             continue
         if f.kind in ("bool", "optbool"):
             group.add_argument(f.flag, dest=_DEST + f.name, action=argparse.BooleanOptionalAction, default=None,

@@ -55,7 +55,9 @@ ALLOWED: dict[str, set[str]] = {
     "data.csv_import": {"data.candles", "data.csv_bytes", "data.csv_numbers"},
     "data.uploads": {"paths"},
     "data.market": {"data.candles", "paths"},
-    "data.datasets": {"data.candles", "data.csv_import", "data.market", "data.quality", "data.samples", "data.uploads"},
+    "data.synthetic": {"data.candles"},
+    "data.datasets": {"data.candles", "data.csv_import", "data.market", "data.quality", "data.samples", "data.synthetic",
+                      "data.uploads"},
     "field_meta": set(),
     "prep.features": {"data.candles"},
     "prep.windows": {"data.candles", "field_meta", "prep.features"},
@@ -87,6 +89,7 @@ ALLOWED: dict[str, set[str]] = {
                           "training.types"},
     # judging trains nothing: evaluation never imports training
     "evaluation.leakage": {"evaluation.metrics", "prep.features", "prep.scaling", "prep.windows"},
+    "evaluation.predictability": {"evaluation.leakage", "prep.windows"},
     "backtest.spec": set(),
     "backtest.store": {"backtest.spec", "paths", "prep.features", "specs", "training.backend", "training.fitting"},
     "backtest.result": {"backtest.spec", "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics",
