@@ -77,6 +77,7 @@ ALLOWED: dict[str, set[str]] = {
     "evaluation.recursive": {"prep.scaling", "prep.windows"},
     "plots.figures": set(),
     "plots.runs": {"evaluation.metrics"},
+    "plots.predictability": {"evaluation.predictability"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
     "training.runs": {"data.datasets", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
