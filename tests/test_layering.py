@@ -69,6 +69,7 @@ ALLOWED: dict[str, set[str]] = {
     "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
     "catalogue": {"field_meta", "models.spec", "prep.windows", "specs"},
     "presets": {"data.quality", "data.samples", "models.spec", "prep.windows", "specs"},
+    "stories": {"catalogue", "presets", "specs"},
     "spec_io": {"catalogue", "data.candles", "models.checks", "models.spec", "prep.scaling", "prep.windows",
                 "presets", "specs"},
     "training.feeding": {"prep.scaling", "prep.windows"},

@@ -61,3 +61,28 @@ def test_a_bad_knob_in_a_link_is_dropped_with_its_reason():
     at.run()
     assert at.session_state["pc_spec"].data == "sample:AAPL"
     assert any("noise must be a number from 0 to 3" in w.value for w in at.warning)
+
+
+def test_home_offers_three_stories_with_help():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception and not at.error
+    buttons = {b.key: b for b in at.button if b.key and b.key.startswith("story_")}
+    assert set(buttons) == {"story_pattern", "story_prices", "story_volume"}
+    assert all(b.help and "python -m pricecast train" in b.help for b in buttons.values())
+
+
+@pytest.mark.slow
+def test_a_story_starts_training_its_setup_in_one_click():
+    from pricecast.jobs.dashboard import registry
+    from pricecast.stories import STORIES
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.button(key="story_pattern").click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    job = registry().latest(at.session_state["pc_session_id"], "train")
+    assert job is not None and job.task.payload["spec"]["data"] == STORIES["pattern"].spec.data
+    assert at.session_state["pc_spec"].data == "synthetic:pattern"
+    job.stop()
+    assert job.wait(180)
+    at.run()  # a rerun of the Train page starts nothing more: the click was read once
+    assert registry().latest(at.session_state["pc_session_id"], "train").id == job.id
