@@ -1,6 +1,7 @@
 """Home: what pricecast does and the four steps. Opening it loads no TensorFlow."""
 import streamlit as st
 
+from pricecast.stories import STORIES
 from ui import common, state
 
 
@@ -26,6 +27,7 @@ def body() -> None:
         with col.container(border=True):
             st.page_link(path, label=label, icon=icon)
             st.markdown(text)
+    _stories()
     st.page_link("pages/5_Runs.py", label="Runs: compare, download or delete earlier runs", icon=common.ICON["Runs"])
     st.page_link("pages/6_Experiments.py", label="Experiments: compare settings over repeated runs", icon=common.ICON["Experiments"])
     st.info("New here? Everything is already set up with a small, fast model on Apple's daily prices: "
@@ -41,6 +43,22 @@ def body() -> None:
             "- **Overfitting**: the training loss keeps falling while the validation loss rises — the model memorises "
             "instead of learning."
         )
+
+
+def _stories() -> None:
+    st.subheader("Three stories, one click each")
+    st.markdown("Each trains a small network in well under a minute and opens its training; then look at "
+                "**4 · Results**.")
+    for col, story in zip(st.columns(len(STORIES)), STORIES.values()):
+        with col.container(border=True):
+            st.markdown(f"**{story.title}**  \n{story.teaser}")
+            if st.button("Train it", key=f"story_{story.key}", help=f"{story.lesson} (Command line: "
+                         f"{story.command()})", type="primary" if story.key == "pattern" else "secondary"):
+                state.set_spec(story.spec)
+                state.set_data_range(None, None)
+                state.request_training()
+                st.switch_page("pages/3_Train.py")
+            st.caption(story.lesson)
 
 
 common.run_page("Home", common.ICON["Home"], body)

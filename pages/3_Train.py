@@ -225,7 +225,8 @@ def body() -> None:
                 + (f" · preset *{common.md(spec.preset)}*" if spec.preset else ""))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     if c1.button("Train", type="primary", disabled=active is not None, key="train_start",
-                 help="Start training this setup. You can leave this page; come back to watch."):
+                 help="Start training this setup. You can leave this page; come back to watch.") \
+            or (state.training_requested() and active is None):  # a one-click story on Home
         _start(spec)
     if c2.button("Stop", disabled=active is None, key="train_stop",
                  help="End training after the current batch; the best weights seen so far are kept."):

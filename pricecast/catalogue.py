@@ -276,14 +276,15 @@ def _argparse_type(f: Field):
 
 def add_spec_options(parser: argparse.ArgumentParser, own: Collection[str] = (),
                      title: str = "setup options (override the preset's)",
-                     table: Mapping[str, Field] | None = None) -> None:
+                     table: Mapping[str, Field] | None = None, only: Collection[str] = ()) -> None:
     """The window, model and training options (every CLI setting of the catalogue, or of ``table``
     such as :data:`BACKTEST_FIELDS`), each overriding the preset (or the spec's default) when given.
     ``own``: settings the command defines itself with the same flag but its own meaning
-    (``experiment --seed`` is the first repeat's seed)."""
+    (``experiment --seed`` is the first repeat's seed). ``only``: just these settings (``data show``
+    takes the window's)."""
     group = parser.add_argument_group(title)
     for f in cli_fields(table):
-        if f.name in own:
+        if f.name in own or (only and f.name not in only):
             continue
         if f.kind in ("bool", "optbool"):
             group.add_argument(f.flag, dest=_DEST + f.section + f.name, action=argparse.BooleanOptionalAction,

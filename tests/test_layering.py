@@ -55,7 +55,9 @@ ALLOWED: dict[str, set[str]] = {
     "data.csv_import": {"data.candles", "data.csv_bytes", "data.csv_numbers"},
     "data.uploads": {"paths"},
     "data.market": {"data.candles", "paths"},
-    "data.datasets": {"data.candles", "data.csv_import", "data.market", "data.quality", "data.samples", "data.uploads"},
+    "data.synthetic": {"data.candles"},
+    "data.datasets": {"data.candles", "data.csv_import", "data.market", "data.quality", "data.samples", "data.synthetic",
+                      "data.uploads"},
     "field_meta": set(),
     "prep.features": {"data.candles"},
     "prep.windows": {"data.candles", "field_meta", "prep.features"},
@@ -69,6 +71,7 @@ ALLOWED: dict[str, set[str]] = {
     "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
     "catalogue": {"backtest.spec", "field_meta", "models.spec", "prep.windows", "specs"},
     "presets": {"data.quality", "data.samples", "models.spec", "prep.windows", "specs"},
+    "stories": {"catalogue", "presets", "specs"},
     "spec_io": {"catalogue", "data.candles", "models.checks", "models.common", "models.spec", "prep.scaling", "prep.windows",
                 "presets", "specs"},
     "training.feeding": {"prep.scaling", "prep.windows"},
@@ -77,6 +80,7 @@ ALLOWED: dict[str, set[str]] = {
     "evaluation.recursive": {"prep.scaling", "prep.windows"},
     "plots.figures": set(),
     "plots.runs": {"evaluation.metrics"},
+    "plots.predictability": {"evaluation.predictability"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
     "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
@@ -90,6 +94,7 @@ ALLOWED: dict[str, set[str]] = {
                           "training.types"},
     # judging trains nothing: evaluation never imports training
     "evaluation.leakage": {"evaluation.metrics", "prep.features", "prep.scaling", "prep.windows"},
+    "evaluation.predictability": {"evaluation.leakage", "prep.windows"},
     # which forecast a run uses (network or a naive fallback), decided on validation
     "evaluation.decision": {"evaluation.leakage", "evaluation.metrics"},
     "backtest.spec": {"field_meta"},

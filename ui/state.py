@@ -29,6 +29,7 @@ DATA_TOKEN = "pc_data_token"  # bumped after a download, so cached candles are r
 URL_NOTE = "pc_url_note"
 JOB = "pc_job"  # the id of this tab's latest training job, also kept in the URL (?job=)
 UPLOADS = "pc_uploads"  # files this browser session uploaded: the only files a link may name
+TRAIN_NOW = "pc_train_now"  # set by a one-click story on Home: the Train page starts training on arrival
 RANGE_PARAMS = ("since", "until")
 JOB_PARAM = "job"
 
@@ -233,6 +234,16 @@ def executor() -> str:
 
 def set_executor(name: str) -> None:
     st.session_state[EXECUTOR] = name
+
+
+def request_training() -> None:
+    """Ask the Train page to start training the current setup as soon as it opens (Home's stories)."""
+    st.session_state[TRAIN_NOW] = True
+
+
+def training_requested() -> bool:
+    """Whether a one-click start is pending (read once: a reload does not start another run)."""
+    return bool(st.session_state.pop(TRAIN_NOW, False))
 
 
 def remember_job(job_id: str | None) -> None:

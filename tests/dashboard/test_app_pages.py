@@ -65,7 +65,7 @@ def test_home_and_every_page_render_with_help_texts():
         assert expected[page] <= _labels(widgets), page
         assert all(w.help for w in widgets), [(page, w.label) for w in widgets if not w.help]
     at.switch_page("pages/1_Data.py").run()
-    assert len(_plots(at)) == 1  # the candlestick chart, offline on the bundled series
+    assert len(_plots(at)) == 2  # the candlestick chart and the predictability ACF, offline on the bundled series
     assert {"Train", "Stop"} <= _labels(at.switch_page("pages/3_Train.py").run().button)
 
 
