@@ -31,7 +31,8 @@ def _start(spec) -> None:
     tuned = tune_for_dashboard(spec)
     try:
         job = registry().submit(state.session_id(), "train", {"spec": tuned.to_dict()}, candles=candles,
-                                label=spec.data, context=_val_context(prep), executor=state.executor())
+                                label=spec.data, context=_val_context(prep), executor=state.executor(),
+                                owner=state.owner_token())
     except JobError as exc:
         st.error(common.plain(exc))
         return
@@ -209,6 +210,7 @@ def body() -> None:
     st.title("Train")
     st.caption("Step 3 of 4 — training runs in its own process: it keeps going while you look at other pages, "
                "and a reloaded tab finds it again.")
+    state.keep_owner_cookie()  # so that this browser, reloaded, can take its training back
     spec = state.current_spec()
     jobs = registry()
     jobs.prewarm()  # a worker loads TensorFlow now, so pressing Train starts at once

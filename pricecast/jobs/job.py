@@ -94,7 +94,8 @@ class Job:
 
     def __init__(self, task: Task, session_id: str, label: str = "", context: Any = None,
                  executor: str = "local") -> None:
-        self.id = uuid.uuid4().hex  # also a capability: knowing it lets a reloaded tab find the job
+        self.id = uuid.uuid4().hex
+        self.owner = ""  # the submitting browser's secret: the key to take the job back after a reload
         self.task = task
         self.kind = task.kind
         self.session_id = session_id
@@ -157,6 +158,10 @@ class Job:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished; True when it has."""
         return self._done.wait(timeout)
+
+    @property
+    def created(self) -> float:
+        return self._created
 
     @property
     def state(self) -> JobState:

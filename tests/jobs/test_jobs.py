@@ -147,11 +147,11 @@ def test_a_queued_job_stopped_before_it_starts_never_runs(candles):
         reg.shutdown()
 
 
-def test_a_reloaded_tab_adopts_its_job_by_id(jobs, candles):
-    job = jobs.submit("old-tab", "summary", {"spec": TINY.to_dict()}, exclusive=False)
-    assert jobs.adopt("new-tab", job.id) is job
+def test_a_reloaded_tab_takes_its_job_back_with_its_browser_secret(jobs, candles):
+    job = jobs.submit("old-tab", "summary", {"spec": TINY.to_dict()}, exclusive=False, owner="a" * 32)
+    assert jobs.reclaim("new-tab", "b" * 32, "summary") is None
+    assert jobs.reclaim("new-tab", "a" * 32, "summary") is job
     assert jobs.get("new-tab", job.id) is job and jobs.get("old-tab", job.id) is None
-    assert jobs.adopt("new-tab", "not-a-job") is None
     assert job.wait(120)
     summary = job.snapshot().result
     assert "gru" in summary["text"].lower() and summary["params"] > 0
