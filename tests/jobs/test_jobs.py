@@ -23,7 +23,7 @@ from pricecast.jobs.tasks import RUNNER
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
-from pricecast.training.runs import list_runs
+from pricecast.training.runs import list_runs, scan_runs
 
 pytestmark = pytest.mark.slow  # (nearly) every test here trains a Keras model
 
@@ -97,8 +97,10 @@ def test_a_killed_worker_becomes_a_message_and_leaves_no_half_run(jobs, candles,
     assert snap.state == "error" and "killed" in snap.error and "nothing of this run was saved" in snap.error
     assert list_runs() == []
     assert not [p for p in (pricecast_home / "runs").glob("*") if not p.name.startswith(".")]
+    assert [r["preset"] for r in scan_runs().interrupted] == ["test"]  # not gone without a trace
     again = _train(jobs, "tab-a", TINY, candles)  # the next Train works
     assert again.wait(180) and again.snapshot().state == "done"
+    assert len(scan_runs().interrupted) == 1 and len(list_runs()) == 1  # a finished one leaves no marker
 
 
 def test_kill_from_the_page_ends_a_worker_that_ignores_stop(jobs, candles):
