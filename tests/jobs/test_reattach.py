@@ -95,6 +95,7 @@ def test_a_link_with_someone_elses_job_id_gets_no_stop_button(tmp_path, monkeypa
 
     monkeypatch.setenv("PRICECAST_HOME", str(tmp_path))
     monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(registry(), "prewarm", lambda *a, **k: None)  # no TensorFlow worker for this
     registry()._executors["fake"] = FakeExecutor()
     job = registry().submit("owners-tab", "train", {}, executor="fake", owner=MINE)
     try:
