@@ -14,7 +14,6 @@ from ui.common import HELP
 POLL_SECONDS = 1.0
 CHART_EVERY = "pc_train_chart_every"  # seconds between chart redraws the charts fragment was made with
 POLLING = "pc_train_polling"
-FIGS = "pc_train_figs"  # (job id, version, step) -> the figures drawn last, reused while nothing changed
 
 
 def _start(spec) -> None:
@@ -32,7 +31,8 @@ def _start(spec) -> None:
     tuned = tune_for_dashboard(spec)
     try:
         job = registry().submit(state.session_id(), "train", {"spec": tuned.to_dict()}, candles=candles,
-                                label=spec.data, context=_val_context(prep), executor=state.executor())
+                                label=spec.data, context=_val_context(prep), executor=state.executor(),
+                                owner=state.owner_token())
     except JobError as exc:
         st.error(common.plain(exc))
         return
@@ -69,25 +69,24 @@ def _progress_text(snap: JobSnapshot) -> str:
     return " · ".join(parts)
 
 
-def _figures(job: Job, snap: JobSnapshot, step: int):
-    """The two live figures, rebuilt only when the job reported something new."""
+def _figures(job: Job, snap: JobSnapshot, step: int) -> tuple[str, str | None]:
+    """The two live figures as JSON, built once per new event for every tab and rerun that shows them."""
     from pricecast.plots.figures import live_val_figure, loss_figure
 
-    key = (job.id, snap.version, step)
-    cached = st.session_state.get(FIGS)
-    if cached and cached[0] == key:
-        return cached[1], cached[2]
-    best = None
-    if len(snap.history) and snap.history["val_loss"].notna().any():
-        best = int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
-    loss = loss_figure(snap.history, snap.batch_losses, best)
-    val = None
-    if job.context is not None:
+    def loss():
+        best = None
+        if len(snap.history) and snap.history["val_loss"].notna().any():
+            best = int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
+        return loss_figure(snap.history, snap.batch_losses, best)
+
+    def val():
         times, actual, persistence = job.context
         pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
-        val = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step)
-    st.session_state[FIGS] = (key, loss, val)
-    return loss, val
+        return live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step)
+
+    loss_json = charts.SHARED.json((job.id, snap.version, "loss"), loss)
+    val_json = charts.SHARED.json((job.id, snap.version, "val", step), val) if job.context is not None else None
+    return loss_json, val_json
 
 
 def chart_every(snap: JobSnapshot) -> float | None:
@@ -100,6 +99,13 @@ def chart_every(snap: JobSnapshot) -> float | None:
     if not snap.epoch or snap.eta is None:
         return 2.0
     return min(10.0, max(2.0, (snap.elapsed + snap.eta) / 20))
+
+
+def _pace(snap: JobSnapshot) -> float | None:
+    """:func:`chart_every`, slowed down when many tabs watch live charts (the server's redraw budget
+    is shared: :data:`ui.charts.LIVE`)."""
+    every = chart_every(snap)
+    return None if every is None else charts.LIVE.every(every, state.session_id())
 
 
 def _job_and_snapshot(job_id: str):
@@ -116,7 +122,7 @@ def _status(job_id: str) -> None:
         # The run just ended: rerun the whole page so the buttons, charts and summary update.
         st.session_state.pop(POLLING, None)
         st.rerun()
-    every, made_with = chart_every(snap), st.session_state.get(CHART_EVERY)
+    every, made_with = _pace(snap), st.session_state.get(CHART_EVERY)
     if every and made_with and not 0.67 < every / made_with < 1.5:
         st.rerun()  # the run's length is known now: the charts fragment gets its new pace
     label = {"running": "Training", "done": "Finished", "stopped": "Stopped (best weights kept)",
@@ -144,16 +150,20 @@ def _charts(job_id: str) -> None:
             kw = {"horizontal": True} if k <= 12 else {}
             step = pick("Steps ahead shown", list(range(1, k + 1)), key="train_step", **kw,
                         help="Which of the K forecast steps to draw: 1 = the next candle, K = the furthest.")
+    if snap.finished:
+        charts.LIVE.done(state.session_id())
+    else:
+        charts.LIVE.watching(state.session_id(), st.session_state.get(CHART_EVERY) or 2.0)
     loss, val = _figures(job, snap, step)
     with c1:
-        charts.show(loss, key="train_loss")
+        charts.show_json(loss, key="train_loss")
         residual = (job.task.payload.get("spec") or {}).get("model", {}).get("residual", False)
         st.caption(HELP["loss_curve"] + (" " + HELP["loss_curve_residual"] if residual else ""))
     with c2:
         if val is None:
             st.info("No validation part: give it a share on the Model page to watch forecasts on unseen data.")
         else:
-            charts.show(val, key="train_val")
+            charts.show_json(val, key="train_val")
             st.caption(HELP["live_val"])
     if snap.finished and snap.result is not None:
         _final(snap)
@@ -214,6 +224,7 @@ def body() -> None:
     st.title("Train")
     st.caption("Step 3 of 4 — training runs in its own process: it keeps going while you look at other pages, "
                "and a reloaded tab finds it again.")
+    state.keep_owner_cookie()  # so that this browser, reloaded, can take its training back
     spec = state.current_spec()
     jobs = registry()
     jobs.prewarm()  # a worker loads TensorFlow now, so pressing Train starts at once
@@ -253,7 +264,7 @@ def body() -> None:
     running = not shown.finished
     if running:
         st.session_state[POLLING] = shown.id
-    every = chart_every(registry().snapshot(shown))
+    every = _pace(registry().snapshot(shown))
     st.session_state[CHART_EVERY] = every
     st.fragment(run_every=POLL_SECONDS if running else None)(_status)(shown.id)
     st.fragment(run_every=every)(_charts)(shown.id)

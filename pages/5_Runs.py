@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.data.datasets import display_name
-from pricecast.training.runs import delete_run, list_runs
+from pricecast.training.runs import delete_run, scan_runs
 from ui import charts, common, state
 
 
@@ -81,7 +81,10 @@ def body() -> None:
 
     st.title("Runs")
     st.caption("Every run saved on this computer, newest first. Runs trained in this browser tab are ticked.")
-    rows = list_runs()
+    listing = scan_runs()
+    for note in listing.notes:
+        st.warning(common.md(note))
+    rows = listing.rows
     if not rows:
         st.info("No runs yet. Train a model first.")
         st.page_link("pages/3_Train.py", label="Go to Train", icon=common.ICON["Train"])

@@ -20,7 +20,7 @@ from pricecast.paths import runs_dir
 from pricecast.specs import RunSpec
 from pricecast.training.backend import warm_up as load_backend
 from pricecast.training.pipeline import forecast_next, train
-from pricecast.training.runs import load_run, store_run_files
+from pricecast.training.runs import load_run, running_marker, store_run_files
 
 from . import events
 from .task import Runner, Task
@@ -63,8 +63,11 @@ def _relay(convert: Callable[[dict], events.Event | None], emit: Emit) -> Callab
 
 
 def _train(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> TrainResult:
-    run = train(RunSpec.from_dict(payload["spec"]), listener=_relay(events.from_train, emit), stop=stop,
-                candles=candles, runs_root=payload.get("runs_root"))
+    spec = RunSpec.from_dict(payload["spec"])
+    # A worker killed with its server leaves this marker: the run list says the training was interrupted.
+    with running_marker(spec, payload.get("runs_root")):
+        run = train(spec, listener=_relay(events.from_train, emit), stop=stop, candles=candles,
+                    runs_root=payload.get("runs_root"))
     return TrainResult(str(run.run_dir), run.metrics)
 
 

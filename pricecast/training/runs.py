@@ -6,12 +6,16 @@ and renamed when complete, so a crash never leaves a half-written run that looks
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,29 +112,64 @@ def data_in_use(root: Path | None = None) -> set[str]:
     return used
 
 
+RUNNING = ".running"  # a marker per training under way (see running_marker); left behind when it died
+FORGET_INTERRUPTED_DAYS = 7
+
+
+@dataclass
+class RunListing:
+    """What a runs folder holds: the complete runs (newest first), the folders that could not be
+    read (``"NAME (why)"``) and the trainings that ended before saving (``interrupted``)."""
+
+    rows: list[dict] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    interrupted: list[dict] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """One line each for what the table cannot show: say so rather than leave it out silently."""
+        notes = []
+        if self.unreadable:
+            n = len(self.unreadable)
+            notes.append(f"{n} run folder{'s' if n > 1 else ''} could not be read: {'; '.join(self.unreadable)}")
+        if self.interrupted:
+            n = len(self.interrupted)
+            what = "; ".join(f"{r.get('preset') or r.get('arch') or 'a run'} on {r.get('data') or '?'}, started "
+                             f"{r.get('started', '?')}" for r in self.interrupted)
+            notes.append(f"{n} training{'s were' if n > 1 else ' was'} interrupted before saving (its server or "
+                         f"worker process ended; nothing of it was kept): {what}")
+        return notes
+
+
 def list_runs(root: Path | None = None) -> list[dict]:
     """One summary row per complete run folder, newest first."""
+    return scan_runs(root).rows
+
+
+def scan_runs(root: Path | None = None) -> RunListing:
+    """The runs folder read in full: :func:`list_runs`'s rows and what could not be listed."""
     root = Path(root) if root else runs_dir()
-    rows = []
+    listing = RunListing(interrupted=_interrupted(root))
     for folder in sorted(root.glob("*"), reverse=True):
-        if folder.name.startswith(".") or not (folder / "metrics.json").exists():
+        if folder.name.startswith(".") or not folder.is_dir() or not (
+                (folder / "metrics.json").exists() or (folder / "spec.json").exists()):
             continue
         try:
-            spec = json.loads((folder / "spec.json").read_text())
-            metrics = json.loads((folder / "metrics.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            continue  # a damaged folder is skipped, not fatal to the listing
-        test = metrics.get("test", {})
+            spec, metrics = _read_object(folder / "spec.json"), _read_object(folder / "metrics.json")
+        except (OSError, ValueError) as exc:  # a damaged folder is named, not fatal to the listing
+            listing.unreadable.append(f"{folder.name} ({exc})")
+            continue
+        test = metrics.get("test", {}) if isinstance(metrics.get("test"), dict) else {}
         own = test.get("network") or test  # runs are compared by their networks' own scores
         decision = metrics.get("decision") or {}
-        rows.append({
+        listing.rows.append({
             "run": folder.name,
             "run_dir": str(folder),
             "preset": spec.get("preset") or "",
             "data": spec.get("data", ""),
-            "arch": spec.get("model", {}).get("arch", ""),
-            "n": spec.get("window", {}).get("n"),
-            "k": spec.get("window", {}).get("k"),
+            "arch": (spec.get("model") or {}).get("arch", ""),
+            "n": (spec.get("window") or {}).get("n"),
+            "k": (spec.get("window") or {}).get("k"),
             "params": metrics.get("params"),
             "epochs": metrics.get("epochs_run"),
             "seconds": metrics.get("train_seconds"),
@@ -142,7 +181,71 @@ def list_runs(root: Path | None = None) -> list[dict]:
             "decision": decision.get("choice") or ("persistence" if metrics.get("ended_as_persistence") else "network"),
             "decision_p": decision.get("p_value"),
         })
-    return rows
+    return listing
+
+
+def _read_object(path: Path) -> dict:
+    """A JSON object from one of a run folder's files; the error names the file and what is wrong."""
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise OSError(f"{path.name} is missing") from None
+    except OSError as exc:
+        raise OSError(f"{path.name}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not text
+        raise ValueError(f"{path.name} is not valid JSON: {str(exc)[:100]}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} does not hold a JSON object")
+    return value
+
+
+@contextlib.contextmanager
+def running_marker(spec: RunSpec, root: Path | str | None = None) -> Iterator[Path]:
+    """Mark a training as under way in the runs folder for as long as it runs. A training whose
+    process is killed (the server stopped, the machine out of memory) leaves the marker behind, and
+    :func:`scan_runs` lists it as interrupted instead of it vanishing without a trace."""
+    folder = Path(root) if root else runs_dir()
+    marker = folder / RUNNING / f"{uuid.uuid4().hex}.json"
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({
+            "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "pid": os.getpid(),
+            "host": socket.gethostname(), "preset": spec.preset, "data": display_name(spec.data),
+            "arch": spec.model.arch}))
+    except OSError:
+        pass  # a read-only or full disk: the training itself says so when it saves
+    try:
+        yield marker
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _interrupted(root: Path) -> list[dict]:
+    out = []
+    for marker in sorted((root / RUNNING).glob("*.json"), reverse=True):
+        try:
+            info = json.loads(marker.read_text())
+            if time.time() - marker.stat().st_mtime > FORGET_INTERRUPTED_DAYS * 86400:
+                marker.unlink(missing_ok=True)  # said often enough
+                continue
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict):
+            continue
+        if info.get("host") == socket.gethostname() and _alive(int(info.get("pid") or 0) or -1):
+            continue  # still training
+        out.append(info)
+    return out
 
 
 def load_run(run_dir: Path | str) -> Run:

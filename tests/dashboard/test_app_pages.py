@@ -147,7 +147,8 @@ def test_train_one_epoch_then_results_and_runs(home):
     spec = job.task.payload["spec"]
     assert job is not None and spec["window"]["n"] == 10 and spec["train"]["live_val_predictions"]
     assert job.wait(180) and job.snapshot().state == "done", job.snapshot().error
-    assert at.query_params["job"] in (job.id, [job.id])  # a reloaded tab finds its job by this
+    assert "job" not in at.query_params  # a shared address must not reach the job (a reload uses a cookie)
+    assert job.owner == at.session_state["pc_owner"]
     at.run()
     _ok(at)
     titles = [p["layout"]["title"]["text"] for p in _plots(at)]
