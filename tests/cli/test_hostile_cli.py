@@ -304,7 +304,7 @@ def test_item14_unreadable_cache_is_backed_up_before_rebuilding(tmp_path):
     path.parent.mkdir()
     path.write_bytes(b"not parquet, but maybe someone's only copy")
     problem = read_cache(path).problem
-    assert "kept as X_1d.parquet.unreadable" in problem
+    assert "is damaged" in problem and "set aside as X_1d.parquet.unreadable" in problem
     assert (path.parent / "X_1d.parquet.unreadable").read_bytes() == b"not parquet, but maybe someone's only copy"
 
 
