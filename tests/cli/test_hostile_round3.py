@@ -1,0 +1,35 @@
+"""Issue 27 (hostile input and faults, round three): the command-line cases.
+
+The YAML, network, CSV, cache and quality cases are tested next to their modules (tests/test_spec_io.py,
+tests/data/...); these go through ``python -m pricecast``'s ``main``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pricecast.cli.main import main
+from pricecast.specs import RunSpec
+from pricecast.training.runs import RUN_FILES
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse refusals
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_predict_on_a_garbage_metrics_file_names_the_file(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in RUN_FILES:
+        (run / name).write_text("")
+    (run / "spec.json").write_text(json.dumps(RunSpec().to_dict()))
+    (run / "history.csv").write_text("epoch,loss,val_loss\n1,0.5,0.6\n")
+    (run / "metrics.json").write_bytes(b'{"test": "\x01\x02 garbage')
+    code, _, err = _cli(capsys, "predict", str(run))
+    assert code == 2
+    assert f"{Path(run) / 'metrics.json'} is damaged (not valid JSON" in err and "train this run again" in err
