@@ -31,7 +31,7 @@ def test_predict_on_a_garbage_metrics_file_names_the_file(capsys, tmp_path):
     (run / "history.csv").write_text("epoch,loss,val_loss\n1,0.5,0.6\n")
     (run / "metrics.json").write_bytes(b'{"test": "\x01\x02 garbage')
     code, _, err = _cli(capsys, "predict", str(run))
-    assert code == 2
+    assert code == 2, err
     assert f"{Path(run) / 'metrics.json'} is damaged (not valid JSON" in err and "train this run again" in err
 
 
@@ -53,3 +53,32 @@ def test_experiment_resume_keeps_the_workers_it_was_started_with(capsys, tmp_pat
     assert used == [1, 1]  # was [1, 4]: the resume ran one per core
     _cli(capsys, "experiment", "resume", "one-at-a-time", "--root", str(tmp_path), "--workers", "2")
     assert used[-1] == 2  # given again, it wins (and is remembered)
+
+
+def test_a_full_runs_folder_keeps_the_trained_model_in_the_temporary_folder(capsys, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from pricecast.training import pipeline
+    from pricecast.training.runs import load_run
+
+    runs, tmp = tmp_path / "runs", tmp_path / "tmp"
+    real_save = pipeline.save_run
+
+    def full_disk(run, root=None):
+        if Path(root) == runs:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(run, root)
+
+    monkeypatch.setattr(pipeline, "save_run", full_disk)
+    tmp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp))
+    code, _, err = _cli(capsys, "train", "--data", "sample:MSFT", "--n", "10", "--k", "2", "--arch", "mlp",
+                        "--units", "4", "--epochs", "1", "--patience", "0", "--runs-dir", str(runs))
+    assert code == 2, err
+    saved = list((tmp / "pricecast-unsaved-runs").iterdir())
+    assert len(saved) == 1 and not saved[0].name.startswith(".")
+    assert "could not be saved in the runs folder (No space left on device)" in err
+    assert f"it was saved in {saved[0]} instead" in err and "it was not kept" not in err
+    run = load_run(saved[0])  # a whole run: the weights were not thrown away
+    assert run.load_model().count_params() > 0
