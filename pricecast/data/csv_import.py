@@ -42,7 +42,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from pricecast.data.candles import CandleError, normalize_candles
+from pricecast.data.candles import CandleError, normalize_candles, timeframe_switch
 from pricecast.data.csv_bytes import (
     MAX_UNPACKED_BYTES,
     SAMPLE_BYTES,
@@ -195,6 +195,10 @@ def read_candles_csv_info(  # noqa: C901
     elif not out.index.is_monotonic_increasing:
         notes.append("rows were not in time order: sorted")
     frame = normalize_candles(out, name)
+    switch = timeframe_switch(frame.index)
+    if switch is not None:  # read as one timeframe, it would pass as "1 gap" and train on nonsense
+        raise CandleError(f"{name}: the file mixes timeframes: {switch.describe()}. Keep one timeframe: "
+                          "split the file where it changes, or resample it")
     info = CsvInfo(name, len(frame), columns, mapping, time_format, chosen, tickers, notes)
     frame.attrs["csv_notes"] = list(notes)
     # The quality report lists what the file had before it was cleaned up here.
