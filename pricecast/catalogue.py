@@ -108,7 +108,7 @@ class Field:
                 return text
         except (ValueError, OverflowError):
             pass
-        raise SpecError(f"{self.name}: '{text}' is not {self.expects()}")
+        raise SpecError(f"{self.name}: '{_clip(text)}' is not {self.expects()}")
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` can never work for this setting (None: it may). Combinations (a CNN head
@@ -117,7 +117,7 @@ class Field:
         if self.choices is not None:
             bad = [str(v) for v in items if v not in self.choices]
             if bad:
-                return f"'{', '.join(bad)}' is not one of {_shown(self.choices)}"
+                return f"'{_clip(', '.join(bad))}' is not one of {_shown(self.choices)}"
             if self.is_list and len(set(items)) != len(items):
                 return "choose each value once"
         if self.is_list and len(items) < self.min_items:
@@ -176,6 +176,11 @@ def _split_problem(shares: tuple) -> str | None:
     if len(shares) != 3 or min(shares) < 0 or shares[0] <= 0 or abs(sum(shares) - 1.0) > 1e-6:
         return f"needs three shares that add up to 1, training above 0, e.g. 0.7,0.15,0.15 (got {format_value(shares)})"
     return None
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """A value quoted in a message, cut short: a message never repeats a whole hostile input."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _shown(choices: tuple[str, ...]) -> str:

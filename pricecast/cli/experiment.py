@@ -177,7 +177,8 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local: a process pool on this machine (1 worker trains in this process); serial: this "
                         "process; ray: a Ray cluster ($RAY_ADDRESS or --address, else a local Ray instance)")
-    p.add_argument("--workers", type=int, help="trials at a time (default: one per core, 1 with a GPU)")
+    p.add_argument("--workers", type=int, help="trials at a time (default: as the experiment was last run with --workers, "
+                                                 "else one per core, 1 with a GPU)")
     p.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 (default: $RAY_ADDRESS)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true")

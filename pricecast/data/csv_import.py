@@ -42,7 +42,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from pricecast.data.candles import CandleError, normalize_candles
+from pricecast.data.candles import CandleError, normalize_candles, timeframe_switch
 from pricecast.data.csv_bytes import (
     MAX_ROWS,
     MAX_UNPACKED_BYTES,
@@ -206,6 +206,10 @@ def read_candles_csv_info(  # noqa: C901
         # Storing 1 candle out of 20 million rows helps no one: say what happened to them.
         raise CandleError(f"{name}: {rows_read:,} rows leave only {len(frame):,} candle(s) ({'; '.join(notes)}); "
                           f"does the time column '{time_col}' tell the rows apart (dates without their times?)")
+    switch = timeframe_switch(frame.index)
+    if switch is not None:  # read as one timeframe, it would pass as "1 gap" and train on nonsense
+        raise CandleError(f"{name}: the file mixes timeframes: {switch.describe()}. Keep one timeframe: "
+                          "split the file where it changes, or resample it")
     info = CsvInfo(name, len(frame), columns, mapping, time_format, chosen, tickers, notes)
     frame.attrs["csv_notes"] = list(notes)
     # The quality report lists what the file had before it was cleaned up here.

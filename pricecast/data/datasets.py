@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pricecast.data.candles import CandleError
+from pricecast.data.candles import CandleError, date_remark
 from pricecast.data.csv_import import read_candles_csv
 from pricecast.data.quality import cut_to_clean, spike_warning, split_ref
 from pricecast.data.samples import CATALOGUE, load_sample
@@ -113,6 +113,8 @@ def load_data(ref: str, since: str | None = None, until: str | None = None, offl
     spike = spike_warning(loaded.candles, loaded.ref)
     if spike:
         loaded.warnings.append(spike)
+    if len(loaded.candles) and (remark := date_remark(loaded.candles.index)):
+        loaded.warnings.append(remark)
     return loaded
 
 

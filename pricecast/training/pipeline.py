@@ -5,6 +5,7 @@ server imports it and never trains).
 """
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -153,10 +154,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     try:
         run.run_dir = save_run(run, runs_root)
     except OSError as exc:
-        raise RunSaveError(f"the trained model could not be saved ({exc.strerror or exc}"
-                           f"{': ' + str(exc.filename) if exc.filename else ''}); it was not kept. Free some "
-                           "disk space or choose another runs folder (PRICECAST_RUNS_DIR, --runs-dir), then train "
-                           "again", run) from exc
+        raise save_elsewhere(run, exc) from exc
     if diverged is not None:
         kept = (f"{kept_weights(run.metrics['best_epoch']).capitalize()} (the best finite validation loss) were "
                 f"saved in {run.run_dir}.")
@@ -177,6 +175,23 @@ def _bounded_by(spec: RunSpec) -> str:
     if spec.scaling == "standard" and spec.model.output_activation == "tanh":
         return "a tanh forecast layer"
     return ""
+
+
+def save_elsewhere(run: Run, exc: OSError) -> RunSaveError:
+    """The runs folder refused the run (a full disk, no permission): save it in the temporary folder
+    instead, so hours of training are not thrown away, and say where. The error carries the run
+    (``run.run_dir`` set when that save worked) for a caller that can show it or retry."""
+    why = f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}"
+    fallback = Path(tempfile.gettempdir()) / "pricecast-unsaved-runs"
+    try:
+        run.run_dir = save_run(run, fallback)
+    except OSError as again:
+        return RunSaveError(f"the trained model could not be saved ({why}), nor in {fallback} "
+                            f"({again.strerror or again}); it was not kept. Free some disk space or choose another "
+                            "runs folder (PRICECAST_RUNS_DIR, --runs-dir), then train again", run)
+    return RunSaveError(f"the trained model could not be saved in the runs folder ({why}); it was saved in "
+                        f"{run.run_dir} instead (a temporary folder: move it into the runs folder, "
+                        "or free some space and set PRICECAST_RUNS_DIR, before the system clears it)", run)
 
 
 def kept_weights(best_epoch: int) -> str:

@@ -30,7 +30,7 @@ from pricecast.paths import home, runs_dir
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowSet
 from pricecast.specs import RunSpec
-from pricecast.training.types import Run
+from pricecast.training.types import Run, RunFileError
 
 RUN_FILES = ("spec.json", "history.csv", "model.keras", "metrics.json", "predictions.csv")
 
@@ -257,13 +257,27 @@ def load_run(run_dir: Path | str) -> Run:
     forecast_file = folder / "forecast.csv"
     return Run(
         run_dir=folder,
-        spec=RunSpec.from_dict(json.loads((folder / "spec.json").read_text())),
+        spec=RunSpec.from_dict(_read_json(folder / "spec.json")),
         history=pd.read_csv(folder / "history.csv"),
-        metrics=json.loads((folder / "metrics.json").read_text()),
+        metrics=_read_json(folder / "metrics.json"),
         predictions=_read_times(folder / "predictions.csv", ("origin_time", "time")),
         forecast=_read_times(forecast_file, ("time",)) if forecast_file.exists() else pd.DataFrame(),
-        scaler=Scaler.from_dict(json.loads((folder / "scaler.json").read_text())),
+        scaler=Scaler.from_dict(_read_json(folder / "scaler.json")),
     )
+
+
+def _read_json(path: Path) -> dict:
+    """A run's JSON file as a dict; :class:`RunFileError` naming the file when it is damaged
+    (json's own message, "Invalid control character at...", says neither which file nor what to do)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise RunFileError(f"{path} is damaged (not valid JSON: {str(exc)[:80]}); train this run again, "
+                           "or restore the file from a backup") from None
+    if not isinstance(value, dict):
+        raise RunFileError(f"{path} is damaged (it holds {type(value).__name__}, not the run's settings); "
+                           "train this run again, or restore the file from a backup")
+    return value
 
 
 def _read_times(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:

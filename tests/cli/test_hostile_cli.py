@@ -106,10 +106,13 @@ def test_item7_disk_full_at_save_says_so_and_leaves_no_partial_folder(capsys, tm
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "model.keras")
 
     monkeypatch.setattr(keras.Model, "save", full)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))  # where the run is tried next
     code, _, err = _cli(capsys, *TRAIN_TINY, "--epochs", "1", "--runs-dir", str(tmp_path / "runs"))
     assert code == 2
     assert "could not be saved (No space left on device" in err and "it was not kept" in err
     assert _run_folders(tmp_path / "runs") == []  # the hidden .partial folder is gone too
+    assert _run_folders(tmp_path / "tmp" / "pricecast-unsaved-runs") == []
 
 
 # ---- 8: Ctrl-C --------------------------------------------------------------------------------
@@ -306,7 +309,7 @@ def test_item14_unreadable_cache_is_backed_up_before_rebuilding(tmp_path):
     path.parent.mkdir()
     path.write_bytes(b"not parquet, but maybe someone's only copy")
     problem = read_cache(path).problem
-    assert "kept as X_1d.parquet.unreadable" in problem
+    assert "is damaged" in problem and "set aside as X_1d.parquet.unreadable" in problem
     assert (path.parent / "X_1d.parquet.unreadable").read_bytes() == b"not parquet, but maybe someone's only copy"
 
 

@@ -23,10 +23,12 @@ from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
 from .http import (
     NO_NETWORK,
     RETRY_STATUSES,
+    Deadline,
     RetryPolicy,
     base_url_override,
     body_problem,
     call_with_retries,
+    refuse_cross_host_redirects,
     retry_after_seconds,
     rewrite_urls,
     status_problem,
@@ -168,6 +170,7 @@ def make_exchange(exchange_id: str, policy: RetryPolicy | None = None) -> Any:
     # Currencies are not needed for candles and cost exchanges like poloniex an extra request.
     ex.has = {**ex.has, "fetchCurrencies": False}
     ex.enableLastResponseHeaders = True
+    ex.session.hooks["response"].append(refuse_cross_host_redirects(ex_id))
     ex.parse_json = _strict_json_parser(ex)
     _record_status(ex)
     return ex
@@ -273,10 +276,12 @@ def _brief(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _load_markets(ex: Any, policy: RetryPolicy, progress: Callable[[str], None] | None) -> dict:
+def _load_markets(ex: Any, policy: RetryPolicy, progress: Callable[[str], None] | None,
+                  deadline: Deadline | None = None) -> dict:
     try:
         return call_with_retries(
-            lambda: ex.load_markets(), classify=_classify(ex), policy=policy, label=ex.id, progress=progress
+            lambda: ex.load_markets(), classify=_classify(ex), policy=policy, label=ex.id, progress=progress,
+            deadline=deadline or Deadline(ex.id, policy),
         )
     except Exception as exc:  # translated
         raise _translate(exc, ex.id, "loading its markets", getattr(ex, "pricecast_last_status", None)) from exc
@@ -360,7 +365,8 @@ def fetch_candles(  # noqa: C901
     ex = make_exchange(ex_id, policy)
     if progress:
         progress(f"{ex_id}: loading markets")
-    _load_markets(ex, policy, progress)
+    deadline = Deadline(ex_id, policy)
+    _load_markets(ex, policy, progress, deadline)
     unified = resolve_symbol(ex, symbol)
     step = timeframe_ms(timeframe)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -384,7 +390,8 @@ def fetch_candles(  # noqa: C901
             return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
 
         try:
-            page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress)
+            page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress,
+                                     deadline=deadline)
         except Exception as exc:  # translated
             err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles", ex.pricecast_last_status)
             if isinstance(err, SourceUnavailableError):
