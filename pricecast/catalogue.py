@@ -248,6 +248,12 @@ def field_named(key: str) -> Field:
     return f
 
 
+def parse_overrides(texts: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"units": "64,32", "model.dropout": "0.2"}`` -> ``{"units": (64, 32), "dropout": 0.2}``, each
+    value checked (:class:`SpecError` names the first bad one)."""
+    return {field_named(str(key)).name: field_named(str(key)).parse(text) for key, text in texts.items()}
+
+
 def with_overrides(spec: RunSpec, overrides: Mapping[str, Any]) -> RunSpec:
     """``spec`` with flat settings (``{"n": 60, "arch": "lstm"}``) laid over it."""
     parts: dict[str, dict[str, Any]] = {"": {}, **{s: {} for s in SECTIONS}}
