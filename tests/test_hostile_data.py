@@ -276,8 +276,9 @@ def test_item11_bad_link_values_are_dropped_and_the_page_renders(app_home, case)
     labels = {w.label for w in [*at.selectbox, *at.number_input, *at.text_input]}
     expected = {"Series"} if page.endswith("1_Data.py") else {"N — past candles in", "Architecture", "Epochs"}
     assert expected <= labels
-    if page.endswith("1_Data.py"):
-        assert len(figures(at)) == 1
+    if page.endswith("1_Data.py"):  # the candles, then the predictability check's autocorrelation
+        drawn = figures(at)
+        assert len(drawn) == 2 and drawn[0]["data"][0]["type"] == "candlestick"
 
 
 @pytest.mark.parametrize("yaml_text,named", [
