@@ -8,7 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.data.datasets import display_name
+<<<<<<< HEAD
 from pricecast.training.runs import delete_run, scan_runs
+=======
+from pricecast.training.runs import READ_ONLY_ENV, delete_run, list_runs, read_only_runs
+>>>>>>> hostile
 from ui import charts, common, state
 
 
@@ -148,6 +152,10 @@ def body() -> None:
     if st.button("Open in Results", key="runs_open", help="Show this run's charts and metrics on the Results page."):
         state.select_run(chosen)
         st.switch_page("pages/4_Results.py")
+    if read_only_runs() and chosen not in session:  # a shared server: others' runs are to look at only
+        st.info(f"Read-only: this run was not trained in this browser tab, so it cannot be downloaded or "
+                f"deleted here ({READ_ONLY_ENV} is set on this server).")
+        return
     _downloads(chosen)
     _delete(chosen)
 

@@ -212,9 +212,11 @@ def duplicate_rows(frame: pd.DataFrame) -> list[dict]:
 
 
 # A replay is this many traded candles in a row, each equal to the candle the same distance back.
-# One identical candle is a coincidence on minute data (24,545 of 2.65 M synthetic candles);
-# three in a row at one shift is a block sent twice.
-REPLAY_MIN_CANDLES = 3
+# Lone identical candles are coincidences on minute data (24,545 of 2.65 M synthetic candles);
+# on a million tick-sized random-walk minutes with four volume values, runs of 3 still happen by
+# chance (2,926 candles) and runs of 4 too (88), of 5 never. The replay in the Coinbase hourly
+# raw file (PROVENANCE.md) is a block of five.
+REPLAY_MIN_CANDLES = 5
 
 
 def _replayed(repeated: np.ndarray, shift: np.ndarray) -> list[int]:

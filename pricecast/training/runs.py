@@ -287,6 +287,15 @@ def _read_times(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
+READ_ONLY_ENV = "PRICECAST_READ_ONLY_RUNS"
+
+
+def read_only_runs() -> bool:
+    """``$PRICECAST_READ_ONLY_RUNS`` set (1/yes/true): on a server others reach (a LAN), the dashboard
+    shows runs trained in other browser sessions but offers no download or delete for them."""
+    return os.environ.get(READ_ONLY_ENV, "").strip().lower() in ("1", "yes", "true", "on")
+
+
 def delete_run(run_dir: Path | str, root: Path | str | None = None) -> None:
     """Delete one run folder, which must sit directly in ``root`` (default: the runs folder):
     a path that leads anywhere else (``../``, a symlink, another folder with a spec.json) is refused."""

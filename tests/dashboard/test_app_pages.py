@@ -509,3 +509,36 @@ def test_new_architectures_on_the_model_page_explained_with_their_own_options():
     assert at.session_state["pc_spec"].model.arch == "dlinear"
     assert "Trend window (0 = 25 or N)" in _labels(at.number_input)
     assert any(ARCHS["dlinear"].help in c.value for c in at.caption)
+
+
+def _saved_run(home: Path, name: str = "20260101-000000-default-IBM-abcdef") -> Path:
+    """A run folder as save_run writes it, without training one (the Runs page reads files only)."""
+    from pricecast.specs import RunSpec
+
+    folder = home / "runs" / name
+    folder.mkdir(parents=True)
+    (folder / "spec.json").write_text(json.dumps(RunSpec(data="sample:IBM").to_dict()))
+    (folder / "metrics.json").write_text(json.dumps({"test": {"rmse": 1.0, "persistence_rmse": 1.1, "skill": 0.09}}))
+    (folder / "history.csv").write_text("epoch,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n")
+    (folder / "predictions.csv").write_text("origin_time,time\n")
+    (folder / "model.keras").write_bytes(b"not opened here")
+    return folder
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_read_only_runs_hides_download_and_delete_of_others_runs(home, monkeypatch, read_only):
+    # On a LAN server every run is listed to everyone; read-only keeps others' runs to looking at.
+    if read_only:
+        monkeypatch.setenv("PRICECAST_READ_ONLY_RUNS", "1")
+    _saved_run(home)
+    at = _app()
+    at.switch_page("pages/5_Runs.py").run()
+    _ok(at)
+    assert at.dataframe[0].value["this tab"].tolist() == [False]  # trained elsewhere
+    downloads = {b.label for b in at.get("download_button")}
+    delete = [b for b in at.button if b.key == "runs_del"]
+    if read_only:
+        assert downloads == set() and delete == []
+        assert any("Read-only" in i.value and "PRICECAST_READ_ONLY_RUNS" in i.value for i in at.info)
+    else:
+        assert "Model (.keras)" in downloads and len(delete) == 1

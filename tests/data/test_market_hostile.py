@@ -49,3 +49,27 @@ def test_a_redirect_to_another_host_is_refused_naming_it(fake, ref, path):
         load_market(ref, "2020-09-01" if ref.startswith("yahoo") else "2024-01-01",
                     "2020-09-30" if ref.startswith("yahoo") else "2024-01-02")
     assert not [r for r in fake.state.requests if r.path.startswith(path)][1:]  # never followed there
+
+
+def test_yahoo_keeps_the_pages_fetched_before_the_source_became_too_slow(monkeypatch):
+    from pricecast.data.market import yahoo
+    from pricecast.data.market.http import HttpClient, HttpResult
+
+    now_ms = 1_700_000_000_000
+    day = 86_400_000
+    calls = []
+
+    def get_json(self, url, params=None):
+        calls.append(params)
+        if len(calls) > 1:
+            raise SourceUnavailableError("yahoo is too slow: the fetch took over 1 s", reason="too slow")
+        start = params["period1"]
+        bars = list(range(start, start + 600, 60))
+        quote = {k: [100.0] * len(bars) for k in ("open", "high", "low", "close", "volume")}
+        return HttpResult(200, {"chart": {"result": [{"meta": {}, "timestamp": bars,
+                                                      "indicators": {"quote": [quote]}}], "error": None}}, {})
+
+    monkeypatch.setattr(HttpClient, "get_json", get_json)
+    with pytest.raises(SourceUnavailableError) as err:
+        yahoo.fetch_candles("AAPL", "1m", now_ms - 20 * day, now_ms, now_ms=now_ms)
+    assert len(calls) == 2 and len(err.value.partial) == 10  # the first page's ten minutes

@@ -10,7 +10,8 @@ Settings come from the environment so mirrors, proxies and tests can change them
 * ``PRICECAST_HTTP_MAX_WAIT`` cap in seconds on any single wait, Retry-After included (default 60).
 * ``PRICECAST_HTTP_DEADLINE`` seconds for one whole answer (default 60): the timeout above is per
   read, so a source sending a byte every few seconds would otherwise hold a fetch for ever.
-* ``PRICECAST_FETCH_DEADLINE`` seconds for one whole fetch, every page and retry (default 900).
+* ``PRICECAST_FETCH_DEADLINE`` seconds for one whole fetch, every page and retry (default 1800;
+  the pages fetched by then are kept).
 
 Redirects to another host are refused (a Wi-Fi login page, a hijacked name): candles are only
 taken from the host asked.
@@ -56,7 +57,7 @@ class RetryPolicy:
     max_wait: float = 60.0
     timeout: float = 20.0
     deadline: float = 60.0  # one whole answer, however it trickles in
-    fetch_deadline: float = 900.0  # one whole fetch: every page, retry and wait
+    fetch_deadline: float = 1800.0  # one whole fetch: every page, retry and wait
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
@@ -66,7 +67,7 @@ class RetryPolicy:
             max_wait=max(0.0, _env_float("PRICECAST_HTTP_MAX_WAIT", 60.0)),
             timeout=max(0.01, _env_float("PRICECAST_HTTP_TIMEOUT", 20.0)),
             deadline=max(0.01, _env_float("PRICECAST_HTTP_DEADLINE", 60.0)),
-            fetch_deadline=max(0.01, _env_float("PRICECAST_FETCH_DEADLINE", 900.0)),
+            fetch_deadline=max(0.01, _env_float("PRICECAST_FETCH_DEADLINE", 1800.0)),
         )
 
     def wait(self, attempt: int, retry_after: float | None) -> float:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from .errors import FetchInterrupted, MarketDataError
+from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
 from .http import HttpClient, RetryPolicy
 
 BASE_URL = "https://query1.finance.yahoo.com"
@@ -136,6 +136,9 @@ def fetch_candles(
             fetch_from = end + 1
     except KeyboardInterrupt:
         raise FetchInterrupted([rows[k] for k in sorted(rows)]) from None
+    except SourceUnavailableError as exc:  # too slow or down after some pages: keep those pages
+        exc.partial = [rows[k] for k in sorted(rows)]
+        raise
     if dropped and warnings is not None:
         warnings.append(f"Yahoo sent {dropped} candle(s) without prices; they were left out")
     return [rows[k] for k in sorted(rows)]
