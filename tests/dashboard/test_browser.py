@@ -82,7 +82,8 @@ def _no_errors(page, where: str) -> None:
 
 def _go(page, name: str) -> None:
     """Open a page from the sidebar, clicking again if a click was dropped during a re-render."""
-    link = page.locator('[data-testid="stSidebar"] a').filter(has_text=re.compile(rf"(^|[^\w\s])\s*{name}\s*$"))
+    # The link's text is its Material icon's name (a ligature of the icon font), then the page's title.
+    link = page.locator('[data-testid="stSidebar"] a').filter(has_text=re.compile(rf"{name}\s*$"))
     for _ in range(3):
         link.first.click()
         try:
@@ -252,6 +253,189 @@ def test_two_tabs_train_stacked_models_at_once_and_a_reload_finds_its_run(server
         except Exception:
             for name, page in pages.items():
                 page.screenshot(path=str(SHOTS / f"failure_two_tabs_{name}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def _apply_preset(page, title: re.Pattern, name: str, shot: str) -> None:
+    """Choose a preset on the Model page and apply it with the data choice left as it comes."""
+    _go(page, "Model")
+    page.get_by_text("Ready to train").wait_for(timeout=30_000)
+    _choose(page, page.locator('[data-testid="stSelectbox"]').first, title)
+    _settle(page)
+    page.screenshot(path=str(SHOTS / f"{shot}_chosen.png"), full_page=True)
+    for _ in range(3):  # a click that lands while the page is still re-rendering can be dropped
+        page.get_by_role("button", name="Apply preset").click()
+        try:
+            page.wait_for_url(re.compile(rf"[?&]preset={re.escape(name)}(&|$)"), timeout=10_000)
+            break
+        except Exception:  # noqa: BLE001 - try the click again
+            _settle(page)
+    else:
+        raise AssertionError(f"the preset {name} was not applied: {page.url}")
+    _settle(page)
+    page.get_by_label("Epochs").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / f"{shot}_applied.png"), full_page=True)
+    _no_errors(page, f"Model ({shot})")
+
+
+def _set_epochs(page, epochs: int) -> None:
+    box = page.get_by_role("spinbutton", name="Epochs").first
+    box.fill(str(epochs))
+    box.press("Enter")
+    _settle(page)
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('epochs') === '{epochs}'", timeout=15_000)
+
+
+def _train_here(page, shot: str, run_name: str) -> None:
+    """Train the setup from the Train page (which may still show this tab's previous run) and wait until
+    the sidebar says that the run whose folder name holds ``run_name`` finished."""
+    _go(page, "Train")
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
+    _settle(page)
+    for _ in range(3):  # a click that lands while the page is still re-rendering can be dropped
+        page.get_by_role("button", name="Train", exact=True).click()
+        try:
+            page.get_by_text(re.compile(r"^(Training|Queued) ·")).first.wait_for(timeout=15_000)
+            break
+        except Exception:  # noqa: BLE001 - started and finished already, or try the click again
+            if page.get_by_text(re.compile(rf"Training finished: .*{re.escape(run_name)}")).count():
+                break
+    page.locator('[data-testid="stSidebar"]').get_by_text(
+        re.compile(rf"Training finished: .*{re.escape(run_name)}")).first.wait_for(timeout=300_000)
+    _settle(page, 60_000)
+    page.locator(CHART).nth(1).wait_for(timeout=30_000)  # the loss and the validation chart, drawn
+    page.get_by_text("Skill vs persistence").first.wait_for(timeout=60_000)
+    _settle(page, 60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / f"{shot}_train.png"), full_page=True)
+    _no_errors(page, f"Train ({shot})")
+
+
+def _every_results_tab(page, shot: str) -> list[str]:
+    """Open each Results tab, screenshot it, assert no error box; returns the tabs' names."""
+    _go(page, "Results")
+    page.locator(CHART).first.wait_for(timeout=60_000)
+    tabs = page.get_by_role("tab")
+    names = [tabs.nth(i).inner_text().strip() for i in range(tabs.count())]
+    for i, name in enumerate(names):
+        tabs.nth(i).click()
+        _settle(page, 60_000)
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(SHOTS / f"{shot}_results_{i}_{re.sub(r'[^a-z0-9]+', '_', name.lower())}.png"),
+                        full_page=True)
+        _no_errors(page, f"Results/{name} ({shot})")
+    return names
+
+
+def test_hourly_preset_then_a_tutorial_preset_in_browser(server):
+    """Issue 25 as a user meets it: an hourly-BTC preset applied from the Model page trains on hourly BTC
+    (its own data by default) and every chart of its 33,000-candle series draws (WebGL lines once failed
+    there); every Results tab, the walk-forward backtest run included, shows no error. Then the
+    lecture LSTM (min-max scaling, no 'predict the change') on AAPL: no 'flat curves are normal'
+    caption, the Results verdict says why it misses, and the sidebar names the last finished run once.
+    Screenshots: test-output/screenshots/h*.png."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        try:
+            page.goto(f"{server}/", wait_until="networkidle")
+            page.get_by_text("Four steps").wait_for(timeout=30_000)
+            _settle(page)
+
+            _apply_preset(page, re.compile("^DLinear"), "dlinear-btc-hourly", "h1_model_dlinear")
+            assert "data=sample%3ABTC-USD-1H" in page.url or "data=sample:BTC-USD-1H" in page.url, page.url
+            _set_epochs(page, 2)
+            _train_here(page, "h2_dlinear", "dlinear-btc-hourly")
+            assert page.get_by_text(re.compile("Flat curves from the first epoch")).count() == 1  # residual on
+
+            names = _every_results_tab(page, "h3_dlinear")
+            assert names[:4] == ["Actual vs predicted", "Forecast paths", "Metrics", "Next 6"], names
+            page.get_by_role("tab", name="Walk-forward backtest").click()
+            _settle(page)
+            folds = page.get_by_role("spinbutton", name="Test folds").first
+            folds.fill("2")
+            folds.press("Enter")
+            _settle(page)
+            page.get_by_role("button", name="Run backtest").click()
+            page.get_by_text(re.compile("^Overall")).first.wait_for(timeout=300_000)
+            _settle(page, 60_000)
+            page.wait_for_timeout(2500)
+            page.screenshot(path=str(SHOTS / "h4_dlinear_backtest.png"), full_page=True)
+            _no_errors(page, "Results/Walk-forward backtest")
+
+            _apply_preset(page, re.compile("^Lecture LSTM"), "lecture-lstm", "h5_model_lecture")
+            assert "data=" not in page.url or "AAPL" in page.url, page.url  # its own data: bundled AAPL
+            _set_epochs(page, 2)
+            _train_here(page, "h6_lecture", "lecture-lstm")
+            assert page.get_by_text(re.compile("Flat curves from the first epoch")).count() == 0  # residual off
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            finished = sidebar.get_by_text(re.compile("Training finished"))
+            assert finished.count() == 1 and "lecture-lstm" in finished.first.inner_text(), finished.all_inner_texts()
+
+            _go(page, "Results")
+            page.get_by_role("tab", name="Metrics").click()
+            _settle(page)
+            page.get_by_text(re.compile("outside the training range")).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(SHOTS / "h7_lecture_metrics.png"), full_page=True)
+            _no_errors(page, "Results/Metrics (lecture)")
+
+            _apply_preset(page, re.compile("^Seed LSTM"), "seed-lstm", "h8_model_seed_lstm")
+            warning = page.get_by_text(re.compile("tutorial's own setup, kept as it was")).first
+            warning.wait_for(timeout=30_000)
+            assert page.get_by_text(re.compile("instead of daily")).count() == 0
+            _settle(page)
+            warning.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SHOTS / "h9_model_seed_lstm_warning.png"))
+        except Exception:
+            page.screenshot(path=str(SHOTS / "failure_hourly.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def test_a_second_upload_is_in_use_at_once_and_no_server_path_is_shown(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, days, base in (("first.csv", 30, 100), ("second.csv", 20, 200)):
+        rows = "\n".join(f"2024-01-{d:02d},{base + d},{base + 1 + d},{base - 1 + d},{base + 0.5 + d},{1000 * d}"
+                         for d in range(1, days + 1))
+        path = tmp_path / name
+        path.write_text(f"time,open,high,low,close,volume\n{rows}\n")
+        files.append(path)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        try:
+            page.goto(f"{server}/Data", wait_until="networkidle")
+            page.get_by_text("Upload a CSV file").click()
+            _settle(page)
+            for path in files:
+                page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+                page.get_by_text(f"In use: {path.name}").wait_for(timeout=30_000)
+                _settle(page)
+                page.locator(CHART).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(SHOTS / "u1_data_second_upload.png"), full_page=True)
+            _no_errors(page, "Data (second upload)")
+            assert page.get_by_text("In use: first.csv").count() == 0
+
+            _go(page, "Model")
+            page.get_by_text("Keep my data (second.csv)").wait_for(timeout=30_000)
+            page.get_by_label("Epochs").first.wait_for(timeout=30_000)
+            _settle(page)
+            assert page.get_by_text(re.compile("uploads/")).count() == 0
+            page.screenshot(path=str(SHOTS / "u2_model_keep_upload.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(SHOTS / "failure_upload.png"), full_page=True)
             raise
         finally:
             browser.close()
