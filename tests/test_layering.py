@@ -121,7 +121,7 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": {"spawning", "specs"},
     "jobs.tasks": {"backtest.result", "backtest.walkforward", "evaluation.leakage", "experiments.running",
                    "models.builders", "paths", "specs", "training.backend", "training.callbacks", "training.controls",
-                   "training.feeding", "training.pipeline", "training.runs"},
+                   "training.feeding", "training.pipeline", "training.predicting", "training.runs"},
     "cli.main": {"*"},
     "cli.common": {"*"},
     "cli.data": {"*"},
