@@ -69,20 +69,30 @@ def _progress_text(snap: JobSnapshot) -> str:
     return " · ".join(parts)
 
 
+def _best_epoch(snap: JobSnapshot) -> int | None:
+    """The epoch whose weights the network keeps (lowest validation loss so far)."""
+    if len(snap.history) and snap.history["val_loss"].notna().any():
+        return int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
+    return None
+
+
 def _figures(job: Job, snap: JobSnapshot, step: int) -> tuple[str, str | None]:
     """The two live figures as JSON, built once per new event for every tab and rerun that shows them."""
     from pricecast.plots.figures import live_val_figure, loss_figure
 
     def loss():
-        best = None
-        if len(snap.history) and snap.history["val_loss"].notna().any():
-            best = int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
-        return loss_figure(snap.history, snap.batch_losses, best)
+        return loss_figure(snap.history, snap.batch_losses, _best_epoch(snap))
 
     def val():
         times, actual, persistence = job.context
         pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
-        return live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step)
+        fig = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step)
+        best = _best_epoch(snap)
+        if snap.finished and best and snap.val_pred_epoch and best != snap.val_pred_epoch:
+            # the live chart shows the last epoch; say which epoch's weights the network kept
+            fig.update_layout(title_text=f"Validation, {step} step(s) ahead · after epoch {snap.val_pred_epoch}, the "
+                                         f"last (the network keeps best epoch {best}'s weights)")
+        return fig
 
     loss_json = charts.SHARED.json((job.id, snap.version, "loss"), loss)
     val_json = charts.SHARED.json((job.id, snap.version, "val", step), val) if job.context is not None else None

@@ -126,7 +126,7 @@ def _metrics(run) -> None:
 
         st.info(f"The {PART_NAMES[part].lower()} part has {NO_MOVEMENT}.")
     if run.spec.window.k > 1:
-        charts.show(skill_per_step_figure(report), key="res_skill_steps")
+        charts.show(skill_per_step_figure(report.get("network") or report), key="res_skill_steps")
     c = st.columns(4)
     c[0].metric("Epochs run", m.get("epochs_run", "–"))
     c[1].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss: the "

@@ -8,11 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.data.datasets import display_name
-<<<<<<< HEAD
-from pricecast.training.runs import delete_run, scan_runs
-=======
-from pricecast.training.runs import READ_ONLY_ENV, delete_run, list_runs, read_only_runs
->>>>>>> hostile
+from pricecast.training.runs import READ_ONLY_ENV, delete_run, read_only_runs, scan_runs
 from ui import charts, common, state
 
 

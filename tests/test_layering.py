@@ -131,7 +131,7 @@ ALLOWED: dict[str, set[str]] = {
     # the machinery knows nothing of what jobs do; tasks, the dashboard's own kinds, reach training
     "jobs": {"spawning", "specs"},
     "jobs.tasks": {"backtest.control", "experiments.running", "models.builders", "paths", "specs", "training.backend",
-                   "training.callbacks", "training.feeding", "training.pipeline", "training.runs"},
+                   "training.callbacks", "training.feeding", "training.pipeline", "training.predicting", "training.runs"},
     "cli.main": {"*"},
     "cli.common": {"*"},
     "cli.data": {"*"},

@@ -19,7 +19,8 @@ from pricecast.models.builders import build_model, model_summary
 from pricecast.paths import runs_dir
 from pricecast.specs import RunSpec
 from pricecast.training.backend import warm_up as load_backend
-from pricecast.training.pipeline import forecast_next, train
+from pricecast.training.pipeline import train
+from pricecast.training.predicting import forecast_with_run
 from pricecast.training.runs import load_run, running_marker, store_run_files
 
 from . import events
@@ -96,7 +97,7 @@ def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> d
 
 def _forecast(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> pd.DataFrame:
     run = load_run(payload["run_dir"])
-    return forecast_next(run.load_model(), candles, run.spec, run.scaler)
+    return forecast_with_run(run, candles)  # the run's decision's forecast, the network's beside it
 
 
 _RUNNERS: dict[str, Callable[[dict, pd.DataFrame | None, Emit, Any], Any]] = {

@@ -12,13 +12,19 @@ from pricecast.training.pipeline import forecast_next
 from pricecast.training.types import Run
 
 
+def forecast_with_run(run: Run, candles: pd.DataFrame) -> pd.DataFrame:
+    """The next K steps from the latest candles as the run forecasts them: its decision's forecast
+    (``predicted``: the network's, or the fallback's), the network's own beside it."""
+    return forecast_next(run.load_model(), candles, run.spec, run.scaler, decision_of(run.metrics))
+
+
 def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
     """``{"forecast": DataFrame, "evaluation": dict | None}``. The run's scaler (fitted on its own
     training part) is reused as is; nothing is refitted on the new data. The run's decision (made on
     its own validation part) stands: a run that fell back forecasts its baseline here too."""
     model = run.load_model()
     decision = decision_of(run.metrics)  # None for older run folders: their model is what they used
-    forecast = forecast_next(model, candles, run.spec, run.scaler, decision)
+    forecast = forecast_with_run(run, candles)
     spec = run.spec.window
     whole = WindowSpec(n=spec.n, k=spec.k, stride=spec.stride, features=spec.features, target=spec.target,
                        split=(1.0, 0.0, 0.0))

@@ -88,3 +88,18 @@ def test_saved_decisions_round_trip_and_older_runs_keep_their_note():
     assert sentence(metrics).startswith("Using 'no change'") and "network's own forecast is still shown" in sentence(metrics)
     old = {"persistence_floor": {"note": "Epoch 3 beat persistence on validation."}}
     assert decision_of(old) is None and sentence(old) == "Epoch 3 beat persistence on validation."
+
+
+def test_the_metrics_table_shows_the_network_first_and_marks_the_forecast_used():
+    from pricecast.plots.runs import metrics_frame
+
+    actual, persistence, rng = _series(k=2, seed=5)
+    history = np.full((len(actual), 5), 100.0)
+    network = persistence + rng.normal(0, 2.0, actual.shape)
+    report = scored(actual, network, history, decide(actual, network, candidates(history, 2)))
+    frame = metrics_frame(report)
+    assert list(frame.index)[0] == "network" and frame.loc["network", "used"] == ""
+    assert frame.loc["persistence (last price)", "used"] == "yes"
+    # persistence never moves: no direction to hit, said as n/a (never the text "None")
+    assert frame.loc["persistence (last price)", "direction"] == "n/a"
+    assert frame.loc["network", "direction"].endswith("%")
