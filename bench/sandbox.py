@@ -25,7 +25,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,9 +85,8 @@ def agrees(verdict: str, network: dict) -> bool | None:
     return True if verdict == "weak" else beats == (verdict == "predictable")
 
 
-def sandbox_rows(noises: Sequence[float], folds: int, epochs: int) -> list[dict]:
+def sandbox_rows(noises: Sequence[float], folds: int, epochs: int, rows: list[dict], save: Callable[[], None]) -> None:
     spec = get_preset("default").spec
-    rows = []
     for noise in noises:
         ref = synthetic_ref({"noise": noise})
         candles = load_data(ref).candles
@@ -97,13 +96,12 @@ def sandbox_rows(noises: Sequence[float], folds: int, epochs: int) -> list[dict]
         for floor in (True, False):
             row["decision" if floor else "network"] = walk(spec.replace(data=ref), candles, folds, epochs, floor)
         rows.append(row)
+        save()
         print(f"noise {noise:g}: verdict {row['verdict']} (linear {row['linear_skill']:+.1%}); decision "
               f"{_skill(row['decision'])}; network {_skill(row['network'])}", flush=True)
-    return rows
 
 
-def verdict_rows(series: Sequence[str], folds: int, epochs: int) -> list[dict]:
-    rows = []
+def verdict_rows(series: Sequence[str], folds: int, epochs: int, rows: list[dict], save: Callable[[], None]) -> None:
     for name in series:
         candles = load_data(f"sample:{name}").candles
         default = get_preset("default").spec.replace(data=f"sample:{name}")
@@ -115,9 +113,9 @@ def verdict_rows(series: Sequence[str], folds: int, epochs: int) -> list[dict]:
                    "linear_skill": judged.linear.skill, "linear_p": judged.linear.p_value, "network": network,
                    "agrees": agrees(judged.verdict, network)}
             rows.append(row)
+            save()
             print(f"{name} {target}: verdict {judged.verdict} (linear {judged.linear.skill:+.1%}); network "
                   f"{_skill(network)}; agrees {row['agrees']}", flush=True)
-    return rows
 
 
 def _skill(r: dict) -> str:
@@ -160,15 +158,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = args.out or RESULTS / ("sandbox-quick.json" if args.quick else "sandbox.json")
     assert KNOBS["noise"].hi == NOISES[-1]  # the sweep ends at the highest noise the knob allows
     started = time.perf_counter()
-    sandbox = sandbox_rows(quick.get("noises", NOISES), folds, epochs) if args.part in ("all", "sandbox") else []
-    verdicts = verdict_rows(series, folds, epochs) if args.part in ("all", "verdicts") else []
-    text = markdown(sandbox, verdicts)
-    print(text)
     settings = {"folds": folds, "epochs": epochs or "preset", "test_share": TEST_SHARE, "quick": args.quick,
                 "command": " ".join(["python bench/sandbox.py", *(argv if argv is not None else sys.argv[1:])])}
-    save_results("sandbox", {**settings, "seconds": time.perf_counter() - started, "sandbox": sandbox,
-                             "verdicts": verdicts}, out)
-    out.with_suffix(".md").write_text(text + "\n")
+    sandbox: list[dict] = []
+    verdicts: list[dict] = []
+
+    def save() -> None:  # after every row, so a long run that is stopped keeps what it measured
+        save_results("sandbox", {**settings, "seconds": time.perf_counter() - started, "sandbox": sandbox,
+                                 "verdicts": verdicts}, out)
+        out.with_suffix(".md").write_text(markdown(sandbox, verdicts) + "\n")
+
+    if args.part in ("all", "sandbox"):
+        sandbox_rows(quick.get("noises", NOISES), folds, epochs, sandbox, save)
+    if args.part in ("all", "verdicts"):
+        verdict_rows(series, folds, epochs, verdicts, save)
+    print(markdown(sandbox, verdicts))
     print(f"saved {out}")
 
 

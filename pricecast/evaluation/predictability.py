@@ -238,7 +238,7 @@ def _verdict(result: Predictability) -> tuple[str, str]:
     beats = lin.skill > 0 and lin.p_value < P_LIMIT
     if beats and lin.skill >= WEAK_SKILL:
         return "predictable", (f"{name} is forecastable: on its training part a plain linear model beats 'no change' "
-                               f"by {lin.skill:.0%} ({p}). A network can learn this too.")
+                               f"by {lin.skill:.0%} ({p}). A model can beat 'no change' here.")
     if beats:
         return "weak", (f"{name} is barely forecastable: a plain linear model beats 'no change' by only "
                         f"{lin.skill:.1%} on its training part ({p}). Expect any model to end close to 'no change'.")

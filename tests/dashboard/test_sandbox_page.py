@@ -31,6 +31,8 @@ def test_sliders_rebuild_the_ref_and_the_page_says_synthetic():
     at = _data_page({"data": "synthetic:pattern?seed=3"})
     assert at.radio(key="data_source").value == "synthetic"
     assert at.slider(key="data_syn_noise").value == 0.05 and at.number_input(key="data_syn_seed").value == 3
+    knobs = [*at.slider, *at.number_input, *at.selectbox]
+    assert len(knobs) == 9 and all(w.help for w in knobs)
     assert any("Synthetic data" in i.value and "not a market" in i.value for i in at.info)
     assert any("made up by pricecast" in c.value and "not a market" in c.value for c in at.caption)
     candles, acf = figures(at)
