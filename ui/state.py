@@ -295,8 +295,8 @@ def remember_job(job_id: str | None) -> None:
 
 
 def reattach_job() -> None:
-    """A new session (a reloaded tab) takes back its browser's training job, if the tab that had it
-    is gone: by the browser's secret cookie, never by anything in the URL."""
+    """A new session (a reloaded tab) takes back its browser's unfinished training job, if the tab
+    that had it is gone: by the browser's secret cookie, never by anything in the URL."""
     from pricecast.jobs.dashboard import registry
 
     if st.session_state.get(JOB):

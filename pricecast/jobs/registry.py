@@ -160,25 +160,24 @@ class JobRegistry:
 
     def reclaim(self, session_id: str, owner: str, kind: str,
                 is_connected: Callable[[str], bool] = lambda _session: False) -> Job | None:
-        """A reloaded browser tab (a new session) takes back its browser's latest job of ``kind``
-        (unfinished ones first). Only with the owner secret the job was submitted with, and never
-        while the session that holds the job is still connected (another open tab keeps its job):
-        a job id alone, e.g. from a shared link, reaches nothing."""
+        """A reloaded browser tab (a new session) takes back its browser's unfinished job of ``kind``
+        (with the old tab's other jobs of that kind: its history). Only with the owner secret the job
+        was submitted with, and never while the session that holds it is still connected (another
+        open tab keeps its job): a job id alone, e.g. from a shared link, reaches nothing. A finished
+        job stays where it is: its run is in the runs list, and a new tab starts clean."""
         if not owner:
             return None
         with self._lock:
-            mine = [j for j in self._jobs if j.kind == kind and j.owner and hmac.compare_digest(j.owner, owner)]
-        if any(j.session_id == session_id for j in mine):
-            return None  # this session has its own
-        candidates = sorted(mine, key=lambda j: (not j.finished, j.created), reverse=True)
-        for job in candidates:
+            mine = [j for j in self._jobs if j.kind == kind and not j.finished and j.owner
+                    and hmac.compare_digest(j.owner, owner) and j.session_id != session_id]
+        for job in sorted(mine, key=lambda j: j.created, reverse=True):
             holder = job.session_id
             if is_connected(holder):
                 continue
             with self._lock:
                 if job.session_id != holder:  # taken by another tab meanwhile
                     continue
-                for other in self._jobs:  # the old tab's other jobs of this kind come along (its history)
+                for other in self._jobs:
                     if other.session_id == holder and other.kind == kind:
                         other.session_id = session_id
             return job

@@ -72,9 +72,10 @@ def test_only_the_same_browser_takes_a_job_back_once_its_tab_is_gone(reg):
     assert reg.reclaim("tab-3", MINE, "train", open_tabs.__contains__) is None  # no stealing back and forth
 
 
-def test_the_running_job_comes_back_before_finished_ones(reg):
+def test_only_an_unfinished_job_comes_back_with_the_old_tabs_history(reg):
     first = _submit(reg, "tab-1")
     first.on_message(("result", None))
+    assert reg.reclaim("tab-2", MINE, "train") is None  # finished: a new tab starts clean
     running = reg.submit("tab-1", "train", {}, executor="fake", owner=MINE)
     assert reg.reclaim("tab-2", MINE, "train") is running
     assert reg.jobs("tab-2", "train") == [first, running]
