@@ -54,6 +54,8 @@ def _presets():
                 st.session_state["model_note"] = (f"{data} comes from the internet: open the Data page "
                                                   "and press Load before training.")
             st.rerun()
+        if preset.why:
+            st.info(preset.why)
         st.caption(f"{preset.source}.  \n**Data:** {describe_data(preset.spec.data)}"
                    + (f"; the tutorial's own live source: {preset.live_data}" if preset.live_data else ""))
         slot = st.empty()

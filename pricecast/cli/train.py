@@ -23,6 +23,7 @@ from pricecast.cli.common import (
 from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
 from pricecast.evaluation.metrics import metrics_table, skill_text
+from pricecast.prep.targets import get_target
 from pricecast.specs import RunSpec
 from pricecast.training.pipeline import prepare, train
 from pricecast.training.predicting import predict_with_run
@@ -61,11 +62,14 @@ def _train_json(run: Run) -> dict:
         "persistence_floor": run.metrics["persistence_floor"],
         "train_seconds": run.metrics["train_seconds"], "params": run.metrics["params"],
         "sizes": run.metrics["sizes"],
+        "target": run.spec.window.target,
         "test": {"rmse": test["rmse"], "persistence_rmse": test["persistence_rmse"], "skill": test["skill"],
+                 "best_naive": test.get("best_naive", "persistence"),
+                 "skill_vs_best_naive": test.get("skill_vs_best_naive", test["skill"]),
                  "mae": test["model"]["mae"], "mape": test["model"]["mape"],
                  "direction": test["model"]["direction"],
                  "baselines": {b: {"rmse": test[b]["rmse"], "mae": test[b]["mae"], "mape": test[b]["mape"]}
-                               for b in ("persistence", "drift", "moving_average")}},
+                               for b in test.get("baselines") or ("persistence", "drift", "moving_average")}},
         "forecast": run.forecast.assign(time=run.forecast["time"].astype(str)).to_dict(orient="records"),
     }
 
@@ -73,14 +77,20 @@ def _train_json(run: Run) -> dict:
 def _print_train(run: Run, spec: RunSpec) -> None:
     test = run.metrics["test"]
     print(f"run: {run.run_dir}\ndevice: {run.device}; epochs run: {run.metrics['epochs_run']} "
-          f"(best {run.metrics['best_epoch']})\n\nTest part, price units:")
+          f"(best {run.metrics['best_epoch']})\n\nTest part, forecasting {spec.window.target} "
+          f"({get_target(spec.window.target).unit}):")
     print(format_table(metrics_table(test)))
     print(f"\n{run.metrics['persistence_floor']['note']}")
     if test.get("skill_note"):
         print(f"\nThe test part has {test['skill_note']}.\n\nNext {spec.window.k} steps:")
     else:
         verdict = "beats" if test["skill"] > 0 else "does not beat"
-        print(f"\nThe model {verdict} persistence (skill {skill_text(test['skill'], 2)}).\n\nNext {spec.window.k} steps:")
+        best = test.get("best_naive", "persistence")
+        against = "" if best == "persistence" else (
+            f"; against the best naive baseline chosen on validation, {best}: "
+            f"{skill_text(test.get('skill_vs_best_naive'), 2)}")
+        print(f"\nThe model {verdict} persistence (skill {skill_text(test['skill'], 2)}){against}.\n\n"
+              f"Next {spec.window.k} steps:")
     print(run.forecast.to_string(index=False))
 
 

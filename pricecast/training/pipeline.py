@@ -15,10 +15,11 @@ import pandas as pd
 from pricecast.data.candles import candle_step, is_business_daily
 from pricecast.data.datasets import load_data
 from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
+from pricecast.evaluation.baselines import evaluate_parts
 from pricecast.evaluation.leakage import check_prepared, check_run
-from pricecast.evaluation.metrics import evaluate
 from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
+from pricecast.prep.targets import get_target
 from pricecast.prep.windows import WindowError, WindowSet, example_counts, latest_window, make_windows
 from pricecast.specs import RunSpec
 from pricecast.training.backend import configure_device, load_keras
@@ -106,11 +107,11 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         raise NonFiniteLossError(divergence_message(spec, fitted.diverged_at, "Nothing was saved."))
     warnings = list(prep.warnings) + fitted.warnings
 
-    predictions, reports = [], {}
-    for name, predicted in predict(model, list(wset.parts.values()), scaler).items():
-        part = wset.parts[name]
-        reports[name] = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
-        predictions.append(prediction_rows(wset.times, part.origin, part.y, predicted, part.history, {"part": name}))
+    predicted_parts = predict(model, list(wset.parts.values()), scaler)
+    reports, naive = evaluate_parts(wset, predicted_parts)
+    predictions = [prediction_rows(wset.times, wset.parts[name].origin, wset.parts[name].y, predicted,
+                                   wset.parts[name].history, {"part": name}, naive[name])
+                   for name, predicted in predicted_parts.items()]
     forecast = forecast_next(model, prep.candles, spec, scaler)
     metrics = {
         "device": fitted.device,
@@ -174,7 +175,7 @@ def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
 def forecast_next(model, candles: pd.DataFrame, spec: RunSpec, scaler: Scaler) -> pd.DataFrame:
     """The next K steps from the latest N candles, with the persistence forecast beside it."""
     x_raw = latest_window(candles, spec.window)
-    history = candles[spec.window.target].to_numpy(dtype=np.float64)[-spec.window.n :][None, :]
+    history = get_target(spec.window.target).compute(candles)[-spec.window.n :][None, :]
     y = np.asarray(model.predict(scaler.transform_x(x_raw), verbose=0)).reshape(1, -1)
     predicted = scaler.inverse_y(y, history)[0]
     return pd.DataFrame({"time": future_times(candles.index, spec.window.k), "step": np.arange(1, spec.window.k + 1),

@@ -1,10 +1,9 @@
 """Use a saved run on new data: the next K steps, and its error on every window of that data."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from pricecast.evaluation.metrics import evaluate
+from pricecast.evaluation.baselines import evaluate_parts
 from pricecast.prep.windows import WindowSpec, make_windows
 from pricecast.training.fitting import predict
 from pricecast.training.pipeline import forecast_next
@@ -21,7 +20,9 @@ def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
                        split=(1.0, 0.0, 0.0))
     evaluation = None
     if len(candles) >= spec.n + spec.k:
-        part = make_windows(candles, whole, require=("train",)).train
-        predicted = predict(model, part, run.scaler)
-        evaluation = evaluate(np.asarray(part.y), predicted, np.asarray(part.history))
+        wset = make_windows(candles, whole, require=("train",))
+        # the run's own best naive baseline (chosen on its validation part), not one chosen on this data
+        best = (run.metrics.get("test") or {}).get("best_naive", "persistence")
+        reports, _ = evaluate_parts(wset, {"train": predict(model, wset.train, run.scaler)}, best)
+        evaluation = reports["train"]
     return {"forecast": forecast, "evaluation": evaluation}
