@@ -94,7 +94,7 @@ ALLOWED: dict[str, set[str]] = {
     "backtest.store": {"backtest.spec", "paths", "prep.features", "specs", "training.backend", "training.fitting"},
     "backtest.result": {"backtest.spec", "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics",
                         "evaluation.uncertainty", "specs", "training.fitting"},
-    "backtest.folds": {"backtest.result", "backtest.spec", "evaluation.leakage", "evaluation.metrics",
+    "backtest.folds": {"backtest.result", "backtest.spec", "evaluation.baselines", "evaluation.leakage", "evaluation.metrics",
                        "evaluation.recursive", "evaluation.uncertainty", "prep.scaling", "prep.windows",
                        "training.fitting"},
     "backtest.walkforward": {"backtest.folds", "backtest.result", "backtest.spec", "backtest.store", "data.datasets",
