@@ -28,6 +28,7 @@ from pricecast.evaluation.uncertainty import (
     sample_band,
 )
 from pricecast.prep.scaling import Scaler
+from pricecast.prep.targets import get_target
 from pricecast.prep.windows import WindowPart, WindowSet, WindowSpec, window_segment
 from pricecast.training.fitting import model_call, predict
 
@@ -122,10 +123,12 @@ def score_fold(plan: FoldPlan, fw: FoldWindows, scaler: Scaler, target: np.ndarr
                                        np.asarray(calib.history), calib_naive)) if len(calib) else "persistence"
     report = with_best_naive(add_mase(evaluate(actual, predicted, history, naive), scale), best)
     bands: dict = {"conformal": {}}
+    # relative to the last value only for prices: a volume of 0 or a negative return has no scale
+    relative = bt.relative and get_target(name).is_price
     qs = conformal_quantiles(np.asarray(calib.y), stored["calib_pred"], np.asarray(calib.history)[:, -1], bt.levels,
-                             bt.relative)
+                             relative)
     for level, q in qs.items():
-        bands["conformal"][level] = conformal_band(predicted, history[:, -1], q, bt.relative)
+        bands["conformal"][level] = conformal_band(predicted, history[:, -1], q, relative)
     if "mc_lo_0" in stored:
         bands["mc_dropout"] = {lv: (stored[f"mc_lo_{i}"], stored[f"mc_hi_{i}"]) for i, lv in enumerate(bt.levels)}
     cov = {m: {lv: coverage(actual, lo, hi) for lv, (lo, hi) in by.items()} for m, by in bands.items()}

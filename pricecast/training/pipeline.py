@@ -14,10 +14,18 @@ import pandas as pd
 
 from pricecast.data.candles import candle_step, is_business_daily
 from pricecast.data.datasets import load_data
-from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
+from pricecast.data.quality import (
+    MOSTLY_STALE,
+    QualityReport,
+    level_shift_warnings,
+    quality_report,
+    stale_share,
+    to_plain,
+)
 from pricecast.evaluation.baselines import evaluate_parts
 from pricecast.evaluation.leakage import check_prepared, check_run
 from pricecast.models.checks import check_model
+from pricecast.prep.features import source_columns
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.targets import get_target
 from pricecast.prep.windows import WindowError, WindowSet, example_counts, latest_window, make_windows
@@ -68,6 +76,7 @@ def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
                         spec.window.target, windows.train.rows)
     quality = quality_report(candles)
     warnings += stale_warnings(candles, windows, quality)
+    warnings += level_shift_warnings(quality, source_columns((*spec.window.features, spec.window.target)))
     return Prepared(spec, candles, windows, scaler, counts, warnings + list(counts.warnings), quality)
 
 
