@@ -90,7 +90,8 @@ ALLOWED: dict[str, set[str]] = {
     "training.controls": {"evaluation.leakage", "prep.windows", "specs", "training.fitting", "training.pipeline",
                           "training.types"},
     # judging trains nothing: evaluation never imports training
-    "evaluation.leakage": {"evaluation.metrics", "prep.features", "prep.scaling", "prep.windows"},
+    "evaluation.leakage": {"evaluation.baselines", "evaluation.metrics", "prep.features", "prep.scaling", "prep.targets",
+                           "prep.windows"},
     "backtest.spec": set(),
     "backtest.store": {"backtest.spec", "paths", "prep.features", "specs", "training.backend", "training.fitting"},
     "backtest.result": {"backtest.spec", "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics",
