@@ -1,0 +1,136 @@
+"""Naive baselines per target, the seasonal naive on gaps, the choice on validation, zero-safe metrics."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pricecast.evaluation.baselines import (
+    best_on_validation,
+    evaluate_parts,
+    naive_forecasts,
+    part_forecasts,
+    seasonal_naive,
+)
+from pricecast.evaluation.leakage import check_baselines, check_target
+from pricecast.evaluation.metrics import evaluate, forecast_metrics, metrics_table, with_best_naive
+from pricecast.prep.targets import TARGETS
+from pricecast.prep.windows import WindowSpec, make_windows
+
+from ..conftest import make_candles
+
+
+def _daily_cycle(rows: int = 24 * 40, seed: int = 0) -> pd.DataFrame:
+    """Hourly candles whose volume follows the hour of the day (zero at 03:00), plus noise."""
+    candles = make_candles(rows, "1h", seed)
+    hour = candles.index.hour.to_numpy()
+    rng = np.random.default_rng(seed)
+    candles["volume"] = np.where(hour == 3, 0.0, 100 + 80 * np.sin(2 * np.pi * hour / 24) + rng.normal(0, 5, rows))
+    return candles
+
+
+def test_each_target_gets_its_own_baselines():
+    history = np.arange(48, dtype=float).reshape(1, 48)
+    times = pd.date_range("2024-01-01", periods=60, freq="1h", tz="UTC")
+    series = np.arange(60, dtype=float)
+    origin = np.array([47])
+    assert set(naive_forecasts("close", history, 3)) == {"persistence", "drift", "moving_average"}
+    volume = naive_forecasts("volume", history, 3, times, series, origin)
+    assert set(volume) == {"persistence", "moving_average", "seasonal_day", "seasonal_week"}
+    assert volume["seasonal_week"][0].tolist() == [47.0] * 3  # a week before the series began: the last value
+    assert volume["moving_average"][0, 0] == pytest.approx(np.arange(24, 48).mean())  # one day of hourly candles
+    assert volume["seasonal_day"][0].tolist() == [24.0, 25.0, 26.0]  # the same hours one day earlier
+    assert "ewma" in naive_forecasts("range", history, 3, times, series, origin)
+    returns = naive_forecasts("log_return", history, 3)
+    assert returns["zero"].tolist() == [[0.0, 0.0, 0.0]]
+    # no times (or daily data): no seasonal baseline
+    assert "seasonal_day" not in naive_forecasts("volume", history, 3)
+    daily = pd.date_range("2024-01-01", periods=60, freq="1D", tz="UTC")
+    assert "seasonal_day" not in naive_forecasts("volume", history, 3, daily, series, origin)
+
+
+def test_seasonal_naive_looks_up_by_time_not_by_rows_and_falls_back_on_gaps():
+    times = pd.date_range("2024-01-01", periods=24 * 5, freq="1h", tz="UTC")
+    # day 4 08:00 missing, and day 5 05:00-06:00: on day 5, 24 rows back is no longer one day back
+    times = times.delete([80, 101, 102])
+    series = np.arange(len(times), dtype=float) * 10
+    origin = np.array([len(times) - 3])  # forecast the last two candles
+    got = seasonal_naive(times, series, origin, 2, pd.Timedelta(days=1))
+    want = [series[times.get_loc(times[o] - pd.Timedelta(days=1))] for o in (origin[0] + 1, origin[0] + 2)]
+    assert got[0].tolist() == want
+    assert series[origin[0] + 1 - 24] != want[0]  # a row offset would have been wrong
+    # the day-earlier candle of a target is missing: the last known value instead
+    at = times.get_loc(pd.Timestamp("2024-01-05 08:00", tz="UTC")) - 1
+    filled = seasonal_naive(times, series, np.array([at]), 1, pd.Timedelta(days=1))
+    assert filled[0, 0] == series[at]
+
+
+def test_seasonal_naive_further_than_a_period_ahead_uses_two_periods_back():
+    times = pd.date_range("2024-01-01", periods=24 * 4, freq="1h", tz="UTC")
+    series = np.arange(len(times), dtype=float)
+    got = seasonal_naive(times, series, np.array([50]), 30, pd.Timedelta(days=1))
+    assert got[0, 0] == 27.0 and got[0, 23] == 50.0  # steps 1..24: one day back, at most the origin itself
+    assert got[0, 24] == 27.0 and got[0, 29] == 32.0  # steps 25..30 lie beyond one day: two days back
+    assert (got <= 50).all()  # never a value after the origin
+
+
+def test_best_naive_is_chosen_on_validation_and_named_in_every_part():
+    candles = _daily_cycle()
+    wset = make_windows(candles, WindowSpec(n=48, k=6, features=("volume", "hour"), target="volume"))
+    predicted = {name: np.asarray(part.history)[:, -1:].repeat(6, axis=1) for name, part in wset.parts.items()}
+    reports, naive = evaluate_parts(wset, predicted)
+    assert reports["val"]["best_naive"] == "seasonal_day"  # a pure daily cycle: yesterday's hour wins
+    assert reports["test"]["best_naive"] == "seasonal_day" and reports["test"]["skill_vs_best_naive"] < 0
+    assert set(naive["test"]) == set(TARGETS["volume"].baselines)
+    # the test part never chooses: a test report that favours another baseline changes nothing
+    test = dict(reports["test"])
+    test["moving_average"] = {**test["moving_average"], "rmse": 0.0}
+    assert best_on_validation(reports["val"]) == "seasonal_day"
+    assert best_on_validation({"baselines": ["persistence", "moving_average"], "persistence": {"rmse": 1.0},
+                               "moving_average": {"rmse": 1.0}}) == "persistence"  # ties: persistence
+    rows = metrics_table(reports["test"])
+    assert any(r["forecaster"] == "seasonal_day (best naive)" for r in rows)
+
+
+def test_mape_is_none_where_an_actual_is_zero_and_nothing_warns():
+    actual = np.array([[0.0, 2.0], [1.0, 4.0]])
+    with np.errstate(all="raise"):
+        m = forecast_metrics(actual, actual + 1, np.array([1.0, 1.0]))
+    assert m["mape"] is None and m["per_step"]["mape"][0] is None and m["per_step"]["mape"][1] == pytest.approx(37.5)
+    report = with_best_naive(evaluate(actual, actual + 1, np.ones((2, 3))), "persistence")
+    assert report["best_naive"] == "persistence" and report["skill_vs_best_naive"] == report["skill"]
+    assert metrics_table(report)[0]["mape_%"] is None
+
+
+@pytest.mark.parametrize("target, features", [("volume", ("volume", "hour")), ("range", ("range",)),
+                                              ("log_return", ("close", "log_return")), ("close", ("close",))])
+def test_lookahead_checks_cover_every_target_and_baseline(target, features):
+    candles = _daily_cycle(24 * 20)
+    wset = make_windows(candles, WindowSpec(n=24, k=30, features=features, target=target))
+    assert [f.level for f in check_baselines(wset)] == ["ok"]
+    assert [f.level for f in check_target(candles, wset)] == ["ok"]
+    # a target that reads the next candle is caught
+    wset.target[:] = np.roll(wset.target, -1)
+    assert check_target(candles, wset)[0].code == "target_lookahead"
+
+
+def test_a_baseline_that_reads_the_future_is_caught(monkeypatch):
+    import pricecast.evaluation.leakage as leakage
+
+    candles = _daily_cycle(24 * 10)
+    wset = make_windows(candles, WindowSpec(n=24, k=3, features=("volume",), target="volume"))
+
+    def peeking(target, history, k, times=None, series=None, origin=None):
+        return {"peek": np.stack([series[o + 1: o + 1 + k] for o in origin])}
+
+    monkeypatch.setattr(leakage, "naive_forecasts", peeking)
+    finding = check_baselines(wset)[0]
+    assert finding.code == "baseline_lookahead" and "peek" in finding.message
+
+
+def test_part_forecasts_match_the_windows():
+    candles = _daily_cycle(24 * 10)
+    wset = make_windows(candles, WindowSpec(n=24, k=3, features=("volume",), target="volume"))
+    f = part_forecasts("volume", wset.times, wset.target, wset.test)
+    assert f["persistence"].shape == wset.test.y.shape
+    assert np.array_equal(f["persistence"][:, 0], wset.test.history[:, -1])
