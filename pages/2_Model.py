@@ -18,6 +18,7 @@ from pricecast.models.spec import (
 )
 from pricecast.prep.features import PAGE_CHOICES, PAGE_HELP, collapse, expand, is_intraday
 from pricecast.prep.scaling import SCALERS
+from pricecast.prep.targets import TARGET_CHOICES, TARGETS
 from pricecast.prep.windows import WindowSpec
 from pricecast.presets import PRESETS, describe_data, origin_preset, setup_file_name
 from pricecast.spec_io import LIMITS, SPLIT_LIMITS
@@ -27,6 +28,11 @@ from ui.common import HELP
 
 UNITS_LABELS = {"cnn": "Filters per conv layer", "mlp": "Units per hidden layer", "tcn": "Filters per block",
                 "transformer": "Width per encoder block", "nhits": "Units per block"}
+
+
+def _target_name(name: str) -> str:
+    target = TARGETS[name]
+    return f"{name} ({target.label})" if target.label != name else name
 
 
 def _presets():
@@ -92,7 +98,8 @@ def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
         c[3].caption(f"Windows don't overlap: each new example starts {stride} candles later.")
     c = st.columns([2, 1, 1, 1])
     features = _feature_widget(c[0], w, v)
-    target = c[1].selectbox("Forecast", list(CANDLE_COLUMNS), index=list(CANDLE_COLUMNS).index(w.target),
+    target = c[1].selectbox("Forecast", list(TARGET_CHOICES), index=list(TARGET_CHOICES).index(w.target)
+                            if w.target in TARGET_CHOICES else 0, format_func=_target_name,
                             help=HELP["target"], key=f"m_target_{v}")
     scaling = c[2].selectbox("Scaling", list(SCALERS), index=list(SCALERS).index(spec.scaling)
                              if spec.scaling in SCALERS else 0, help=HELP["scaling"], key=f"m_scaling_{v}")

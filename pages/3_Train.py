@@ -82,7 +82,9 @@ def _figures(job: Job, snap: JobSnapshot, step: int):
     if job.context is not None:
         times, actual, persistence = job.context
         pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
-        val = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step)
+        target = ((job.task.payload.get("spec") or {}).get("window") or {}).get("target", "close")
+        val = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step,
+                              target=target)
     st.session_state[FIGS] = (key, loss, val)
     return loss, val
 
@@ -161,9 +163,10 @@ def _final(snap: JobSnapshot) -> None:
     c = st.columns(4)
     c[0].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss; its weights are kept.")
     c[1].metric("Test error (RMSE)", common.fmt_num(test.get("rmse")),
-                help="Typical size of the model's forecast error on the test part, in price units.")
+                help="Typical size of the model's forecast error on the test part, in the units of what it "
+                     "forecasts (price, volume, ...).")
     c[2].metric("Persistence error", common.fmt_num(test.get("persistence_rmse")),
-                help="The same for 'the price stays at its last value'.")
+                help="The same for 'the value stays at its last value' (no change).")
     c[3].metric("Skill vs persistence", common.fmt_pct(test.get("skill")),
                 help="Above 0: the model beats persistence on the test part. Below 0: it is worse than doing nothing.")
     if (m.get("persistence_floor") or {}).get("note"):

@@ -75,7 +75,7 @@ ALLOWED: dict[str, set[str]] = {
     "training.fitting": {"evaluation.leakage", "evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
                          "training.backend", "training.callbacks", "training.feeding"},
     "evaluation.recursive": {"prep.scaling", "prep.windows"},
-    "plots.figures": set(),
+    "plots.figures": {"evaluation.baselines", "prep.targets"},
     "plots.runs": {"evaluation.metrics"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},

@@ -20,6 +20,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from pricecast.evaluation.baselines import LABELS as BASELINE_LABELS
+from pricecast.prep.targets import get_target, target_label
+
 MAX_POINTS = 5000
 CANDLE_POINTS = 1200  # about one candle per pixel column of a wide chart; each is an SVG path the browser draws
 GL_ABOVE = 2000  # WebGL only for big traces: browsers allow a limited number of GL contexts per page
@@ -39,14 +42,13 @@ COLORS = {
 LABELS = {
     "actual": "actual",
     "predicted": "model",
-    "persistence": "persistence (last price)",
-    "drift": "drift",
-    "moving_average": "moving average",
+    **BASELINE_LABELS,
     "loss": "training loss",
     "val_loss": "validation loss",
 }
 PART_LABELS = {"train": "training", "val": "validation", "test": "test"}
-RANK = {"actual": 1, "predicted": 2, "persistence": 3, "drift": 4, "moving_average": 5}
+RANK = {"actual": 1, "predicted": 2, "persistence": 3, "drift": 4, "moving_average": 5, "seasonal_day": 6,
+        "seasonal_week": 7, "ewma": 8, "zero": 9}
 MODEL_LINE = dict(width=2.5, opacity=0.65)  # under the actual line, still readable where they part
 
 
@@ -192,7 +194,8 @@ def loss_figure(history: pd.DataFrame, batches: pd.DataFrame | None = None, best
 
 
 def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray | None, persistence: np.ndarray,
-                    epoch: int = 0, step: int = 1, max_points: int = MAX_POINTS, height: int = 380) -> go.Figure:
+                    epoch: int = 0, step: int = 1, max_points: int = MAX_POINTS, height: int = 380,
+                    target: str = "close") -> go.Figure:
     """Validation part, one horizon ``step``: actual, the model after ``epoch``, persistence."""
     fig = go.Figure()
     if predicted is not None:
@@ -201,7 +204,8 @@ def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray |
                         width=1.5, legendrank=RANK["persistence"]))
     fig.add_trace(_actual_line(times, actual, max_points))
     when = f"after epoch {epoch}" if epoch else "before epoch 1"
-    return apply_layout(fig, f"Validation, {step} step(s) ahead · {when}", height, "price")
+    return apply_layout(fig, f"Validation {target_label(target)}, {step} step(s) ahead · {when}", height,
+                        target_label(target))
 
 
 def _model_line(x, y, max_points: int = MAX_POINTS, name: str = LABELS["predicted"], **kw):
@@ -239,9 +243,10 @@ def _mark_parts(fig: go.Figure, starts: Mapping[str, pd.Timestamp], ends: Mappin
 
 def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] = ("test",), step: int = 1,
                                baselines: Iterable[str] = ("persistence",), sizes: Mapping | None = None,
-                               max_points: int = MAX_POINTS, title: str | None = None, height: int = 460) -> go.Figure:
-    """Actual vs the model's ``step``-ahead forecast over the chosen parts, with baselines as
-    lines and the train/validation/test boundaries marked."""
+                               max_points: int = MAX_POINTS, title: str | None = None, height: int = 460,
+                               target: str = "close") -> go.Figure:
+    """Actual vs the model's ``step``-ahead forecast of ``target`` over the chosen parts, with
+    baselines as lines and the train/validation/test boundaries marked."""
     parts = list(parts)
     rows = predictions[(predictions["step"] == step) & (predictions["part"].isin(parts))].sort_values("time")
     fig = go.Figure()
@@ -255,7 +260,8 @@ def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] =
         starts = {p: t for p, t in part_starts(sizes).items() if p in parts}
         _mark_parts(fig, starts)
     shown = " + ".join(PART_LABELS.get(p, p) for p in parts)
-    return apply_layout(fig, title or f"Actual vs predicted, {step} step(s) ahead · {shown}", height, "price")
+    label = target_label(target)
+    return apply_layout(fig, title or f"Actual vs predicted {label}, {step} step(s) ahead · {shown}", height, label)
 
 
 def pick_origins(origin_times: Sequence, count: int = 6) -> list[pd.Timestamp]:
@@ -340,7 +346,8 @@ def _break_gaps(frame: pd.DataFrame) -> pd.DataFrame:
 def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: str = "close", context: int = 120,
                          height: int = 400) -> go.Figure:
     """The latest ``context`` candles and the model's next-K forecast beside persistence."""
-    tail = candles[target].iloc[-context:] if candles is not None and len(candles) else pd.Series(dtype=float)
+    tail = (pd.Series(get_target(target).compute(candles), index=candles.index).iloc[-context:]
+            if candles is not None and len(candles) else pd.Series(dtype=float))
     fig = go.Figure()
     if len(tail):
         fig.add_trace(go.Scatter(x=tail.index, y=tail.to_numpy(), name=f"actual {target}", mode="lines",
@@ -353,4 +360,5 @@ def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: 
                                  mode="lines+markers", line=dict(color=COLORS["predicted"], width=2)))
         fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["persistence"]], name=LABELS["persistence"],
                                  mode="lines", line=dict(color=COLORS["persistence"], dash="dot", width=1)))
-    return apply_layout(fig, f"Next {len(forecast)} step(s) from the latest candles", height, "price")
+    return apply_layout(fig, f"Next {len(forecast)} step(s) of {target_label(target)} from the latest candles", height,
+                        target_label(target))
