@@ -123,7 +123,7 @@ def skill_text(value: float | None, digits: int = 1, short: bool = False) -> str
     return f"{value:+.{digits}%}"
 
 
-def metrics_table(report: dict) -> list[dict]:
+def metrics_table(report: dict, labels: dict[str, str] | None = None) -> list[dict]:
     """Rows for a table: one per forecaster with RMSE, MAE, MAPE (None: n/a, the target has zeros),
     direction and skill vs persistence; the naive baseline chosen on validation is marked."""
     rows = []
@@ -131,7 +131,7 @@ def metrics_table(report: dict) -> list[dict]:
     for name in ("model", *(report.get("baselines") or BASELINES)):
         m = report[name]
         rows.append({
-            "forecaster": f"{name} (best naive)" if name == best else name,
+            "forecaster": (labels or {}).get(name, name) + (" (best naive)" if name == best else ""),
             "rmse": m["rmse"],
             "mae": m["mae"],
             "mape_%": m["mape"],

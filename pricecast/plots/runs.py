@@ -15,8 +15,7 @@ from pricecast.plots.figures import COLORS, LABELS, apply_layout
 
 def metrics_frame(report: Mapping) -> pd.DataFrame:
     """One row per forecaster (model and baselines) with RMSE, MAE, MAPE, direction, skill."""
-    frame = pd.DataFrame(metrics_table(dict(report)))
-    frame["forecaster"] = frame["forecaster"].map(lambda n: LABELS.get(n, n))
+    frame = pd.DataFrame(metrics_table(dict(report), LABELS))
     return frame.set_index("forecaster")
 
 
