@@ -110,6 +110,22 @@ def best_on_validation(val_report: dict, names: tuple[str, ...] | None = None) -
     return min(scored)[2] if scored else "persistence"
 
 
+def choose_on_validation(wset: WindowSet) -> tuple[str, dict[str, np.ndarray]]:
+    """The target's best naive baseline, chosen on the validation part alone (RMSE, no model needed),
+    and its (m, k) forecasts for every part: what a run falls back to when its network does not beat
+    it (the decision takes the validation forecasts; persistence for prices unless another baseline
+    is better on validation)."""
+    target = wset.spec.target
+    forecasts = {name: part_forecasts(target, wset.times, wset.target, part)
+                 for name, part in wset.parts.items() if len(part)}
+    best = "persistence"
+    if "val" in forecasts:
+        val = wset.parts["val"]
+        report = evaluate(np.asarray(val.y), forecasts["val"]["persistence"], np.asarray(val.history), forecasts["val"])
+        best = best_on_validation(report)
+    return best, {name: by_name[best] for name, by_name in forecasts.items()}
+
+
 def evaluate_parts(wset: WindowSet, predicted: dict[str, np.ndarray],
                    best: str | None = None) -> tuple[dict[str, dict], dict[str, dict[str, np.ndarray]]]:
     """Each predicted part scored against its target's naive baselines, with the best naive baseline

@@ -7,6 +7,7 @@ import pytest
 
 from pricecast.evaluation.baselines import (
     best_on_validation,
+    choose_on_validation,
     evaluate_parts,
     naive_forecasts,
     part_forecasts,
@@ -134,3 +135,14 @@ def test_part_forecasts_match_the_windows():
     f = part_forecasts("volume", wset.times, wset.target, wset.test)
     assert f["persistence"].shape == wset.test.y.shape
     assert np.array_equal(f["persistence"][:, 0], wset.test.history[:, -1])
+
+
+def test_the_fallback_baseline_is_chosen_on_validation_without_a_model():
+    candles = _daily_cycle()
+    wset = make_windows(candles, WindowSpec(n=48, k=6, features=("volume", "hour"), target="volume"))
+    name, forecasts = choose_on_validation(wset)
+    assert name == "seasonal_day" and forecasts["val"].shape == wset.val.y.shape
+    reports, naive = evaluate_parts(wset, {p: np.zeros(wset.parts[p].y.shape) for p in wset.parts})
+    assert reports["val"]["best_naive"] == name and np.array_equal(naive["test"][name], forecasts["test"])
+    prices = make_windows(make_candles(400), WindowSpec(n=10, k=3))
+    assert choose_on_validation(prices)[0] in ("persistence", "drift", "moving_average")
