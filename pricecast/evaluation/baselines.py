@@ -38,14 +38,18 @@ def day_candles(times: pd.DatetimeIndex | None) -> int | None:
 
 
 def seasonal_naive(times: pd.DatetimeIndex, series: np.ndarray, origin: np.ndarray, k: int,
-                   period: pd.Timedelta) -> np.ndarray:
+                   period: pd.Timedelta, future: pd.DatetimeIndex | None = None) -> np.ndarray:
     """(m, k): for the target at time T (the window's step h), the value at T - j * period, with the
     smallest j >= 1 that is known at the window's origin time. Looked up by time, so gaps are
-    respected; where that time is missing from the series, the last known value instead."""
+    respected; where that time is missing from the series, the last known value instead. ``future``
+    (k times after the last row): the times of a forecast beyond the series (one window, the last row)."""
     stamps = _ns(times)
     origin = np.asarray(origin, dtype=np.int64)
-    out_rows = origin[:, None] + np.arange(1, k + 1)[None, :]
-    wanted_time = stamps[np.minimum(out_rows, len(stamps) - 1)]
+    if future is not None:
+        wanted_time = _ns(future)[None, :k].repeat(len(origin), axis=0)
+    else:
+        out_rows = origin[:, None] + np.arange(1, k + 1)[None, :]
+        wanted_time = stamps[np.minimum(out_rows, len(stamps) - 1)]
     origin_time = stamps[origin][:, None]
     p = int(period.value)
     periods = np.maximum(1, -((origin_time - wanted_time) // p))  # ceil((T - origin) / period)
@@ -65,10 +69,12 @@ def ewma(history: np.ndarray, span: int) -> np.ndarray:
 
 
 def naive_forecasts(target: str, history: np.ndarray, k: int, times: pd.DatetimeIndex | None = None,
-                    series: np.ndarray | None = None, origin: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                    series: np.ndarray | None = None, origin: np.ndarray | None = None,
+                    future: pd.DatetimeIndex | None = None) -> dict[str, np.ndarray]:
     """The target's naive K-step forecasts, name -> (m, k), from each window's history (m, n) and, for
     the seasonal ones, the series with its times and each window's origin row (left out without them,
-    or on daily data). Prices keep persistence, drift and a 20-step moving average."""
+    or on daily data); ``future``: the K times after the series' end, for the next forecast.
+    Prices keep persistence, drift and a 20-step moving average."""
     history = np.asarray(history, dtype=np.float64)
     spec = get_target(target)
     if spec.is_price:
@@ -89,8 +95,17 @@ def naive_forecasts(target: str, history: np.ndarray, k: int, times: pd.Datetime
         elif name == "drift":
             out[name] = baseline_forecasts(history, k)[name]
         elif name in SEASONS and per_day and series is not None and origin is not None:
-            out[name] = seasonal_naive(times, series, origin, k, SEASONS[name])
+            out[name] = seasonal_naive(times, series, origin, k, SEASONS[name], future)
     return out
+
+
+def next_forecasts(target: str, times: pd.DatetimeIndex, series: np.ndarray, n: int,
+                   future: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """Every naive baseline's forecast of the K steps after the series' last row (each (1, K)), from
+    its last ``n`` values: what a run that falls back to a baseline forecasts next."""
+    series = np.asarray(series, dtype=np.float64)
+    last = np.array([len(series) - 1])
+    return naive_forecasts(target, series[-n:][None, :], len(future), times, series, last, future)
 
 
 def part_forecasts(target: str, times: pd.DatetimeIndex, series: np.ndarray, part: WindowPart,

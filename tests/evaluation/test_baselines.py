@@ -10,6 +10,7 @@ from pricecast.evaluation.baselines import (
     choose_on_validation,
     evaluate_parts,
     naive_forecasts,
+    next_forecasts,
     part_forecasts,
     seasonal_naive,
 )
@@ -146,3 +147,12 @@ def test_the_fallback_baseline_is_chosen_on_validation_without_a_model():
     assert reports["val"]["best_naive"] == name and np.array_equal(naive["test"][name], forecasts["test"])
     prices = make_windows(make_candles(400), WindowSpec(n=10, k=3))
     assert choose_on_validation(prices)[0] in ("persistence", "drift", "moving_average")
+
+
+def test_the_next_forecast_of_a_seasonal_baseline_reads_the_same_hour_of_the_last_day():
+    times = pd.date_range("2024-01-01", periods=24 * 3, freq="1h", tz="UTC")
+    series = np.arange(len(times), dtype=float)
+    future = pd.date_range(times[-1] + pd.Timedelta(hours=1), periods=3, freq="1h", tz="UTC")
+    got = next_forecasts("volume", times, series, 24, future)
+    assert got["seasonal_day"].tolist() == [[48.0, 49.0, 50.0]]  # 00:00..02:00 of the day before
+    assert got["persistence"].tolist() == [[71.0] * 3] and got["moving_average"][0, 0] == pytest.approx(59.5)
