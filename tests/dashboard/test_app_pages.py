@@ -427,3 +427,16 @@ def test_new_architectures_on_the_model_page_explained_with_their_own_options():
     assert at.session_state["pc_spec"].model.arch == "dlinear"
     assert "Trend window (0 = 25 or N)" in _labels(at.number_input)
     assert any(ARCH_HELP["dlinear"] in c.value for c in at.caption)
+
+
+def test_target_presets_explain_themselves_and_the_forecast_picker_names_the_target():
+    at = _app({"data": "sample:BTC-USD-1H", "preset": "btc-hourly-volume", "target": "volume",
+               "features": "volume,range,hour,weekday", "scaling": "standard", "n": "48", "k": "6"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    assert any("Trading volume rises and falls" in i.value for i in at.info)
+    forecast = next(s for s in at.selectbox if s.label == "Forecast")
+    assert forecast.value == "volume" and "range (volatility)" in forecast.options
+    forecast.set_value("range").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].window.target == "range"
