@@ -41,7 +41,7 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/quality.py`
 
 from bench._common import RESULTS, save_results  # noqa: E402
-from pricecast.backtest.pooled import fold_scores, fold_size_for, pool_folds  # noqa: E402
+from pricecast.backtest.pooled import decision_scores, fold_scores, fold_size_for, pool_folds  # noqa: E402
 from pricecast.backtest.spec import BacktestSpec  # noqa: E402
 from pricecast.backtest.walkforward import run_backtest  # noqa: E402
 from pricecast.data.quality import split_ref  # noqa: E402
@@ -191,8 +191,10 @@ def target_goals(rows: Sequence[dict]) -> list[str]:
 # ---- running ---------------------------------------------------------------------------------------
 def run_pair(preset: Preset, series: str, candles, folds: int, test_share: float, epochs_cap: int,
              floor: str = "on") -> dict:
-    """One walk-forward backtest, summarized; a failure is returned as a row with its reason. ``floor``
-    "off" trains without the persistence floor: what the trained models themselves score."""
+    """One walk-forward backtest, summarized; a failure is returned as a row with its reason. The fold
+    models are the networks; ``floor`` "on" scores what each fold's run would forecast (its network, or
+    'no change' where the fold's validation decided to fall back), "off" the networks themselves
+    (``network_ratio`` in the JSON is the networks' either way)."""
     spec = preset.spec.replace(data=f"sample:{series}")
     if floor == "off":
         spec = spec.replace(train=replace(spec.train, persistence_floor=False))
@@ -215,7 +217,9 @@ def run_pair(preset: Preset, series: str, candles, folds: int, test_share: float
     if not scores or sum(len(s.actual) for s in scores) == 0:
         return {**row, "status": "failed", "reason": "no fold produced a test forecast",
                 "seconds": time.perf_counter() - started}
-    summary = pool_folds(scores)
+    summary = pool_folds(decision_scores(result) if floor == "on" else scores)
+    summary["network_ratio"] = pool_folds(scores)["ratio"]
+    summary["folds_falling_back"] = sum(f.model_info.get("decision", "network") != "network" for f in result.folds)
     # look-ahead checks and the backtest's own verdict, kept in the JSON (only problems)
     checks = [f.message for f in problems(result.findings)
               if f.code not in ("repeats_last_price", "within_noise", "vs_persistence")]
@@ -271,8 +275,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help=f"smoke run: presets {','.join(QUICK['presets'])}, series {','.join(QUICK['series'])}, "
                              f"{QUICK['folds']} folds, {QUICK['epochs_cap']} epochs (options given still win)")
     parser.add_argument("--floor", choices=("on", "off"), default="on",
-                        help="the persistence floor (default on, as the presets train); off shows what the trained "
-                             "models themselves score")
+                        help="the fallback to 'no change' (default on, as the presets train): on scores what each "
+                             "fold's run would forecast, off the trained networks themselves")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/quality[-quick].json; the "
                                                  "Markdown table goes beside it as .md)")
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pricecast.data import synthetic
 from pricecast.data.candles import summarize
 from pricecast.data.datasets import kind_of
 from pricecast.data.quality import clean_ref, is_daily, quality_report, split_ref, when
@@ -18,6 +19,7 @@ from ui.common import HELP
 
 SOURCES = {
     "sample": "Bundled series (offline)",
+    "synthetic": "Synthetic pattern (sandbox)",
     "exchange": "Crypto exchange",
     "yahoo": "Yahoo Finance",
     "csv": "Upload a CSV file",
@@ -159,6 +161,40 @@ def _market_form(kind: str) -> None:
         st.caption(f"Press **Load** to use {common.md(ref)}. Now in use: {common.md(common.data_label(spec.data))}.")
 
 
+# The sandbox's knobs as sliders, in the recipe's order; length, timeframe and seed sit below them.
+SLIDERS = {"noise": "Noise (random shocks, % per candle)", "daily": "Daily cycle (% of the price)",
+           "weekly": "Weekly cycle (% of the price)", "trend": "Trend (% per year)",
+           "ar": "Autocorrelated returns", "regimes": "Regime switches"}
+
+
+def _synthetic_form(ref: str) -> None:
+    """Sliders that rebuild the ``synthetic:pattern?...`` reference; the series changes as they move."""
+    try:
+        values = dict(synthetic.parse_ref(split_ref(ref)[0]).values)
+    except PricecastError:  # not a synthetic ref yet (or a bad one from a link): start from the defaults
+        values = {k.name: k.default for k in synthetic.KNOBS.values()}
+    st.info("**Synthetic data**, made up by pricecast from the recipe below — not a market. Move the sliders and "
+            "watch what a network can learn: at low noise it beats “no change” easily; raise the noise until "
+            "the pattern drowns and the series behaves like real prices (a random walk).", icon=":material/science:")
+    cols = st.columns(3)
+    for i, (name, label) in enumerate(SLIDERS.items()):
+        knob = synthetic.KNOBS[name]
+        kind = int if knob.is_int else float
+        values[name] = cols[i % 3].slider(
+            label, min_value=kind(knob.lo), max_value=kind(knob.hi), value=kind(values[name]), step=kind(knob.step),
+            help=knob.help[0].upper() + knob.help[1:] + ".", key=f"data_syn_{name}")
+    c1, c2, c3 = st.columns(3)
+    timeframes = list(synthetic.TIMEFRAMES)
+    values["timeframe"] = c1.selectbox("Timeframe", timeframes, index=timeframes.index(values["timeframe"]),
+                                       help=synthetic.KNOBS["timeframe"].help.capitalize() + ".", key="data_syn_timeframe")
+    for col, name, label in ((c2, "length", "Candles"), (c3, "seed", "Seed")):
+        knob = synthetic.KNOBS[name]
+        values[name] = int(col.number_input(label, min_value=int(knob.lo), max_value=int(knob.hi),
+                                            value=int(values[name]), step=int(knob.step),
+                                            help=knob.help[0].upper() + knob.help[1:] + ".", key=f"data_syn_{name}"))
+    _use(synthetic.synthetic_ref(values))
+
+
 def _csv_form() -> None:
     uploaded = st.file_uploader("Candle CSV file", type=["csv", "txt", "gz"], help=HELP["upload"], key="data_upload")
     if uploaded is None:
@@ -276,6 +312,8 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
     base = split_ref(ref)[0]
     if kind == "sample":
         st.caption(f"Bundled with pricecast: {CATALOGUE[base.split(':', 1)[1].upper()].title}. Last candle {info['last'][:10]}.")
+    elif kind == "synthetic":
+        st.caption("Recipe: " + common.md("; ".join(synthetic.parse_ref(base).lines())) + ".")
     else:
         path = Path(cache_file) if cache_file else Path(base).expanduser()
         if path.exists():
@@ -348,6 +386,39 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
     return q
 
 
+PREDICTABILITY_HELP = (
+    "Before any training: is there something to forecast? Looked at on the training part only (the first "
+    "share of the split), for the Model page's target, N and K. A plain linear model (no network) is walked "
+    "forward through that part and scored against “no change”: if even it finds nothing, a network rarely "
+    "does. The chart shows how much each change resembles the ones before it; bars inside the dashed band "
+    "are what a random walk gives by chance.")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _judge(candles: pd.DataFrame, target: str, n: int, k: int, split: tuple[float, float, float], name: str):
+    from pricecast.evaluation.predictability import check_candles
+
+    return check_candles(candles, target, n, k, split, name=name)
+
+
+def _predictability(candles: pd.DataFrame, spec) -> None:
+    from pricecast.evaluation.predictability import evidence_lines
+    from pricecast.plots.predictability import acf_figure
+
+    window = spec.window
+    st.subheader("Can this be forecast?", help=PREDICTABILITY_HELP)
+    try:
+        result = _judge(candles, window.target, window.n, window.k, tuple(window.split), common.data_label(spec.data))
+    except PricecastError as exc:
+        st.warning(f"Cannot judge yet: {common.plain(exc)}")
+        return
+    show = {"predictable": st.success, "weak": st.info}.get(result.verdict, st.warning)
+    show(common.md(result.sentence))
+    charts.show(acf_figure(result), key="data_acf")
+    st.caption(common.md(f"{window.target}, N={window.n}, K={window.k}, {result.training_rows:,} training candles: "
+                         + "; ".join(evidence_lines(result)) + "."))
+
+
 def body() -> None:
     from pricecast.plots.figures import candles_figure
 
@@ -364,11 +435,14 @@ def body() -> None:
         name = st.selectbox("Series", names, index=names.index(now) if now in names else 0,
                             format_func=lambda n: f"{n} — {CATALOGUE[n].title}", help=HELP["sample"], key="data_sample")
         _use(CATALOGUE[name].ref)
+    elif source == "synthetic":
+        _synthetic_form(spec.data)
     elif source in ("exchange", "yahoo"):
         _market_form(source)
     else:
         _csv_form()
-        if current_source == "csv":
+        spec = state.current_spec()  # an upload just now has switched the data
+        if _source_of(spec.data) == "csv":
             st.caption(f"In use: {common.md(common.data_label(spec.data))}")
 
     spec = state.current_spec()
@@ -388,8 +462,12 @@ def body() -> None:
         st.warning(common.md(warning))
     _summary(candles, spec.data, cache_file)
     quality = _quality(candles, spec.data)
-    charts.show(candles_figure(candles, title=common.data_label(spec.data), quality=quality), key="data_candles")
-    st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon="➡️")
+    title = common.data_label(spec.data)
+    if kind_of(spec.data) == "synthetic":
+        title = f"{title} ({synthetic.LABEL}: not a market)"
+    charts.show(candles_figure(candles, title=title, quality=quality), key="data_candles")
+    _predictability(candles, spec)
+    st.page_link("pages/2_Model.py", label="Next: shape the windows and the model", icon=common.NEXT)
 
 
-common.run_page("Data", "📊", body)
+common.run_page("Data", common.ICON["Data"], body)

@@ -6,10 +6,9 @@ from dataclasses import replace
 import streamlit as st
 
 from pricecast.data.candles import CANDLE_COLUMNS
+from pricecast.models.registry import ARCHS
 from pricecast.models.spec import (
     ACTIVATIONS,
-    ARCH_HELP,
-    ARCH_LABELS,
     ARCHITECTURES,
     OPTIMIZERS,
     OUTPUT_ACTIVATIONS,
@@ -20,14 +19,11 @@ from pricecast.prep.features import PAGE_CHOICES, PAGE_HELP, collapse, expand, i
 from pricecast.prep.scaling import SCALERS
 from pricecast.prep.targets import TARGET_CHOICES, TARGETS
 from pricecast.prep.windows import WindowSpec
-from pricecast.presets import PRESETS, describe_data, origin_preset, setup_file_name
+from pricecast.presets import PRESETS, describe_data, kept_as_published, origin_preset, setup_file_name
 from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
 from ui import common, state
 from ui.common import HELP
-
-UNITS_LABELS = {"cnn": "Filters per conv layer", "mlp": "Units per hidden layer", "tcn": "Filters per block",
-                "transformer": "Width per encoder block", "nhits": "Units per block"}
 
 
 def _target_name(name: str) -> str:
@@ -46,12 +42,13 @@ def _presets():
         name = c1.selectbox("Preset", names, index=names.index(origin) if origin in names else 0,
                             format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
         preset = PRESETS[name]
-        choices = {"keep": f"Keep my data ({spec.data})", "own": f"Its data ({preset.spec.data})"}
+        choices = {"keep": f"Keep my data ({common.md(common.data_label(spec.data))})",
+                   "own": f"Its data ({preset.spec.data})"}
         if preset.live_data:
             choices["live"] = f"Its live source ({preset.live_data}, needs internet)"
-        # A tutorial preset starts on its own kind of data (bundled, offline): N=256 five-minute
-        # windows make little sense on daily stocks.
-        data_choice = c2.radio("Data", list(choices), index=1 if preset.live_data else 0, format_func=choices.get,
+        # A preset made for its kind of data starts on it (bundled, offline): N=256 five-minute windows
+        # or "4 days -> 6 hours" make little sense on daily stocks. Keeping one's data is a choice made here.
+        data_choice = c2.radio("Data", list(choices), index=0 if preset.any_data else 1, format_func=choices.get,
                                help=HELP["preset_data"], key=f"model_preset_data_{name}")
         if c3.button("Apply preset", type="primary", help="Replace the settings below with this preset's."):
             data = {"keep": spec.data, "own": preset.spec.data, "live": preset.live_data}[data_choice]
@@ -133,48 +130,63 @@ def _feature_widget(where, w: WindowSpec, v: int) -> tuple[str, ...]:
     return expand(picked)
 
 
+def _option_widgets(col, option: str, m: ModelSpec, units: tuple[int, ...], v: int) -> dict:
+    """The widget of one architecture-specific option (``models.common.OPTIONS``) -> ModelSpec changes."""
+    if option == "kernel_sizes":  # one per conv layer
+        default = m.kernel_sizes if len(m.kernel_sizes) == len(units) else (m.kernel_sizes[:1] or (3,)) * len(units)
+        return {"kernel_sizes": common.parse_int_list(col.text_input(
+            "Kernel sizes", ", ".join(map(str, default)), help=HELP["kernel_sizes"],
+            key=f"m_kernels_{v}_{len(units)}"), "Kernel sizes")}
+    if option == "strides":
+        default = m.strides if len(m.strides) == len(units) else (m.strides[:1] or (1,)) * len(units)
+        return {"strides": common.parse_int_list(col.text_input(
+            "Strides", ", ".join(map(str, default)), help=HELP["strides"], key=f"m_strides_{v}_{len(units)}"),
+            "Strides")}
+    if option == "cnn_head":
+        return {"cnn_head": col.selectbox("Output head", ["dense", "conv"], index=["dense", "conv"].index(m.cnn_head)
+                                          if m.cnn_head in ("dense", "conv") else 0, help=HELP["cnn_head"],
+                                          key=f"m_head_{v}")}
+    if option == "kernel_size":  # one for every layer
+        return {"kernel_sizes": (int(col.number_input("Kernel size", 2, _ints("kernel_sizes")[1],
+                                                      max(2, int(m.kernel_sizes[0])), help=HELP["tcn_kernel"],
+                                                      key=f"m_tcn_kernel_{v}")),)}
+    if option == "patch_len":
+        return {"patch_len": int(col.number_input("Patch length (0 = N // 8)", *_ints("patch_len"), int(m.patch_len),
+                                                  help=HELP["patch_len"], key=f"m_patch_{v}"))}
+    if option == "heads":
+        return {"heads": int(col.number_input("Attention heads", *_ints("heads"), int(m.heads), help=HELP["heads"],
+                                              key=f"m_heads_{v}"))}
+    if option == "trend_window":
+        return {"trend_window": int(col.number_input("Trend window (0 = 25 or N)", *_ints("trend_window"),
+                                                     int(m.trend_window), help=HELP["trend_window"],
+                                                     key=f"m_trend_{v}"))}
+    if option == "recurrent_dropout":
+        return {"recurrent_dropout": col.slider("Recurrent dropout", *LIMITS["recurrent_dropout"],
+                                                float(m.recurrent_dropout), 0.05, help=HELP["recurrent_dropout"],
+                                                key=f"m_rdrop_{v}")}
+    raise ValueError(f"no widget for the model option '{option}'")
+
+
 def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
     m = spec.model
     st.subheader("Network")
     c = st.columns(4)
     arch = c[0].selectbox("Architecture", list(ARCHITECTURES), index=list(ARCHITECTURES).index(m.arch),
-                          format_func=ARCH_LABELS.get, help=HELP["arch"], key=f"m_arch_{v}")
-    units_label = UNITS_LABELS.get(arch, "Units per layer")
+                          format_func=lambda a: ARCHS[a].label, help=HELP["arch"], key=f"m_arch_{v}")
+    entry = ARCHS[arch]
+    units_label = entry.units_label or "Units per layer"
     units = common.parse_int_list(c[1].text_input(units_label, ", ".join(map(str, m.units)), help=HELP["units"],
-                                                  disabled=arch == "dlinear", key=f"m_units_{v}"), units_label)
+                                                  disabled=not entry.units_label, key=f"m_units_{v}"), units_label)
     dense = common.parse_int_list(c[2].text_input("Extra dense layers", ", ".join(map(str, m.dense_units)),
                                                   help=HELP["dense_units"], key=f"m_dense_{v}"), "Extra dense layers",
                                   allow_empty=True)
     activation = c[3].selectbox("Activation", list(ACTIVATIONS), index=list(ACTIVATIONS).index(m.activation)
                                 if m.activation in ACTIVATIONS else 0, help=HELP["activation"], key=f"m_act_{v}")
-    st.caption(f"**{ARCH_LABELS[arch]}** — {ARCH_HELP[arch]}")
-    kernels, strides, head = m.kernel_sizes, m.strides, m.cnn_head
-    recurrent_dropout, patch_len, heads, trend_window = m.recurrent_dropout, m.patch_len, m.heads, m.trend_window
+    st.caption(f"**{entry.label}** — {entry.help}")
     c = st.columns(4)
-    if arch == "cnn":
-        default_k = m.kernel_sizes if len(m.kernel_sizes) == len(units) else (m.kernel_sizes[:1] or (3,)) * len(units)
-        default_s = m.strides if len(m.strides) == len(units) else (m.strides[:1] or (1,)) * len(units)
-        kernels = common.parse_int_list(c[0].text_input("Kernel sizes", ", ".join(map(str, default_k)),
-                                                        help=HELP["kernel_sizes"], key=f"m_kernels_{v}_{len(units)}"),
-                                        "Kernel sizes")
-        strides = common.parse_int_list(c[1].text_input("Strides", ", ".join(map(str, default_s)), help=HELP["strides"],
-                                                        key=f"m_strides_{v}_{len(units)}"), "Strides")
-        head = c[2].selectbox("Output head", ["dense", "conv"], index=["dense", "conv"].index(m.cnn_head)
-                              if m.cnn_head in ("dense", "conv") else 0, help=HELP["cnn_head"], key=f"m_head_{v}")
-    elif arch == "tcn":
-        kernels = (int(c[0].number_input("Kernel size", 2, _ints("kernel_sizes")[1], max(2, int(m.kernel_sizes[0])),
-                                         help=HELP["tcn_kernel"], key=f"m_tcn_kernel_{v}")),)
-    elif arch == "transformer":
-        patch_len = int(c[0].number_input("Patch length (0 = N // 8)", *_ints("patch_len"), int(m.patch_len),
-                                          help=HELP["patch_len"], key=f"m_patch_{v}"))
-        heads = int(c[1].number_input("Attention heads", *_ints("heads"), int(m.heads), help=HELP["heads"],
-                                      key=f"m_heads_{v}"))
-    elif arch == "dlinear":
-        trend_window = int(c[0].number_input("Trend window (0 = 25 or N)", *_ints("trend_window"), int(m.trend_window),
-                                             help=HELP["trend_window"], key=f"m_trend_{v}"))
-    elif arch in ("lstm", "gru"):
-        recurrent_dropout = c[0].slider("Recurrent dropout", *LIMITS["recurrent_dropout"], float(m.recurrent_dropout), 0.05,
-                                        help=HELP["recurrent_dropout"], key=f"m_rdrop_{v}")
+    options: dict = {}
+    for col, option in zip(c[:3], entry.options):  # at most three: the fourth column is the output activation
+        options.update(_option_widgets(col, option, m, units, v))
     out_act = c[3].selectbox("Output activation", list(OUTPUT_ACTIVATIONS),
                              index=list(OUTPUT_ACTIVATIONS).index(m.output_activation)
                              if m.output_activation in OUTPUT_ACTIVATIONS else 0,
@@ -195,9 +207,8 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
                                   key=f"m_reg_{v}")
     optimizer = c[3].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(m.optimizer)
                                if m.optimizer in OPTIMIZERS else 0, help=HELP["optimizer"], key=f"m_opt_{v}")
-    return m.replace(arch=arch, units=units, dense_units=dense, activation=activation, kernel_sizes=kernels,
-                     strides=strides, cnn_head=head, recurrent_dropout=recurrent_dropout, patch_len=patch_len,
-                     heads=heads, trend_window=trend_window, output_activation=out_act,
+    return m.replace(**options, arch=arch, units=units, dense_units=dense, activation=activation,
+                     output_activation=out_act,
                      dropout=dropout, post_activation=post, batch_norm=batch_norm, residual=residual, l1=l1, l2=l2,
                      regularize=tuple(regularize), optimizer=optimizer)
 
@@ -215,6 +226,14 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
     seed = c[4].number_input("Random seed", *_ints("seed"), int(t.seed), help=HELP["seed"], key=f"m_seed_{v}")
     shuffle = st.checkbox("Shuffle training examples each epoch", value=t.shuffle, help=HELP["shuffle"],
                           key=f"m_shuffle_{v}")
+    f = st.columns([3, 1])
+    floor = f[0].toggle("Fall back to 'no change' when the network does not beat it on validation",
+                        value=t.persistence_floor, help=HELP["persistence_floor"], key=f"m_floor_{v}")
+    floor_p = f[1].number_input("…needed p below", *LIMITS["floor_p"], float(t.floor_p), 0.01, format="%.2f",
+                                disabled=not floor, help=HELP["floor_p"], key=f"m_floor_p_{v}")
+    f[0].caption("Why: most price series are close to a random walk, where a trained network often only adds noise "
+                 "to 'no change'; the fallback keeps the forecast you use honest, while the network's own forecast "
+                 "is still trained, scored and drawn.")
     with st.expander("Speed options"):
         s = st.columns(4)
         scale_lr = s[0].checkbox("Scale the learning rate with the batch", value=t.base_batch_size > 0,
@@ -228,7 +247,7 @@ def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, 
     return model.replace(learning_rate=float(lr)), replace(
         t, batch_size=int(batch), epochs=int(epochs), patience=int(patience), seed=int(seed), shuffle=shuffle,
         base_batch_size=int(base) if scale_lr else 0, jit_compile=True if xla else None,
-        mixed_precision=bool(mixed))
+        mixed_precision=bool(mixed), persistence_floor=bool(floor), floor_p=float(floor_p))
 
 
 def _check(spec: RunSpec) -> None:
@@ -240,7 +259,7 @@ def _check(spec: RunSpec) -> None:
     try:
         validate_spec(spec)
     except SpecError as exc:
-        st.error(f"This setup cannot train yet: {common.plain(exc)}", icon="🛑")
+        st.error(f"This setup cannot train yet: {common.plain(exc)}", icon=":material/block:")
         return
     params = count_params(spec.model, spec.window.n, spec.window.k, len(spec.window.features))
     candles, error = state.load_current()
@@ -250,7 +269,7 @@ def _check(spec: RunSpec) -> None:
     try:
         prep = prepare(spec, candles)
     except ValueError as exc:  # window / scaling / too-few-examples errors say what to change
-        st.error(f"Not ready to train — {common.plain(exc)}", icon="🛑")
+        st.error(f"Not ready to train — {common.plain(exc)}", icon=":material/block:")
         return
     counts = prep.counts
     w = spec.window
@@ -258,10 +277,13 @@ def _check(spec: RunSpec) -> None:
         f"Ready to train: each example is **{w.n} past candle(s)** of {', '.join(w.features)} → the **next {w.k} "
         f"{w.target}** value(s). Examples — training **{counts.train:,}**, validation **{counts.val:,}**, "
         f"test **{counts.test:,}**. Network: **{params:,} parameters**.",
-        icon="✅",
+        icon=":material/check_circle:",
     )
+    tutorial = kept_as_published(spec)
     for warning in counts.warnings:
-        st.warning(warning, icon="⚠️")
+        if tutorial:  # a faithful copy warns about itself: say that this is the tutorial's setup, on purpose
+            warning = f"This is the tutorial's own setup, kept as it was ({tutorial}). On this data: {warning}"
+        st.warning(common.md(warning), icon=":material/warning:")
     if params > 20 * max(counts.train, 1):
         st.warning("The network has far more parameters than there are training examples: expect overfitting "
                    "(validation loss rising). Use fewer units, more dropout, or more data.")
@@ -332,7 +354,7 @@ def body() -> None:
     _check(spec)
     _summary_button(spec)
     _yaml(spec)
-    st.page_link("pages/3_Train.py", label="Next: train it", icon="➡️")
+    st.page_link("pages/3_Train.py", label="Next: train it", icon=common.NEXT)
 
 
-common.run_page("Model", "🧠", body)
+common.run_page("Model", common.ICON["Model"], body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.jobs.dashboard import registry, tune_for_dashboard
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
@@ -13,7 +14,6 @@ from ui.common import HELP
 POLL_SECONDS = 1.0
 CHART_EVERY = "pc_train_chart_every"  # seconds between chart redraws the charts fragment was made with
 POLLING = "pc_train_polling"
-FIGS = "pc_train_figs"  # (job id, version, step) -> the figures drawn last, reused while nothing changed
 
 
 def _start(spec) -> None:
@@ -31,7 +31,8 @@ def _start(spec) -> None:
     tuned = tune_for_dashboard(spec)
     try:
         job = registry().submit(state.session_id(), "train", {"spec": tuned.to_dict()}, candles=candles,
-                                label=spec.data, context=_val_context(prep), executor=state.executor())
+                                label=spec.data, context=_val_context(prep), executor=state.executor(),
+                                owner=state.owner_token())
     except JobError as exc:
         st.error(common.plain(exc))
         return
@@ -55,6 +56,8 @@ def _progress_text(snap: JobSnapshot) -> str:
         return f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
     parts = [f"Epoch {min(snap.epoch + (1 if snap.state == 'running' else 0), snap.epochs or 1)}/{snap.epochs or '?'}"
              if snap.epochs else "Loading TensorFlow …"]
+    if snap.state == "done" and snap.epochs and 0 < snap.epoch < snap.epochs:
+        parts[0] += " (ended by early stopping: the validation loss stopped improving)"
     if snap.state == "running" and snap.batches and snap.batch:
         parts.append(f"batch {snap.batch}/{snap.batches}")
     if snap.state == "running" and snap.eta is not None:
@@ -66,27 +69,26 @@ def _progress_text(snap: JobSnapshot) -> str:
     return " · ".join(parts)
 
 
-def _figures(job: Job, snap: JobSnapshot, step: int):
-    """The two live figures, rebuilt only when the job reported something new."""
+def _figures(job: Job, snap: JobSnapshot, step: int) -> tuple[str, str | None]:
+    """The two live figures as JSON, built once per new event for every tab and rerun that shows them."""
     from pricecast.plots.figures import live_val_figure, loss_figure
 
-    key = (job.id, snap.version, step)
-    cached = st.session_state.get(FIGS)
-    if cached and cached[0] == key:
-        return cached[1], cached[2]
-    best = None
-    if len(snap.history) and snap.history["val_loss"].notna().any():
-        best = int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
-    loss = loss_figure(snap.history, snap.batch_losses, best)
-    val = None
-    if job.context is not None:
+    def loss():
+        best = None
+        if len(snap.history) and snap.history["val_loss"].notna().any():
+            best = int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
+        return loss_figure(snap.history, snap.batch_losses, best)
+
+    def val():
         times, actual, persistence = job.context
         pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
         target = ((job.task.payload.get("spec") or {}).get("window") or {}).get("target", "close")
-        val = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step,
-                              target=target)
-    st.session_state[FIGS] = (key, loss, val)
-    return loss, val
+        return live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step,
+                               target=target)
+
+    loss_json = charts.SHARED.json((job.id, snap.version, "loss"), loss)
+    val_json = charts.SHARED.json((job.id, snap.version, "val", step), val) if job.context is not None else None
+    return loss_json, val_json
 
 
 def chart_every(snap: JobSnapshot) -> float | None:
@@ -99,6 +101,13 @@ def chart_every(snap: JobSnapshot) -> float | None:
     if not snap.epoch or snap.eta is None:
         return 2.0
     return min(10.0, max(2.0, (snap.elapsed + snap.eta) / 20))
+
+
+def _pace(snap: JobSnapshot) -> float | None:
+    """:func:`chart_every`, slowed down when many tabs watch live charts (the server's redraw budget
+    is shared: :data:`ui.charts.LIVE`)."""
+    every = chart_every(snap)
+    return None if every is None else charts.LIVE.every(every, state.session_id())
 
 
 def _job_and_snapshot(job_id: str):
@@ -115,7 +124,7 @@ def _status(job_id: str) -> None:
         # The run just ended: rerun the whole page so the buttons, charts and summary update.
         st.session_state.pop(POLLING, None)
         st.rerun()
-    every, made_with = chart_every(snap), st.session_state.get(CHART_EVERY)
+    every, made_with = _pace(snap), st.session_state.get(CHART_EVERY)
     if every and made_with and not 0.67 < every / made_with < 1.5:
         st.rerun()  # the run's length is known now: the charts fragment gets its new pace
     label = {"running": "Training", "done": "Finished", "stopped": "Stopped (best weights kept)",
@@ -143,15 +152,20 @@ def _charts(job_id: str) -> None:
             kw = {"horizontal": True} if k <= 12 else {}
             step = pick("Steps ahead shown", list(range(1, k + 1)), key="train_step", **kw,
                         help="Which of the K forecast steps to draw: 1 = the next candle, K = the furthest.")
+    if snap.finished:
+        charts.LIVE.done(state.session_id())
+    else:
+        charts.LIVE.watching(state.session_id(), st.session_state.get(CHART_EVERY) or 2.0)
     loss, val = _figures(job, snap, step)
     with c1:
-        charts.show(loss, key="train_loss")
-        st.caption(HELP["loss_curve"])
+        charts.show_json(loss, key="train_loss")
+        residual = (job.task.payload.get("spec") or {}).get("model", {}).get("residual", False)
+        st.caption(HELP["loss_curve"] + (" " + HELP["loss_curve_residual"] if residual else ""))
     with c2:
         if val is None:
             st.info("No validation part: give it a share on the Model page to watch forecasts on unseen data.")
         else:
-            charts.show(val, key="train_val")
+            charts.show_json(val, key="train_val")
             st.caption(HELP["live_val"])
     if snap.finished and snap.result is not None:
         _final(snap)
@@ -161,17 +175,18 @@ def _final(snap: JobSnapshot) -> None:
     m = snap.result.metrics
     test = m.get("test") or {}
     c = st.columns(4)
-    c[0].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss; its weights are kept.")
-    c[1].metric("Test error (RMSE)", common.fmt_num(test.get("rmse")),
-                help="Typical size of the model's forecast error on the test part, in the units of what it "
+    own = test.get("network") or test
+    c[0].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss; the "
+                "network keeps its weights.")
+    c[1].metric("Network test error (RMSE)", common.fmt_num(own.get("rmse")),
+                help="Typical size of the network's own forecast error on the test part, in the units of what it "
                      "forecasts (price, volume, ...).")
     c[2].metric("Persistence error", common.fmt_num(test.get("persistence_rmse")),
-                help="The same for 'the value stays at its last value' (no change).")
-    c[3].metric("Skill vs persistence", common.fmt_pct(test.get("skill")),
-                help="Above 0: the model beats persistence on the test part. Below 0: it is worse than doing nothing.")
-    if (m.get("persistence_floor") or {}).get("note"):
-        st.caption(common.md(m["persistence_floor"]["note"]))
-    st.page_link("pages/4_Results.py", label="See the results", icon="🎯")
+                help="The same for 'the last value stays' (no change).")
+    c[3].metric("Network skill vs persistence", common.fmt_pct(own.get("skill")),
+                help="Above 0: the network beats persistence on the test part. Below 0: it is worse than doing "
+                     "nothing.")
+    st.page_link("pages/4_Results.py", label="See the results", icon=common.ICON["Results"])
 
 
 def _where() -> None:
@@ -212,6 +227,7 @@ def body() -> None:
     st.title("Train")
     st.caption("Step 3 of 4 — training runs in its own process: it keeps going while you look at other pages, "
                "and a reloaded tab finds it again.")
+    state.keep_owner_cookie()  # so that this browser, reloaded, can take its training back
     spec = state.current_spec()
     jobs = registry()
     jobs.prewarm()  # a worker loads TensorFlow now, so pressing Train starts at once
@@ -223,7 +239,8 @@ def body() -> None:
                 + (f" · preset *{common.md(spec.preset)}*" if spec.preset else ""))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     if c1.button("Train", type="primary", disabled=active is not None, key="train_start",
-                 help="Start training this setup. You can leave this page; come back to watch."):
+                 help="Start training this setup. You can leave this page; come back to watch.") \
+            or (state.training_requested() and active is None):  # a one-click story on Home
         _start(spec)
     if c2.button("Stop", disabled=active is None, key="train_stop",
                  help="End training after the current batch; the best weights seen so far are kept."):
@@ -240,6 +257,9 @@ def body() -> None:
         st.info("Press **Train** to start. The loss curves and the forecasts on validation data appear here, "
                 "updated after every epoch.")
         return
+    done = registry().snapshot(shown)
+    if done.finished and done.result is not None and (said := decision_sentence(done.result.metrics)):
+        st.markdown(common.md(said))
     if shown.task.payload.get("spec") != tune_for_dashboard(spec).to_dict():
         s = shown.task.payload.get("spec") or {}
         st.caption(f"Showing the latest run ({common.md(common.data_label(shown.label))}, N={s.get('window', {}).get('n')}, "
@@ -247,10 +267,10 @@ def body() -> None:
     running = not shown.finished
     if running:
         st.session_state[POLLING] = shown.id
-    every = chart_every(registry().snapshot(shown))
+    every = _pace(registry().snapshot(shown))
     st.session_state[CHART_EVERY] = every
     st.fragment(run_every=POLL_SECONDS if running else None)(_status)(shown.id)
     st.fragment(run_every=every)(_charts)(shown.id)
 
 
-common.run_page("Train", "🏋️", body)
+common.run_page("Train", common.ICON["Train"], body)

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.evaluation.baselines import LABELS
+from pricecast.evaluation.decision import decision_of
+from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.prep.targets import get_target, target_label
 from pricecast.training.runs import list_runs, load_run
 from ui import charts, common, state
@@ -34,7 +36,7 @@ def _choose() -> str | None:
         rows.insert(0, {"run": "experiment trial: " + Path(current).name, "run_dir": current})
     if not rows:
         st.info("No runs yet. Train a model first.")
-        st.page_link("pages/3_Train.py", label="Go to Train", icon="🏋️")
+        st.page_link("pages/3_Train.py", label="Go to Train", icon=common.ICON["Train"])
         return None
     session = set(state.session_run_dirs())
     dirs = [r["run_dir"] for r in rows]
@@ -71,8 +73,11 @@ def _actual_vs_predicted(run) -> None:
     if not parts:
         st.info("Pick at least one part.")
         return
+    decision = decision_of(run.metrics)
     charts.show(actual_vs_predicted_figure(run.predictions, parts, step, baselines, run.metrics.get("sizes"),
-                                           target=run.spec.window.target), key="res_avp")
+                                           network_label=_network_label(run), used=decision and decision.choice,
+                                           target=run.spec.window.target),
+                key="res_avp")
 
 
 def _paths(run) -> None:
@@ -92,7 +97,8 @@ def _paths(run) -> None:
     chosen = c2.multiselect("Forecast origins", list(origins_all), default=default, format_func=labels.get,
                             key=f"res_paths_origins_{part}_{count}",
                             help="The last known candle of each forecast; the red path is the model's K steps from there.")
-    charts.show(forecast_paths_figure(preds, part, chosen or default), key="res_paths")
+    charts.show(forecast_paths_figure(preds, part, chosen or default, network_label=_network_label(run)),
+                key="res_paths")
 
 
 def _metrics(run) -> None:
@@ -111,19 +117,24 @@ def _metrics(run) -> None:
             "mape_%": st.column_config.NumberColumn("MAPE %", help="Mean absolute error as a % of the actual value; "
                                                     "empty (n/a) where an actual value is 0, e.g. an hour without trades.",
                                                     format="%.3f"),
-            "direction": st.column_config.NumberColumn(
-                "Direction hit rate", help="How often the forecast moved the right way (up/down).", format="percent"),
+            "direction": st.column_config.TextColumn(
+                "Direction hit rate", help="How often the forecast moved the right way (up/down); n/a for a forecast "
+                                           "that never moves, such as persistence."),
+            "used": st.column_config.TextColumn(
+                "Used", help="The forecast this run uses (Next K, predict): the network's, or the naive one it "
+                             "fell back to because the network did not beat it on validation."),
             "skill_vs_persistence": st.column_config.NumberColumn(
                 "Skill vs persistence", help="1 − RMSE / persistence RMSE: above 0 beats 'no change'.", format="percent"),
         })
-    skill = report.get("skill")
+    skill = (report.get("network") or report).get("skill")
     if skill is not None and skill == skill:
         verdict = "beats" if skill > 0 else "does not beat"
+        why = f" {report['range_note']}" if skill <= 0 and report.get("range_note") else ""  # the cause, when known
         (st.success if skill > 0 else st.warning)(
-            f"On the {PART_NAMES[part].lower()} part the model of {target_label(run.spec.window.target)} "
-            f"**{verdict}** persistence (skill {skill:+.1%}, {report['windows']:,} forecasts)."
+            f"On the {PART_NAMES[part].lower()} part the network forecasting {target_label(run.spec.window.target)} "
+            f"**{verdict}** persistence (skill {skill:+.1%}, {report['windows']:,} forecasts).{common.md(why)}"
             + (f" Against the best naive forecast chosen on validation, {LABELS.get(report['best_naive'])}: "
-               f"{common.fmt_pct(report.get('skill_vs_best_naive'))}."
+               f"{common.fmt_pct((report.get('network') or report).get('skill_vs_best_naive'))}."
                if report.get("best_naive", "persistence") != "persistence" else ""))
     elif report.get("persistence_rmse") == 0:
         from pricecast.evaluation.metrics import NO_MOVEMENT
@@ -133,11 +144,16 @@ def _metrics(run) -> None:
         charts.show(skill_per_step_figure(report), key="res_skill_steps")
     c = st.columns(4)
     c[0].metric("Epochs run", m.get("epochs_run", "–"))
-    c[1].metric("Best epoch", m.get("best_epoch", "–"))
+    c[1].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss: the "
+                "network's weights are that epoch's.")
     c[2].metric("Parameters", f"{m.get('params', 0):,}")
     c[3].metric("Training time", common.fmt_seconds(m.get("train_seconds")))
-    st.caption(f"Device: {common.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else "")
-               + (f" · {common.md(m['persistence_floor']['note'])}" if (m.get("persistence_floor") or {}).get("note") else ""))
+    st.caption(f"Device: {common.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
+
+
+def _network_label(run) -> str | None:
+    decision = decision_of(run.metrics)
+    return decision.network_label() if decision is not None else None
 
 
 def _next(run) -> None:
@@ -156,22 +172,24 @@ def _next(run) -> None:
     if forecast is None or not len(forecast):
         st.info("This run has no saved forecast.")
         return
-    charts.show(next_forecast_figure(candles, forecast, run.spec.window.target), key="res_next")
+    charts.show(next_forecast_figure(candles, forecast, run.spec.window.target, network_label=_network_label(run)),
+                key="res_next")
     st.dataframe(forecast, hide_index=True, column_config={
         "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm", help="When each forecast step falls."),
         "step": st.column_config.NumberColumn("Step", help="How many candles ahead."),
-        "predicted": st.column_config.NumberColumn("Model", format="%.6g", help="The model's forecast."),
+        "predicted": st.column_config.NumberColumn("Forecast used", format="%.6g",
+                                                   help="The forecast this run uses: the network's, or the naive "
+                                                        "baseline it fell back to where the network did not beat it "
+                                                        "on validation."),
+        "network": st.column_config.NumberColumn("Network", format="%.6g", help="The network's own forecast."),
         "persistence": st.column_config.NumberColumn("Persistence", format="%.6g", help="'The last value stays' (no change)."),
     })
     st.caption("A forecast, not a promise: compare the test part's skill before trusting it.")
 
 
 def _backtest(run) -> None:
-    try:
-        from ui import backtest_panel
-    except ImportError:
-        st.info("The walk-forward backtest is not available in this version.")
-        return
+    from ui import backtest_panel
+
     candles = None
     try:
         candles = state.candles_of(run.spec.data)
@@ -196,6 +214,8 @@ def body() -> None:
     st.markdown(f"**{common.md(common.data_label(s.data))}** · N={s.window.n} → K={s.window.k} · "
                 f"{common.md(s.model.arch.upper())} {', '.join(map(str, s.model.units))} · scaling {common.md(s.scaling)}"
                 + (f" · preset *{common.md(s.preset)}*" if s.preset else ""))
+    if said := decision_sentence(run.metrics):
+        st.markdown(common.md(said))
     for warning in run.metrics.get("warnings") or []:
         st.warning(common.md(warning))
     # Lazy tabs: only the open one runs and is drawn (each holds charts; the last two load the data).
@@ -207,4 +227,4 @@ def body() -> None:
                 common.guard(lambda view=view: view(run))
 
 
-common.run_page("Results", "🎯", body)
+common.run_page("Results", common.ICON["Results"], body)

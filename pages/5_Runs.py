@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.data.datasets import display_name
-from pricecast.training.runs import delete_run, list_runs
+from pricecast.training.runs import delete_run, scan_runs
 from ui import charts, common, state
 
 
@@ -81,10 +81,13 @@ def body() -> None:
 
     st.title("Runs")
     st.caption("Every run saved on this computer, newest first. Runs trained in this browser tab are ticked.")
-    rows = list_runs()
+    listing = scan_runs()
+    for note in listing.notes:
+        st.warning(common.md(note))
+    rows = listing.rows
     if not rows:
         st.info("No runs yet. Train a model first.")
-        st.page_link("pages/3_Train.py", label="Go to Train", icon="🏋️")
+        st.page_link("pages/3_Train.py", label="Go to Train", icon=common.ICON["Train"])
         return
     session = set(state.session_run_dirs())
     frame = _table(rows, session)
@@ -93,8 +96,8 @@ def body() -> None:
     st.dataframe(
         frame, hide_index=True, width="stretch",
         # The verdict (skill and the two RMSEs) right after what was trained, so it is never scrolled off.
-        column_order=["this tab", "time", "preset", "data", "skill", "test_rmse", "persistence_rmse", "arch", "n", "k",
-                      "params", "epochs", "seconds", "best_val_loss"],
+        column_order=["this tab", "time", "preset", "data", "skill", "test_rmse", "persistence_rmse", "decision",
+                      "decision_p", "arch", "n", "k", "params", "epochs", "seconds", "best_val_loss"],
         column_config={
             "this tab": st.column_config.CheckboxColumn("Tab", help="Trained in this browser tab.", width="small"),
             "time": st.column_config.DatetimeColumn("Trained", format="MM-DD HH:mm", help="When the run finished (UTC)."),
@@ -107,12 +110,20 @@ def body() -> None:
             "epochs": st.column_config.NumberColumn("Epochs", width="small"),
             "seconds": st.column_config.NumberColumn("Seconds", format="%.1f", help="Training time.", width="small"),
             "best_val_loss": st.column_config.NumberColumn("Best val loss", format="%.3g", help="Lowest validation loss (scaled units)."),
-            "test_rmse": st.column_config.NumberColumn("Test RMSE", format="%.4g", help="Model error on the test part, in price units."),
+            "test_rmse": st.column_config.NumberColumn("Network test RMSE", format="%.4g",
+                                                       help="The network's own error on the test part, in price units "
+                                                            "(also where the run uses 'no change' instead)."),
+            "decision": st.column_config.TextColumn(
+                "Uses", help="The forecast the run uses: its network, or 'no change' (persistence) where the network "
+                             "did not beat it on validation."),
+            "decision_p": st.column_config.NumberColumn(
+                "p (val)", format="%.2g", help="Paired-test p of the network's gain over 'no change' on validation "
+                                               "(times the epochs it was picked from); below 0.05: the network is used."),
             "persistence_rmse": st.column_config.NumberColumn(
                 "Persistence RMSE", format="%.4g", help="Error of 'no change' on the same part."),
             "skill": st.column_config.NumberColumn(
                 "Skill", format="%+.1f%%",
-                help="1 − test RMSE / persistence RMSE, in %: above 0 beats persistence on the test part."),
+                help="The network's 1 − test RMSE / persistence RMSE, in %: above 0 beats persistence on the test part."),
         })
     labels = {r["run_dir"]: run_label(r) for r in rows}
     dirs = [r["run_dir"] for r in rows]
@@ -141,4 +152,4 @@ def body() -> None:
     _delete(chosen)
 
 
-common.run_page("Runs", "🗂️", body)
+common.run_page("Runs", common.ICON["Runs"], body)

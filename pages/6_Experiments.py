@@ -7,9 +7,9 @@ import os
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from pricecast.experiments.presets import SETUP_PRESETS, default_name, experiment_presets, scale
+from pricecast.experiments.presets import CUSTOM, SETUP_PRESETS, build_experiment, experiment_presets
 from pricecast.experiments.running import default_workers
-from pricecast.experiments.spec import ExperimentError, ExperimentSpec, grid, parse_values, validate
+from pricecast.experiments.spec import ExperimentError, ExperimentSpec, parse_values, validate
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
 from pricecast.jobs.dashboard import registry
@@ -22,7 +22,7 @@ MODES = {
     "all-architectures": "All architectures on your current data",
     "bias-regularizers": "Seed: bias regularizers (LSTM, L1/L2 on the bias)",
     "architectures": "Seed: architectures (its CNNs, LSTM, GRU; the others at defaults)",
-    "custom": "My setup, with one or two settings varied",
+    CUSTOM: "My setup, with one or two settings varied",
 }
 VARY_FIELDS = {
     "Architecture": ("arch", "lstm, gru"),
@@ -61,25 +61,10 @@ def _rows(ref: str, since: str | None, until: str | None) -> int:
 
 def _build_experiment(mode: str, size: float, data: str, since: str | None, until: str | None, axes: dict,
                       repeats: int | None, epochs: int | None, name: str) -> ExperimentSpec:
-    from dataclasses import replace
-
-    if mode == "custom":
-        base, _ = _current_setup()
-        exp = ExperimentSpec(name=name or "my-setup", base=base.replace(data=data), variations=grid(axes),
-                                repeats=3, title="My setup: " + ", ".join(axes), since=since, until=until)
-    elif mode in SETUP_PRESETS:
-        base, _ = _current_setup()
-        exp = SETUP_PRESETS[mode](base.replace(data=data)).replace(since=since, until=until)
-    else:
-        preset = experiment_presets()[mode].spec
-        exp = preset.replace(base=preset.base.replace(data=data), since=since, until=until)
-    rows = _rows(exp.base.data, exp.since, exp.until) if size < 1.0 else None
-    exp = scale(exp, size, rows)
-    if repeats:
-        exp = exp.replace(repeats=int(repeats))
-    if epochs:
-        exp = exp.replace(base=exp.base.replace(train=replace(exp.base.train, epochs=int(epochs))))
-    return exp.replace(name=name.strip() or default_name(mode, exp, size))
+    base, _ = _current_setup()
+    return build_experiment(mode, base=base, axes=axes, size=size, data=data, since=since, until=until,
+                            repeats=repeats, epochs=epochs, name=name.strip() or None,
+                            rows=lambda exp: _rows(exp.base.data, exp.since, exp.until))
 
 
 def setup_form() -> None:
@@ -89,7 +74,7 @@ def setup_form() -> None:
                          "pages with settings you choose to compare.")
     axes: dict = {}
     spec, (since, until) = _current_setup()
-    if mode == "custom":
+    if mode == CUSTOM:
         st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
                    f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {common.md(common.data_label(spec.data))}.")
         chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
@@ -223,9 +208,12 @@ def _progress(job_id: str) -> None:
     snap = registry().snapshot(job)
     # The results below are drawn by the full page run, not by this fragment: redraw the page each time
     # a training finishes, or they would still say "No finished trainings yet" at 7 of 8 done.
-    seen = "exp_seen_done_" + job.id
-    if len(snap.trials) != st.session_state.setdefault(seen, len(snap.trials)):
-        st.session_state[seen] = len(snap.trials)
+    # One key each for the latest job only (a key per job id would pile up over a long session).
+    seen = st.session_state.get("exp_seen_done")
+    if seen is None or seen[0] != job.id:
+        st.session_state["exp_seen_done"] = (job.id, len(snap.trials))
+    elif seen[1] != len(snap.trials):
+        st.session_state["exp_seen_done"] = (job.id, len(snap.trials))
         st.rerun(scope="app")
     if snap.state in ("running", "queued"):
         if snap.state == "queued":
@@ -242,9 +230,9 @@ def _progress(job_id: str) -> None:
         if st.button("Stop", key="exp_stop", help="Stop after the trainings running now; run it again to continue."):
             job.stop()
         return
-    if not st.session_state.get("exp_shown_" + job.id):
+    if st.session_state.get("exp_shown") != job.id:
         # The job finished since the last full run: redraw the page so the results appear.
-        st.session_state["exp_shown_" + job.id] = True
+        st.session_state["exp_shown"] = job.id
         st.rerun()
     if snap.state == "error":
         st.error(snap.error)
@@ -288,6 +276,8 @@ def results_panel() -> None:
     formats = {c: "{:.4g}" for c in table.select_dtypes("float").columns} | {
         "Skill vs persistence (mean)": "{:+.1%}", "Parameters": "{:,.0f}"}
     st.table(table.style.hide(axis="index").format({c: f for c, f in formats.items() if c in table}, na_rep="–"))
+    st.caption("Scores are each setting's networks' own, also where a run falls back to 'no change' because its "
+               "network did not beat it on validation (Decision: = persistence); such a setting is never crowned.")
     # Lazy tabs: only the open one runs and is drawn.
     t1, t2, t3, t4 = st.tabs(["Test error per setting", "RMSE / persistence", "Loss curves", "Every training"],
                              key="exp_tab", on_change="rerun")
@@ -309,8 +299,8 @@ def results_panel() -> None:
             charts.show(loss_curves_figure(exp.records, column, order), key="exp_curves")
     if t4.open:
         with t4:
-            cols = ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "best_val_loss", "epochs_run",
-                    "train_seconds", "run_dir", "error"]
+            cols = ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "decision", "decision_p",
+                    "best_val_loss", "epochs_run", "train_seconds", "run_dir", "error"]
             st.dataframe(frame[cols], hide_index=True, width="stretch")
             ok = frame[(frame["status"] == "ok") & frame["run_dir"].notna()]  # walk-forward trials keep no run
             if len(ok):
@@ -353,4 +343,4 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-common.run_page("Experiments", "🧪", body)
+common.run_page("Experiments", common.ICON["Experiments"], body)

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from pricecast.backtest.spec import BacktestSpec
 from pricecast.errors import PricecastError
 from pricecast.field_meta import KEY
 from pricecast.models.spec import ModelSpec
@@ -28,12 +29,14 @@ SPLIT_LIMITS: tuple[tuple[float, float], tuple[float, float]] = ((0.05, 0.95), (
 _KINDS: dict[str, str] = {
     "int": "int", "float": "float", "bool": "bool", "str": "str", "bool | None": "optbool",
     "tuple[int, ...]": "ints", "tuple[str, ...]": "strs", "tuple[float, float, float]": "floats",
+    "tuple[float, ...]": "fractions",
 }
 _YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _EXPECTS: dict[str, str] = {
     "int": "a whole number", "float": "a number", "bool": "a yes/no value (1 or 0)", "optbool": "1, 0 or auto",
     "ints": "a comma-separated list of whole numbers (e.g. 32,16)",
     "floats": "three comma-separated shares that add up to 1 (e.g. 0.7,0.15,0.15)",
+    "fractions": "comma-separated shares between 0 and 1, or percentages (e.g. 0.8,0.95 or 80,95)",
 }
 
 
@@ -61,7 +64,7 @@ class Field:
 
     @property
     def is_list(self) -> bool:
-        return self.kind in ("ints", "floats", "strs")
+        return self.kind in ("ints", "floats", "strs", "fractions")
 
     def expects(self) -> str:
         if self.kind in _EXPECTS:
@@ -97,13 +100,15 @@ class Field:
                 return float(text)
             elif self.is_list:
                 items = [t.strip() for t in text.split(",") if t.strip()]
+                if self.kind == "fractions":  # "80,95" and "0.8,0.95" both work
+                    return tuple(v / 100.0 if v > 1 else v for v in map(float, items))
                 cast = {"ints": int, "floats": float, "strs": str}[self.kind]
                 return tuple(cast(t) for t in items)
             else:
                 return text
         except (ValueError, OverflowError):
             pass
-        raise SpecError(f"{self.name}: '{text}' is not {self.expects()}")
+        raise SpecError(f"{self.name}: '{_clip(text)}' is not {self.expects()}")
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` can never work for this setting (None: it may). Combinations (a CNN head
@@ -112,13 +117,15 @@ class Field:
         if self.choices is not None:
             bad = [str(v) for v in items if v not in self.choices]
             if bad:
-                return f"'{', '.join(bad)}' is not one of {_shown(self.choices)}"
+                return f"'{_clip(', '.join(bad))}' is not one of {_shown(self.choices)}"
             if self.is_list and len(set(items)) != len(items):
                 return "choose each value once"
         if self.is_list and len(items) < self.min_items:
             return "needs at least one value"
         if self.kind == "floats":
             return _split_problem(items)
+        if self.kind == "fractions" and any(not 0.0 < v < 1.0 for v in items):
+            return f"each must lie between 0 and 1 (got {format_value(items)})"
         if self.kind == "optbool" and value not in (None, True, False):
             return "must be 1, 0 or auto"
         if self.kind in ("int", "float", "ints"):
@@ -171,6 +178,11 @@ def _split_problem(shares: tuple) -> str | None:
     return None
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    """A value quoted in a message, cut short: a message never repeats a whole hostile input."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _shown(choices: tuple[str, ...]) -> str:
     return ", ".join(c or "(none)" for c in choices)
 
@@ -193,7 +205,8 @@ def format_value(value: Any) -> str:
 
 
 
-def _fields_of(cls: type, section: str) -> list[Field]:
+def fields_of(cls: type, section: str) -> list[Field]:
+    """The described fields of one spec dataclass (nested sections are catalogued on their own)."""
     out = []
     defaults = cls()
     for f in fields(cls):
@@ -214,7 +227,7 @@ def _fields_of(cls: type, section: str) -> list[Field]:
 
 def _catalogue() -> dict[str, Field]:
     out: dict[str, Field] = {}
-    for f in _fields_of(RunSpec, "") + [f for s, cls in SECTIONS.items() for f in _fields_of(cls, s)]:
+    for f in fields_of(RunSpec, "") + [f for s, cls in SECTIONS.items() for f in fields_of(cls, s)]:
         if f.name in out:  # flat names keep links and --vary short; a clash would make them ambiguous
             raise AssertionError(f"setting name clash: {f.name}")
         out[f.name] = f
@@ -222,6 +235,8 @@ def _catalogue() -> dict[str, Field]:
 
 
 FIELDS: dict[str, Field] = _catalogue()
+# A walk-forward backtest's own settings (``backtest``'s options, the Results page's backtest tab).
+BACKTEST_FIELDS: dict[str, Field] = {f.name: f for f in fields_of(BacktestSpec, "backtest")}
 
 
 def field_named(key: str) -> Field:
@@ -236,11 +251,7 @@ def field_named(key: str) -> Field:
 def parse_overrides(texts: Mapping[str, Any]) -> dict[str, Any]:
     """``{"units": "64,32", "model.dropout": "0.2"}`` -> ``{"units": (64, 32), "dropout": 0.2}``, each
     value checked (:class:`SpecError` names the first bad one)."""
-    out = {}
-    for key, text in texts.items():
-        f = field_named(str(key))
-        out[f.name] = f.parse(text)
-    return out
+    return {field_named(str(key)).name: field_named(str(key)).parse(text) for key, text in texts.items()}
 
 
 def with_overrides(spec: RunSpec, overrides: Mapping[str, Any]) -> RunSpec:
@@ -259,8 +270,8 @@ def with_overrides(spec: RunSpec, overrides: Mapping[str, Any]) -> RunSpec:
 _DEST = "setting_"
 
 
-def cli_fields() -> list[Field]:
-    return [f for f in FIELDS.values() if f.flag is not None]
+def cli_fields(table: Mapping[str, Field] | None = None) -> list[Field]:
+    return [f for f in (FIELDS if table is None else table).values() if f.flag is not None]
 
 
 def _argparse_type(f: Field):
@@ -275,23 +286,26 @@ def _argparse_type(f: Field):
 
 
 def add_spec_options(parser: argparse.ArgumentParser, own: Collection[str] = (),
-                     title: str = "setup options (override the preset's)") -> None:
-    """The window, model and training options (every CLI setting of the catalogue), each
-    overriding the preset when given. ``own``: settings the command defines itself with the same
-    flag but its own meaning (``experiment --seed`` is the first repeat's seed)."""
+                     title: str = "setup options (override the preset's)",
+                     table: Mapping[str, Field] | None = None, only: Collection[str] = ()) -> None:
+    """The window, model and training options (every CLI setting of the catalogue, or of ``table``
+    such as :data:`BACKTEST_FIELDS`), each overriding the preset (or the spec's default) when given.
+    ``own``: settings the command defines itself with the same flag but its own meaning
+    (``experiment --seed`` is the first repeat's seed). ``only``: just these settings (``data show``
+    takes the window's)."""
     group = parser.add_argument_group(title)
-    for f in cli_fields():
-        if f.name in own:
+    for f in cli_fields(table):
+        if f.name in own or (only and f.name not in only):
             continue
         if f.kind in ("bool", "optbool"):
-            group.add_argument(f.flag, dest=_DEST + f.name, action=argparse.BooleanOptionalAction, default=None,
-                               help=f.cli_help())
+            group.add_argument(f.flag, dest=_DEST + f.section + f.name, action=argparse.BooleanOptionalAction,
+                               default=None, help=f.cli_help())
         else:
-            group.add_argument(f.flag, dest=_DEST + f.name, type=_argparse_type(f), default=None,
+            group.add_argument(f.flag, dest=_DEST + f.section + f.name, type=_argparse_type(f), default=None,
                                metavar=f.cli_choices() or f.name.upper(), help=f.cli_help())
 
 
-def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line (by :func:`add_spec_options`)."""
-    return {f.name: getattr(args, _DEST + f.name) for f in cli_fields()
-            if getattr(args, _DEST + f.name, None) is not None}
+def overrides_from_args(args: argparse.Namespace, table: Mapping[str, Field] | None = None) -> dict[str, Any]:
+    """The settings given on the command line (by :func:`add_spec_options` with the same ``table``)."""
+    return {f.name: getattr(args, _DEST + f.section + f.name) for f in cli_fields(table)
+            if getattr(args, _DEST + f.section + f.name, None) is not None}

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 from pricecast.data.quality import split_ref
 from pricecast.data.samples import CATALOGUE
+from pricecast.errors import PricecastError
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
+
+
+class PresetError(PricecastError):
+    """A preset name that does not exist, with the names that do."""
+
 
 OHLC = ("open", "high", "low", "close")
 OHLCV = ("open", "high", "low", "volume", "close")
@@ -29,6 +35,7 @@ class Preset:
     source: str  # which tutorial, and what differs from it
     spec: RunSpec
     live_data: str = ""  # the tutorial's own live source (needs network), when spec.data is a bundled stand-in
+    any_data: bool = False  # made for any series (the default): applying it keeps the user's data unless asked
     why: str = ""  # one plain sentence on what it shows, for the Model page (the target presets)
 
 
@@ -73,6 +80,7 @@ _PRESETS: list[Preset] = [
             train=TrainSpec(epochs=15, batch_size=64, patience=4),
             preset="default",
         ),
+        any_data=True,
     ),
     *[
         _seed_btc(f"seed-cnn-{n}-{'leaky' if a == 'leaky_relu' else 'relu'}",
@@ -228,7 +236,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}
 def get_preset(name: str) -> Preset:
     preset = PRESETS.get(name)
     if preset is None:
-        raise KeyError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+        raise PresetError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
     return preset
 
 
@@ -255,6 +263,16 @@ def preset_label(spec: RunSpec) -> str:
         return spec.preset
     same = spec.replace(data=preset.spec.data, preset=preset.name) == preset.spec
     return preset.name if same else f"custom (from {preset.name})"
+
+
+def kept_as_published(spec: RunSpec) -> str:
+    """For a setup that is still a tutorial's preset, unedited: what the tutorial did, in a few words
+    (its source line up to the first ';'), so advice about the setup can say it is the tutorial's on
+    purpose. ``""`` for any other setup."""
+    preset = PRESETS.get(spec.preset)
+    if preset is None or preset.any_data or not preset.source.startswith("tutorial"):
+        return ""
+    return preset.source.split(";", 1)[0]
 
 
 def labelled(spec: RunSpec) -> RunSpec:

@@ -18,7 +18,8 @@ import yaml
 
 from pricecast.catalogue import FIELDS, SECTIONS, SPLIT_LIMITS, Field, SpecError, format_value
 from pricecast.models.checks import check_model
-from pricecast.models.spec import ModelSpec, ModelSpecError
+from pricecast.models.common import ModelSpecError
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowError, WindowSpec
 from pricecast.presets import PRESETS, origin_preset
 from pricecast.specs import RunSpec, TrainSpec
@@ -201,25 +202,59 @@ def spec_to_yaml(spec: RunSpec) -> str:
     return header + yaml.safe_dump(spec_to_dict(spec), sort_keys=False, default_flow_style=None)
 
 
+# A setup written by spec_to_yaml is well under 2 KB; anything near these is not a setup.
+MAX_YAML_CHARS = 64_000
+MAX_YAML_ITEMS = 100
+
+
+class _SetupLoader(yaml.SafeLoader):
+    """``safe_load`` without aliases: ``*a`` repeats a node, so nested aliases expand a few hundred
+    bytes into gigabytes (an "alias bomb"). A setup never needs them; refusing them at the first
+    one costs nothing, before any expansion."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]  # PyYAML's own signature
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise SpecError(f"the setup file uses a YAML alias (*name, line {mark.line + 1}); write each "
+                            "value out instead: a setup file has no use for anchors and aliases")
+        return super().compose_node(parent, index)
+
+
+def _check_sizes(node: Any, where: str) -> None:
+    """Refuse lists longer than any setting takes, so no error message joins thousands of items."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_sizes(value, f"{where}.{key}" if where else str(key)[:40])
+    elif isinstance(node, list):
+        if len(node) > MAX_YAML_ITEMS:
+            raise SpecError(f"{where}: {len(node):,} values; a setting takes at most {MAX_YAML_ITEMS}")
+        for value in node:
+            _check_sizes(value, where)
+
+
 def spec_from_yaml(text: str | bytes, validate: bool = True) -> RunSpec:
     """Read a setup written by :func:`spec_to_yaml` (or by hand). Unknown keys are errors, so a
-    typo never silently falls back to a default."""
+    typo never silently falls back to a default. Aliases, files over :data:`MAX_YAML_CHARS` and
+    lists over :data:`MAX_YAML_ITEMS` are refused (a setup is small; those are attacks or accidents)."""
+    if len(text) > MAX_YAML_CHARS:
+        raise SpecError(f"the setup file is {len(text):,} bytes; a setup is at most {MAX_YAML_CHARS:,}")
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise SpecError("the setup file is not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SetupLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1})" if where is not None else ""
         raise SpecError(f"the setup file is not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise SpecError("the setup file must hold a mapping with data, window, model, train")
+    _check_sizes(data, "")
     unknown = [k for k in data if k not in TOP_LEVEL and k not in SECTIONS]
     if unknown:
-        raise SpecError(f"unknown key(s) {', '.join(map(str, unknown))}; expected {', '.join(TOP_LEVEL + tuple(SECTIONS))}")
+        raise SpecError(f"unknown key(s) {_short(', '.join(map(str, unknown)))}; expected {', '.join(TOP_LEVEL + tuple(SECTIONS))}")
     values: dict[str, Any] = {}
     for section, cls in SECTIONS.items():
         part = data.get(section) or {}
@@ -228,7 +263,7 @@ def spec_from_yaml(text: str | bytes, validate: bool = True) -> RunSpec:
         known = {f.name for f in fields(cls)}
         bad = [k for k in part if k not in known]
         if bad:
-            raise SpecError(f"{section}: unknown setting(s) {', '.join(map(str, bad))}; known: {', '.join(sorted(known))}")
+            raise SpecError(f"{section}: unknown setting(s) {_short(', '.join(map(str, bad)))}; known: {', '.join(sorted(known))}")
         for key, value in part.items():
             if value is not None:  # an empty entry keeps the default
                 # Through the text parser, so YAML and links accept and reject the same things.
@@ -240,3 +275,7 @@ def spec_from_yaml(text: str | bytes, validate: bool = True) -> RunSpec:
     if validate:
         validate_spec(spec)
     return spec
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -45,16 +45,16 @@ class TrainSpec:
     # > 0: linear scaling rule, learning rate x batch_size / base_batch_size
     base_batch_size: int = setting(0, limits=(0, 65536), at_least=0,
                                    help="scale the learning rate by batch size / this (linear scaling rule); 0 = off")
-    # With residual output the model starts as "no change"; scored on validation, that start is the
-    # first candidate for the best weights, so training that does not help ends as persistence.
-    persistence_floor: bool = setting(True, help="keep 'no change' (persistence) when no epoch beats it on "
-                                                 "validation (residual models)")
-    # A best epoch that beats the floor on validation by a hair is noise that usually loses on new data:
-    # it replaces the floor only when a paired test on the validation windows says the gain is real
+    # The network always keeps its own best-validation weights; this decides which forecast the run
+    # uses: the network's, or 'no change' when the network does not beat it on validation by more than noise.
+    persistence_floor: bool = setting(True, help="fall back to 'no change' (persistence) when the network does not "
+                                                 "beat it on validation; the network's own forecast is kept and shown")
+    # A best epoch that beats persistence on validation by a hair is noise that usually loses on new data:
+    # the network is used only when a paired test on the validation windows says the gain is real
     # (the p-value times the epochs it was picked from, as the best of them was chosen on those windows).
     floor_p: float = setting(0.05, limits=(0.0, 1.0),
-                             help="with the persistence floor: the trained model replaces 'no change' only if it beats "
-                                  "it on validation with a paired-test p below this (1 = any gain counts)")
+                             help="with the fallback on: the network is used only if it beats 'no change' on "
+                                  "validation with a paired-test p below this (1 = any gain counts)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,7 +14,7 @@ from pricecast.specs import RunSpec
 COMMANDS = (("train",), ("backtest",), ("experiment", "run"))
 # Options a command defines itself with its own meaning: backtest --epochs (0 = the preset's) and
 # experiment --seed (the first repeat's seed).
-OWN = {(("backtest",), "epochs"), (("experiment", "run"), "seed")}
+OWN = {(("experiment", "run"), "seed")}
 
 
 def _subparser(path: tuple[str, ...]) -> argparse.ArgumentParser:
@@ -52,11 +52,10 @@ def test_backtest_and_experiment_options_reach_the_spec():
     from pricecast.cli.experiment import _experiment_from_args
 
     args = build_parser().parse_args(["backtest", "--arch", "mlp", "--units", "8,4", "--l2", "0.01", "--n", "12",
-                                      "--epochs", "0", "--seed", "3"])
+                                      "--epochs", "2", "--seed", "3"])
     spec = backtest_spec(args)
-    assert (spec.model.arch, spec.model.units, spec.model.l2, spec.window.n, spec.train.seed) == (
-        "mlp", (8, 4), 0.01, 12, 3)
-    assert args.epochs == 0  # the backtest's own --epochs: keep the preset's
+    assert (spec.model.arch, spec.model.units, spec.model.l2, spec.window.n, spec.train.seed, spec.train.epochs) == (
+        "mlp", (8, 4), 0.01, 12, 3, 2)  # one --epochs: the setup's, which the backtest's models train for
     args = build_parser().parse_args(["experiment", "run", "--vary", "units=4,6", "--arch", "mlp", "--dropout", "0.1",
                                       "--epochs", "2", "--seed", "5"])
     exp = _experiment_from_args(args)
@@ -156,3 +155,19 @@ def test_every_setting_round_trips_through_link_yaml_and_cli(name):
             continue
         args = build_parser().parse_args([*path, *argv])
         assert overrides_from_args(args) == {name: value}, path
+
+
+def test_backtest_settings_come_from_the_catalogue():
+    """BacktestSpec's fields are described once: the CLI options, their checks and defaults follow."""
+    from pricecast.backtest.spec import BacktestSpec
+    from pricecast.catalogue import BACKTEST_FIELDS, overrides_from_args
+
+    args = build_parser().parse_args(["backtest", "--folds", "3", "--fold-size", "40", "--window", "rolling",
+                                      "--levels", "80,95", "--no-relative", "--val-share", "0.2"])
+    bt = BacktestSpec(**overrides_from_args(args, BACKTEST_FIELDS))
+    assert (bt.folds, bt.fold_size, bt.window, bt.levels, bt.relative, bt.val_share) == (
+        3, 40, "rolling", (0.8, 0.95), False, 0.2)
+    assert BacktestSpec(**overrides_from_args(build_parser().parse_args(["backtest"]), BACKTEST_FIELDS)) == BacktestSpec()
+    assert "epochs" not in {f.name for f in cli_fields(BACKTEST_FIELDS)}  # the setup's --epochs is the one
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["backtest", "--levels", "1.5,-2"])

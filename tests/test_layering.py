@@ -57,42 +57,53 @@ ALLOWED: dict[str, set[str]] = {
     "data.csv_import": {"data.candles", "data.csv_bytes", "data.csv_numbers"},
     "data.uploads": {"paths"},
     "data.market": {"data.candles", "paths"},
-    "data.datasets": {"data.candles", "data.csv_import", "data.market", "data.quality", "data.samples", "data.uploads"},
+    "data.synthetic": {"data.candles"},
+    "data.datasets": {"data.candles", "data.csv_import", "data.market", "data.quality", "data.samples", "data.synthetic",
+                      "data.uploads"},
     "field_meta": set(),
     "prep.features": {"data.candles"},
     "prep.windows": {"data.candles", "field_meta", "prep.features", "prep.targets"},
     "models.spec": {"field_meta"},
+    "models.common": set(),
+    "models.registry": set(),
     "models.checks": set(),
     "models.parts": set(),
     **{f"models.{family}": set() for family in ("classic", "tcn", "transformer", "nhits", "dlinear")},
     "models.builders": set(),
     "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
-    "catalogue": {"field_meta", "models.spec", "prep.windows", "specs"},
+    "catalogue": {"backtest.spec", "field_meta", "models.spec", "prep.windows", "specs"},
     "presets": {"data.quality", "data.samples", "models.spec", "prep.windows", "specs"},
-    "spec_io": {"catalogue", "data.candles", "models.checks", "models.spec", "prep.scaling", "prep.windows",
+    "stories": {"catalogue", "presets", "specs"},
+    "spec_io": {"catalogue", "data.candles", "models.checks", "models.common", "models.spec", "prep.scaling", "prep.windows",
                 "presets", "specs"},
     "training.feeding": {"prep.scaling", "prep.windows"},
-    "training.fitting": {"evaluation.leakage", "evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
+    "training.fitting": {"evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
                          "training.backend", "training.callbacks", "training.feeding"},
     "evaluation.recursive": {"prep.scaling", "prep.windows"},
     "plots.figures": {"evaluation.baselines", "prep.targets"},
     "plots.runs": {"evaluation.metrics"},
+    "plots.predictability": {"evaluation.predictability"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
-    "training.runs": {"data.datasets", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
-    "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.baselines", "evaluation.leakage",
-                          "prep.features",
-                          "prep.targets",
-                          "models.checks", "prep.scaling", "prep.windows", "specs", "training.backend",
+    "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
+    "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.baselines", "evaluation.decision",
+                          "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics", "prep.features",
+                          "prep.targets", "models.checks", "prep.scaling", "prep.windows", "specs", "training.backend",
                           "training.callbacks", "training.fitting", "training.runs", "training.types"},
-    "training.predicting": {"evaluation.baselines", "prep.windows", "training.fitting", "training.pipeline",
+    "training.predicting": {"evaluation.baselines", "evaluation.decision", "evaluation.metrics", "prep.windows",
+                            "training.fitting", "training.pipeline",
                             "training.types"},
     "training.controls": {"evaluation.leakage", "prep.windows", "specs", "training.fitting", "training.pipeline",
                           "training.types"},
     # judging trains nothing: evaluation never imports training
     "evaluation.leakage": {"evaluation.baselines", "evaluation.metrics", "prep.features", "prep.scaling", "prep.targets",
                            "prep.windows"},
-    "backtest.spec": set(),
+    "evaluation.predictability": {"evaluation.leakage", "prep.windows"},
+    # which forecast a run uses (network or a naive fallback), decided on validation
+    "evaluation.decision": {"evaluation.leakage", "evaluation.metrics"},
+    "backtest.spec": {"field_meta"},
+    "backtest.control": {"backtest.result", "backtest.spec", "backtest.walkforward", "evaluation.leakage", "specs",
+                         "training.controls"},
     "backtest.store": {"backtest.spec", "paths", "prep.features", "specs", "training.backend", "training.fitting"},
     "backtest.result": {"backtest.spec", "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics",
                         "evaluation.uncertainty", "specs", "training.fitting"},
@@ -101,7 +112,8 @@ ALLOWED: dict[str, set[str]] = {
                        "prep.scaling", "prep.windows",
                        "training.fitting"},
     "backtest.walkforward": {"backtest.folds", "backtest.result", "backtest.spec", "backtest.store", "data.datasets",
-                             "evaluation.recursive", "evaluation.uncertainty", "models.checks", "prep.scaling",
+                             "evaluation.baselines", "evaluation.decision", "evaluation.recursive",
+                             "evaluation.uncertainty", "models.checks", "prep.scaling",
                              "prep.windows", "specs", "training.fitting"},
     "backtest.pooled": {"backtest.result", "evaluation.leakage"},
     "plots.backtest": {"backtest.result", "evaluation.metrics"},
@@ -109,7 +121,8 @@ ALLOWED: dict[str, set[str]] = {
     "experiments.spec": {"catalogue", "models.checks", "models.spec", "specs"},
     "experiments.stats": {"experiments.spec"},
     "experiments.candles": {"data.datasets", "experiments.spec", "training.pipeline"},
-    "experiments.architectures": {"experiments.spec", "models.checks", "models.spec", "prep.windows", "presets", "specs"},
+    "experiments.architectures": {"experiments.spec", "models.checks", "models.registry", "models.spec", "prep.windows",
+                                  "presets", "specs"},
     "experiments.presets": {"catalogue", "experiments.architectures", "experiments.candles", "experiments.spec",
                             "models.spec", "presets", "specs"},
     "experiments.storage": {"experiments.spec", "experiments.stats", "paths", "training.runs"},
@@ -122,9 +135,8 @@ ALLOWED: dict[str, set[str]] = {
     "plots.experiments": {"experiments.stats"},
     # the machinery knows nothing of what jobs do; tasks, the dashboard's own kinds, reach training
     "jobs": {"spawning", "specs"},
-    "jobs.tasks": {"backtest.result", "backtest.walkforward", "evaluation.leakage", "experiments.running",
-                   "models.builders", "paths", "specs", "training.backend", "training.callbacks", "training.controls",
-                   "training.feeding", "training.pipeline", "training.runs"},
+    "jobs.tasks": {"backtest.control", "experiments.running", "models.builders", "paths", "specs", "training.backend",
+                   "training.callbacks", "training.feeding", "training.pipeline", "training.runs"},
     "cli.main": {"*"},
     "cli.common": {"*"},
     "cli.data": {"*"},
@@ -157,11 +169,11 @@ MODULES: dict[str, Path] = {_name(p): p for p in sorted(PKG.rglob("*.py"))}
 
 
 class Import:
-    def __init__(self, module: str, line: int, target: str, top: bool) -> None:
+    def __init__(self, module: str, line: int, target: str, top: bool | None) -> None:
         self.module, self.line, self.target, self.top = module, line, target, top
 
     def __repr__(self) -> str:
-        where = "module level" if self.top else "inside a function"
+        where = {True: "module level", False: "inside a function", None: "for type checking only"}[self.top]
         return f"{self.module or 'pricecast'} -> {self.target} (line {self.line}, {where})"
 
 
@@ -175,31 +187,33 @@ def _owner(target: str) -> str | None:
     return name
 
 
-def _imports(module: str, path: Path) -> list[tuple[int, str, bool]]:
+def _from_targets(node: ast.ImportFrom, package: list[str]) -> list[str]:
+    """What ``from X import a, b`` imports: the submodules a, b where they are modules, else X."""
+    if node.level:
+        here = ["pricecast", *(p for p in package if p)]
+        base = here[: len(here) - (node.level - 1)]
+        target = ".".join(base + ([node.module] if node.module else []))
+    else:
+        target = node.module or ""
+    rel = target.removeprefix("pricecast").lstrip(".")
+    # `from . import cache` imports the module pricecast.data.market.cache, not only the package
+    subs = [f"{target}.{a.name}" for a in node.names if f"{rel}.{a.name}".lstrip(".") in MODULES]
+    return subs if target.startswith("pricecast") and len(subs) == len(node.names) else [target]
+
+
+def _imports(module: str, path: Path) -> list[tuple[int, str, bool | None]]:
     """(line, absolute dotted target, module level?) for every import in the file, also the ones
-    inside functions, ``if TYPE_CHECKING:`` blocks counted as not executed, and
+    inside functions, ``if TYPE_CHECKING:`` blocks as None (never executed: no cycle, still layered), and
     ``__import__("pricecast.x")`` with a constant name."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-    found: list[tuple[int, str, bool]] = []
+    found: list[tuple[int, str, bool | None]] = []
 
-    def visit(node: ast.AST, top: bool) -> None:
+    def visit(node: ast.AST, top: bool | None) -> None:
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name, top) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                here = ["pricecast", *(p for p in package if p)]
-                base = here[: len(here) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            rel = target.removeprefix("pricecast").lstrip(".")
-            # `from . import cache` imports the module pricecast.data.market.cache, not only the package
-            subs = [f"{target}.{a.name}" for a in node.names if f"{rel}.{a.name}".lstrip(".") in MODULES]
-            if target.startswith("pricecast") and len(subs) == len(node.names):
-                found.extend((node.lineno, s, top) for s in subs)
-            else:
-                found.append((node.lineno, target, top))
+            found.extend((node.lineno, target, top) for target in _from_targets(node, package))
         elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("__import__", "importlib.import_module"):
             arg = node.args[0] if node.args else None
             name = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else DYNAMIC
@@ -207,8 +221,8 @@ def _imports(module: str, path: Path) -> list[tuple[int, str, bool]]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             top = False
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.body:
-                visit(child, False)
+            for child in node.body:  # for type checkers only: never runs, so it closes no cycle
+                visit(child, None)
             for child in node.orelse:
                 visit(child, top)
             return
@@ -243,7 +257,7 @@ def _edges(module_level_only: bool) -> dict[str, set[str]]:
     submodule always loads its package first, which is no cycle)."""
     graph: dict[str, set[str]] = {m: set() for m in MODULES}
     for imp in IMPORTS:
-        if module_level_only and not imp.top:
+        if imp.top is None or (module_level_only and not imp.top):
             continue
         if imp.target != "pricecast" and not imp.target.startswith("pricecast."):
             continue

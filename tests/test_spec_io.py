@@ -81,3 +81,32 @@ def test_hand_written_yaml_fills_in_defaults():
     spec = spec_from_yaml("data: sample:IBM\nwindow: {n: 12, k: 2}\nmodel: {arch: lstm, units: [16, 8]}\n")
     assert spec.data == "sample:IBM" and spec.window.n == 12 and spec.model.units == (16, 8)
     assert spec.train == RunSpec().train
+
+
+def _alias_bomb(depth: int) -> str:
+    """The issue's YAML: each level a list of nine aliases of the level below (9**depth items)."""
+    names = "abcdefghi"
+    levels = ["&a [x, x, x, x, x, x, x, x, x]"]
+    levels += [f"&{names[i]} [" + ", ".join([f"*{names[i - 1]}"] * 9) + "]" for i in range(1, depth)]
+    return "window: {features: [" + ", ".join(levels) + "]}\n"
+
+
+@pytest.mark.parametrize("depth", [4, 9])
+def test_yaml_aliases_are_refused_before_they_expand(depth):
+    # depth 9 is the issue's 345-byte file that took the server down (minutes, >15 GB); depth 4
+    # expanded to 6,561 items and an error message joining them all
+    bomb = _alias_bomb(depth)
+    assert len(bomb) < 400
+    with pytest.raises(SpecError, match="YAML alias") as err:
+        spec_from_yaml(bomb)
+    assert len(str(err.value)) < 300
+
+
+def test_yaml_long_lists_and_values_give_short_messages():
+    with pytest.raises(SpecError, match="5,000 values; a setting takes at most 100"):
+        spec_from_yaml("window: {features: [" + ", ".join(["close"] * 5000) + "]}\n")
+    with pytest.raises(SpecError) as err:
+        spec_from_yaml("window: {features: " + "x" * 50_000 + "}\n")
+    assert "is not one of" in str(err.value) and len(str(err.value)) < 400
+    with pytest.raises(SpecError, match="a setup is at most"):
+        spec_from_yaml("# " + "x" * 70_000 + "\n")

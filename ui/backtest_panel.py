@@ -16,7 +16,7 @@ import streamlit as st
 
 from pricecast.backtest.result import BacktestResult
 from pricecast.backtest.spec import BacktestSpec
-from pricecast.backtest.store import data_fingerprint, spec_hash
+from pricecast.backtest.store import data_key, spec_hash
 from pricecast.jobs.dashboard import registry
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
@@ -107,7 +107,7 @@ def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:
         st.error(str(exc))
         return
     key = spec_hash({"spec": spec.to_dict(), "bt": bt.to_dict(), "shuffled": shuffled,
-                     "data": data_fingerprint(candles, tuple(dict.fromkeys((*spec.window.features, spec.window.target))))})
+                     "data": data_key(spec, candles)})
     job = registry().latest(state.session_id(), "backtest")
     running = job is not None and not job.finished
     b1, b2, _ = st.columns([1, 1, 4])

@@ -15,6 +15,10 @@ live chart that is sent again each second is updated in place, not rebuilt).
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -100,4 +104,75 @@ def figure_json(fig: go.Figure) -> str:
 
 def show(fig: go.Figure, key: str) -> None:
     """Draw ``fig`` where the page is, full width. ``key`` keeps the chart (and its zoom) across reruns."""
-    _component(data=figure_json(fig), key=key, width="stretch", height="content")
+    show_json(figure_json(fig), key)
+
+
+def show_json(data: str, key: str) -> None:
+    """Draw a figure already turned into JSON (:func:`figure_json`, e.g. through :data:`SHARED`)."""
+    _component(data=data, key=key, width="stretch", height="content")
+
+
+class SharedFigures:
+    """Figure JSON built once per key in this server process and shared by every session and rerun
+    that asks for the same key (a live chart: the job and its event count). Building it (Plotly's
+    validation and ``to_json``) was a fifth of the server's CPU with a few tabs watching trainings."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.builds = 0
+
+    def json(self, key: Hashable, build: Callable[[], go.Figure]) -> str:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        data = figure_json(build())  # outside the lock: two sessions may build the same one once each
+        with self._lock:
+            self.builds += 1
+            self._items[key] = data
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return data
+
+
+SHARED = SharedFigures()
+
+
+class LiveBudget:
+    """Live-chart redraws counted across every session of this server, not per session: each redraw
+    costs the server, and here also the browsers, CPU time that trainings on the same cores would
+    otherwise have. With ``per_second`` redraws a second for all of them together, a session's charts
+    are redrawn every ``watchers / per_second`` seconds at the least."""
+
+    def __init__(self, per_second: float = 1.0) -> None:
+        self.per_second = per_second
+        self._seen: dict[str, tuple[float, float]] = {}  # session -> (last redraw, its interval)
+        self._lock = threading.Lock()
+
+    def watching(self, session: str, every: float) -> None:
+        """``session`` redrew its live charts now, and will again in ``every`` seconds."""
+        with self._lock:
+            self._seen[session] = (time.monotonic(), every)
+
+    def done(self, session: str) -> None:
+        with self._lock:
+            self._seen.pop(session, None)
+
+    def watchers(self) -> int:
+        """Sessions redrawing live charts (seen within twice their interval, plus a few seconds)."""
+        now = time.monotonic()
+        with self._lock:
+            gone = [s for s, (seen, every) in self._seen.items() if now - seen > 2 * every + 5]
+            for session in gone:
+                del self._seen[session]
+            return len(self._seen)
+
+    def every(self, wanted: float, session: str | None = None) -> float:
+        """Seconds between one session's redraws: what it wants, or longer when many sessions watch."""
+        others = self.watchers() - (1 if session is not None and session in self._seen else 0)
+        return max(wanted, (others + 1) / self.per_second)
+
+
+LIVE = LiveBudget()

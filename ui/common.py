@@ -6,6 +6,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
@@ -18,15 +19,18 @@ log = logging.getLogger("pricecast.ui")
 
 # The pages, in order: (script, title, icon). app.py routes with them and every page's sidebar links
 # to them, so the menu is the same whether a visit starts at the home page or at a deep link.
+# Icons are Streamlit's Material Symbols (its own font): emoji are empty boxes without an emoji font.
 PAGES: tuple[tuple[str, str, str], ...] = (
-    ("pages/0_Home.py", "Home", "📈"),
-    ("pages/1_Data.py", "Data", "📊"),
-    ("pages/2_Model.py", "Model", "🧠"),
-    ("pages/3_Train.py", "Train", "🏋️"),
-    ("pages/4_Results.py", "Results", "🎯"),
-    ("pages/5_Runs.py", "Runs", "🗂️"),
-    ("pages/6_Experiments.py", "Experiments", "🧪"),
+    ("pages/0_Home.py", "Home", ":material/home:"),
+    ("pages/1_Data.py", "Data", ":material/database:"),
+    ("pages/2_Model.py", "Model", ":material/neurology:"),
+    ("pages/3_Train.py", "Train", ":material/model_training:"),
+    ("pages/4_Results.py", "Results", ":material/insights:"),
+    ("pages/5_Runs.py", "Runs", ":material/folder_open:"),
+    ("pages/6_Experiments.py", "Experiments", ":material/science:"),
 )
+ICON = {title: icon for _, title, icon in PAGES}  # a page's icon, for links to it
+NEXT = ":material/arrow_forward:"  # "Next: ..." links
 
 HELP: dict[str, str] = {
     "source": "Where the price history comes from. The bundled series work offline; exchanges and Yahoo "
@@ -95,6 +99,11 @@ HELP: dict[str, str] = {
     "patience": "Early stopping: stop when the validation loss has not improved for this many epochs, and keep "
                 "the best weights. 0 = always run all epochs.",
     "seed": "Fixes the random start so the same setup gives the same result.",
+    "persistence_floor": "On: when the trained network does not beat 'no change' (persistence) on the validation "
+                         "part by more than noise (a paired test), the run uses 'no change' as its forecast. The "
+                         "network is kept and shown either way. Off: the run always uses the network.",
+    "floor_p": "How sure the paired test must be before the network replaces 'no change': its p-value (times the "
+               "epochs the best one was picked from) must be below this. 1 = any gain on validation counts.",
     "shuffle": "Mix the order of training examples every epoch (recommended).",
     "base_batch_size": "Train with a bigger batch (faster) and raise the learning rate in proportion: with the "
                        "batch size tuned for 32 and a batch of 128, the learning rate is multiplied by 4. "
@@ -109,11 +118,13 @@ HELP: dict[str, str] = {
                    "(needs an internet connection the first time); 'Keep my data' leaves the data you chose.",
     "yaml_upload": "Load a setup saved earlier with 'Download setup'.",
     "loss_curve": "Usually both curves fall. If the validation loss (orange) rises while the training loss (blue) "
-                  "keeps falling, the model is memorising the training data: that is overfitting. Flat curves "
-                  "from the first epoch on are normal with 'Predict the change' (the default): "
-                  "the model starts at 'no change' (persistence), and prices move almost at random, so there is "
-                  "little left to learn. Judge it by its skill on the Results page, not by the slope. A flat "
+                  "keeps falling, the model is memorising the training data: that is overfitting. A flat "
                   "training loss far above the validation loss can also mean a too-small learning rate.",
+    # Only where the run predicts the change (residual output): without it, flat curves are not expected.
+    "loss_curve_residual": "Flat curves from the first epoch on are normal with 'Predict the change' (on in this "
+                           "run): the model starts at 'no change' (persistence), and prices move almost at random, "
+                           "so there is little left to learn. Judge it by its skill on the Results page, not by "
+                           "the slope.",
     "live_val": "The model's forecasts on validation data it does not train on, redrawn as training goes (after "
                 "every epoch when epochs are slow; every few seconds when they are fast, so drawing costs the "
                 "run nothing) and after the last epoch. "
@@ -163,21 +174,46 @@ def _job_status() -> None:
     from pricecast.jobs.dashboard import registry
 
     jobs = registry()
-    for job in jobs.jobs(state.session_id())[-3:]:
-        snap = jobs.snapshot(job)
-        what = {"train": "Training", "backtest": "Backtest", "experiment": "Experiment"}.get(snap.kind)
-        if what is None:
-            continue
+    for snap in sidebar_jobs([jobs.snapshot(job) for job in jobs.jobs(state.session_id())]):
+        what = JOB_WORDS[snap.kind]
         if snap.state == "queued":
-            st.info(f"{what}: waiting, number {snap.queue_position} in the queue", icon="⏳")
+            st.info(f"{what}: waiting, number {snap.queue_position} in the queue", icon=":material/hourglass_top:")
         elif snap.state == "running":
             detail = (f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}" if snap.kind == "train" and snap.epochs
                       else f"{snap.progress:.0%}")
-            st.info(f"{what}: {detail}", icon="⏳")
-        elif snap.ended is not None and snap.ended > time.time() - 300:  # recent news only
-            icon, text = {"done": ("✅", "finished"), "stopped": ("⏹️", "stopped, best weights kept"),
-                          "error": ("⚠️", "failed")}[snap.state]
-            st.caption(f"{icon} {what} {text}")
+            st.info(f"{what}: {detail}", icon=":material/hourglass_top:")
+        else:
+            icon, text = {"done": (":material/check_circle:", "finished"),
+                          "stopped": (":material/stop_circle:", "stopped, best weights kept"),
+                          "error": (":material/error:", "failed")}[snap.state]
+            st.caption(f"{icon} {what} {text}: {md(job_name(snap))}")
+
+
+JOB_WORDS = {"train": "Training", "backtest": "Backtest", "experiment": "Experiment"}  # those the sidebar shows
+NEWS_SECONDS = 300  # a job that ended longer ago is no news
+
+
+def sidebar_jobs(snaps: list, now: float | None = None) -> list:
+    """What the sidebar lists: every waiting or running job, and of those that ended in the last
+    :data:`NEWS_SECONDS` only the latest per kind (three finished trainings were once listed as three
+    identical "Training finished" lines, none saying which run)."""
+    now = time.time() if now is None else now
+    shown = [s for s in snaps if s.kind in JOB_WORDS]
+    ended = {}
+    for snap in shown:
+        if snap.state in ("done", "stopped", "error") and snap.ended is not None and snap.ended > now - NEWS_SECONDS:
+            if snap.kind not in ended or snap.ended >= ended[snap.kind].ended:
+                ended[snap.kind] = snap
+    return [s for s in shown if s.state in ("queued", "running") or ended.get(s.kind) is s]
+
+
+def job_name(snap) -> str:
+    """A finished job by name: a training by its run folder's name (as on Results and Runs), other jobs by
+    their data."""
+    run_dir = getattr(snap.result, "run_dir", None)
+    if snap.kind == "train" and run_dir:
+        return Path(run_dir).name
+    return data_label(snap.label) if snap.label else snap.id
 
 
 def quick_job(kind: str, payload: dict, candles=None, what: str = "Working", timeout: float = 300.0):

@@ -9,6 +9,8 @@ parameters when the user switches pages.
 """
 from __future__ import annotations
 
+import re
+import secrets
 import uuid
 from pathlib import Path
 
@@ -27,17 +29,58 @@ SINCE, UNTIL = "pc_since", "pc_until"
 RUN_DIR = "pc_run_dir"
 DATA_TOKEN = "pc_data_token"  # bumped after a download, so cached candles are read again
 URL_NOTE = "pc_url_note"
-JOB = "pc_job"  # the id of this tab's latest training job, also kept in the URL (?job=)
+JOB = "pc_job"  # the id of this tab's latest training job (never in the URL: a shared link must not reach it)
+OWNER = "pc_owner"  # this browser's secret (also its cookie's name): the key to take a job back after a reload
 UPLOADS = "pc_uploads"  # files this browser session uploaded: the only files a link may name
+TRAIN_NOW = "pc_train_now"  # set by a one-click story on Home: the Train page starts training on arrival
 RANGE_PARAMS = ("since", "until")
-JOB_PARAM = "job"
+JOB_PARAM = "job"  # what older versions put in the URL; ignored and dropped now
+_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 def session_id() -> str:
-    """A random id for this browser session (tab): the key of its training jobs."""
+    """This browser session's (tab's) id, Streamlit's own (so the runtime can say whether it is still
+    connected): the key of its jobs."""
     if SESSION_ID not in st.session_state:
-        st.session_state[SESSION_ID] = uuid.uuid4().hex
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        st.session_state[SESSION_ID] = ctx.session_id if ctx is not None else uuid.uuid4().hex
     return st.session_state[SESSION_ID]
+
+
+def connected(session: str) -> bool:
+    """The browser tab of that session is still open (its websocket connected)."""
+    from streamlit.runtime import Runtime
+
+    return Runtime.exists() and Runtime.instance().is_active_session(session)
+
+
+def owner_token() -> str:
+    """A secret of this browser, from its cookie (a new random one the first time): jobs are
+    submitted with it, and only a session that has it can take a job back after a reload."""
+    if OWNER not in st.session_state:
+        cookie = str(st.context.cookies.get(OWNER) or "")
+        st.session_state[OWNER] = cookie if _TOKEN.fullmatch(cookie) else secrets.token_hex(16)
+    return st.session_state[OWNER]
+
+
+# Sets the browser's owner cookie to this session's secret; draws nothing. SameSite=Strict: no other
+# site's page sends it; a link copied to someone else carries nothing of it.
+_owner_cookie = st.components.v2.component(
+    "pricecast_owner",
+    js="""
+export default function ({ data }) {
+  document.cookie = `@NAME@=${data}; path=/; max-age=31536000; SameSite=Strict`;
+}
+""".replace("@NAME@", OWNER),
+)
+
+
+def keep_owner_cookie() -> None:
+    """Store :func:`owner_token` in the browser (once per session, where its cookie lacks it)."""
+    if st.context.cookies.get(OWNER) != owner_token():
+        _owner_cookie(data=owner_token(), key="pc_owner_cookie")
 
 
 def _from_url() -> RunSpec:
@@ -122,8 +165,6 @@ def sync_url() -> None:
         wanted["since"] = since
     if until:
         wanted["until"] = until
-    if st.session_state.get(JOB):
-        wanted[JOB_PARAM] = st.session_state[JOB]
     have = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if have != wanted:
         st.query_params.from_dict(wanted)
@@ -235,23 +276,31 @@ def set_executor(name: str) -> None:
     st.session_state[EXECUTOR] = name
 
 
+def request_training() -> None:
+    """Ask the Train page to start training the current setup as soon as it opens (Home's stories)."""
+    st.session_state[TRAIN_NOW] = True
+
+
+def training_requested() -> bool:
+    """Whether a one-click start is pending (read once: a reload does not start another run)."""
+    return bool(st.session_state.pop(TRAIN_NOW, False))
+
+
 def remember_job(job_id: str | None) -> None:
-    """Keep the training job's id in the URL, so a reloaded tab finds its job again."""
+    """This tab's training job (kept in the session only: see :func:`reattach_job`)."""
     if job_id:
         st.session_state[JOB] = job_id
     else:
         st.session_state.pop(JOB, None)
-    sync_url()
 
 
 def reattach_job() -> None:
-    """A new browser session opened with ``?job=ID`` (a reload) takes that running job back."""
+    """A new session (a reloaded tab) takes back its browser's training job, if the tab that had it
+    is gone: by the browser's secret cookie, never by anything in the URL."""
     from pricecast.jobs.dashboard import registry
 
-    job_id = st.query_params.get(JOB_PARAM)
-    if not job_id or st.session_state.get(JOB) == job_id:
+    if st.session_state.get(JOB):
         return
-    if registry().get(session_id(), job_id) is None and registry().adopt(session_id(), job_id) is None:
-        st.query_params.pop(JOB_PARAM, None)  # finished and forgotten, or from another server
-        return
-    st.session_state[JOB] = job_id
+    job = registry().reclaim(session_id(), owner_token(), "train", is_connected=connected)
+    if job is not None:
+        st.session_state[JOB] = job.id

@@ -42,6 +42,18 @@ def fold_scores(result: BacktestResult) -> list[FoldScore]:
             for f in result.folds]
 
 
+def decision_scores(result: BacktestResult) -> list[FoldScore]:
+    """The folds as their runs would forecast: the network's where the fold's decision kept it,
+    'no change' where it fell back (:func:`fold_scores` are the networks' own)."""
+    out = []
+    for score, fold in zip(fold_scores(result), result.folds):
+        if fold.model_info.get("decision", "network") != "network":
+            score.predicted = np.repeat(np.asarray(score.last, dtype=np.float64).reshape(-1, 1),
+                                        np.shape(score.actual)[1], axis=1)
+        out.append(score)
+    return out
+
+
 def pool_folds(folds: Sequence[FoldScore]) -> dict:
     """Model vs persistence pooled over ``folds`` (consecutive in time, oldest first): RMSE ratio over
     every test point, the paired test on per-window mean squared errors (Newey-West over K-1 lags:

@@ -74,6 +74,9 @@ class BacktestResult:
                 "rmse": r["model"]["rmse"], "persistence_rmse": r["persistence"]["rmse"], "skill": r["skill"],
                 "mae": r["model"]["mae"], "mape_%": r["model"]["mape"], "mase": r["model"]["mase"],
                 "persistence_mase": r["persistence"]["mase"], "direction": r["model"]["direction"],
+                # what a training run on this fold would use; the scores above are the network's own
+                "decision": f.model_info.get("decision") or ("persistence" if f.model_info.get("ended_as_persistence")
+                                                              else "network"),
             })
         return rows
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from pricecast.errors import PricecastError
+from pricecast.field_meta import setting
 
 WINDOW_KINDS: tuple[str, ...] = ("expanding", "rolling")
 FORECAST_METHODS: tuple[str, ...] = ("direct", "recursive")
@@ -28,17 +29,23 @@ class BacktestSpec:
     other fold, 0 never (one model trained before the first fold is slid forward). ``epochs``: 0
     keeps the run spec's. ``mc_samples``: forward passes for MC-dropout intervals (0 = off)."""
 
-    folds: int = 4
-    fold_size: int = 120
-    window: str = "expanding"
-    train_size: int = 0
-    val_share: float = 0.15
-    retrain_every: int = 1
-    method: str = "direct"
-    levels: tuple[float, ...] = (0.8, 0.95)
-    relative: bool = True  # conformal residuals relative to the last price (scale-free bands)
-    mc_samples: int = 0
-    epochs: int = 0
+    folds: int = setting(4, limits=(1, 50), at_least=1, help="number of test folds at the end of the series")
+    fold_size: int = setting(120, limits=(1, 100_000), at_least=1, help="candles per test fold")
+    window: str = setting("expanding", choices=WINDOW_KINDS,
+                          help="expanding: train on everything before the fold; rolling: a fixed-length window")
+    train_size: int = setting(0, limits=(0, 10_000_000), at_least=0,
+                              help="rolling window length in candles, validation included (0 = automatic)")
+    val_share: float = setting(0.15, limits=(0.05, 0.5), above=0.0, below=0.9,
+                               help="share of each training window kept for early stopping and interval calibration")
+    retrain_every: int = setting(1, limits=(0, 50), at_least=0, help="retrain before every n-th fold; 0 = train once")
+    method: str = setting("direct", choices=FORECAST_METHODS,
+                          help="direct K-output model, or a one-step model fed its own forecasts")
+    levels: tuple[float, ...] = setting((0.8, 0.95), min_items=1, help="interval levels, e.g. 0.8,0.95 (or 80,95)")
+    # conformal residuals relative to the last price (scale-free bands)
+    relative: bool = setting(True, help="conformal bands relative to the last price (--no-relative: in price units)")
+    mc_samples: int = setting(0, limits=(0, 500), at_least=0, help="MC-dropout passes for dropout intervals (0 = off)")
+    # not on the command line: the setup's --epochs is the one (a backtest with 0 keeps it)
+    epochs: int = setting(0, limits=(0, 500), at_least=0, flag=None, help="epochs per training (0 = the run spec's)")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))

@@ -21,8 +21,9 @@ from pricecast.training.backend import configure_device
 from pricecast.training.fitting import build
 
 # Bump when cached fold contents change meaning. 2: fold models are fitted by fitting.fit, which
-# honours the speed options, the seed's deterministic setting and the NaN-loss stop.
-BACKTEST_VERSION = 2
+# honours the speed options, the seed's deterministic setting and the NaN-loss stop. 3: fold models
+# are the networks (no longer zeroed to persistence by the floor), with the fold's decision beside.
+BACKTEST_VERSION = 3
 
 
 def data_fingerprint(candles: pd.DataFrame, columns: tuple[str, ...]) -> str:
@@ -31,6 +32,14 @@ def data_fingerprint(candles: pd.DataFrame, columns: tuple[str, ...]) -> str:
     h.update(np.asarray(candles.index.asi8).tobytes())
     h.update(np.ascontiguousarray(candles[list(columns)].to_numpy(dtype=np.float64)).tobytes())
     return h.hexdigest()[:20]
+
+
+def data_key(spec: RunSpec, candles: pd.DataFrame) -> str:
+    """The fingerprint of what ``spec`` reads from ``candles``: their times and the candle columns its
+    inputs and target come from (a derived input such as ``log_return`` by the columns it is computed
+    from). The cache and the dashboard key a backtest's data with this one function."""
+    window = spec.window
+    return data_fingerprint(candles, source_columns((*window.features, window.target)))
 
 
 def spec_hash(obj: Any) -> str:
@@ -50,9 +59,7 @@ class FoldStore:
                  plans: list[FoldPlan], mc: bool) -> None:
         self.root = Path(root) if root else cache_root()
         self.enabled = enabled
-        window = spec.window
-        model_common = {"v": BACKTEST_VERSION, "spec": {**spec.to_dict(), "preset": ""},
-                        "data": data_fingerprint(candles, source_columns((*window.features, window.target))),
+        model_common = {"v": BACKTEST_VERSION, "spec": {**spec.to_dict(), "preset": ""}, "data": data_key(spec, candles),
                         "method": bt.method}
         fold_common = {**model_common, "mc": bt.mc_samples if mc else 0, "levels": list(bt.levels) if mc else []}
         self.model_keys = {p.index: spec_hash({**model_common, "train": p.model_train, "val": p.model_val})

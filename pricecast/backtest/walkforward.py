@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pricecast.backtest.folds import FoldWindows, fold_windows, predict_fold, score_fold
@@ -26,13 +27,15 @@ from pricecast.backtest.result import BacktestResult, FoldResult, assemble
 from pricecast.backtest.spec import BacktestError, BacktestSpec, FoldPlan, plan_folds
 from pricecast.backtest.store import FoldStore
 from pricecast.data.datasets import load_data
+from pricecast.evaluation.baselines import fallback_candidates, part_forecasts
+from pricecast.evaluation.decision import decide
 from pricecast.evaluation.recursive import recursive_problem
 from pricecast.evaluation.uncertainty import has_dropout, no_dropout_message
 from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import series_arrays
 from pricecast.specs import RunSpec
-from pricecast.training.fitting import NonFiniteLossError, divergence_message, fit
+from pricecast.training.fitting import FitResult, NonFiniteLossError, divergence_message, fit, predict
 
 Progress = Callable[[dict], None]
 FOLD_UNITS = 0.2  # progress units for predicting and scoring one fold (one unit = one training epoch)
@@ -163,6 +166,19 @@ class _Walk:
                    "persistence_rmse": result.report["persistence_rmse"], "skill": result.report["skill"]})
         return True
 
+    def decision(self, fitted: FitResult, fw: FoldWindows, scaler: Scaler) -> dict:
+        """Whether this fold's run would use its network or fall back (decided on the fold's own
+        validation windows, as a training run does). The backtest scores the network either way."""
+        val = fw.windows.val
+        network = predict(fitted.model, val, scaler) if len(val) else np.empty((0, val.y.shape[1]))
+        target = self.spec.window.target
+        naive = part_forecasts(target, fw.windows.times, self.target, val) if len(val) else None
+        made = decide(np.asarray(val.y), network, fallback_candidates(target, naive, val.y.shape[1]),
+                      epochs=fitted.epochs_run,
+                      p_needed=self.spec.train.floor_p, enabled=self.spec.train.persistence_floor,
+                      loss=self.spec.model.loss)
+        return {"decision": made.choice, "decision_p": made.p_value}
+
     def train(self, plan: FoldPlan, fw: FoldWindows, scaler: Scaler) -> tuple[Any, dict] | None:
         """Fit the fold's model and cache its weights; None when a stop request ended the fit."""
         base = self.clock.done
@@ -182,7 +198,7 @@ class _Walk:
             cached = " The folds before it are cached: a rerun starts at this fold." if self.store.enabled and self.folds else ""
             raise NonFiniteLossError(f"fold {plan.index + 1}: " + divergence_message(
                 self.spec, fitted.diverged_at, "This fold's model was not kept." + cached))
-        info = fitted.info()
+        info = {**fitted.info(), **self.decision(fitted, fw, scaler)}
         self.notes += [w for w in fitted.warnings if w not in self.notes]
         self.models_trained += 1
         self.store.save_model(plan, fitted.model, info)

@@ -7,26 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from typing import Any
 
+from pricecast.backtest.control import backtest_with_control
 from pricecast.backtest.spec import BacktestSpec
-from pricecast.backtest.walkforward import run_backtest
-from pricecast.catalogue import add_spec_options
+from pricecast.catalogue import BACKTEST_FIELDS, add_spec_options, overrides_from_args
 from pricecast.cli.common import format_table, print_json, progress, spec_from_args
 from pricecast.evaluation.metrics import skill_text
-from pricecast.training.controls import shuffled_time_control
-
-# `--epochs` is the backtest's own: 0 (its default) keeps the preset's epochs.
-OWN: tuple[str, ...] = ("epochs",)
-
-
-def _levels(text: str) -> tuple[float, ...]:
-    values = []
-    for part in text.split(","):
-        v = float(part)
-        values.append(v / 100.0 if v > 1 else v)  # "80,95" and "0.8,0.95" both work
-    return tuple(values)
 
 
 def register(subparsers: Any) -> None:
@@ -34,54 +21,39 @@ def register(subparsers: Any) -> None:
                                                "intervals with measured coverage, look-ahead checks")
     p.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
     p.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
-    p.add_argument("--folds", type=int, default=4, help="number of test folds at the end of the series")
-    p.add_argument("--fold-size", type=int, default=120, help="candles per test fold")
-    p.add_argument("--window", choices=("expanding", "rolling"), default="expanding",
-                   help="expanding: train on everything before the fold; rolling: a fixed-length window")
-    p.add_argument("--train-size", type=int, default=0, help="rolling window length in candles (0 = automatic)")
-    p.add_argument("--val-share", type=float, default=0.15, help="share of each training window kept for "
-                                                                  "early stopping and interval calibration")
-    p.add_argument("--retrain-every", type=int, default=1, help="retrain before every n-th fold; 0 = train once")
-    p.add_argument("--method", choices=("direct", "recursive"), default="direct",
-                   help="direct K-output model, or a one-step model fed its own forecasts")
-    p.add_argument("--levels", default="0.8,0.95", help="interval levels, e.g. 0.8,0.95")
-    p.add_argument("--absolute-bands", action="store_true",
-                   help="conformal bands in price units (default: relative to the last price)")
-    p.add_argument("--mc-samples", type=int, default=0, help="MC-dropout passes for dropout intervals (0 = off)")
-    p.add_argument("--epochs", type=int, default=0, help="epochs per training (0 = the preset's)")
     p.add_argument("--shuffled-control", action="store_true",
                    help="also train on time-shuffled targets, which must score worse (costs two trainings)")
     p.add_argument("--no-cache", action="store_true", help="ignore and don't write the per-fold cache")
     p.add_argument("--json", action="store_true")
-    add_spec_options(p, own=OWN)
+    add_spec_options(p, title="backtest options", table=BACKTEST_FIELDS)
+    add_spec_options(p)
     p.set_defaults(func=cmd_backtest)
+
+
+def _listener(e: dict) -> None:
+    eta = f"  eta {e['eta']:.0f}s" if e.get("eta") is not None else ""
+    if e["type"] == "start":
+        progress(f"{e['folds']} folds, {e['cached']} cached, {e['models_to_train']} model(s) to train")
+    elif e["type"] == "epoch":
+        progress(f"fold {e['fold']}/{e['folds']} epoch {e['epoch']}/{e['epochs']}  loss {e['loss']:.5g}  "
+                 f"val_loss {e['val_loss']:.5g}  {e['progress']:.0%}{eta}")
+    elif e["type"] == "fold":
+        progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
+                 f"persistence {e['persistence_rmse']:.4g}, skill {skill_text(e['skill'], 2, short=True)}  "
+                 f"{e['progress']:.0%}{eta}")
+    elif e["type"] == "control":
+        progress(e["text"])
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    bt = BacktestSpec(folds=args.folds, fold_size=args.fold_size, window=args.window, train_size=args.train_size,
-                      val_share=args.val_share, retrain_every=args.retrain_every, method=args.method,
-                      levels=_levels(args.levels), relative=not args.absolute_bands, mc_samples=args.mc_samples,
-                      epochs=args.epochs)
+    bt = BacktestSpec(**overrides_from_args(args, BACKTEST_FIELDS))
+    bt.check()
     progress(f"backtest {spec.preset or spec.model.arch} on {spec.data}: {bt.folds} folds of {bt.fold_size} candles, "
-              f"{bt.window} window, retrain every {bt.retrain_every or 'never'}, {bt.method} forecasts")
-
-    def listener(e: dict) -> None:
-        eta = f"  eta {e['eta']:.0f}s" if e.get("eta") is not None else ""
-        if e["type"] == "start":
-            progress(f"{e['folds']} folds, {e['cached']} cached, {e['models_to_train']} model(s) to train")
-        elif e["type"] == "epoch":
-            progress(f"fold {e['fold']}/{e['folds']} epoch {e['epoch']}/{e['epochs']}  loss {e['loss']:.5g}  "
-                      f"val_loss {e['val_loss']:.5g}  {e['progress']:.0%}{eta}")
-        elif e["type"] == "fold":
-            progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
-                      f"persistence {e['persistence_rmse']:.4g}, skill {skill_text(e['skill'], 2, short=True)}  {e['progress']:.0%}{eta}")
-
-    result = run_backtest(spec, bt, progress=listener, use_cache=not args.no_cache)
-    findings = list(result.findings)
-    if args.shuffled_control:
-        progress("shuffled-time control: training twice on the ordinary split ...")
-        findings.append(shuffled_time_control(spec.replace(train=replace(spec.train, epochs=args.epochs or spec.train.epochs))))
+             f"{bt.window} window, retrain every {bt.retrain_every or 'never'}, {bt.method} forecasts")
+    outcome = backtest_with_control(spec, bt, args.shuffled_control, progress=_listener, use_cache=not args.no_cache,
+                                    on_control=_listener)
+    result, findings = outcome.result, outcome.findings
     for note in result.notes:
         progress(f"note: {note}")
     if args.json:
@@ -91,7 +63,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 0
     print(format_table(result.fold_rows(), ["fold", "test_from", "test_to", "windows", "retrained", "cached", "epochs",
                                             "rmse", "persistence_rmse", "skill", "mae", "mase", "persistence_mase",
-                                            "direction"]))
+                                            "direction", "decision"]))
     if result.folds:
         o = result.overall
         print(f"\nOverall ({o['windows']} test windows): RMSE {o['rmse']:.4g} vs persistence {o['persistence_rmse']:.4g}, "

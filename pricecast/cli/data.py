@@ -7,12 +7,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pricecast.catalogue import add_spec_options, overrides_from_args, with_overrides
 from pricecast.cli import market
 from pricecast.cli.common import CLEAN_HELP, format_table, print_json, progress, with_clean
 from pricecast.data.candles import summarize
-from pricecast.data.datasets import load_data
-from pricecast.data.quality import quality_report
+from pricecast.data.datasets import display_name, load_data
+from pricecast.data.quality import quality_report, split_ref
 from pricecast.data.samples import CATALOGUE
+from pricecast.data.synthetic import is_synthetic, parse_ref
+from pricecast.evaluation import predictability
+from pricecast.presets import get_preset
+
+# the window settings `data show` judges predictability for (the default preset's where not given)
+WINDOW_OPTIONS = ("n", "k", "target", "split")
 
 
 def cmd_data_list(args: argparse.Namespace) -> int:
@@ -29,9 +36,19 @@ def cmd_data_show(args: argparse.Namespace) -> int:
     loaded = load_data(ref, since=args.since, until=args.until, offline=getattr(args, "offline", False))
     report = quality_report(loaded.candles)
     quality = report.to_dict()
+    window = with_overrides(get_preset("default").spec, overrides_from_args(args)).window
+    try:
+        check = predictability.check_candles(loaded.candles, window.target, window.n, window.k, window.split,
+                                             name=display_name(ref))
+        judged: dict = check.to_dict()
+    except predictability.PredictabilityError as exc:
+        check, judged = None, {"error": str(exc)}
+    recipe = parse_ref(split_ref(ref)[0]) if is_synthetic(ref) else None
     summary = {"ref": ref, **summarize(loaded.candles), "warnings": loaded.warnings,
                "cache_file": loaded.cache_file, "notes": loaded.candles.attrs.get("csv_notes", []),
-               "quality": quality, "stale": quality["stale"]}
+               "quality": quality, "stale": quality["stale"], "predictability": judged}
+    if recipe is not None:
+        summary["synthetic"] = {"recipe": recipe.lines(), "knobs": recipe.values}
     if args.json:
         print_json(summary)
         return 0
@@ -39,8 +56,11 @@ def cmd_data_show(args: argparse.Namespace) -> int:
         progress(f"warning: {w}")
     for note in summary["notes"]:
         progress(f"note: {note}")
+    if recipe is not None:
+        print("Recipe: " + "; ".join(recipe.lines()) + ".\n")
     print(format_table([{k: v for k, v in summary.items()
-                         if k not in ("gap_list", "warnings", "notes", "quality", "stale")}]))
+                         if k not in ("gap_list", "warnings", "notes", "quality", "stale", "predictability",
+                                      "synthetic")}]))
     print()
     lines = report.lines()
     print("Data quality: " + ("no defects found." if not lines else ""))
@@ -57,6 +77,13 @@ def cmd_data_show(args: argparse.Namespace) -> int:
     if lines and clean:
         print(f"\nLongest clean stretch: {clean['start']} .. {clean['end']} ({clean['candles']:,} candles); "
               f"use it with --clean or the data ref {with_clean(args.ref, True)}")
+    print(f"\nPredictability of {window.target} for N={window.n}, K={window.k} (training part only):")
+    if check is None:
+        print(f"  cannot judge: {judged['error']}")
+    else:
+        print(f"  {check.sentence}")
+        for line in predictability.evidence_lines(check):
+            print(f"  - {line}")
     print()
     print(loaded.candles.tail(5).reset_index().to_string(index=False))
     return 0
@@ -69,12 +96,15 @@ def register(subparsers: Any) -> None:
     p = dsub.add_parser("list", help="the bundled series")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_list)
-    p = dsub.add_parser("show", help="summary of a series: sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF")
+    p = dsub.add_parser("show", help="summary, data quality and predictability of a series: sample:AAPL, a CSV "
+                                     "path, EXCHANGE:SYMBOL:TF or synthetic:pattern?noise=0.5")
     p.add_argument("ref")
     p.add_argument("--since")
     p.add_argument("--until")
     p.add_argument("--offline", action="store_true", help="use cached candles only")
     p.add_argument("--clean", action="store_true", help=CLEAN_HELP)
     p.add_argument("--json", action="store_true")
+    add_spec_options(p, title="predictability check (the default preset's window where not given)",
+                     only=WINDOW_OPTIONS)
     p.set_defaults(func=cmd_data_show)
     market.register(dsub)

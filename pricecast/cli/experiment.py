@@ -15,9 +15,9 @@ from pricecast.cli.common import format_table
 from pricecast.cli.common import print_json as _print_json
 from pricecast.evaluation.metrics import skill_text
 from pricecast.experiments.candles import load_candles
-from pricecast.experiments.presets import SETUP_PRESETS, experiment_presets, from_preset, scale
+from pricecast.experiments.presets import CUSTOM, build_experiment, experiment_presets, scale
 from pricecast.experiments.running import EXECUTORS, run_experiment
-from pricecast.experiments.spec import ExperimentError, ExperimentSpec, grid, parse_vary
+from pricecast.experiments.spec import ExperimentError, ExperimentSpec, parse_vary
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import delete_experiment, list_experiments, load_experiment, result_json
 from pricecast.presets import get_preset
@@ -76,42 +76,38 @@ def _print_result(exp, as_json: bool, extra: dict | None = None, trials: bool = 
         frame = exp.frame()
         print()
         print(format_table(frame.to_dict(orient="records"),
-                           ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "best_val_loss", "epochs_run",
-                            "train_seconds", "run_dir"]))
+                           ["label", "repeat", "seed", "status", "test_rmse", "ratio", "skill", "decision", "decision_p",
+                            "best_val_loss", "epochs_run", "train_seconds", "run_dir"]))
+        print("(test_rmse, ratio, skill: each trial's network, also where its run falls back to 'no change')")
+
+
+def _experiment_from_file(args) -> ExperimentSpec:
+    data = json.loads(Path(args.spec).read_text())
+    exp = ExperimentSpec.from_dict({"name": args.name or Path(args.spec).stem, **data})
+    if args.data:
+        exp = exp.replace(base=exp.base.replace(data=args.data))
+    return scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None) if args.size != 1.0 else exp
 
 
 def _experiment_from_args(args) -> ExperimentSpec:
+    overrides = overrides_from_args(args)
     if args.spec:
-        data = json.loads(Path(args.spec).read_text())
-        exp = ExperimentSpec.from_dict({"name": args.name or Path(args.spec).stem, **data})
-        if args.name:
-            exp = exp.replace(name=args.name)
-        if args.data:
-            exp = exp.replace(base=exp.base.replace(data=args.data))
-        if args.size != 1.0:
-            exp = scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None)
-    elif args.preset:
-        base = None
-        if args.preset in SETUP_PRESETS:  # built on the --base run preset with --data and the setup options
-            base = with_overrides(get_preset(args.base).spec, overrides_from_args(args))
-        exp = from_preset(args.preset, size=args.size, data=args.data, name=args.name, since=args.since,
-                          until=args.until, base=base)
-    elif args.vary:
-        base = get_preset(args.base).spec
-        if args.data:
-            base = base.replace(data=args.data)
-        variations = grid(parse_vary(args.vary))
-        exp = ExperimentSpec(name=args.name or f"{args.base}-" + "-".join(v.partition('=')[0] for v in args.vary),
-                             base=base, variations=variations, repeats=args.repeats or 3,
-                             title=f"{args.base}: " + ", ".join(args.vary), since=args.since, until=args.until)
-        if args.size != 1.0:
-            exp = scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None)
+        exp = _experiment_from_file(args)
+    elif args.preset or args.vary:
+        axes = parse_vary(args.vary) if not args.preset else None
+        exp = build_experiment(
+            args.preset or CUSTOM, base=with_overrides(get_preset(args.base).spec, overrides), axes=axes,
+            size=args.size, data=args.data, since=args.since, until=args.until,
+            name=args.name or (None if args.preset else f"{args.base}-" + "-".join(axes or ())),
+            title=None if args.preset else f"{args.base}: " + ", ".join(args.vary))
     else:
         raise ExperimentError("say what to compare: --preset NAME (see `experiment presets`), --vary FIELD=V1,V2 "
                               "on a --base run preset, or --spec FILE.json; `experiment resume NAME` continues one")
+    if args.name:
+        exp = exp.replace(name=args.name)
     if args.repeats is not None:
         exp = exp.replace(repeats=args.repeats)
-    if overrides := overrides_from_args(args):
+    if overrides:
         exp = exp.replace(base=with_overrides(exp.base, overrides))
     if args.seed is not None:
         exp = exp.replace(base_seed=args.seed)
@@ -181,7 +177,8 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local: a process pool on this machine (1 worker trains in this process); serial: this "
                         "process; ray: a Ray cluster ($RAY_ADDRESS or --address, else a local Ray instance)")
-    p.add_argument("--workers", type=int, help="trials at a time (default: one per core, 1 with a GPU)")
+    p.add_argument("--workers", type=int, help="trials at a time (default: as the experiment was last run with --workers, "
+                                                 "else one per core, 1 with a GPU)")
     p.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 (default: $RAY_ADDRESS)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pricecast.cli import backtest, data, experiment, runs, train
 from pricecast.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
-from pricecast.errors import describe
+from pricecast.errors import PricecastError, describe
 
 # In the order `pricecast --help` lists them.
 SUBCOMMANDS = (data, train, runs, experiment, backtest)
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
         return 0
-    except (KeyError, ValueError, OSError) as exc:  # bad input, a disk problem: every PricecastError too
+    except (PricecastError, OSError) as exc:  # bad input, a disk problem; anything else is a bug and shows as one
         print(f"pricecast: {describe(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from typing import Any
 from pricecast.cli.common import format_table, print_json, progress
 from pricecast.presets import PRESETS
 from pricecast.training.pipeline import prepare
-from pricecast.training.runs import delete_run, export_windows_h5, list_runs, load_run
+from pricecast.training.runs import delete_run, export_windows_h5, load_run, scan_runs
 
 RUN_COLUMNS = ["run", "preset", "data", "n", "k", "params", "epochs", "best_val_loss", "test_rmse",
                "persistence_rmse", "skill"]
@@ -21,11 +21,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
         delete_run(args.delete, root)
         progress(f"deleted {args.delete}")
         return 0
-    rows = list_runs(root)
+    listing = scan_runs(root)
     if args.json:
-        print_json({"runs": rows})
+        print_json({"runs": listing.rows, "unreadable": listing.unreadable, "interrupted": listing.interrupted})
     else:
-        print(format_table(rows, RUN_COLUMNS))
+        print(format_table(listing.rows, RUN_COLUMNS))
+    for note in listing.notes:
+        progress(note)
     return 0
 
 

@@ -22,6 +22,7 @@ from pricecast.cli.common import (
 )
 from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
+from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.evaluation.metrics import metrics_table, skill_text
 from pricecast.prep.targets import get_target
 from pricecast.specs import RunSpec
@@ -54,22 +55,28 @@ def _load_for_training(spec: RunSpec, offline: bool) -> LoadedData:
         raise
 
 
+def _part_json(report: dict) -> dict:
+    """A part's numbers: the decision's (the forecast the run uses) and, under ``network``, the network's own."""
+    own = report.get("network") or {**report["model"], "skill": report["skill"]}
+    return {"rmse": report["rmse"], "persistence_rmse": report["persistence_rmse"], "skill": report["skill"],
+            "mae": report["model"]["mae"], "mape": report["model"]["mape"], "direction": report["model"]["direction"],
+            "decision": report.get("decision", "network"), "decision_p": report.get("decision_p"),
+            "network": {k: own.get(k) for k in ("rmse", "mae", "mape", "direction", "skill")},
+            "best_naive": report.get("best_naive", "persistence"),
+            "skill_vs_best_naive": report.get("skill_vs_best_naive", report["skill"]),
+            "baselines": {b: {"rmse": report[b]["rmse"], "mae": report[b]["mae"], "mape": report[b]["mape"]}
+                          for b in report.get("baselines") or ("persistence", "drift", "moving_average")}}
+
+
 def _train_json(run: Run) -> dict:
-    test = run.metrics["test"]
+    m = run.metrics
     return {
-        "run_dir": str(run.run_dir), "device": run.device, "epochs_run": run.metrics["epochs_run"],
-        "best_epoch": run.metrics["best_epoch"], "best_val_loss": run.metrics["best_val_loss"],
-        "persistence_floor": run.metrics["persistence_floor"],
-        "train_seconds": run.metrics["train_seconds"], "params": run.metrics["params"],
-        "sizes": run.metrics["sizes"],
-        "target": run.spec.window.target,
-        "test": {"rmse": test["rmse"], "persistence_rmse": test["persistence_rmse"], "skill": test["skill"],
-                 "best_naive": test.get("best_naive", "persistence"),
-                 "skill_vs_best_naive": test.get("skill_vs_best_naive", test["skill"]),
-                 "mae": test["model"]["mae"], "mape": test["model"]["mape"],
-                 "direction": test["model"]["direction"],
-                 "baselines": {b: {"rmse": test[b]["rmse"], "mae": test[b]["mae"], "mape": test[b]["mape"]}
-                               for b in test.get("baselines") or ("persistence", "drift", "moving_average")}},
+        "run_dir": str(run.run_dir), "device": run.device, "epochs_run": m["epochs_run"],
+        "best_epoch": m["best_epoch"], "best_val_loss": m["best_val_loss"],
+        "decision": m.get("decision"),
+        "train_seconds": m["train_seconds"], "params": m["params"],
+        "sizes": m["sizes"], "target": run.spec.window.target,
+        **{part: _part_json(m[part]) for part in ("val", "test") if part in m},
         "forecast": run.forecast.assign(time=run.forecast["time"].astype(str)).to_dict(orient="records"),
     }
 
@@ -80,17 +87,19 @@ def _print_train(run: Run, spec: RunSpec) -> None:
           f"(best {run.metrics['best_epoch']})\n\nTest part, forecasting {spec.window.target} "
           f"({get_target(spec.window.target).unit}):")
     print(format_table(metrics_table(test)))
-    print(f"\n{run.metrics['persistence_floor']['note']}")
+    print(f"\n{decision_sentence(run.metrics)}")
     if test.get("skill_note"):
         print(f"\nThe test part has {test['skill_note']}.\n\nNext {spec.window.k} steps:")
     else:
-        verdict = "beats" if test["skill"] > 0 else "does not beat"
+        own = (test.get("network") or {}).get("skill", test["skill"])
+        verdict = "beats" if own > 0 else "does not beat"
+        why = f" {test['range_note']}" if own <= 0 and test.get("range_note") else ""
         best = test.get("best_naive", "persistence")
         against = "" if best == "persistence" else (
-            f"; against the best naive baseline chosen on validation, {best}: "
-            f"{skill_text(test.get('skill_vs_best_naive'), 2)}")
-        print(f"\nThe model {verdict} persistence (skill {skill_text(test['skill'], 2)}){against}.\n\n"
-              f"Next {spec.window.k} steps:")
+            f" Against the best naive baseline chosen on validation, {best}: "
+            f"{skill_text((test.get('network') or test).get('skill_vs_best_naive'), 2)}.")
+        print(f"\nThe network {verdict} persistence on the test part (skill {skill_text(own, 2)}).{why}{against}\n\n"
+              f"Next {spec.window.k} steps (predicted: the forecast the run uses; network: the network's own):")
     print(run.forecast.to_string(index=False))
 
 

@@ -129,6 +129,71 @@ def find_gaps(frame: pd.DataFrame | pd.DatetimeIndex) -> list[Gap]:
     return gaps
 
 
+# A stretch of this many consecutive candles all spaced alike, at least SWITCH_RATIO times as far
+# apart (or as close) as the series' usual spacing, is another timeframe, not a run of gaps: gaps
+# and market hours vary, a file that goes on from daily to hourly candles does not. (Longest such
+# run in the bundled and shared series: 1 candle; a ratio of 2 or 3 can be an illiquid market.)
+SWITCH_MIN_CANDLES = 10
+SWITCH_RATIO = 4
+
+
+@dataclass(frozen=True)
+class TimeframeSwitch:
+    """Candles ``first`` .. ``last`` are ``spacing`` apart; the rest of the series ``usual`` apart."""
+
+    first: pd.Timestamp
+    last: pd.Timestamp
+    spacing: pd.Timedelta
+    usual: pd.Timedelta
+
+    def describe(self) -> str:
+        return (f"the candles from {self.first.isoformat()} to {self.last.isoformat()} are {_span(self.spacing)} "
+                f"apart, the others {_span(self.usual)} apart")
+
+
+def _span(delta: pd.Timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return str(delta)
+
+
+def timeframe_switch(index: pd.DatetimeIndex) -> TimeframeSwitch | None:
+    """The first stretch of :data:`SWITCH_MIN_CANDLES` or more candles in another timeframe than
+    the rest (a daily file continued with hourly candles), or None."""
+    if len(index) <= SWITCH_MIN_CANDLES:
+        return None
+    step = candle_step(index).value
+    diffs = np.diff(index.as_unit("ns").asi8)
+    other = (diffs >= SWITCH_RATIO * step) | (diffs * SWITCH_RATIO <= step)
+    starts = np.flatnonzero(np.concatenate(([True], diffs[1:] != diffs[:-1])))  # runs of equal spacing
+    lengths = np.diff(np.append(starts, len(diffs)))
+    for start, length in zip(starts, lengths):
+        if length >= SWITCH_MIN_CANDLES - 1 and other[start]:
+            return TimeframeSwitch(index[start], index[start + length], pd.Timedelta(int(diffs[start]), unit="ns"),
+                                   pd.Timedelta(step, unit="ns"))
+    return None
+
+
+def date_remark(index: pd.DatetimeIndex, now: pd.Timestamp | None = None) -> str | None:
+    """A remark on candles dated before 1900 (a spreadsheet's empty date reads as 1899-12-30) or
+    in the future (a mistyped year, a wrong time unit): possible, but nearly always a mistake."""
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    early = index[index < pd.Timestamp("1900-01-01", tz="UTC")]
+    late = index[index > now + pd.Timedelta(days=1)]
+    parts = []
+    if len(early):
+        parts.append(f"{len(early):,} candle(s) dated before 1900 (first {early[0]:%Y-%m-%d}: a spreadsheet's empty "
+                     "date reads as 1899-12-30)")
+    if len(late):
+        parts.append(f"{len(late):,} candle(s) dated in the future (last {late[-1]:%Y-%m-%d})")
+    if not parts:
+        return None
+    return " and ".join(parts) + ": check the time column (its format or unit) or remove those rows"
+
+
 def summarize(frame: pd.DataFrame) -> dict:
     """Rows, first and last time, spacing and gaps, as plain JSON-ready values."""
     gaps = find_gaps(frame)

@@ -18,6 +18,10 @@ from pricecast.data.candles import CandleError
 
 # A compressed file may unpack to at most this much; plain files have no cap (their size is what it is).
 MAX_UNPACKED_BYTES = 512 * 2**20
+# Rows one file may hold: parsing costs ~200 bytes of memory per row at its peak (the time column's text
+# above all), so this bounds an upload's cost (about 1 GB) whatever its bytes; 5 million rows are
+# 9.5 years of 1-minute candles.
+MAX_ROWS = 5_000_000
 GZIP_MAGIC = b"\x1f\x8b"
 SEPARATORS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 256 * 1024
@@ -35,8 +39,10 @@ _BINARY_MAGIC = (
 )
 
 
-def raw_bytes(source: str | Path | bytes | IO, max_bytes: int, given_name: str | None) -> tuple[bytes, str]:
-    """The file's bytes (gzip unpacked, at most ``max_bytes``) and the name messages use for it."""
+def raw_bytes(source: str | Path | bytes | IO, max_bytes: int, given_name: str | None,
+              max_rows: int = MAX_ROWS) -> tuple[bytes, str]:
+    """The file's bytes (gzip unpacked, at most ``max_bytes`` and ``max_rows`` lines) and the name
+    messages use for it."""
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), given_name or "uploaded file"
     elif isinstance(source, (str, Path)):
@@ -50,7 +56,7 @@ def raw_bytes(source: str | Path | bytes | IO, max_bytes: int, given_name: str |
             magic = handle.read(2)
             handle.seek(0)
             # a compressed file is unpacked straight from disk, so its packed bytes are never all held
-            data = _gunzip(handle, max_bytes, name) if magic == GZIP_MAGIC else handle.read()
+            data = _gunzip(handle, max_bytes, name, max_rows) if magic == GZIP_MAGIC else handle.read()
         return data, name
     else:
         data = source.read()
@@ -58,18 +64,22 @@ def raw_bytes(source: str | Path | bytes | IO, max_bytes: int, given_name: str |
         if isinstance(data, str):
             data = data.encode("utf-8")
     if data[:2] == GZIP_MAGIC:  # gzip magic, whatever the file is called
-        data = _gunzip(io.BytesIO(data), max_bytes, name)
+        data = _gunzip(io.BytesIO(data), max_bytes, name, max_rows)
     return data, name
 
 
-def _gunzip(handle: IO[bytes], max_bytes: int, name: str) -> bytes:
-    """Unpack gzip in chunks, stopping as soon as the output passes ``max_bytes``: a small file
-    that unpacks to gigabytes (a gzip bomb) costs at most the cap, not all of the memory."""
+def _gunzip(handle: IO[bytes], max_bytes: int, name: str, max_rows: int = MAX_ROWS) -> bytes:
+    """Unpack gzip in chunks, stopping as soon as the output passes ``max_bytes`` or ``max_rows``
+    lines: a small file that unpacks to gigabytes (a gzip bomb, or many gzip members one after
+    another) costs at most the cap, not all of the memory."""
     out = io.BytesIO()
+    lines = 0
     try:
         with gzip.GzipFile(fileobj=handle, mode="rb") as unpacked:
             while chunk := unpacked.read(1 << 20):
                 out.write(chunk)
+                lines += chunk.count(b"\n")
+                check_rows(lines - 1, name, max_rows)
                 if out.tell() > max_bytes:
                     raise CandleError(
                         f"{name}: unpacks to more than {max_bytes / 2**20:,.0f} MB, the limit for compressed "
@@ -79,21 +89,31 @@ def _gunzip(handle: IO[bytes], max_bytes: int, name: str) -> bytes:
     return out.getvalue()
 
 
+def check_rows(rows: int, name: str, max_rows: int = MAX_ROWS) -> None:
+    """Refuse a file of more than ``max_rows`` rows before parsing it (the parse is what costs memory)."""
+    if rows > max_rows:
+        raise CandleError(f"{name}: more than {max_rows:,} rows, the most one file may hold here; keep only the "
+                          "dates you need, or use coarser candles (e.g. hourly instead of minutes)")
+
+
 def text_encoding(data: bytes, name: str) -> tuple[bytes, str]:
-    """The bytes to parse and their encoding: UTF-16 is re-encoded as UTF-8; binary files are refused."""
-    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or _looks_utf16le(data[:4096]):
-        codec = "utf-16" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-16-le"
+    """The bytes to parse and their encoding: UTF-16 and UTF-32 (with or without a byte-order mark,
+    either byte order) are re-encoded as UTF-8; binary files are refused."""
+    wide = wide_encoding(data[:4096])
+    if wide is not None:
         try:
-            data = data.decode(codec).encode("utf-8")
+            data = data.decode(wide).encode("utf-8")
         except UnicodeDecodeError:
-            raise CandleError(f"{name}: starts like UTF-16 text but cannot be read as it") from None
+            raise CandleError(f"{name}: starts like {wide.upper()} text but cannot be read as it; "
+                              "save it as UTF-8 text") from None
     head = data[:65536]
     for magic, what in _BINARY_MAGIC:
         if head.startswith(magic):
             raise CandleError(f"{name}: not a text CSV (it is {what}); export the candles as CSV first")
     controls = sum(head.count(bytes([b])) for b in _CONTROL_BYTES)
     if b"\x00" in head or controls > len(head) // 100:
-        raise CandleError(f"{name}: not a text CSV (it holds binary data); choose a .csv file of candles")
+        raise CandleError(f"{name}: not a text CSV (it holds binary data, or text in an unsupported encoding); "
+                          "choose a .csv file of candles saved as UTF-8")
     if data.startswith(codecs.BOM_UTF8):
         return data, "utf-8-sig"
     for encoding in ("utf-8", "cp1252"):
@@ -102,12 +122,32 @@ def text_encoding(data: bytes, name: str) -> tuple[bytes, str]:
     return data, "latin-1"
 
 
-def _looks_utf16le(head: bytes) -> bool:
-    """UTF-16 without a byte-order mark: ASCII text with a NUL after every character."""
-    if len(head) < 8:
-        return False
-    odd = head[1::2]
-    return odd.count(0) > 0.9 * len(odd) and head[0::2].count(0) < 0.1 * len(odd)
+# Byte-order marks, longest first: UTF-32-LE's begins with UTF-16-LE's.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """The codec of UTF-16 or UTF-32 text, by its byte-order mark or, without one, by where the NUL
+    bytes of mostly-ASCII text fall (UTF-16-LE: after every character, -BE: before; UTF-32: three
+    of every four bytes); None for anything else."""
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec
+    if len(head) < 16:
+        return None
+    lanes4 = [head[i::4] for i in range(4)]
+    zero4 = [lane.count(0) / len(lane) for lane in lanes4]
+    if zero4[1] > 0.9 and zero4[2] > 0.9 and zero4[3] > 0.9 and zero4[0] < 0.1:
+        return "utf-32-le"
+    if zero4[0] > 0.9 and zero4[1] > 0.9 and zero4[2] > 0.9 and zero4[3] < 0.1:
+        return "utf-32-be"
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

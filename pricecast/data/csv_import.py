@@ -42,10 +42,12 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from pricecast.data.candles import CandleError, normalize_candles
+from pricecast.data.candles import CandleError, normalize_candles, timeframe_switch
 from pricecast.data.csv_bytes import (
+    MAX_ROWS,
     MAX_UNPACKED_BYTES,
     SAMPLE_BYTES,
+    check_rows,
     delimiter,
     raw_bytes,
     sample_rows,
@@ -65,6 +67,9 @@ TICKER_NAMES = ("ticker", "symbol", "name")
 # OHLC rows that contradict themselves: up to this share (at least one row) are dropped with a note,
 # more means the columns or the number format were misread, and the file is refused.
 MAX_BAD_OHLC_SHARE = 0.01
+# A file whose rows collapse (duplicated times, rows without prices) to under 1% of themselves is
+# refused: its time column does not tell the rows apart, and a near-empty series would be stored.
+COLLAPSE_MIN_ROWS, COLLAPSE_SHARE = 1000, 0.01
 
 
 @dataclass
@@ -91,11 +96,12 @@ def _find(lower: dict[str, str], names: tuple[str, ...]) -> str | None:
 # too complex for C901 and left so: one branch per CSV layout people have
 def read_candles_csv_info(  # noqa: C901
     source: str | Path | bytes | IO, name: str | None = None, ticker: str | None = None,
-    max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES, max_rows: int = MAX_ROWS,
 ) -> tuple[pd.DataFrame, CsvInfo]:
     """Like :func:`read_candles_csv`, also returning a :class:`CsvInfo` describing the reading."""
-    data, name = raw_bytes(source, max_unpacked_bytes, name)
+    data, name = raw_bytes(source, max_unpacked_bytes, name, max_rows)
     data, encoding = text_encoding(data, name)
+    check_rows(data.count(b"\n") - 1, name, max_rows)
     first = data[:SAMPLE_BYTES].decode(encoding, errors="replace").splitlines()
     skip = 0
     if len(first) > 1 and "http" in first[0].lower() and separator_count(first[0]) < separator_count(first[1]):
@@ -149,6 +155,7 @@ def read_candles_csv_info(  # noqa: C901
     mapping = {"time": time_col, "close": close_col}
     if table.empty:
         raise CandleError(f"{name}: no rows")
+    rows_read = len(table)
     lines = table.index.to_numpy() + first_line  # read_csv numbers rows 0.. in file order
     index, time_format = parse_times(table[time_col], time_col, name)
 
@@ -195,6 +202,14 @@ def read_candles_csv_info(  # noqa: C901
     elif not out.index.is_monotonic_increasing:
         notes.append("rows were not in time order: sorted")
     frame = normalize_candles(out, name)
+    if rows_read >= COLLAPSE_MIN_ROWS and len(frame) < rows_read * COLLAPSE_SHARE:
+        # Storing 1 candle out of 20 million rows helps no one: say what happened to them.
+        raise CandleError(f"{name}: {rows_read:,} rows leave only {len(frame):,} candle(s) ({'; '.join(notes)}); "
+                          f"does the time column '{time_col}' tell the rows apart (dates without their times?)")
+    switch = timeframe_switch(frame.index)
+    if switch is not None:  # read as one timeframe, it would pass as "1 gap" and train on nonsense
+        raise CandleError(f"{name}: the file mixes timeframes: {switch.describe()}. Keep one timeframe: "
+                          "split the file where it changes, or resample it")
     info = CsvInfo(name, len(frame), columns, mapping, time_format, chosen, tickers, notes)
     frame.attrs["csv_notes"] = list(notes)
     # The quality report lists what the file had before it was cleaned up here.
@@ -260,10 +275,11 @@ def _drop_inconsistent(out: pd.DataFrame, lines: np.ndarray, name: str, notes: l
     return out
 
 
-def read_candles_csv(source: str | Path | bytes | IO, name: str | None = None, ticker: str | None = None) -> pd.DataFrame:
+def read_candles_csv(source: str | Path | bytes | IO, name: str | None = None, ticker: str | None = None,
+                     max_rows: int = MAX_ROWS) -> pd.DataFrame:
     """A validated candle frame from a CSV path, bytes or file object (gzip accepted).
 
     ``name`` is used in messages (default: the file name). ``ticker`` picks one instrument from
     a file with a Ticker/Symbol column. Raises :class:`CandleError` with an actionable message.
     """
-    return read_candles_csv_info(source, name, ticker)[0]
+    return read_candles_csv_info(source, name, ticker, max_rows=max_rows)[0]

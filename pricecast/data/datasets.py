@@ -3,6 +3,8 @@
 - ``sample:AAPL``: a bundled series (see :mod:`pricecast.data.samples`)
 - a path to a CSV file (``*.csv`` / ``*.csv.gz``)
 - ``EXCHANGE:SYMBOL:TIMEFRAME`` such as ``binance:BTC/USDT:1h`` or ``yahoo:TSLA:1d`` (cached locally)
+- ``synthetic:pattern?noise=0.5&seed=3``: made up in-process from a recipe, never a market
+  (see :mod:`pricecast.data.synthetic`)
 
 Any of them followed by ``#clean`` (``sample:BTC-USD-5M#clean``) is cut to its longest clean stretch
 (see :mod:`pricecast.data.quality`), after the date range is applied.
@@ -16,10 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from pricecast.data.candles import CandleError
+from pricecast.data.candles import CandleError, date_remark
 from pricecast.data.csv_import import read_candles_csv
 from pricecast.data.quality import cut_to_clean, spike_warning, split_ref
 from pricecast.data.samples import CATALOGUE, load_sample
+from pricecast.data.synthetic import is_synthetic, link_problem, load_synthetic
 from pricecast.data.uploads import is_upload, original_name
 
 
@@ -34,10 +37,12 @@ class LoadedData:
 
 
 def kind_of(ref: str) -> str:
-    """'sample', 'csv' or 'market' for a data reference."""
+    """'sample', 'synthetic', 'csv' or 'market' for a data reference."""
     ref = split_ref(ref)[0]
     if ref.lower().startswith("sample:"):
         return "sample"
+    if is_synthetic(ref):
+        return "synthetic"
     lowered = ref.lower()
     if lowered.endswith((".csv", ".csv.gz", ".txt")) or Path(ref).exists():
         return "csv"
@@ -45,7 +50,7 @@ def kind_of(ref: str) -> str:
         return "market"
     raise CandleError(
         f"don't know how to load '{ref}': use sample:NAME ({', '.join(CATALOGUE)}), a CSV path, "
-        "or EXCHANGE:SYMBOL:TIMEFRAME such as binance:BTC/USDT:1h"
+        "EXCHANGE:SYMBOL:TIMEFRAME such as binance:BTC/USDT:1h, or synthetic:pattern"
     )
 
 
@@ -55,7 +60,7 @@ _SYMBOL = re.compile(r"[A-Z0-9^=][A-Z0-9^=/._-]{0,39}")
 
 def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
     """Why ``ref``, received from a link or any other untrusted place, may not be opened (None if it
-    may). Allowed: bundled series, exchange and Yahoo references, and the given ``files`` (e.g.
+    may). Allowed: bundled series, synthetic recipes, exchange and Yahoo references, and the given ``files`` (e.g.
     this browser session's uploads). A file path only ever comes from the command line. Decided
     from the text alone: nothing on disk is looked at, so a link cannot even probe for a file."""
     ref = split_ref(ref)[0]  # "#clean" only cuts what the rest names
@@ -64,6 +69,8 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
     if ref.lower().startswith("sample:"):
         name = ref.split(":", 1)[1].upper()
         return None if name in CATALOGUE else f"no bundled series of that name; choose one of {', '.join(CATALOGUE)}"
+    if is_synthetic(ref):  # made up in-process: only its knobs can be wrong
+        return link_problem(ref)
     parts = ref.split(":")
     if len(parts) in (2, 3):
         from pricecast.data.market import MarketDataError, parse_market_ref  # lazy: see _load
@@ -75,8 +82,8 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
         if parsed is not None and _SOURCE.fullmatch(parsed.source) and _SYMBOL.fullmatch(parsed.symbol) \
                 and ".." not in parsed.symbol:
             return None
-    return ("not a bundled series (sample:AAPL), an exchange reference (binance:BTC/USDT:1h) or a file "
-            "uploaded in this browser session")
+    return ("not a bundled series (sample:AAPL), a synthetic recipe (synthetic:pattern), an exchange reference "
+            "(binance:BTC/USDT:1h) or a file uploaded in this browser session")
 
 
 def display_name(ref: str) -> str:
@@ -106,6 +113,8 @@ def load_data(ref: str, since: str | None = None, until: str | None = None, offl
     spike = spike_warning(loaded.candles, loaded.ref)
     if spike:
         loaded.warnings.append(spike)
+    if len(loaded.candles) and (remark := date_remark(loaded.candles.index)):
+        loaded.warnings.append(remark)
     return loaded
 
 
@@ -114,6 +123,8 @@ def _load(ref: str, since: str | None, until: str | None, offline: bool) -> Load
     if kind == "sample":
         frame = load_sample(ref.split(":", 1)[1])
         return LoadedData(ref, _clip(frame, since, until))
+    if kind == "synthetic":
+        return LoadedData(ref, _clip(load_synthetic(ref), since, until))
     if kind == "csv":
         path = Path(ref).expanduser()
         if not path.exists():

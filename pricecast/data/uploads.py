@@ -12,12 +12,16 @@ import hashlib
 import os
 import re
 import tempfile
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from pricecast.paths import home
 
 _HASH_CHARS = 24  # 96 bits of SHA-256: collisions between uploads are not a practical concern
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Uploaded files no saved run names are deleted after this long (runs keep theirs for good).
+UPLOAD_MAX_AGE_DAYS = 30
 
 
 def uploads_dir() -> Path:
@@ -80,3 +84,27 @@ def is_upload(ref: str) -> bool:
         return path.parent.parent == uploads_dir().resolve()
     except (OSError, ValueError):
         return False
+
+
+def remove_old_uploads(in_use: Iterable[str | Path], max_age_days: float = UPLOAD_MAX_AGE_DAYS) -> list[Path]:
+    """Housekeeping: delete uploaded files older than ``max_age_days`` that are not ``in_use`` (the
+    data refs of saved runs, ``training.runs.data_in_use``), so a run can always reload its data."""
+    folder = uploads_dir()
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - max_age_days * 86400
+    old = [f for f in folder.rglob("*") if f.is_file() and f.stat().st_mtime < cutoff]
+    if not old:
+        return []
+    used = set()
+    for ref in in_use:
+        try:
+            used.add(str(Path(ref).expanduser().resolve()))
+        except (OSError, ValueError):
+            continue
+    removed = []
+    for f in old:
+        if str(f.resolve()) not in used:
+            f.unlink(missing_ok=True)
+            removed.append(f)
+    return removed

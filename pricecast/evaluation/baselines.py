@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pricecast.evaluation.metrics import MA_WINDOW, baseline_forecasts, evaluate, with_best_naive
+from pricecast.evaluation.metrics import MA_WINDOW, baseline_forecasts, evaluate
 from pricecast.prep.features import is_intraday
 from pricecast.prep.targets import get_target
 from pricecast.prep.windows import WindowPart, WindowSet
@@ -99,6 +99,15 @@ def naive_forecasts(target: str, history: np.ndarray, k: int, times: pd.Datetime
     return out
 
 
+def fallback_candidates(target: str, forecasts: dict[str, np.ndarray] | None, k: int) -> dict[str, np.ndarray]:
+    """The naive forecasts a run may fall back to (the decision takes the best of them on validation):
+    every baseline of the target, persistence alone for prices ("no change" is the floor there).
+    ``forecasts`` None (no validation windows): an empty persistence forecast."""
+    if forecasts is None:
+        return {"persistence": np.empty((0, k))}
+    return {"persistence": forecasts["persistence"]} if get_target(target).is_price else dict(forecasts)
+
+
 def next_forecasts(target: str, times: pd.DatetimeIndex, series: np.ndarray, n: int,
                    future: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     """Every naive baseline's forecast of the K steps after the series' last row (each (1, K)), from
@@ -139,22 +148,6 @@ def choose_on_validation(wset: WindowSet) -> tuple[str, dict[str, np.ndarray]]:
         report = evaluate(np.asarray(val.y), forecasts["val"]["persistence"], np.asarray(val.history), forecasts["val"])
         best = best_on_validation(report)
     return best, {name: by_name[best] for name, by_name in forecasts.items()}
-
-
-def evaluate_parts(wset: WindowSet, predicted: dict[str, np.ndarray],
-                   best: str | None = None) -> tuple[dict[str, dict], dict[str, dict[str, np.ndarray]]]:
-    """Each predicted part scored against its target's naive baselines, with the best naive baseline
-    chosen on the validation part (or ``best``, e.g. a saved run's choice, where there is none) named
-    in every report. Returns ``(reports, naive forecasts per part)``."""
-    target = wset.spec.target
-    forecasts = {name: part_forecasts(target, wset.times, wset.target, wset.parts[name]) for name in predicted}
-    reports = {name: evaluate(np.asarray(wset.parts[name].y), values, np.asarray(wset.parts[name].history),
-                              forecasts[name]) for name, values in predicted.items()}
-    if best is None:
-        best = best_on_validation(reports["val"]) if "val" in reports and reports["val"]["windows"] else "persistence"
-    for report in reports.values():
-        with_best_naive(report, best)
-    return reports, forecasts
 
 
 def _ns(times: pd.DatetimeIndex) -> np.ndarray:

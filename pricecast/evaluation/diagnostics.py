@@ -65,3 +65,22 @@ def diagnose(actual: np.ndarray, predicted: np.ndarray, step: int = 1, bins: int
     res = residuals(actual, predicted, step)
     hist, acf = histogram(res, bins), autocorrelation(res, lags)
     return {"step": step, "histogram": hist, "acf": acf, "text": summary_text(hist, acf)}
+
+
+def range_note(train_target: np.ndarray, part_target: np.ndarray, part: str, bounded_by: str,
+               min_share: float = 0.1) -> str:
+    """One sentence when the ``part``'s target prices leave the range of the training targets and the
+    setup cannot forecast outside it (``bounded_by``: what bounds it, e.g. "min-max scaling"; ``""``
+    when nothing does): the known cause of a model far off the prices. ``""`` when it does not apply."""
+    train = np.asarray(train_target, dtype=np.float64)
+    values = np.asarray(part_target, dtype=np.float64)
+    train, values = train[np.isfinite(train)], values[np.isfinite(values)]
+    if not bounded_by or train.size == 0 or values.size == 0:
+        return ""
+    lo, hi = float(train.min()), float(train.max())
+    share = float(np.mean((values < lo) | (values > hi)))
+    if share < min_share:
+        return ""
+    return (f"{share:.0%} of the {part} prices ({values.min():.4g} to {values.max():.4g}) lie outside the training "
+            f"range ({lo:.4g} to {hi:.4g}), and with {bounded_by} a network can hardly forecast beyond the range "
+            f"it was trained on (log-ratio scaling with 'Predict the change' can).")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,6 @@ from pricecast.prep.scaling import Scaler
 from pricecast.prep.targets import get_target
 from pricecast.prep.windows import PART_NAMES, WindowPart, WindowSet
 
-LEVELS: tuple[str, ...] = ("ok", "info", "warning")
 # |skill| below this is "the same error as persistence" whatever the noise (2% of persistence's RMSE).
 SKILL_TIE = 0.02
 # Share of windows whose position is re-read from the series (all of them up to this count).
@@ -276,7 +275,8 @@ def check_run(run: PredictedRun, include_ok: bool = False) -> list[Finding]:
     test = preds[preds["part"] == "test"].sort_values(["origin_time", "step"])
     k = int(test["step"].max())
     actual = test["actual"].to_numpy().reshape(-1, k)
-    predicted = test["predicted"].to_numpy().reshape(-1, k)
+    # the network's own forecast where the run kept it apart (a run that fell back uses persistence)
+    predicted = test["network" if "network" in test else "predicted"].to_numpy().reshape(-1, k)
     last = test["persistence"].to_numpy().reshape(-1, k)[:, 0]
     findings = check_predictions(actual, predicted, last)
     return findings if include_ok else problems(findings)
@@ -353,6 +353,3 @@ def _when(windows: WindowSet, row: int) -> str:
     except (IndexError, AttributeError):
         return f"row {row}"
 
-
-def findings_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
-    return [f.to_dict() for f in findings]

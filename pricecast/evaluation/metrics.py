@@ -112,6 +112,8 @@ def with_best_naive(report: dict, name: str) -> dict:
     report["best_naive"] = name if name in report else "persistence"
     report["best_naive_rmse"] = best["rmse"]
     report["skill_vs_best_naive"] = skill(report["rmse"], best["rmse"])
+    if isinstance(report.get("network"), dict):  # the network's own, beside the forecast the run uses
+        report["network"]["skill_vs_best_naive"] = skill(report["network"].get("rmse"), best["rmse"])
     return report
 
 
@@ -125,11 +127,15 @@ def skill_text(value: float | None, digits: int = 1, short: bool = False) -> str
 
 def metrics_table(report: dict, labels: dict[str, str] | None = None) -> list[dict]:
     """Rows for a table: one per forecaster with RMSE, MAE, MAPE (None: n/a, the target has zeros),
-    direction and skill vs persistence; the naive baseline chosen on validation is marked."""
+    direction, skill vs persistence and ``used`` (the forecast the run uses). A report with the network
+    kept apart (``network``) shows the network's own row first, whether or not the run fell back to a
+    baseline; older reports show ``model``. The naive baseline chosen on validation is marked."""
     rows = []
+    own = report.get("network")
+    choice = report.get("decision", "network")
     best = report.get("best_naive")
-    for name in ("model", *(report.get("baselines") or BASELINES)):
-        m = report[name]
+    first = [("network", own)] if own else [("model", report["model"])]
+    for name, m in first + [(b, report[b]) for b in report.get("baselines") or BASELINES]:
         rows.append({
             "forecaster": (labels or {}).get(name, name) + (" (best naive)" if name == best else ""),
             "rmse": m["rmse"],
@@ -137,6 +143,7 @@ def metrics_table(report: dict, labels: dict[str, str] | None = None) -> list[di
             "mape_%": m["mape"],
             "direction": m["direction"],
             "skill_vs_persistence": skill(m["rmse"], report["persistence_rmse"]),
+            "used": "yes" if name == choice or name == "model" else "",
         })
     return rows
 

@@ -16,8 +16,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-METHODS: tuple[str, ...] = ("conformal", "mc_dropout")
-
 
 def conformal_quantiles(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray, levels: tuple[float, ...],
                         relative: bool = True) -> dict[float, np.ndarray]:

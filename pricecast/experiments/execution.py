@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pricecast.backtest.pooled import fold_scores, fold_size_for, pool_folds
+from pricecast.backtest.pooled import decision_scores, fold_scores, fold_size_for, pool_folds
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.walkforward import run_backtest
 from pricecast.experiments.spec import ExperimentError, Trial
@@ -69,15 +69,19 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
         return {**record, "status": "stopped"}
     m = run.metrics
     test, val = m.get("test") or {}, m.get("val") or {}
+    network = test.get("network") or test.get("model") or {}
     history = run.history
     epochs = max(1, int(m.get("epochs_run") or 1))
     record.update({
         "status": "ok", "error": "",
         "run_dir": os.path.relpath(run.run_dir, exp_dir),
         "test_rmse": test.get("rmse"), "persistence_rmse": test.get("persistence_rmse"), "skill": test.get("skill"),
-        "test_mae": (test.get("model") or {}).get("mae"), "test_direction": (test.get("model") or {}).get("direction"),
-        "val_rmse": val.get("rmse"),
-        "as_persistence": float(bool((m.get("persistence_floor") or {}).get("ended_as_persistence"))),
+        # the network's own scores (what an experiment ranks) beside the decision's (test_rmse, skill)
+        "network_rmse": network.get("rmse", test.get("rmse")), "network_skill": network.get("skill", test.get("skill")),
+        "decision": test.get("decision", "network"), "decision_p": test.get("decision_p"),
+        "test_mae": network.get("mae"), "test_direction": network.get("direction"),
+        "val_rmse": (val.get("network") or val).get("rmse"),
+        "as_persistence": float(test.get("decision", "network") != "network"),
         "best_val_loss": m.get("best_val_loss"), "best_epoch": m.get("best_epoch"), "epochs_run": m.get("epochs_run"),
         "train_seconds": m.get("train_seconds"),
         "seconds_per_epoch": (m.get("train_seconds") or 0.0) / epochs,
@@ -109,7 +113,8 @@ def _walk_forward_trial(task: dict, candles: pd.DataFrame, record: dict, started
         scores = fold_scores(result)
         if not scores or sum(len(s.actual) for s in scores) == 0:
             raise ExperimentError("no fold produced a test forecast")
-        pooled = pool_folds(scores)
+        pooled = pool_folds(scores)  # the folds' networks
+        used = pool_folds(decision_scores(result))  # what the folds' runs would forecast
     except Exception as exc:  # noqa: BLE001 - one bad trial must not end the experiment
         return {**record, "status": "error", "error": f"{type(exc).__name__}: {exc}",
                 "wall_seconds": time.perf_counter() - started, "finished_at": _now()}
@@ -121,11 +126,13 @@ def _walk_forward_trial(task: dict, candles: pd.DataFrame, record: dict, started
     w = spec.window
     record.update({
         "status": "ok", "error": "", "run_dir": None, "folds": pooled["folds_done"],
-        "test_rmse": pooled["rmse"], "persistence_rmse": pooled["persistence_rmse"],
-        "skill": 1.0 - pooled["ratio"] if np.isfinite(pooled["ratio"]) else None,
+        "test_rmse": used["rmse"], "persistence_rmse": pooled["persistence_rmse"],
+        "skill": 1.0 - used["ratio"] if np.isfinite(used["ratio"]) else None,
         "paired_p": pooled["p_value"], "fold_wins": pooled["fold_wins"], "forecasts": pooled["forecasts"],
-        # the share of the folds' models that no epoch beat: they forecast 'no change'
-        "as_persistence": sum(bool(i.get("ended_as_persistence")) for i in infos) / max(1, len(infos)),
+        # the folds' networks are scored; the share of folds whose run would have fallen back to 'no change'
+        "network_rmse": pooled["rmse"], "network_skill": 1.0 - pooled["ratio"] if np.isfinite(pooled["ratio"]) else None,
+        "decision": _majority(infos),
+        "as_persistence": sum(_fell_back(i) for i in infos) / max(1, len(infos)),
         "test_mae": model.get("mae"), "test_direction": model.get("direction"), "val_rmse": None,
         "best_val_loss": float(np.mean(best)) if best else None, "best_epoch": None, "epochs_run": epochs,
         "train_seconds": seconds, "seconds_per_epoch": seconds / max(1, epochs),
@@ -133,6 +140,15 @@ def _walk_forward_trial(task: dict, candles: pd.DataFrame, record: dict, started
         "wall_seconds": time.perf_counter() - started, "finished_at": _now(),
     })
     return record
+
+
+def _fell_back(info: dict) -> bool:
+    return info.get("decision", "network") != "network" or bool(info.get("ended_as_persistence"))
+
+
+def _majority(infos: list[dict]) -> str:
+    """A walk-forward trial's decision: ``persistence`` when most folds fell back, else ``network``."""
+    return "persistence" if infos and sum(_fell_back(i) for i in infos) * 2 > len(infos) else "network"
 
 
 def _now() -> str:

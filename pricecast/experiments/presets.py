@@ -8,13 +8,14 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pricecast.catalogue import field_named
 from pricecast.experiments import architectures
 from pricecast.experiments.candles import load_candles
-from pricecast.experiments.spec import ExperimentError, ExperimentSpec, Variation
+from pricecast.experiments.spec import ExperimentError, ExperimentSpec, Variation, grid
 from pricecast.models.spec import ARCHITECTURES, ModelSpec
 from pricecast.presets import get_preset
 from pricecast.specs import RunSpec, TrainSpec
@@ -146,30 +147,44 @@ def default_name(kind: str, exp: ExperimentSpec, size: float) -> str:
     return f"{kind}-{slug}-s{size:g}"
 
 
-def from_preset(preset: str, size: float = 1.0, data: str | None = None, name: str | None = None,
-                repeats: int | None = None, epochs: int | None = None, base_seed: int | None = None,
-                since: str | None = None, until: str | None = None, base: RunSpec | None = None) -> ExperimentSpec:
-    """A preset experiment at ``size``, optionally on other data (and date range), renamed, or with
-    repeats/epochs set. ``base``: the setup a preset of :data:`SETUP_PRESETS` is built on (default:
-    the default run preset)."""
-    presets = experiment_presets()
-    if preset not in presets:
-        raise KeyError(f"unknown experiment preset '{preset}'; choose one of {', '.join(presets)}")
-    exp = presets[preset].spec
-    if preset in SETUP_PRESETS and base is not None:
-        exp = SETUP_PRESETS[preset](base)
+CUSTOM = "custom"  # not a preset: the settings in ``axes`` compared on the ``base`` setup
+
+
+def build_experiment(kind: str, *, base: RunSpec | None = None, axes: Mapping[str, Sequence[Any]] | None = None,
+                     size: float = 1.0, data: str | None = None, since: str | None = None, until: str | None = None,
+                     repeats: int | None = None, epochs: int | None = None, base_seed: int | None = None,
+                     folds: int | None = None, name: str | None = None, title: str | None = None,
+                     rows: Callable[[ExperimentSpec], int] | None = None) -> ExperimentSpec:
+    """The one way a choice becomes an experiment (the Experiments page and ``experiment run``).
+
+    ``kind``: an experiment preset, or :data:`CUSTOM` (every combination of ``axes`` on ``base``, 3
+    repeats). ``base``: the setup a preset of :data:`SETUP_PRESETS` is built on (default: the default
+    run preset). Then other ``data`` and date range, ``size`` (:func:`scale`; ``rows`` counts the
+    rows the experiment's data has, cached by the page), and repeats, epochs, seeds, folds and name
+    when given."""
+    if kind == CUSTOM:
+        if not axes or base is None:
+            raise ExperimentError("say which settings to compare (FIELD=VALUE1,VALUE2 ...) on which setup")
+        exp = ExperimentSpec(name=name or CUSTOM, base=base, variations=grid(axes), repeats=3,
+                             title=title or "My setup: " + ", ".join(axes))
+    else:
+        presets = experiment_presets()
+        if kind not in presets:
+            raise ExperimentError(f"unknown experiment preset '{kind}'; choose one of {', '.join(presets)}")
+        exp = presets[kind].spec
+        if kind in SETUP_PRESETS and base is not None:
+            exp = SETUP_PRESETS[kind](base)
     if data:
         exp = exp.replace(base=exp.base.replace(data=data))
     if since or until:
         exp = exp.replace(since=since, until=until)
-    rows = None
-    if size < 1.0:
-        rows = len(load_candles(exp))
-    exp = scale(exp, size, rows)
-    if repeats is not None:
+    exp = scale(exp, size, (rows or (lambda e: len(load_candles(e))))(exp) if size < 1.0 else None)
+    if repeats:
         exp = exp.replace(repeats=int(repeats))
-    if epochs is not None:
+    if epochs:
         exp = exp.replace(base=exp.base.replace(train=replace(exp.base.train, epochs=int(epochs))))
     if base_seed is not None:
         exp = exp.replace(base_seed=int(base_seed))
-    return exp.replace(name=name or default_name(preset, exp, size))
+    if folds is not None:
+        exp = exp.replace(folds=int(folds))
+    return exp.replace(name=name or default_name(kind, exp, size))

@@ -22,6 +22,8 @@ from pricecast.experiments.storage import (
     load_experiment,
     prepare_folder,
     read_records,
+    save_workers,
+    saved_workers,
 )
 
 Progress = Callable[[dict], None]
@@ -50,8 +52,8 @@ def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | 
                    candles: pd.DataFrame | None = None) -> Experiment:
     """Run the trials not yet finished in the experiment's folder and return the experiment.
 
-    ``executor``: ``local`` (a process pool of ``workers``, default one per core; 1 worker trains
-    in this process), ``serial`` (this process) or ``ray`` (each trial a Ray task; ``address`` or
+    ``executor``: ``local`` (a process pool of ``workers``; default: what the experiment was last run
+    with, else one per core; 1 worker trains in this process), ``serial`` (this process) or ``ray`` (each trial a Ray task; ``address`` or
     ``RAY_ADDRESS``, else a local Ray instance). ``progress`` gets ``start``, ``trial`` (after each
     finished trial: done, total, eta seconds, the record) and ``finish`` events. ``stop`` ends the
     experiment after the running trials; an exception (or a kill) loses only running trials."""
@@ -64,8 +66,10 @@ def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | 
         finished = done_keys(read_records(folder), exp)
         todo = [t for t in expand(exp) if t.key not in finished]
         total = len(finished) + len(todo)
-        if workers is None:
-            workers = default_workers()
+        if workers is None:  # a resume keeps what the run was started with (--workers 1: one GPU, little memory)
+            workers = saved_workers(folder) or default_workers()
+        else:
+            save_workers(folder, workers)
         workers = max(1, min(int(workers), max(1, len(todo))))
         started = time.perf_counter()
         progress({"type": "start", "name": exp.name, "dir": str(folder), "done": len(finished), "total": total,

@@ -1,4 +1,5 @@
-"""An experiment's numbers: one row per trial, the per-setting summary ranked by test RMSE with a
+"""An experiment's numbers: one row per trial, the per-setting summary ranked by the networks' own test
+RMSE (never crowning a setting whose runs fall back to 'no change') with a
 Welch test against the best and against persistence, a plain-language reading of the ranking, the
 seed's comparison table (with persistence's row) and the loss curves as a long table. Pure
 pandas/numpy on trial records; nothing here trains.
@@ -13,17 +14,33 @@ import pandas as pd
 
 from pricecast.experiments.spec import ExperimentSpec
 
+# In the frame, ``test_rmse`` and ``skill`` are the trial's NETWORK's own scores (what an experiment
+# compares and ranks: a setting that falls back to 'no change' must still show what its network learned);
+# ``decision_rmse`` and ``decision_skill`` are those of the forecast the run uses (the record's test_rmse/skill).
 TRIAL_COLUMNS = ("key", "variation", "label", "repeat", "seed", "status", "test_rmse", "persistence_rmse", "skill",
+                 "decision_rmse", "decision_skill", "decision", "decision_p",
                  "test_mae", "test_direction", "val_rmse", "best_val_loss", "best_epoch", "epochs_run",
                  "train_seconds", "seconds_per_epoch", "params", "device", "run_dir", "error",
                  # walk-forward trials only (an experiment with folds): pooled over the folds
                  "folds", "paired_p", "fold_wins",
-                 "as_persistence")  # share of the trial's models the persistence floor kept at 'no change'
+                 "as_persistence")  # share of the trial's runs (folds) that fell back to 'no change'
+
+
+def _network_view(record: dict) -> dict:
+    """A trial record as the frame holds it: the network's scores as ``test_rmse``/``skill`` (records
+    from before the decision have only the model's, which was then the one used)."""
+    row = {c: record.get(c) for c in TRIAL_COLUMNS}
+    row["decision_rmse"], row["decision_skill"] = record.get("test_rmse"), record.get("skill")
+    if record.get("network_rmse") is not None:
+        row["test_rmse"], row["skill"] = record.get("network_rmse"), record.get("network_skill")
+    if row["decision"] is None and record.get("status") == "ok":
+        row["decision"] = "persistence" if (record.get("as_persistence") or 0) > 0.5 else "network"
+    return row
 
 
 def trials_frame(records: Iterable[dict], exp: ExperimentSpec | None = None) -> pd.DataFrame:
     """One row per trial record (no histories), in the experiment's variation order."""
-    rows = [{c: r.get(c) for c in TRIAL_COLUMNS} for r in records]
+    rows = [_network_view(r) for r in records]
     frame = pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
     if exp is not None and len(frame):
         order = {v.id: i for i, v in enumerate(exp.variations)}
@@ -32,8 +49,8 @@ def trials_frame(records: Iterable[dict], exp: ExperimentSpec | None = None) -> 
         frame["label"] = frame["variation"].map(labels)
         frame["_order"] = frame["variation"].map(order)
         frame = frame.sort_values(["_order", "repeat"]).drop(columns="_order").reset_index(drop=True)
-    for col in ("test_rmse", "persistence_rmse", "skill", "test_mae", "test_direction", "val_rmse", "best_val_loss",
-                "train_seconds", "seconds_per_epoch"):
+    for col in ("test_rmse", "persistence_rmse", "skill", "decision_rmse", "decision_skill", "decision_p", "test_mae",
+                "test_direction", "val_rmse", "best_val_loss", "train_seconds", "seconds_per_epoch"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     for col in ("paired_p", "folds", "fold_wins", "as_persistence"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
@@ -173,6 +190,8 @@ def persistence_ranking(summary: pd.DataFrame) -> str:
             placed = True
         p = r["p_vs_persistence"]
         mark = "" if not np.isfinite(p) else f" (p {p:.2g})" if p >= 0.001 else " (p < 0.001)"
+        if _fell_back(r):
+            mark += " [falls back: = persistence]"
         items.append((r["ratio_mean"], f"{r['label']} {r['ratio_mean']:.4f}{mark}"))
     if not placed:
         items.append((1.0, "persistence 1"))
@@ -183,9 +202,22 @@ def persistence_ranking(summary: pd.DataFrame) -> str:
     verdict = (f"{_join(better)} beat{'s' if len(better) == 1 else ''} it beyond the run-to-run spread."
                if better else "None beats it beyond the run-to-run spread.")
     if (done["as_persistence"] == 1.0).all():
-        verdict += (" Every model ended as persistence: no epoch beat 'no change' on validation, so the persistence "
-                    "floor kept it (more epochs or more data may change that).")
-    return f"RMSE / persistence, best first: {line}. {verdict}"
+        verdict += (" Every setting falls back to 'no change' (= persistence): no network beat it on validation by "
+                    "more than noise, so none is used; the ratios are the networks' own.")
+    return f"Networks' RMSE / persistence, best first: {line}. {verdict}"
+
+
+def _fell_back(row: pd.Series) -> bool:
+    """Every run of this setting fell back to 'no change' on validation: it is never crowned."""
+    share = row.get("as_persistence")
+    return share is not None and bool(np.isfinite(share)) and share >= 1.0
+
+
+def decision_text(share: float | None) -> str:
+    """The decision column: which forecast a setting's runs use."""
+    if share is None or not np.isfinite(share) or share <= 0:
+        return "network" if share is not None and np.isfinite(share) else "-"
+    return "= persistence" if share >= 1.0 else f"{share:.0%} = persistence"
 
 
 def ranking_note(summary: pd.DataFrame) -> str:
@@ -195,9 +227,15 @@ def ranking_note(summary: pd.DataFrame) -> str:
     best = summary.iloc[0]
     tied = summary[summary["vs_best"] == "within the spread"]["label"].tolist()
     unclear = summary[summary["vs_best"] == "too few repeats to tell"]["label"].tolist()
-    parts = [f"Lowest mean test RMSE: {best['label']} ({best['test_rmse_mean']:.4g}"
+    parts = [f"Lowest mean network test RMSE: {best['label']} ({best['test_rmse_mean']:.4g}"
              + (f" ± {best['test_rmse_std']:.2g}" if np.isfinite(best["test_rmse_std"]) else "")
              + f" over {int(best['n'])} run{'s' if best['n'] != 1 else ''})."]
+    if _fell_back(best):
+        # a network that does not beat 'no change' on validation is not used: it is never crowned
+        used = [r for _, r in summary.iterrows() if r["n"] > 0 and not _fell_back(r)]
+        parts.append("It is not crowned: its runs fall back to 'no change' on validation (= persistence)."
+                     + (f" Best network in use: {used[0]['label']} ({used[0]['test_rmse_mean']:.4g})." if used
+                        else " Every setting falls back (= persistence): none is crowned."))
     if tied:
         parts.append(f"Its lead over {_join(tied)} is within the run-to-run spread (Welch test p ≥ {SIGNIFICANCE}): "
                      "with these repeats they cannot be told apart; more repeats might.")
@@ -247,7 +285,7 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
         "Skill vs persistence (mean)": summary["skill_mean"],
         "p vs persistence": summary["p_vs_persistence"],
         "Gap to persistence": summary["vs_persistence"],
-        "Share ended as persistence": summary["as_persistence"],
+        "Decision": [decision_text(v) for v in summary["as_persistence"]],
         "Parameters": summary["params"],
         "Seconds per epoch": summary["seconds_per_epoch"],
         "Gap to best": summary["vs_best"],
@@ -258,7 +296,7 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
     row = {c: None for c in table.columns}
     row.update({"Rank": "-", "Setting": "Persistence (no change)", "Test RMSE (mean ± sd)": f"{level:.4g}",
                 "Test RMSE median": level, "Persistence RMSE": level, "RMSE / persistence (mean)": 1.0,
-                "Skill vs persistence (mean)": 0.0, "Parameters": 0, "Gap to persistence": "the yardstick",
+                "Skill vs persistence (mean)": 0.0, "Parameters": 0, "Gap to persistence": "the yardstick", "Decision": "",
                 "Gap to best": ""})
     at = int((summary["test_rmse_mean"] < level).sum())
     return pd.concat([table.iloc[:at], pd.DataFrame([row]), table.iloc[at:]], ignore_index=True)

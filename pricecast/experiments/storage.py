@@ -81,6 +81,20 @@ def read_records(exp_dir: Path | str) -> list[dict]:
     return out
 
 
+def save_workers(exp_dir: Path | str, workers: int) -> None:
+    """Remember the trials-at-a-time a run was started with (``--workers``), for its resume."""
+    _write_json_atomic(Path(exp_dir) / "run_options.json", {"workers": int(workers)})
+
+
+def saved_workers(exp_dir: Path | str) -> int | None:
+    """The ``--workers`` the experiment was last run with, or None (never given, or unreadable)."""
+    try:
+        workers = json.loads((Path(exp_dir) / "run_options.json").read_text()).get("workers")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return workers if isinstance(workers, int) and workers >= 1 else None
+
+
 def prepare_folder(exp: ExperimentSpec, root: Path | str | None = None) -> Path:
     """Create the folder with ``experiment.json``, or check an existing one matches ``exp``."""
     validate(exp)

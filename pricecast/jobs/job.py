@@ -94,7 +94,8 @@ class Job:
 
     def __init__(self, task: Task, session_id: str, label: str = "", context: Any = None,
                  executor: str = "local") -> None:
-        self.id = uuid.uuid4().hex  # also a capability: knowing it lets a reloaded tab find the job
+        self.id = uuid.uuid4().hex
+        self.owner = ""  # the submitting browser's secret: the key to take the job back after a reload
         self.task = task
         self.kind = task.kind
         self.session_id = session_id
@@ -121,6 +122,7 @@ class Job:
         self._killed = False
         self._version = 0
         self._epoch_started = 0.0
+        self._snap: tuple[tuple[int, int | None], JobSnapshot] | None = None  # the last snapshot and its key
 
     # ---- control (called by the registry) ----------------------------------------------------
     def mark_running(self, handle: Any) -> None:
@@ -148,6 +150,7 @@ class Job:
         """End now: for a worker that does not react to Stop. Nothing of the run is kept."""
         with self._lock:
             self._killed = True
+            self._version += 1
             handle = self.handle
         if handle is not None:
             handle.kill()
@@ -157,6 +160,10 @@ class Job:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished; True when it has."""
         return self._done.wait(timeout)
+
+    @property
+    def created(self) -> float:
+        return self._created
 
     @property
     def state(self) -> JobState:
@@ -235,27 +242,39 @@ class Job:
 
     # ---- reading -----------------------------------------------------------------------------
     def snapshot(self, queue_position: int | None = None) -> JobSnapshot:
+        """A consistent copy of the progress. Pages poll it every second from every tab: while nothing
+        changed (same version, same queue position) the same snapshot comes back at once, without
+        copying the history into new tables (treat it as read-only)."""
         with self._lock:
-            info = self._info
-            epochs = int(info.get("epochs") or 0)
-            epoch = int(info.get("epoch") or 0)
-            fraction, eta = float(info.get("fraction") or 0.0), info.get("eta")
-            if self.kind == "train":
-                fraction, eta = self._train_progress(epoch, epochs)
-            return JobSnapshot(
-                id=self.id, kind=self.kind, label=self.label, state=self._state.value, created=self._created,
-                started=self._started, ended=self._ended, queue_position=queue_position,
-                device=str(info.get("device", "")), backend=str(info.get("backend", "")), params=info.get("params"),
-                warnings=tuple(info.get("warnings") or ()), sizes=dict(info.get("sizes") or {}),
-                epoch=epoch, epochs=epochs, batch=int(info.get("batch") or 0), batches=info.get("batches"),
-                samples_per_s=info.get("samples_per_s"),
-                history=pd.DataFrame(self._history, columns=HISTORY_COLUMNS),
-                batch_losses=pd.DataFrame(self._batches, columns=BATCH_COLUMNS),
-                val_pred=self._val_pred, val_pred_epoch=self._val_pred_epoch,
-                fraction=fraction, text=str(info.get("text", "")), eta=eta,
-                folds=tuple(self._folds), trials=tuple(self._trials), result=self._result, error=self._error,
-                stop_requested=self._stop_requested, killed=self._killed, version=self._version,
-            )
+            key = (self._version, queue_position)
+            if self._snap is not None and self._snap[0] == key:
+                return self._snap[1]
+            snap = self._make_snapshot(queue_position)
+            self._snap = (key, snap)
+            return snap
+
+    def _make_snapshot(self, queue_position: int | None) -> JobSnapshot:
+        """Called with the lock held."""
+        info = self._info
+        epochs = int(info.get("epochs") or 0)
+        epoch = int(info.get("epoch") or 0)
+        fraction, eta = float(info.get("fraction") or 0.0), info.get("eta")
+        if self.kind == "train":
+            fraction, eta = self._train_progress(epoch, epochs)
+        return JobSnapshot(
+            id=self.id, kind=self.kind, label=self.label, state=self._state.value, created=self._created,
+            started=self._started, ended=self._ended, queue_position=queue_position,
+            device=str(info.get("device", "")), backend=str(info.get("backend", "")), params=info.get("params"),
+            warnings=tuple(info.get("warnings") or ()), sizes=dict(info.get("sizes") or {}),
+            epoch=epoch, epochs=epochs, batch=int(info.get("batch") or 0), batches=info.get("batches"),
+            samples_per_s=info.get("samples_per_s"),
+            history=pd.DataFrame(self._history, columns=HISTORY_COLUMNS),
+            batch_losses=pd.DataFrame(self._batches, columns=BATCH_COLUMNS),
+            val_pred=self._val_pred, val_pred_epoch=self._val_pred_epoch,
+            fraction=fraction, text=str(info.get("text", "")), eta=eta,
+            folds=tuple(self._folds), trials=tuple(self._trials), result=self._result, error=self._error,
+            stop_requested=self._stop_requested, killed=self._killed, version=self._version,
+        )
 
     def _train_progress(self, epoch: int, epochs: int) -> tuple[float, float | None]:
         """Fraction done and seconds left, from the measured epochs — or, inside the first epoch,

@@ -2,9 +2,11 @@
 first-come queue. One registry per server process; pages keep only job ids."""
 from __future__ import annotations
 
+import hmac
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -82,15 +84,19 @@ class JobRegistry:
 
     # ---- submitting --------------------------------------------------------------------------
     def submit(self, session_id: str, kind: str, payload: dict | None = None, candles: pd.DataFrame | None = None,
-               label: str = "", context: Any = None, executor: str | None = None, exclusive: bool = True) -> Job:
+               label: str = "", context: Any = None, executor: str | None = None, exclusive: bool = True,
+               owner: str = "") -> Job:
         """Queue a job for this session and start it when a slot is free. ``exclusive``: refuse
-        while the session has an unfinished job of the same kind."""
+        while the session has an unfinished job of the same kind. ``owner``: a secret of the browser
+        that submitted it (never in a link), the only key that lets a new session take the job back
+        (:meth:`reclaim`)."""
         executor = executor or default_executor()
         self.executor(executor)  # an unknown executor or a missing Ray fails here, before queueing
         with self._lock:
             if exclusive and self.active(session_id, kind) is not None:
                 raise JobError(f"a {kind} job is already going in this session: stop it first")
             job = Job(Task(kind, dict(payload or {}), candles), session_id, label, context, executor)
+            job.owner = owner
             self._jobs.append(job)
             self._queue.append(job)
             self._forget_old(session_id)
@@ -125,10 +131,16 @@ class JobRegistry:
         job.mark_running(handle)
 
     def _forget_old(self, session_id: str) -> None:
+        """A session remembers its last ``keep`` jobs; the server its last ``keep`` x 10 finished ones
+        (closed tabs' jobs hold their validation windows and histories: without a bound a busy server
+        grows with every training)."""
         mine = [j for j in self._jobs if j.session_id == session_id]
         for job in mine[: max(0, len(mine) - self.keep)]:
             if job.finished:
                 self._jobs.remove(job)
+        finished = [j for j in self._jobs if j.finished]
+        for job in finished[: max(0, len(finished) - self.keep * 10)]:
+            self._jobs.remove(job)
 
     # ---- reading -----------------------------------------------------------------------------
     def jobs(self, session_id: str, kind: str | None = None) -> list[Job]:
@@ -146,13 +158,31 @@ class JobRegistry:
         jobs = self.jobs(session_id, kind)
         return jobs[-1] if jobs else None
 
-    def adopt(self, session_id: str, job_id: str) -> Job | None:
-        """A reloaded browser tab (a new session) takes its job back by the id from its URL."""
+    def reclaim(self, session_id: str, owner: str, kind: str,
+                is_connected: Callable[[str], bool] = lambda _session: False) -> Job | None:
+        """A reloaded browser tab (a new session) takes back its browser's latest job of ``kind``
+        (unfinished ones first). Only with the owner secret the job was submitted with, and never
+        while the session that holds the job is still connected (another open tab keeps its job):
+        a job id alone, e.g. from a shared link, reaches nothing."""
+        if not owner:
+            return None
         with self._lock:
-            job = next((j for j in self._jobs if j.id == job_id), None)
-            if job is not None:
-                job.session_id = session_id
+            mine = [j for j in self._jobs if j.kind == kind and j.owner and hmac.compare_digest(j.owner, owner)]
+        if any(j.session_id == session_id for j in mine):
+            return None  # this session has its own
+        candidates = sorted(mine, key=lambda j: (not j.finished, j.created), reverse=True)
+        for job in candidates:
+            holder = job.session_id
+            if is_connected(holder):
+                continue
+            with self._lock:
+                if job.session_id != holder:  # taken by another tab meanwhile
+                    continue
+                for other in self._jobs:  # the old tab's other jobs of this kind come along (its history)
+                    if other.session_id == holder and other.kind == kind:
+                        other.session_id = session_id
             return job
+        return None
 
     def queue_position(self, job: Job) -> int | None:
         """1 for the next job to start; None when the job is not waiting."""

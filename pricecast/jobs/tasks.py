@@ -13,17 +13,14 @@ from typing import Any
 
 import pandas as pd
 
-from pricecast.backtest.result import BacktestResult
-from pricecast.backtest.walkforward import run_backtest
-from pricecast.evaluation.leakage import Finding
+from pricecast.backtest.control import BacktestOutcome, backtest_with_control
 from pricecast.experiments.running import run_experiment
 from pricecast.models.builders import build_model, model_summary
 from pricecast.paths import runs_dir
 from pricecast.specs import RunSpec
 from pricecast.training.backend import warm_up as load_backend
-from pricecast.training.controls import shuffled_time_control
 from pricecast.training.pipeline import forecast_next, train
-from pricecast.training.runs import load_run, store_run_files
+from pricecast.training.runs import load_run, running_marker, store_run_files
 
 from . import events
 from .task import Runner, Task
@@ -37,12 +34,6 @@ KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecas
 class TrainResult:
     run_dir: str
     metrics: dict
-
-
-@dataclass(frozen=True)
-class BacktestOutcome:
-    result: BacktestResult
-    shuffled: Finding | None = None  # when the shuffled-time control ran
 
 
 def run_task(task: Task, emit: Emit, stop) -> Any:
@@ -72,19 +63,21 @@ def _relay(convert: Callable[[dict], events.Event | None], emit: Emit) -> Callab
 
 
 def _train(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> TrainResult:
-    run = train(RunSpec.from_dict(payload["spec"]), listener=_relay(events.from_train, emit), stop=stop,
-                candles=candles, runs_root=payload.get("runs_root"))
+    spec = RunSpec.from_dict(payload["spec"])
+    # A worker killed with its server leaves this marker: the run list says the training was interrupted.
+    with running_marker(spec, payload.get("runs_root")):
+        run = train(spec, listener=_relay(events.from_train, emit), stop=stop, candles=candles,
+                    runs_root=payload.get("runs_root"))
     return TrainResult(str(run.run_dir), run.metrics)
 
 
 def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> BacktestOutcome:
-    spec = RunSpec.from_dict(payload["spec"])
-    result = run_backtest(spec, payload["bt"], candles=candles, progress=_relay(events.from_backtest, emit), stop=stop)
-    shuffled = None
-    if payload.get("shuffled") and not stop.is_set():
-        emit(events.Progress(1.0, "Shuffled-time control: training on shuffled targets"))
-        shuffled = shuffled_time_control(spec, candles=candles)
-    return BacktestOutcome(result, shuffled)
+    def control(event: dict) -> None:
+        emit(events.Progress(1.0, event["text"]))
+
+    return backtest_with_control(RunSpec.from_dict(payload["spec"]), payload["bt"], bool(payload.get("shuffled")),
+                                 candles=candles, progress=_relay(events.from_backtest, emit), stop=stop,
+                                 on_control=control)
 
 
 def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:

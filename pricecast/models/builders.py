@@ -1,25 +1,16 @@
 """Keras builders: ``build_model(spec, n, k, features)`` for every architecture of ``ModelSpec``.
 
-The spec, the shape checks and the parameter count live in ``models.spec`` and ``models.checks``
-(no Keras). Each
-family has its module (``classic``: CNN/LSTM/GRU/MLP, ``tcn``, ``transformer``, ``nhits``,
-``dlinear``); they share ``models.parts``. Keras is imported inside the functions that build, so
-importing this module stays cheap — the dashboard opens without TensorFlow.
+Each architecture's body and head come from its module through ``models.registry`` (``classic``:
+CNN/LSTM/GRU/MLP, ``tcn``, ``transformer``, ``nhits``, ``dlinear``); they share ``models.parts``.
+Keras is imported inside the functions that build, so importing this module stays cheap — the
+dashboard opens without TensorFlow.
 """
 from __future__ import annotations
 
 from pricecast.models.checks import check_model
-from pricecast.models.classic import cnn, mlp, recurrent
-from pricecast.models.dlinear import dlinear
-from pricecast.models.nhits import nhits
 from pricecast.models.parts import Parts
+from pricecast.models.registry import ARCHS
 from pricecast.models.spec import ModelSpec
-from pricecast.models.tcn import tcn
-from pricecast.models.transformer import transformer
-
-# arch -> body + head: (Parts, inputs, n, k) -> the (batch, K) forecast before the output activation
-_FAMILIES = {"lstm": recurrent, "gru": recurrent, "cnn": cnn, "mlp": mlp, "tcn": tcn, "transformer": transformer,
-             "nhits": nhits, "dlinear": dlinear}
 
 
 def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], target: str = "close"):
@@ -28,7 +19,7 @@ def build_model(spec: ModelSpec, n: int, k: int, features: tuple[str, ...], targ
     parts = Parts(spec)
     keras = parts.keras
     inputs = keras.Input(shape=(n, len(features)), name="window")
-    x = _FAMILIES[spec.arch](parts, inputs, n, k)
+    x = ARCHS[spec.arch].build(parts, inputs, n, k)
     if spec.output_activation != "linear":
         x = parts.act_layer(spec.output_activation)(x)
     if spec.residual:

@@ -7,7 +7,10 @@ dashboard imports for the spec names).
 """
 from __future__ import annotations
 
-from pricecast.models.spec import ModelSpec
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pricecast.models.spec import ModelSpec
 
 
 class Parts:

@@ -1,48 +1,20 @@
-"""What defines a network (``ModelSpec``), the architectures with a sentence each, and the shape
-arithmetic the checks, the parameter count and the builders share. Imports no Keras."""
+"""What defines a network (``ModelSpec``) and the options it takes. Each architecture's label, sentence,
+shape arithmetic, checks and builder are in its own module, collected in ``models.registry``. Imports no Keras."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from pricecast.errors import PricecastError
 from pricecast.field_meta import setting
+from pricecast.models.registry import ARCHS
 
-# The one list of architectures: the Model page, the CLI's --arch, links, YAML and experiments read it.
-ARCHITECTURES: tuple[str, ...] = ("cnn", "lstm", "gru", "mlp", "tcn", "transformer", "nhits", "dlinear")
-ARCH_LABELS: dict[str, str] = {
-    "cnn": "CNN (1-D convolution)", "lstm": "LSTM (recurrent)", "gru": "GRU (recurrent)",
-    "mlp": "MLP (fully connected)", "tcn": "TCN (dilated causal convolutions)",
-    "transformer": "Transformer (attention over patches, PatchTST-style)",
-    "nhits": "N-HiTS (stacked blocks at coarse to fine resolution)", "dlinear": "DLinear (trend + remainder, linear)",
-}
-# One sentence each for someone who is not a programmer: what it looks at, why pick it.
-ARCH_HELP: dict[str, str] = {
-    "cnn": "Slides small filters along the window to spot short patterns such as a dip followed by a bounce; "
-           "quick to train, a good first try.",
-    "lstm": "Reads the window candle by candle and keeps a memory of what mattered, the classic choice of the "
-            "forecasting tutorials.",
-    "gru": "Reads the window candle by candle like the LSTM with a simpler memory, so it trains a little faster "
-           "and often does as well.",
-    "mlp": "Looks at all N past values at once with plain layers of neurons; simple and fast, a useful yardstick.",
-    "tcn": "Looks at the recent candles closely and at older ones in ever wider steps, so it sees the whole "
-           "window at once and trains fast; pick it for long windows.",
-    "transformer": "Cuts the window into short pieces and learns which pieces to pay attention to when "
-                   "forecasting, the idea behind today's large models; pick it to compare with the state of the art.",
-    "nhits": "Looks at the window first coarsely (the broad trend), then in ever finer detail, each step "
-             "correcting what the previous one missed; pick it for forecasts several steps ahead.",
-    "dlinear": "Splits the past into a smooth trend and the wiggles around it and draws a straight-line forecast "
-               "from each; so simple it trains in seconds, and it is the baseline the fancier networks must beat.",
-}
+# The one list of architectures (declared in models.registry): the Model page, --arch, links, YAML, experiments.
+ARCHITECTURES: tuple[str, ...] = tuple(ARCHS)
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "leaky_relu", "linear", "sigmoid", "elu")
 OUTPUT_ACTIVATIONS: tuple[str, ...] = ("linear", "relu", "leaky_relu", "tanh")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd", "adamw")
 REGULARIZED: tuple[str, ...] = ("kernel", "bias", "recurrent", "activity")
 CNN_HEADS: tuple[str, ...] = ("dense", "conv")
 LOSSES: tuple[str, ...] = ("mse", "mae", "huber", "log_cosh")
-
-
-class ModelSpecError(PricecastError):
-    """A model that cannot be built as specified, with what to change."""
 
 
 @dataclass(frozen=True)
@@ -107,55 +79,3 @@ class ModelSpec:
 
     def replace(self, **changes) -> ModelSpec:
         return ModelSpec.from_dict({**self.to_dict(), **changes})
-
-
-def conv_lengths(n: int, kernel_sizes: tuple[int, ...], strides: tuple[int, ...]) -> list[int]:
-    """Time steps after each 'valid' Conv1D: floor((L - kernel) / stride) + 1."""
-    lengths, length = [], n
-    for kernel, stride in zip(kernel_sizes, strides):
-        length = (length - kernel) // stride + 1
-        lengths.append(length)
-    return lengths
-
-
-def _values(values: list[int]) -> str:
-    """[11] -> "11"; [8..11] -> "8 to 11"; scattered -> "8, 12 or 16" (never "from 11 to 11")."""
-    if len(values) == 1:
-        return str(values[0])
-    if values == list(range(values[0], values[-1] + 1)):
-        return f"{values[0]} to {values[-1]}"
-    shown = ", ".join(map(str, values[:5])) + (" …" if len(values) > 5 else "")
-    return shown.rsplit(", ", 1)[0] + " or " + shown.rsplit(", ", 1)[1] if len(values) <= 5 else shown
-
-
-
-
-def tcn_dilations(n: int, kernel: int) -> list[int]:
-    """1, 2, 4, ... until one causal conv per dilation sees all ``n`` steps (at least one block).
-    Receptive field of the stack: 1 + (kernel - 1) * sum(dilations)."""
-    dilations = [1]
-    while 1 + (kernel - 1) * sum(dilations) < n:
-        dilations.append(dilations[-1] * 2)
-    return dilations
-
-
-def tcn_filters(spec: ModelSpec, n: int) -> list[int]:
-    """Filters of each TCN block: ``units`` in order, the last repeated until the blocks cover N."""
-    blocks = len(tcn_dilations(n, spec.kernel_sizes[0]))
-    return [spec.units[min(i, len(spec.units) - 1)] for i in range(blocks)]
-
-
-def patch_length(spec: ModelSpec, n: int) -> int:
-    """The Transformer's patch length: the setting, or N // 8 (at least 1) when it is 0."""
-    return spec.patch_len or max(1, n // 8)
-
-
-def nhits_pools(blocks: int, n: int) -> list[int]:
-    """N-HiTS pooling per block, coarse to fine: ..., 4, 2, 1 (never more than N)."""
-    return [min(2 ** (blocks - 1 - i), n) for i in range(blocks)]
-
-
-def trend_length(spec: ModelSpec, n: int) -> int:
-    """DLinear's moving-average length: the setting, or 25 (N if shorter) when it is 0."""
-    return spec.trend_window or min(25, n)
-

@@ -5,7 +5,8 @@ K-step forecast paths, the next forecast. No Streamlit here. A run's scores and 
 Display only is thinned: a trace never carries more than ``max_points`` points. Lines keep each
 bucket's first, last, lowest and highest value (spikes stay visible); candles are merged into
 coarser candles (open of the first, high/low of the bucket, close of the last, summed volume).
-Large traces use WebGL (``Scattergl``). Every computation elsewhere uses all the data.
+Every line is an SVG ``Scatter``: the dashboard's Plotly bundle has no WebGL traces, and a thinned line
+draws about as fast in SVG (docs/BENCHMARKS.md section 4). Every computation elsewhere uses all the data.
 
 Drawing order: the model's line goes first (underneath, wide and half transparent), the baselines
 next and the actual prices last (on top, thin and dark), so the model never hides what it is judged
@@ -25,7 +26,6 @@ from pricecast.prep.targets import get_target, target_label
 
 MAX_POINTS = 5000
 CANDLE_POINTS = 1200  # about one candle per pixel column of a wide chart; each is an SVG path the browser draws
-GL_ABOVE = 2000  # WebGL only for big traces: browsers allow a limited number of GL contexts per page
 
 COLORS = {
     "actual": "#1f2937",
@@ -96,11 +96,10 @@ def ohlc_buckets(candles: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.Data
 
 def _line(x, y, name: str, color: str | None = None, max_points: int = MAX_POINTS, **kw) -> go.Scatter:
     x, y = thin(x, y, max_points)
-    cls = go.Scattergl if len(x) > GL_ABOVE else go.Scatter
     line = dict(color=color, width=kw.pop("width", 1.5))
     if "dash" in kw:
         line["dash"] = kw.pop("dash")
-    return cls(x=x, y=y, name=name, mode=kw.pop("mode", "lines"), line=line, **kw)
+    return go.Scatter(x=x, y=y, name=name, mode=kw.pop("mode", "lines"), line=line, **kw)
 
 
 def apply_layout(fig: go.Figure, title: str = "", height: int = 420, ytitle: str = "") -> go.Figure:
@@ -241,19 +240,32 @@ def _mark_parts(fig: go.Figure, starts: Mapping[str, pd.Timestamp], ends: Mappin
                            bgcolor="rgba(255,255,255,0.8)")
 
 
+def fell_back(network_label: str | None) -> bool:
+    """A run whose network is not used says so in its line's label (``Decision.network_label``)."""
+    return bool(network_label) and network_label != "network"
+
+
 def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] = ("test",), step: int = 1,
                                baselines: Iterable[str] = ("persistence",), sizes: Mapping | None = None,
                                max_points: int = MAX_POINTS, title: str | None = None, height: int = 460,
+                               network_label: str | None = None, used: str | None = None,
                                target: str = "close") -> go.Figure:
-    """Actual vs the model's ``step``-ahead forecast of ``target`` over the chosen parts, with
-    baselines as lines and the train/validation/test boundaries marked."""
+    """Actual vs the network's ``step``-ahead forecast of ``target`` over the chosen parts, with baselines
+    as lines and the train/validation/test boundaries marked. The network's own line is always drawn
+    (named ``network_label``, e.g. "network (not used: ...)" where the run fell back); the baseline
+    the run ``used`` instead is drawn too and marked."""
     parts = list(parts)
     rows = predictions[(predictions["step"] == step) & (predictions["part"].isin(parts))].sort_values("time")
     fig = go.Figure()
-    fig.add_trace(_model_line(rows["time"], rows["predicted"], max_points))
+    own = "network" if "network" in rows else "predicted"
+    fig.add_trace(_model_line(rows["time"], rows[own], max_points, name=network_label or LABELS["predicted"]))
+    baselines = list(baselines)
+    if fell_back(network_label) and used and used not in baselines:
+        baselines.insert(0, used)
     for name in baselines:
         if name in rows:
-            fig.add_trace(_line(rows["time"], rows[name], LABELS.get(name, name), COLORS.get(name), max_points,
+            label = LABELS.get(name, name) + (" · used" if fell_back(network_label) and name == used else "")
+            fig.add_trace(_line(rows["time"], rows[name], label, COLORS.get(name), max_points,
                                 dash="dot", width=1.5, legendrank=RANK.get(name, 9)))
     fig.add_trace(_actual_line(rows["time"], rows["actual"], max_points))
     if sizes and len(parts) > 1:
@@ -275,7 +287,7 @@ def pick_origins(origin_times: Sequence, count: int = 6) -> list[pd.Timestamp]:
 
 def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins: Sequence | None = None,
                           count: int = 6, context: int | None = None, columns: int = 3,
-                          panel_height: int = 230) -> go.Figure:
+                          panel_height: int = 230, network_label: str | None = None) -> go.Figure:
     """One small panel per forecast origin, zoomed to it: the actual prices over ``context`` steps
     before the origin and the K after, the model's K-step path (red) from the last known price,
     and persistence's flat path. (On one axis spanning the whole part, K-step paths are specks.)"""
@@ -309,7 +321,9 @@ def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins
         lo, hi = max(0, at - context), min(len(actual), at + k)
         around = _break_gaps(actual.iloc[lo:hi])
         first = i == 0
-        fig.add_trace(go.Scatter(x=x, y=[last, *path["predicted"]], mode="lines+markers", name="model forecast path",
+        own = path["network"] if "network" in path else path["predicted"]
+        fig.add_trace(go.Scatter(x=x, y=[last, *own], mode="lines+markers",
+                                 name=f"{network_label} forecast path" if network_label else "model forecast path",
                                  legendgroup="paths", showlegend=first, legendrank=RANK["predicted"],
                                  line=dict(color=COLORS["predicted"], width=2), marker=dict(size=5),
                                  opacity=0.8), row=r, col=c)
@@ -344,8 +358,9 @@ def _break_gaps(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: str = "close", context: int = 120,
-                         height: int = 400) -> go.Figure:
-    """The latest ``context`` candles and the model's next-K forecast beside persistence."""
+                         height: int = 400, network_label: str | None = None) -> go.Figure:
+    """The latest ``context`` candles of ``target`` and the next-K forecast the run uses beside persistence;
+    where the run fell back (``network_label`` says why), the network's own forecast is drawn too."""
     tail = (pd.Series(get_target(target).compute(candles), index=candles.index).iloc[-context:]
             if candles is not None and len(candles) else pd.Series(dtype=float))
     fig = go.Figure()
@@ -356,8 +371,15 @@ def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: 
         times = pd.to_datetime(forecast["time"])
         start_x = [tail.index[-1]] if len(tail) else []
         start_y = [float(tail.iloc[-1])] if len(tail) else []
-        fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["predicted"]], name="model forecast",
-                                 mode="lines+markers", line=dict(color=COLORS["predicted"], width=2)))
+        if fell_back(network_label) and "network" in forecast:
+            fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["network"]], name=network_label,
+                                     mode="lines+markers", line=dict(color=COLORS["predicted"], width=2), opacity=0.5))
+            fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["predicted"]],
+                                     name="forecast used (the fallback)", mode="lines+markers",
+                                     line=dict(color=COLORS["persistence"], width=2)))
+        else:
+            fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["predicted"]], name="model forecast",
+                                     mode="lines+markers", line=dict(color=COLORS["predicted"], width=2)))
         fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["persistence"]], name=LABELS["persistence"],
                                  mode="lines", line=dict(color=COLORS["persistence"], dash="dot", width=1)))
     return apply_layout(fig, f"Next {len(forecast)} step(s) of {target_label(target)} from the latest candles", height,

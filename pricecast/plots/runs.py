@@ -14,9 +14,21 @@ from pricecast.plots.figures import COLORS, LABELS, apply_layout
 
 
 def metrics_frame(report: Mapping) -> pd.DataFrame:
-    """One row per forecaster (model and baselines) with RMSE, MAE, MAPE, direction, skill."""
+    """One row per forecaster (the network and the baselines) with RMSE, MAE, MAPE, direction (as text:
+    "n/a" for a forecast that never moves, such as persistence), skill and whether the run uses it; the
+    naive baseline chosen on validation is marked."""
     frame = pd.DataFrame(metrics_table(dict(report), LABELS))
+    frame["direction"] = [direction_text(v) for v in frame["direction"]]
     return frame.set_index("forecaster")
+
+
+def direction_text(value) -> str:
+    """A direction hit rate as ``53.2%``; ``n/a`` where there is none (the forecast never moves)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return f"{value:.1%}" if np.isfinite(value) else "n/a"
 
 
 def skill_per_step_figure(report: Mapping, height: int = 300) -> go.Figure:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pricecast.errors import PricecastError
 from pricecast.prep.targets import TARGETS
 
 SCALERS: tuple[str, ...] = ("minmax", "standard", "logratio")
@@ -40,7 +41,7 @@ class Scaler:
             rows: tuple[int, int]) -> Scaler:
         """Fit on ``values[rows[0]:rows[1]]`` only — the training part — and nothing else."""
         if kind not in SCALERS:
-            raise ValueError(f"unknown scaling '{kind}'; choose from {', '.join(SCALERS)}")
+            raise PricecastError(f"unknown scaling '{kind}'; choose from {', '.join(SCALERS)}")
         a, b = rows
         transform = TARGETS[target_name].transform if target_name in TARGETS else "none"
         probe = cls(kind, tuple(features), target_name, {}, (int(a), int(b)), transform)

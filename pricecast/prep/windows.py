@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from pricecast.data.candles import CandleError
+from pricecast.data.candles import CandleError, candle_step
 from pricecast.field_meta import setting
 from pricecast.prep.features import FEATURE_CHOICES, INPUT_COLUMNS, column, expand
 from pricecast.prep.targets import TARGET_CHOICES, TARGETS
@@ -226,8 +226,7 @@ def example_counts(wset: WindowSet, batch_size: int = 1) -> ExampleCounts:
     or a smaller N+K")."""
     spec = wset.spec
     train, val, test = (len(wset.parts[p]) if p in wset.parts else 0 for p in PART_NAMES)
-    fixes = [f"use longer or finer data (e.g. 5-minute or hourly candles instead of daily; now {len(wset.times):,} "
-             f"candles)", f"a smaller N+K (now {spec.n}+{spec.k})"]
+    fixes = [_more_data(wset.times), f"a smaller N+K (now {spec.n}+{spec.k})"]
     if spec.stride > 1:
         fixes.insert(0, f"turn on sliding windows (stride 1; now each example starts {spec.stride} candles after "
                         f"the previous one)")
@@ -249,6 +248,21 @@ def example_counts(wset: WindowSet, batch_size: int = 1) -> ExampleCounts:
         errors.append(f"The {train} training examples are fewer than one batch ({batch_size}): lower the batch size")
     warnings = [f"Only {'; '.join(few)}. Better: {how}"] if few else []
     return ExampleCounts(train, val, test, tuple(errors), tuple(warnings))
+
+
+def _more_data(times: pd.DatetimeIndex) -> str:
+    """More examples from more data, said for the data at hand: finer candles only where they are not
+    fine already (the advice once told 5-minute data to use 5-minute candles)."""
+    try:
+        step = candle_step(pd.DatetimeIndex(times))
+    except CandleError:
+        return f"use more data (now {len(times):,} candles)"
+    span = pd.Timedelta(times[-1] - times[0])
+    spans = f"{span.days:,} days" if span >= pd.Timedelta(days=2) else f"{span.total_seconds() / 3600:.0f} hours"
+    if step >= pd.Timedelta(hours=20):
+        return (f"use longer or finer data (e.g. hourly or 5-minute candles instead of daily; now {len(times):,} "
+                f"candles over {spans})")
+    return f"use a longer stretch of these candles (now {len(times):,} over {spans})"
 
 
 def latest_window(candles: pd.DataFrame, spec: WindowSpec) -> np.ndarray:

@@ -112,10 +112,7 @@ class StopOnRequest(keras.callbacks.Callback):
 
 class BestWeights(keras.callbacks.Callback):
     """Remembers the weights of the lowest val_loss and puts them back when training ends,
-    however it ends (last epoch, early stop, or a stop request).
-
-    ``start(weights, value)`` enters a candidate before the first epoch (epoch 0: the persistence
-    floor), which an epoch must beat strictly to replace."""
+    however it ends (last epoch, early stop, or a stop request)."""
 
     def __init__(self, monitor: str = "val_loss") -> None:
         super().__init__()
@@ -123,19 +120,6 @@ class BestWeights(keras.callbacks.Callback):
         self.best = math.inf
         self.best_epoch = 0
         self.weights: list | None = None
-        self.start_weights: list | None = None
-
-    def start(self, weights: list, value: float) -> None:
-        if np.isfinite(value):
-            self.best, self.best_epoch = float(value), 0
-            self.weights = [np.array(w) for w in weights]
-            self.start_weights = self.weights
-
-    def back_to_start(self, value: float) -> None:
-        """Give the start candidate (its val ``value``) the win after all, e.g. when the best epoch's
-        gain over it does not hold up."""
-        self.best, self.best_epoch, self.weights = float(value), 0, self.start_weights
-        self.model.set_weights(self.start_weights)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)

@@ -13,19 +13,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pricecast.errors import PricecastError
-from pricecast.evaluation.leakage import paired_test
 from pricecast.evaluation.metrics import baseline_forecasts
 from pricecast.models.builders import build_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowPart
-from pricecast.specs import RunSpec, TrainSpec
+from pricecast.specs import RunSpec, TrainSpec, TrainSpecError
 from pricecast.training.backend import configure_device, load_keras, set_seed
 
 PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
@@ -44,27 +43,13 @@ class NonFiniteLossError(PricecastError):
         self.run = run
 
 
-@dataclass(frozen=True)
-class Floor:
-    """The persistence starting point of one fit: ``applies`` when it was scored and entered as the
-    epoch-0 candidate for the best weights; otherwise ``note`` says why not."""
-
-    applies: bool
-    val_loss: float | None
-    note: str
-    # the best epoch's gain over the floor on validation: paired-test p, and whether it was kept
-    p_value: float | None = None
-    p_needed: float | None = None
-    gain_kept: bool | None = None
-
-
 @dataclass
 class FitResult:
     """A fitted model (best weights restored) and how its training went."""
 
     model: Any
     history: pd.DataFrame  # one row per epoch: epoch, loss, val_loss..., seconds
-    best_epoch: int = 0  # 0: no epoch ended with a finite val_loss, or none beat persistence (ended_as_persistence)
+    best_epoch: int = 0  # 0: no epoch ended with a finite val_loss
     best_val_loss: float | None = None
     stopped: bool = False  # a stop request ended it
     diverged_at: tuple[int, int] | None = None  # (epoch, batch) of the first NaN/inf loss
@@ -75,49 +60,22 @@ class FitResult:
     device: str = ""
     train_windows: int = 0
     val_windows: int = 0
-    floor: Floor | None = None  # the persistence floor: whether it applied, its val_loss, a note
 
     @property
     def epochs_run(self) -> int:
         return int(len(self.history))
 
     @property
-    def ended_as_persistence(self) -> bool:
-        """No epoch beat the persistence starting point on validation: its weights were restored."""
-        return self.floor is not None and self.floor.applies and self.best_epoch == 0
-
-    @property
     def kept_best(self) -> bool:
-        """Weights worth keeping: an epoch's, or the floor's once at least one epoch ended with a finite
-        validation loss and lost to it (a run that diverges in its first epoch keeps nothing)."""
-        finite = "val_loss" in self.history and bool(np.isfinite(self.history["val_loss"].to_numpy(float)).any())
-        return self.best_epoch > 0 or (self.ended_as_persistence and finite)
+        """An epoch ended with a finite validation loss: its weights are the model's (a run that
+        diverges in its first epoch keeps nothing)."""
+        return self.best_epoch > 0
 
     def info(self) -> dict:
         """JSON-ready summary (a backtest caches it beside the fold model's weights)."""
         return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
                 "train_seconds": self.train_seconds, "stopped": self.stopped, "train_windows": self.train_windows,
-                "val_windows": self.val_windows, "learning_rate": self.learning_rate,
-                "ended_as_persistence": self.ended_as_persistence}
-
-    def floor_info(self) -> dict:
-        """The run metrics' ``persistence_floor``: applies, val_loss, ended_as_persistence and a plain note."""
-        floor = self.floor or Floor(False, None, "no persistence floor")
-        note = floor.note
-        if floor.applies and floor.gain_kept is False:
-            note = (f"The best epoch's gain over persistence on validation is not significant (paired test "
-                    f"p = {floor.p_value:.2g} for the best of {self.epochs_run} epochs, needed below "
-                    f"{floor.p_needed:g}): the model ends as persistence, 'no change' (best epoch 0).")
-        elif floor.applies and self.ended_as_persistence:
-            note = (f"No epoch beat persistence on validation (its val_loss {floor.val_loss:.6g}): the model "
-                    f"ends as persistence, 'no change' (best epoch 0).")
-        elif floor.applies and self.best_val_loss is not None:
-            evidence = "" if floor.p_value is None else f", paired test p = {floor.p_value:.2g} for the best of " \
-                                                        f"{self.epochs_run} epochs"
-            note = (f"Epoch {self.best_epoch} beat persistence on validation (val_loss {self.best_val_loss:.6g} "
-                    f"< {floor.val_loss:.6g}{evidence}).")
-        return {"applies": floor.applies, "val_loss": floor.val_loss, "gain_p": floor.p_value,
-                "ended_as_persistence": self.ended_as_persistence, "note": note}
+                "val_windows": self.val_windows, "learning_rate": self.learning_rate}
 
     def raise_if_diverged(self, spec: RunSpec, where: str = "") -> None:
         """A NaN/inf loss as :class:`NonFiniteLossError` with the plain message (``where`` prefixes it)."""
@@ -133,9 +91,9 @@ def divergence_message(spec: RunSpec, where: tuple[int, int], kept: str) -> str:
 
 def check_speed_options(tspec: TrainSpec) -> None:
     if tspec.pipeline not in PIPELINES:
-        raise ValueError(f"unknown pipeline '{tspec.pipeline}'; choose from {', '.join(PIPELINES)}")
+        raise TrainSpecError(f"unknown pipeline '{tspec.pipeline}'; choose from {', '.join(PIPELINES)}")
     if tspec.base_batch_size < 0 or tspec.workers < 1:
-        raise ValueError("base batch size must be 0 (off) or more, and workers at least 1")
+        raise TrainSpecError("base batch size must be 0 (off) or more, and workers at least 1")
 
 
 def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Scaler, *, epochs: int | None = None,
@@ -169,7 +127,6 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
     val_data = scaled_arrays(val_part, scaler) if has_val else None
     clock, stopper = EpochClock(on_epoch), StopOnRequest(stop or threading.Event())
     diverged, best = StopOnNonFiniteLoss(), BestWeights()
-    floor = persistence_floor(model, spec, val_part, scaler, val_data, best)
     every: list = [clock, *callbacks, stopper, diverged, best]
     if tspec.patience > 0 and has_val:
         every.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=tspec.patience))
@@ -180,8 +137,6 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
                        validation_data=val_data, verbose=0,
                        callbacks=every)
     train_seconds = time.perf_counter() - started
-    if floor.applies and best.best_epoch > 0 and diverged.where is None:
-        floor = judge_gain(model, spec, val_data, floor, best, len(fitted.history.get("loss", [])))
     history = pd.DataFrame(fitted.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     times = clock.epoch_times
@@ -190,79 +145,7 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
         model, history, best.best_epoch if best.weights is not None else 0,
         best.best if np.isfinite(best.best) else None, stopper.requested, diverged.where, list(times), train_seconds,
         float(keras.ops.convert_to_numpy(inner_optimizer(model).learning_rate)), warnings, device,
-        len(train_part), len(val_part), floor)
-
-
-def persistence_floor(model, spec: RunSpec, val_part: WindowPart, scaler: Scaler, val_data: tuple | None,
-                      best: Any) -> Floor:
-    """Put ``model`` in its persistence state (output layer zeroed: with residual output it then
-    forecasts the last value), check through the scaler that it forecasts exactly the last price,
-    score it on validation with Keras's own loss (what fit reports as val_loss) and enter it in
-    ``best`` (a :class:`~pricecast.training.callbacks.BestWeights`) as epoch 0. The initial weights
-    are put back before training. No extra pass over the training data."""
-    if not spec.train.persistence_floor:
-        return Floor(False, None, "Persistence floor off: the best epoch is kept even if 'no change' scores better.")
-    if not spec.model.residual:
-        return Floor(False, None, "No persistence floor: the model does not predict the change from the last value "
-                                  "(residual output off), so it has no 'no change' starting point.")
-    if val_data is None:
-        return Floor(False, None, "No persistence floor: there is no validation part to score it on.")
-    layer = output_layer(model)
-    if layer is None:
-        return Floor(False, None, "No persistence floor: this model has no output layer with weights.")
-    initial = model.get_weights()
-    layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
-    try:
-        check = min(len(val_part), 512)
-        got = scaler.inverse_y(np.asarray(model_call(model)(val_data[0][:check])).reshape(check, -1),
-                               val_part.history[:check])
-        last = np.asarray(val_part.history[:check, -1:], dtype=np.float64)
-        off = float(np.max(np.abs(got - last)))
-        if not off <= 1e-5 * max(float(np.max(np.abs(last))), 1e-12):
-            return Floor(False, None, f"No persistence floor: with its output layer zeroed this model does not "
-                                      f"forecast the last price (off by up to {off:.3g}).")
-        value = float(np.ravel(model.evaluate(*val_data, batch_size=spec.train.batch_size, verbose=0))[0])
-        best.start(model.get_weights(), value)
-    finally:
-        model.set_weights(initial)
-    if not np.isfinite(value):
-        return Floor(False, None, "No persistence floor: its validation loss is not finite.")
-    return Floor(True, value, f"Persistence ('no change') scores val_loss {value:.6g} on validation.")
-
-
-def judge_gain(model, spec: RunSpec, val_data: tuple, floor: Floor, best: Any, epochs: int = 1) -> Floor:
-    """Does the best epoch (restored in ``model``) beat the floor on validation by more than noise?
-    A one-sided paired test of the per-window losses (lag K-1: overlapping windows share errors).
-    The best of ``epochs`` epochs was picked on these same windows, so its p-value is multiplied by
-    that number (Bonferroni) before it is held against ``floor_p``: below it the epoch stays,
-    otherwise the floor's weights are restored."""
-    import keras
-
-    x, y = val_data
-    loss = keras.losses.get(spec.model.loss)
-    batch = spec.train.batch_size
-    trained = np.asarray(keras.ops.convert_to_numpy(loss(y, model.predict(x, batch_size=batch, verbose=0))))
-    model.set_weights(best.start_weights)
-    floor_loss = np.asarray(keras.ops.convert_to_numpy(loss(y, model.predict(x, batch_size=batch, verbose=0))))
-    model.set_weights(best.weights)
-    t, p = paired_test(floor_loss.reshape(len(y), -1).mean(axis=1) - trained.reshape(len(y), -1).mean(axis=1),
-                       lag=max(int(np.shape(y)[1]) - 1, 1))
-    one_sided = (p / 2 if t > 0 else 1 - p / 2) if np.isfinite(p) else 1.0
-    adjusted = min(1.0, one_sided * max(int(epochs), 1))
-    kept = adjusted < spec.train.floor_p or spec.train.floor_p >= 1.0
-    if not kept:
-        best.back_to_start(floor.val_loss)
-    return replace(floor, p_value=adjusted, p_needed=spec.train.floor_p, gain_kept=kept)
-
-
-def output_layer(model):
-    """The layer whose zero weights make the forecast "no change": ``forecast`` (the builders' final
-    Dense), else the last layer with weights (the CNN's conv head)."""
-    try:
-        return model.get_layer("forecast")
-    except ValueError:
-        weighted = [layer for layer in model.layers if layer.get_weights()]
-        return weighted[-1] if weighted else None
+        len(train_part), len(val_part))
 
 
 def inner_optimizer(model):
@@ -357,10 +240,12 @@ def _predict_chunked(model, part: WindowPart, scaler: Scaler, batch_size: int, k
 
 
 def prediction_rows(times: pd.DatetimeIndex, origin: np.ndarray, actual: np.ndarray, predicted: np.ndarray,
-                    history: np.ndarray, labels: dict[str, Any],
+                    history: np.ndarray, labels: dict[str, Any], network: np.ndarray | None = None,
                     baselines: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Long table: one row per (window, horizon step) with ``labels`` (e.g. part or fold), the
-    origin and target times (UTC), actual, model and the baselines (default: the price baselines)."""
+    origin and target times (UTC), actual, the forecast used (``predicted``), the baselines (default:
+    the price baselines) and, when given, the network's own forecast (``network``; it differs where
+    the run fell back)."""
     origin = np.asarray(origin, dtype=np.int64)
     m, k = predicted.shape
     utc = times.tz_convert(None) if times.tz is not None else times
@@ -373,4 +258,5 @@ def prediction_rows(times: pd.DatetimeIndex, origin: np.ndarray, actual: np.ndar
         "actual": np.asarray(actual).reshape(-1),
         "predicted": predicted.reshape(-1),
         **{name: values.reshape(-1) for name, values in base.items()},
+        **({} if network is None else {"network": np.asarray(network).reshape(-1)}),
     })

@@ -5,6 +5,7 @@ server imports it and never trains).
 """
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +23,11 @@ from pricecast.data.quality import (
     stale_share,
     to_plain,
 )
-from pricecast.evaluation.baselines import evaluate_parts
+from pricecast.evaluation.baselines import best_on_validation, fallback_candidates, next_forecasts, part_forecasts
+from pricecast.evaluation.decision import Decision, chosen, decide, scored
+from pricecast.evaluation.diagnostics import range_note
 from pricecast.evaluation.leakage import check_prepared, check_run
+from pricecast.evaluation.metrics import with_best_naive
 from pricecast.models.checks import check_model
 from pricecast.prep.features import source_columns
 from pricecast.prep.scaling import Scaler
@@ -116,12 +120,25 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         raise NonFiniteLossError(divergence_message(spec, fitted.diverged_at, "Nothing was saved."))
     warnings = list(prep.warnings) + fitted.warnings
 
-    predicted_parts = predict(model, list(wset.parts.values()), scaler)
-    reports, naive = evaluate_parts(wset, predicted_parts)
-    predictions = [prediction_rows(wset.times, wset.parts[name].origin, wset.parts[name].y, predicted,
-                                   wset.parts[name].history, {"part": name}, naive[name])
-                   for name, predicted in predicted_parts.items()]
-    forecast = forecast_next(model, prep.candles, spec, scaler)
+    # The network's own forecasts on every part; then the decision, on validation only, of which
+    # forecast the run uses (the network's, or the naive one it could not beat: for volume or
+    # volatility the best of the target's naive baselines, for prices persistence).
+    own = predict(model, list(wset.parts.values()), scaler)
+    naive = {name: part_forecasts(spec.window.target, wset.times, wset.target, wset.parts[name]) for name in own}
+    decision = run_decision(spec, val_part, own.get("val"), fitted.epochs_run, naive.get("val"))
+    predictions, reports = [], {}
+    for name, network in own.items():
+        part = wset.parts[name]
+        reports[name] = scored(part.y, network, part.history, decision, naive[name])
+        reports[name]["range_note"] = range_note(wset.train.y, part.y, _PARTS[name], _bounded_by(spec))
+        used = chosen(decision, network, naive[name])
+        predictions.append(prediction_rows(wset.times, part.origin, part.y, used, part.history, {"part": name},
+                                           network=network, baselines=naive[name]))
+    # the best naive baseline is chosen on validation only and named in every part's report
+    best = best_on_validation(reports["val"]) if reports.get("val", {}).get("windows") else "persistence"
+    for report in reports.values():
+        with_best_naive(report, best)
+    forecast = forecast_next(model, prep.candles, spec, scaler, decision)
     metrics = {
         "device": fitted.device,
         "backend": keras.backend.backend(),
@@ -129,8 +146,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         "stopped_by_user": fitted.stopped,
         "best_epoch": fitted.best_epoch,
         "best_val_loss": fitted.best_val_loss,
-        "ended_as_persistence": fitted.ended_as_persistence,
-        "persistence_floor": fitted.floor_info(),
+        "decision": decision.to_dict(),
         "train_seconds": train_seconds,
         "samples_per_s": float(len(train_part) * len(history) / train_seconds) if train_seconds > 0 else None,
         "params": int(model.count_params()),
@@ -156,10 +172,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     try:
         run.run_dir = save_run(run, runs_root)
     except OSError as exc:
-        raise RunSaveError(f"the trained model could not be saved ({exc.strerror or exc}"
-                           f"{': ' + str(exc.filename) if exc.filename else ''}); it was not kept. Free some "
-                           "disk space or choose another runs folder (PRICECAST_RUNS_DIR, --runs-dir), then train "
-                           "again", run) from exc
+        raise save_elsewhere(run, exc) from exc
     if diverged is not None:
         kept = (f"{kept_weights(run.metrics['best_epoch']).capitalize()} (the best finite validation loss) were "
                 f"saved in {run.run_dir}.")
@@ -168,8 +181,53 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     return run
 
 
+_PARTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def _bounded_by(spec: RunSpec) -> str:
+    """What keeps this setup's forecasts inside the training prices' range, in words ("" if nothing):
+    min-max scaling (the network sees 0..1 over the training range), or a tanh forecast layer on
+    prices scaled by the training statistics."""
+    if spec.scaling == "minmax":
+        return "min-max scaling"
+    if spec.scaling == "standard" and spec.model.output_activation == "tanh":
+        return "a tanh forecast layer"
+    return ""
+
+
+def save_elsewhere(run: Run, exc: OSError) -> RunSaveError:
+    """The runs folder refused the run (a full disk, no permission): save it in the temporary folder
+    instead, so hours of training are not thrown away, and say where. The error carries the run
+    (``run.run_dir`` set when that save worked) for a caller that can show it or retry."""
+    why = f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}"
+    fallback = Path(tempfile.gettempdir()) / "pricecast-unsaved-runs"
+    try:
+        run.run_dir = save_run(run, fallback)
+    except OSError as again:
+        return RunSaveError(f"the trained model could not be saved ({why}), nor in {fallback} "
+                            f"({again.strerror or again}); it was not kept. Free some disk space or choose another "
+                            "runs folder (PRICECAST_RUNS_DIR, --runs-dir), then train again", run)
+    return RunSaveError(f"the trained model could not be saved in the runs folder ({why}); it was saved in "
+                        f"{run.run_dir} instead (a temporary folder: move it into the runs folder, "
+                        "or free some space and set PRICECAST_RUNS_DIR, before the system clears it)", run)
+
+
 def kept_weights(best_epoch: int) -> str:
-    return f"the weights of epoch {best_epoch}" if best_epoch else "the persistence ('no change') weights"
+    return f"the weights of epoch {best_epoch}" if best_epoch else "no weights"
+
+
+def run_decision(spec: RunSpec, val_part, network_val: np.ndarray | None, epochs: int,
+                 naive_val: dict[str, np.ndarray] | None = None) -> Decision:
+    """Network or naive fallback, from the validation windows (the setting ``persistence_floor``
+    off: always the network). ``naive_val``: the target's naive forecasts on those windows; the
+    fallback is the best of them (persistence alone for prices)."""
+    k = spec.window.k
+    have = network_val is not None and naive_val is not None
+    actual = np.asarray(val_part.y) if have else np.empty((0, k))
+    network = np.asarray(network_val) if have else np.empty((0, k))
+    return decide(actual, network, fallback_candidates(spec.window.target, naive_val if have else None, k),
+                  epochs=epochs, p_needed=spec.train.floor_p, enabled=spec.train.persistence_floor,
+                  loss=spec.model.loss)
 
 
 def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
@@ -181,11 +239,19 @@ def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
     return pd.DatetimeIndex([last + step * (i + 1) for i in range(k)], name="time")
 
 
-def forecast_next(model, candles: pd.DataFrame, spec: RunSpec, scaler: Scaler) -> pd.DataFrame:
-    """The next K steps from the latest N candles, with the persistence forecast beside it."""
+def forecast_next(model, candles: pd.DataFrame, spec: RunSpec, scaler: Scaler,
+                  decision: Decision | None = None) -> pd.DataFrame:
+    """The next K steps from the latest N candles: ``predicted`` is the forecast the ``decision``
+    uses (the network's when there is none), ``network`` the network's own, with persistence beside."""
     x_raw = latest_window(candles, spec.window)
-    history = get_target(spec.window.target).compute(candles)[-spec.window.n :][None, :]
+    series = get_target(spec.window.target).compute(candles)
+    history = series[-spec.window.n :][None, :]
     y = np.asarray(model.predict(scaler.transform_x(x_raw), verbose=0)).reshape(1, -1)
-    predicted = scaler.inverse_y(y, history)[0]
-    return pd.DataFrame({"time": future_times(candles.index, spec.window.k), "step": np.arange(1, spec.window.k + 1),
-                         "predicted": predicted, "persistence": np.repeat(history[0, -1], spec.window.k)})
+    network = scaler.inverse_y(y, history)
+    k = spec.window.k
+    future = future_times(candles.index, k)
+    used = network if decision is None else chosen(
+        decision, network, next_forecasts(spec.window.target, candles.index, series, spec.window.n, future))
+    return pd.DataFrame({"time": future, "step": np.arange(1, k + 1),
+                         "predicted": np.asarray(used)[0], "network": network[0],
+                         "persistence": np.repeat(history[0, -1], k)})

@@ -6,12 +6,16 @@ and renamed when complete, so a crash never leaves a half-written run that looks
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +24,13 @@ import numpy as np
 import pandas as pd
 
 from pricecast.data.datasets import display_name
+from pricecast.data.uploads import remove_old_uploads
+from pricecast.errors import PricecastError
 from pricecast.paths import home, runs_dir
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowSet
 from pricecast.specs import RunSpec
-from pricecast.training.types import Run
+from pricecast.training.types import Run, RunFileError
 
 RUN_FILES = ("spec.json", "history.csv", "model.keras", "metrics.json", "predictions.csv")
 
@@ -78,8 +84,6 @@ def remove_stale_partials(root: Path, older_than_s: float = STALE_PARTIAL_SECOND
     return removed
 
 
-# Uploaded CSVs no saved run names are deleted after this long (runs keep theirs for good).
-UPLOAD_MAX_AGE_DAYS = 30
 _uploads_checked = False
 
 
@@ -88,68 +92,160 @@ def _remove_old_uploads_once(root: Path) -> None:
     if not _uploads_checked:  # a listing of every run: once per process is plenty
         _uploads_checked = True
         try:
-            remove_old_uploads(root)
+            remove_old_uploads(data_in_use(root))
         except OSError:
             pass  # housekeeping must never fail a save
 
 
-def remove_old_uploads(root: Path | None = None, max_age_days: float = UPLOAD_MAX_AGE_DAYS) -> list[Path]:
-    """Delete files under ``<home>/uploads`` older than ``max_age_days`` that no saved run trains
-    on (runs in ``root``, the runs folder and experiment trials), so a run can always reload its data."""
-    folder = home() / "uploads"
-    if not folder.is_dir():
-        return []
-    cutoff = time.time() - max_age_days * 86400
-    old = [f for f in folder.rglob("*") if f.is_file() and f.stat().st_mtime < cutoff]
-    if not old:
-        return []
-    used = set()
+def data_in_use(root: Path | None = None) -> set[str]:
+    """The data every saved run trains on (runs in ``root``, the runs folder, and experiment trials,
+    which are ordinary run folders), so housekeeping never deletes an upload a run must reload."""
     spec_files = [*runs_dir().glob("*/spec.json"), *home().glob("experiments/*/trials/*/spec.json")]
     if root:
         spec_files += Path(root).glob("*/spec.json")
+    used = set()
     for spec_file in spec_files:
         try:
-            used.add(str(Path(json.loads(spec_file.read_text()).get("data", "")).expanduser().resolve()))
+            used.add(str(json.loads(spec_file.read_text()).get("data", "")))
         except (OSError, ValueError, AttributeError):
             continue
-    removed = []
-    for f in old:
-        if str(f.resolve()) not in used:
-            f.unlink(missing_ok=True)
-            removed.append(f)
-    return removed
+    return used
+
+
+RUNNING = ".running"  # a marker per training under way (see running_marker); left behind when it died
+FORGET_INTERRUPTED_DAYS = 7
+
+
+@dataclass
+class RunListing:
+    """What a runs folder holds: the complete runs (newest first), the folders that could not be
+    read (``"NAME (why)"``) and the trainings that ended before saving (``interrupted``)."""
+
+    rows: list[dict] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    interrupted: list[dict] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """One line each for what the table cannot show: say so rather than leave it out silently."""
+        notes = []
+        if self.unreadable:
+            n = len(self.unreadable)
+            notes.append(f"{n} run folder{'s' if n > 1 else ''} could not be read: {'; '.join(self.unreadable)}")
+        if self.interrupted:
+            n = len(self.interrupted)
+            what = "; ".join(f"{r.get('preset') or r.get('arch') or 'a run'} on {r.get('data') or '?'}, started "
+                             f"{r.get('started', '?')}" for r in self.interrupted)
+            notes.append(f"{n} training{'s were' if n > 1 else ' was'} interrupted before saving (its server or "
+                         f"worker process ended; nothing of it was kept): {what}")
+        return notes
 
 
 def list_runs(root: Path | None = None) -> list[dict]:
     """One summary row per complete run folder, newest first."""
+    return scan_runs(root).rows
+
+
+def scan_runs(root: Path | None = None) -> RunListing:
+    """The runs folder read in full: :func:`list_runs`'s rows and what could not be listed."""
     root = Path(root) if root else runs_dir()
-    rows = []
+    listing = RunListing(interrupted=_interrupted(root))
     for folder in sorted(root.glob("*"), reverse=True):
-        if folder.name.startswith(".") or not (folder / "metrics.json").exists():
+        if folder.name.startswith(".") or not folder.is_dir() or not (
+                (folder / "metrics.json").exists() or (folder / "spec.json").exists()):
             continue
         try:
-            spec = json.loads((folder / "spec.json").read_text())
-            metrics = json.loads((folder / "metrics.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            continue  # a damaged folder is skipped, not fatal to the listing
-        test = metrics.get("test", {})
-        rows.append({
+            spec, metrics = _read_object(folder / "spec.json"), _read_object(folder / "metrics.json")
+        except (OSError, ValueError) as exc:  # a damaged folder is named, not fatal to the listing
+            listing.unreadable.append(f"{folder.name} ({exc})")
+            continue
+        test = metrics.get("test", {}) if isinstance(metrics.get("test"), dict) else {}
+        own = test.get("network") or test  # runs are compared by their networks' own scores
+        decision = metrics.get("decision") or {}
+        listing.rows.append({
             "run": folder.name,
             "run_dir": str(folder),
             "preset": spec.get("preset") or "",
             "data": spec.get("data", ""),
-            "arch": spec.get("model", {}).get("arch", ""),
-            "n": spec.get("window", {}).get("n"),
-            "k": spec.get("window", {}).get("k"),
+            "arch": (spec.get("model") or {}).get("arch", ""),
+            "n": (spec.get("window") or {}).get("n"),
+            "k": (spec.get("window") or {}).get("k"),
             "params": metrics.get("params"),
             "epochs": metrics.get("epochs_run"),
             "seconds": metrics.get("train_seconds"),
             "best_val_loss": metrics.get("best_val_loss"),
-            "test_rmse": test.get("rmse"),
+            "test_rmse": own.get("rmse"),
             "persistence_rmse": test.get("persistence_rmse"),
-            "skill": test.get("skill"),
+            "skill": own.get("skill"),
+            # which forecast the run uses (older folders: their floor's outcome)
+            "decision": decision.get("choice") or ("persistence" if metrics.get("ended_as_persistence") else "network"),
+            "decision_p": decision.get("p_value"),
         })
-    return rows
+    return listing
+
+
+def _read_object(path: Path) -> dict:
+    """A JSON object from one of a run folder's files; the error names the file and what is wrong."""
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise OSError(f"{path.name} is missing") from None
+    except OSError as exc:
+        raise OSError(f"{path.name}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not text
+        raise ValueError(f"{path.name} is not valid JSON: {str(exc)[:100]}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} does not hold a JSON object")
+    return value
+
+
+@contextlib.contextmanager
+def running_marker(spec: RunSpec, root: Path | str | None = None) -> Iterator[Path]:
+    """Mark a training as under way in the runs folder for as long as it runs. A training whose
+    process is killed (the server stopped, the machine out of memory) leaves the marker behind, and
+    :func:`scan_runs` lists it as interrupted instead of it vanishing without a trace."""
+    folder = Path(root) if root else runs_dir()
+    marker = folder / RUNNING / f"{uuid.uuid4().hex}.json"
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({
+            "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "pid": os.getpid(),
+            "host": socket.gethostname(), "preset": spec.preset, "data": display_name(spec.data),
+            "arch": spec.model.arch}))
+    except OSError:
+        pass  # a read-only or full disk: the training itself says so when it saves
+    try:
+        yield marker
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _interrupted(root: Path) -> list[dict]:
+    out = []
+    for marker in sorted((root / RUNNING).glob("*.json"), reverse=True):
+        try:
+            info = json.loads(marker.read_text())
+            if time.time() - marker.stat().st_mtime > FORGET_INTERRUPTED_DAYS * 86400:
+                marker.unlink(missing_ok=True)  # said often enough
+                continue
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict):
+            continue
+        if info.get("host") == socket.gethostname() and _alive(int(info.get("pid") or 0) or -1):
+            continue  # still training
+        out.append(info)
+    return out
 
 
 def load_run(run_dir: Path | str) -> Run:
@@ -161,13 +257,27 @@ def load_run(run_dir: Path | str) -> Run:
     forecast_file = folder / "forecast.csv"
     return Run(
         run_dir=folder,
-        spec=RunSpec.from_dict(json.loads((folder / "spec.json").read_text())),
+        spec=RunSpec.from_dict(_read_json(folder / "spec.json")),
         history=pd.read_csv(folder / "history.csv"),
-        metrics=json.loads((folder / "metrics.json").read_text()),
+        metrics=_read_json(folder / "metrics.json"),
         predictions=_read_times(folder / "predictions.csv", ("origin_time", "time")),
         forecast=_read_times(forecast_file, ("time",)) if forecast_file.exists() else pd.DataFrame(),
-        scaler=Scaler.from_dict(json.loads((folder / "scaler.json").read_text())),
+        scaler=Scaler.from_dict(_read_json(folder / "scaler.json")),
     )
+
+
+def _read_json(path: Path) -> dict:
+    """A run's JSON file as a dict; :class:`RunFileError` naming the file when it is damaged
+    (json's own message, "Invalid control character at...", says neither which file nor what to do)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise RunFileError(f"{path} is damaged (not valid JSON: {str(exc)[:80]}); train this run again, "
+                           "or restore the file from a backup") from None
+    if not isinstance(value, dict):
+        raise RunFileError(f"{path} is damaged (it holds {type(value).__name__}, not the run's settings); "
+                           "train this run again, or restore the file from a backup")
+    return value
 
 
 def _read_times(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -186,7 +296,7 @@ def delete_run(run_dir: Path | str, root: Path | str | None = None) -> None:
         folder = root_dir / folder  # a bare run name, as `runs` lists it
     resolved = folder.resolve()
     if resolved.parent != root_dir or folder.is_symlink():
-        raise ValueError(f"refusing to delete {run_dir}: it is not a run folder in {root_dir}")
+        raise PricecastError(f"refusing to delete {run_dir}: it is not a run folder in {root_dir}")
     if not (resolved / "spec.json").exists():
         raise FileNotFoundError(f"{folder} is not a run folder")
     shutil.rmtree(resolved)

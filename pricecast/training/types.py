@@ -81,6 +81,10 @@ class ModelFileError(PricecastError):
     """A run's model.keras exists but cannot be read."""
 
 
+class RunFileError(PricecastError):
+    """A run's JSON file (spec, metrics, scaler) exists but cannot be read; the message names it."""
+
+
 def _is_whole_zip(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:

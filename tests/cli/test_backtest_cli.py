@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pricecast.cli.main import main
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_backtest_cli_json(capsys):
     code = main(["backtest", "--data", "sample:AAPL", "--preset", "default", "--n", "10", "--k", "2", "--folds", "2",
                  "--fold-size", "30", "--retrain-every", "0", "--window", "rolling", "--train-size", "400",

@@ -22,6 +22,12 @@ def test_train_json_reports_model_and_baselines(tmp_path):
     test = out["test"]
     assert test["rmse"] > 0 and test["persistence_rmse"] > 0
     assert test["skill"] == pytest.approx(1 - test["rmse"] / test["persistence_rmse"])
+    # the decision's numbers beside the network's own, for validation and test
+    assert set(out["decision"]) == {"choice", "baseline", "p_value", "p_needed", "note"}
+    for part in (out["val"], test):
+        assert part["decision"] == out["decision"]["choice"] in ("network", "persistence")
+        assert part["decision_p"] == out["decision"]["p_value"]
+        assert {"rmse", "mae", "mape", "direction", "skill"} <= set(part["network"])
     assert "epoch 1/1" in proc.stderr  # progress goes to stderr, stdout stays pure JSON
 
     listing = run_cli("runs", "--runs-dir", str(tmp_path), "--json")
@@ -71,6 +77,7 @@ def test_train_refuses_too_few_examples_and_prints_the_counts(capsys):
     assert "Examples: training 147, validation 4, test 4" in err and "sliding windows" in err
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_train_prints_how_many_examples_each_part_gets(tmp_path):
     proc = run_cli("train", "--data", "sample:IBM", "--n", "10", "--k", "2", "--epochs", "1", "--units", "4",
                    "--runs-dir", str(tmp_path))

@@ -106,13 +106,17 @@ def test_item7_disk_full_at_save_says_so_and_leaves_no_partial_folder(capsys, tm
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "model.keras")
 
     monkeypatch.setattr(keras.Model, "save", full)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))  # where the run is tried next
     code, _, err = _cli(capsys, *TRAIN_TINY, "--epochs", "1", "--runs-dir", str(tmp_path / "runs"))
     assert code == 2
     assert "could not be saved (No space left on device" in err and "it was not kept" in err
     assert _run_folders(tmp_path / "runs") == []  # the hidden .partial folder is gone too
+    assert _run_folders(tmp_path / "tmp" / "pricecast-unsaved-runs") == []
 
 
 # ---- 8: Ctrl-C --------------------------------------------------------------------------------
+@pytest.mark.slow  # trains a Keras model
 def test_item8_ctrl_c_during_training_is_stop_and_saves_the_run(tmp_path):
     runs = tmp_path / "runs"
     argv = [sys.executable, "-m", "pricecast", *TRAIN_TINY, "--epochs", "2000", "--runs-dir", str(runs), "--json"]
@@ -264,6 +268,7 @@ def test_item14_zero_epochs_refused_by_the_library_too():
         prepare(RunSpec(train=TrainSpec(epochs=0)))
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_item14_truncated_model_file_is_reported_as_damaged(capsys, tmp_path):
     code, out, err = _cli(capsys, *TRAIN_TINY, "--epochs", "1", "--runs-dir", str(tmp_path), "--json")
     assert code == 0, err
@@ -304,13 +309,14 @@ def test_item14_unreadable_cache_is_backed_up_before_rebuilding(tmp_path):
     path.parent.mkdir()
     path.write_bytes(b"not parquet, but maybe someone's only copy")
     problem = read_cache(path).problem
-    assert "kept as X_1d.parquet.unreadable" in problem
+    assert "is damaged" in problem and "set aside as X_1d.parquet.unreadable" in problem
     assert (path.parent / "X_1d.parquet.unreadable").read_bytes() == b"not parquet, but maybe someone's only copy"
 
 
 def test_item14_stale_partial_runs_and_old_uploads_are_cleaned(tmp_path):
+    from pricecast.data.uploads import remove_old_uploads
     from pricecast.paths import home, runs_dir
-    from pricecast.training.runs import remove_old_uploads, remove_stale_partials
+    from pricecast.training.runs import data_in_use, remove_stale_partials
 
     month_ago = time.time() - 40 * 86400
     root = runs_dir()
@@ -332,7 +338,7 @@ def test_item14_stale_partial_runs_and_old_uploads_are_cleaned(tmp_path):
     run = root / "20240101-run"
     run.mkdir()
     (run / "spec.json").write_text(json.dumps({"data": str(used)}))
-    assert remove_old_uploads() == [old]
+    assert remove_old_uploads(data_in_use()) == [old]
     assert used.exists() and new.exists()
 
 

@@ -65,7 +65,7 @@ def test_home_and_every_page_render_with_help_texts():
         assert expected[page] <= _labels(widgets), page
         assert all(w.help for w in widgets), [(page, w.label) for w in widgets if not w.help]
     at.switch_page("pages/1_Data.py").run()
-    assert len(_plots(at)) == 1  # the candlestick chart, offline on the bundled series
+    assert len(_plots(at)) == 2  # the candlestick chart and the predictability ACF, offline on the bundled series
     assert {"Train", "Stop"} <= _labels(at.switch_page("pages/3_Train.py").run().button)
 
 
@@ -147,14 +147,24 @@ def test_train_one_epoch_then_results_and_runs(home):
     spec = job.task.payload["spec"]
     assert job is not None and spec["window"]["n"] == 10 and spec["train"]["live_val_predictions"]
     assert job.wait(180) and job.snapshot().state == "done", job.snapshot().error
-    assert at.query_params["job"] in (job.id, [job.id])  # a reloaded tab finds its job by this
+    assert "job" not in at.query_params  # a shared address must not reach the job (a reload uses a cookie)
+    assert job.owner == at.session_state["pc_owner"]
     at.run()
     _ok(at)
     titles = [p["layout"]["title"]["text"] for p in _plots(at)]
     assert any(t.startswith("Loss per epoch") for t in titles)
     assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
-    assert "Skill vs persistence" in {m.label for m in at.metric}
-    assert any("persistence on validation" in c.value for c in at.caption)  # the floor's note
+    assert "Network skill vs persistence" in {m.label for m in at.metric}
+    run = job.snapshot().result
+    decision = run.metrics["decision"]
+
+    def said() -> list[str]:  # the decision in one plain sentence (markdown, not a caption), with its p
+        plain = [m.value.replace("\\", "") for m in at.markdown]  # the page escapes markdown characters
+        return [v for v in plain if v.startswith("Using ") and "validation" in v]
+    assert len(said()) == 1 and ("p = " in said()[0] or decision["p_value"] is None), [m.value for m in at.markdown]
+    best = run.metrics["best_epoch"]
+    assert best >= 1 and str(best) in {str(m.value) for m in at.metric if m.label == "Best epoch"}
+    assert any("Flat curves" in c.value for c in at.caption)  # residual output: flat curves are expected
 
     at.switch_page("pages/4_Results.py").run()
     _ok(at)
@@ -170,7 +180,10 @@ def test_train_one_epoch_then_results_and_runs(home):
         _ok(at)
         assert expected is None or any(expected in t for t in titles()), (tab, titles())
     assert len(at.dataframe) >= 1  # the metrics table
-    assert any("persistence on validation" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert "None" not in table["direction"].astype(str).tolist() and "n/a" in table["direction"].tolist()
+    assert str(best) in {str(m.value) for m in at.metric if m.label == "Best epoch"}  # as on Train
+    assert len(said()) == 1
 
     at.switch_page("pages/5_Runs.py").run()
     _ok(at)
@@ -267,6 +280,47 @@ def test_seed_preset_says_and_uses_its_bundled_data_by_default():
     assert any("press Load" in i.value for i in at.info)
 
 
+@pytest.mark.parametrize("name", ["tcn-btc-hourly", "lecture-lstm"])
+def test_a_preset_made_for_its_data_trains_on_it_unless_the_user_keeps_theirs(name):
+    # "... 2 days -> 6 hours" once kept daily AAPL by default and trained on it with N=48 "hours".
+    from pricecast.presets import get_preset
+
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value(name).run()
+    assert at.radio(key=f"model_preset_data_{name}").value == "own"
+    at.radio(key=f"model_preset_data_{name}").set_value("keep").run()  # on purpose
+    at.button[0].click().run()
+    assert at.session_state["pc_spec"].data == "sample:MSFT"
+    at = _app({"data": "sample:MSFT"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value(name).run()
+    at.button[0].click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == get_preset(name).spec.data
+
+
+def test_a_tutorial_preset_says_its_warning_is_about_the_tutorials_own_setup():
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("seed-lstm").run()
+    at.button[0].click().run()
+    _ok(at)
+    warning = next(w.value.replace("\\", "") for w in at.warning if "training examples" in w.value)
+    assert "tutorial's own setup, kept as it was (tutorial 000" in warning and "N=256, K=16" in warning
+    assert "sliding windows" in warning and "longer stretch of these candles (now 7,621 over 26 days)" in warning
+    assert "instead of daily" not in warning  # the data is 5-minute already
+
+
+def test_the_default_preset_keeps_the_users_data():
+    at = _app({"data": "sample:MSFT", "preset": "seed-lstm"})
+    at.switch_page("pages/2_Model.py").run()
+    at.selectbox(key="model_preset").set_value("default").run()
+    at.button[0].click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].data == "sample:MSFT" and at.session_state["pc_spec"].preset == "default"
+
+
 def test_bad_link_value_is_dropped_with_a_message():
     at = _app({"n": "lots", "k": "3"})
     assert not at.exception
@@ -320,6 +374,23 @@ def test_csv_upload_becomes_the_data(home):
     data = at.session_state["pc_spec"].data
     assert Path(data).parent.parent == home / "uploads" and Path(data).name == "coin.csv"  # uploads/<hash>/coin.csv
     assert at.metric[0].value == "30" and len(_plots(at)) == 1
+
+    def in_use() -> list[str]:
+        return [c.value.replace("\\", "") for c in at.caption if c.value.startswith("In use")]
+
+    assert in_use() == ["In use: coin.csv"]
+    # A second upload: "In use" names it at once, as the figures do (it once still named the first file).
+    rows2 = "\n".join(f"2024-02-{d:02d},{200 + d},{201 + d},{199 + d},{200.5 + d},{1000 * d}" for d in range(1, 21))
+    at.file_uploader(key="data_upload").set_value(("coin2.csv", f"time,open,high,low,close,volume\n{rows2}\n".encode(),
+                                                   "text/csv")).run()
+    _ok(at)
+    assert in_use() == ["In use: coin2.csv"] and at.metric[0].value == "20"
+    assert Path(at.session_state["pc_spec"].data).name == "coin2.csv"
+    data = at.session_state["pc_spec"].data
+    at.switch_page("pages/2_Model.py").run()
+    keep = at.radio(key="model_preset_data_default").options[0].replace("\\", "")
+    assert "coin2.csv" in keep and "uploads" not in keep and str(home) not in keep  # no server path shown
+    at.switch_page("pages/1_Data.py").run()
     at.file_uploader(key="data_upload").set_value(("junk.csv", b"a,b\n1,2\n", "text/csv")).run()
     assert not at.exception and any("junk.csv could not be read" in e.value.replace("\\", "") for e in at.error)
     assert at.session_state["pc_spec"].data == data
@@ -333,6 +404,17 @@ def test_speed_options_on_the_model_page_reach_the_setup():
     _ok(at)
     train = at.session_state["pc_spec"].train
     assert train.batch_size == 128 and train.base_batch_size == 32 and train.jit_compile is True
+
+
+def test_the_fallback_to_no_change_is_a_visible_switch_on_the_model_page():
+    at = _app()
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    switch = next(t for t in at.toggle if t.label.startswith("Fall back to 'no change'"))
+    assert switch.value is True and any(c.value.startswith("Why: ") for c in at.caption)
+    switch.set_value(False).run()
+    _ok(at)
+    assert at.session_state["pc_spec"].train.persistence_floor is False
 
 
 def test_data_page_reports_quality_and_cuts_to_the_clean_stretch(tmp_path):
@@ -412,13 +494,13 @@ def test_model_page_offers_derived_features_and_time_of_day_only_on_intraday_dat
 
 def test_new_architectures_on_the_model_page_explained_with_their_own_options():
     from pricecast.models.checks import count_params
-    from pricecast.models.spec import ARCH_HELP
+    from pricecast.models.registry import ARCHS
 
     at = _app({"data": "sample:IBM", "n": "32", "k": "4", "arch": "transformer", "units": "8,8", "patch_len": "4",
                "heads": "2", "since": "2011-01-01"})
     at.switch_page("pages/2_Model.py").run()
     _ok(at)
-    assert any(ARCH_HELP["transformer"] in c.value for c in at.caption)
+    assert any(ARCHS["transformer"].help in c.value for c in at.caption)
     assert {"Patch length (0 = N // 8)", "Attention heads"} <= _labels(at.number_input)
     spec = at.session_state["pc_spec"]
     assert f"{count_params(spec.model, 32, 4, 1):,} parameters" in at.success[0].value
@@ -426,7 +508,7 @@ def test_new_architectures_on_the_model_page_explained_with_their_own_options():
     _ok(at)
     assert at.session_state["pc_spec"].model.arch == "dlinear"
     assert "Trend window (0 = 25 or N)" in _labels(at.number_input)
-    assert any(ARCH_HELP["dlinear"] in c.value for c in at.caption)
+    assert any(ARCHS["dlinear"].help in c.value for c in at.caption)
 
 
 def test_target_presets_explain_themselves_and_the_forecast_picker_names_the_target():

@@ -13,7 +13,7 @@ from .charts import figures
 pytestmark = pytest.mark.slow  # (nearly) every test here trains a Keras model
 
 
-def panel_script(rows: int, home: str) -> None:
+def panel_script(rows: int, home: str, features: tuple[str, ...] = ("close",)) -> None:
     import os
 
     os.environ["PRICECAST_HOME"] = home
@@ -23,7 +23,7 @@ def panel_script(rows: int, home: str) -> None:
     from tests.conftest import make_candles
     from ui.backtest_panel import render
 
-    spec = RunSpec(data="unused", window=WindowSpec(n=10, k=3, features=("close",)), scaling="minmax",
+    spec = RunSpec(data="unused", window=WindowSpec(n=10, k=3, features=features), scaling="minmax",
                    model=ModelSpec(arch="mlp", units=(8,), dropout=0.2, residual=True),
                    train=TrainSpec(epochs=1, batch_size=64, patience=0, seed=1))
     render(spec, make_candles(rows, freq="1D"))
@@ -64,6 +64,20 @@ def test_panel_runs_a_backtest_and_shows_folds_coverage_and_checks(pricecast_hom
     assert len(figures(at)) >= 4
     assert [s.value for s in at.success]  # look-ahead checks that passed are listed
     assert any("Scalers refitted" in s.value for s in at.success)
+
+
+def test_panel_runs_a_backtest_of_a_run_with_derived_inputs(pricecast_home):
+    # The page once keyed the data by the raw input names: KeyError "['log_return'] not in index".
+    features = ("close", "log_return", "range")
+    at = AppTest.from_function(panel_script, args=(300, str(pricecast_home), features), default_timeout=30)
+    at.run()
+    assert not at.exception and not at.error
+    at.number_input(key="bt_folds").set_value(2)
+    at.button(key="bt_run").click()
+    at = _settle(at)
+    assert not at.exception and not at.error
+    assert "Overall" in " ".join(m.value for m in at.markdown)
+    assert not [c.value for c in at.caption if "previous settings" in c.value]  # the same key as at the start
 
 
 def test_panel_shows_bad_settings_as_a_message(pricecast_home):

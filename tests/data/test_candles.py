@@ -57,3 +57,10 @@ def test_bundled_series_are_real_and_business_daily():
 def test_unknown_sample_names_the_choices():
     with pytest.raises(CandleError, match="AAPL, MSFT, IBM, GOOG, BTC-USD-5M, BTC-USD-1H, TSLA"):
         load_sample("NFLX")
+
+
+def test_no_timeframe_switch_in_the_bundled_series():
+    from pricecast.data.candles import timeframe_switch
+    from pricecast.data.samples import CATALOGUE, load_sample
+
+    assert {name: timeframe_switch(load_sample(name).index) for name in CATALOGUE} == dict.fromkeys(CATALOGUE)

@@ -111,3 +111,44 @@ def test_rows_out_of_time_order_are_sorted_with_a_note(shared_data):
     frame, info = read_candles_csv_info(shared_data / "btc_usd_5m_2016_bitstamp.csv")
     assert frame.index.is_monotonic_increasing and len(frame) == 30610
     assert "rows were not in time order: sorted" in info.notes
+
+
+def _rows(times: pd.DatetimeIndex) -> list[str]:
+    return [f"{t:%Y-%m-%d %H:%M},{100 + i % 7},{102 + i % 7},{99 + i % 7},{101 + i % 7},{10 + i}"
+            for i, t in enumerate(times)]
+
+
+@pytest.mark.parametrize("days,hours", [(200, 30), (40, 300)])
+def test_a_file_that_switches_from_daily_to_hourly_candles_is_refused_saying_where(days, hours):
+    # read as one timeframe it passed as "1 gap, 1 candle missing" (or as hundreds of gaps)
+    daily = pd.date_range("2023-01-01", periods=days, freq="D")
+    hourly = pd.date_range(daily[-1] + pd.Timedelta(days=1), periods=hours, freq="h")
+    text = "time,open,high,low,close,volume\n" + "\n".join(_rows(daily.append(hourly))) + "\n"
+    with pytest.raises(CandleError, match="mixes timeframes") as err:
+        read_candles_csv(text.encode(), name="mixed.csv")
+    message = str(err.value)
+    shorter = "hour" if days > hours else "day"
+    assert f"are 1 {shorter} apart" in message
+    assert (hourly[0] if days > hours else daily[0]).isoformat() in message
+
+
+def test_regular_market_hours_and_weekends_are_not_a_switch():
+    # hourly bars of a stock: 7 a day, long nights and weekends between them
+    days = pd.bdate_range("2024-01-01", periods=60)
+    times = pd.DatetimeIndex([d + pd.Timedelta(hours=14, minutes=30) + pd.Timedelta(hours=h) for d in days for h in range(7)])
+    frame = read_candles_csv(("time,open,high,low,close,volume\n" + "\n".join(_rows(times)) + "\n").encode())
+    assert len(frame) == 420
+
+
+def test_dates_in_1899_or_2090_get_a_remark(tmp_path):
+    from pricecast.data.datasets import load_data
+
+    times = pd.DatetimeIndex(["1899-12-30"]).append(pd.date_range("2020-01-01", periods=50, freq="D"))
+    (tmp_path / "old.csv").write_text("time,open,high,low,close,volume\n" + "\n".join(_rows(times)) + "\n")
+    warnings = load_data(str(tmp_path / "old.csv")).warnings
+    assert any("1 candle(s) dated before 1900 (first 1899-12-30" in w for w in warnings)
+    times = pd.date_range("2020-01-01", periods=50, freq="D").append(pd.DatetimeIndex(["2090-05-01"]))
+    (tmp_path / "late.csv").write_text("time,open,high,low,close,volume\n" + "\n".join(_rows(times)) + "\n")
+    warnings = load_data(str(tmp_path / "late.csv")).warnings
+    assert any("1 candle(s) dated in the future (last 2090-05-01)" in w for w in warnings)
+    assert load_data("sample:AAPL").warnings == []

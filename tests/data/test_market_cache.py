@@ -60,6 +60,16 @@ def test_corrupt_cache_is_reported_and_rebuilt(fake, tmp_path):
     assert read_cache(path).problem is None and len(read_cache(path).frame) == 25
 
 
+def test_a_damaged_cache_is_named_not_reported_as_nothing_cached(fake, tmp_path):
+    path = cache_file(parse_market_ref("poloniex:BTC/USDT:1h"), tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PAR1 cut short")
+    with pytest.raises(MarketDataError) as err:
+        load_market("poloniex:BTC/USDT:1h", offline=True, cache_dir=tmp_path)
+    assert "is damaged" in str(err.value) and "set aside as BTC-USDT_1h.parquet.unreadable" in str(err.value)
+    assert (path.parent / "BTC-USDT_1h.parquet.unreadable").read_bytes() == b"PAR1 cut short"
+
+
 def test_offline_fallback_with_age_warning(fake, tmp_path):
     load_market("bithumb:BTC/KRW:1h", "2024-01-01", "2024-01-02", cache_dir=tmp_path)
     path = cache_file(parse_market_ref("bithumb:BTC/KRW:1h"), tmp_path)

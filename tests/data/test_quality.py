@@ -44,7 +44,7 @@ def test_each_defect_kind_is_found_where_it_is():
     frame.iloc[200, frame.columns.get_loc("high")] = frame["low"].iloc[200] * 0.99  # high < low
     frame.iloc[210, frame.columns.get_loc("close")] = frame["high"].iloc[210] * 1.01  # close above high
     frame.iloc[250:, :4] *= 3.0  # an unadjusted 3:1 "split" the other way: a jump
-    frame.iloc[300, :] = frame.iloc[290].to_numpy()  # a candle replayed ten candles later
+    frame.iloc[300:303, :] = frame.iloc[290:293].to_numpy()  # three candles replayed ten candles later
     frame = frame.drop(frame.index[350:360])  # a gap
     report = quality_report(frame)
     counts = report.counts()
@@ -55,7 +55,8 @@ def test_each_defect_kind_is_found_where_it_is():
     assert report.bad_ohlc == [frame.index[200], frame.index[210]]
     assert [j["time"] for j in report.jumps] == [frame.index[250].isoformat()]
     assert report.jumps[0]["change"] == pytest.approx(2.0, rel=0.05)
-    assert report.duplicates == [{"time": frame.index[300].isoformat(), "same_as": frame.index[290].isoformat()}]
+    assert report.duplicates == [{"time": frame.index[i].isoformat(), "same_as": frame.index[i - 10].isoformat()}
+                                 for i in (300, 301, 302)]
     assert not report.is_clean and len(report.lines()) == 6
     # Times in the sentences read as the candles' own (make_candles: hourly): date, hour and minute.
     def at(i: int) -> str:
@@ -68,6 +69,20 @@ def test_each_defect_kind_is_found_where_it_is():
     # the longest stretch free of all of it: up to the frozen feed (the next, 140..199, is shorter)
     assert (report.clean.start, report.clean.end) == (frame.index[0], frame.index[98])
     assert len(cut_to_clean(frame.iloc[99:])) == 60  # from the first moving candle to the impossible one
+
+
+def test_coincidental_repeats_on_minute_data_are_not_duplicates():
+    # Quiet minutes of a tick-sized market repeat an earlier candle exactly by chance, one at a
+    # time; only a block replayed under shifted times is a feed error.
+    frame = make_candles(2000, freq="1min")
+    for i in range(100, 1900, 50):  # 36 lone coincidences, each equal to a candle far back
+        frame.iloc[i, :] = frame.iloc[i - 37].to_numpy()
+    frame.iloc[1990:1992, :] = frame.iloc[10:12].to_numpy()  # two in a row: still chance
+    report = quality_report(frame)
+    assert report.duplicates == []
+    assert report.clean is not None and report.clean.candles == len(frame)
+    frame.iloc[1995:1998, :] = frame.iloc[20:23].to_numpy()  # a block of three: a replay
+    assert [d["time"] for d in quality_report(frame).duplicates] == [t.isoformat() for t in frame.index[1995:1998]]
 
 
 def test_duplicated_times_from_a_csv_are_reported(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from pricecast.evaluation.baselines import (
     best_on_validation,
     choose_on_validation,
-    evaluate_parts,
+    fallback_candidates,
     naive_forecasts,
     next_forecasts,
     part_forecasts,
@@ -79,8 +79,11 @@ def test_seasonal_naive_further_than_a_period_ahead_uses_two_periods_back():
 def test_best_naive_is_chosen_on_validation_and_named_in_every_part():
     candles = _daily_cycle()
     wset = make_windows(candles, WindowSpec(n=48, k=6, features=("volume", "hour"), target="volume"))
-    predicted = {name: np.asarray(part.history)[:, -1:].repeat(6, axis=1) for name, part in wset.parts.items()}
-    reports, naive = evaluate_parts(wset, predicted)
+    naive = {name: part_forecasts("volume", wset.times, wset.target, part) for name, part in wset.parts.items()}
+    reports = {name: evaluate(part.y, np.asarray(part.history)[:, -1:].repeat(6, axis=1), part.history, naive[name])
+               for name, part in wset.parts.items()}
+    for report in reports.values():
+        with_best_naive(report, best_on_validation(reports["val"]))
     assert reports["val"]["best_naive"] == "seasonal_day"  # a pure daily cycle: yesterday's hour wins
     assert reports["test"]["best_naive"] == "seasonal_day" and reports["test"]["skill_vs_best_naive"] < 0
     assert set(naive["test"]) == set(TARGETS["volume"].baselines)
@@ -143,8 +146,12 @@ def test_the_fallback_baseline_is_chosen_on_validation_without_a_model():
     wset = make_windows(candles, WindowSpec(n=48, k=6, features=("volume", "hour"), target="volume"))
     name, forecasts = choose_on_validation(wset)
     assert name == "seasonal_day" and forecasts["val"].shape == wset.val.y.shape
-    reports, naive = evaluate_parts(wset, {p: np.zeros(wset.parts[p].y.shape) for p in wset.parts})
-    assert reports["val"]["best_naive"] == name and np.array_equal(naive["test"][name], forecasts["test"])
+    test = part_forecasts("volume", wset.times, wset.target, wset.test)
+    assert np.array_equal(test[name], forecasts["test"])
+    assert fallback_candidates("volume", part_forecasts("volume", wset.times, wset.target, wset.val), 6).keys() \
+        == set(TARGETS["volume"].baselines)
+    assert list(fallback_candidates("close", {"persistence": 1, "drift": 2}, 6)) == ["persistence"]
+    assert fallback_candidates("volume", None, 6)["persistence"].shape == (0, 6)
     prices = make_windows(make_candles(400), WindowSpec(n=10, k=3))
     assert choose_on_validation(prices)[0] in ("persistence", "drift", "moving_average")
 

@@ -35,3 +35,15 @@ def test_evaluate_reports_model_next_to_persistence():
     assert report["persistence"]["direction"] is None  # a forecast that never moves has no direction
     rows = metrics_table(report)
     assert [r["forecaster"] for r in rows] == ["model", "persistence", "drift", "moving_average"]
+
+
+def test_range_note_says_why_when_prices_leave_the_training_range_under_a_bounded_setup():
+    from pricecast.evaluation.diagnostics import range_note
+
+    train = np.linspace(10, 25, 200)[:, None]
+    above = np.linspace(40, 90, 50)[:, None]  # like daily AAPL: every test price above the training range
+    note = range_note(train, above, "test", "min-max scaling")
+    assert note.startswith("100% of the test prices (40 to 90) lie outside the training range (10 to 25)")
+    assert "min-max scaling" in note and note.count(".") <= 3  # one sentence
+    assert range_note(train, above, "test", "") == ""  # log-ratio: nothing bounds it
+    assert range_note(train, np.linspace(12, 24, 50)[:, None], "test", "min-max scaling") == ""  # inside

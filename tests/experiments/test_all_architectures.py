@@ -11,7 +11,7 @@ import pytest
 from pricecast.backtest.spec import plan_folds
 from pricecast.experiments.architectures import all_architectures, arch_model
 from pricecast.experiments.execution import backtest_of
-from pricecast.experiments.presets import experiment_presets, from_preset, scale
+from pricecast.experiments.presets import build_experiment, experiment_presets, scale
 from pricecast.experiments.spec import ExperimentError, apply_overrides, expand, validate
 from pricecast.models.checks import check_model
 from pricecast.models.spec import ARCHITECTURES, ModelSpec
@@ -99,14 +99,14 @@ def test_a_tiny_run_ranks_against_persistence_and_records_the_pooled_backtest(tm
 
     base = RunSpec(data="sample:AAPL", window=WindowSpec(n=10, k=2), scaling="logratio",
                    train=TrainSpec(epochs=2, batch_size=64, patience=0))
-    exp = from_preset("all-architectures", base=base, name="all-arch-tiny")
+    exp = build_experiment("all-architectures", base=base, name="all-arch-tiny")
     exp = exp.replace(variations=tuple(v for v in exp.variations if v.id in ("dlinear", "mlp")), repeats=2,
                       folds=2, last_rows=260)
     done = run_experiment(exp, executor="serial", root=tmp_path)
     assert done.done == 4
     table = comparison_table(done.summary())
     assert "Persistence (no change)" in set(table["Setting"])
-    assert "RMSE / persistence, best first:" in done.note()
+    assert "Networks' RMSE / persistence, best first:" in done.note()
     record = next(r for r in done.records if r["variation"] == "dlinear" and r["repeat"] == 1)
     assert record["folds"] == 2 and math.isfinite(record["paired_p"])
 

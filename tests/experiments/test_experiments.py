@@ -122,7 +122,7 @@ def test_cli_json(local_pool_result, capsys, tmp_path):
     assert shown["done"] == 4 and shown["total"] == 4 and len(shown["summary"]) == 2
     assert {"rank", "label", "test_rmse_mean", "test_rmse_std", "test_rmse_median", "skill_mean", "vs_best"} <= set(
         shown["summary"][0])
-    assert len(shown["trials"]) == 4 and shown["note"].startswith("Lowest mean test RMSE")
+    assert len(shown["trials"]) == 4 and shown["note"].startswith("Lowest mean network test RMSE")
 
     assert main(["experiment", "list", "--root", str(root), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["experiments"]
@@ -185,6 +185,6 @@ def test_experiments_page_runs_a_tiny_experiment():
     assert snap.state == "done" and [t.done for t in snap.trials] == [1, 2]
     charts = figures(at)
     assert any(trace.get("meta") == "trials" for chart in charts for trace in chart["data"])
-    assert any("Lowest mean test RMSE" in i.value for i in at.info)
+    assert any("Lowest mean network test RMSE" in i.value for i in at.info)
     # One row per setting as a plain table: the page loads no data grid until "Every training" is opened.
     assert len(at.table) == 1 and not at.dataframe

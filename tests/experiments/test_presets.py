@@ -7,9 +7,9 @@ from pricecast.catalogue import field_named
 from pricecast.experiments.candles import check_data, load_candles
 from pricecast.experiments.presets import (
     SEED_ARCHITECTURES,
+    build_experiment,
     default_name,
     experiment_presets,
-    from_preset,
     min_rows,
     scale,
 )
@@ -42,7 +42,7 @@ def test_seed_presets_and_size():
     check_data(arch, candles)
     with pytest.raises(ExperimentError, match="cannot use this data"):
         check_data(arch, candles.iloc[-500:])
-    named = from_preset("bias-regularizers", size=0.1, data="sample:MSFT")
+    named = build_experiment("bias-regularizers", size=0.1, data="sample:MSFT")
     assert named.name == "bias-regularizers-sample-MSFT-s0-1".replace("s0-1", "s0.1") and named.base.data == "sample:MSFT"
 
 
@@ -58,7 +58,7 @@ def test_the_architectures_preset_compares_every_architecture_the_models_offer()
     for v in extra:
         assert v.overrides == ModelSpec(arch=v.id).to_dict() and v.id.upper() in preset.title
     # runnable at a small size: fewer repeats and epochs, every variation builds and fits the data
-    small = from_preset("architectures", size=0.02)
+    small = build_experiment("architectures", size=0.02)
     assert (small.repeats, small.base.train.epochs, len(small.variations)) == (2, 2, len(arch.variations))
     validate(small)
     check_data(small, load_candles(small))

@@ -36,7 +36,7 @@ def test_summary_statistics_on_known_numbers():
     expected = scipy_stats.ttest_ind([10.0, 11.0, 12.0], [1.0, 2.0, 3.0], equal_var=False).pvalue
     assert summary.loc["b", "p_vs_best"] == pytest.approx(expected)
     note = ranking_note(summarize(frame))
-    assert "Lowest mean test RMSE: A" in note and "within the run-to-run spread" in note and "C" in note
+    assert "Lowest mean network test RMSE: A" in note and "within the run-to-run spread" in note and "C" in note
     assert "1 of 3 settings beat persistence" in note
     table = comparison_table(summarize(frame))
     # persistence (2.5) ranks between A (2.0) and C (2.6): its own row, in place
@@ -96,13 +96,36 @@ def test_no_persistence_row_when_the_settings_saw_other_test_windows():
     assert list(table["RMSE / persistence (mean)"]) == pytest.approx([1.05 / 2.5, 2.55 / 2.0])
 
 
-def test_the_note_says_when_every_model_ended_as_persistence():
-    records = trial_records({"a": [2.5, 2.5], "b": [2.5, 2.5]})
-    assert "Every model ended as persistence" not in ranking_note(summarize(trials_frame(records)))
+def test_the_note_says_when_every_setting_falls_back_to_persistence():
+    records = trial_records({"a": [2.4, 2.45], "b": [2.6, 2.55]})
+    assert "Every setting falls back" not in ranking_note(summarize(trials_frame(records)))
     for r in records:
         r["as_persistence"] = 1.0
     summary = summarize(trials_frame(records))
     note = ranking_note(summary)
-    assert "persistence 1 = A 1.0000 (p 1) = B 1.0000 (p 1)" in note  # a tie, not a ranking
-    assert "Every model ended as persistence" in note
-    assert list(comparison_table(summary)["Share ended as persistence"])[1:] == [1.0, 1.0]
+    assert "Lowest mean network test RMSE: A" in note and "It is not crowned" in note
+    assert "none is crowned" in note and "[falls back: = persistence]" in note
+    assert "Every setting falls back to 'no change'" in note
+    assert list(comparison_table(summary)["Decision"]) == ["= persistence", "", "= persistence"]
+
+
+def test_experiments_rank_the_networks_and_never_crown_a_fallback():
+    # every trial's decision fell back to persistence (its test_rmse = persistence's, 2.5); the networks differ
+    records = trial_records({"a": [2.5, 2.5], "b": [2.5, 2.5], "c": [2.5, 2.5]})
+    networks = {"a": [2.6, 2.7], "b": [2.2, 2.25], "c": [2.4, 2.3]}
+    for r in records:
+        x = networks[r["variation"]][r["repeat"]]
+        r.update(network_rmse=x, network_skill=1 - x / 2.5, decision="persistence", decision_p=0.3,
+                 as_persistence=0.0 if r["variation"] == "c" else 1.0)
+        if r["variation"] == "c":
+            r.update(decision="network", test_rmse=x, skill=1 - x / 2.5)
+    frame = trials_frame(records)
+    assert frame["test_rmse"].nunique() == 6  # the networks' own scores, not six copies of persistence
+    assert set(frame["decision_rmse"][frame["decision"] == "persistence"]) == {2.5}
+    summary = summarize(frame)
+    assert list(summary["variation"]) == ["b", "c", "a"]
+    note = ranking_note(summary)
+    assert note.startswith("Lowest mean network test RMSE: B") and "It is not crowned" in note
+    assert "Best network in use: C" in note
+    table = comparison_table(summary)
+    assert dict(zip(table["Setting"], table["Decision"]))["C"] == "network"

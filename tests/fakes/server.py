@@ -23,7 +23,8 @@ ccxt 4.5 sends and the exchanges document:
   days and hourly older than 730 days; 404 ``chart.error`` for unknown symbols.
 
 Faults are injected per path (without the source prefix): status + headers + body, a delay (for
-timeouts) or raw text. Every request is recorded as a :class:`Request` for assertions.
+timeouts), raw text, the real answer trickled a byte at a time, or a redirect to another host.
+Every request is recorded as a :class:`Request` for assertions.
 """
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between the first bytes of the (real) answer: a source that trickles
+    trickle_bytes: int = 20  # ... then the rest at once, so a client without a deadline still ends
+    redirect_host: str | None = None  # answer 302 to the same path on this host ("localhost:PORT")
 
 
 class Request(NamedTuple):
@@ -97,6 +101,7 @@ class FakeState:
         self.yahoo_missing: set[str] = set()  # recorded symbols the server pretends not to know
         self.yahoo_nulls: set[int] = set()  # bar times (s) Yahoo sends with null prices, as it sometimes does
         self.overlap = 0  # binance: also return this many candles before startTime (page edge duplicates)
+        self.stopped = threading.Event()  # ends trickling answers when the server stops
 
     def now(self) -> int:
         return self.now_ms if self.now_ms is not None else int(time.time() * 1000)
@@ -124,7 +129,8 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # keep pytest output clean
         pass
 
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, trickle: float = 0.0,
+              trickle_bytes: int = 0) -> None:
         raw = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
         data = raw.encode()
         try:
@@ -138,7 +144,13 @@ class Handler(BaseHTTPRequestHandler):
             for k, v in headers.items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(data)
+            slow = min(len(data), trickle_bytes) if trickle else 0
+            for i in range(slow):
+                if self.state.stopped.wait(trickle):
+                    return
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+            self.wfile.write(data[slow:])
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests)
 
@@ -153,6 +165,9 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.redirect_host:
+                self._send(302, {}, {"Location": f"http://{fault.redirect_host}{self.path}"})
+                return
             if fault.body is not None or fault.status != 200:
                 self._send(fault.status, fault.body if fault.body is not None else {}, fault.headers)
                 return
@@ -160,7 +175,10 @@ class Handler(BaseHTTPRequestHandler):
             status, body = ROUTES[source](self.state, path, query) if source in ROUTES else (404, {"fake": f"no source {source}"})
         except Exception as exc:  # noqa: BLE001 - a bug in the fake should be visible
             status, body = 500, {"fake_error": repr(exc)}
-        self._send(status, body)
+        if fault is not None and fault.trickle:
+            self._send(status, body, trickle=fault.trickle, trickle_bytes=fault.trickle_bytes)
+        else:
+            self._send(status, body)
 
 
 # ---------------------------------------------------------------- Binance
@@ -495,5 +513,6 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.state.stopped.set()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def sleep_then_write(task, emit, stop):
-    """A task: sleep ``seconds``, then write ``file`` (it proves the task ran to its end)."""
+    """A task: write ``file``.started (the worker holds it), sleep ``seconds``, then write ``file``
+    (it proves the task ran to its end)."""
+    Path(task.payload["file"] + ".started").write_text("started")
     time.sleep(task.payload["seconds"])
     Path(task.payload["file"]).write_text("done")
     return "done"
@@ -46,6 +48,11 @@ def _run_parent(tmp_path: Path, body: str, timeout: float = 60) -> list[int]:
         runner = Runner(run=sleep_then_write, warm_up=mark_ready)
         def pids():
             print(*[p.pid for p in multiprocessing.active_children() if p.name == "pricecast-job"], flush=True)
+        def wait_for(path):  # the worker holds its task: a condition, not a guess of how long that takes
+            from pathlib import Path
+            deadline = time.time() + 50
+            while not Path(path).exists() and time.time() < deadline:
+                time.sleep(0.05)
     """) + textwrap.dedent(body)
     try:
         proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
@@ -79,7 +86,7 @@ def test_a_worker_still_running_its_task_is_ended_at_exit(tmp_path):
     _run_parent(tmp_path, f"""
         executor = LocalExecutor(runner, spare=False)
         executor.launch(Task("sleep", {{"seconds": 600, "file": r"{tmp_path / 'never'}"}}), lambda m: None, lambda code: None)
-        time.sleep(1)
+        wait_for(r"{tmp_path / 'never'}.started")
         pids()
     """)
     assert not (tmp_path / "never").exists()
@@ -89,7 +96,7 @@ def test_an_experiment_worker_finishes_its_task_then_ends_at_exit(tmp_path):
     _run_parent(tmp_path, f"""
         executor = LocalExecutor(runner, spare=False, keep_idle=1, finish_when_orphaned=True)
         executor.launch(Task("sleep", {{"seconds": 3, "file": r"{tmp_path / 'trial'}"}}), lambda m: None, lambda code: None)
-        time.sleep(1)
+        wait_for(r"{tmp_path / 'trial'}.started")
         pids()
     """)
     assert (tmp_path / "trial").read_text() == "done"

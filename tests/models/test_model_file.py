@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
@@ -24,6 +25,7 @@ SPEC = RunSpec(
 LOADER = """
 import json, sys
 import numpy as np
+import pytest
 import keras
 model = keras.models.load_model(sys.argv[1])
 x = np.load(sys.argv[2])
@@ -32,6 +34,7 @@ print(json.dumps({"y": np.asarray(model.predict(x, verbose=0)).tolist(),
 """
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_downloaded_model_loads_in_plain_keras_in_a_fresh_process(tmp_path):
     run = train(SPEC, candles=make_candles(200), runs_root=tmp_path)
     x = np.random.default_rng(0).normal(0, 0.01, (5, 8, 2)).astype("float32")
@@ -51,6 +54,7 @@ def test_downloaded_model_loads_in_plain_keras_in_a_fresh_process(tmp_path):
 MANY_LOADER = """
 import json, sys
 import numpy as np
+import pytest
 import keras
 x = np.load(sys.argv[1])
 print(json.dumps({"y": {path: np.asarray(keras.models.load_model(path).predict(x, verbose=0)).tolist()
@@ -59,6 +63,7 @@ print(json.dumps({"y": {path: np.asarray(keras.models.load_model(path).predict(x
 """
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_every_architecture_saves_to_a_file_plain_keras_loads(tmp_path):
     """Each architecture's ``.keras`` file loads in plain Keras in a fresh process and predicts the
     same: only built-in layers. Weights are randomised first so the residual's zero start does not

@@ -3,7 +3,9 @@ import pytest
 
 from pricecast.models.builders import build_model
 from pricecast.models.checks import check_model
-from pricecast.models.spec import ModelSpec, ModelSpecError, conv_lengths
+from pricecast.models.classic import conv_lengths
+from pricecast.models.common import ModelSpecError
+from pricecast.models.spec import ModelSpec
 from pricecast.presets import PRESETS, get_preset
 
 SEED_CNN2 = ModelSpec(arch="cnn", units=(8, 1), kernel_sizes=(20, 16), strides=(3, 4), cnn_head="conv",
@@ -98,7 +100,7 @@ def test_seed_gru_has_the_tutorials_layer_order():
 
 
 def test_the_fitting_n_is_worded_plainly():
-    from pricecast.models.spec import _values
+    from pricecast.models.common import values_text as _values
 
     assert _values([11]) == "11"  # not "from 11 to 11"
     assert _values([8, 9, 10, 11]) == "8 to 11"

@@ -5,7 +5,10 @@ import pytest
 
 from pricecast.models.builders import build_model
 from pricecast.models.checks import check_model, count_params
-from pricecast.models.spec import ARCH_HELP, ARCH_LABELS, ARCHITECTURES, ModelSpec, ModelSpecError, tcn_dilations
+from pricecast.models.common import ModelSpecError
+from pricecast.models.registry import ARCHS
+from pricecast.models.spec import ARCHITECTURES, ModelSpec
+from pricecast.models.tcn import tcn_dilations
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.training.pipeline import train
@@ -27,7 +30,8 @@ SHAPES = [(12, 4), (7, 1), (30, 5), (64, 16)]
 
 def test_every_architecture_is_listed_with_a_label_and_a_sentence():
     assert set(NEW) <= set(ARCHITECTURES)
-    assert set(ARCH_LABELS) == set(ARCH_HELP) == set(ARCHITECTURES)
+    assert tuple(ARCHS) == ARCHITECTURES
+    assert all(a.label and a.help.endswith('.') for a in ARCHS.values())
 
 
 @pytest.mark.parametrize("arch", NEW)

@@ -106,5 +106,8 @@ def test_example_counts_refuse_a_setup_that_cannot_learn_and_say_how_to_fix_it()
 
     few = example_counts(make_windows(make_candles(600), WindowSpec(n=30, k=5)), batch_size=32)
     assert few.ok and few.warnings and "training examples" in few.warnings[0]
+    # Hourly data already: more of it helps, "finer candles instead of daily" does not apply.
+    assert "longer stretch of these candles (now 600 over 24 days)" in few.warnings[0]
+    assert "instead of daily" not in few.warnings[0]
     one_batch = example_counts(make_windows(make_candles(600), WindowSpec(n=30, k=5)), batch_size=1024)
     assert not one_batch.ok and "fewer than one batch (1024)" in one_batch.errors[0]

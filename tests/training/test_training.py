@@ -51,6 +51,16 @@ def test_train_streams_events_and_writes_a_complete_run_folder(tmp_path):
     assert rows[0]["run_dir"] == str(run.run_dir) and rows[0]["skill"] == pytest.approx(test["skill"])
 
 
+def test_a_min_max_run_on_prices_above_its_training_range_says_why_it_fails(tmp_path):
+    # lecture-lstm on daily AAPL: every test price above the training range, skill -2,000%.
+    spec = TINY.replace(data="sample:AAPL", scaling="minmax", model=TINY.model.replace(residual=False),
+                        train=TrainSpec(epochs=1, batch_size=64, patience=0, seed=7))
+    run = train(spec, runs_root=tmp_path)
+    note = run.metrics["test"]["range_note"]
+    assert "of the test prices" in note and "outside the training range" in note and "min-max scaling" in note
+    assert run.metrics["train"]["range_note"] == ""
+
+
 def test_same_seed_same_result(tmp_path):
     a = train(TINY, runs_root=tmp_path)
     b = train(TINY, runs_root=tmp_path)
@@ -67,7 +77,7 @@ def test_stop_request_ends_within_a_batch_and_keeps_best_weights(tmp_path):
             batches.append(event)
             stop.set()
 
-    # floor off: the partial epoch is then the only candidate (the floor is tests/training/test_persistence_floor.py's)
+    # fallback off: the run uses the partial epoch's network (the decision is tests/training/test_decision_fallback.py's)
     spec = TINY.replace(train=TrainSpec(epochs=50, batch_size=8, patience=0, per_batch_updates=True,
                                         persistence_floor=False))
     run = train(spec, listener=listener, stop=stop, runs_root=tmp_path)

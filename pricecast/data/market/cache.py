@@ -65,10 +65,10 @@ def read_cache(path: Path) -> CacheRead:
         backup = path.with_name(path.name + ".unreadable")
         try:  # keep the bytes: the file may be repairable, and rebuilding overwrites it
             os.replace(path, backup)
-            kept = f"kept as {backup.name}"
+            kept = f"it was set aside as {backup.name}"
         except OSError:
-            kept = "could not back it up"
-        return CacheRead(None, None, f"cache file {path} is unreadable ({why}); {kept}, rebuilding it")
+            kept = "it could not be set aside"
+        return CacheRead(None, None, f"the cache file {path} is damaged ({why}); {kept}")
     return CacheRead(frame, age, None)
 
 

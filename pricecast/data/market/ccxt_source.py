@@ -23,10 +23,12 @@ from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
 from .http import (
     NO_NETWORK,
     RETRY_STATUSES,
+    Deadline,
     RetryPolicy,
     base_url_override,
     body_problem,
     call_with_retries,
+    refuse_cross_host_redirects,
     retry_after_seconds,
     rewrite_urls,
     status_problem,
@@ -168,6 +170,7 @@ def make_exchange(exchange_id: str, policy: RetryPolicy | None = None) -> Any:
     # Currencies are not needed for candles and cost exchanges like poloniex an extra request.
     ex.has = {**ex.has, "fetchCurrencies": False}
     ex.enableLastResponseHeaders = True
+    ex.session.hooks["response"].append(refuse_cross_host_redirects(ex_id))
     ex.parse_json = _strict_json_parser(ex)
     _record_status(ex)
     return ex
@@ -232,6 +235,15 @@ def _status_of(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
+# ccxt errors that mean "not now": the plain reason ({ex}: the exchange), first match wins.
+_UNAVAILABLE: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("OnMaintenance",), "{ex} is under maintenance; try again later"),
+    (("DDoSProtection", "RateLimitExceeded"), "{ex} is limiting requests (rate limited)"),
+    (("RequestTimeout",), "{ex} did not answer in time"),
+    (("ExchangeNotAvailable",), "{ex} is not available (down or under maintenance)"),
+)
+
+
 def _translate(exc: BaseException, ex_id: str, what: str, status: int | None = None) -> MarketDataError:
     """A ccxt exception as a MarketDataError with a plain message (``status``: last HTTP status)."""
     if isinstance(exc, MarketDataError):
@@ -243,26 +255,20 @@ def _translate(exc: BaseException, ex_id: str, what: str, status: int | None = N
 
     if isinstance(exc, NotData):
         return unavailable(str(exc))
-    if ccxt is not None:
-        if isinstance(exc, ccxt.BaseError) and status in RETRY_STATUSES:
-            return unavailable(status_problem(ex_id, status))
-        if isinstance(exc, ccxt.OnMaintenance):
-            return unavailable(f"{ex_id} is under maintenance; try again later")
-        if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
-            return unavailable(f"{ex_id} is limiting requests (rate limited)")
-        if isinstance(exc, ccxt.RequestTimeout):
-            return unavailable(f"{ex_id} did not answer in time")
-        if isinstance(exc, ccxt.ExchangeNotAvailable):
-            return unavailable(f"{ex_id} is not available (down or under maintenance)")
-        if isinstance(exc, ccxt.NetworkError):
-            return SourceUnavailableError(f"{NO_NETWORK}: could not reach {ex_id} while {what}", reason=NO_NETWORK)
-        if isinstance(exc, ccxt.BadResponse):
-            return MarketDataError(f"{_brief(exc)} (while {what})")
-        if isinstance(exc, ccxt.BadSymbol):
-            return MarketDataError(f"{ex_id} does not know that symbol: {_brief(exc)}")
-        if isinstance(exc, ccxt.BaseError):
-            return MarketDataError(f"{ex_id} refused the request while {what}: {_brief(exc)}")
-    return MarketDataError(f"{ex_id}: unexpected {type(exc).__name__} while {what}: {exc}")
+    if ccxt is None or not isinstance(exc, ccxt.BaseError):
+        return MarketDataError(f"{ex_id}: unexpected {type(exc).__name__} while {what}: {exc}")
+    if status in RETRY_STATUSES:
+        return unavailable(status_problem(ex_id, status))
+    for names, reason in _UNAVAILABLE:
+        if isinstance(exc, tuple(getattr(ccxt, name) for name in names)):
+            return unavailable(reason.format(ex=ex_id))
+    if isinstance(exc, ccxt.NetworkError):
+        return SourceUnavailableError(f"{NO_NETWORK}: could not reach {ex_id} while {what}", reason=NO_NETWORK)
+    if isinstance(exc, ccxt.BadResponse):
+        return MarketDataError(f"{_brief(exc)} (while {what})")
+    if isinstance(exc, ccxt.BadSymbol):
+        return MarketDataError(f"{ex_id} does not know that symbol: {_brief(exc)}")
+    return MarketDataError(f"{ex_id} refused the request while {what}: {_brief(exc)}")
 
 
 def _brief(exc: BaseException) -> str:
@@ -270,10 +276,12 @@ def _brief(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _load_markets(ex: Any, policy: RetryPolicy, progress: Callable[[str], None] | None) -> dict:
+def _load_markets(ex: Any, policy: RetryPolicy, progress: Callable[[str], None] | None,
+                  deadline: Deadline | None = None) -> dict:
     try:
         return call_with_retries(
-            lambda: ex.load_markets(), classify=_classify(ex), policy=policy, label=ex.id, progress=progress
+            lambda: ex.load_markets(), classify=_classify(ex), policy=policy, label=ex.id, progress=progress,
+            deadline=deadline or Deadline(ex.id, policy),
         )
     except Exception as exc:  # translated
         raise _translate(exc, ex.id, "loading its markets", getattr(ex, "pricecast_last_status", None)) from exc
@@ -357,7 +365,8 @@ def fetch_candles(  # noqa: C901
     ex = make_exchange(ex_id, policy)
     if progress:
         progress(f"{ex_id}: loading markets")
-    _load_markets(ex, policy, progress)
+    deadline = Deadline(ex_id, policy)
+    _load_markets(ex, policy, progress, deadline)
     unified = resolve_symbol(ex, symbol)
     step = timeframe_ms(timeframe)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -381,7 +390,8 @@ def fetch_candles(  # noqa: C901
             return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
 
         try:
-            page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress)
+            page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress,
+                                     deadline=deadline)
         except Exception as exc:  # translated
             err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles", ex.pricecast_last_status)
             if isinstance(err, SourceUnavailableError):

@@ -162,9 +162,12 @@ def load_market(  # noqa: C901
     warnings: list[str] = []
     cached = read_cache(path)
     if cached.problem:
-        warnings.append(cached.problem)
+        note = cached.problem if (offline or ref.is_local) else f"{cached.problem}; rebuilding it from {ref.source}"
+        warnings.append(note)
         if progress:
-            progress(cached.problem)
+            progress(note)
+    # a damaged file was set aside: say so rather than "nothing cached", which reads as never fetched
+    nothing = f"nothing cached for {ref}" if not cached.problem else f"nothing usable cached for {ref}: {cached.problem}"
     frame = cached.frame
     step = pd.Timedelta(milliseconds=timeframe_ms(ref.timeframe))
     now = pd.Timestamp(time.time(), unit="s", tz="UTC")
@@ -182,13 +185,14 @@ def load_market(  # noqa: C901
 
     if ref.is_local:  # stored by `data import --store`: the cache is the only copy
         if frame is None:
-            raise MarketDataError(f"nothing stored as {ref}: store a CSV under that name with "
+            damaged = f" ({cached.problem})" if cached.problem else ""
+            raise MarketDataError(f"nothing stored as {ref}{damaged}: store a CSV under that name with "
                                   f"`pricecast data import FILE --store {ref.symbol} --timeframe {ref.timeframe}`")
         return result(frame, 0, cached.age)
 
     if offline:
         if frame is None:
-            raise MarketDataError(f"offline and nothing cached for {ref}")
+            raise MarketDataError(f"offline and {nothing}")
         if cached.age is None or cached.age > step.to_pytimedelta():
             # a cache checked less than one candle ago (just downloaded) is as new as it can be
             warnings.append(f"offline: using {len(frame)} cached candles, last updated {human_age(cached.age)}")
@@ -224,7 +228,7 @@ def load_market(  # noqa: C901
     frame, fetched = _merge_into_cache(frame, new_rows, ref, path, warnings)
     if failure is not None:
         if frame is None:
-            raise SourceUnavailableError(f"{failure.reason} and nothing cached for {ref}",
+            raise SourceUnavailableError(f"{failure.reason} and {nothing}",
                                          reason=failure.reason) from failure
         age = cached.age if not fetched else timedelta(0)
         warnings.append(f"{failure.reason}: using {len(frame)} cached candles, last updated {human_age(age)}")
