@@ -134,4 +134,4 @@ def score_fold(plan: FoldPlan, fw: FoldWindows, scaler: Scaler, target: np.ndarr
     cov = {m: {lv: coverage(actual, lo, hi) for lv, (lo, hi) in by.items()} for m, by in bands.items()}
     findings = check_scaler(scaler, fw.windows) + check_windows(fw.windows)
     return FoldResult(plan.index, plan, was_cached, dict(stored.get("info", {})), np.asarray(test.origin), actual,
-                      predicted, history, report, scale, bands, cov, findings, len(calib), naive[best])
+                      predicted, history, report, scale, bands, cov, findings, len(calib), naive)

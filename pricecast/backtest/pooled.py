@@ -38,18 +38,23 @@ def fold_size_for(rows: int, folds: int, test_share: float, k: int) -> int:
 def fold_scores(result: BacktestResult) -> list[FoldScore]:
     """A finished walk's folds as scores (persistence = each window's last known price)."""
     return [FoldScore(f.actual, f.predicted, f.history[:, -1], f.model_info.get("train_seconds"),
-                      f.model_info.get("epochs_run"), f.best_naive, f.report.get("best_naive", "persistence"))
+                      f.model_info.get("epochs_run"), f.naive.get(f.report.get("best_naive", "persistence")),
+                      f.report.get("best_naive", "persistence"))
             for f in result.folds]
 
 
 def decision_scores(result: BacktestResult) -> list[FoldScore]:
-    """The folds as their runs would forecast: the network's where the fold's decision kept it,
-    'no change' where it fell back (:func:`fold_scores` are the networks' own)."""
+    """The folds as their runs would forecast: the network's where the fold's decision kept it, the
+    naive baseline it fell back to where not ('no change' for prices; :func:`fold_scores` are the
+    networks' own)."""
     out = []
     for score, fold in zip(fold_scores(result), result.folds):
-        if fold.model_info.get("decision", "network") != "network":
-            score.predicted = np.repeat(np.asarray(score.last, dtype=np.float64).reshape(-1, 1),
-                                        np.shape(score.actual)[1], axis=1)
+        choice = fold.model_info.get("decision", "network")
+        if choice != "network":
+            fallback = fold.naive.get(choice)
+            score.predicted = (np.asarray(fallback, dtype=np.float64) if fallback is not None else
+                               np.repeat(np.asarray(score.last, dtype=np.float64).reshape(-1, 1),
+                                         np.shape(score.actual)[1], axis=1))
         out.append(score)
     return out
 
