@@ -163,3 +163,25 @@ def test_the_next_forecast_of_a_seasonal_baseline_reads_the_same_hour_of_the_las
     got = next_forecasts("volume", times, series, 24, future)
     assert got["seasonal_day"].tolist() == [[48.0, 49.0, 50.0]]  # 00:00..02:00 of the day before
     assert got["persistence"].tolist() == [[71.0] * 3] and got["moving_average"][0, 0] == pytest.approx(59.5)
+
+
+def test_the_floor_generalises_a_run_falls_back_to_its_targets_best_naive_baseline():
+    from pricecast.specs import RunSpec
+    from pricecast.training.pipeline import run_decision
+
+    candles = _daily_cycle()
+    spec = RunSpec(window=WindowSpec(n=48, k=6, features=("volume", "hour"), target="volume"), scaling="standard")
+    wset = make_windows(candles, spec.window)
+    val = wset.val
+    naive = part_forecasts("volume", wset.times, wset.target, val)
+    # a network that only repeats the last value: no better than the daily cycle's seasonal naive
+    decision = run_decision(spec, val, naive["persistence"], 3, naive)
+    assert decision.fell_back and decision.choice == "seasonal_day" and "same time yesterday" in decision.note
+    # a network as good as the seasonal naive plus a bit: it is used
+    better = naive["seasonal_day"] + 0.9 * (np.asarray(val.y) - naive["seasonal_day"])
+    assert run_decision(spec, val, better, 1, naive).choice == "network"
+    # prices: 'no change' is the only fallback, whatever else is better on validation
+    prices = RunSpec(window=WindowSpec(n=10, k=3), scaling="logratio")
+    pw = make_windows(make_candles(400), prices.window)
+    pn = part_forecasts("close", pw.times, pw.target, pw.val)
+    assert run_decision(prices, pw.val, pn["drift"] * 1.05, 1, pn).baseline == "persistence"
