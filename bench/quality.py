@@ -54,6 +54,8 @@ TEST_SHARE = 0.2
 QUICK = {"presets": ("default", "seed-cnn-2-relu"), "series": ("AAPL", "BTC-USD-5M"), "folds": 2, "epochs_cap": 2}
 # the issue's goals: never worse than persistence for the default preset; a clear win on intraday crypto
 WIN_RATIO, WIN_P = 0.99, 0.05
+# issue 23: the hourly BTC volume preset beats persistence by 15%+ and the best naive baseline (p < 0.05)
+VOLUME_PRESET, VOLATILITY_PRESET, VOLUME_SKILL = "btc-hourly-volume", "btc-hourly-volatility", 0.15
 
 
 # ---- which pairs -----------------------------------------------------------------------------------
@@ -92,21 +94,31 @@ def _p(value: float | None) -> str:
 
 def markdown_table(rows: Sequence[dict]) -> str:
     """The results as a Markdown table; failed pairs keep their row, with the reason."""
-    head = ("| preset | series | N, K | folds x candles | test forecasts | RMSE / persistence | p | folds won "
-            "| train s / fold | epochs max, run | note |")
+    head = ("| preset | series | target | N, K | folds x candles | test forecasts | RMSE / persistence | p | folds won "
+            "| best naive (on validation) | skill vs it | p | train s / fold | epochs max, run | note |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         shape = f"{r.get('n', '?')}, {r.get('k', '?')}"
         folds = f"{r.get('folds', '?')} x {r.get('fold_size', '?')}"
+        target = r.get("target", "close")
         if r.get("status") != "ok":
-            lines.append(f"| {r['preset']} | {r['series']} | {shape} | {folds} | - | - | - | - | - | "
-                         f"{r.get('epochs', '?')} | **{r.get('status', 'failed')}**: {_cell(r.get('reason', ''))} |")
+            lines.append(f"| {r['preset']} | {r['series']} | {target} | {shape} | {folds} | - | - | - | - | - | - | - "
+                         f"| - | {r.get('epochs', '?')} | **{r.get('status', 'failed')}**: {_cell(r.get('reason', ''))} |")
             continue
+        naive = r.get("best_naive", "persistence")
+        if len(set(r.get("best_naive_per_fold") or [naive])) > 1:
+            naive += " (" + ", ".join(r["best_naive_per_fold"]) + ")"
         lines.append(
-            f"| {r['preset']} | {r['series']} | {shape} | {folds} | {r['forecasts']:,} | {_num(r['ratio'], 4)} "
-            f"| {_p(r['p_value'])} | {r['fold_wins']}/{r['folds_done']} | {_num(r['train_seconds_median'], 1)} "
+            f"| {r['preset']} | {r['series']} | {target} | {shape} | {folds} | {r['forecasts']:,} | {_num(r['ratio'], 4)} "
+            f"| {_p(r['p_value'])} | {r['fold_wins']}/{r['folds_done']} | {naive} "
+            f"| {_pct(r.get('skill_vs_best_naive'))} | {_p(r.get('p_vs_best_naive'))} "
+            f"| {_num(r['train_seconds_median'], 1)} "
             f"| {r['epochs']}, {_num(r['epochs_run_median'], 0)} | {_cell(r.get('note', ''))} |")
     return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:+.1%}"
 
 
 def _cell(text: str) -> str:
@@ -133,11 +145,11 @@ def goal_statements(rows: Sequence[dict], catalogue: Mapping[str, Sample] = CATA
         out.append(f"Goal 1 (default preset <= 1.000 on every bundled series): {'MET' if met else 'NOT MET'}. "
                    f"{detail}.{extra}")
     crypto = [r for r in rows if r.get("status") == "ok" and r["series"] in catalogue
-              and catalogue[r["series"]].timeframe != "1d"]
+              and catalogue[r["series"]].timeframe != "1d" and r.get("target", "close") == "close"]
     if not crypto:
         out.append("Goal 2 (a preset with ratio < 0.99 and p < 0.05 on intraday crypto): not measured "
                    "(no intraday series ran).")
-        return out
+        return out + target_goals(rows)
     winners = [r for r in crypto if r["ratio"] < WIN_RATIO and r["p_value"] < WIN_P]
     if winners:
         out.append("Goal 2 (a preset with ratio < 0.99 and p < 0.05 on intraday crypto): MET by " + "; ".join(
@@ -147,6 +159,32 @@ def goal_statements(rows: Sequence[dict], catalogue: Mapping[str, Sample] = CATA
         out.append(f"Goal 2 (a preset with ratio < 0.99 and p < 0.05 on intraday crypto): NOT MET — none of the "
                    f"{len(crypto)} intraday pairs does; the best is {best['preset']} on {best['series']} "
                    f"({_num(best['ratio'], 3)}, p {_p(best['p_value'])}).")
+    return out + target_goals(rows)
+
+
+def target_goals(rows: Sequence[dict]) -> list[str]:
+    """Issue 23's goal for the volume preset (skill >= +15% vs persistence, > 0 vs the best naive
+    baseline chosen on validation with p < 0.05) and the volatility preset's row, whichever way it went."""
+    out: list[str] = []
+    if not any(r["preset"] in (VOLUME_PRESET, VOLATILITY_PRESET) for r in rows):
+        return out
+    goal = (f"Goal 3 ({VOLUME_PRESET}: skill >= {VOLUME_SKILL:+.0%} vs persistence and > 0 vs the best naive "
+            f"baseline, p < {WIN_P})")
+    for name in (VOLUME_PRESET, VOLATILITY_PRESET):
+        done = [r for r in rows if r["preset"] == name and r.get("status") == "ok"]
+        if not done:
+            out.append(f"{goal}: not measured." if name == VOLUME_PRESET else f"{name}: not measured.")
+            continue
+        r = done[0]
+        skill = 1 - r["ratio"] if math.isfinite(r["ratio"]) else math.nan
+        numbers = (f"skill {_pct(skill)} vs persistence (p {_p(r['p_value'])}), {_pct(r.get('skill_vs_best_naive'))} "
+                   f"vs {r.get('best_naive')} (p {_p(r.get('p_vs_best_naive'))}) on {r['series']}")
+        if name == VOLUME_PRESET:
+            met = (skill >= VOLUME_SKILL and (r.get("skill_vs_best_naive") or -1) > 0
+                   and (r.get("p_vs_best_naive") if r.get("p_vs_best_naive") is not None else 1) < WIN_P)
+            out.append(f"{goal}: {'MET' if met else 'NOT MET'}: {numbers}.")
+        else:
+            out.append(f"{name} (no goal, the honest row): {numbers}.")
     return out
 
 
@@ -162,7 +200,8 @@ def run_pair(preset: Preset, series: str, candles, folds: int, test_share: float
         spec = spec.replace(train=replace(spec.train, persistence_floor=False))
     epochs = min(spec.train.epochs, epochs_cap) if epochs_cap else spec.train.epochs
     fold_size = fold_size_for(len(candles), folds, test_share, spec.window.k)
-    row: dict = {"preset": preset.name, "series": series, "n": spec.window.n, "k": spec.window.k, "folds": folds,
+    row: dict = {"preset": preset.name, "series": series, "target": spec.window.target, "n": spec.window.n,
+                 "k": spec.window.k, "folds": folds,
                  "fold_size": fold_size, "epochs": epochs, "preset_epochs": spec.train.epochs,
                  "batch_size": spec.train.batch_size, "patience": spec.train.patience}
     started = time.perf_counter()
@@ -266,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append(row)
         if row["status"] == "ok":
             print(f"[{i}/{len(todo)}] {name} x {s}: RMSE / persistence {row['ratio']:.4f}, p {_p(row['p_value'])}, "
+                  f"vs best naive ({row['best_naive']}) {_pct(row['skill_vs_best_naive'])}, "
+                  f"p {_p(row['p_vs_best_naive'])}, "
                   f"won {row['fold_wins']}/{row['folds_done']} folds, {row['forecasts']} forecasts, "
                   f"{row['seconds']:.0f} s", flush=True)
         else:

@@ -17,12 +17,18 @@ from pricecast.models.spec import (
 )
 from pricecast.prep.features import PAGE_CHOICES, PAGE_HELP, collapse, expand, is_intraday
 from pricecast.prep.scaling import SCALERS
+from pricecast.prep.targets import TARGET_CHOICES, TARGETS
 from pricecast.prep.windows import WindowSpec
 from pricecast.presets import PRESETS, describe_data, kept_as_published, origin_preset, setup_file_name
 from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
 from ui import common, state
 from ui.common import HELP
+
+
+def _target_name(name: str) -> str:
+    target = TARGETS[name]
+    return f"{name} ({target.label})" if target.label != name else name
 
 
 def _presets():
@@ -51,6 +57,8 @@ def _presets():
                 st.session_state["model_note"] = (f"{data} comes from the internet: open the Data page "
                                                   "and press Load before training.")
             st.rerun()
+        if preset.why:
+            st.info(preset.why)
         st.caption(f"{preset.source}.  \n**Data:** {describe_data(preset.spec.data)}"
                    + (f"; the tutorial's own live source: {preset.live_data}" if preset.live_data else ""))
         slot = st.empty()
@@ -87,7 +95,8 @@ def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
         c[3].caption(f"Windows don't overlap: each new example starts {stride} candles later.")
     c = st.columns([2, 1, 1, 1])
     features = _feature_widget(c[0], w, v)
-    target = c[1].selectbox("Forecast", list(CANDLE_COLUMNS), index=list(CANDLE_COLUMNS).index(w.target),
+    target = c[1].selectbox("Forecast", list(TARGET_CHOICES), index=list(TARGET_CHOICES).index(w.target)
+                            if w.target in TARGET_CHOICES else 0, format_func=_target_name,
                             help=HELP["target"], key=f"m_target_{v}")
     scaling = c[2].selectbox("Scaling", list(SCALERS), index=list(SCALERS).index(spec.scaling)
                              if spec.scaling in SCALERS else 0, help=HELP["scaling"], key=f"m_scaling_{v}")

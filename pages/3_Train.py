@@ -86,7 +86,9 @@ def _figures(job: Job, snap: JobSnapshot, step: int) -> tuple[str, str | None]:
     def val():
         times, actual, persistence = job.context
         pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
-        fig = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step)
+        target = ((job.task.payload.get("spec") or {}).get("window") or {}).get("target", "close")
+        fig = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step,
+                              target=target)
         best = _best_epoch(snap)
         if snap.finished and best and snap.val_pred_epoch and best != snap.val_pred_epoch:
             # the live chart shows the last epoch; say which epoch's weights the network kept
@@ -187,9 +189,10 @@ def _final(snap: JobSnapshot) -> None:
     c[0].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss; the "
                 "network keeps its weights.")
     c[1].metric("Network test error (RMSE)", common.fmt_num(own.get("rmse")),
-                help="Typical size of the network's own forecast error on the test part, in price units.")
+                help="Typical size of the network's own forecast error on the test part, in the units of what it "
+                     "forecasts (price, volume, ...).")
     c[2].metric("Persistence error", common.fmt_num(test.get("persistence_rmse")),
-                help="The same for 'the price stays at its last value'.")
+                help="The same for 'the last value stays' (no change).")
     c[3].metric("Network skill vs persistence", common.fmt_pct(own.get("skill")),
                 help="Above 0: the network beats persistence on the test part. Below 0: it is worse than doing "
                      "nothing.")

@@ -6,8 +6,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pricecast.evaluation.baselines import LABELS
 from pricecast.evaluation.decision import decision_of
 from pricecast.evaluation.decision import sentence as decision_sentence
+from pricecast.prep.targets import get_target, target_label
 from pricecast.training.runs import list_runs, load_run
 from ui import charts, common, state
 
@@ -58,16 +60,23 @@ def _actual_vs_predicted(run) -> None:
                            help="Which part of the history to show. The test part is the honest score: the model never saw it.")
     step = c2.selectbox("Steps ahead", list(range(1, k + 1)), key="res_step",
                         help="Show the forecast made this many candles ahead (1 = the next candle).")
-    baselines = c3.multiselect("Baselines", ["persistence", "drift", "moving_average"], default=["persistence"],
+    test = run.metrics.get("test") or {}
+    offered = test.get("baselines") or ["persistence", "drift", "moving_average"]
+    best = test.get("best_naive", "persistence")
+    baselines = c3.multiselect("Baselines", offered, default=list(dict.fromkeys(["persistence", best])),
+                               format_func=lambda b: LABELS.get(b, b) + (" · best on validation" if b == best else ""),
                                key="res_baselines",
-                               help="Naive forecasts to compare with: persistence = last price stays; drift = the "
-                                    "window's trend goes on; moving average = the mean of the last 20 prices.")
+                               help="Naive forecasts to compare with: persistence = the last value stays; drift = the "
+                                    "window's trend goes on; moving average = the mean of the last values (a day of "
+                                    "them on intraday volume or volatility); same time yesterday / last week; EWMA. "
+                                    "The best one on the validation part is the yardstick beside persistence.")
     if not parts:
         st.info("Pick at least one part.")
         return
     decision = decision_of(run.metrics)
     charts.show(actual_vs_predicted_figure(run.predictions, parts, step, baselines, run.metrics.get("sizes"),
-                                           network_label=_network_label(run), used=decision and decision.choice),
+                                           network_label=_network_label(run), used=decision and decision.choice,
+                                           target=run.spec.window.target),
                 key="res_avp")
 
 
@@ -99,12 +108,15 @@ def _metrics(run) -> None:
     part = st.radio("Part", [p for p in ("test", "val", "train") if p in m], format_func=PART_NAMES.get,
                     horizontal=True, key="res_metrics_part", help="Which part the numbers are computed on.")
     report = m[part]
+    unit = get_target(run.spec.window.target).unit
     frame = metrics_frame(report)
     st.dataframe(
         frame, column_config={
-            "rmse": st.column_config.NumberColumn("RMSE", help="Root mean squared error, in price units (lower is better).", format="%.4g"),
-            "mae": st.column_config.NumberColumn("MAE", help="Mean absolute error, in price units.", format="%.4g"),
-            "mape_%": st.column_config.NumberColumn("MAPE %", help="Mean absolute error as a % of the price.", format="%.3f"),
+            "rmse": st.column_config.NumberColumn("RMSE", help=f"Root mean squared error, in {unit} (lower is better).", format="%.4g"),
+            "mae": st.column_config.NumberColumn("MAE", help=f"Mean absolute error, in {unit}.", format="%.4g"),
+            "mape_%": st.column_config.NumberColumn("MAPE %", help="Mean absolute error as a % of the actual value; "
+                                                    "empty (n/a) where an actual value is 0, e.g. an hour without trades.",
+                                                    format="%.3f"),
             "direction": st.column_config.TextColumn(
                 "Direction hit rate", help="How often the forecast moved the right way (up/down); n/a for a forecast "
                                            "that never moves, such as persistence."),
@@ -119,8 +131,11 @@ def _metrics(run) -> None:
         verdict = "beats" if skill > 0 else "does not beat"
         why = f" {report['range_note']}" if skill <= 0 and report.get("range_note") else ""  # the cause, when known
         (st.success if skill > 0 else st.warning)(
-            f"On the {PART_NAMES[part].lower()} part the network **{verdict}** persistence (skill {skill:+.1%}, "
-            f"{report['windows']:,} forecasts).{common.md(why)}")
+            f"On the {PART_NAMES[part].lower()} part the network forecasting {target_label(run.spec.window.target)} "
+            f"**{verdict}** persistence (skill {skill:+.1%}, {report['windows']:,} forecasts).{common.md(why)}"
+            + (f" Against the best naive forecast chosen on validation, {LABELS.get(report['best_naive'])}: "
+               f"{common.fmt_pct((report.get('network') or report).get('skill_vs_best_naive'))}."
+               if report.get("best_naive", "persistence") != "persistence" else ""))
     elif report.get("persistence_rmse") == 0:
         from pricecast.evaluation.metrics import NO_MOVEMENT
 
@@ -163,10 +178,11 @@ def _next(run) -> None:
         "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm", help="When each forecast step falls."),
         "step": st.column_config.NumberColumn("Step", help="How many candles ahead."),
         "predicted": st.column_config.NumberColumn("Forecast used", format="%.6g",
-                                                   help="The forecast this run uses: the network's, or 'no change' "
-                                                        "where the network did not beat it on validation."),
+                                                   help="The forecast this run uses: the network's, or the naive "
+                                                        "baseline it fell back to where the network did not beat it "
+                                                        "on validation."),
         "network": st.column_config.NumberColumn("Network", format="%.6g", help="The network's own forecast."),
-        "persistence": st.column_config.NumberColumn("Persistence", format="%.6g", help="'The price stays at its last value'."),
+        "persistence": st.column_config.NumberColumn("Persistence", format="%.6g", help="'The last value stays' (no change)."),
     })
     st.caption("A forecast, not a promise: compare the test part's skill before trusting it.")
 

@@ -36,6 +36,7 @@ class Preset:
     spec: RunSpec
     live_data: str = ""  # the tutorial's own live source (needs network), when spec.data is a bundled stand-in
     any_data: bool = False  # made for any series (the default): applying it keeps the user's data unless asked
+    why: str = ""  # one plain sentence on what it shows, for the Model page (the target presets)
 
 
 def _seed_btc(name: str, title: str, model: ModelSpec) -> Preset:
@@ -189,6 +190,44 @@ _PRESETS += [
             "DLinear (Zeng et al. 2023): a 25-hour moving-average trend and the remainder, one linear map each; "
             "the linear baseline the networks must beat; hourly BTC, N=96, K=6",
             96, ModelSpec(arch="dlinear", residual=True), epochs=20),
+]
+
+
+
+def _target_preset(name: str, title: str, source: str, why: str, target: str, model: ModelSpec) -> Preset:
+    # Hourly BTC, two days in, the next six hours out, the hour of day and day of week as inputs:
+    # volume and volatility follow a daily and weekly cycle that prices do not have.
+    return Preset(
+        name, title, source,
+        RunSpec(
+            data="sample:BTC-USD-1H",
+            window=WindowSpec(n=48, k=6, features=(target, "hour", "weekday"), target=target),
+            scaling="standard",
+            model=model,
+            train=TrainSpec(epochs=10, batch_size=64, patience=3),
+            preset=name,
+        ),
+        why=why,
+    )
+
+
+_PRESETS += [
+    _target_preset(
+        "btc-hourly-volume", "BTC hourly volume: GRU(32) + hour and weekday, 2 days -> 6 hours",
+        "forecasts the volume traded in each of the next 6 hours of bundled hourly BTC/USD from the last 48 "
+        "hours' volume (log1p, standardised on the training rows) and the time of day and week",
+        "Trading volume rises and falls with the hour of the day and the day of the week, so unlike the price "
+        "it can be forecast: this network is scored against persistence and against the best of a moving "
+        "average and 'same hour yesterday / last week'.",
+        "volume", ModelSpec(arch="gru", units=(32,), dropout=0.1, residual=True)),
+    _target_preset(
+        "btc-hourly-volatility", "BTC hourly volatility (high-low range): GRU(32) + hour and weekday",
+        "forecasts the high-low range (relative to the close) of each of the next 6 hours of bundled hourly "
+        "BTC/USD from the last 48 hours' ranges and the time of day and week",
+        "Volatility clusters (calm hours follow calm hours) and follows the trading day, so it is partly "
+        "predictable; the honest yardsticks are persistence, a moving average, an EWMA and 'same hour "
+        "yesterday / last week'.",
+        "range", ModelSpec(arch="gru", units=(32,), dropout=0.1, residual=True)),
 ]
 
 PRESETS: dict[str, Preset] = {p.name: p for p in _PRESETS}

@@ -51,6 +51,5 @@ STORIES: dict[str, Story] = {s.key: s for s in (
           "Bitcoin's hourly trading volume, with the hour and weekday as inputs.",
           "Volume follows a daily rhythm (quiet nights, busy afternoons), so the network beats “no change” "
           "clearly: there is structure in real markets, just not in the next price.",
-          "default", {"data": "sample:BTC-USD-1H", "target": "volume", "features": "volume,hour,weekday",
-                      "scaling": "standard", "n": "48", "k": "6", "batch_size": "256", "epochs": "10"}),
+          "btc-hourly-volume", {"batch_size": "256"}),
 )}

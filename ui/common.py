@@ -52,7 +52,10 @@ HELP: dict[str, str] = {
     "features": "What the model sees for each past candle. 'close' alone is a good start; adding "
                 "open/high/low/volume gives more information but also more noise. The derived inputs "
                 "(returns, range, volatility, time) use only past candles.",
-    "target": "Which price the model forecasts.",
+    "target": "What the model forecasts: a price (close, open, high, low), the volume traded per candle, "
+              "volatility (each candle's high-low range relative to its close) or the log return. Prices move "
+              "almost at random; volume and volatility follow the trading day, so they can be forecast. Each is "
+              "scored against its own naive forecasts (no change, a moving average, the same hour yesterday).",
     "scaling": "Networks learn best on small numbers. 'logratio' expresses every price relative to the "
                "last known one (works across price levels); 'minmax' squeezes prices into 0..1 using "
                "the training part's range; 'standard' centres them around the training mean.",

@@ -16,8 +16,9 @@ import pandas as pd
 
 from pricecast.backtest.result import FORECASTERS, FoldResult
 from pricecast.backtest.spec import BacktestSpec, FoldPlan
+from pricecast.evaluation.baselines import best_on_validation, part_forecasts
 from pricecast.evaluation.leakage import check_scaler, check_windows
-from pricecast.evaluation.metrics import evaluate
+from pricecast.evaluation.metrics import baseline_forecasts, evaluate, with_best_naive
 from pricecast.evaluation.recursive import recursive_forecast
 from pricecast.evaluation.uncertainty import (
     conformal_band,
@@ -27,6 +28,7 @@ from pricecast.evaluation.uncertainty import (
     sample_band,
 )
 from pricecast.prep.scaling import Scaler
+from pricecast.prep.targets import get_target
 from pricecast.prep.windows import WindowPart, WindowSet, WindowSpec, window_segment
 from pricecast.training.fitting import model_call, predict
 
@@ -106,21 +108,30 @@ def naive_scale(target: np.ndarray, rows: tuple[int, int]) -> float:
 
 def score_fold(plan: FoldPlan, fw: FoldWindows, scaler: Scaler, target: np.ndarray, stored: dict,
                bt: BacktestSpec, was_cached: bool) -> FoldResult:
-    """Score the fold's ``stored`` forecasts: model and baselines, MASE on this fold's own scale,
-    conformal bands calibrated on its validation rows, and the scaler/window checks."""
+    """Score the fold's ``stored`` forecasts: model and baselines (the price ones, which the tables
+    show, plus the target's own; the best naive one chosen on this fold's validation rows), MASE on
+    this fold's own scale, conformal bands calibrated on its validation rows, and the scaler/window checks."""
     test, calib = fw.windows.test, fw.calib
     actual, history = np.asarray(test.y), np.asarray(test.history)
     predicted = np.asarray(stored["test_pred"], dtype=np.float64)
     scale = naive_scale(target, (plan.train[0], plan.val[1]))
-    report = add_mase(evaluate(actual, predicted, history), scale)
+    name, times = fw.windows.spec.target, fw.windows.times
+    naive = {**baseline_forecasts(history, actual.shape[1]), **part_forecasts(name, times, target, test)}
+    calib_naive = {**baseline_forecasts(np.asarray(calib.history), actual.shape[1]),
+                   **part_forecasts(name, times, target, calib)}
+    best = best_on_validation(evaluate(np.asarray(calib.y), np.asarray(stored["calib_pred"], dtype=np.float64),
+                                       np.asarray(calib.history), calib_naive)) if len(calib) else "persistence"
+    report = with_best_naive(add_mase(evaluate(actual, predicted, history, naive), scale), best)
     bands: dict = {"conformal": {}}
+    # relative to the last value only for prices: a volume of 0 or a negative return has no scale
+    relative = bt.relative and get_target(name).is_price
     qs = conformal_quantiles(np.asarray(calib.y), stored["calib_pred"], np.asarray(calib.history)[:, -1], bt.levels,
-                             bt.relative)
+                             relative)
     for level, q in qs.items():
-        bands["conformal"][level] = conformal_band(predicted, history[:, -1], q, bt.relative)
+        bands["conformal"][level] = conformal_band(predicted, history[:, -1], q, relative)
     if "mc_lo_0" in stored:
         bands["mc_dropout"] = {lv: (stored[f"mc_lo_{i}"], stored[f"mc_hi_{i}"]) for i, lv in enumerate(bt.levels)}
     cov = {m: {lv: coverage(actual, lo, hi) for lv, (lo, hi) in by.items()} for m, by in bands.items()}
     findings = check_scaler(scaler, fw.windows) + check_windows(fw.windows)
     return FoldResult(plan.index, plan, was_cached, dict(stored.get("info", {})), np.asarray(test.origin), actual,
-                      predicted, history, report, scale, bands, cov, findings, len(calib))
+                      predicted, history, report, scale, bands, cov, findings, len(calib), naive)

@@ -36,6 +36,7 @@ class FoldResult:
     coverage: dict = field(default_factory=dict)  # method -> level -> coverage()
     findings: list[Finding] = field(default_factory=list)
     calib_windows: int = 0
+    naive: dict = field(default_factory=dict)  # name -> (m, k) test forecasts of the target's naive baselines
 
     @property
     def retrained(self) -> bool:

@@ -27,7 +27,8 @@ from pricecast.backtest.result import BacktestResult, FoldResult, assemble
 from pricecast.backtest.spec import BacktestError, BacktestSpec, FoldPlan, plan_folds
 from pricecast.backtest.store import FoldStore
 from pricecast.data.datasets import load_data
-from pricecast.evaluation.decision import candidates, decide
+from pricecast.evaluation.baselines import fallback_candidates, part_forecasts
+from pricecast.evaluation.decision import decide
 from pricecast.evaluation.recursive import recursive_problem
 from pricecast.evaluation.uncertainty import has_dropout, no_dropout_message
 from pricecast.models.checks import check_model
@@ -170,8 +171,10 @@ class _Walk:
         validation windows, as a training run does). The backtest scores the network either way."""
         val = fw.windows.val
         network = predict(fitted.model, val, scaler) if len(val) else np.empty((0, val.y.shape[1]))
-        history = np.asarray(val.history)
-        made = decide(np.asarray(val.y), network, candidates(history, val.y.shape[1]), epochs=fitted.epochs_run,
+        target = self.spec.window.target
+        naive = part_forecasts(target, fw.windows.times, self.target, val) if len(val) else None
+        made = decide(np.asarray(val.y), network, fallback_candidates(target, naive, val.y.shape[1]),
+                      epochs=fitted.epochs_run,
                       p_needed=self.spec.train.floor_p, enabled=self.spec.train.persistence_floor,
                       loss=self.spec.model.loss)
         return {"decision": made.choice, "decision_p": made.p_value}

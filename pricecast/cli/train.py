@@ -24,6 +24,7 @@ from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
 from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.evaluation.metrics import metrics_table, skill_text
+from pricecast.prep.targets import get_target
 from pricecast.specs import RunSpec
 from pricecast.training.pipeline import prepare, train
 from pricecast.training.predicting import predict_with_run
@@ -61,8 +62,10 @@ def _part_json(report: dict) -> dict:
             "mae": report["model"]["mae"], "mape": report["model"]["mape"], "direction": report["model"]["direction"],
             "decision": report.get("decision", "network"), "decision_p": report.get("decision_p"),
             "network": {k: own.get(k) for k in ("rmse", "mae", "mape", "direction", "skill")},
+            "best_naive": report.get("best_naive", "persistence"),
+            "skill_vs_best_naive": report.get("skill_vs_best_naive", report["skill"]),
             "baselines": {b: {"rmse": report[b]["rmse"], "mae": report[b]["mae"], "mape": report[b]["mape"]}
-                          for b in ("persistence", "drift", "moving_average")}}
+                          for b in report.get("baselines") or ("persistence", "drift", "moving_average")}}
 
 
 def _train_json(run: Run) -> dict:
@@ -72,7 +75,7 @@ def _train_json(run: Run) -> dict:
         "best_epoch": m["best_epoch"], "best_val_loss": m["best_val_loss"],
         "decision": m.get("decision"),
         "train_seconds": m["train_seconds"], "params": m["params"],
-        "sizes": m["sizes"],
+        "sizes": m["sizes"], "target": run.spec.window.target,
         **{part: _part_json(m[part]) for part in ("val", "test") if part in m},
         "forecast": run.forecast.assign(time=run.forecast["time"].astype(str)).to_dict(orient="records"),
     }
@@ -81,7 +84,8 @@ def _train_json(run: Run) -> dict:
 def _print_train(run: Run, spec: RunSpec) -> None:
     test = run.metrics["test"]
     print(f"run: {run.run_dir}\ndevice: {run.device}; epochs run: {run.metrics['epochs_run']} "
-          f"(best {run.metrics['best_epoch']})\n\nTest part, price units:")
+          f"(best {run.metrics['best_epoch']})\n\nTest part, forecasting {spec.window.target} "
+          f"({get_target(spec.window.target).unit}):")
     print(format_table(metrics_table(test)))
     print(f"\n{decision_sentence(run.metrics)}")
     if test.get("skill_note"):
@@ -90,7 +94,11 @@ def _print_train(run: Run, spec: RunSpec) -> None:
         own = (test.get("network") or {}).get("skill", test["skill"])
         verdict = "beats" if own > 0 else "does not beat"
         why = f" {test['range_note']}" if own <= 0 and test.get("range_note") else ""
-        print(f"\nThe network {verdict} persistence on the test part (skill {skill_text(own, 2)}).{why}\n\n"
+        best = test.get("best_naive", "persistence")
+        against = "" if best == "persistence" else (
+            f" Against the best naive baseline chosen on validation, {best}: "
+            f"{skill_text((test.get('network') or test).get('skill_vs_best_naive'), 2)}.")
+        print(f"\nThe network {verdict} persistence on the test part (skill {skill_text(own, 2)}).{why}{against}\n\n"
               f"Next {spec.window.k} steps (predicted: the forecast the run uses; network: the network's own):")
     print(run.forecast.to_string(index=False))
 

@@ -11,6 +11,12 @@ loaded (:func:`spike_warning`): no market does that from one candle to the next.
 candles are counted but do not break a clean stretch on their own: files without volume have
 volume 0 everywhere.
 
+A *level shift* is a lasting change of a column's typical level by orders of magnitude
+(``LEVEL_FACTOR``): the median of the ``level_window`` candles after a point against the median of
+those before. Volume does that when a feed changes its unit (quote currency to base currency: a
+monthly median of ~2,000,000 becoming ~290), and a scaler fitted on the years before then means
+nothing after; training on such a column warns (:func:`level_shift_warnings`).
+
 ``cut_to_clean`` keeps the longest stretch without gaps, duplicates, stale candles, impossible
 candles or jumps. A data reference ending in ``#clean`` (``sample:BTC-USD-5M#clean``,
 ``my.csv#clean``) asks :func:`pricecast.data.datasets.load_data` for exactly that, so a run names it.
@@ -28,6 +34,8 @@ STALE_MIN_CANDLES = 24  # unchanged closes in a row: 2 hours of 5-minute candles
 JUMP_FACTOR = 8.0  # a move this many times the series' 99th-percentile move is a jump
 SPIKE_FACTOR = 100.0  # a price this many times higher or lower than the one before: a data error
 MOSTLY_STALE = 0.5  # a part (train/val/test) with more than this share of stale candles gets a warning
+LEVEL_FACTOR = 30.0  # medians before/after a point this many times apart: a unit change, not a market
+LEVEL_COLUMNS: tuple[str, ...] = ("volume",)  # price units changing show as jumps already
 LIST_LIMIT = 50  # places listed per kind (counts are always complete)
 CLEAN_SUFFIX = "#clean"
 
@@ -60,6 +68,7 @@ class QualityReport:
     stale_min_candles: int = STALE_MIN_CANDLES
     daily: bool = False  # candles a day or more apart: times are said as dates
     jump_threshold: float | None = None  # the relative move above which a change is a jump
+    level_shifts: list[dict] = field(default_factory=list)  # {"column", "time", "before", "after", "factor"}
 
     @property
     def stale_candles(self) -> int:
@@ -72,7 +81,8 @@ class QualityReport:
     def counts(self) -> dict[str, int]:
         return {"gaps": len(self.gaps), "missing_candles": int(sum(g.missing for g in self.gaps)),
                 "duplicates": len(self.duplicates), "zero_volume": self.zero_volume, "stale": len(self.stale),
-                "stale_candles": self.stale_candles, "bad_ohlc": len(self.bad_ohlc), "jumps": len(self.jumps)}
+                "stale_candles": self.stale_candles, "bad_ohlc": len(self.bad_ohlc), "jumps": len(self.jumps),
+                "level_shifts": len(self.level_shifts)}
 
     def to_dict(self) -> dict:
         """JSON-ready; lists hold at most ``LIST_LIMIT`` places each, counts are complete."""
@@ -86,6 +96,7 @@ class QualityReport:
             "stale": [s.to_dict() for s in self.stale[:LIST_LIMIT]],
             "bad_ohlc": [t.isoformat() for t in self.bad_ohlc[:LIST_LIMIT]],
             "jumps": self.jumps[:LIST_LIMIT],
+            "level_shifts": self.level_shifts,
             "longest_clean": self.clean.to_dict() if self.clean else None,
             "settings": {"stale_min_candles": self.stale_min_candles, "jump_threshold": self.jump_threshold},
         }
@@ -109,9 +120,48 @@ class QualityReport:
         if c["jumps"]:
             out.append(f"{c['jumps']} large move(s) far beyond the series' usual ones, first at "
                        f"{when(self.jumps[0]['time'], self.daily)} ({self.jumps[0]['change']:+.1%}): check they are real")
+        out += [level_shift_line(shift, self.daily) for shift in self.level_shifts]
         if self.zero_volume and self.rows:
             out.append(f"{self.zero_volume:,} candle(s) with zero volume ({self.zero_volume / self.rows:.0%})")
         return out
+
+
+def level_shift_line(shift: dict, daily: bool) -> str:
+    """One plain sentence for a level shift."""
+    way = "higher" if shift["after"] > shift["before"] else "lower"
+    return (f"{shift['column']} changes level at {when(shift['time'], daily)}: median {shift['before']:,.6g} before, "
+            f"{shift['after']:,.6g} after ({shift['factor']:,.0f}x {way}), probably a unit change in the feed; "
+            f"a model trained on {shift['column']} before that date learns the wrong scale: cut the data there")
+
+
+def find_level_shifts(frame: pd.DataFrame, columns: tuple[str, ...] = LEVEL_COLUMNS,
+                      factor: float = LEVEL_FACTOR, window: int | None = None) -> list[dict]:
+    """For each column, the largest lasting change of level by ``factor`` or more: the point where the
+    median of the ``window`` candles from it on is furthest (in ratio) from the median of the ``window``
+    before it. Zeros are left out of the medians (a quiet candle is not a level). At most one per column."""
+    out: list[dict] = []
+    w = window or int(min(max(len(frame) // 10, 20), 720))
+    if len(frame) < 2 * w:
+        return out
+    for name in columns:
+        if name not in frame.columns:
+            continue
+        values = pd.Series(frame[name].to_numpy(dtype=np.float64)).where(lambda v: v > 0)
+        before = values.rolling(w, min_periods=w // 2).median().shift(1)
+        after = values[::-1].rolling(w, min_periods=w // 2).median()[::-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.abs(np.log((after / before).to_numpy()))
+        ratio[~np.isfinite(ratio)] = 0.0
+        i = int(np.argmax(ratio))
+        if ratio[i] >= np.log(factor):
+            out.append({"column": name, "time": frame.index[i].isoformat(), "before": float(before.iloc[i]),
+                        "after": float(after.iloc[i]), "factor": float(np.exp(ratio[i]))})
+    return out
+
+
+def level_shift_warnings(report: QualityReport, columns: tuple[str, ...]) -> list[str]:
+    """A warning for each level shift in a column a run uses (its inputs and target)."""
+    return [level_shift_line(s, report.daily) for s in report.level_shifts if s["column"] in columns]
 
 
 def when(time: pd.Timestamp | str, daily: bool) -> str:
@@ -272,6 +322,7 @@ def quality_report(frame: pd.DataFrame, stale_min_candles: int = STALE_MIN_CANDL
     report.stale = find_stale(frame, stale_min_candles)
     report.bad_ohlc = list(index[bad_ohlc_mask(frame)])
     jumps, report.jump_threshold = jump_mask(frame, jump_factor)
+    report.level_shifts = find_level_shifts(frame)
     closes = frame["close"].to_numpy()
     report.jumps = [{"time": index[i].isoformat(), "change": float(closes[i] / closes[i - 1] - 1.0)}
                     for i in np.flatnonzero(jumps)]
@@ -326,4 +377,5 @@ def to_plain(report: QualityReport) -> dict:
 
 
 __all__ = ["Stretch", "QualityReport", "quality_report", "cut_to_clean", "find_stale", "bad_ohlc_mask",
-           "jump_mask", "spike_warning", "duplicate_rows", "split_ref", "clean_ref", "stale_share", "to_plain"]
+           "jump_mask", "spike_warning", "find_level_shifts", "level_shift_warnings", "duplicate_rows", "split_ref",
+           "clean_ref", "stale_share", "to_plain"]

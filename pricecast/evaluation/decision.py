@@ -21,7 +21,8 @@ from pricecast.evaluation.metrics import baseline_forecasts, evaluate
 NETWORK = "network"
 # How a baseline is named in a sentence; an unknown name is shown with spaces for underscores.
 BASELINE_WORDS = {"persistence": "'no change' (persistence)", "drift": "the drift line",
-                  "moving_average": "the moving average"}
+                  "moving_average": "the moving average", "seasonal_day": "'same time yesterday'",
+                  "seasonal_week": "'same time last week'", "ewma": "the EWMA", "zero": "zero (no change in price)"}
 
 
 def baseline_words(name: str) -> str:
@@ -126,15 +127,20 @@ def candidates(history: np.ndarray, k: int) -> dict[str, np.ndarray]:
     return {"persistence": baseline_forecasts(np.asarray(history, dtype=np.float64), k)["persistence"]}
 
 
-def scored(actual: np.ndarray, network: np.ndarray, history: np.ndarray, decision: Decision) -> dict:
+def scored(actual: np.ndarray, network: np.ndarray, history: np.ndarray, decision: Decision,
+           baselines: Mapping[str, np.ndarray] | None = None) -> dict:
     """A part's report: :func:`~pricecast.evaluation.metrics.evaluate` of the forecast the decision
     uses (``model``, ``rmse``, ``skill``... as before), plus ``network`` (the network's own rmse, mae,
-    mape, direction, per_step, skill, skill_per_step), ``decision`` and ``decision_p``."""
+    mape, direction, per_step, skill, skill_per_step), ``decision`` and ``decision_p``. ``baselines``:
+    the target's naive forecasts on these windows (:mod:`pricecast.evaluation.baselines`; default the
+    price baselines), the decision's fallback among them."""
     actual, history = np.asarray(actual), np.asarray(history)
-    own = evaluate(actual, network, history)
+    naive = dict(baselines) if baselines is not None else None
+    own = evaluate(actual, network, history, naive)
     if decision.fell_back:
-        used = chosen(decision, network, candidates(history, actual.shape[1]))
-        report = evaluate(actual, used, history)
+        used = chosen(decision, network, naive if naive and decision.choice in naive
+                      else candidates(history, actual.shape[1]))
+        report = evaluate(actual, used, history, naive)
     else:
         report = dict(own)
     report["network"] = {**own["model"], "skill": own["skill"], "skill_per_step": own["skill_per_step"]}

@@ -9,6 +9,9 @@ Cheap checks run with every training (:func:`check_prepared`, :func:`check_run`)
   next part (catches overlapping parts and straddling windows); every derived input (returns,
   volatility...) held in the windows is the same when recomputed on the series cut at the end of
   training (:func:`check_features`: a feature that changes when later rows are removed reads them);
+  so is the target (volume, range, log return: :func:`check_target`), and every naive baseline's
+  forecast is the same when the series after each window's origin is blanked out
+  (:func:`check_baselines`: the seasonal naive looks values up by time, and must never find a later one);
 - (d) a model whose error equals persistence's within noise is called out: it mostly repeats the
   last price.
 
@@ -24,9 +27,11 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from pricecast.evaluation.baselines import naive_forecasts
 from pricecast.evaluation.metrics import NO_MOVEMENT
 from pricecast.prep.features import DERIVED, truncation_leaks
 from pricecast.prep.scaling import Scaler
+from pricecast.prep.targets import get_target
 from pricecast.prep.windows import PART_NAMES, WindowPart, WindowSet
 
 # |skill| below this is "the same error as persistence" whatever the noise (2% of persistence's RMSE).
@@ -194,7 +199,8 @@ class PredictedRun(Protocol):
 def check_prepared(prepared: PreparedSetup, include_ok: bool = False) -> list[Finding]:
     """Cheap checks (a) and (b) on a prepared setup. Only problems unless ``include_ok``."""
     findings = (check_scaler(prepared.scaler, prepared.windows) + check_windows(prepared.windows)
-                + check_features(prepared.candles, prepared.windows))
+                + check_features(prepared.candles, prepared.windows) + check_target(prepared.candles, prepared.windows)
+                + check_baselines(prepared.windows))
     return findings if include_ok else problems(findings)
 
 
@@ -215,6 +221,50 @@ def check_features(candles: pd.DataFrame, windows: WindowSet) -> list[Finding]:
                     f"but recomputed on the data up to the end of training it is {honest:.6g}. A feature must use "
                     f"only rows up to its own time.", {"feature": name, "row": row, "held": held, "recomputed": honest})
             for name, (row, held, honest) in leaks.items()]
+
+
+def check_target(candles: pd.DataFrame, windows: WindowSet) -> list[Finding]:
+    """The target held in ``windows`` equals the target recomputed on the candles up to the training cut."""
+    name = windows.spec.target
+    cut = windows.train.rows[1]
+    if cut < 1:
+        return []
+    held = np.asarray(windows.target[:cut], dtype=np.float64)
+    honest = get_target(name).compute(candles.iloc[:cut])
+    same = np.isclose(held, honest, rtol=1e-9, atol=1e-12, equal_nan=True)
+    if same.all():
+        return [Finding("ok", "target", f"The target ({name}) is the same when recomputed on the data up to the end "
+                                        f"of training: it uses only past rows.")]
+    row = int(np.argmin(same))
+    return [Finding("warning", "target_lookahead",
+                    f"The target '{name}' reads the future: at row {row} ({_when(windows, row)}) it holds "
+                    f"{held[row]:.6g}, recomputed on the data up to the end of training {honest[row]:.6g}.",
+                    {"target": name, "row": row})]
+
+
+def check_baselines(windows: WindowSet, per_part: int = 25) -> list[Finding]:
+    """Each naive baseline, for up to ``per_part`` windows of every part, gives the same forecast when
+    every value after the window's origin is blanked (NaN): a baseline that reads a later value
+    (a seasonal lookup by the wrong time) changes or turns NaN."""
+    name, times, series = windows.spec.target, windows.times, np.asarray(windows.target, dtype=np.float64)
+    bad: list[str] = []
+    for part in windows.parts.values():
+        if not len(part):
+            continue
+        k = part.y.shape[1]
+        picks = np.unique(np.linspace(0, len(part) - 1, min(per_part, len(part))).astype(int))
+        full = naive_forecasts(name, np.asarray(part.history)[picks], k, times, series, part.origin[picks])
+        for j, i in enumerate(picks):
+            blanked = series.copy()
+            blanked[int(part.origin[i]) + 1:] = np.nan
+            alone = naive_forecasts(name, np.asarray(part.history)[i:i + 1], k, times, blanked, part.origin[i:i + 1])
+            bad += [b for b, fc in alone.items()
+                    if b not in bad and not np.allclose(fc, full[b][j:j + 1], equal_nan=False)]
+    if bad:
+        return [Finding("warning", "baseline_lookahead",
+                        f"The naive baseline(s) {', '.join(bad)} read values after the forecast's origin: their "
+                        f"scores, and any choice between them, are not honest.", {"baselines": bad})]
+    return [Finding("ok", "baselines", "The naive baselines use only values up to each forecast's origin.")]
 
 
 def check_run(run: PredictedRun, include_ok: bool = False) -> list[Finding]:

@@ -1,7 +1,10 @@
-"""Metrics in price units for the model and the naive baselines it must beat.
+"""Metrics in the target's units for the model and the naive baselines it must beat.
 
 Every report carries the persistence forecast (tomorrow = today), because a price model whose
-error is close to persistence's has learned to repeat the last price and nothing else.
+error is close to persistence's has learned to repeat the last price and nothing else. Other
+targets (volume, volatility) bring their own baselines (:mod:`pricecast.evaluation.baselines`);
+the strongest on validation is named in every report (``best_naive``) with the skill against it.
+MAPE divides by the actual value: where that is 0 (a candle without volume) it is None ("n/a").
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ NO_MOVEMENT_SHORT = "no price movement: cannot judge"
 
 
 def baseline_forecasts(history: np.ndarray, k: int) -> dict[str, np.ndarray]:
-    """Naive K-step forecasts from each window's target history (m, n) -> name: (m, k)."""
+    """The price baselines' K-step forecasts from each window's target history (m, n) -> name: (m, k)
+    (other targets: :func:`pricecast.evaluation.baselines.naive_forecasts`)."""
     last = history[:, -1:]
     steps = np.arange(1, k + 1)[None, :]
     n = history.shape[1]
@@ -50,15 +54,20 @@ def forecast_metrics(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray
             value = hits.sum(axis=axis) / count
         return value
 
+    zero = actual == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ape = np.abs(err) / np.abs(actual) * 100.0
+    mape_steps = [None if zero[:, j].any() else float(ape[:, j].mean()) for j in range(actual.shape[1])] \
+        if actual.ndim == 2 else []
     out = {
         "rmse": float(np.sqrt(np.mean(err**2))),
         "mae": float(np.mean(np.abs(err))),
-        "mape": float(np.mean(np.abs(err) / np.abs(actual)) * 100.0),
+        "mape": None if zero.any() or not actual.size else float(ape.mean()),  # n/a where an actual is 0
         "direction": _none_if_nan(direction()),
         "per_step": {
             "rmse": np.sqrt(np.mean(err**2, axis=0)).tolist(),
             "mae": np.mean(np.abs(err), axis=0).tolist(),
-            "mape": (np.mean(np.abs(err) / np.abs(actual), axis=0) * 100.0).tolist(),
+            "mape": mape_steps,
             "direction": [_none_if_nan(v) for v in np.atleast_1d(direction(axis=0))],
         },
     }
@@ -73,13 +82,17 @@ def skill(rmse: float | None, reference_rmse: float | None) -> float:
     return float(1.0 - rmse / reference_rmse)
 
 
-def evaluate(actual: np.ndarray, predicted: np.ndarray, history: np.ndarray) -> dict:
+def evaluate(actual: np.ndarray, predicted: np.ndarray, history: np.ndarray,
+             baselines: dict[str, np.ndarray] | None = None) -> dict:
     """Model and baselines on the same windows: ``{"model": ..., "persistence": ..., ...,
-    "rmse", "persistence_rmse", "skill", "windows"}``."""
+    "rmse", "persistence_rmse", "skill", "windows", "baselines"}``. ``baselines`` (name -> (m, k)
+    forecasts, persistence among them) defaults to the price baselines."""
     k = actual.shape[1]
     last = history[:, -1]
-    report: dict = {"windows": int(actual.shape[0]), "model": forecast_metrics(actual, predicted, last)}
-    for name, forecast in baseline_forecasts(history, k).items():
+    forecasts = baselines if baselines is not None else baseline_forecasts(history, k)
+    report: dict = {"windows": int(actual.shape[0]), "model": forecast_metrics(actual, predicted, last),
+                    "baselines": list(forecasts)}
+    for name, forecast in forecasts.items():
         report[name] = forecast_metrics(actual, forecast, last)
     report["rmse"] = report["model"]["rmse"]
     report["persistence_rmse"] = report["persistence"]["rmse"]
@@ -91,6 +104,19 @@ def evaluate(actual: np.ndarray, predicted: np.ndarray, history: np.ndarray) -> 
     return report
 
 
+def with_best_naive(report: dict, name: str) -> dict:
+    """``report`` plus the naive baseline chosen on validation (``best_naive``, its RMSE, and the
+    model's ``skill_vs_best_naive``); the name is chosen by
+    :func:`pricecast.evaluation.baselines.best_on_validation`, never on this part."""
+    best = report.get(name) or report["persistence"]
+    report["best_naive"] = name if name in report else "persistence"
+    report["best_naive_rmse"] = best["rmse"]
+    report["skill_vs_best_naive"] = skill(report["rmse"], best["rmse"])
+    if isinstance(report.get("network"), dict):  # the network's own, beside the forecast the run uses
+        report["network"]["skill_vs_best_naive"] = skill(report["network"].get("rmse"), best["rmse"])
+    return report
+
+
 def skill_text(value: float | None, digits: int = 1, short: bool = False) -> str:
     """``+12.3%``, or the plain statement that skill cannot be judged where it is NaN or missing
     (a part whose prices never move)."""
@@ -99,17 +125,19 @@ def skill_text(value: float | None, digits: int = 1, short: bool = False) -> str
     return f"{value:+.{digits}%}"
 
 
-def metrics_table(report: dict) -> list[dict]:
-    """Rows for a table: one per forecaster with RMSE, MAE, MAPE, direction, skill vs persistence and
-    ``used`` (the forecast the run uses). A report with the network kept apart (``network``) shows the
-    network's own row first, whether or not the run fell back to a baseline; older reports show ``model``."""
+def metrics_table(report: dict, labels: dict[str, str] | None = None) -> list[dict]:
+    """Rows for a table: one per forecaster with RMSE, MAE, MAPE (None: n/a, the target has zeros),
+    direction, skill vs persistence and ``used`` (the forecast the run uses). A report with the network
+    kept apart (``network``) shows the network's own row first, whether or not the run fell back to a
+    baseline; older reports show ``model``. The naive baseline chosen on validation is marked."""
     rows = []
     own = report.get("network")
     choice = report.get("decision", "network")
+    best = report.get("best_naive")
     first = [("network", own)] if own else [("model", report["model"])]
-    for name, m in first + [(b, report[b]) for b in BASELINES]:
+    for name, m in first + [(b, report[b]) for b in report.get("baselines") or BASELINES]:
         rows.append({
-            "forecaster": name,
+            "forecaster": (labels or {}).get(name, name) + (" (best naive)" if name == best else ""),
             "rmse": m["rmse"],
             "mae": m["mae"],
             "mape_%": m["mape"],

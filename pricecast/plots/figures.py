@@ -21,6 +21,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from pricecast.evaluation.baselines import LABELS as BASELINE_LABELS
+from pricecast.prep.targets import get_target, target_label
+
 MAX_POINTS = 5000
 CANDLE_POINTS = 1200  # about one candle per pixel column of a wide chart; each is an SVG path the browser draws
 
@@ -39,14 +42,13 @@ COLORS = {
 LABELS = {
     "actual": "actual",
     "predicted": "model",
-    "persistence": "persistence (last price)",
-    "drift": "drift",
-    "moving_average": "moving average",
+    **BASELINE_LABELS,
     "loss": "training loss",
     "val_loss": "validation loss",
 }
 PART_LABELS = {"train": "training", "val": "validation", "test": "test"}
-RANK = {"actual": 1, "predicted": 2, "persistence": 3, "drift": 4, "moving_average": 5}
+RANK = {"actual": 1, "predicted": 2, "persistence": 3, "drift": 4, "moving_average": 5, "seasonal_day": 6,
+        "seasonal_week": 7, "ewma": 8, "zero": 9}
 MODEL_LINE = dict(width=2.5, opacity=0.65)  # under the actual line, still readable where they part
 
 
@@ -191,7 +193,8 @@ def loss_figure(history: pd.DataFrame, batches: pd.DataFrame | None = None, best
 
 
 def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray | None, persistence: np.ndarray,
-                    epoch: int = 0, step: int = 1, max_points: int = MAX_POINTS, height: int = 380) -> go.Figure:
+                    epoch: int = 0, step: int = 1, max_points: int = MAX_POINTS, height: int = 380,
+                    target: str = "close") -> go.Figure:
     """Validation part, one horizon ``step``: actual, the model after ``epoch``, persistence."""
     fig = go.Figure()
     if predicted is not None:
@@ -200,7 +203,8 @@ def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray |
                         width=1.5, legendrank=RANK["persistence"]))
     fig.add_trace(_actual_line(times, actual, max_points))
     when = f"after epoch {epoch}" if epoch else "before epoch 1"
-    return apply_layout(fig, f"Validation, {step} step(s) ahead · {when}", height, "price")
+    return apply_layout(fig, f"Validation {target_label(target)}, {step} step(s) ahead · {when}", height,
+                        target_label(target))
 
 
 def _model_line(x, y, max_points: int = MAX_POINTS, name: str = LABELS["predicted"], **kw):
@@ -244,9 +248,10 @@ def fell_back(network_label: str | None) -> bool:
 def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] = ("test",), step: int = 1,
                                baselines: Iterable[str] = ("persistence",), sizes: Mapping | None = None,
                                max_points: int = MAX_POINTS, title: str | None = None, height: int = 460,
-                               network_label: str | None = None, used: str | None = None) -> go.Figure:
-    """Actual vs the network's ``step``-ahead forecast over the chosen parts, with baselines as
-    lines and the train/validation/test boundaries marked. The network's own line is always drawn
+                               network_label: str | None = None, used: str | None = None,
+                               target: str = "close") -> go.Figure:
+    """Actual vs the network's ``step``-ahead forecast of ``target`` over the chosen parts, with baselines
+    as lines and the train/validation/test boundaries marked. The network's own line is always drawn
     (named ``network_label``, e.g. "network (not used: ...)" where the run fell back); the baseline
     the run ``used`` instead is drawn too and marked."""
     parts = list(parts)
@@ -267,7 +272,8 @@ def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] =
         starts = {p: t for p, t in part_starts(sizes).items() if p in parts}
         _mark_parts(fig, starts)
     shown = " + ".join(PART_LABELS.get(p, p) for p in parts)
-    return apply_layout(fig, title or f"Actual vs predicted, {step} step(s) ahead · {shown}", height, "price")
+    label = target_label(target)
+    return apply_layout(fig, title or f"Actual vs predicted {label}, {step} step(s) ahead · {shown}", height, label)
 
 
 def pick_origins(origin_times: Sequence, count: int = 6) -> list[pd.Timestamp]:
@@ -353,9 +359,10 @@ def _break_gaps(frame: pd.DataFrame) -> pd.DataFrame:
 
 def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: str = "close", context: int = 120,
                          height: int = 400, network_label: str | None = None) -> go.Figure:
-    """The latest ``context`` candles and the next-K forecast the run uses beside persistence; where
-    the run fell back (``network_label`` says why), the network's own forecast is drawn too."""
-    tail = candles[target].iloc[-context:] if candles is not None and len(candles) else pd.Series(dtype=float)
+    """The latest ``context`` candles of ``target`` and the next-K forecast the run uses beside persistence;
+    where the run fell back (``network_label`` says why), the network's own forecast is drawn too."""
+    tail = (pd.Series(get_target(target).compute(candles), index=candles.index).iloc[-context:]
+            if candles is not None and len(candles) else pd.Series(dtype=float))
     fig = go.Figure()
     if len(tail):
         fig.add_trace(go.Scatter(x=tail.index, y=tail.to_numpy(), name=f"actual {target}", mode="lines",
@@ -375,4 +382,5 @@ def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: 
                                      mode="lines+markers", line=dict(color=COLORS["predicted"], width=2)))
         fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["persistence"]], name=LABELS["persistence"],
                                  mode="lines", line=dict(color=COLORS["persistence"], dash="dot", width=1)))
-    return apply_layout(fig, f"Next {len(forecast)} step(s) from the latest candles", height, "price")
+    return apply_layout(fig, f"Next {len(forecast)} step(s) of {target_label(target)} from the latest candles", height,
+                        target_label(target))

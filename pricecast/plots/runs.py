@@ -15,9 +15,9 @@ from pricecast.plots.figures import COLORS, LABELS, apply_layout
 
 def metrics_frame(report: Mapping) -> pd.DataFrame:
     """One row per forecaster (the network and the baselines) with RMSE, MAE, MAPE, direction (as text:
-    "n/a" for a forecast that never moves, such as persistence), skill and whether the run uses it."""
-    frame = pd.DataFrame(metrics_table(dict(report)))
-    frame["forecaster"] = frame["forecaster"].map(lambda n: LABELS.get(n, n))
+    "n/a" for a forecast that never moves, such as persistence), skill and whether the run uses it; the
+    naive baseline chosen on validation is marked."""
+    frame = pd.DataFrame(metrics_table(dict(report), LABELS))
     frame["direction"] = [direction_text(v) for v in frame["direction"]]
     return frame.set_index("forecaster")
 

@@ -4,6 +4,12 @@ MinMax and Standard are per-column statistics of the training rows. Log-ratio (t
 divides each price window by its own last input value, so it needs no statistics of prices at all;
 volume and the derived inputs (returns, ranges, time of day: already unitless, and possibly 0 or
 negative) are standardised with statistics of the training rows instead.
+
+A target with a transform (``log1p`` for volume: heavy-tailed, with zero-volume candles; see
+:mod:`pricecast.prep.targets`) is transformed before any statistic is fitted, as a target and as the
+same column among the inputs, so a "plus the last value" model still starts at persistence. Targets
+that are not prices (volume, range, log returns) are standardised under log-ratio too: there is no
+last price to divide by, and a return can be 0 or negative.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pricecast.errors import PricecastError
+from pricecast.prep.targets import TARGETS
 
 SCALERS: tuple[str, ...] = ("minmax", "standard", "logratio")
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")  # log-ratio scales these by their last value
@@ -26,6 +33,7 @@ class Scaler:
     target: str
     params: dict[str, list[float]] = field(default_factory=dict)
     fit_rows: tuple[int, int] = (0, 0)
+    transform: str = "none"  # the target's transform (older runs: none)
 
     # ---- fitting -------------------------------------------------------------------------------
     @classmethod
@@ -35,7 +43,9 @@ class Scaler:
         if kind not in SCALERS:
             raise PricecastError(f"unknown scaling '{kind}'; choose from {', '.join(SCALERS)}")
         a, b = rows
-        v, t = values[a:b], target[a:b]
+        transform = TARGETS[target_name].transform if target_name in TARGETS else "none"
+        probe = cls(kind, tuple(features), target_name, {}, (int(a), int(b)), transform)
+        v, t = probe._forward_x(values[a:b]), _forward(transform, target[a:b])
         if kind == "minmax":
             lo, hi = v.min(axis=0), v.max(axis=0)
             params = {"lo": lo.tolist(), "hi": hi.tolist(), "t_lo": [float(t.min())], "t_hi": [float(t.max())]}
@@ -49,15 +59,31 @@ class Scaler:
             params = {"log_mean": lv.mean(axis=0).tolist(), "log_std": lv.std(axis=0).tolist()}
             if derived.any():  # derived inputs, standardised (older runs have none, so no such params)
                 params.update({"mean": v.mean(axis=0).tolist(), "std": v.std(axis=0).tolist()})
-        return cls(kind, tuple(features), target_name, params, (int(a), int(b)))
+            if not probe._price_target():
+                params.update({"t_mean": [float(t.mean())], "t_std": [float(t.std())]})
+        return cls(kind, tuple(features), target_name, params, (int(a), int(b)), transform)
 
     # ---- transforms ----------------------------------------------------------------------------
     def _target_col(self) -> int:
         return self.features.index(self.target) if self.target in self.features else -1
 
+    def _price_target(self) -> bool:
+        return self.target in PRICE_COLUMNS
+
+    def _forward_x(self, x: np.ndarray) -> np.ndarray:
+        """Inputs with the target's transform applied to the target's own column (minmax/standard;
+        log-ratio already takes log1p of volume)."""
+        j = self._target_col()
+        if self.transform == "none" or j < 0 or self.kind == "logratio":
+            return x
+        out = np.array(x, dtype=np.float64)
+        out[..., j] = _forward(self.transform, out[..., j])
+        return out
+
     def transform_x(self, x: np.ndarray) -> np.ndarray:
         """Scale raw input windows (m, n, features) -> float32 copy."""
         p = self.params
+        x = self._forward_x(x)
         if self.kind == "minmax":
             lo, hi = np.asarray(p["lo"]), np.asarray(p["hi"])
             out = (x - lo) / _safe(hi - lo)
@@ -78,31 +104,43 @@ class Scaler:
     def transform_y(self, y: np.ndarray, history: np.ndarray) -> np.ndarray:
         """Scale raw targets (m, k); ``history`` (m, n) is the target over the input steps."""
         p = self.params
+        y = _forward(self.transform, y)
         if self.kind == "minmax":
             out = (y - p["t_lo"][0]) / _safe(p["t_hi"][0] - p["t_lo"][0])
-        elif self.kind == "standard":
+        elif self.kind == "standard" or not self._price_target():
             out = (y - p["t_mean"][0]) / _safe(p["t_std"][0])
         else:
             out = np.log(y / history[:, -1:])
         return np.asarray(out, dtype=np.float32)
 
     def inverse_y(self, y_scaled: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """Back to price units: (m, k) scaled -> (m, k) float64 prices."""
+        """Back to the target's units: (m, k) scaled -> (m, k) float64 (prices, volume, ...)."""
         p = self.params
         y = np.asarray(y_scaled, dtype=np.float64)
         if self.kind == "minmax":
-            return y * _safe(p["t_hi"][0] - p["t_lo"][0]) + p["t_lo"][0]
-        if self.kind == "standard":
-            return y * _safe(p["t_std"][0]) + p["t_mean"][0]
+            return _inverse(self.transform, y * _safe(p["t_hi"][0] - p["t_lo"][0]) + p["t_lo"][0])
+        if self.kind == "standard" or not self._price_target():
+            return _inverse(self.transform, y * _safe(p["t_std"][0]) + p["t_mean"][0])
         return history[:, -1:] * np.exp(y)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "features": list(self.features), "target": self.target,
-                "params": self.params, "fit_rows": list(self.fit_rows)}
+                "params": self.params, "fit_rows": list(self.fit_rows), "transform": self.transform}
 
     @classmethod
     def from_dict(cls, data: dict) -> Scaler:
-        return cls(data["kind"], tuple(data["features"]), data["target"], data["params"], tuple(data["fit_rows"]))
+        return cls(data["kind"], tuple(data["features"]), data["target"], data["params"], tuple(data["fit_rows"]),
+                   data.get("transform", "none"))
+
+
+def _forward(transform: str, values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    # a negative volume is a broken feed, not a value to take the log of: clipped at 0
+    return np.log1p(np.maximum(values, 0.0)) if transform == "log1p" else values
+
+
+def _inverse(transform: str, values: np.ndarray) -> np.ndarray:
+    return np.expm1(values) if transform == "log1p" else values
 
 
 def _safe(d):

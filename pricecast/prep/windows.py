@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from pricecast.data.candles import CANDLE_COLUMNS, CandleError, candle_step
+from pricecast.data.candles import CandleError, candle_step
 from pricecast.field_meta import setting
 from pricecast.prep.features import FEATURE_CHOICES, INPUT_COLUMNS, column, expand
+from pricecast.prep.targets import TARGET_CHOICES, TARGETS
 
 PART_NAMES: tuple[str, ...] = ("train", "val", "test")
 
@@ -34,7 +35,9 @@ class WindowSpec:
     features: tuple[str, ...] = setting(("close",), choices=FEATURE_CHOICES, min_items=1,
                                         help="comma-separated input columns: candle columns or derived ones "
                                              "(pricecast.prep.features; hour and weekday add a sine/cosine pair)")
-    target: str = setting("close", choices=CANDLE_COLUMNS, help="the price column to forecast")
+    target: str = setting("close", choices=TARGET_CHOICES,
+                          help="what to forecast: a price column (close, open, high, low), volume, range "
+                               "(volatility: each candle's high-low range) or log_return")
     split: tuple[float, float, float] = setting((0.7, 0.15, 0.15), help="train,val,test shares, e.g. 0.7,0.15,0.15")
 
     def __post_init__(self) -> None:
@@ -54,8 +57,8 @@ class WindowSpec:
             )
         if len(set(self.features)) != len(self.features):
             raise WindowError("each input feature may be chosen once")
-        if self.target not in CANDLE_COLUMNS:
-            raise WindowError(f"unknown target '{self.target}'; choose from {', '.join(CANDLE_COLUMNS)}")
+        if self.target not in TARGETS:
+            raise WindowError(f"unknown target '{self.target}'; choose from {', '.join(TARGET_CHOICES)}")
         if len(self.split) != 3 or min(self.split) < 0 or self.split[0] <= 0:
             raise WindowError(f"split needs three shares, train above 0, none negative (got {self.split})")
         if abs(sum(self.split) - 1.0) > 1e-6:
@@ -159,15 +162,15 @@ def series_arrays(candles: pd.DataFrame, features: tuple[str, ...], target: str)
 
     Filled one column at a time: ``frame[cols].to_numpy()`` would build a temporary copy first,
     doubling the peak memory on large series. The target is a view into the inputs when it is one.
-    Derived inputs (log_return, vol_20 ...) are computed from the candles without look-ahead
-    (:mod:`pricecast.prep.features`).
+    Derived inputs and targets (log_return, range, vol_20 ...) are computed from the candles without
+    look-ahead (:mod:`pricecast.prep.features`, :mod:`pricecast.prep.targets`).
     """
     values = np.empty((len(candles), len(features)), dtype=np.float64)
     for j, name in enumerate(features):
         values[:, j] = column(candles, name)
     if target in features:
         return values, values[:, features.index(target)]
-    return values, candles[target].to_numpy(dtype=np.float64)
+    return values, TARGETS[target].compute(candles) if target in TARGETS else column(candles, target)
 
 
 def make_windows(candles: pd.DataFrame, spec: WindowSpec, require: tuple[str, ...] = PART_NAMES) -> WindowSet:

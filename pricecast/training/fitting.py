@@ -240,14 +240,16 @@ def _predict_chunked(model, part: WindowPart, scaler: Scaler, batch_size: int, k
 
 
 def prediction_rows(times: pd.DatetimeIndex, origin: np.ndarray, actual: np.ndarray, predicted: np.ndarray,
-                    history: np.ndarray, labels: dict[str, Any], network: np.ndarray | None = None) -> pd.DataFrame:
+                    history: np.ndarray, labels: dict[str, Any], network: np.ndarray | None = None,
+                    baselines: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Long table: one row per (window, horizon step) with ``labels`` (e.g. part or fold), the
-    origin and target times (UTC), actual, the forecast used (``predicted``), the baselines and,
-    when given, the network's own forecast (``network``; it differs where the run fell back)."""
+    origin and target times (UTC), actual, the forecast used (``predicted``), the baselines (default:
+    the price baselines) and, when given, the network's own forecast (``network``; it differs where
+    the run fell back)."""
     origin = np.asarray(origin, dtype=np.int64)
     m, k = predicted.shape
     utc = times.tz_convert(None) if times.tz is not None else times
-    base = baseline_forecasts(np.asarray(history), k)
+    base = baselines if baselines is not None else baseline_forecasts(np.asarray(history), k)
     return pd.DataFrame({
         **labels,
         "origin_time": pd.to_datetime(np.repeat(utc.to_numpy()[origin], k), utc=True),

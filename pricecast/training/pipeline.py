@@ -15,12 +15,23 @@ import pandas as pd
 
 from pricecast.data.candles import candle_step, is_business_daily
 from pricecast.data.datasets import load_data
-from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
-from pricecast.evaluation.decision import Decision, candidates, chosen, decide, scored
+from pricecast.data.quality import (
+    MOSTLY_STALE,
+    QualityReport,
+    level_shift_warnings,
+    quality_report,
+    stale_share,
+    to_plain,
+)
+from pricecast.evaluation.baselines import best_on_validation, fallback_candidates, next_forecasts, part_forecasts
+from pricecast.evaluation.decision import Decision, chosen, decide, scored
 from pricecast.evaluation.diagnostics import range_note
 from pricecast.evaluation.leakage import check_prepared, check_run
+from pricecast.evaluation.metrics import with_best_naive
 from pricecast.models.checks import check_model
+from pricecast.prep.features import source_columns
 from pricecast.prep.scaling import Scaler
+from pricecast.prep.targets import get_target
 from pricecast.prep.windows import WindowError, WindowSet, example_counts, latest_window, make_windows
 from pricecast.specs import RunSpec
 from pricecast.training.backend import configure_device, load_keras
@@ -69,6 +80,7 @@ def prepare(spec: RunSpec, candles: pd.DataFrame | None = None) -> Prepared:
                         spec.window.target, windows.train.rows)
     quality = quality_report(candles)
     warnings += stale_warnings(candles, windows, quality)
+    warnings += level_shift_warnings(quality, source_columns((*spec.window.features, spec.window.target)))
     return Prepared(spec, candles, windows, scaler, counts, warnings + list(counts.warnings), quality)
 
 
@@ -109,17 +121,23 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     warnings = list(prep.warnings) + fitted.warnings
 
     # The network's own forecasts on every part; then the decision, on validation only, of which
-    # forecast the run uses (the network's, or the naive one it could not beat).
+    # forecast the run uses (the network's, or the naive one it could not beat: for volume or
+    # volatility the best of the target's naive baselines, for prices persistence).
     own = predict(model, list(wset.parts.values()), scaler)
-    decision = run_decision(spec, val_part, own.get("val"), fitted.epochs_run)
+    naive = {name: part_forecasts(spec.window.target, wset.times, wset.target, wset.parts[name]) for name in own}
+    decision = run_decision(spec, val_part, own.get("val"), fitted.epochs_run, naive.get("val"))
     predictions, reports = [], {}
     for name, network in own.items():
         part = wset.parts[name]
-        reports[name] = scored(part.y, network, part.history, decision)
+        reports[name] = scored(part.y, network, part.history, decision, naive[name])
         reports[name]["range_note"] = range_note(wset.train.y, part.y, _PARTS[name], _bounded_by(spec))
-        used = chosen(decision, network, candidates(part.history, part.y.shape[1]))
+        used = chosen(decision, network, naive[name])
         predictions.append(prediction_rows(wset.times, part.origin, part.y, used, part.history, {"part": name},
-                                           network=network))
+                                           network=network, baselines=naive[name]))
+    # the best naive baseline is chosen on validation only and named in every part's report
+    best = best_on_validation(reports["val"]) if reports.get("val", {}).get("windows") else "persistence"
+    for report in reports.values():
+        with_best_naive(report, best)
     forecast = forecast_next(model, prep.candles, spec, scaler, decision)
     metrics = {
         "device": fitted.device,
@@ -198,15 +216,18 @@ def kept_weights(best_epoch: int) -> str:
     return f"the weights of epoch {best_epoch}" if best_epoch else "no weights"
 
 
-def run_decision(spec: RunSpec, val_part, network_val: np.ndarray | None, epochs: int) -> Decision:
+def run_decision(spec: RunSpec, val_part, network_val: np.ndarray | None, epochs: int,
+                 naive_val: dict[str, np.ndarray] | None = None) -> Decision:
     """Network or naive fallback, from the validation windows (the setting ``persistence_floor``
-    off: always the network)."""
+    off: always the network). ``naive_val``: the target's naive forecasts on those windows; the
+    fallback is the best of them (persistence alone for prices)."""
     k = spec.window.k
-    actual = np.asarray(val_part.y) if network_val is not None else np.empty((0, k))
-    network = np.asarray(network_val) if network_val is not None else np.empty((0, k))
-    history = np.asarray(val_part.history) if network_val is not None else np.empty((0, spec.window.n))
-    return decide(actual, network, candidates(history, k), epochs=epochs, p_needed=spec.train.floor_p,
-                  enabled=spec.train.persistence_floor, loss=spec.model.loss)
+    have = network_val is not None and naive_val is not None
+    actual = np.asarray(val_part.y) if have else np.empty((0, k))
+    network = np.asarray(network_val) if have else np.empty((0, k))
+    return decide(actual, network, fallback_candidates(spec.window.target, naive_val if have else None, k),
+                  epochs=epochs, p_needed=spec.train.floor_p, enabled=spec.train.persistence_floor,
+                  loss=spec.model.loss)
 
 
 def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
@@ -223,11 +244,14 @@ def forecast_next(model, candles: pd.DataFrame, spec: RunSpec, scaler: Scaler,
     """The next K steps from the latest N candles: ``predicted`` is the forecast the ``decision``
     uses (the network's when there is none), ``network`` the network's own, with persistence beside."""
     x_raw = latest_window(candles, spec.window)
-    history = candles[spec.window.target].to_numpy(dtype=np.float64)[-spec.window.n :][None, :]
+    series = get_target(spec.window.target).compute(candles)
+    history = series[-spec.window.n :][None, :]
     y = np.asarray(model.predict(scaler.transform_x(x_raw), verbose=0)).reshape(1, -1)
     network = scaler.inverse_y(y, history)
     k = spec.window.k
-    used = network if decision is None else chosen(decision, network, candidates(history, k))
-    return pd.DataFrame({"time": future_times(candles.index, k), "step": np.arange(1, k + 1),
+    future = future_times(candles.index, k)
+    used = network if decision is None else chosen(
+        decision, network, next_forecasts(spec.window.target, candles.index, series, spec.window.n, future))
+    return pd.DataFrame({"time": future, "step": np.arange(1, k + 1),
                          "predicted": np.asarray(used)[0], "network": network[0],
                          "persistence": np.repeat(history[0, -1], k)})

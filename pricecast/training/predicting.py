@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pricecast.evaluation.baselines import part_forecasts
 from pricecast.evaluation.decision import decision_of, scored
-from pricecast.evaluation.metrics import evaluate
+from pricecast.evaluation.metrics import evaluate, with_best_naive
 from pricecast.prep.windows import WindowSpec, make_windows
 from pricecast.training.fitting import predict
 from pricecast.training.pipeline import forecast_next
@@ -30,8 +31,12 @@ def predict_with_run(run: Run, candles: pd.DataFrame) -> dict:
                        split=(1.0, 0.0, 0.0))
     evaluation = None
     if len(candles) >= spec.n + spec.k:
-        part = make_windows(candles, whole, require=("train",)).train
+        wset = make_windows(candles, whole, require=("train",))
+        part = wset.train
         predicted = predict(model, part, run.scaler)
-        evaluation = (evaluate(np.asarray(part.y), predicted, np.asarray(part.history)) if decision is None
-                      else scored(part.y, predicted, part.history, decision))
+        naive = part_forecasts(spec.target, wset.times, wset.target, part)
+        evaluation = (evaluate(np.asarray(part.y), predicted, np.asarray(part.history), naive) if decision is None
+                      else scored(part.y, predicted, part.history, decision, naive))
+        # the run's own best naive baseline (chosen on its validation part), not one chosen on this data
+        with_best_naive(evaluation, (run.metrics.get("test") or {}).get("best_naive", "persistence"))
     return {"forecast": forecast, "evaluation": evaluation}

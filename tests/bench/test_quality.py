@@ -99,7 +99,8 @@ def test_table_keeps_failed_pairs_with_their_reason():
              "fold_size": 107, "epochs": 20, "reason": "BacktestError: 4 folds | leave 5\ncandles"}]
     text = markdown_table(rows).splitlines()
     assert text[0].count("|") == text[1].count("|") == text[2].count("|") == text[3].count("|")
-    assert "| default | AAPL | 30, 5 | 4 x 163 | 636 | 0.9987 | <0.001 | 3/4 | 12.3 | 15, 9 |" in text[2]
+    assert ("| default | AAPL | close | 30, 5 | 4 x 163 | 636 | 0.9987 | <0.001 | 3/4 | persistence | - | - | 12.3 "
+            "| 15, 9 |") in text[2]
     assert "**failed**: BacktestError: 4 folds / leave 5 candles" in text[3]
 
 
@@ -116,3 +117,25 @@ def test_goals_state_met_not_met_and_what_was_not_run():
 
     goals = goal_statements([_row("default", "AAPL", 0.99, 0.5)])
     assert "NOT MET" in goals[0] and "Not run on: MSFT" in goals[0] and "not measured" in goals[1]
+
+
+def test_volume_goal_needs_skill_vs_persistence_and_a_significant_win_over_the_best_naive():
+    volume = _row("btc-hourly-volume", "BTC-USD-1H", 0.80, 1e-9, target="volume", best_naive="moving_average",
+                  skill_vs_best_naive=0.04, p_vs_best_naive=0.01)
+    volatility = _row("btc-hourly-volatility", "BTC-USD-1H", 0.90, 1e-6, target="range", best_naive="ewma",
+                      skill_vs_best_naive=-0.01, p_vs_best_naive=0.4)
+    goals = goal_statements([volume, volatility])
+    assert "Goal 3" in goals[-2] and ": MET:" in goals[-2] and "+20.0% vs persistence" in goals[-2]
+    assert goals[-1].startswith("btc-hourly-volatility (no goal") and "-1.0% vs ewma" in goals[-1]
+    not_significant = {**volume, "p_vs_best_naive": 0.2}
+    assert any(g.startswith("Goal 3") and "NOT MET" in g for g in goal_statements([not_significant]))
+    assert "| btc-hourly-volume | BTC-USD-1H | volume |" in markdown_table([volume])
+
+
+def test_pooling_scores_the_model_against_each_folds_best_naive_forecast():
+    # the model is off by 1, the fold's best naive forecast by 2: skill vs it = 1 - 1/2
+    fold = FoldScore(np.array([[10.0]] * 4), np.array([[11.0]] * 4), np.array([5.0] * 4),
+                     best_naive=np.array([[12.0]] * 4), best_naive_name="moving_average")
+    s = summarize([fold, fold])
+    assert s["best_naive"] == "moving_average" and s["best_naive_rmse"] == 2.0
+    assert s["skill_vs_best_naive"] == pytest.approx(0.5)

@@ -62,7 +62,7 @@ def test_item6_results_metrics_of_a_run_with_missing_numbers():
     report = {"windows": 10, "model": nan, "persistence": {"rmse": 1.0, "mae": 1.0, "mape": 1.0, "direction": 0.5},
               "drift": dict(nan), "moving_average": dict(nan), "rmse": None, "persistence_rmse": 1.0, "skill": None}
     frame = metrics_frame(report)  # raised "unsupported operand type(s) for /: 'NoneType' and 'float'"
-    assert frame["skill_vs_persistence"].drop("persistence (last price)").isna().all()
+    assert frame["skill_vs_persistence"].drop("persistence (last value)").isna().all()
 
 
 # ---- 7: disk errors ---------------------------------------------------------------------------

@@ -542,3 +542,16 @@ def test_read_only_runs_hides_download_and_delete_of_others_runs(home, monkeypat
         assert any("Read-only" in i.value and "PRICECAST_READ_ONLY_RUNS" in i.value for i in at.info)
     else:
         assert "Model (.keras)" in downloads and len(delete) == 1
+
+
+def test_target_presets_explain_themselves_and_the_forecast_picker_names_the_target():
+    at = _app({"data": "sample:BTC-USD-1H", "preset": "btc-hourly-volume", "target": "volume",
+               "features": "volume,range,hour,weekday", "scaling": "standard", "n": "48", "k": "6"})
+    at.switch_page("pages/2_Model.py").run()
+    _ok(at)
+    assert any("Trading volume rises and falls" in i.value for i in at.info)
+    forecast = next(s for s in at.selectbox if s.label == "Forecast")
+    assert forecast.value == "volume" and "range (volatility)" in forecast.options
+    forecast.set_value("range").run()
+    _ok(at)
+    assert at.session_state["pc_spec"].window.target == "range"

@@ -221,3 +221,36 @@ def test_a_real_market_move_is_a_jump_to_check_not_a_data_error():
     assert "large move(s)" in line and "check they are real" in line and "error" not in line
     assert report.daily and "first at 2000-09-29 (-51.9%)" in line  # a daily candle's time is its date
     assert spike_warning(frame, "sample:AAPL") is None
+
+
+def test_a_lasting_level_shift_of_volume_is_reported_with_its_date_and_training_on_it_warns():
+    from pricecast.data.quality import find_level_shifts, level_shift_warnings
+    from pricecast.data.samples import load_sample
+
+    candles = load_sample("BTC-USD-1H")
+    assert find_level_shifts(candles) == []  # the bundled feed keeps its unit
+    shifted = candles.copy()
+    at = shifted.index[9000]
+    shifted.loc[at:, "volume"] /= 7000.0  # quote currency to base currency, say
+    report = quality_report(shifted)
+    (shift,) = report.level_shifts
+    assert shift["column"] == "volume" and abs(pd.Timestamp(shift["time"]) - at) <= pd.Timedelta(days=2)
+    assert shift["factor"] > 100 and shift["after"] < shift["before"]
+    assert any("volume changes level at 2018-11-2" in line for line in report.lines())
+    assert report.to_dict()["counts"]["level_shifts"] == 1
+    assert level_shift_warnings(report, ("close",)) == []
+    assert "unit change" in level_shift_warnings(report, ("close", "volume"))[0]
+
+
+def test_preparing_a_run_on_a_shifted_volume_warns_and_one_on_prices_alone_does_not():
+    from pricecast.data.samples import load_sample
+    from pricecast.prep.windows import WindowSpec
+    from pricecast.specs import RunSpec
+    from pricecast.training.pipeline import prepare
+
+    shifted = load_sample("BTC-USD-1H").iloc[:6000].copy()
+    shifted.iloc[3000:, 4] *= 5000.0
+    volume = RunSpec(window=WindowSpec(n=24, k=3, features=("volume", "hour"), target="volume"), scaling="standard")
+    assert any("unit change" in w for w in prepare(volume, shifted).warnings)
+    prices = RunSpec(window=WindowSpec(n=24, k=3, features=("close",)), scaling="logratio")
+    assert not any("unit change" in w for w in prepare(prices, shifted).warnings)

@@ -42,7 +42,7 @@ def codes(findings: list[Finding]) -> set[str]:
 def test_honest_setup_passes(prepared):
     assert check_prepared(prepared) == []
     passed = check_prepared(prepared, include_ok=True)
-    assert codes(passed) == {"scaler", "windows"} and all(f.level == "ok" for f in passed)
+    assert codes(passed) == {"scaler", "windows", "target", "baselines"} and all(f.level == "ok" for f in passed)
 
 
 @pytest.mark.parametrize("kind", ["minmax", "standard"])

@@ -65,7 +65,7 @@ def test_long_lines_are_thinned_svg_lines():
     assert all(type(t) is go.Scatter and len(t.x) <= figures.MAX_POINTS for t in fig.data)
     assert "after epoch 3" in fig.layout.title.text
     # The model first (drawn underneath), the actual prices last (on top): the model never hides them.
-    assert [t.name for t in fig.data] == ["model", "persistence (last price)", "actual"]
+    assert [t.name for t in fig.data] == ["model", "persistence (last value)", "actual"]
 
 
 def test_loss_figure_with_batches_and_best_epoch():
@@ -84,7 +84,7 @@ def test_actual_vs_predicted_marks_boundaries(candles):
     fig = figures.actual_vs_predicted_figure(preds, ["train", "val", "test"], step=2,
                                              baselines=["persistence", "drift"], sizes=sizes)
     # Drawn model first (under), baselines, actual last (on top); the legend still lists actual first.
-    assert [t.name for t in fig.data] == ["model", "persistence (last price)", "drift", "actual"]
+    assert [t.name for t in fig.data] == ["model", "persistence (last value)", "drift", "actual"]
     assert sorted(fig.data, key=lambda t: t.legendrank)[0].name == "actual"
     model, actual = fig.data[0], fig.data[-1]
     assert model.opacity < 1 and model.line.width > actual.line.width
@@ -129,5 +129,5 @@ def test_next_forecast_figure(candles):
     forecast = pd.DataFrame({"time": pd.date_range(candles.index[-1], periods=4, freq="D")[1:], "step": [1, 2, 3],
                              "predicted": [1.0, 2.0, 3.0], "persistence": [1.0, 1.0, 1.0]})
     fig = figures.next_forecast_figure(candles, forecast)
-    assert [t.name for t in fig.data] == ["actual close", "model forecast", "persistence (last price)"]
+    assert [t.name for t in fig.data] == ["actual close", "model forecast", "persistence (last value)"]
     assert len(fig.data[1].x) == 4  # joined to the last actual candle

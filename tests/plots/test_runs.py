@@ -16,8 +16,8 @@ def test_metrics_frame_and_skill_figure():
     actual = history[:, -1:] + rng.normal(size=(50, 3))
     report = evaluate(actual, actual + 0.1, history)
     frame = runs.metrics_frame(report)
-    assert list(frame.index) == ["model", "persistence (last price)", "drift", "moving average"]
-    assert frame.loc["persistence (last price)", "skill_vs_persistence"] == pytest.approx(0.0)
+    assert list(frame.index) == ["model", "persistence (last value)", "drift", "moving average"]
+    assert frame.loc["persistence (last value)", "skill_vs_persistence"] == pytest.approx(0.0)
     assert len(runs.skill_per_step_figure(report).data[0].x) == 3
 
 

@@ -72,7 +72,7 @@ def test_names_parse_through_the_catalogue_and_pairs_expand():
     with pytest.raises(SpecError, match="features: 'vol_7' is not one of"):
         FIELDS["features"].parse("close,vol_7")
     with pytest.raises(SpecError, match="target"):
-        FIELDS["target"].parse("log_return")  # the target stays a price column
+        FIELDS["target"].parse("vol_20")  # targets are the registry's (pricecast.prep.targets), not any input
     with pytest.raises(WindowError, match="each input feature may be chosen once"):
         WindowSpec(features=("close", "hour", "hour_sin")).check()
 
