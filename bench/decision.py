@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python b
 
 from bench._common import save_results, table  # noqa: E402
 from pricecast.experiments.presets import from_preset  # noqa: E402
-from pricecast.experiments.running import run_experiment  # noqa: E402
 from pricecast.experiments.stats import ranking_note  # noqa: E402
+from pricecast.service.experiments import run_experiment  # noqa: E402
 
 GOAL = 6  # issue 23: at least 6 distinct network scores of 8
 

@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 
 from pricecast.evaluation.decision import sentence as decision_sentence
-from pricecast.jobs.dashboard import registry, tune_for_dashboard
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
+from pricecast.service.dashboard import registry, tune_for_dashboard
 from ui import charts, common, state
 from ui.common import HELP
 

@@ -8,13 +8,13 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from pricecast.experiments.presets import CUSTOM, SETUP_PRESETS, build_experiment, experiment_presets
-from pricecast.experiments.running import default_workers
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, parse_values, validate
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
-from pricecast.jobs.dashboard import registry
 from pricecast.jobs.executors import JobError
 from pricecast.plots.experiments import loss_curves_figure, spread_figure
+from pricecast.service.dashboard import registry
+from pricecast.service.experiments import default_workers
 from ui import charts, common, state
 
 SELECTED = "exp_selected"

@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli.main"},
     # the subpackages' __init__ files hold only their docstrings
     **{package: set() for package in ("data", "prep", "models", "training", "evaluation", "backtest", "plots",
-                                      "experiments", "cli")},
+                                      "experiments", "service", "cli")},
     "data.candles": set(),
     "paths": set(),
     "errors": set(),
@@ -126,17 +126,19 @@ ALLOWED: dict[str, set[str]] = {
     "experiments.presets": {"catalogue", "experiments.architectures", "experiments.candles", "experiments.spec",
                             "models.spec", "presets", "specs"},
     "experiments.storage": {"experiments.spec", "experiments.stats", "paths", "training.runs"},
-    "experiments.running": {"experiments.candles", "experiments.execution", "experiments.spec", "experiments.storage"},
-    # trials run as jobs, on the job machinery (executors, registry, task) — never on jobs.tasks,
-    # the dashboard's own kinds, which reach experiments
-    "experiments.execution": {"backtest.pooled", "backtest.spec", "backtest.walkforward", "experiments.spec",
-                              "experiments.storage", "jobs.executors", "jobs.registry", "jobs.task", "models.checks",
-                              "specs", "training.backend", "training.pipeline", "training.runs"},
     "plots.experiments": {"experiments.stats"},
-    # the machinery knows nothing of what jobs do; tasks, the dashboard's own kinds, reach training
+    # the machinery knows nothing of what jobs do
     "jobs": {"spawning", "specs"},
-    "jobs.tasks": {"backtest.control", "experiments.running", "models.builders", "paths", "specs", "training.backend",
-                   "training.callbacks", "training.feeding", "training.pipeline", "training.predicting", "training.runs"},
+    # the service layer, above experiments and the job machinery: an experiment's trials run as jobs
+    "service.experiments": {"experiments.candles", "experiments.spec", "experiments.storage"},
+    "service.trials": {"backtest.pooled", "backtest.spec", "backtest.walkforward", "experiments.spec",
+                       "experiments.storage", "jobs.executors", "jobs.registry", "jobs.task", "models.checks",
+                       "specs", "training.backend", "training.pipeline", "training.runs"},
+    # the dashboard's job kinds (they reach training) and its registry
+    "service.tasks": {"backtest.control", "jobs.events", "jobs.task", "models.builders", "paths", "specs",
+                      "training.backend", "training.callbacks", "training.feeding", "training.pipeline",
+                      "training.predicting", "training.runs"},
+    "service.dashboard": {"jobs.registry", "specs"},
     "cli.main": {"*"},
     "cli.common": {"*"},
     "cli.data": {"*"},

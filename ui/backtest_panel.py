@@ -17,9 +17,9 @@ import streamlit as st
 from pricecast.backtest.result import BacktestResult
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.store import data_key, spec_hash
-from pricecast.jobs.dashboard import registry
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
+from pricecast.service.dashboard import registry
 from pricecast.specs import RunSpec
 from ui import charts, common, state
 

@@ -152,7 +152,7 @@ def _setup() -> None:
 
 
 def _sidebar() -> None:
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     spec = state.current_spec()
     with st.sidebar:
@@ -171,7 +171,7 @@ def _sidebar() -> None:
 
 def _job_status() -> None:
     """This tab's jobs in the sidebar, kept current while one runs (on every page)."""
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     jobs = registry()
     for snap in sidebar_jobs([jobs.snapshot(job) for job in jobs.jobs(state.session_id())]):
@@ -220,7 +220,7 @@ def quick_job(kind: str, payload: dict, candles=None, what: str = "Working", tim
     """Run a short job (a model summary, a forecast) in a worker process and wait for its result
     with a spinner: the server process itself never loads TensorFlow. Raises ValueError with the
     worker's message when it fails."""
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     job = registry().submit(state.session_id(), kind, payload, candles=candles, exclusive=False)
     with st.spinner(f"{what} (in a worker process; the first time loads TensorFlow) …"):

@@ -249,7 +249,7 @@ def select_run(run_dir: str | None) -> None:
 
 def session_run_dirs() -> list[str]:
     """Finished runs trained in this browser session, oldest first (folders that still exist)."""
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     out = []
     for job in registry().jobs(session_id(), "train"):
@@ -297,7 +297,7 @@ def remember_job(job_id: str | None) -> None:
 def reattach_job() -> None:
     """A new session (a reloaded tab) takes back its browser's unfinished training job, if the tab
     that had it is gone: by the browser's secret cookie, never by anything in the URL."""
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     if st.session_state.get(JOB):
         return

@@ -16,11 +16,11 @@ from pricecast.cli.common import print_json as _print_json
 from pricecast.evaluation.metrics import skill_text
 from pricecast.experiments.candles import load_candles
 from pricecast.experiments.presets import CUSTOM, build_experiment, experiment_presets, scale
-from pricecast.experiments.running import EXECUTORS, run_experiment
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, parse_vary
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import delete_experiment, list_experiments, load_experiment, result_json
 from pricecast.presets import get_preset
+from pricecast.service.experiments import EXECUTORS, run_experiment
 
 # `--seed` is the first repeat's seed (the repeats set each trial's): the experiment's own.
 OWN: tuple[str, ...] = ("seed",)

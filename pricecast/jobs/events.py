@@ -131,7 +131,7 @@ def from_backtest(event: dict) -> Event | None:
 
 
 def from_experiment(event: dict) -> Event | None:
-    """A :func:`pricecast.experiments.running.run_experiment` progress dict as an event."""
+    """A :func:`pricecast.service.experiments.run_experiment` progress dict as an event."""
     kind = event.get("type")
     total = int(event.get("total") or 0)
     done = int(event.get("done") or 0)

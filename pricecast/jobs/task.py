@@ -1,7 +1,7 @@
 """What a job is, as the job machinery (executors, workers, registry) sees it: a :class:`Task` of
 plain data, and the :class:`Runner` that knows how to do it. The machinery never imports what the
 tasks do; whoever submits work passes its runner (the dashboard's in :mod:`.tasks`, an experiment's
-trials in :mod:`pricecast.experiments.execution`), which reaches a worker process by reference."""
+trials in :mod:`pricecast.service.trials`), which reaches a worker process by reference."""
 from __future__ import annotations
 
 import os

@@ -36,16 +36,16 @@ def test_predict_on_a_garbage_metrics_file_names_the_file(capsys, tmp_path):
 
 
 def test_experiment_resume_keeps_the_workers_it_was_started_with(capsys, tmp_path, monkeypatch):
-    from pricecast.experiments import execution
-    from pricecast.experiments.running import run_experiment
+    from pricecast.service import trials
+    from pricecast.service.experiments import run_experiment
 
     from ..experiments.conftest import tiny
 
     used: list[int] = []
     # record the trials-at-a-time each run asks for; training itself is not what is tested here
-    monkeypatch.setattr(execution, "execute", lambda executor, todo, candles, folder, on_result, stop, workers,
+    monkeypatch.setattr(trials, "execute", lambda executor, todo, candles, folder, on_result, stop, workers,
                         address=None: used.append(workers))
-    monkeypatch.setattr("pricecast.experiments.running.default_workers", lambda gpu=None: 4)
+    monkeypatch.setattr("pricecast.service.experiments.default_workers", lambda gpu=None: 4)
     run_experiment(tiny("one-at-a-time"), workers=1, root=tmp_path)  # "killed" before any trial finished
     code, _, err = _cli(capsys, "experiment", "resume", "one-at-a-time", "--root", str(tmp_path))
     assert code == 0, err

@@ -76,7 +76,7 @@ def test_the_server_process_never_imports_tensorflow_even_while_training(home):
     script = (
         "import sys, json, time\n"
         "from streamlit.testing.v1 import AppTest\n"
-        "from pricecast.jobs.dashboard import registry\n"
+        "from pricecast.service.dashboard import registry\n"
         "at = AppTest.from_file('app.py', default_timeout=60)\n"
         f"at.query_params.update({TINY!r})\n"
         "at.run()\n"
@@ -136,7 +136,7 @@ def test_pages_on_cached_exchange_candles_do_not_import_ccxt(home):
 
 @pytest.mark.slow
 def test_train_one_epoch_then_results_and_runs(home):
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     at = _app(TINY)
     at.switch_page("pages/3_Train.py").run()

@@ -30,7 +30,7 @@ def panel_script(rows: int, home: str, features: tuple[str, ...] = ("close",)) -
 
 
 def _job(at: AppTest):
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     return registry().latest(at.session_state["pc_session_id"], "backtest")
 

@@ -67,7 +67,7 @@ def test_a_jobs_snapshot_is_reused_while_nothing_changed():
 
 
 def test_train_page_reruns_reuse_the_live_charts_json(tmp_path, monkeypatch):
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     monkeypatch.setenv("PRICECAST_HOME", str(tmp_path))
     monkeypatch.chdir(ROOT)

@@ -75,7 +75,7 @@ def test_home_offers_three_stories_with_help():
 
 @pytest.mark.slow
 def test_a_story_starts_training_its_setup_in_one_click():
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
     from pricecast.stories import STORIES
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from pricecast.jobs.tasks import TrainResult
+from pricecast.service.tasks import TrainResult
 from ui import common
 
 ROOT = Path(__file__).resolve().parents[2]

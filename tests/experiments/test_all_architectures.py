@@ -10,13 +10,13 @@ import pytest
 
 from pricecast.backtest.spec import plan_folds
 from pricecast.experiments.architectures import all_architectures, arch_model
-from pricecast.experiments.execution import backtest_of
 from pricecast.experiments.presets import build_experiment, experiment_presets, scale
 from pricecast.experiments.spec import ExperimentError, apply_overrides, expand, validate
 from pricecast.models.checks import check_model
 from pricecast.models.spec import ARCHITECTURES, ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.presets import get_preset
+from pricecast.service.trials import backtest_of
 from pricecast.specs import RunSpec, TrainSpec
 
 
@@ -94,8 +94,8 @@ def test_the_cli_builds_it_on_the_base_preset_with_the_setup_options(tmp_path, c
 def test_a_tiny_run_ranks_against_persistence_and_records_the_pooled_backtest(tmp_path):
     from pricecast.backtest.walkforward import run_backtest
     from pricecast.experiments.candles import load_candles
-    from pricecast.experiments.running import run_experiment
     from pricecast.experiments.stats import comparison_table
+    from pricecast.service.experiments import run_experiment
 
     base = RunSpec(data="sample:AAPL", window=WindowSpec(n=10, k=2), scaling="logratio",
                    train=TrainSpec(epochs=2, batch_size=64, patience=0))

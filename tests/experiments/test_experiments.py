@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pricecast.experiments.running import run_experiment
 from pricecast.experiments.spec import Variation
 from pricecast.experiments.storage import load_experiment
+from pricecast.service.experiments import run_experiment
 
 from ..dashboard.charts import figures
 from .conftest import METRICS, by_key, tiny
@@ -174,7 +174,7 @@ def test_experiments_page_runs_a_tiny_experiment():
     assert not at.exception and not at.error
     assert any("2 settings × 1 repeats = 2 trainings" in m.value for m in at.markdown)
     at.button(key="exp_run").click().run()
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     job = registry().latest(at.session_state["pc_session_id"], "experiment")  # in a worker process
     assert job.wait(timeout=240), "the experiment did not finish"

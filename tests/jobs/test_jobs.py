@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 
 from pricecast.data.samples import load_sample
-from pricecast.jobs.dashboard import tune_for_dashboard
 from pricecast.jobs.events import Batch, Epoch, Started
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job
 from pricecast.jobs.registry import JobRegistry
 from pricecast.jobs.task import Task
-from pricecast.jobs.tasks import RUNNER
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
+from pricecast.service.dashboard import tune_for_dashboard
+from pricecast.service.tasks import RUNNER
 from pricecast.specs import RunSpec, TrainSpec
 from pricecast.training.runs import list_runs, scan_runs
 

@@ -92,7 +92,7 @@ def test_closed_tabs_finished_jobs_are_forgotten_past_a_bound():
 def test_a_link_with_someone_elses_job_id_gets_no_stop_button(tmp_path, monkeypatch):
     """A fresh browser session opening a Train link that names a running job (as older versions
     wrote it into the address) must not get that job, nor its Stop and Kill buttons."""
-    from pricecast.jobs.dashboard import registry
+    from pricecast.service.dashboard import registry
 
     monkeypatch.setenv("PRICECAST_HOME", str(tmp_path))
     monkeypatch.chdir(ROOT)

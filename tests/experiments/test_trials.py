@@ -5,11 +5,11 @@ import sys
 
 import pytest
 
-from pricecast.experiments import execution
 from pricecast.experiments.spec import ExperimentError
+from pricecast.service import trials
 
 
 def test_ray_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ExperimentError, match="requirements-ray.txt"):
-        execution.import_ray()
+        trials.import_ray()

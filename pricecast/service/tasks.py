@@ -14,17 +14,16 @@ from typing import Any
 import pandas as pd
 
 from pricecast.backtest.control import BacktestOutcome, backtest_with_control
-from pricecast.experiments.running import run_experiment
+from pricecast.jobs import events
+from pricecast.jobs.task import Runner, Task
 from pricecast.models.builders import build_model, model_summary
 from pricecast.paths import runs_dir
+from pricecast.service.experiments import run_experiment
 from pricecast.specs import RunSpec
 from pricecast.training.backend import warm_up as load_backend
 from pricecast.training.pipeline import train
 from pricecast.training.predicting import forecast_with_run
 from pricecast.training.runs import load_run, running_marker, store_run_files
-
-from . import events
-from .task import Runner, Task
 
 Emit = Callable[[events.Event], None]
 

@@ -1,5 +1,5 @@
 """The dashboard's side of the jobs: one registry per server process, running the dashboard's own
-kinds (:data:`~pricecast.jobs.tasks.RUNNER`), and the spec as the dashboard trains it.
+kinds (:data:`~pricecast.service.tasks.RUNNER`), and the spec as the dashboard trains it.
 
 A module of its own (not the package's ``__init__``) so that loading the job machinery, as the
 experiments' trial runner does, never loads :mod:`.tasks`, which reaches the experiments.
@@ -10,7 +10,7 @@ import threading
 from dataclasses import replace
 
 from pricecast.jobs.registry import JobRegistry
-from pricecast.jobs.tasks import RUNNER
+from pricecast.service.tasks import RUNNER
 from pricecast.specs import RunSpec
 
 _REGISTRY: JobRegistry | None = None

@@ -1,5 +1,5 @@
 """Running an experiment: the trials its folder does not hold yet, on this process, a local
-process pool or Ray (the executors live in :mod:`pricecast.experiments.execution`), with progress
+process pool or Ray (the executors live in :mod:`pricecast.service.trials`), with progress
 events and a stop. Nothing here loads Keras, Ray or Streamlit at import time.
 """
 from __future__ import annotations
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from pricecast.experiments import execution
 from pricecast.experiments.candles import check_data, load_candles
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, expand
 from pricecast.experiments.storage import (
@@ -25,6 +24,7 @@ from pricecast.experiments.storage import (
     save_workers,
     saved_workers,
 )
+from pricecast.service import trials
 
 Progress = Callable[[dict], None]
 
@@ -90,7 +90,7 @@ def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | 
             if candles is None:
                 candles = load_candles(exp)
             check_data(exp, candles)
-            execution.execute(executor, todo, candles, folder, on_result, stop, workers, address)
+            trials.execute(executor, todo, candles, folder, on_result, stop, workers, address)
         progress({"type": "finish", "done": counter["done"], "total": total, "ran": counter["ran"],
                   "elapsed": time.perf_counter() - started, "stopped": stop.is_set()})
     return load_experiment(folder)
