@@ -99,7 +99,7 @@ def test_the_metrics_table_shows_the_network_first_and_marks_the_forecast_used()
     report = scored(actual, network, history, decide(actual, network, candidates(history, 2)))
     frame = metrics_frame(report)
     assert list(frame.index)[0] == "network" and frame.loc["network", "used"] == ""
-    assert frame.loc["persistence (last price)", "used"] == "yes"
+    assert frame.loc["persistence (last value)", "used"] == "yes"
     # persistence never moves: no direction to hit, said as n/a (never the text "None")
-    assert frame.loc["persistence (last price)", "direction"] == "n/a"
+    assert frame.loc["persistence (last value)", "direction"] == "n/a"
     assert frame.loc["network", "direction"].endswith("%")
