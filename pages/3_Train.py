@@ -87,9 +87,9 @@ def _figures(job: Job, snap: JobSnapshot, step: int):
         pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
         val = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step)
         if snap.finished and best and snap.val_pred_epoch and best != snap.val_pred_epoch:
-            # the live chart shows the last epoch; say which epoch's weights the network kept
-            val.update_layout(title_text=f"Validation, {step} step(s) ahead · after epoch {snap.val_pred_epoch}, the "
-                                         f"last (the network keeps best epoch {best}'s weights)")
+            # the live chart shows the epoch it last drew; say which epoch's weights the network kept
+            val.update_layout(title_text=f"Validation, {step} step(s) ahead · after epoch {snap.val_pred_epoch} · "
+                                         f"kept: best epoch {best}")
     st.session_state[FIGS] = (key, loss, val)
     return loss, val
 
