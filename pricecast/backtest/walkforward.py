@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pricecast.backtest.folds import FoldWindows, fold_windows, predict_fold, score_fold
@@ -27,7 +26,7 @@ from pricecast.backtest.result import BacktestResult, FoldResult, assemble
 from pricecast.backtest.spec import BacktestError, BacktestSpec, FoldPlan, plan_folds
 from pricecast.backtest.store import FoldStore
 from pricecast.data.datasets import load_data
-from pricecast.evaluation.decision import candidates, decide
+from pricecast.evaluation.decision import decide_on
 from pricecast.evaluation.recursive import recursive_problem
 from pricecast.evaluation.uncertainty import has_dropout, no_dropout_message
 from pricecast.models.checks import check_model
@@ -169,11 +168,9 @@ class _Walk:
         """Whether this fold's run would use its network or fall back (decided on the fold's own
         validation windows, as a training run does). The backtest scores the network either way."""
         val = fw.windows.val
-        network = predict(fitted.model, val, scaler) if len(val) else np.empty((0, val.y.shape[1]))
-        history = np.asarray(val.history)
-        made = decide(np.asarray(val.y), network, candidates(history, val.y.shape[1]), epochs=fitted.epochs_run,
-                      p_needed=self.spec.train.floor_p, enabled=self.spec.train.persistence_floor,
-                      loss=self.spec.model.loss)
+        made = decide_on(val.y, predict(fitted.model, val, scaler) if len(val) else None, val.history,
+                         epochs=fitted.epochs_run, p_needed=self.spec.train.floor_p,
+                         enabled=self.spec.train.persistence_floor, loss=self.spec.model.loss)
         return {"decision": made.choice, "decision_p": made.p_value}
 
     def train(self, plan: FoldPlan, fw: FoldWindows, scaler: Scaler) -> tuple[Any, dict] | None:

@@ -126,6 +126,18 @@ def candidates(history: np.ndarray, k: int) -> dict[str, np.ndarray]:
     return {"persistence": baseline_forecasts(np.asarray(history, dtype=np.float64), k)["persistence"]}
 
 
+def decide_on(actual: np.ndarray, network: np.ndarray | None, history: np.ndarray, *, epochs: int = 1,
+              p_needed: float = 0.05, enabled: bool = True, loss: str = "mse") -> Decision:
+    """:func:`decide` on a validation part's windows (targets ``actual`` (m, k), target ``history``
+    (m, n)) against the run's fallback :func:`candidates`; ``network`` None: no validation forecasts."""
+    actual = np.asarray(actual, dtype=np.float64)
+    k = actual.shape[1] if actual.ndim == 2 else 1
+    if network is None or len(actual) == 0:
+        actual, network, history = np.empty((0, k)), np.empty((0, k)), np.empty((0, np.shape(history)[-1]))
+    return decide(actual, np.asarray(network), candidates(history, k), epochs=epochs, p_needed=p_needed,
+                  enabled=enabled, loss=loss)
+
+
 def scored(actual: np.ndarray, network: np.ndarray, history: np.ndarray, decision: Decision) -> dict:
     """A part's report: :func:`~pricecast.evaluation.metrics.evaluate` of the forecast the decision
     uses (``model``, ``rmse``, ``skill``... as before), plus ``network`` (the network's own rmse, mae,

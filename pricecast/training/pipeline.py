@@ -15,7 +15,7 @@ import pandas as pd
 from pricecast.data.candles import candle_step, is_business_daily
 from pricecast.data.datasets import load_data
 from pricecast.data.quality import MOSTLY_STALE, QualityReport, quality_report, stale_share, to_plain
-from pricecast.evaluation.decision import Decision, candidates, chosen, decide, scored
+from pricecast.evaluation.decision import Decision, candidates, chosen, decide_on, scored
 from pricecast.evaluation.leakage import check_prepared, check_run
 from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
@@ -170,12 +170,8 @@ def kept_weights(best_epoch: int) -> str:
 def run_decision(spec: RunSpec, val_part, network_val: np.ndarray | None, epochs: int) -> Decision:
     """Network or naive fallback, from the validation windows (the setting ``persistence_floor``
     off: always the network)."""
-    k = spec.window.k
-    actual = np.asarray(val_part.y) if network_val is not None else np.empty((0, k))
-    network = np.asarray(network_val) if network_val is not None else np.empty((0, k))
-    history = np.asarray(val_part.history) if network_val is not None else np.empty((0, spec.window.n))
-    return decide(actual, network, candidates(history, k), epochs=epochs, p_needed=spec.train.floor_p,
-                  enabled=spec.train.persistence_floor, loss=spec.model.loss)
+    return decide_on(val_part.y, network_val, val_part.history, epochs=epochs, p_needed=spec.train.floor_p,
+                     enabled=spec.train.persistence_floor, loss=spec.model.loss)
 
 
 def future_times(index: pd.DatetimeIndex, k: int) -> pd.DatetimeIndex:
