@@ -91,9 +91,9 @@ def _figures(job: Job, snap: JobSnapshot, step: int) -> tuple[str, str | None]:
                               target=target)
         best = _best_epoch(snap)
         if snap.finished and best and snap.val_pred_epoch and best != snap.val_pred_epoch:
-            # the live chart shows the last epoch; say which epoch's weights the network kept
-            fig.update_layout(title_text=f"Validation, {step} step(s) ahead · after epoch {snap.val_pred_epoch}, the "
-                                         f"last (the network keeps best epoch {best}'s weights)")
+            # the live chart shows the epoch it last drew; say which epoch's weights the network kept
+            fig.update_layout(title_text=f"Validation, {step} step(s) ahead · after epoch {snap.val_pred_epoch} · "
+                                         f"kept: best epoch {best}")
         return fig
 
     loss_json = charts.SHARED.json((job.id, snap.version, "loss"), loss)

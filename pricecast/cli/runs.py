@@ -11,8 +11,9 @@ from pricecast.presets import PRESETS
 from pricecast.training.pipeline import prepare
 from pricecast.training.runs import delete_run, export_windows_h5, load_run, scan_runs
 
+# test_rmse and skill are each run's network's own; decision: the forecast the run uses
 RUN_COLUMNS = ["run", "preset", "data", "n", "k", "params", "epochs", "best_val_loss", "test_rmse",
-               "persistence_rmse", "skill"]
+               "persistence_rmse", "skill", "decision", "decision_p"]
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

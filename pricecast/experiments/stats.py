@@ -203,7 +203,7 @@ def persistence_ranking(summary: pd.DataFrame) -> str:
                if better else "None beats it beyond the run-to-run spread.")
     if (done["as_persistence"] == 1.0).all():
         verdict += (" Every setting falls back to 'no change' (= persistence): no network beat it on validation by "
-                    "more than noise, so none is used; the ratios are the networks' own.")
+                    "more than noise, so none is used or crowned; the ratios are the networks' own.")
     return f"Networks' RMSE / persistence, best first: {line}. {verdict}"
 
 
@@ -234,8 +234,7 @@ def ranking_note(summary: pd.DataFrame) -> str:
         # a network that does not beat 'no change' on validation is not used: it is never crowned
         used = [r for _, r in summary.iterrows() if r["n"] > 0 and not _fell_back(r)]
         parts.append("It is not crowned: its runs fall back to 'no change' on validation (= persistence)."
-                     + (f" Best network in use: {used[0]['label']} ({used[0]['test_rmse_mean']:.4g})." if used
-                        else " Every setting falls back (= persistence): none is crowned."))
+                     + (f" Best network in use: {used[0]['label']} ({used[0]['test_rmse_mean']:.4g})." if used else ""))
     if tied:
         parts.append(f"Its lead over {_join(tied)} is within the run-to-run spread (Welch test p ≥ {SIGNIFICANCE}): "
                      "with these repeats they cannot be told apart; more repeats might.")

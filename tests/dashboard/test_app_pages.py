@@ -555,3 +555,42 @@ def test_target_presets_explain_themselves_and_the_forecast_picker_names_the_tar
     forecast.set_value("range").run()
     _ok(at)
     assert at.session_state["pc_spec"].window.target == "range"
+
+
+@pytest.mark.slow
+def test_a_run_folder_from_before_the_decision_still_opens_on_results_and_runs(home):
+    """Older folders: no ``decision``, no ``network`` column, their floor's note in ``persistence_floor``."""
+    import pandas as pd
+
+    from pricecast.models.spec import ModelSpec
+    from pricecast.prep.windows import WindowSpec
+    from pricecast.specs import RunSpec, TrainSpec
+    from pricecast.training.pipeline import train
+
+    spec = RunSpec(data="sample:IBM", window=WindowSpec(n=10, k=2), model=ModelSpec(arch="mlp", units=(4,)),
+                   train=TrainSpec(epochs=1, patience=0))
+    folder = train(spec, runs_root=home / "runs").run_dir
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics.pop("decision")
+    for part in ("train", "val", "test"):
+        for key in ("network", "decision", "decision_p"):
+            metrics[part].pop(key)
+    metrics.update(best_epoch=0, ended_as_persistence=True,
+                   persistence_floor={"applies": True, "val_loss": 1.0, "gain_p": None, "ended_as_persistence": True,
+                                      "note": "No epoch beat persistence on validation: the model ends as persistence."})
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    for name in ("predictions.csv", "forecast.csv"):
+        pd.read_csv(folder / name).drop(columns="network").to_csv(folder / name, index=False)
+    at = _app()
+    at.switch_page("pages/4_Results.py").run()
+    _ok(at)
+    assert any("ends as persistence" in m.value.replace("\\", "") for m in at.markdown)
+    for tab in ("Forecast paths", "Metrics", "Next 2"):
+        at.session_state["res_tab"] = tab
+        at.run()
+        _ok(at)
+        if tab == "Metrics":
+            assert at.dataframe[0].value.index[0] == "model"  # its model row, as it was used
+    at.switch_page("pages/5_Runs.py").run()
+    _ok(at)
+    assert at.dataframe[0].value["decision"].tolist() == ["persistence"]

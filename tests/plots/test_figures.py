@@ -131,3 +131,23 @@ def test_next_forecast_figure(candles):
     fig = figures.next_forecast_figure(candles, forecast)
     assert [t.name for t in fig.data] == ["actual close", "model forecast", "persistence (last value)"]
     assert len(fig.data[1].x) == 4  # joined to the last actual candle
+
+
+def test_a_run_that_fell_back_still_draws_its_network_labelled_not_used(candles):
+    from pricecast.evaluation.decision import Decision
+
+    preds = _predictions(candles)
+    preds["network"] = preds["predicted"]
+    preds["predicted"] = preds["persistence"]  # the decision: 'no change'
+    label = Decision("persistence", "persistence", 0.064, 0.05, "").network_label()
+    assert label == "network (not used: no better than no change on validation, p = 0.064)"
+    fig = figures.actual_vs_predicted_figure(preds, ["test"], baselines=[], network_label=label, used="persistence")
+    names = [t.name for t in fig.data]
+    assert names == [label, "persistence (last price) · used", "actual"]
+    np.testing.assert_allclose(np.asarray(fig.data[0].y, dtype=float),
+                               preds[(preds.part == "test") & (preds.step == 1)].sort_values("time")["network"])
+    paths = figures.forecast_paths_figure(preds, "test", count=2, network_label=label)
+    assert paths.data[0].name == f"{label} forecast path"
+    # an older run folder (no network column) draws its model as before
+    old = figures.actual_vs_predicted_figure(_predictions(candles), ["test"])
+    assert [t.name for t in old.data][0] == "model"

@@ -48,7 +48,9 @@ def test_train_streams_events_and_writes_a_complete_run_folder(tmp_path):
     codes = {f["code"]: f["level"] for f in metrics["lookahead"]}
     assert codes["scaler"] == "ok" and codes["windows"] == "ok"
     rows = list_runs(tmp_path)
-    assert rows[0]["run_dir"] == str(run.run_dir) and rows[0]["skill"] == pytest.approx(test["skill"])
+    # the run list compares networks: their own skill, with the decision beside
+    assert rows[0]["run_dir"] == str(run.run_dir) and rows[0]["skill"] == pytest.approx(test["network"]["skill"])
+    assert rows[0]["decision"] == metrics["decision"]["choice"]
 
 
 def test_a_min_max_run_on_prices_above_its_training_range_says_why_it_fails(tmp_path):
