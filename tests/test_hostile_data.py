@@ -277,7 +277,7 @@ def test_item11_bad_link_values_are_dropped_and_the_page_renders(app_home, case)
     expected = {"Series"} if page.endswith("1_Data.py") else {"N — past candles in", "Architecture", "Epochs"}
     assert expected <= labels
     if page.endswith("1_Data.py"):
-        assert len(figures(at)) == 1
+        assert len(figures(at)) == 2  # the candles and the predictability check's ACF
 
 
 @pytest.mark.parametrize("yaml_text,named", [
