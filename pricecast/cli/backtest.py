@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("backtest", help="walk-forward backtest: retrain per fold, errors by fold and horizon, "
                                                "intervals with measured coverage, look-ahead checks")
     p.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
-    p.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
+    p.add_argument("--data", help="sample:AAPL, a CSV path, EXCHANGE:SYMBOL:TF or synthetic:pattern?noise=0.5 (default: the preset's)")
     p.add_argument("--folds", type=int, default=4, help="number of test folds at the end of the series")
     p.add_argument("--fold-size", type=int, default=120, help="candles per test fold")
     p.add_argument("--window", choices=("expanding", "rolling"), default="expanding",
