@@ -47,8 +47,8 @@ def body() -> None:
 
 def _stories() -> None:
     st.subheader("Three stories, one click each")
-    st.markdown("Each trains a small network in well under a minute and opens its training; then look at "
-                "**4 · Results**.")
+    st.markdown("Each trains a small network (under half a minute of training on two CPU cores) and opens its "
+                "training; then look at **4 · Results**.")
     for col, story in zip(st.columns(len(STORIES)), STORIES.values()):
         with col.container(border=True):
             st.markdown(f"**{story.title}**  \n{story.teaser}")

@@ -248,9 +248,13 @@ def body() -> None:
                 f"{', '.join(map(str, m.units))} · up to {t.epochs} epochs, batch {t.batch_size}"
                 + (f" · preset *{common.md(spec.preset)}*" if spec.preset else ""))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
+    requested = state.training_requested()  # a one-click story on Home
+    if requested and active is not None:
+        st.info("Another training of this tab is still running: press **Train** for the new setup once it ends "
+                "(or Stop it).")
     if c1.button("Train", type="primary", disabled=active is not None, key="train_start",
                  help="Start training this setup. You can leave this page; come back to watch.") \
-            or (state.training_requested() and active is None):  # a one-click story on Home
+            or (requested and active is None):
         _start(spec)
     if c2.button("Stop", disabled=active is None, key="train_stop",
                  help="End training after the current batch; the best weights seen so far are kept."):

@@ -76,7 +76,8 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    data: str = setting("sample:AAPL", flag=None, help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF")
+    data: str = setting("sample:AAPL", flag=None,
+                        help="sample:AAPL, a CSV path, EXCHANGE:SYMBOL:TF or synthetic:pattern?noise=0.5")
     window: WindowSpec = field(default_factory=WindowSpec)
     scaling: str = setting("logratio", choices=SCALERS, help="how prices are scaled for the network")
     model: ModelSpec = field(default_factory=ModelSpec)

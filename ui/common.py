@@ -34,7 +34,8 @@ NEXT = ":material/arrow_forward:"  # "Next: ..." links
 
 HELP: dict[str, str] = {
     "source": "Where the price history comes from. The bundled series work offline; exchanges and Yahoo "
-              "need an internet connection the first time (then they are kept on this computer).",
+              "need an internet connection the first time (then they are kept on this computer). The synthetic "
+              "pattern is made up by pricecast from a recipe you set with sliders: a sandbox, not a market.",
     "sample": "Daily prices of a well-known stock, shipped with pricecast so everything works offline.",
     "exchange": "The crypto exchange to download candles from.",
     "symbol": "The market to download, e.g. BTC/USDT (bitcoin priced in tether) or TSLA on Yahoo.",

@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("backtest", help="walk-forward backtest: retrain per fold, errors by fold and horizon, "
                                                "intervals with measured coverage, look-ahead checks")
     p.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
-    p.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
+    p.add_argument("--data", help="sample:AAPL, a CSV path, EXCHANGE:SYMBOL:TF or synthetic:pattern?noise=0.5 (default: the preset's)")
     p.add_argument("--shuffled-control", action="store_true",
                    help="also train on time-shuffled targets, which must score worse (costs two trainings)")
     p.add_argument("--no-cache", action="store_true", help="ignore and don't write the per-fold cache")

@@ -154,7 +154,7 @@ def register(subparsers: Any) -> None:
     """Add ``train`` and ``predict`` to the top-level subparsers."""
     t = subparsers.add_parser("train", help="train a model and report it against the baselines")
     t.add_argument("--preset", default="default", help="a preset name (see `pricecast presets`)")
-    t.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
+    t.add_argument("--data", help="sample:AAPL, a CSV path, EXCHANGE:SYMBOL:TF or synthetic:pattern?noise=0.5 (default: the preset's)")
     add_spec_options(t)
     t.add_argument("--offline", action="store_true", help="exchange/Yahoo data: use the cached candles only")
     t.add_argument("--clean", action="store_true", help=CLEAN_HELP)

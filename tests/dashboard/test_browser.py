@@ -439,3 +439,30 @@ def test_a_second_upload_is_in_use_at_once_and_no_server_path_is_shown(server, t
             raise
         finally:
             browser.close()
+
+
+def test_sandbox_slider_changes_the_data(server):
+    """The Data page's signal sandbox in a real browser: the noise slider rebuilds the data and the
+    predictability verdict turns from 'forecastable' to 'random walk' (screenshots before and after)."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 2600})
+        try:
+            page.goto(f"{server}/Data?data=synthetic:pattern", wait_until="networkidle")
+            page.get_by_text("is forecastable").first.wait_for(timeout=60_000)
+            page.locator(CHART).nth(1).wait_for(timeout=30_000)  # the candles and the ACF
+            _settle(page)
+            page.screenshot(path=str(SHOTS / "sandbox_default.png"), full_page=True)
+            _no_errors(page, "Data (sandbox)")
+            page.get_by_role("slider").first.focus()
+            page.keyboard.press("End")  # the highest noise
+            page.get_by_text("behaves like a random walk").first.wait_for(timeout=60_000)
+            _settle(page)
+            page.get_by_text("synthetic:pattern?noise=3 (synthetic: not a market)").first.wait_for(timeout=30_000)
+            page.screenshot(path=str(SHOTS / "sandbox_noise_3.png"), full_page=True)
+            _no_errors(page, "Data (sandbox, noise 3)")
+        finally:
+            browser.close()

@@ -9,6 +9,7 @@ import pytest
 
 from pricecast.data.synthetic import load_synthetic
 from pricecast.evaluation.predictability import (
+    MAX_ROWS,
     PredictabilityError,
     check,
     check_candles,
@@ -104,3 +105,9 @@ def test_the_result_is_plain_json_with_evidence_in_words():
     lines = evidence_lines(result)
     assert lines[0].startswith("autocorrelation of its changes outside the 95% band at lag(s) 1")
     assert lines[-1].startswith("linear autoregression, walked forward over 4 folds")
+
+
+def test_a_long_training_part_is_judged_on_its_newest_values_and_says_so():
+    result = check(_random_walk(40_000), n=10, k=2)
+    assert result.training_rows == MAX_ROWS
+    assert result.notes == [f"judged on the newest {MAX_ROWS:,} of the training part's 28,000 values"]
