@@ -232,6 +232,8 @@ def test_two_tabs_train_stacked_models_at_once_and_a_reload_finds_its_run(server
 
             a = pages["a"]
             _press_train(a)  # a second stacked model in the same tab
+            # The first run's "Finished" is on the page already: wait for the sidebar's second one.
+            a.get_by_text("Training finished").nth(1).wait_for(timeout=240_000)
             a.get_by_text(re.compile(r"^Finished")).first.wait_for(timeout=240_000)
             _no_errors(a, "Train (second stacked run)")
 
