@@ -179,6 +179,12 @@ def target_goals(rows: Sequence[dict]) -> list[str]:
         skill = 1 - r["ratio"] if math.isfinite(r["ratio"]) else math.nan
         numbers = (f"skill {_pct(skill)} vs persistence (p {_p(r['p_value'])}), {_pct(r.get('skill_vs_best_naive'))} "
                    f"vs {r.get('best_naive')} (p {_p(r.get('p_vs_best_naive'))}) on {r['series']}")
+        if r.get("folds_falling_back"):
+            net = r.get("network_ratio", math.nan)
+            numbers += (f"; {r['folds_falling_back']} of {r['folds_done']} folds fell back to their best naive "
+                        f"baseline on validation; the networks alone: skill {_pct(1 - net)} vs persistence, "
+                        f"{_pct(r.get('network_skill_vs_best_naive'))} vs {r.get('best_naive')} "
+                        f"(p {_p(r.get('network_p_vs_best_naive'))})")
         if name == VOLUME_PRESET:
             met = (skill >= VOLUME_SKILL and (r.get("skill_vs_best_naive") or -1) > 0
                    and (r.get("p_vs_best_naive") if r.get("p_vs_best_naive") is not None else 1) < WIN_P)
@@ -193,8 +199,9 @@ def run_pair(preset: Preset, series: str, candles, folds: int, test_share: float
              floor: str = "on") -> dict:
     """One walk-forward backtest, summarized; a failure is returned as a row with its reason. The fold
     models are the networks; ``floor`` "on" scores what each fold's run would forecast (its network, or
-    'no change' where the fold's validation decided to fall back), "off" the networks themselves
-    (``network_ratio`` in the JSON is the networks' either way)."""
+    the naive baseline the fold's validation decided to fall back to: 'no change' for prices), "off" the
+    networks themselves (``network_ratio``, ``network_skill_vs_best_naive`` in the JSON are the networks'
+    either way)."""
     spec = preset.spec.replace(data=f"sample:{series}")
     if floor == "off":
         spec = spec.replace(train=replace(spec.train, persistence_floor=False))
@@ -218,7 +225,10 @@ def run_pair(preset: Preset, series: str, candles, folds: int, test_share: float
         return {**row, "status": "failed", "reason": "no fold produced a test forecast",
                 "seconds": time.perf_counter() - started}
     summary = pool_folds(decision_scores(result) if floor == "on" else scores)
-    summary["network_ratio"] = pool_folds(scores)["ratio"]
+    network = pool_folds(scores)
+    summary["network_ratio"] = network["ratio"]
+    summary["network_skill_vs_best_naive"] = network["skill_vs_best_naive"]
+    summary["network_p_vs_best_naive"] = network["p_vs_best_naive"]
     summary["folds_falling_back"] = sum(f.model_info.get("decision", "network") != "network" for f in result.folds)
     # look-ahead checks and the backtest's own verdict, kept in the JSON (only problems)
     checks = [f.message for f in problems(result.findings)
