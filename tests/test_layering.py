@@ -98,7 +98,7 @@ ALLOWED: dict[str, set[str]] = {
     # judging trains nothing: evaluation never imports training
     "evaluation.leakage": {"evaluation.baselines", "evaluation.metrics", "prep.features", "prep.scaling", "prep.targets",
                            "prep.windows"},
-    "evaluation.predictability": {"evaluation.leakage", "prep.windows"},
+    "evaluation.predictability": {"evaluation.leakage", "prep.targets", "prep.windows"},
     # which forecast a run uses (network or a naive fallback), decided on validation
     "evaluation.decision": {"evaluation.leakage", "evaluation.metrics"},
     "backtest.spec": {"field_meta"},

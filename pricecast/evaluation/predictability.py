@@ -26,6 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from pricecast.errors import PricecastError
 from pricecast.evaluation.leakage import paired_test
+from pricecast.prep.targets import TARGETS
 from pricecast.prep.windows import split_bounds
 
 FOLDS = 4
@@ -229,11 +230,19 @@ def p_text(p: float) -> str:
 
 def check_candles(candles: pd.DataFrame, target: str, n: int, k: int,
                   split: tuple[float, float, float] = (0.7, 0.15, 0.15), name: str = "This series") -> Predictability:
-    """:func:`check` of the candle column ``target``; ``name`` (the data's) and the target start the sentence."""
-    if target not in candles.columns:
-        raise PredictabilityError(f"cannot judge '{target}': not a column of these candles "
+    """:func:`check` of the run target ``target`` (a candle column, or one computed from the candles such as
+    ``range``, volatility); ``name`` (the data's) and the target start the sentence."""
+    entry = TARGETS.get(target)
+    if entry is None and target not in candles.columns:
+        raise PredictabilityError(f"cannot judge '{target}': not a target or a column of these candles "
                                   f"({', '.join(map(str, candles.columns))})")
-    return check(candles[target].to_numpy(), n, k, split, name=f"{name} {target}")
+    values = entry.compute(candles) if entry is not None else candles[target].to_numpy()
+    if entry is not None and entry.baselines[:1] == ("zero",):
+        # a return's naive forecast is zero, not the last return: judge the level it adds up to, whose
+        # "no change" is exactly that zero forecast
+        values = np.nancumsum(values)
+    label = target if entry is None or entry.is_price or entry.label == target else f"{entry.label} ({target})"
+    return check(values, n, k, split, name=f"{name} {label}")
 
 
 def _verdict(result: Predictability) -> tuple[str, str]:

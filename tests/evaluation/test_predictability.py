@@ -93,7 +93,7 @@ def test_zeros_and_negative_series_are_judged_in_their_own_units():
 def test_too_little_data_and_unknown_columns_are_refused_plainly():
     with pytest.raises(PredictabilityError, match="too short to judge"):
         check(_random_walk(100), n=30, k=5)
-    with pytest.raises(PredictabilityError, match="not a column"):
+    with pytest.raises(PredictabilityError, match="not a target or a column"):
         check_candles(load_synthetic("synthetic:pattern?length=300"), "volatility", 10, 2)
 
 
@@ -111,3 +111,13 @@ def test_a_long_training_part_is_judged_on_its_newest_values_and_says_so():
     result = check(_random_walk(40_000), n=10, k=2)
     assert result.training_rows == MAX_ROWS
     assert result.notes == [f"judged on the newest {MAX_ROWS:,} of the training part's 28,000 values"]
+
+
+def test_computed_targets_are_judged_against_their_own_naive_forecast():
+    """Volatility (``range``) is computed from the candles; a log return is judged by the level it adds up to,
+    whose 'no change' is the zero-return forecast (the last return would be a strawman)."""
+    from pricecast.data.datasets import load_data
+
+    candles = load_data("sample:BTC-USD-1H").candles
+    assert check_candles(candles, "range", 48, 6, name="BTC").verdict == "predictable"
+    assert check_candles(candles, "log_return", 48, 6, name="BTC").verdict == "random_walk"
