@@ -31,18 +31,40 @@ def cmd_data_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _judge(candles, window, name: str) -> tuple[predictability.Predictability | None, dict]:
+    """The predictability check, or why it cannot judge (a JSON-ready dict either way)."""
+    try:
+        check = predictability.check_candles(candles, window.target, window.n, window.k, window.split, name=name)
+    except predictability.PredictabilityError as exc:
+        return None, {"error": str(exc)}
+    return check, check.to_dict()
+
+
+def _print_quality(report, quality: dict, ref: str) -> None:
+    lines = report.lines()
+    print("Data quality: " + ("no defects found." if not lines else ""))
+    for line in lines:
+        print(f"  - {line}")
+    for title, rows in (("Gaps", quality["gaps"]), ("Stale stretches (price frozen)", quality["stale"]),
+                        ("Duplicates", quality["duplicates"]), ("Jumps", quality["jumps"])):
+        if rows:
+            print(f"\n{title}:")
+            print(format_table(rows))
+    if quality["bad_ohlc"]:
+        print("\nImpossible candles (open/close outside low..high, or high < low): " + ", ".join(quality["bad_ohlc"]))
+    clean = quality["longest_clean"]
+    if lines and clean:
+        print(f"\nLongest clean stretch: {clean['start']} .. {clean['end']} ({clean['candles']:,} candles); "
+              f"use it with --clean or the data ref {with_clean(ref, True)}")
+
+
 def cmd_data_show(args: argparse.Namespace) -> int:
     ref = with_clean(args.ref, args.clean)
     loaded = load_data(ref, since=args.since, until=args.until, offline=getattr(args, "offline", False))
     report = quality_report(loaded.candles)
     quality = report.to_dict()
     window = with_overrides(get_preset("default").spec, overrides_from_args(args)).window
-    try:
-        check = predictability.check_candles(loaded.candles, window.target, window.n, window.k, window.split,
-                                             name=display_name(ref))
-        judged: dict = check.to_dict()
-    except predictability.PredictabilityError as exc:
-        check, judged = None, {"error": str(exc)}
+    check, judged = _judge(loaded.candles, window, display_name(ref))
     recipe = parse_ref(split_ref(ref)[0]) if is_synthetic(ref) else None
     summary = {"ref": ref, **summarize(loaded.candles), "warnings": loaded.warnings,
                "cache_file": loaded.cache_file, "notes": loaded.candles.attrs.get("csv_notes", []),
@@ -62,21 +84,7 @@ def cmd_data_show(args: argparse.Namespace) -> int:
                          if k not in ("gap_list", "warnings", "notes", "quality", "stale", "predictability",
                                       "synthetic")}]))
     print()
-    lines = report.lines()
-    print("Data quality: " + ("no defects found." if not lines else ""))
-    for line in lines:
-        print(f"  - {line}")
-    for title, rows in (("Gaps", quality["gaps"]), ("Stale stretches (price frozen)", quality["stale"]),
-                        ("Duplicates", quality["duplicates"]), ("Jumps", quality["jumps"])):
-        if rows:
-            print(f"\n{title}:")
-            print(format_table(rows))
-    if quality["bad_ohlc"]:
-        print("\nImpossible candles (open/close outside low..high, or high < low): " + ", ".join(quality["bad_ohlc"]))
-    clean = quality["longest_clean"]
-    if lines and clean:
-        print(f"\nLongest clean stretch: {clean['start']} .. {clean['end']} ({clean['candles']:,} candles); "
-              f"use it with --clean or the data ref {with_clean(args.ref, True)}")
+    _print_quality(report, quality, args.ref)
     print(f"\nPredictability of {window.target} for N={window.n}, K={window.k} (training part only):")
     if check is None:
         print(f"  cannot judge: {judged['error']}")
