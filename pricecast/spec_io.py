@@ -232,10 +232,8 @@ def _check_sizes(node: Any, where: str) -> None:
             _check_sizes(value, where)
 
 
-def spec_from_yaml(text: str | bytes, validate: bool = True) -> RunSpec:
-    """Read a setup written by :func:`spec_to_yaml` (or by hand). Unknown keys are errors, so a
-    typo never silently falls back to a default. Aliases, files over :data:`MAX_YAML_CHARS` and
-    lists over :data:`MAX_YAML_ITEMS` are refused (a setup is small; those are attacks or accidents)."""
+def _yaml_mapping(text: str | bytes) -> dict:
+    """The setup file's top-level mapping, refused before it expands when it is too large or uses aliases."""
     if len(text) > MAX_YAML_CHARS:
         raise SpecError(f"the setup file is {len(text):,} bytes; a setup is at most {MAX_YAML_CHARS:,}")
     if isinstance(text, bytes):
@@ -252,22 +250,33 @@ def spec_from_yaml(text: str | bytes, validate: bool = True) -> RunSpec:
     if not isinstance(data, dict):
         raise SpecError("the setup file must hold a mapping with data, window, model, train")
     _check_sizes(data, "")
+    return data
+
+
+def _section_values(section: str, cls: type, part: Any) -> dict[str, Any]:
+    if not isinstance(part, dict):
+        raise SpecError(f"{section}: expected a mapping of settings")
+    known = {f.name for f in fields(cls)}
+    bad = [k for k in part if k not in known]
+    if bad:
+        raise SpecError(f"{section}: unknown setting(s) {_short(', '.join(map(str, bad)))}; known: {', '.join(sorted(known))}")
+    # Through the text parser, so YAML and links accept and reject the same things; an empty entry
+    # keeps the default.
+    return {key: FIELDS[key].parse(value if isinstance(value, str) else _format(value))
+            for key, value in part.items() if value is not None}
+
+
+def spec_from_yaml(text: str | bytes, validate: bool = True) -> RunSpec:
+    """Read a setup written by :func:`spec_to_yaml` (or by hand). Unknown keys are errors, so a
+    typo never silently falls back to a default. Aliases, files over :data:`MAX_YAML_CHARS` and
+    lists over :data:`MAX_YAML_ITEMS` are refused (a setup is small; those are attacks or accidents)."""
+    data = _yaml_mapping(text)
     unknown = [k for k in data if k not in TOP_LEVEL and k not in SECTIONS]
     if unknown:
         raise SpecError(f"unknown key(s) {_short(', '.join(map(str, unknown)))}; expected {', '.join(TOP_LEVEL + tuple(SECTIONS))}")
     values: dict[str, Any] = {}
     for section, cls in SECTIONS.items():
-        part = data.get(section) or {}
-        if not isinstance(part, dict):
-            raise SpecError(f"{section}: expected a mapping of settings")
-        known = {f.name for f in fields(cls)}
-        bad = [k for k in part if k not in known]
-        if bad:
-            raise SpecError(f"{section}: unknown setting(s) {_short(', '.join(map(str, bad)))}; known: {', '.join(sorted(known))}")
-        for key, value in part.items():
-            if value is not None:  # an empty entry keeps the default
-                # Through the text parser, so YAML and links accept and reject the same things.
-                values[key] = FIELDS[key].parse(value if isinstance(value, str) else _format(value))
+        values.update(_section_values(section, cls, data.get(section) or {}))
     for key in TOP_LEVEL:
         if data.get(key) is not None:
             values[key] = FIELDS[key].parse(str(data[key]))
