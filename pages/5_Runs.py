@@ -9,7 +9,7 @@ import streamlit as st
 
 from pricecast.data.datasets import display_name
 from pricecast.training.runs import delete_run, list_runs
-from ui import charts, common, state
+from ui import charts, common, links, state
 
 
 def _table(rows: list[dict], session: set[str]) -> pd.DataFrame:
@@ -57,6 +57,12 @@ def _downloads(run_dir: str) -> None:
     c[3].download_button("Windows (.h5)", data=lambda: _windows_h5(run_dir), file_name=f"{name}-windows.h5",
                          mime="application/x-hdf5", key="runs_dl_h5",
                          help="The training examples (inputs and targets, scaled and in prices) as HDF5, built when you click.")
+
+
+def _link(run_dir: str) -> None:
+    """The address that opens this run's results on this server, with a copy button."""
+    st.caption("Link to this result (opens Results on this run, on this server; the copy button is on the right):")
+    st.code(links.result_link(run_dir), language=None)
 
 
 def _delete(run_dir: str) -> None:
@@ -138,6 +144,7 @@ def body() -> None:
         state.select_run(chosen)
         st.switch_page("pages/4_Results.py")
     _downloads(chosen)
+    _link(chosen)
     _delete(chosen)
 
 

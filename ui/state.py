@@ -31,6 +31,9 @@ JOB = "pc_job"  # the id of this tab's latest training job, also kept in the URL
 UPLOADS = "pc_uploads"  # files this browser session uploaded: the only files a link may name
 RANGE_PARAMS = ("since", "until")
 JOB_PARAM = "job"
+# Query parameters that belong to one page, not to the setup (Results: ?run=<run id>, ?view=present):
+# never read as settings, and kept when the setup is written into the URL.
+PAGE_PARAMS = ("run", "view")
 
 
 def session_id() -> str:
@@ -50,7 +53,7 @@ def _from_url() -> RunSpec:
                 st.session_state["pc_" + key] = text[:10]
             else:
                 dropped.append(f"{key}={text[:40]} (not a date such as 2020-01-31)")
-    setup = {k: v for k, v in params.items() if k not in (*RANGE_PARAMS, JOB_PARAM)}
+    setup = {k: v for k, v in params.items() if k not in (*RANGE_PARAMS, JOB_PARAM, *PAGE_PARAMS)}
     if not setup and not dropped:
         return get_preset("default").spec
     # A value that cannot be used is dropped (its default stays) so the rest of the link still
@@ -124,6 +127,7 @@ def sync_url() -> None:
         wanted["until"] = until
     if st.session_state.get(JOB):
         wanted[JOB_PARAM] = st.session_state[JOB]
+    wanted.update({k: st.query_params[k] for k in PAGE_PARAMS if k in st.query_params})
     have = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if have != wanted:
         st.query_params.from_dict(wanted)
