@@ -120,9 +120,9 @@ ALLOWED: dict[str, set[str]] = {
                    "models.builders", "paths", "specs", "training.backend", "training.callbacks", "training.controls",
                    "training.feeding", "training.pipeline", "training.runs"},
     # results that leave the server: the HTML report (the plots' figures, no Keras) and the standalone script
-    "report.document": {"catalogue", "data.datasets", "data.samples", "evaluation.metrics", "experiments.stats",
-                        "experiments.storage", "plots.experiments", "plots.figures", "plots.runs", "presets",
-                        "spec_io", "specs", "training.runs", "training.types"},
+    "report.document": {"backtest.result", "catalogue", "data.datasets", "data.samples", "evaluation.metrics",
+                        "experiments.stats", "experiments.storage", "plots.backtest", "plots.experiments",
+                        "plots.figures", "plots.runs", "presets", "spec_io", "specs", "training.runs", "training.types"},
     "report.script": {"data.candles", "data.datasets", "training.runs", "training.types"},
     "cli.main": {"*"},
     "cli.common": {"*"},

@@ -26,11 +26,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from pricecast.backtest.result import BacktestResult
 from pricecast.catalogue import cli_fields, format_value
 from pricecast.data.datasets import display_name, kind_of, load_data
 from pricecast.data.samples import CATALOGUE
 from pricecast.errors import PricecastError
 from pricecast.evaluation.metrics import BASELINES, skill, skill_text
+from pricecast.plots.backtest import fold_error_figure, horizon_error_figure, interval_figure, residual_figure
 from pricecast.plots.figures import (
     LABELS,
     actual_vs_predicted_figure,
@@ -208,7 +210,8 @@ def drawable(fig: go.Figure) -> go.Figure:
     missing = sorted({t.type for t in out.data} - DRAWABLE)
     if missing:
         raise ReportError(f"{', '.join(missing)} traces cannot be drawn offline by the report's plotly.js bundle")
-    out.update_layout(template="plotly_white", autosize=True)
+    # A fixed height (Plotly's default where the figure has none): the page's divs have no height to fill.
+    out.update_layout(template="plotly_white", autosize=True, height=out.layout.height or 450)
     return out
 
 
@@ -250,7 +253,7 @@ def render(title: str, subtitle: str, sections: Iterable[Section], headline: str
 <title>{e(title)}</title>
 <style>{_CSS}</style>
 </head><body><main>
-<header><h1>{e(title)}</h1><p class="sub">{e(subtitle)}</p>{f'<p class="verdict">{e(headline)}</p>' if headline else ''}</header>
+<header><h1>{e(title)}</h1><p class="sub">{e(subtitle)}</p>{_headline(headline)}</header>
 {''.join(parts)}
 <footer>Made by pricecast on {made}. Charts: plotly.js (MIT licence), included in this file; zoom, hover
 and the camera icon (download as PNG) work offline.</footer>
@@ -262,11 +265,17 @@ and the camera icon (download as PNG) work offline.</footer>
 """
 
 
+def _headline(text: str) -> str:
+    if not text:
+        return ""
+    return f'<p class="verdict{" long" if len(text) > 160 else ""}">{e(text)}</p>'
+
+
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2937;margin:0;background:#fafafa}
 main{max-width:1100px;margin:0 auto;padding:24px;background:#fff}
 h1{font-size:1.7em;margin:.2em 0}h2{font-size:1.25em;border-bottom:1px solid #e5e7eb;padding-bottom:4px;margin-top:1.8em}
-.sub{color:#6b7280;margin:0}
+.sub{color:#6b7280;margin:0}.scroll{overflow-x:auto}.verdict.long{font-size:1.05em;font-weight:500}
 .verdict{font-size:1.35em;font-weight:600;margin:.8em 0;padding:12px 16px;background:#f3f4f6;border-left:5px solid #d62728}
 table{border-collapse:collapse;margin:8px 0;font-size:.92em}th,td{border:1px solid #e5e7eb;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f9fafb}
@@ -306,7 +315,7 @@ def table(headers: list[str], rows: list[list[str]], best: int | None = None) ->
     head = "".join(f"<th>{h}</th>" for h in headers)
     body = "".join(f'<tr{" class=best" if i == best else ""}>' + "".join(f"<td>{c}</td>" for c in row) + "</tr>"
                    for i, row in enumerate(rows))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def scores_table(report: Mapping) -> str:
@@ -325,14 +334,14 @@ def scores_table(report: Mapping) -> str:
 
 # ---- the run report ------------------------------------------------------------------------------
 def run_sections(run: Run, candles: pd.DataFrame | None, data_note: str = "",
-                 base_url: str = DEFAULT_BASE_URL) -> list[Section]:
-    """Every section of a run's report, in reading order."""
+                 base_url: str = DEFAULT_BASE_URL, backtest: BacktestResult | None = None) -> list[Section]:
+    """Every section of a run's report, in reading order (with ``backtest``: its folds and intervals)."""
     m, s = run.metrics, run.spec
     out = [Section("Setup", "<ul>" + "".join(f"<li>{e(x)}</li>" for x in describe_setup(s, m)) + "</ul>")]
     out.append(_data_section(run, candles, data_note))
     out.append(_scores_section(run))
     out += _chart_sections(run)
-    out.append(_intervals_section(m))
+    out += backtest_sections(backtest) if backtest is not None else [_intervals_section(m)]
     out.append(_checks_section(m))
     out.append(_layers_section(run.run_dir))
     out.append(_next_section(run, candles))
@@ -429,6 +438,37 @@ def _intervals_section(m: Mapping) -> Section:
     return Section("Prediction intervals", table(["method", "aimed coverage", "measured coverage", "mean width"], rows))
 
 
+def backtest_sections(result: BacktestResult) -> list[Section]:
+    """A walk-forward backtest of the run's setup: scores per fold and by horizon step, the prediction
+    intervals with their measured coverage, residual diagnostics."""
+    o, bt = result.overall, result.bt
+    if not result.folds:
+        return [Section("Walk-forward backtest", "<p>The backtest finished no fold.</p>")]
+    body = (f"<p>The same setup retrained over {len(result.folds)} test folds of {bt.fold_size} candles at the end of "
+            f"the series ({e(bt.window)} training window, retrained every {e(bt.retrain_every or 'never')} fold(s)). "
+            f"Over all {o['windows']} test windows: RMSE {_num(o['rmse'])} against persistence "
+            f"{_num(o['persistence_rmse'])}, skill {e(skill_text(o['skill']))}.</p>")
+    rows = [[e(r.get("fold")), e(str(r.get("test_from", ""))[:16]), e(str(r.get("test_to", ""))[:16]),
+             e(r.get("windows")), _num(r.get("rmse")), _num(r.get("persistence_rmse")),
+             e(skill_text(r.get("skill"), short=True))] for r in result.fold_rows()]
+    body += table(["fold", "from", "to", "forecasts", "RMSE", "persistence RMSE", "skill"], rows)
+    body += "".join(f"<p class=warning>{e(note)}</p>" for note in result.notes)
+    sections = [Section("Walk-forward backtest", body, (fold_error_figure(result), horizon_error_figure(result)))]
+    lines, figures = [], []
+    for method, by_level in result.intervals.items():
+        for level, c in by_level.items():
+            lines.append([e(method), _pct(level), _pct(c.get("coverage")), _num(c.get("mean_width"))])
+        figures.append(interval_figure(result, method))
+    if lines:
+        sections.append(Section("Prediction intervals",
+                                "<p>Bands fitted on each fold's validation part; coverage measured on its test part "
+                                "(a band that aims at 80% should hold about 80% of the actual prices).</p>"
+                                + table(["method", "aimed coverage", "measured coverage", "mean width"], lines),
+                                tuple(figures)))
+    sections.append(Section("Residuals", f"<p>{e(result.diagnostics.get('text', ''))}</p>", (residual_figure(result),)))
+    return sections
+
+
 def _checks_section(m: Mapping) -> Section:
     items = m.get("lookahead") or []
     if not items:
@@ -494,8 +534,9 @@ def run_candles(run: Run) -> tuple[pd.DataFrame | None, str]:
         return None, f"The run's data could not be loaded now ({exc}); the candle charts are left out."
 
 
-def run_report(run_dir: Path | str, base_url: str = DEFAULT_BASE_URL, candles: pd.DataFrame | None = None) -> str:
-    """The whole report of one saved run, as HTML text."""
+def run_report(run_dir: Path | str, base_url: str = DEFAULT_BASE_URL, candles: pd.DataFrame | None = None,
+               backtest: BacktestResult | None = None) -> str:
+    """The whole report of one saved run, as HTML text (with a walk-forward ``backtest`` of its setup)."""
     run = load_run(run_dir)
     note = ""
     if candles is None:
@@ -503,7 +544,7 @@ def run_report(run_dir: Path | str, base_url: str = DEFAULT_BASE_URL, candles: p
     s = run.spec
     title = f"Forecasting {display_name(s.data)}: {s.model.arch.upper()}, {s.window.n} → {s.window.k} steps"
     subtitle = f"Run {Path(run.run_dir).name}" + (f" · preset {s.preset}" if s.preset else "")
-    return render(title, subtitle, run_sections(run, candles, note, base_url), verdict(run.metrics))
+    return render(title, subtitle, run_sections(run, candles, note, base_url, backtest), verdict(run.metrics))
 
 
 def write_report(html_text: str, out: Path | str) -> Path:
@@ -525,8 +566,7 @@ def experiment_report(name: str, root: Path | str | None = None) -> str:
     order = list(summary["label"]) if "label" in summary else None
     cells = [[e(_num(v) if isinstance(v, float) else ("" if v is None else v)) for v in row]
              for row in frame.itertuples(index=False)]
-    body = (f'<p class="verdict">{e(exp.note())}</p>' if exp.note() else "") + \
-        f"<p>{exp.done} of {exp.total} trials done; data {e(display_name(exp.spec.base.data))}.</p>" + \
+    body = f"<p>{exp.done} of {exp.total} trials done; data {e(display_name(exp.spec.base.data))}.</p>" + \
         table([e(c) for c in frame.columns], cells)
     figures = (spread_figure(exp.frame(), "test_rmse", order), spread_figure(exp.frame(), "ratio", order)) \
         if len(exp.records) else ()

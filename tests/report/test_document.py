@@ -150,3 +150,27 @@ def test_report_of_a_default_run(default_run, tmp_path):
         page.write_text(text)
         charts, drawn, refused = render_offline(page, tmp_path / "default.png")
         assert charts >= 6 and drawn == charts and refused == []
+
+
+@pytest.mark.slow
+def test_report_with_a_backtest_has_the_intervals_and_their_coverage(default_run):
+    from pricecast.backtest.spec import BacktestSpec
+    from pricecast.backtest.walkforward import run_backtest
+    from pricecast.training.runs import load_run
+
+    result = run_backtest(load_run(default_run).spec, BacktestSpec(folds=2, fold_size=60, epochs=1))
+    text = run_report(default_run, backtest=result)
+    check_offline_html(text)
+    assert "Walk-forward backtest" in text and "measured coverage" in text and "Residuals" in text
+    assert "This run has no prediction intervals" not in text
+
+
+@pytest.mark.slow
+def test_report_of_an_experiment(tmp_path):
+    from pricecast.report.document import experiment_report
+
+    assert main(["experiment", "run", "--base", "default", "--vary", "units=4,8", "--repeats", "1", "--epochs", "1",
+                 "--name", "tiny", "--executor", "serial", "--quiet", "--since", "2010-01-01"]) == 0
+    text = experiment_report("tiny")
+    check_offline_html(text)
+    assert "units=4" in text and "Persistence (no change)" in text and text.count('class="chart"') == 3
