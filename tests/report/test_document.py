@@ -62,6 +62,15 @@ def test_report_of_a_run_is_one_offline_file_with_the_scores_and_escaped_text(fa
     assert len(text.encode()) < 3_000_000
 
 
+def test_a_long_intraday_series_is_thinned_to_stay_small(tmp_path):
+    from tests.conftest import make_candles
+    from tests.report.conftest import write_fake_run
+
+    candles = make_candles(40_000, freq="5min")
+    folder = write_fake_run(tmp_path / "long-run", candles)
+    assert len(run_report(folder, candles=candles).encode()) < 3_000_000
+
+
 def test_the_network_own_scores_and_the_decision_are_read_when_present_and_optional_when_not(fake_run):
     folder, candles = fake_run
     import json
