@@ -79,20 +79,22 @@ def network_report(metrics: Mapping, part: str = "test") -> Mapping | None:
 
 def decision(metrics: Mapping) -> tuple[str, float | None, str]:
     """``(chosen, p_value, note)``: whether the run's forecasts are the network's or persistence's, the
-    p-value behind it and the run's own note. Reads ``metrics["decision"]`` where the run has it, else
+    p-value behind it and the run's own note. Reads ``decision`` (a name, or a mapping with the name,
+    its p-value and a note) at the top of the metrics or in the test part where the run has one, else
     the persistence floor."""
     floor = metrics.get("persistence_floor") or {}
-    raw = metrics.get("decision")
+    raw = metrics.get("decision", (metrics.get("test") or {}).get("decision"))
     p = None
+    note = str(floor.get("note") or "")
     if isinstance(raw, Mapping):
-        chosen = str(raw.get("chosen") or raw.get("choice") or raw.get("decision") or "")
-        p = raw.get("p_value", raw.get("p"))
-        note = str(raw.get("note") or floor.get("note") or "")
+        chosen = str(raw.get("chosen") or raw.get("choice") or raw.get("decision") or raw.get("forecast") or "")
+        p = next((raw[k] for k in ("p_value", "p", "gain_p") if raw.get(k) is not None), None)
+        note = str(raw.get("note") or note)
     else:
         chosen = str(raw or "")
-        note = str(floor.get("note") or "")
     if p is None:
-        p = metrics.get("decision_p", floor.get("gain_p"))
+        p = next((metrics[k] for k in ("decision_p", "decision_p_value") if metrics.get(k) is not None),
+                 floor.get("gain_p"))
     if not chosen:
         chosen = "persistence" if metrics.get("ended_as_persistence") else "network"
     return chosen, (float(p) if isinstance(p, (int, float)) and np.isfinite(p) else None), note
