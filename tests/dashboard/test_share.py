@@ -80,3 +80,13 @@ def test_runs_page_shows_the_link_to_copy(run_dir):
     at.switch_page("pages/5_Runs.py").run()
     _ok(at)
     assert any(f"/Results?run={RUN_ID}" in c.value for c in at.code)
+
+
+def test_experiments_page_offers_the_report(run_dir):
+    from tests.report.test_document import make_fake_experiment
+
+    make_fake_experiment("tiny")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/6_Experiments.py").run()
+    _ok(at)
+    assert "Download report" in {b.label for b in at.get("download_button")}

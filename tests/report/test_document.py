@@ -174,12 +174,21 @@ def test_report_with_a_backtest_has_the_intervals_and_their_coverage(default_run
     assert "This run has no prediction intervals" not in text
 
 
-@pytest.mark.slow
-def test_report_of_an_experiment(tmp_path):
+def make_fake_experiment(name: str) -> None:
+    """An experiment folder with finished trial records (no training: tests/experiments/conftest.py)."""
+    from pricecast.experiments.storage import prepare_folder, save_record
+    from tests.experiments.conftest import tiny, trial_records
+
+    spec = tiny(name)
+    folder = prepare_folder(spec)
+    for record in trial_records({v.id: [2.4, 2.6] for v in spec.variations}):
+        save_record(folder, record)
+
+
+def test_report_of_an_experiment():
     from pricecast.report.document import experiment_report
 
-    assert main(["experiment", "run", "--base", "default", "--vary", "units=4,8", "--repeats", "1", "--epochs", "1",
-                 "--name", "tiny", "--executor", "serial", "--quiet", "--since", "2010-01-01"]) == 0
+    make_fake_experiment("tiny")
     text = experiment_report("tiny")
     check_offline_html(text)
     assert "units=4" in text and "Persistence (no change)" in text and text.count('class="chart"') == 3
