@@ -6,7 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from pricecast.cli.common import progress
+from pricecast.paths import runs_dir
 from pricecast.report.document import DEFAULT_BASE_URL, experiment_report, run_report, write_report
+
+
+def run_folder(text: str) -> Path:
+    """A run folder given as a path or as its id (the name `pricecast runs` lists)."""
+    path = Path(text).expanduser()
+    if not path.exists() and Path(text).name == text and (runs_dir() / text).is_dir():
+        return runs_dir() / text
+    return path
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -16,6 +25,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         text = experiment_report(args.experiment, args.root)
         out = args.out or f"{Path(args.experiment).name}-report.html"
     else:
+        args.run_dir = run_folder(args.run_dir)
         text = run_report(args.run_dir, base_url=args.base_url, backtest=_backtest(args) if args.backtest else None)
         out = args.out or f"{Path(args.run_dir).name}-report.html"
     path = write_report(text, out)
@@ -43,7 +53,7 @@ def _backtest(args: argparse.Namespace):
 def register(subparsers: Any) -> None:
     """Add ``report`` to the top-level subparsers."""
     p = subparsers.add_parser("report", help="a run or an experiment as one HTML file that opens offline")
-    p.add_argument("run_dir", nargs="?", help="a run folder (see `pricecast runs`)")
+    p.add_argument("run_dir", nargs="?", help="a run folder or its id (see `pricecast runs`)")
     p.add_argument("--experiment", metavar="NAME", help="report on an experiment instead of a run")
     p.add_argument("--root", help="the experiments folder (default ~/.pricecast/experiments)")
     p.add_argument("--out", help="the HTML file to write (default: RUN-report.html here)")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pricecast.cli.common import format_table, print_json, progress
+from pricecast.cli.report import run_folder
 from pricecast.presets import PRESETS
 from pricecast.report.script import write_script
 from pricecast.training.pipeline import prepare
@@ -45,7 +46,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.out and not args.script:
         raise ValueError("say what to write: --out windows.h5 (the windows) and/or --script train_again.py")
     if args.script:
-        script, csv = write_script(args.run_dir, args.script, args.data_out)
+        script, csv = write_script(run_folder(args.run_dir), args.script, args.data_out)
         progress(f"wrote {script}" + (f" and its data {csv}" if csv else " (the run's data could not be loaded "
                                       "here: pass the candles CSV with --data when you run it)"))
     if not args.out:

@@ -88,18 +88,36 @@ def test_the_network_own_scores_and_the_decision_are_read_when_present_and_optio
     assert "network&#x27;s own" in text and "-10.0%" in text and "best naive forecast" in text
 
 
+def test_a_hostile_data_name_is_escaped_in_text_and_inside_the_charts(tmp_path):
+    from tests.conftest import make_candles
+    from tests.report.conftest import write_fake_run
+
+    name = "evil<img src=x onerror=alert(1)></script>.csv"
+    candles = make_candles(400)
+    folder = write_fake_run(tmp_path / "run", candles, data=str(tmp_path / name.replace("/", "")))
+    text = run_report(folder, candles=candles)
+    check_offline_html(text)
+    assert "<img" not in text and "evil&lt;img" in text
+    assert text.count("</script>") == text.count("<script")  # the figures' JSON cannot close its element
+
+
 def test_cli_command_lists_what_differs_from_the_preset():
     spec = RunSpec()
     line = cli_command(spec.replace(data="my file.csv"))
     assert line.startswith("python -m pricecast train --preset default --data 'my file.csv'")
 
 
-def test_report_command_writes_the_file(fake_run, tmp_path, capsys):
+def test_report_command_writes_the_file(fake_run, tmp_path, capsys, monkeypatch):
     folder, _ = fake_run
     out = tmp_path / "r.html"
     assert main(["report", str(folder), "--out", str(out)]) == 0
     assert out.stat().st_size > 1_000_000 and "wrote" in capsys.readouterr().err
     assert main(["report"]) == 2  # neither a run nor an experiment
+    runs = tmp_path / "home-runs"
+    runs.mkdir()
+    folder.rename(runs / folder.name)
+    monkeypatch.setenv("PRICECAST_RUNS_DIR", str(runs))
+    assert main(["report", folder.name, "--out", str(out)]) == 0  # a run by its id
 
 
 def render_offline(path: Path, screenshot: Path) -> tuple[int, int, list[str]]:
