@@ -118,7 +118,7 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": {"spawning", "specs"},
     "jobs.tasks": {"backtest.result", "backtest.walkforward", "evaluation.leakage", "experiments.running",
                    "models.builders", "paths", "specs", "training.backend", "training.callbacks", "training.controls",
-                   "training.feeding", "training.pipeline", "training.runs"},
+                   "training.feeding", "training.pipeline", "training.runs", "report.script"},
     # results that leave the server: the HTML report (the plots' figures, no Keras) and the standalone script
     "report.document": {"backtest.result", "catalogue", "data.datasets", "data.samples", "evaluation.metrics",
                         "experiments.stats", "experiments.storage", "plots.backtest", "plots.experiments",

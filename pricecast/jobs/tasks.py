@@ -19,6 +19,7 @@ from pricecast.evaluation.leakage import Finding
 from pricecast.experiments.running import run_experiment
 from pricecast.models.builders import build_model, model_summary
 from pricecast.paths import runs_dir
+from pricecast.report.script import script_text
 from pricecast.specs import RunSpec
 from pricecast.training.backend import warm_up as load_backend
 from pricecast.training.controls import shuffled_time_control
@@ -30,7 +31,7 @@ from .task import Runner, Task
 
 Emit = Callable[[events.Event], None]
 
-KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast")
+KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast", "script")
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,14 @@ def _forecast(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> 
     return forecast_next(run.load_model(), candles, run.spec, run.scaler)
 
 
+def _script(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:
+    """The standalone training script of a saved run (its network's code needs Keras' layer defaults)."""
+    return script_text(load_run(payload["run_dir"]), payload.get("data_file", ""))
+
+
 _RUNNERS: dict[str, Callable[[dict, pd.DataFrame | None, Emit, Any], Any]] = {
     "train": _train, "backtest": _backtest, "experiment": _experiment, "summary": _summary, "forecast": _forecast,
+    "script": _script,
 }
 
 def prepare_remote(task: Task, scratch: str) -> None:

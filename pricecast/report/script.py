@@ -270,14 +270,19 @@ def write_script(run_dir: Path | str, out: Path | str, data_out: Path | str | No
     return out, csv_path
 
 
-def write_candles_csv(candles: pd.DataFrame, path: Path | str) -> Path:
+def candles_csv(candles: pd.DataFrame) -> str:
     """Candles as the script reads them: a ``time`` column (UTC, ISO) and the candle columns, every
-    number written with full precision (so the script's windows equal the run's exactly)."""
+    number read back bit for bit (its shortest repr), so the script's windows equal the run's exactly."""
     frame = candles[list(CANDLE_COLUMNS)].copy()
     frame.index = pd.DatetimeIndex(frame.index).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
     frame.index.name = "time"
-    frame.to_csv(path)  # floats as their shortest repr: read back bit for bit
-    return Path(path)
+    return frame.to_csv()
+
+
+def write_candles_csv(candles: pd.DataFrame, path: Path | str) -> Path:
+    path = Path(path)
+    path.write_text(candles_csv(candles), encoding="utf-8")
+    return path
 
 
 _TEMPLATE = '''#!/usr/bin/env python3

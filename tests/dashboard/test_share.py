@@ -90,3 +90,25 @@ def test_experiments_page_offers_the_report(run_dir):
     at.switch_page("pages/6_Experiments.py").run()
     _ok(at)
     assert "Download report" in {b.label for b in at.get("download_button")}
+
+
+@pytest.mark.slow
+def test_runs_page_makes_the_training_script_in_a_worker(tmp_path, monkeypatch):
+    """A real (tiny) run: the script is written in a worker process (Keras), then offered with its data."""
+    from pricecast.models.spec import ModelSpec
+    from pricecast.prep.windows import WindowSpec
+    from pricecast.specs import RunSpec, TrainSpec
+    from pricecast.training.pipeline import train
+
+    monkeypatch.setenv("PRICECAST_HOME", str(tmp_path))
+    monkeypatch.chdir(ROOT)
+    spec = RunSpec(data="sample:IBM", window=WindowSpec(n=10, k=2), model=ModelSpec(arch="gru", units=(4,)),
+                   train=TrainSpec(epochs=1, patience=0))
+    train(spec)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/5_Runs.py").run()
+    at.button(key="runs_script").click().run()
+    _ok(at)
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Script (.py)", "Its data (.csv)"} <= labels
+    assert "layers.GRU(" in at.session_state["pc_runs_script"][1]
