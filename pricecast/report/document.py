@@ -345,7 +345,7 @@ def run_sections(run: Run, candles: pd.DataFrame | None, data_note: str = "",
     out += _chart_sections(run)
     out += backtest_sections(backtest) if backtest is not None else [_intervals_section(m)]
     out.append(_checks_section(m))
-    out.append(_layers_section(run.run_dir))
+    out.append(_layers_section(run.run_dir, m.get("params")))
     out.append(_next_section(run, candles))
     out.append(_reproduce_section(run, base_url))
     return out
@@ -497,12 +497,13 @@ def layer_rows(run_dir: Path) -> list[dict]:
     return rows
 
 
-def _layers_section(run_dir: Path) -> Section:
+def _layers_section(run_dir: Path, params: Any = None) -> Section:
     rows = layer_rows(run_dir)
     if not rows:
         return Section("The network's layers", "<p>The model file could not be read.</p>")
-    return Section("The network's layers", table(["layer", "type", "settings"],
-                                                 [[e(r["name"]), e(r["type"]), e(r["settings"])] for r in rows]))
+    size = f"<p>{params:,} weights (parameters) in all.</p>" if isinstance(params, int) else ""
+    return Section("The network's layers", size + table(["layer", "type", "settings"],
+                                                        [[e(r["name"]), e(r["type"]), e(r["settings"])] for r in rows]))
 
 
 def _next_section(run: Run, candles: pd.DataFrame | None) -> Section:
