@@ -1,6 +1,7 @@
 """Results: actual vs predicted with the baselines, K-step forecast paths, metrics, the next K, backtest."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -9,9 +10,10 @@ import streamlit as st
 from pricecast.evaluation.baselines import LABELS
 from pricecast.evaluation.decision import decision_of
 from pricecast.evaluation.decision import sentence as decision_sentence
+from pricecast.paths import runs_dir
 from pricecast.prep.targets import get_target, target_label
 from pricecast.training.runs import list_runs, load_run
-from ui import charts, common, state
+from ui import charts, common, links, state
 
 PART_NAMES = {"test": "Test (never seen)", "val": "Validation", "train": "Training"}
 
@@ -199,12 +201,100 @@ def _backtest(run) -> None:
     backtest_panel.render(run.spec, candles, run)
 
 
+URL_RUN = "pc_url_run"  # the ?run= value already applied in this session
+
+
+def _run_from_url() -> None:
+    """``?run=<run id>`` opens that run of this server's runs folder (once per value, so choosing
+    another run afterwards sticks); an id this server does not have gets a note."""
+    wanted = str(st.query_params.get("run") or "")
+    if not wanted:
+        return
+    folder = runs_dir() / wanted
+    if Path(wanted).name != wanted or wanted.startswith(".") or not (folder / "metrics.json").exists():
+        st.info(f"This link names a run this server does not have ({common.md(wanted[:80])}): it may have been "
+                "deleted, or the link comes from another computer. Pick a run below.")
+        return
+    if st.session_state.get(URL_RUN) != wanted:
+        st.session_state[URL_RUN] = wanted
+        state.select_run(str(folder))
+        st.session_state["results_run"] = str(folder)
+
+
+def _keep_in_url(run_dir: str) -> None:
+    """The address always names the run shown (a saved run's id), so it can be copied and shared."""
+    if Path(run_dir).parent.resolve() != runs_dir().resolve():
+        return  # an experiment's trial: not reachable by id
+    name = Path(run_dir).name
+    if st.query_params.get("run") != name:
+        st.session_state[URL_RUN] = name
+        st.query_params["run"] = name
+
+
+def _share(run) -> None:
+    """Download the report (one HTML file that opens offline) and open the presentation view."""
+    from pricecast.report.document import run_report
+
+    name, base = Path(run.run_dir).name, links.base_url()
+    c1, c2, _ = st.columns([1, 1, 3])
+    c1.download_button("Download report", data=lambda: run_report(str(run.run_dir), base_url=base),
+                       file_name=f"{name}-report.html", mime="text/html", key="res_report", icon="📄",
+                       help="One HTML file with the setup, the data, the scores against every baseline, the charts "
+                            "and how to reproduce it. It opens offline in any browser: send it to anyone.")
+    if c2.button("Presentation view", key="res_present", icon="📽️",
+                 help="The verdict, the chart and the key numbers, large, without menus: for a projector."):
+        st.query_params["view"] = "present"
+        st.rerun()
+
+
+def _present() -> None:
+    """``?view=present``: the verdict in one large sentence, actual vs predicted full width, the key
+    numbers; no widgets, no sidebar."""
+    from pricecast.plots.figures import actual_vs_predicted_figure
+    from pricecast.report.document import verdict
+
+    st.html("<style>[data-testid='stSidebar'],[data-testid='stSidebarCollapsedControl'],"
+            "[data-testid='stHeader']{display:none}</style>")
+    run_dir = state.selected_run_dir() or next((r["run_dir"] for r in list_runs()), None)
+    if run_dir is None:
+        st.info("No runs yet. Train a model first.")
+        return
+    run = _run(run_dir, Path(run_dir, "metrics.json").stat().st_mtime)
+    s, test = run.spec, run.metrics.get("test") or {}
+    st.markdown(f"<p style='font-size:2.6rem;font-weight:700;line-height:1.2;margin:0.2em 0'>"
+                f"{html.escape(verdict(run.metrics))}</p>", unsafe_allow_html=True)
+    st.markdown(f"<p style='font-size:1.3rem;color:#555'>{html.escape(common.data_label(s.data))} · the last "
+                f"{s.window.n} candles → the next {s.window.k} · {html.escape(s.model.arch.upper())} network</p>",
+                unsafe_allow_html=True)
+    fig = actual_vs_predicted_figure(run.predictions, ("test",), 1, ("persistence",), height=620,
+                                     title="Actual vs predicted on data the model never saw (one step ahead)")
+    fig.update_layout(font=dict(size=18), title_font_size=24, legend_font_size=18)
+    charts.show(fig, key="present_avp")
+    model = test.get("model") or {}
+    cols = st.columns(4)
+    skill = test.get("skill")
+    cols[0].metric("Skill vs “no change”", f"{skill:+.1%}" if isinstance(skill, (int, float)) else "–")
+    cols[1].metric("Model error (RMSE)", f"{test['rmse']:.4g}" if isinstance(test.get("rmse"), (int, float)) else "–")
+    cols[2].metric("“No change” error", f"{test['persistence_rmse']:.4g}"
+                   if isinstance(test.get("persistence_rmse"), (int, float)) else "–")
+    direction = model.get("direction")
+    cols[3].metric("Direction right", f"{direction:.0%}" if isinstance(direction, (int, float)) else "–")
+    st.page_link("pages/4_Results.py", label="Back to the full results", icon="↩️",
+                 query_params={"run": Path(run_dir).name})
+
+
 def body() -> None:
+    if st.query_params.get("view") == "present":
+        _run_from_url()
+        _present()
+        return
     st.title("Results")
     st.caption("Step 4 of 4 — how the trained model does on data it never saw, beside the naive baselines.")
+    _run_from_url()
     run_dir = _choose()
     if run_dir is None:
         return
+    _keep_in_url(run_dir)
     try:
         run = _run(run_dir, Path(run_dir, "metrics.json").stat().st_mtime)
     except (ValueError, KeyError, OSError) as exc:  # a damaged or older run folder
@@ -216,6 +306,7 @@ def body() -> None:
                 + (f" · preset *{common.md(s.preset)}*" if s.preset else ""))
     if said := decision_sentence(run.metrics):
         st.markdown(common.md(said))
+    _share(run)
     for warning in run.metrics.get("warnings") or []:
         st.warning(common.md(warning))
     # Lazy tabs: only the open one runs and is drawn (each holds charts; the last two load the data).

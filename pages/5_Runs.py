@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.data.datasets import display_name
-from pricecast.training.runs import READ_ONLY_ENV, delete_run, read_only_runs, scan_runs
-from ui import charts, common, state
+from pricecast.training.runs import READ_ONLY_ENV, delete_run, load_run, read_only_runs, scan_runs
+from ui import charts, common, links, state
 
 
 def _table(rows: list[dict], session: set[str]) -> pd.DataFrame:
@@ -57,6 +57,44 @@ def _downloads(run_dir: str) -> None:
     c[3].download_button("Windows (.h5)", data=lambda: _windows_h5(run_dir), file_name=f"{name}-windows.h5",
                          mime="application/x-hdf5", key="runs_dl_h5",
                          help="The training examples (inputs and targets, scaled and in prices) as HDF5, built when you click.")
+
+
+SCRIPT = "pc_runs_script"  # (run folder, script text) once made
+
+
+def _script(run_dir: str) -> None:
+    """A standalone training script (numpy, pandas, keras) and the run's candles beside it. The script is
+    written in a worker process: its network code reads Keras' layer defaults."""
+    from pricecast.report.script import candles_csv
+
+    name = Path(run_dir).name
+    made = st.session_state.get(SCRIPT)
+    if not made or made[0] != run_dir:
+        if st.button("Make a training script (.py)", key="runs_script", icon="🐍",
+                     help="A readable Python file that needs only numpy, pandas and keras: the same split, scaling, "
+                          "windows and network, trained with this run's settings; it prints the test RMSE beside "
+                          "persistence. Written in a worker process (the first time loads TensorFlow)."):
+            try:
+                text = common.quick_job("script", {"run_dir": run_dir, "data_file": f"{name}-data.csv"},
+                                        what="Writing the script")
+            except ValueError as exc:  # a run the script cannot reproduce (derived inputs): says which
+                st.warning(common.plain(exc))
+                return
+            st.session_state[SCRIPT] = made = (run_dir, text)
+        else:
+            return
+    c1, c2, _ = st.columns([1, 1, 2])
+    c1.download_button("Script (.py)", data=made[1], file_name=f"{name}-train_again.py", mime="text/x-python",
+                       key="runs_dl_script", help="Save it beside its data file and run it with python.")
+    c2.download_button("Its data (.csv)", data=lambda: candles_csv(state.candles_of(load_run(run_dir).spec.data)),
+                       file_name=f"{name}-data.csv", mime="text/csv",
+                       key="runs_dl_script_data", help="The run's candles, as the script reads them.")
+
+
+def _link(run_dir: str) -> None:
+    """The address that opens this run's results on this server, with a copy button."""
+    st.caption("Link to this result (opens Results on this run, on this server; the copy button is on the right):")
+    st.code(links.result_link(run_dir), language=None)
 
 
 def _delete(run_dir: str) -> None:
@@ -153,6 +191,8 @@ def body() -> None:
                 f"deleted here ({READ_ONLY_ENV} is set on this server).")
         return
     _downloads(chosen)
+    _script(chosen)
+    _link(chosen)
     _delete(chosen)
 
 

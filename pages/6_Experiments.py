@@ -243,6 +243,15 @@ def _progress(job_id: str) -> None:
                 else "Stopped; run it again to continue.")
 
 
+def _report_button(name: str) -> None:
+    """The experiment as one HTML file that opens offline (its table and plots)."""
+    from pricecast.report.document import experiment_report
+
+    st.download_button("Download report", data=lambda: experiment_report(name), file_name=f"{name}-report.html",
+                       mime="text/html", key="exp_report", icon="📄",
+                       help="The table and the plots in one HTML file that opens offline in any browser.")
+
+
 def results_panel() -> None:
     st.subheader("Results")
     rows = list_experiments()
@@ -269,6 +278,7 @@ def results_panel() -> None:
         st.info("No finished trainings yet.")
         return
     st.info(exp.note())
+    _report_button(name)
     summary = exp.summary()
     order = summary["label"].tolist()  # settings in ranking order, best first
     # One row per setting: a plain table (no data grid to load in the browser for a handful of rows).

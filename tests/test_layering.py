@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli.main"},
     # the subpackages' __init__ files hold only their docstrings
     **{package: set() for package in ("data", "prep", "models", "training", "evaluation", "backtest", "plots",
-                                      "experiments", "service", "cli")},
+                                      "experiments", "service", "cli", "report")},
     "data.candles": set(),
     "paths": set(),
     "errors": set(),
@@ -137,8 +137,13 @@ ALLOWED: dict[str, set[str]] = {
     # the dashboard's job kinds (they reach training) and its registry
     "service.tasks": {"backtest.control", "jobs.events", "jobs.task", "models.builders", "paths", "specs",
                       "training.backend", "training.callbacks", "training.feeding", "training.pipeline",
-                      "training.predicting", "training.runs"},
+                      "training.predicting", "training.runs", "report.script"},
     "service.dashboard": {"jobs.registry", "specs"},
+    # results that leave the server: the HTML report (the plots' figures, no Keras) and the standalone script
+    "report.document": {"backtest.result", "catalogue", "data.datasets", "data.samples", "evaluation.metrics",
+                        "experiments.stats", "experiments.storage", "plots.backtest", "plots.experiments",
+                        "plots.figures", "plots.runs", "presets", "spec_io", "specs", "training.runs", "training.types"},
+    "report.script": {"data.candles", "data.datasets", "training.runs", "training.types"},
     "cli.main": {"*"},
     "cli.common": {"*"},
     "cli.data": {"*"},
@@ -147,6 +152,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli.market": {"*"},
     "cli.backtest": {"*"},
     "cli.experiment": {"*"},
+    "cli.report": {"*"},
 }
 
 # Imports whose module name is built at run time (the scan cannot read it): module -> what it

@@ -168,6 +168,7 @@ def _results(result: BacktestResult, shuffled, run=None) -> None:
         f"persistence {o['persistence_rmse']:.4g} — skill **{o['skill']:+.1%}**; MASE {o['model']['mase']:.3g} vs "
         f"{o['persistence']['mase']:.3g}. {result.models_trained} model(s) trained, {result.models_loaded} reused from "
         f"the cache, {result.folds_cached} fold(s) from the cache; {result.seconds:.1f} s.")
+    _report_button(result, run)
     tabs = st.tabs(["Folds", "By horizon", "Intervals", "Residuals", "Look-ahead checks"])
     with tabs[0]:
         metric = st.radio("Error measure", ("rmse", "mae", "mape", "mase"), horizontal=True, key="bt_fold_metric",
@@ -190,6 +191,21 @@ def _results(result: BacktestResult, shuffled, run=None) -> None:
         st.write(result.diagnostics.get("text", ""))
     with tabs[4]:
         _checks(result, shuffled, run)
+
+
+def _report_button(result: BacktestResult, run=None) -> None:
+    """The run's report with this backtest in it (its folds, the intervals with measured coverage)."""
+    if run is None:
+        return
+    from pricecast.report.document import run_report
+    from ui import links
+
+    base = links.base_url()
+    st.download_button("Download report with this backtest", key="bt_report", icon="📄",
+                       data=lambda: run_report(str(run.run_dir), base_url=base, backtest=result),
+                       file_name=f"{run.run_dir.name}-backtest-report.html", mime="text/html",
+                       help="The run's report (one HTML file that opens offline) with this walk-forward backtest: "
+                            "scores per fold and by step, the intervals and their measured coverage, residuals.")
 
 
 def _intervals(result: BacktestResult, ef) -> None:

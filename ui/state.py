@@ -36,6 +36,9 @@ TRAIN_NOW = "pc_train_now"  # set by a one-click story on Home: the Train page s
 RANGE_PARAMS = ("since", "until")
 JOB_PARAM = "job"  # what older versions put in the URL; ignored and dropped now
 _TOKEN = re.compile(r"[0-9a-f]{32}")
+# Query parameters that belong to one page, not to the setup (Results: ?run=<run id>, ?view=present):
+# never read as settings, and kept when the setup is written into the URL.
+PAGE_PARAMS = ("run", "view")
 
 
 def session_id() -> str:
@@ -93,7 +96,7 @@ def _from_url() -> RunSpec:
                 st.session_state["pc_" + key] = text[:10]
             else:
                 dropped.append(f"{key}={text[:40]} (not a date such as 2020-01-31)")
-    setup = {k: v for k, v in params.items() if k not in (*RANGE_PARAMS, JOB_PARAM)}
+    setup = {k: v for k, v in params.items() if k not in (*RANGE_PARAMS, JOB_PARAM, *PAGE_PARAMS)}
     if not setup and not dropped:
         return get_preset("default").spec
     # A value that cannot be used is dropped (its default stays) so the rest of the link still
@@ -165,6 +168,7 @@ def sync_url() -> None:
         wanted["since"] = since
     if until:
         wanted["until"] = until
+    wanted.update({k: st.query_params[k] for k in PAGE_PARAMS if k in st.query_params})
     have = {k: st.query_params.get(k) for k in st.query_params.keys()}
     if have != wanted:
         st.query_params.from_dict(wanted)

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from pricecast.cli.common import format_table, print_json, progress
+from pricecast.cli.report import run_folder
 from pricecast.presets import PRESETS
+from pricecast.report.script import write_script
 from pricecast.training.pipeline import prepare
 from pricecast.training.runs import delete_run, export_windows_h5, load_run, scan_runs
 
@@ -44,6 +46,14 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if not args.out and not args.script:
+        raise ValueError("say what to write: --out windows.h5 (the windows) and/or --script train_again.py")
+    if args.script:
+        script, csv = write_script(run_folder(args.run_dir), args.script, args.data_out)
+        progress(f"wrote {script}" + (f" and its data {csv}" if csv else " (the run's data could not be loaded "
+                                      "here: pass the candles CSV with --data when you run it)"))
+    if not args.out:
+        return 0
     run = load_run(args.run_dir)
     prep = prepare(run.spec)
     path = export_windows_h5(prep.windows, run.scaler, args.out)
@@ -63,7 +73,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_presets)
 
-    p = subparsers.add_parser("export", help="write a run's windowed dataset to HDF5")
+    p = subparsers.add_parser("export", help="write a run's windowed dataset to HDF5, or a script that trains it again")
     p.add_argument("run_dir")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", help="the HDF5 file for the windows")
+    p.add_argument("--script", help="a standalone Python script (numpy, pandas, keras) that trains the run again")
+    p.add_argument("--data-out", help="with --script: where the run's candles go (default: beside the script)")
     p.set_defaults(func=cmd_export)

@@ -18,6 +18,7 @@ from pricecast.jobs import events
 from pricecast.jobs.task import Runner, Task
 from pricecast.models.builders import build_model, model_summary
 from pricecast.paths import runs_dir
+from pricecast.report.script import script_text
 from pricecast.service.experiments import run_experiment
 from pricecast.specs import RunSpec
 from pricecast.training.backend import warm_up as load_backend
@@ -27,7 +28,7 @@ from pricecast.training.runs import load_run, running_marker, store_run_files
 
 Emit = Callable[[events.Event], None]
 
-KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast")
+KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast", "script")
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,14 @@ def _forecast(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> 
     return forecast_with_run(run, candles)  # the run's decision's forecast, the network's beside it
 
 
+def _script(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:
+    """The standalone training script of a saved run (its network's code needs Keras' layer defaults)."""
+    return script_text(load_run(payload["run_dir"]), payload.get("data_file", ""))
+
+
 _RUNNERS: dict[str, Callable[[dict, pd.DataFrame | None, Emit, Any], Any]] = {
     "train": _train, "backtest": _backtest, "experiment": _experiment, "summary": _summary, "forecast": _forecast,
+    "script": _script,
 }
 
 def prepare_remote(task: Task, scratch: str) -> None:
