@@ -143,7 +143,7 @@ def test_a_run_that_fell_back_still_draws_its_network_labelled_not_used(candles)
     assert label == "network (not used: no better than no change on validation, p = 0.064)"
     fig = figures.actual_vs_predicted_figure(preds, ["test"], baselines=[], network_label=label, used="persistence")
     names = [t.name for t in fig.data]
-    assert names == [label, "persistence (last price) · used", "actual"]
+    assert names == [label, "persistence (last value) · used", "actual"]
     np.testing.assert_allclose(np.asarray(fig.data[0].y, dtype=float),
                                preds[(preds.part == "test") & (preds.step == 1)].sort_values("time")["network"])
     paths = figures.forecast_paths_figure(preds, "test", count=2, network_label=label)
