@@ -2,7 +2,7 @@
 import streamlit as st
 
 from pricecast.stories import STORIES
-from ui import common, state
+from ui import common, state, text
 
 
 def body() -> None:
@@ -16,17 +16,17 @@ def body() -> None:
     cols = st.columns(4)
     steps = [
         ("pages/1_Data.py", "1 · Data", common.ICON["Data"],
-         f"Pick the prices. Now: **{common.md(common.data_label(spec.data))}** (works offline)."),
+         f"Pick the prices. Now: **{text.md(common.data_label(spec.data))}** (works offline)."),
         ("pages/2_Model.py", "2 · Model", common.ICON["Model"],
          f"Shape the windows and the network, or pick a preset. Now: N={spec.window.n}, K={spec.window.k}, "
-         f"{common.md(spec.model.arch.upper())}."),
+         f"{text.md(spec.model.arch.upper())}."),
         ("pages/3_Train.py", "3 · Train", common.ICON["Train"], "Press Train and watch the loss and the forecasts improve live."),
         ("pages/4_Results.py", "4 · Results", common.ICON["Results"], "Actual vs predicted on unseen data, beside the baselines."),
     ]
-    for col, (path, label, icon, text) in zip(cols, steps):
+    for col, (path, label, icon, line) in zip(cols, steps):
         with col.container(border=True):
             st.page_link(path, label=label, icon=icon)
-            st.markdown(text)
+            st.markdown(line)
     _stories()
     st.page_link("pages/5_Runs.py", label="Runs: compare, download or delete earlier runs", icon=common.ICON["Runs"])
     st.page_link("pages/6_Experiments.py", label="Experiments: compare settings over repeated runs", icon=common.ICON["Experiments"])

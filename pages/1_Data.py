@@ -14,7 +14,7 @@ from pricecast.data.datasets import kind_of
 from pricecast.data.quality import clean_ref, is_daily, quality_report, split_ref, when
 from pricecast.data.samples import CATALOGUE
 from pricecast.errors import PricecastError
-from ui import charts, common, state
+from ui import charts, common, state, text
 from ui.common import HELP
 
 SOURCES = {
@@ -78,17 +78,17 @@ def _download(ref: str) -> None:
     from pricecast.data.market import MarketDataError, load_market
 
     since, until = state.data_range()
-    with st.spinner(f"Downloading {common.md(ref)} … (candles already on this computer are not fetched again)"):
+    with st.spinner(f"Downloading {text.md(ref)} … (candles already on this computer are not fetched again)"):
         try:
             result = load_market(ref, since=since, until=until)
         except MarketDataError as exc:
-            st.error(f"{common.plain(exc)}{OFFLINE_HINT}")
+            st.error(f"{text.plain(exc)}{OFFLINE_HINT}")
             return
         except OSError as exc:  # the cache folder cannot be read or written
-            st.error(f"Could not download {common.md(ref)}: {common.plain(exc)}")
+            st.error(f"Could not download {text.md(ref)}: {text.plain(exc)}")
             return
     for warning in result.warnings:
-        st.warning(common.md(warning))
+        st.warning(text.md(warning))
     state.bump_data()
     _use(ref)
     st.success(f"{len(result.candles):,} candles ready ({result.fetched_rows:,} new from the network).")
@@ -100,7 +100,7 @@ def _market_form(kind: str) -> None:
         try:
             exchanges = _exchanges()
         except (ImportError, PricecastError) as exc:  # ccxt missing or broken
-            st.error(f"Exchange support is not available: {common.plain(exc)}")
+            st.error(f"Exchange support is not available: {text.plain(exc)}")
             return
         source, symbol, tf = _market_parts(spec.data, "binance", "BTC/USDT", "1h")
         if source == "yahoo" or source not in exchanges:
@@ -111,7 +111,7 @@ def _market_form(kind: str) -> None:
         try:
             timeframes = _timeframes(exchange)
         except PricecastError as exc:
-            st.error(common.plain(exc))
+            st.error(text.plain(exc))
             return
         found = st.session_state.get("data_found_symbols", {}).get(exchange)
         if found:
@@ -133,12 +133,12 @@ def _market_form(kind: str) -> None:
                 with st.spinner(f"Asking {exchange} for its markets …"):
                     symbols = list_symbols(exchange, search)
                 if not symbols:
-                    st.warning(f"{common.md(exchange)} lists no market matching '{common.md(search)}'.")
+                    st.warning(f"{text.md(exchange)} lists no market matching '{text.md(search)}'.")
                 else:
                     st.session_state.setdefault("data_found_symbols", {})[exchange] = symbols
                     st.rerun()
             except PricecastError as exc:
-                st.error(common.plain(exc))
+                st.error(text.plain(exc))
         ref = f"{exchange}:{symbol}:{tf}"
     else:
         from pricecast.data.market import yahoo_intervals
@@ -158,7 +158,7 @@ def _market_form(kind: str) -> None:
         else:
             _download(ref)
     elif spec.data != ref:
-        st.caption(f"Press **Load** to use {common.md(ref)}. Now in use: {common.md(common.data_label(spec.data))}.")
+        st.caption(f"Press **Load** to use {text.md(ref)}. Now in use: {text.md(common.data_label(spec.data))}.")
 
 
 # The sandbox's knobs as sliders, in the recipe's order; length, timeframe and seed sit below them.
@@ -205,11 +205,11 @@ def _csv_form() -> None:
     from pricecast.data.uploads import store_upload
 
     raw = uploaded.getvalue()
-    shown = common.md(uploaded.name)
+    shown = text.md(uploaded.name)
     try:
         frame = read_candles_csv(raw, name=uploaded.name)
     except ValueError as exc:  # CandleError names the column and line; pandas/codec errors are ValueErrors
-        st.error(f"{shown} could not be read: {common.plain(exc)}")
+        st.error(f"{shown} could not be read: {text.plain(exc)}")
         return
     # Kept by content in pricecast's home, so runs can name (and reload) it like any CSV path and
     # another session's upload of the same name never replaces it.
@@ -219,7 +219,7 @@ def _csv_form() -> None:
     state.bump_data()
     _use(path)
     notes = frame.attrs.get("csv_notes") or []
-    st.success(f"{shown}: {len(frame):,} candles read." + (f" Note: {common.md('; '.join(notes))}." if notes else ""))
+    st.success(f"{shown}: {len(frame):,} candles read." + (f" Note: {text.md('; '.join(notes))}." if notes else ""))
 
 
 def _range_widgets(full: pd.DataFrame) -> None:
@@ -313,7 +313,7 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
     if kind == "sample":
         st.caption(f"Bundled with pricecast: {CATALOGUE[base.split(':', 1)[1].upper()].title}. Last candle {info['last'][:10]}.")
     elif kind == "synthetic":
-        st.caption("Recipe: " + common.md("; ".join(synthetic.parse_ref(base).lines())) + ".")
+        st.caption("Recipe: " + text.md("; ".join(synthetic.parse_ref(base).lines())) + ".")
     else:
         path = Path(cache_file) if cache_file else Path(base).expanduser()
         if path.exists():
@@ -410,12 +410,12 @@ def _predictability(candles: pd.DataFrame, spec) -> None:
     try:
         result = _judge(candles, window.target, window.n, window.k, tuple(window.split), common.data_label(spec.data))
     except PricecastError as exc:
-        st.warning(f"Cannot judge yet: {common.plain(exc)}")
+        st.warning(f"Cannot judge yet: {text.plain(exc)}")
         return
     show = {"predictable": st.success, "weak": st.info}.get(result.verdict, st.warning)
-    show(common.md(result.sentence))
+    show(text.md(result.sentence))
     charts.show(acf_figure(result), key="data_acf")
-    st.caption(common.md(f"{window.target}, N={window.n}, K={window.k}, {result.training_rows:,} training candles: "
+    st.caption(text.md(f"{window.target}, N={window.n}, K={window.k}, {result.training_rows:,} training candles: "
                          + "; ".join(evidence_lines(result)) + "."))
 
 
@@ -443,11 +443,11 @@ def body() -> None:
         _csv_form()
         spec = state.current_spec()  # an upload just now has switched the data
         if _source_of(spec.data) == "csv":
-            st.caption(f"In use: {common.md(common.data_label(spec.data))}")
+            st.caption(f"In use: {text.md(common.data_label(spec.data))}")
 
     spec = state.current_spec()
     if _source_of(spec.data) != source:
-        st.info(f"Still using **{common.md(common.data_label(spec.data))}** until new data is loaded.")
+        st.info(f"Still using **{text.md(common.data_label(spec.data))}** until new data is loaded.")
     try:
         full, warnings, cache_file = state.load_full(spec.data)
     except (ValueError, OSError):  # load_current below gives the message
@@ -459,7 +459,7 @@ def body() -> None:
         st.error(error)
         return
     for warning in warnings:
-        st.warning(common.md(warning))
+        st.warning(text.md(warning))
     _summary(candles, spec.data, cache_file)
     quality = _quality(candles, spec.data)
     title = common.data_label(spec.data)

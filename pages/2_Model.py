@@ -22,7 +22,7 @@ from pricecast.prep.windows import WindowSpec
 from pricecast.presets import PRESETS, describe_data, kept_as_published, origin_preset, setup_file_name
 from pricecast.spec_io import LIMITS, SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
-from ui import common, state
+from ui import common, state, text
 from ui.common import HELP
 
 
@@ -42,7 +42,7 @@ def _presets():
         name = c1.selectbox("Preset", names, index=names.index(origin) if origin in names else 0,
                             format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
         preset = PRESETS[name]
-        choices = {"keep": f"Keep my data ({common.md(common.data_label(spec.data))})",
+        choices = {"keep": f"Keep my data ({text.md(common.data_label(spec.data))})",
                    "own": f"Its data ({preset.spec.data})"}
         if preset.live_data:
             choices["live"] = f"Its live source ({preset.live_data}, needs internet)"
@@ -259,7 +259,7 @@ def _check(spec: RunSpec) -> None:
     try:
         validate_spec(spec)
     except SpecError as exc:
-        st.error(f"This setup cannot train yet: {common.plain(exc)}", icon=":material/block:")
+        st.error(f"This setup cannot train yet: {text.plain(exc)}", icon=":material/block:")
         return
     params = count_params(spec.model, spec.window.n, spec.window.k, len(spec.window.features))
     candles, error = state.load_current()
@@ -269,7 +269,7 @@ def _check(spec: RunSpec) -> None:
     try:
         prep = prepare(spec, candles)
     except ValueError as exc:  # window / scaling / too-few-examples errors say what to change
-        st.error(f"Not ready to train — {common.plain(exc)}", icon=":material/block:")
+        st.error(f"Not ready to train — {text.plain(exc)}", icon=":material/block:")
         return
     counts = prep.counts
     w = spec.window
@@ -283,7 +283,7 @@ def _check(spec: RunSpec) -> None:
     for warning in counts.warnings:
         if tutorial:  # a faithful copy warns about itself: say that this is the tutorial's setup, on purpose
             warning = f"This is the tutorial's own setup, kept as it was ({tutorial}). On this data: {warning}"
-        st.warning(common.md(warning), icon=":material/warning:")
+        st.warning(text.md(warning), icon=":material/warning:")
     if params > 20 * max(counts.train, 1):
         st.warning("The network has far more parameters than there are training examples: expect overfitting "
                    "(validation loss rising). Use fewer units, more dropout, or more data.")
@@ -295,7 +295,7 @@ def _summary_button(spec: RunSpec) -> None:
         try:
             summary = common.quick_job("summary", {"spec": spec.to_dict()}, what="Building the network")
         except ValueError as exc:
-            st.error(common.plain(exc))
+            st.error(text.plain(exc))
             return
         st.code(summary["text"], language=None)
         st.caption(f"{summary['params']:,} parameters in total.")
@@ -317,14 +317,14 @@ def _yaml(spec: RunSpec) -> None:
         try:
             loaded = spec_from_yaml(uploaded.getvalue(), validate=False)
         except ValueError as exc:  # SpecError: not YAML, unknown keys, bad values
-            st.error(f"{common.md(uploaded.name)}: {common.plain(exc)}")
+            st.error(f"{text.md(uploaded.name)}: {text.plain(exc)}")
             return
         # A setup file is as untrusted as a link: the same values and data references are allowed.
         problems = spec_problems(loaded)
         if (why := link_data_problem(loaded.data, state.session_uploads())) is not None:
             problems.append(f"data: {why}")
         if problems:
-            st.error(f"{common.md(uploaded.name)} was not loaded: {common.md('; '.join(problems))}.")
+            st.error(f"{text.md(uploaded.name)} was not loaded: {text.md('; '.join(problems))}.")
             return
         state.set_spec(loaded)
         st.rerun()
@@ -343,7 +343,7 @@ def body() -> None:
             model = _model_widgets(spec, v)
             model, train = _train_widgets(spec, model, v)
     except ValueError as exc:  # a list that cannot be read: keep the last good setup
-        st.error(common.plain(exc))
+        st.error(text.plain(exc))
         return
     new = spec.replace(window=window, scaling=scaling, model=model, train=train)
     if new != spec:

@@ -8,7 +8,7 @@ from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
 from pricecast.service.dashboard import registry, tune_for_dashboard
-from ui import charts, common, state
+from ui import charts, common, state, text
 from ui.common import HELP
 
 POLL_SECONDS = 1.0
@@ -26,7 +26,7 @@ def _start(spec) -> None:
     try:
         prep = prepare(spec, candles)  # bad settings fail here, in plain words, before any worker starts
     except ValueError as exc:
-        st.error(f"This setup cannot train: {common.plain(exc)} (change it on the Model page)")
+        st.error(f"This setup cannot train: {text.plain(exc)} (change it on the Model page)")
         return
     tuned = tune_for_dashboard(spec)
     try:
@@ -34,7 +34,7 @@ def _start(spec) -> None:
                                 label=spec.data, context=_val_context(prep), executor=state.executor(),
                                 owner=state.owner_token())
     except JobError as exc:
-        st.error(common.plain(exc))
+        st.error(text.plain(exc))
         return
     state.select_run(None)  # Results follows this new run once it is done
     state.remember_job(job.id)
@@ -220,7 +220,7 @@ def _where() -> None:
         state.set_executor(choice)
         address = os.environ.get("RAY_ADDRESS") or "none set: a local Ray instance is started"
         st.caption(f"At most {jobs.capacity} job(s) run at once on this server (PRICECAST_MAX_JOBS); more wait "
-                   f"in a queue. Ray address: {common.md(address)}.")
+                   f"in a queue. Ray address: {text.md(address)}.")
 
 
 def _shown_job() -> Job | None:
@@ -244,9 +244,9 @@ def body() -> None:
     shown = _shown_job()
     active = shown if shown is not None and not shown.finished else None
     w, m, t = spec.window, spec.model, spec.train
-    st.markdown(f"Setup: **{common.md(common.data_label(spec.data))}** · N={w.n} → K={w.k} · {m.arch.upper()} "
+    st.markdown(f"Setup: **{text.md(common.data_label(spec.data))}** · N={w.n} → K={w.k} · {m.arch.upper()} "
                 f"{', '.join(map(str, m.units))} · up to {t.epochs} epochs, batch {t.batch_size}"
-                + (f" · preset *{common.md(spec.preset)}*" if spec.preset else ""))
+                + (f" · preset *{text.md(spec.preset)}*" if spec.preset else ""))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     requested = state.training_requested()  # a one-click story on Home
     if requested and active is not None:
@@ -273,10 +273,10 @@ def body() -> None:
         return
     done = registry().snapshot(shown)
     if done.finished and done.result is not None and (said := decision_sentence(done.result.metrics)):
-        st.markdown(common.md(said))
+        st.markdown(text.md(said))
     if shown.task.payload.get("spec") != tune_for_dashboard(spec).to_dict():
         s = shown.task.payload.get("spec") or {}
-        st.caption(f"Showing the latest run ({common.md(common.data_label(shown.label))}, N={s.get('window', {}).get('n')}, "
+        st.caption(f"Showing the latest run ({text.md(common.data_label(shown.label))}, N={s.get('window', {}).get('n')}, "
                    f"K={s.get('window', {}).get('k')}, {str(s.get('model', {}).get('arch', '')).upper()}).")
     running = not shown.finished
     if running:

@@ -13,7 +13,7 @@ from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.paths import runs_dir
 from pricecast.prep.targets import get_target, target_label
 from pricecast.training.runs import list_runs, load_run
-from ui import charts, common, links, state
+from ui import charts, common, links, state, text
 
 PART_NAMES = {"test": "Test (never seen)", "val": "Validation", "train": "Training"}
 
@@ -134,7 +134,7 @@ def _metrics(run) -> None:
         why = f" {report['range_note']}" if skill <= 0 and report.get("range_note") else ""  # the cause, when known
         (st.success if skill > 0 else st.warning)(
             f"On the {PART_NAMES[part].lower()} part the network forecasting {target_label(run.spec.window.target)} "
-            f"**{verdict}** persistence (skill {skill:+.1%}, {report['windows']:,} forecasts).{common.md(why)}"
+            f"**{verdict}** persistence (skill {skill:+.1%}, {report['windows']:,} forecasts).{text.md(why)}"
             + (f" Against the best naive forecast chosen on validation, {LABELS.get(report['best_naive'])}: "
                f"{common.fmt_pct((report.get('network') or report).get('skill_vs_best_naive'))}."
                if report.get("best_naive", "persistence") != "persistence" else ""))
@@ -150,7 +150,7 @@ def _metrics(run) -> None:
                 "network's weights are that epoch's.")
     c[2].metric("Parameters", f"{m.get('params', 0):,}")
     c[3].metric("Training time", common.fmt_seconds(m.get("train_seconds")))
-    st.caption(f"Device: {common.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
+    st.caption(f"Device: {text.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
 
 
 def _network_label(run) -> str | None:
@@ -165,7 +165,7 @@ def _next(run) -> None:
     try:
         candles = state.candles_of(run.spec.data)
     except (ValueError, OSError) as exc:
-        st.warning(f"The run's data cannot be loaded now ({common.plain(exc)}); showing the forecast saved with the run.")
+        st.warning(f"The run's data cannot be loaded now ({text.plain(exc)}); showing the forecast saved with the run.")
     forecast = run.forecast
     if candles is not None and st.button("Forecast again from the latest candles", key="res_reforecast",
                                          help="Use this model on the newest candles available now "
@@ -196,7 +196,7 @@ def _backtest(run) -> None:
     try:
         candles = state.candles_of(run.spec.data)
     except (ValueError, OSError) as exc:
-        st.error(f"The run's data cannot be loaded: {common.plain(exc)}")
+        st.error(f"The run's data cannot be loaded: {text.plain(exc)}")
         return
     backtest_panel.render(run.spec, candles, run)
 
@@ -212,7 +212,7 @@ def _run_from_url() -> None:
         return
     folder = runs_dir() / wanted
     if Path(wanted).name != wanted or wanted.startswith(".") or not (folder / "metrics.json").exists():
-        st.info(f"This link names a run this server does not have ({common.md(wanted[:80])}): it may have been "
+        st.info(f"This link names a run this server does not have ({text.md(wanted[:80])}): it may have been "
                 "deleted, or the link comes from another computer. Pick a run below.")
         return
     if st.session_state.get(URL_RUN) != wanted:
@@ -298,17 +298,17 @@ def body() -> None:
     try:
         run = _run(run_dir, Path(run_dir, "metrics.json").stat().st_mtime)
     except (ValueError, KeyError, OSError) as exc:  # a damaged or older run folder
-        st.error(f"This run cannot be opened: {common.plain(exc)}")
+        st.error(f"This run cannot be opened: {text.plain(exc)}")
         return
     s = run.spec
-    st.markdown(f"**{common.md(common.data_label(s.data))}** · N={s.window.n} → K={s.window.k} · "
-                f"{common.md(s.model.arch.upper())} {', '.join(map(str, s.model.units))} · scaling {common.md(s.scaling)}"
-                + (f" · preset *{common.md(s.preset)}*" if s.preset else ""))
+    st.markdown(f"**{text.md(common.data_label(s.data))}** · N={s.window.n} → K={s.window.k} · "
+                f"{text.md(s.model.arch.upper())} {', '.join(map(str, s.model.units))} · scaling {text.md(s.scaling)}"
+                + (f" · preset *{text.md(s.preset)}*" if s.preset else ""))
     if said := decision_sentence(run.metrics):
-        st.markdown(common.md(said))
+        st.markdown(text.md(said))
     _share(run)
     for warning in run.metrics.get("warnings") or []:
-        st.warning(common.md(warning))
+        st.warning(text.md(warning))
     # Lazy tabs: only the open one runs and is drawn (each holds charts; the last two load the data).
     names = ["Actual vs predicted", "Forecast paths", "Metrics", f"Next {s.window.k}", "Walk-forward backtest"]
     views = [_actual_vs_predicted, _paths, _metrics, _next, _backtest]

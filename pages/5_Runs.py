@@ -9,7 +9,7 @@ import streamlit as st
 
 from pricecast.data.datasets import display_name
 from pricecast.training.runs import READ_ONLY_ENV, delete_run, load_run, read_only_runs, scan_runs
-from ui import charts, common, links, state
+from ui import charts, common, links, state, text
 
 
 def _table(rows: list[dict], session: set[str]) -> pd.DataFrame:
@@ -78,7 +78,7 @@ def _script(run_dir: str) -> None:
                 text = common.quick_job("script", {"run_dir": run_dir, "data_file": f"{name}-data.csv"},
                                         what="Writing the script")
             except ValueError as exc:  # a run the script cannot reproduce (derived inputs): says which
-                st.warning(common.plain(exc))
+                st.warning(text.plain(exc))
                 return
             st.session_state[SCRIPT] = made = (run_dir, text)
         else:
@@ -106,7 +106,7 @@ def _delete(run_dir: str) -> None:
             try:
                 delete_run(run_dir)
             except (ValueError, OSError) as exc:
-                st.error(common.plain(exc))
+                st.error(text.plain(exc))
                 return
             if state.selected_run_dir() == run_dir:
                 state.select_run(None)
@@ -121,7 +121,7 @@ def body() -> None:
     st.caption("Every run saved on this computer, newest first. Runs trained in this browser tab are ticked.")
     listing = scan_runs()
     for note in listing.notes:
-        st.warning(common.md(note))
+        st.warning(text.md(note))
     rows = listing.rows
     if not rows:
         st.info("No runs yet. Train a model first.")

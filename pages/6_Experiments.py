@@ -15,7 +15,7 @@ from pricecast.jobs.executors import JobError
 from pricecast.plots.experiments import loss_curves_figure, spread_figure
 from pricecast.service.dashboard import registry
 from pricecast.service.experiments import default_workers
-from ui import charts, common, state
+from ui import charts, common, state, text
 
 SELECTED = "exp_selected"
 MODES = {
@@ -76,20 +76,20 @@ def setup_form() -> None:
     spec, (since, until) = _current_setup()
     if mode == CUSTOM:
         st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
-                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {common.md(common.data_label(spec.data))}.")
+                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {text.md(common.data_label(spec.data))}.")
         chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
                                 max_selections=2, key="exp_fields",
                                 help="Every combination of the values below is trained (two settings with 3 "
                                      "values each give 9 combinations).")
         for label in chosen:
             field, example = VARY_FIELDS[label]
-            text = st.text_input(f"{label}: values", value=example, key=f"exp_values_{field}",
+            values = st.text_input(f"{label}: values", value=example, key=f"exp_values_{field}",
                                  help="Separate values with commas. For layer lists write the layers of one "
                                       "value with '/', e.g. 64/64 for two layers of 64.")
             try:
-                axes[field] = parse_values(field, text)
+                axes[field] = parse_values(field, values)
             except ExperimentError as exc:
-                st.error(common.plain(exc))
+                st.error(text.plain(exc))
                 return
         if not axes:
             st.info("Choose at least one setting to compare.")
@@ -99,7 +99,7 @@ def setup_form() -> None:
         preset = experiment_presets()[mode]
         st.caption(f"{preset.source[:1].upper()}{preset.source[1:]}. Your setup: N={spec.window.n}, K={spec.window.k}, "
                    f"{spec.scaling} scaling, {spec.train.epochs} epoch{'s' if spec.train.epochs != 1 else ''}, on "
-                   f"{common.md(common.data_label(spec.data))}.")
+                   f"{text.md(common.data_label(spec.data))}.")
         default_data = spec.data
     else:
         preset = experiment_presets()[mode]
@@ -134,13 +134,13 @@ def setup_form() -> None:
     # setup's data and this session's uploads already passed that check).
     problem = link_data_problem(data.strip(), (*state.session_uploads(), spec.data, default_data))
     if problem is not None:
-        st.error(f"Data: {common.md(problem)}.")
+        st.error(f"Data: {text.md(problem)}.")
         return
     try:
         exp = _build_experiment(mode, size, data.strip(), since, until, axes, repeats or None, epochs or None, name)
         validate(exp)
     except ValueError as exc:  # any setting problem is a message, never a traceback
-        st.error(common.plain(exc))
+        st.error(text.plain(exc))
         return
 
     trials = len(exp.variations) * exp.repeats
@@ -148,7 +148,7 @@ def setup_form() -> None:
     folds_note = f", each walked forward over {exp.folds} test folds" if exp.folds else ""
     st.markdown(f"**{len(exp.variations)} settings × {exp.repeats} repeats = {trials} trainings** of "
                 f"{exp.base.train.epochs} epoch{'s' if exp.base.train.epochs != 1 else ''} each{folds_note}{slice_note} "
-                f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: **{common.md(exp.name)}**")
+                f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: **{text.md(exp.name)}**")
     folder = experiment_dir(exp.name)
     if (folder / "experiment.json").exists():
         try:
@@ -182,14 +182,14 @@ def setup_form() -> None:
         try:
             prepare_folder(exp)  # now, so a clash with an existing experiment is a message here
         except (ValueError, OSError) as exc:
-            st.error(common.plain(exc))
+            st.error(text.plain(exc))
             return
         try:
             registry().submit(state.session_id(), "experiment", {"exp": exp, "executor": executor,
                                                                  "workers": int(workers), "address": address},
                               label=exp.name)
         except JobError as exc:
-            st.error(common.plain(exc))
+            st.error(text.plain(exc))
             return
         st.session_state[SELECTED] = exp.name
 
@@ -267,11 +267,11 @@ def results_panel() -> None:
     try:
         exp = load_experiment(name)
     except (ValueError, KeyError, OSError) as exc:
-        st.error(common.plain(exc))
+        st.error(text.plain(exc))
         return
     frame = exp.frame()
     s = exp.spec
-    st.caption(f"{common.md(s.title or s.name)}: {common.md(common.data_label(s.base.data))}, N={s.base.window.n}, K={s.base.window.k}, "
+    st.caption(f"{text.md(s.title or s.name)}: {text.md(common.data_label(s.base.data))}, N={s.base.window.n}, K={s.base.window.k}, "
                f"{s.base.train.epochs} epochs, seeds {s.base_seed}…{s.base_seed + s.repeats - 1}"
                + (f", last {s.last_rows} rows" if s.last_rows else "") + f" · {exp.done} of {exp.total} trainings done")
     if frame.empty:
@@ -334,7 +334,7 @@ def _open_run(run_dir: str) -> None:
             select(run_dir)
         st.switch_page("pages/4_Results.py")
     except StreamlitAPIException:  # no Results page here (or no navigation): say where the run is
-        st.info(f"The run folder is {common.md(run_dir)}")
+        st.info(f"The run folder is {text.md(run_dir)}")
 
 
 def body() -> None:

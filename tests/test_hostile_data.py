@@ -125,7 +125,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from pricecast.data.datasets import display_name, link_data_problem  # noqa: E402
 from pricecast.data.uploads import store_upload  # noqa: E402
 from pricecast.spec_io import spec_from_link  # noqa: E402
-from ui.common import md  # noqa: E402
+from ui.text import md  # noqa: E402
 
 CANDLES = "time,open,high,low,close,volume\n" + "\n".join(
     f"2024-01-{d:02d},{100 + d},{101 + d},{99 + d},{100.5 + d},{1000 * d}" for d in range(1, 31)) + "\n"

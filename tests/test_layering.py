@@ -411,3 +411,30 @@ def test_importing_a_module_does_not_load_keras(module):
         todo.extend(".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in MODULES)
     loaders = sorted(seen & KERAS_MODULES)
     assert not loaders, f"importing {module} loads Keras through {loaders}"
+
+
+def _ui_imports(path: Path) -> set[str]:
+    """The ``ui`` modules a dashboard file imports, anywhere in it (``from ui import a``, ``from .a import``...)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = "ui" if node.level else (node.module or "")
+            module = f"ui.{node.module}" if node.level and node.module else base
+            if module == "ui":
+                found |= {f"ui.{a.name}" for a in node.names}
+            elif module.startswith("ui."):
+                found.add(module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("ui.")}
+    return found
+
+
+def test_the_dashboard_has_no_import_cycles():
+    """ui/ modules (and the pages above them) never import one another in a circle, also not inside functions."""
+    root = PKG.parent
+    files = {f"ui.{p.stem}": p for p in (root / "ui").glob("*.py") if p.stem != "__init__"}
+    graph = {name: _ui_imports(path) & files.keys() - {name} for name, path in files.items()}
+    for page in [*(root / "pages").glob("*.py"), root / "app.py"]:
+        graph[f"page:{page.stem}"] = _ui_imports(page) & files.keys()
+    assert graph["ui.common"] and graph["page:3_Train"]  # the scan sees the imports
+    assert not _cycles(graph), _cycles(graph)

@@ -21,7 +21,7 @@ from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
 from pricecast.service.dashboard import registry
 from pricecast.specs import RunSpec
-from ui import charts, common, state
+from ui import charts, state, text
 
 LEVEL_CHOICES = (50, 80, 90, 95)
 
@@ -117,7 +117,7 @@ def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:
         try:
             job = start_job(spec, bt, candles, key, shuffled)
         except JobError as exc:
-            st.error(common.plain(exc))
+            st.error(text.plain(exc))
             return
         running = True
     if running and b2.button("Stop", key="bt_stop", help="Stop after the current training batch; finished folds are kept."):

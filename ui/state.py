@@ -21,6 +21,7 @@ from pricecast.data.datasets import link_data_problem
 from pricecast.presets import get_preset, labelled
 from pricecast.spec_io import spec_from_link, spec_to_params
 from pricecast.specs import RunSpec
+from ui.text import plain
 
 SPEC = "pc_spec"
 VERSION = "pc_spec_version"  # bumped when the spec is replaced from outside the Model widgets
@@ -209,7 +210,6 @@ def load_current() -> tuple[pd.DataFrame | None, str]:
         return candles, ""
     except (ValueError, OSError) as exc:  # any loading problem becomes a message
         from pricecast.data.datasets import kind_of
-        from ui.common import plain
 
         message = plain(exc)
         try:
