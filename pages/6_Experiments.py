@@ -67,41 +67,68 @@ def _build_experiment(mode: str, size: float, data: str, since: str | None, unti
                             rows=lambda exp: _rows(exp.base.data, exp.since, exp.until))
 
 
+def _custom_axes(spec) -> dict | None:
+    """The settings to compare on the user's setup and their values; None (with a message) when not usable yet."""
+    st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
+               f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {text.md(common.data_label(spec.data))}.")
+    chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
+                            max_selections=2, key="exp_fields",
+                            help="Every combination of the values below is trained (two settings with 3 "
+                                 "values each give 9 combinations).")
+    axes: dict = {}
+    for label in chosen:
+        field, example = VARY_FIELDS[label]
+        values = st.text_input(f"{label}: values", value=example, key=f"exp_values_{field}",
+                               help="Separate values with commas. For layer lists write the layers of one "
+                                    "value with '/', e.g. 64/64 for two layers of 64.")
+        try:
+            axes[field] = parse_values(field, values)
+        except ExperimentError as exc:
+            st.error(text.plain(exc))
+            return None
+    if not axes:
+        st.info("Choose at least one setting to compare.")
+        return None
+    return axes
+
+
+def _describe(exp: ExperimentSpec) -> None:
+    """How many trainings the choices make, and whether running them continues an experiment."""
+    trials = len(exp.variations) * exp.repeats
+    slice_note = f", the last {exp.last_rows} rows of the data" if exp.last_rows else ""
+    folds_note = f", each walked forward over {exp.folds} test folds" if exp.folds else ""
+    st.markdown(f"**{len(exp.variations)} settings × {exp.repeats} repeats = {trials} trainings** of "
+                f"{exp.base.train.epochs} epoch{'s' if exp.base.train.epochs != 1 else ''} each{folds_note}{slice_note} "
+                f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: **{text.md(exp.name)}**")
+    folder = experiment_dir(exp.name)
+    if (folder / "experiment.json").exists():
+        try:
+            done = load_experiment(folder).done
+            st.caption(f"This experiment exists with {done} finished trainings; running it continues it.")
+        except (ValueError, KeyError, OSError):  # an unreadable experiment.json only loses this caption
+            pass
+
+
 def setup_form() -> None:
     st.subheader("Set up")
     mode = st.radio("What to compare", list(MODES), format_func=MODES.get, horizontal=True, key="exp_mode",
                     help="The two experiments of the seed tutorial, or your own setup from the Data and Model "
                          "pages with settings you choose to compare.")
-    axes: dict = {}
     spec, (since, until) = _current_setup()
     if mode == CUSTOM:
-        st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
-                   f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {text.md(common.data_label(spec.data))}.")
-        chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
-                                max_selections=2, key="exp_fields",
-                                help="Every combination of the values below is trained (two settings with 3 "
-                                     "values each give 9 combinations).")
-        for label in chosen:
-            field, example = VARY_FIELDS[label]
-            values = st.text_input(f"{label}: values", value=example, key=f"exp_values_{field}",
-                                 help="Separate values with commas. For layer lists write the layers of one "
-                                      "value with '/', e.g. 64/64 for two layers of 64.")
-            try:
-                axes[field] = parse_values(field, values)
-            except ExperimentError as exc:
-                st.error(text.plain(exc))
-                return
-        if not axes:
-            st.info("Choose at least one setting to compare.")
+        axes = _custom_axes(spec)
+        if axes is None:
             return
         default_data = spec.data
     elif mode in SETUP_PRESETS:
+        axes = {}
         preset = experiment_presets()[mode]
         st.caption(f"{preset.source[:1].upper()}{preset.source[1:]}. Your setup: N={spec.window.n}, K={spec.window.k}, "
                    f"{spec.scaling} scaling, {spec.train.epochs} epoch{'s' if spec.train.epochs != 1 else ''}, on "
                    f"{text.md(common.data_label(spec.data))}.")
         default_data = spec.data
     else:
+        axes = {}
         preset = experiment_presets()[mode]
         st.caption(preset.source)
         default_data = preset.spec.base.data
@@ -143,19 +170,7 @@ def setup_form() -> None:
         st.error(text.plain(exc))
         return
 
-    trials = len(exp.variations) * exp.repeats
-    slice_note = f", the last {exp.last_rows} rows of the data" if exp.last_rows else ""
-    folds_note = f", each walked forward over {exp.folds} test folds" if exp.folds else ""
-    st.markdown(f"**{len(exp.variations)} settings × {exp.repeats} repeats = {trials} trainings** of "
-                f"{exp.base.train.epochs} epoch{'s' if exp.base.train.epochs != 1 else ''} each{folds_note}{slice_note} "
-                f"(N={exp.base.window.n}, K={exp.base.window.k}). Name: **{text.md(exp.name)}**")
-    folder = experiment_dir(exp.name)
-    if (folder / "experiment.json").exists():
-        try:
-            done = load_experiment(folder).done
-            st.caption(f"This experiment exists with {done} finished trainings; running it continues it.")
-        except (ValueError, KeyError, OSError):  # an unreadable experiment.json only loses this caption
-            pass
+    _describe(exp)
 
     c1, c2, c3 = st.columns([1, 1, 2])
     with c1:
