@@ -238,10 +238,10 @@ def _share(run) -> None:
     name, base = Path(run.run_dir).name, links.base_url()
     c1, c2, _ = st.columns([1, 1, 3])
     c1.download_button("Download report", data=lambda: run_report(str(run.run_dir), base_url=base),
-                       file_name=f"{name}-report.html", mime="text/html", key="res_report", icon="📄",
+                       file_name=f"{name}-report.html", mime="text/html", key="res_report", icon=":material/description:",
                        help="One HTML file with the setup, the data, the scores against every baseline, the charts "
                             "and how to reproduce it. It opens offline in any browser: send it to anyone.")
-    if c2.button("Presentation view", key="res_present", icon="📽️",
+    if c2.button("Presentation view", key="res_present", icon=":material/slideshow:",
                  help="The verdict, the chart and the key numbers, large, without menus: for a projector."):
         st.query_params["view"] = "present"
         st.rerun()
@@ -279,7 +279,7 @@ def _present() -> None:
                    if isinstance(test.get("persistence_rmse"), (int, float)) else "–")
     direction = model.get("direction")
     cols[3].metric("Direction right", f"{direction:.0%}" if isinstance(direction, (int, float)) else "–")
-    st.page_link("pages/4_Results.py", label="Back to the full results", icon="↩️",
+    st.page_link("pages/4_Results.py", label="Back to the full results", icon=":material/undo:",
                  query_params={"run": Path(run_dir).name})
 
 

@@ -70,7 +70,7 @@ def _script(run_dir: str) -> None:
     name = Path(run_dir).name
     made = st.session_state.get(SCRIPT)
     if not made or made[0] != run_dir:
-        if st.button("Make a training script (.py)", key="runs_script", icon="🐍",
+        if st.button("Make a training script (.py)", key="runs_script", icon=":material/code:",
                      help="A readable Python file that needs only numpy, pandas and keras: the same split, scaling, "
                           "windows and network, trained with this run's settings; it prints the test RMSE beside "
                           "persistence. Written in a worker process (the first time loads TensorFlow)."):

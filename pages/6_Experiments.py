@@ -263,7 +263,7 @@ def _report_button(name: str) -> None:
     from pricecast.report.document import experiment_report
 
     st.download_button("Download report", data=lambda: experiment_report(name), file_name=f"{name}-report.html",
-                       mime="text/html", key="exp_report", icon="📄",
+                       mime="text/html", key="exp_report", icon=":material/description:",
                        help="The table and the plots in one HTML file that opens offline in any browser.")
 
 

@@ -201,7 +201,7 @@ def _report_button(result: BacktestResult, run=None) -> None:
     from ui import links
 
     base = links.base_url()
-    st.download_button("Download report with this backtest", key="bt_report", icon="📄",
+    st.download_button("Download report with this backtest", key="bt_report", icon=":material/description:",
                        data=lambda: run_report(str(run.run_dir), base_url=base, backtest=result),
                        file_name=f"{run.run_dir.name}-backtest-report.html", mime="text/html",
                        help="The run's report (one HTML file that opens offline) with this walk-forward backtest: "
