@@ -94,6 +94,27 @@ def _download(ref: str) -> None:
     st.success(f"{len(result.candles):,} candles ready ({result.fetched_rows:,} new from the network).")
 
 
+def _find_markets(exchange: str, symbol: str) -> None:
+    """"Find markets": the exchange's markets matching a search text, offered in the market picker."""
+    b1, b2 = st.columns([1, 3])
+    search = b2.text_input("Search text", value=symbol.split("/")[0] if symbol else "", key="data_search",
+                           help="Part of the market name, e.g. ETH, to list matching markets.",
+                           label_visibility="collapsed")
+    if b1.button("Find markets", help="Ask the exchange for its markets matching the search text (needs internet)."):
+        from pricecast.data.market import list_symbols
+
+        try:
+            with st.spinner(f"Asking {exchange} for its markets …"):
+                symbols = list_symbols(exchange, search)
+            if not symbols:
+                st.warning(f"{text.md(exchange)} lists no market matching '{text.md(search)}'.")
+            else:
+                st.session_state.setdefault("data_found_symbols", {})[exchange] = symbols
+                st.rerun()
+        except PricecastError as exc:
+            st.error(text.plain(exc))
+
+
 def _market_form(kind: str) -> None:
     spec = state.current_spec()
     if kind == "exchange":
@@ -122,23 +143,7 @@ def _market_form(kind: str) -> None:
                                    "the exchange's list.", key="data_symbol_text").strip().upper()
         tf = c3.selectbox("Timeframe", timeframes, index=timeframes.index(tf) if tf in timeframes else 0,
                           help=HELP["timeframe"], key=f"data_tf_{exchange}")
-        b1, b2 = st.columns([1, 3])
-        search = b2.text_input("Search text", value=symbol.split("/")[0] if symbol else "", key="data_search",
-                               help="Part of the market name, e.g. ETH, to list matching markets.",
-                               label_visibility="collapsed")
-        if b1.button("Find markets", help="Ask the exchange for its markets matching the search text (needs internet)."):
-            from pricecast.data.market import list_symbols
-
-            try:
-                with st.spinner(f"Asking {exchange} for its markets …"):
-                    symbols = list_symbols(exchange, search)
-                if not symbols:
-                    st.warning(f"{text.md(exchange)} lists no market matching '{text.md(search)}'.")
-                else:
-                    st.session_state.setdefault("data_found_symbols", {})[exchange] = symbols
-                    st.rerun()
-            except PricecastError as exc:
-                st.error(text.plain(exc))
+        _find_markets(exchange, symbol)
         ref = f"{exchange}:{symbol}:{tf}"
     else:
         from pricecast.data.market import yahoo_intervals
