@@ -82,9 +82,11 @@ export default function ({ data }) {
 
 
 def keep_owner_cookie() -> None:
-    """Store :func:`owner_token` in the browser (once per session, where its cookie lacks it)."""
+    """Store :func:`owner_token` in the browser (once per session, where its cookie lacks it). In the
+    sidebar, below the menu: the empty element's gap is not seen there."""
     if st.context.cookies.get(OWNER) != owner_token():
-        _owner_cookie(data=owner_token(), key="pc_owner_cookie")
+        with st.sidebar:
+            _owner_cookie(data=owner_token(), key="pc_owner_cookie")
 
 
 def _from_url() -> RunSpec:

@@ -106,8 +106,11 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, runner: Runner, threads: int | None = None, spare: bool = True, keep_idle: int = 0,
-                 finish_when_orphaned: bool = False) -> None:
+                 finish_when_orphaned: bool = False, kill_on_shutdown: bool | None = None) -> None:
         self.runner = runner
+        # Shutdown (this process exiting on purpose) kills busy workers unless they are to finish
+        # their task; a worker whose parent died (killed) finishes its task with finish_when_orphaned.
+        self.kill_on_shutdown = (not finish_when_orphaned) if kill_on_shutdown is None else kill_on_shutdown
         self.env = thread_env(threads) if threads else {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
         self.spare_wanted = spare
         self.keep_idle = keep_idle
@@ -184,7 +187,7 @@ class LocalExecutor:
             idle, self._idle = self._idle, []
             busy = list(self._busy)
         for worker in busy:
-            if self.finish_when_orphaned:
+            if not self.kill_on_shutdown:
                 worker.quit()  # read once the task is done: the worker then ends
             else:
                 worker.kill()
@@ -363,9 +366,13 @@ class RayExecutor:
         pass
 
 
-def make_executor(name: str, runner: Runner, address: str | None = None, threads: int | None = None):
+def make_executor(name: str, runner: Runner, address: str | None = None, threads: int | None = None,
+                  finish_when_orphaned: bool = False):
+    """``finish_when_orphaned`` (local workers): a worker whose parent process is killed finishes its
+    task (a training saves its run) instead of ending with it; a parent that exits on purpose still
+    ends its workers."""
     if name == "local":
-        return LocalExecutor(runner, threads)
+        return LocalExecutor(runner, threads, finish_when_orphaned=finish_when_orphaned, kill_on_shutdown=True)
     if name == "ray":
         return RayExecutor(runner, address, threads=threads)
     raise JobError(f"unknown executor '{name}'; choose from {', '.join(EXECUTORS)}")

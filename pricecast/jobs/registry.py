@@ -72,7 +72,9 @@ class JobRegistry:
                     # (this server, the browser, another job) takes a core: uncapped, a 95-second
                     # run took 1.8x as long with its page open (docs/BENCHMARKS.md, benchmark 7).
                     threads = max(1, (os.cpu_count() or 1) // self.capacity)
-                self._executors[name] = make_executor(name, self.runner, threads=threads)
+                # A killed server's trainings finish and save their runs (a server stopped on purpose
+                # ends them; their runs are then listed as interrupted).
+                self._executors[name] = make_executor(name, self.runner, threads=threads, finish_when_orphaned=True)
             return self._executors[name]
 
     def prewarm(self, executor: str | None = None) -> None:

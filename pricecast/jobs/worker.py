@@ -49,10 +49,20 @@ def main(conn: Any, stop: Any, parent_pid: int, env: dict[str, str], runner: Run
     except Exception:  # noqa: BLE001 - the task itself will fail with the real message
         pass
     lock = threading.Lock()
+    parent_gone = threading.Event()
 
     def send(message: tuple) -> None:
+        # Orphaned and finishing its task, the worker has no one to tell: progress is dropped, and
+        # the task's own output (a run folder) is what remains.
+        if parent_gone.is_set():
+            return
         with lock:
-            conn.send(message)
+            try:
+                conn.send(message)
+            except (BrokenPipeError, ConnectionResetError, EOFError):
+                if not finish_when_orphaned:
+                    raise
+                parent_gone.set()
 
     while True:
         try:
