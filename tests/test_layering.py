@@ -70,7 +70,10 @@ ALLOWED: dict[str, set[str]] = {
     "models.builders": set(),
     "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
     "catalogue": {"backtest.spec", "field_meta", "models.spec", "prep.windows", "specs"},
-    "presets": {"data.quality", "data.samples", "models.spec", "prep.windows", "specs"},
+    "presets": {"catalogue", "data.quality", "data.samples", "models.registry", "models.spec", "prep.windows", "specs"},
+    # what-if: saved runs compared (reads run folders; builds the "repeat them" experiment)
+    "compare": {"catalogue", "data.datasets", "evaluation.leakage", "experiments.presets", "experiments.spec", "paths",
+                "presets", "specs", "training.runs"},
     "stories": {"catalogue", "presets", "specs"},
     "spec_io": {"catalogue", "data.candles", "models.checks", "models.common", "models.spec", "prep.scaling", "prep.windows",
                 "presets", "specs"},
