@@ -10,6 +10,7 @@ none, and then no p-value is given, rather than one about different things. Read
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,6 +51,7 @@ class RunScores:
     run_dir: str
     label: str
     data: str
+    target: str
     differs: dict[str, Any]
     network_rmse: float | None
     network_skill: float | None
@@ -92,6 +94,8 @@ class Comparison:
     differing: dict[str, list[Any]]  # setting -> its value in each run, for the settings that differ
     pairs: list[PairTest] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # each run's network_forecasts (for the overlay chart; not part of the JSON)
+    forecasts: list[pd.DataFrame] = field(default_factory=list, repr=False)
 
     @property
     def sentences(self) -> list[str]:
@@ -143,14 +147,26 @@ def compare_runs(refs: Sequence[str | Path], root: Path | None = None) -> Compar
     pairs = [pair_test(runs[0], runs[i], forecasts[0], forecasts[i], max(specs[0].window.k, specs[i].window.k))
              for i in range(1, len(runs))]
     notes = []
-    if any(k in differing for k in ("data", "n", "k", "stride", "split", "features", "target", "scaling")):
-        notes.append("These runs differ in their data, windows or scaling: their validation losses are in different "
-                     "scaled units on different windows, so compare them by the test scores and the paired test, "
-                     "not by the height of their loss curves.")
+    if loss_note(differing):
+        notes.append(loss_note(differing))
     if len(runs) > 2:
         notes.append(f"Each run is tested against the first ({runs[0].name}); with {len(runs) - 1} tests, one p below "
                      f"{NOISE_P:g} in {round(1 / NOISE_P)} comes by chance.")
-    return Comparison(runs, differing, pairs, notes)
+    return Comparison(runs, differing, pairs, notes, forecasts)
+
+
+# Settings that change what a validation loss is measured on (its windows, its scaled units).
+LOSS_SETTINGS = ("data", "n", "k", "stride", "split", "features", "target", "scaling", "loss")
+
+
+def loss_note(differing: Mapping[str, Any]) -> str:
+    """What to say when runs' loss curves are not comparable in height; ``""`` when they are."""
+    changed = [setting_text(k, "").rstrip("=") for k in LOSS_SETTINGS if k in differing]
+    if not changed:
+        return ""
+    return (f"These runs differ in {', '.join(changed)}: their validation losses are measured on other windows or in "
+            "other scaled units, so compare them by the test scores and the paired test, not by the height of "
+            "their loss curves.")
 
 
 def network_forecasts(folder: Path) -> pd.DataFrame:
@@ -215,14 +231,18 @@ def repeat_experiment(comparison: Comparison, repeats: int = 3) -> ExperimentSpe
         raise CompareError("these runs differ in no setting an experiment can vary (only their seed): "
                            "repeat one of them instead, with an experiment's repeats")
     base = _spec(Path(comparison.runs[0].run_dir))
-    exp = build_experiment(CUSTOM, base=base, axes=axes, repeats=repeats,
-                           title="What-if: " + " vs ".join(_unique([r.name for r in comparison.runs])))
-    variations = []
+    variations: list[Variation] = []
     for i in range(len(comparison.runs)):
         overrides = {k: comparison.differing[k][i] for k in axes}
-        v = Variation(variation_id(overrides), overrides)
-        if v not in variations:
+        v = Variation(variation_id(overrides), overrides, label=" ".join(setting_text(k, _shown(k, x))
+                                                                         for k, x in overrides.items()))
+        if v.id not in {u.id for u in variations}:
             variations.append(v)
+    # The same comparison repeated again resumes its experiment (same name), as experiments do.
+    digest = hashlib.sha1(json.dumps([base.to_dict(), [v.id for v in variations], repeats], sort_keys=True,
+                                     default=str).encode()).hexdigest()[:8]
+    exp = build_experiment(CUSTOM, base=base, axes=axes, repeats=repeats, name=f"whatif-{digest}",
+                           title="What-if: " + " vs ".join(v.label for v in variations))
     return exp.replace(variations=tuple(variations))
 
 
@@ -248,7 +268,7 @@ def _scores(folder: Path, spec: RunSpec, metrics: Mapping, differs: dict[str, An
     own = test.get("network") if isinstance(test.get("network"), Mapping) else test
     decision = metrics.get("decision") if isinstance(metrics.get("decision"), Mapping) else {}
     return RunScores(
-        run=folder.name, run_dir=str(folder), label=setup_label(spec), data=spec.data, differs=differs,
+        run=folder.name, run_dir=str(folder), label=setup_label(spec), data=spec.data, target=spec.window.target, differs=differs,
         network_rmse=_num(own.get("rmse")), network_skill=_num(own.get("skill")),
         decision=str(decision.get("choice") or ("persistence" if metrics.get("ended_as_persistence") else "network")),
         decision_p=_num(decision.get("p_value")), used_rmse=_num(test.get("rmse")), used_skill=_num(test.get("skill")),

@@ -119,7 +119,8 @@ def test_repeat_trains_exactly_the_compared_setups(tmp_path):
     exp = repeat_experiment(compare_runs([a, b]))
     assert exp.repeats == 3 and exp.base.window.n == 60
     assert [v.overrides for v in exp.variations] == [{"n": 60, "units": (64,)}, {"n": 30, "units": (32,)}]
-    assert exp.name.startswith("custom-")
+    assert exp.name.startswith("whatif-") and exp.name == repeat_experiment(compare_runs([a, b])).name
+    assert [v.label for v in exp.variations] == ["N=60 units=64", "N=30 units=32"]
 
 
 def test_overlay_figure_draws_scatter_lines_only(tmp_path):

@@ -86,7 +86,8 @@ ALLOWED: dict[str, set[str]] = {
     "plots.predictability": {"evaluation.predictability"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
-    "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
+    "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "presets", "specs",
+                      "training.types"},
     "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.decision", "evaluation.diagnostics",
                           "evaluation.leakage", "evaluation.metrics",
                           "models.checks", "prep.scaling", "prep.windows", "specs", "training.backend",

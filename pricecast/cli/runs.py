@@ -14,7 +14,7 @@ from pricecast.training.runs import delete_run, export_windows_h5, load_run, sca
 
 COMPARE_COLUMNS = ["run", "label", "data", "network_rmse", "network_skill", "decision", "decision_p", "used_rmse",
                    "used_skill", "persistence_rmse", "test_forecasts"]
-RUN_COLUMNS = ["run", "preset", "data", "n", "k", "params", "epochs", "best_val_loss", "test_rmse",
+RUN_COLUMNS = ["run", "label", "data", "n", "k", "params", "epochs", "best_val_loss", "test_rmse",
                "persistence_rmse", "skill"]
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pricecast.evaluation.metrics import metrics_table
-from pricecast.plots.figures import COLORS, LABELS, apply_layout
+from pricecast.plots.figures import COLORS, LABELS, apply_layout, thin
 
 
 def metrics_frame(report: Mapping) -> pd.DataFrame:
@@ -90,15 +90,17 @@ def compare_forecasts_figure(forecasts: Mapping[str, pd.DataFrame], step: int = 
         np.allclose(*a.align(first, join="inner"), rtol=1e-9) for a in actuals.values())
     if one_actual:
         merged = pd.concat(actuals.values()).groupby(level=0).first().sort_index()
-        fig.add_trace(go.Scatter(x=merged.index, y=merged.to_numpy(), name="actual", mode="lines",
-                                 line=dict(color=COLORS["actual"], width=2)))
+        x, y = thin(merged.index, merged.to_numpy())
+        fig.add_trace(go.Scatter(x=x, y=y, name="actual", mode="lines", line=dict(color=COLORS["actual"], width=2)))
     for i, (label, f) in enumerate(at_step.items()):
         color = COMPARE_COLORS[i % len(COMPARE_COLORS)]
         if not one_actual:
-            fig.add_trace(go.Scatter(x=f["time"], y=f["actual"], name=f"actual ({label})", mode="lines",
+            x, y = thin(f["time"], f["actual"])
+            fig.add_trace(go.Scatter(x=x, y=y, name=f"actual ({label})", mode="lines",
                                      line=dict(color=color, width=1.5, dash="dot")))
-        fig.add_trace(go.Scatter(x=f["time"], y=f["forecast"], name=f"network: {label}", mode="lines",
-                                 line=dict(color=color, width=2), opacity=0.75))
+        x, y = thin(f["time"], f["forecast"])
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"network: {label}", mode="lines", line=dict(color=color, width=2),
+                                 opacity=0.75))
     fig.update_xaxes(title_text="time (UTC)")
     ahead = f"{step} step{'s' if step != 1 else ''} ahead"
     title = f"Test part: actual vs each run's network, {ahead}"
