@@ -74,6 +74,8 @@ def runs_loss_figure(histories: Mapping[str, pd.DataFrame], column: str = "val_l
 
 # Lines for compared runs' networks, after the actual line's near-black: distinct, never the baselines' grey.
 COMPARE_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+# Networks that learned little lie on one another: a dash each keeps the lower one in sight.
+COMPARE_DASHES = ("solid", "dash", "dot", "dashdot")
 
 
 def compare_forecasts_figure(forecasts: Mapping[str, pd.DataFrame], step: int = 1, height: int = 440,
@@ -91,7 +93,8 @@ def compare_forecasts_figure(forecasts: Mapping[str, pd.DataFrame], step: int = 
     if one_actual:
         merged = pd.concat(actuals.values()).groupby(level=0).first().sort_index()
         x, y = thin(merged.index, merged.to_numpy())
-        fig.add_trace(go.Scatter(x=x, y=y, name="actual", mode="lines", line=dict(color=COLORS["actual"], width=2)))
+        fig.add_trace(go.Scatter(x=x, y=y, name="actual", mode="lines", line=dict(color=COLORS["actual"], width=1.5),
+                                 opacity=0.5))
     for i, (label, f) in enumerate(at_step.items()):
         color = COMPARE_COLORS[i % len(COMPARE_COLORS)]
         if not one_actual:
@@ -99,8 +102,8 @@ def compare_forecasts_figure(forecasts: Mapping[str, pd.DataFrame], step: int = 
             fig.add_trace(go.Scatter(x=x, y=y, name=f"actual ({label})", mode="lines",
                                      line=dict(color=color, width=1.5, dash="dot")))
         x, y = thin(f["time"], f["forecast"])
-        fig.add_trace(go.Scatter(x=x, y=y, name=f"network: {label}", mode="lines", line=dict(color=color, width=2),
-                                 opacity=0.75))
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"network: {label}", mode="lines", opacity=0.85,
+                                 line=dict(color=color, width=2, dash=COMPARE_DASHES[i % len(COMPARE_DASHES)])))
     fig.update_xaxes(title_text="time (UTC)")
     ahead = f"{step} step{'s' if step != 1 else ''} ahead"
     title = f"Test part: actual vs each run's network, {ahead}"
