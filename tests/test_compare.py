@@ -150,3 +150,15 @@ def test_cli_runs_compare_json(tmp_path, capsys):
     code = main(["runs", "compare", "20260101-000000-a", "20260101-000100-b", "--runs-dir", str(tmp_path)])
     text = capsys.readouterr().out
     assert code == 0 and "Settings that differ" in text and "within noise" in text
+
+
+def test_cli_writes_the_repeat_experiment_for_experiment_run(tmp_path, capsys):
+    from pricecast.experiments.spec import ExperimentSpec
+
+    a = saved_run(tmp_path, "20260101-000000-a", with_overrides(DEFAULT, {"n": 60}), noise=1.0, seed=1)
+    b = saved_run(tmp_path, "20260101-000100-b", DEFAULT, noise=1.0, seed=2)
+    path = tmp_path / "repeat.json"
+    assert main(["runs", "compare", str(a), str(b), "--repeat-experiment", str(path), "--json"]) == 0
+    assert "experiment run --spec" in capsys.readouterr().err
+    exp = ExperimentSpec.from_dict(json.loads(path.read_text()))
+    assert exp == repeat_experiment(compare_runs([a, b]))

@@ -3,11 +3,12 @@ presets a run can start from."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
 from pricecast.cli.common import format_table, print_json, progress
-from pricecast.compare import CompareError, compare_runs
+from pricecast.compare import CompareError, compare_runs, repeat_experiment
 from pricecast.presets import PRESETS
 from pricecast.training.pipeline import prepare
 from pricecast.training.runs import delete_run, export_windows_h5, load_run, scan_runs
@@ -21,7 +22,7 @@ RUN_COLUMNS = ["run", "label", "data", "n", "k", "params", "epochs", "best_val_l
 def cmd_runs(args: argparse.Namespace) -> int:
     root = Path(args.runs_dir) if args.runs_dir else None
     if args.action:
-        return _compare(args.action, root, args.json)
+        return _compare(args.action, root, args.json, args.repeat_experiment)
     if args.delete:
         delete_run(args.delete, root)
         progress(f"deleted {args.delete}")
@@ -36,11 +37,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare(words: list[str], root: Path | None, as_json: bool) -> int:
-    """``runs compare RUN_A RUN_B [...]``: the Runs page's what-if comparison."""
+def _compare(words: list[str], root: Path | None, as_json: bool, experiment_file: str | None = None) -> int:
+    """``runs compare RUN_A RUN_B [...]``: the Runs page's what-if comparison (``--repeat-experiment``
+    writes its "Repeat 3x" experiment, for ``experiment run --spec``)."""
     if words[0] != "compare":
         raise CompareError(f"unknown runs action '{words[0]}'; say `pricecast runs compare RUN_A RUN_B`")
     comparison = compare_runs(words[1:], root)
+    if experiment_file:
+        exp = repeat_experiment(comparison)
+        Path(experiment_file).write_text(json.dumps(exp.to_dict(), indent=2))
+        progress(f"wrote {experiment_file}: {exp.title}, {len(exp.variations) * exp.repeats} trainings; "
+                 f"run it with `pricecast experiment run --spec {experiment_file}`")
     if as_json:
         print_json(comparison.to_dict())
         return 0
@@ -84,6 +91,9 @@ def register(subparsers: Any) -> None:
                                           "test scores, and a paired test on the test forecasts they share.")
     p.add_argument("action", nargs="*", metavar="compare RUN",
                    help="`compare` and two or more run folders (or names, as listed)")
+    p.add_argument("--repeat-experiment", metavar="FILE.json",
+                   help="with compare: also write an experiment that trains each compared setup 3 times (new seeds), "
+                        "as the Runs page's 'Repeat both 3x'; run it with `experiment run --spec FILE.json`")
     p.add_argument("--runs-dir")
     p.add_argument("--delete", metavar="RUN_DIR", help="delete one run folder")
     p.add_argument("--json", action="store_true")
