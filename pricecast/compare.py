@@ -81,6 +81,8 @@ class PairTest:
     shared_windows: int
     rmse_a: float | None
     rmse_b: float | None
+    skill_a: float | None  # 1 - RMSE / persistence's RMSE on the shared forecasts
+    skill_b: float | None
     t: float | None
     p: float | None
     better: str | None  # the run (by name) whose network forecast better beyond noise, else None
@@ -170,21 +172,23 @@ def loss_note(differing: Mapping[str, Any]) -> str:
 
 
 def network_forecasts(folder: Path) -> pd.DataFrame:
-    """A run's test forecasts, one row per (origin, step): ``origin_time``, ``step``, ``time``, ``actual``
-    and ``forecast``, the network's own (``predicted`` in folders from before the decision)."""
+    """A run's test forecasts, one row per (origin, step): ``origin_time``, ``step``, ``time``, ``actual``,
+    ``persistence`` and ``forecast``, the network's own (``predicted`` in folders from before the decision)."""
     path = folder / "predictions.csv"
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise CompareError(f"{path} cannot be read ({exc}); train this run again") from None
     if frame.empty or not {"origin_time", "step", "actual"} <= set(frame.columns):
-        return pd.DataFrame(columns=["origin_time", "step", "time", "actual", "forecast"])
+        return pd.DataFrame(columns=["origin_time", "step", "time", "actual", "persistence", "forecast"])
     if "part" in frame:
         frame = frame[frame["part"] == "test"]
     own = "network" if "network" in frame else "predicted"
     out = pd.DataFrame({"origin_time": pd.to_datetime(frame["origin_time"], utc=True), "step": frame["step"].astype(int),
                         "time": pd.to_datetime(frame.get("time", frame["origin_time"]), utc=True),
-                        "actual": frame["actual"].astype(float), "forecast": frame[own].astype(float)})
+                        "actual": frame["actual"].astype(float),
+                        "persistence": frame["persistence"].astype(float) if "persistence" in frame else np.nan,
+                        "forecast": frame[own].astype(float)})
     return out.reset_index(drop=True)
 
 
@@ -192,7 +196,7 @@ def pair_test(a: RunScores, b: RunScores, fa: pd.DataFrame, fb: pd.DataFrame, k:
     """Run ``a``'s network against ``b``'s on the test forecasts both made. The per-window losses
     (squared error, averaged over the shared steps) are paired; the t statistic's variance spans K-1
     lags, as overlapping windows share errors (:func:`~pricecast.evaluation.leakage.paired_test`)."""
-    head = f"{a.name} vs {b.name}: {_pct(a.network_skill)} vs {_pct(b.network_skill)} skill"
+    names = f"{a.name} vs {b.name}"
     shared = fa.merge(fb, on=["origin_time", "step"], suffixes=("_a", "_b"))
     same_value = np.isclose(shared["actual_a"], shared["actual_b"], rtol=1e-9, atol=1e-12) if len(shared) else []
     shared = shared[same_value] if len(shared) else shared
@@ -200,26 +204,32 @@ def pair_test(a: RunScores, b: RunScores, fa: pd.DataFrame, fb: pd.DataFrame, k:
         why = (f"they forecast different data ({display_name(a.data)} vs {display_name(b.data)})" if a.data != b.data
                else "they share no test forecast of the same value at the same time (another target, or test "
                     "parts that do not overlap)")
-        return PairTest(a.name, b.name, 0, 0, None, None, None, None, None, why,
-                        f"{head}; no paired test: {why}.")
+        return PairTest(a.name, b.name, 0, 0, None, None, None, None, None, None, None, why,
+                        f"{names}: {_pct(a.network_skill)} vs {_pct(b.network_skill)} skill, each on its own test "
+                        f"part; no paired test: {why}.")
     err_a = (shared["forecast_a"] - shared["actual_a"]) ** 2
     err_b = (shared["forecast_b"] - shared["actual_b"]) ** 2
     windows = pd.DataFrame({"origin": shared["origin_time"], "a": err_a, "b": err_b}).groupby("origin").mean()
     rmse_a, rmse_b = float(np.sqrt(err_a.mean())), float(np.sqrt(err_b.mean()))
-    t, p = paired_test((windows["a"] - windows["b"]).to_numpy(), lag=max(int(k) - 1, 1))
+    # Skill on the shared forecasts, so the numbers in the sentence are the ones the test is about
+    # (each run's own test part may be longer: another N leaves other windows).
+    pers = float(np.sqrt(((shared["persistence_a"] - shared["actual_a"]) ** 2).mean()))
+    skill_a, skill_b = (_num(1 - r / pers) if pers > 0 else None for r in (rmse_a, rmse_b))
     count = f"{len(shared):,} shared test forecasts"
+    head = f"{names}: {_pct(skill_a)} vs {_pct(skill_b)} skill on their {count}"
+    t, p = paired_test((windows["a"] - windows["b"]).to_numpy(), lag=max(int(k) - 1, 1))
     if not np.isfinite(p):
         why = f"too few shared test windows for a paired test ({len(windows)})"
-        return PairTest(a.name, b.name, len(shared), len(windows), rmse_a, rmse_b, None, None, None, why,
-                        f"{head}; {why}.")
+        return PairTest(a.name, b.name, len(shared), len(windows), rmse_a, rmse_b, skill_a, skill_b, None, None, None,
+                        why, f"{head}; {why}.")
     better = None
     if p < NOISE_P:
         better = a.name if t < 0 else b.name
-        verdict = f"{better}'s network forecasts better, beyond noise (p = {p:.2g}, {count})"
+        verdict = f"{better}'s network forecasts better, beyond noise (p = {p:.2g})"
     else:
-        verdict = f"the difference is within noise (p = {p:.2g}, {count})"
-    return PairTest(a.name, b.name, len(shared), len(windows), rmse_a, rmse_b, float(t), float(p), better, "",
-                    f"{head}; {verdict}.")
+        verdict = f"the difference is within noise (p = {p:.2g})"
+    return PairTest(a.name, b.name, len(shared), len(windows), rmse_a, rmse_b, skill_a, skill_b, float(t), float(p),
+                    better, "", f"{head}; {verdict}.")
 
 
 def repeat_experiment(comparison: Comparison, repeats: int = 3) -> ExperimentSpec:

@@ -74,7 +74,10 @@ def test_comparison_of_two_runs_that_differ_in_n(tmp_path):
     (pair,) = c.pairs
     assert pair.shared_forecasts == 200 and pair.shared_windows == 100  # the test part only
     assert pair.p is not None and pair.p > 0.05 and pair.better is None
-    assert pair.sentence.startswith("N=60 vs N=30: ")
+    # both test parts are the same windows here, so the skills on the shared forecasts are the runs' own
+    assert pair.skill_a == pytest.approx(c.runs[0].network_skill) and pair.skill_b == pytest.approx(c.runs[1].network_skill)
+    assert pair.sentence.startswith(f"N=60 vs N=30: {pair.skill_a * 100:+.1f}% vs {pair.skill_b * 100:+.1f}% skill on "
+                                    "their 200 shared test forecasts; ")
     assert "within noise (p = " in pair.sentence and "200 shared test forecasts" in pair.sentence
     assert c.notes and "loss curves" in c.notes[0]  # another N: losses on other windows
     frame = c.differing_frame()
