@@ -29,13 +29,29 @@ def run_label(row: dict) -> str:
     return f"{when} · {row.get('label') or row['preset'] or row['arch']} · {display_name(row['data'])}"
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def _compared(dirs: tuple[str, ...], stamps: tuple[float, ...]):
+    """The comparison, read once per choice of runs (``stamps``: their files' times, so a run saved
+    again under the same name is read anew); reruns (the step slider, the curve switch) reuse it."""
+    from pricecast.compare import compare_runs
+
+    return compare_runs(list(dirs))
+
+
+def _stamp(run_dir: str) -> float:
+    try:
+        return (Path(run_dir) / "predictions.csv").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def _comparison(dirs: list[str]):
     """Two or more runs side by side: what differs, their scores, the paired test, the overlay."""
-    from pricecast.compare import CompareError, compare_runs
+    from pricecast.compare import CompareError
     from pricecast.plots.runs import compare_forecasts_figure
 
     try:
-        comparison = compare_runs(dirs)
+        comparison = _compared(tuple(dirs), tuple(_stamp(d) for d in dirs))
     except (CompareError, OSError, ValueError) as exc:
         st.error(common.plain(exc))
         return None
