@@ -49,14 +49,15 @@ def _comparison(dirs: list[str]):
     """Two or more runs side by side: what differs, their scores, the paired test, the overlay."""
     from pricecast.compare import CompareError
     from pricecast.plots.runs import compare_forecasts_figure
+    from ui import text
 
     try:
         comparison = _compared(tuple(dirs), tuple(_stamp(d) for d in dirs))
     except (CompareError, OSError, ValueError) as exc:
-        st.error(common.plain(exc))
+        st.error(text.plain(exc))
         return None
     for sentence in comparison.sentences:
-        st.markdown(f"**{common.md(sentence)}**")
+        st.markdown(f"**{text.md(sentence)}**")
     if comparison.differing:
         st.markdown("**Settings that differ**")
         st.dataframe(comparison.differing_frame(), width="stretch")
@@ -82,7 +83,7 @@ def _comparison(dirs: list[str]):
         "test_forecasts": st.column_config.NumberColumn("Test forecasts", help="Forecasts (windows × steps) on the test part."),
     })
     for note in comparison.notes:
-        st.caption(common.md(note))
+        st.caption(text.md(note))
     forecasts = {r.name: f for r, f in zip(comparison.runs, comparison.forecasts)}
     steps = sorted({int(s) for f in comparison.forecasts for s in f["step"].unique()}) or [1]
     step = st.select_slider("Steps ahead", steps, value=steps[0], key="runs_cmp_step",
@@ -108,11 +109,12 @@ def _repeat(comparison) -> None:
     from pricecast.experiments.storage import prepare_folder
     from pricecast.jobs.dashboard import registry
     from pricecast.jobs.executors import JobError
+    from ui import text
 
     try:
         exp = repeat_experiment(comparison)
     except CompareError as exc:
-        st.caption(common.md(str(exc)))
+        st.caption(text.md(str(exc)))
         return
     job = registry().latest(state.session_id(), "experiment")
     busy = job is not None and not job.finished
@@ -126,7 +128,7 @@ def _repeat(comparison) -> None:
                                                                  "workers": default_workers(), "address": None},
                               label=exp.name)
         except (ValueError, OSError, JobError) as exc:
-            st.error(common.plain(exc))
+            st.error(text.plain(exc))
             return
         st.session_state["exp_selected"] = exp.name  # the Experiments page opens on it
         st.session_state["runs_repeat_started"] = exp.name
@@ -186,6 +188,7 @@ def _delete(run_dir: str) -> None:
 def body() -> None:
     from pricecast.compare import loss_note
     from pricecast.plots.runs import runs_loss_figure
+    from ui import text
 
     st.title("Runs")
     st.caption("Every run saved on this computer, newest first. Runs trained in this browser tab are ticked.")
@@ -243,7 +246,7 @@ def body() -> None:
     comparison = _comparison(compare) if len(compare) >= 2 else None
     st.markdown("**Loss curves**")
     if comparison is not None and loss_note(comparison.differing):
-        st.warning(common.md(loss_note(comparison.differing)))  # scaled losses of other windows: never silently
+        st.warning(text.md(loss_note(comparison.differing)))  # scaled losses of other windows: never silently
     column = st.radio("Curve", ["val_loss", "loss"], horizontal=True, key="runs_curve",
                       format_func={"val_loss": "Validation loss", "loss": "Training loss"}.get,
                       help="Validation loss is measured on data the model does not train on.")

@@ -130,7 +130,7 @@ def resolve_run(ref: str | Path, root: Path | None = None) -> Path:
         folder = (Path(root) if root else runs_dir()) / folder
     if not (folder / "spec.json").is_file():
         raise CompareError(f"{ref}: not a run folder (no spec.json there); `pricecast runs` lists the saved runs")
-    return folder
+    return folder.resolve()  # one run named by path and by name is one run
 
 
 def compare_runs(refs: Sequence[str | Path], root: Path | None = None) -> Comparison:
