@@ -1,4 +1,5 @@
-"""Runs: every saved run in a table, loss curves compared, downloads, delete."""
+"""Runs: every saved run in a table; two or more compared (what differs, scores, a paired test, their
+forecasts overlaid, "repeat them" as an experiment); loss curves; downloads, delete."""
 from __future__ import annotations
 
 import tempfile
@@ -22,10 +23,118 @@ def _table(rows: list[dict], session: set[str]) -> pd.DataFrame:
 
 
 def run_label(row: dict) -> str:
-    """Short and readable: "11-25 06:45:12 · default · sample:AAPL" (the folder name is for the file system)."""
+    """Short and readable: "11-25 06:45:12 · GRU · N=60 · sample:AAPL" (the folder name is for the file system)."""
     s = row["run"]  # YYYYMMDD-HHMMSS-...
     when = f"{s[4:6]}-{s[6:8]} {s[9:11]}:{s[11:13]}:{s[13:15]}" if len(s) >= 15 and s[8] == "-" else s
-    return f"{when} · {row['preset'] or row['arch']} · {display_name(row['data'])}"
+    return f"{when} · {row.get('label') or row['preset'] or row['arch']} · {display_name(row['data'])}"
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _compared(dirs: tuple[str, ...], stamps: tuple[float, ...]):
+    """The comparison, read once per choice of runs (``stamps``: their files' times, so a run saved
+    again under the same name is read anew); reruns (the step slider, the curve switch) reuse it."""
+    from pricecast.compare import compare_runs
+
+    return compare_runs(list(dirs))
+
+
+def _stamp(run_dir: str) -> float:
+    try:
+        return (Path(run_dir) / "predictions.csv").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _comparison(dirs: list[str]):
+    """Two or more runs side by side: what differs, their scores, the paired test, the overlay."""
+    from pricecast.compare import CompareError
+    from pricecast.plots.runs import compare_forecasts_figure
+    from ui import text
+
+    try:
+        comparison = _compared(tuple(dirs), tuple(_stamp(d) for d in dirs))
+    except (CompareError, OSError, ValueError) as exc:
+        st.error(text.plain(exc))
+        return None
+    for sentence in comparison.sentences:
+        st.markdown(f"**{text.md(sentence)}**")
+    if comparison.differing:
+        st.markdown("**Settings that differ**")
+        st.dataframe(comparison.differing_frame(), width="stretch")
+    else:
+        st.caption("No setting differs: these are trainings of one setup (another seed, or trained again).")
+    scores = comparison.scores_frame()
+    for col in ("network_skill", "used_skill"):
+        scores[col] = scores[col] * 100
+    st.dataframe(scores, hide_index=True, width="stretch", column_order=[
+        "run", "label", "data", "network_skill", "network_rmse", "decision", "decision_p", "used_skill", "used_rmse",
+        "persistence_rmse", "test_forecasts"], column_config={
+        "run": st.column_config.TextColumn("Run", help="Named by the settings that differ."),
+        "label": st.column_config.TextColumn("Setup", help="What differs from its preset."),
+        "network_skill": st.column_config.NumberColumn("Network skill", format="%+.1f%%",
+                                                       help="The network's own 1 − RMSE / persistence RMSE on the test part."),
+        "network_rmse": st.column_config.NumberColumn("Network RMSE", format="%.4g"),
+        "decision": st.column_config.TextColumn("Uses", help="The network, or 'no change' where it did not beat it on validation."),
+        "decision_p": st.column_config.NumberColumn("p (val)", format="%.2g"),
+        "used_skill": st.column_config.NumberColumn("Used skill", format="%+.1f%%",
+                                                    help="Skill of the forecast the run uses (0 where it uses 'no change')."),
+        "used_rmse": st.column_config.NumberColumn("Used RMSE", format="%.4g"),
+        "persistence_rmse": st.column_config.NumberColumn("Persistence RMSE", format="%.4g"),
+        "test_forecasts": st.column_config.NumberColumn("Test forecasts", help="Forecasts (windows × steps) on the test part."),
+    })
+    for note in comparison.notes:
+        st.caption(text.md(note))
+    forecasts = {r.name: f for r, f in zip(comparison.runs, comparison.forecasts)}
+    steps = sorted({int(s) for f in comparison.forecasts for s in f["step"].unique()}) or [1]
+    step = st.select_slider("Steps ahead", steps, value=steps[0], key="runs_cmp_step",
+                            help="Which of the K forecast steps to draw.") if len(steps) > 1 else steps[0]
+    charts.show(compare_forecasts_figure(forecasts, step=int(step), target=_target_word(comparison.runs)),
+                key="runs_cmp_overlay")
+    _repeat(comparison)
+    return comparison
+
+
+def _target_word(runs) -> str:
+    targets = {r.target for r in runs}
+    if len(targets) > 1:
+        return "value"
+    (target,) = targets
+    return "price" if target in ("open", "high", "low", "close") else target
+
+
+def _repeat(comparison) -> None:
+    """Train each compared setup 3 more times (new seeds) as an experiment job, as the Experiments page does."""
+    from pricecast.compare import CompareError, repeat_experiment
+    from pricecast.experiments.storage import prepare_folder
+    from pricecast.jobs.executors import JobError
+    from pricecast.service.dashboard import registry
+    from pricecast.service.experiments import default_workers
+    from ui import text
+
+    try:
+        exp = repeat_experiment(comparison)
+    except CompareError as exc:
+        st.caption(text.md(str(exc)))
+        return
+    job = registry().latest(state.session_id(), "experiment")
+    busy = job is not None and not job.finished
+    trainings = len(exp.variations) * exp.repeats
+    if st.button(f"Repeat {'both' if len(exp.variations) == 2 else 'each'} 3x", key="runs_repeat", disabled=busy,
+                 help=f"An experiment of {trainings} trainings: each compared setup 3 times with new seeds, so one "
+                      "lucky or unlucky training does not decide. " + ("An experiment is running already." if busy else "")):
+        try:
+            prepare_folder(exp)
+            registry().submit(state.session_id(), "experiment", {"exp": exp, "executor": "local",
+                                                                 "workers": default_workers(), "address": None},
+                              label=exp.name)
+        except (ValueError, OSError, JobError) as exc:
+            st.error(text.plain(exc))
+            return
+        st.session_state["exp_selected"] = exp.name  # the Experiments page opens on it
+        st.session_state["runs_repeat_started"] = exp.name
+    if st.session_state.get("runs_repeat_started") == exp.name:
+        st.success(f"Started experiment {exp.name}: {exp.title}, {trainings} trainings.")
+        st.page_link("pages/6_Experiments.py", label="Follow it on Experiments", icon=common.ICON["Experiments"])
 
 
 def _windows_h5(run_dir: str) -> bytes:
@@ -115,7 +224,9 @@ def _delete(run_dir: str) -> None:
 
 
 def body() -> None:
+    from pricecast.compare import loss_note
     from pricecast.plots.runs import runs_loss_figure
+    from ui import text
 
     st.title("Runs")
     st.caption("Every run saved on this computer, newest first. Runs trained in this browser tab are ticked.")
@@ -134,12 +245,13 @@ def body() -> None:
     st.dataframe(
         frame, hide_index=True, width="stretch",
         # The verdict (skill and the two RMSEs) right after what was trained, so it is never scrolled off.
-        column_order=["this tab", "time", "preset", "data", "skill", "test_rmse", "persistence_rmse", "decision",
+        column_order=["this tab", "time", "label", "data", "skill", "test_rmse", "persistence_rmse", "decision",
                       "decision_p", "arch", "n", "k", "params", "epochs", "seconds", "best_val_loss"],
         column_config={
             "this tab": st.column_config.CheckboxColumn("Tab", help="Trained in this browser tab.", width="small"),
             "time": st.column_config.DatetimeColumn("Trained", format="MM-DD HH:mm", help="When the run finished (UTC)."),
-            "preset": st.column_config.TextColumn("Setup", help="The preset, or 'custom (from …)' after edits."),
+            "label": st.column_config.TextColumn("Setup", help="The preset, or its network and what differs from the "
+                                                               "preset (\"GRU · N=60\")."),
             "data": st.column_config.TextColumn("Data"),
             "arch": st.column_config.TextColumn("Net", width="small"),
             "n": st.column_config.NumberColumn("N", help="Past candles in.", width="small"),
@@ -165,9 +277,14 @@ def body() -> None:
         })
     labels = {r["run_dir"]: run_label(r) for r in rows}
     dirs = [r["run_dir"] for r in rows]
-    compare = st.multiselect("Compare loss curves of", dirs, default=dirs[: min(5, len(dirs))], format_func=labels.get,
-                             key="runs_compare", help="Pick runs to overlay their loss curves. Lower validation loss is better; "
-                             "a curve that turns up again shows overfitting.")
+    st.subheader("Compare runs")
+    compare = st.multiselect("Runs", dirs, default=dirs[: min(2, len(dirs))], format_func=labels.get,
+                             key="runs_compare", help="Pick two or more: the settings that differ, their scores, whether "
+                             "the difference is more than noise, their forecasts and loss curves overlaid.")
+    comparison = _comparison(compare) if len(compare) >= 2 else None
+    st.markdown("**Loss curves**")
+    if comparison is not None and loss_note(comparison.differing):
+        st.warning(text.md(loss_note(comparison.differing)))  # scaled losses of other windows: never silently
     column = st.radio("Curve", ["val_loss", "loss"], horizontal=True, key="runs_curve",
                       format_func={"val_loss": "Validation loss", "loss": "Training loss"}.get,
                       help="Validation loss is measured on data the model does not train on.")

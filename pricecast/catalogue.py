@@ -239,6 +239,20 @@ FIELDS: dict[str, Field] = _catalogue()
 BACKTEST_FIELDS: dict[str, Field] = {f.name: f for f in fields_of(BacktestSpec, "backtest")}
 
 
+# How a setting is named in a short label ("N=60" reads better than "n=60").
+_SHORT_NAMES = {"n": "N", "k": "K"}
+
+
+def settings_of(spec: RunSpec) -> dict[str, Any]:
+    """Every setting of ``spec`` by its flat name (``{"data": ..., "n": 30, "arch": "gru", ...}``)."""
+    return {f.name: getattr(getattr(spec, f.section) if f.section else spec, f.name) for f in FIELDS.values()}
+
+
+def setting_text(name: str, value: Any) -> str:
+    """``N=60``, ``units=64,32``, ``residual=0``: one setting as a label shows it."""
+    return f"{_SHORT_NAMES.get(name, name)}={format_value(value)}"
+
+
 def field_named(key: str) -> Field:
     """The setting ``key`` (``units`` or ``model.units``); :class:`SpecError` naming the known ones."""
     section, _, name = key.strip().rpartition(".")

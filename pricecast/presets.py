@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pricecast.catalogue import setting_text, settings_of
 from pricecast.data.quality import split_ref
 from pricecast.data.samples import CATALOGUE
 from pricecast.errors import PricecastError
+from pricecast.models.registry import ARCHS
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
@@ -263,6 +265,26 @@ def preset_label(spec: RunSpec) -> str:
         return spec.preset
     same = spec.replace(data=preset.spec.data, preset=preset.name) == preset.spec
     return preset.name if same else f"custom (from {preset.name})"
+
+
+# Settings a run label leaves out: where the setup came from, and what it trains on (shown beside it).
+_NOT_IN_LABEL = ("preset", "data")
+
+
+def setup_label(spec: RunSpec) -> str:
+    """A run named by what differs from its preset: ``"GRU · N=60"`` (the default preset is named by
+    its network, as "default" says nothing), ``"tsla-lstm · epochs=10"``, or just the preset's name
+    (or the network's) when nothing differs. The data is not part of it (a preset applies to any)."""
+    arch = ARCHS[spec.model.arch].short if spec.model.arch in ARCHS else spec.model.arch
+    preset = PRESETS.get(origin_preset(spec.preset))
+    if preset is None:
+        return arch
+    head = arch if preset.any_data else preset.name
+    mine, theirs = settings_of(spec), settings_of(preset.spec)
+    skip = (*_NOT_IN_LABEL, "arch") if preset.any_data else _NOT_IN_LABEL
+    diffs = [setting_text(name, value) for name, value in mine.items()
+             if name not in skip and value != theirs[name]]
+    return " · ".join([head, *diffs])
 
 
 def kept_as_published(spec: RunSpec) -> str:

@@ -72,7 +72,10 @@ ALLOWED: dict[str, set[str]] = {
     "models.builders": set(),
     "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
     "catalogue": {"backtest.spec", "field_meta", "models.spec", "prep.windows", "specs"},
-    "presets": {"data.quality", "data.samples", "models.spec", "prep.windows", "specs"},
+    "presets": {"catalogue", "data.quality", "data.samples", "models.registry", "models.spec", "prep.windows", "specs"},
+    # what-if: saved runs compared (reads run folders; builds the "repeat them" experiment)
+    "compare": {"catalogue", "data.datasets", "evaluation.leakage", "experiments.presets", "experiments.spec", "paths",
+                "presets", "specs", "training.runs"},
     "stories": {"catalogue", "presets", "specs"},
     "spec_io": {"catalogue", "data.candles", "models.checks", "models.common", "models.spec", "prep.scaling", "prep.windows",
                 "presets", "specs"},
@@ -85,7 +88,8 @@ ALLOWED: dict[str, set[str]] = {
     "plots.predictability": {"evaluation.predictability"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
-    "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "specs", "training.types"},
+    "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "presets", "specs",
+                      "training.types"},
     "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.baselines", "evaluation.decision",
                           "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics", "prep.features",
                           "prep.targets", "models.checks", "prep.scaling", "prep.windows", "specs", "training.backend",

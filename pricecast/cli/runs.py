@@ -3,23 +3,29 @@ presets a run can start from."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
 from pricecast.cli.common import format_table, print_json, progress
 from pricecast.cli.report import run_folder
+from pricecast.compare import CompareError, compare_runs, repeat_experiment
 from pricecast.presets import PRESETS
 from pricecast.report.script import write_script
 from pricecast.training.pipeline import prepare
 from pricecast.training.runs import delete_run, export_windows_h5, load_run, scan_runs
 
+COMPARE_COLUMNS = ["run", "label", "data", "network_rmse", "network_skill", "decision", "decision_p", "used_rmse",
+                   "used_skill", "persistence_rmse", "test_forecasts"]
 # test_rmse and skill are each run's network's own; decision: the forecast the run uses
-RUN_COLUMNS = ["run", "preset", "data", "n", "k", "params", "epochs", "best_val_loss", "test_rmse",
+RUN_COLUMNS = ["run", "label", "data", "n", "k", "params", "epochs", "best_val_loss", "test_rmse",
                "persistence_rmse", "skill", "decision", "decision_p"]
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     root = Path(args.runs_dir) if args.runs_dir else None
+    if args.action:
+        return _compare(args.action, root, args.json, args.repeat_experiment)
     if args.delete:
         delete_run(args.delete, root)
         progress(f"deleted {args.delete}")
@@ -31,6 +37,33 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(format_table(listing.rows, RUN_COLUMNS))
     for note in listing.notes:
         progress(note)
+    return 0
+
+
+def _compare(words: list[str], root: Path | None, as_json: bool, experiment_file: str | None = None) -> int:
+    """``runs compare RUN_A RUN_B [...]``: the Runs page's what-if comparison (``--repeat-experiment``
+    writes its "Repeat 3x" experiment, for ``experiment run --spec``)."""
+    if words[0] != "compare":
+        raise CompareError(f"unknown runs action '{words[0]}'; say `pricecast runs compare RUN_A RUN_B`")
+    comparison = compare_runs(words[1:], root)
+    if experiment_file:
+        exp = repeat_experiment(comparison)
+        Path(experiment_file).write_text(json.dumps(exp.to_dict(), indent=2))
+        progress(f"wrote {experiment_file}: {exp.title}, {len(exp.variations) * exp.repeats} trainings; "
+                 f"run it with `pricecast experiment run --spec {experiment_file}`")
+    if as_json:
+        print_json(comparison.to_dict())
+        return 0
+    if comparison.differing:
+        print("Settings that differ:")
+        print(format_table(comparison.differing_frame().reset_index().to_dict("records")))
+    else:
+        print("No setting differs (another seed or another training of one setup).")
+    print()
+    print(format_table(comparison.scores_frame().to_dict("records"), COMPARE_COLUMNS))
+    print()
+    for line in comparison.sentences + comparison.notes:
+        print(line)
     return 0
 
 
@@ -63,7 +96,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``runs``, ``presets`` and ``export`` to the top-level subparsers."""
-    p = subparsers.add_parser("runs", help="list saved runs")
+    p = subparsers.add_parser("runs", help="list saved runs; `runs compare RUN_A RUN_B` compares them",
+                              description="List the saved runs, or compare two or more: `runs compare RUN_A RUN_B "
+                                          "[...]` shows the settings that differ, the networks' and the decisions' "
+                                          "test scores, and a paired test on the test forecasts they share.")
+    p.add_argument("action", nargs="*", metavar="compare RUN",
+                   help="`compare` and two or more run folders (or names, as listed)")
+    p.add_argument("--repeat-experiment", metavar="FILE.json",
+                   help="with compare: also write an experiment that trains each compared setup 3 times (new seeds), "
+                        "as the Runs page's 'Repeat both 3x'; run it with `experiment run --spec FILE.json`")
     p.add_argument("--runs-dir")
     p.add_argument("--delete", metavar="RUN_DIR", help="delete one run folder")
     p.add_argument("--json", action="store_true")

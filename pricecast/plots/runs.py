@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pricecast.evaluation.metrics import metrics_table
-from pricecast.plots.figures import COLORS, LABELS, apply_layout
+from pricecast.plots.figures import COLORS, LABELS, apply_layout, thin
 
 
 def metrics_frame(report: Mapping) -> pd.DataFrame:
@@ -70,3 +70,43 @@ def runs_loss_figure(histories: Mapping[str, pd.DataFrame], column: str = "val_l
     fig.update_xaxes(title_text="epoch", tick0=1, dtick=1 if len(values) and max(len(h) for h in shown.values()) <= 15 else None)
     fig.update_yaxes(type="log" if log else "linear", exponentformat="e")
     return apply_layout(fig, f"{name} per epoch, runs compared" + (" (log scale)" if log else ""), height, "loss")
+
+
+# Lines for compared runs' networks, after the actual line's near-black: distinct, never the baselines' grey.
+COMPARE_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+# Networks that learned little lie on one another: a dash each keeps the lower one in sight.
+COMPARE_DASHES = ("solid", "dash", "dot", "dashdot")
+
+
+def compare_forecasts_figure(forecasts: Mapping[str, pd.DataFrame], step: int = 1, height: int = 440,
+                             target: str = "price") -> go.Figure:
+    """Several runs' networks' test forecasts ``step`` steps ahead overlaid on the actual values
+    (``forecasts``: label -> :func:`pricecast.compare.network_forecasts` frame). Runs whose actual values
+    differ (other data or target) each get their own dotted actual line, named, rather than one shared."""
+    at_step = {label: f[f["step"] == step].sort_values("time") for label, f in forecasts.items()}
+    at_step = {label: f for label, f in at_step.items() if len(f)}
+    fig = go.Figure()
+    actuals = {label: f.set_index("time")["actual"] for label, f in at_step.items()}
+    first = next(iter(actuals.values()), None)
+    one_actual = first is not None and all(
+        np.allclose(*a.align(first, join="inner"), rtol=1e-9) for a in actuals.values())
+    if one_actual:
+        merged = pd.concat(actuals.values()).groupby(level=0).first().sort_index()
+        x, y = thin(merged.index, merged.to_numpy())
+        fig.add_trace(go.Scatter(x=x, y=y, name="actual", mode="lines", line=dict(color=COLORS["actual"], width=1.5),
+                                 opacity=0.5))
+    for i, (label, f) in enumerate(at_step.items()):
+        color = COMPARE_COLORS[i % len(COMPARE_COLORS)]
+        if not one_actual:
+            x, y = thin(f["time"], f["actual"])
+            fig.add_trace(go.Scatter(x=x, y=y, name=f"actual ({label})", mode="lines",
+                                     line=dict(color=color, width=1.5, dash="dot")))
+        x, y = thin(f["time"], f["forecast"])
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"network: {label}", mode="lines", opacity=0.85,
+                                 line=dict(color=color, width=2, dash=COMPARE_DASHES[i % len(COMPARE_DASHES)])))
+    fig.update_xaxes(title_text="time (UTC)")
+    ahead = f"{step} step{'s' if step != 1 else ''} ahead"
+    title = f"Test part: actual vs each run's network, {ahead}"
+    if not one_actual and at_step:
+        title += " (the runs forecast different values: each has its own actual line)"
+    return apply_layout(fig, title, height, target)

@@ -29,6 +29,7 @@ from pricecast.errors import PricecastError
 from pricecast.paths import home, runs_dir
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowSet
+from pricecast.presets import setup_label
 from pricecast.specs import RunSpec
 from pricecast.training.types import Run, RunFileError
 
@@ -160,12 +161,17 @@ def scan_runs(root: Path | None = None) -> RunListing:
             listing.unreadable.append(f"{folder.name} ({exc})")
             continue
         test = metrics.get("test", {}) if isinstance(metrics.get("test"), dict) else {}
+        try:
+            label = setup_label(RunSpec.from_dict(spec))
+        except (TypeError, ValueError, AttributeError, KeyError):  # settings this version cannot read
+            label = spec.get("preset") or ""
         own = test.get("network") or test  # runs are compared by their networks' own scores
         decision = metrics.get("decision") or {}
         listing.rows.append({
             "run": folder.name,
             "run_dir": str(folder),
             "preset": spec.get("preset") or "",
+            "label": label,  # what differs from the preset: "GRU · N=60"
             "data": spec.get("data", ""),
             "arch": (spec.get("model") or {}).get("arch", ""),
             "n": (spec.get("window") or {}).get("n"),

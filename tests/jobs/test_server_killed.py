@@ -21,9 +21,9 @@ SERVER = """
 import sys, time
 from dataclasses import replace
 from pricecast.data.samples import load_sample
-from pricecast.jobs.dashboard import tune_for_dashboard
+from pricecast.service.dashboard import tune_for_dashboard
 from pricecast.jobs.registry import JobRegistry
-from pricecast.jobs.tasks import RUNNER
+from pricecast.service.tasks import RUNNER
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec

@@ -82,6 +82,9 @@ def _builders(candles, predictions, backtest_result) -> dict:
         figures.next_forecast_figure: lambda: figures.next_forecast_figure(candles, forecast),
         run_plots.skill_per_step_figure: lambda: run_plots.skill_per_step_figure(report),
         run_plots.runs_loss_figure: lambda: run_plots.runs_loss_figure({"a": history, "b": history}),
+        run_plots.compare_forecasts_figure: lambda: run_plots.compare_forecasts_figure(
+            {name: predictions[predictions.part != "x"].rename(columns={col: "forecast"})
+             for name, col in (("N=30", "predicted"), ("N=60", "drift"))}),
         backtest_plots.fold_error_figure: lambda: backtest_plots.fold_error_figure(backtest_result),
         backtest_plots.horizon_error_figure: lambda: backtest_plots.horizon_error_figure(backtest_result),
         backtest_plots.interval_figure: lambda: backtest_plots.interval_figure(backtest_result, "conformal", 0.8),
