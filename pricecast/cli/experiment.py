@@ -82,8 +82,19 @@ def _print_result(exp, as_json: bool, extra: dict | None = None, trials: bool = 
 
 
 def _experiment_from_file(args) -> ExperimentSpec:
-    data = json.loads(Path(args.spec).read_text())
-    exp = ExperimentSpec.from_dict({"name": args.name or Path(args.spec).stem, **data})
+    try:
+        data = json.loads(Path(args.spec).read_text())
+    except ValueError as exc:  # a JSONDecodeError or bad text: bad input, named
+        raise ExperimentError(f"{args.spec} is not valid JSON: {str(exc)[:100]}") from None
+    if not isinstance(data, dict):
+        raise ExperimentError(f"{args.spec} must hold a JSON object (name, base, variations, repeats ...)")
+    try:
+        exp = ExperimentSpec.from_dict({"name": args.name or Path(args.spec).stem, **data})
+    except ExperimentError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a field of the wrong shape in the file
+        raise ExperimentError(f"{args.spec} does not describe an experiment ({type(exc).__name__}: "
+                              f"{str(exc)[:100]}); `runs compare ... --repeat-experiment FILE.json` writes one") from None
     if args.data:
         exp = exp.replace(base=exp.base.replace(data=args.data))
     return scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None) if args.size != 1.0 else exp

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pricecast.cli.common import progress
+from pricecast.errors import PricecastError
 from pricecast.paths import runs_dir
 from pricecast.report.document import DEFAULT_BASE_URL, experiment_report, run_report, write_report
 
@@ -20,7 +21,7 @@ def run_folder(text: str) -> Path:
 
 def cmd_report(args: argparse.Namespace) -> int:
     if bool(args.run_dir) == bool(args.experiment):
-        raise ValueError("give a run folder or --experiment NAME (one of them)")
+        raise PricecastError("give a run folder or --experiment NAME (one of them)")
     if args.experiment:
         text = experiment_report(args.experiment, args.root)
         out = args.out or f"{Path(args.experiment).name}-report.html"

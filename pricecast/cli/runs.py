@@ -10,6 +10,7 @@ from typing import Any
 from pricecast.cli.common import format_table, print_json, progress
 from pricecast.cli.report import run_folder
 from pricecast.compare import CompareError, compare_runs, repeat_experiment
+from pricecast.errors import PricecastError
 from pricecast.presets import PRESETS
 from pricecast.report.script import write_script
 from pricecast.training.pipeline import prepare
@@ -80,7 +81,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if not args.out and not args.script:
-        raise ValueError("say what to write: --out windows.h5 (the windows) and/or --script train_again.py")
+        raise PricecastError("say what to write: --out windows.h5 (the windows) and/or --script train_again.py")
     if args.script:
         script, csv = write_script(run_folder(args.run_dir), args.script, args.data_out)
         progress(f"wrote {script}" + (f" and its data {csv}" if csv else " (the run's data could not be loaded "

@@ -206,3 +206,17 @@ def summarize(frame: pd.DataFrame) -> dict:
         "missing_candles": int(sum(g.missing for g in gaps)),
         "gap_list": [g.to_dict() for g in gaps[:20]],
     }
+
+
+def to_utc(value: object, what: str) -> pd.Timestamp | None:
+    """A UTC timestamp from a datetime or a string like ``2024-01-01`` (naive means UTC); None for nothing.
+    ``what`` names the setting in the message (``since``, ``until``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise CandleError(f"{what}: '{value}' is not a date or time (example: 2024-01-01 or 2024-01-01T12:00)") from None
+    if ts is pd.NaT:
+        raise CandleError(f"{what}: '{value}' is not a date or time")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

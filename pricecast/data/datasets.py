@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pricecast.data.candles import CandleError, date_remark
+from pricecast.data.candles import CandleError, date_remark, to_utc
 from pricecast.data.csv_import import read_candles_csv
 from pricecast.data.quality import cut_to_clean, spike_warning, split_ref
 from pricecast.data.samples import CATALOGUE, load_sample
@@ -140,10 +140,11 @@ def _load(ref: str, since: str | None, until: str | None, offline: bool) -> Load
 
 
 def _clip(frame: pd.DataFrame, since: str | None, until: str | None) -> pd.DataFrame:
-    if since:
-        frame = frame[frame.index >= pd.Timestamp(since, tz="UTC")]
-    if until:
-        frame = frame[frame.index <= pd.Timestamp(until, tz="UTC")]
+    since_ts, until_ts = to_utc(since, "since"), to_utc(until, "until")
+    if since_ts is not None:
+        frame = frame[frame.index >= since_ts]
+    if until_ts is not None:
+        frame = frame[frame.index <= until_ts]
     if frame.empty:
         raise CandleError(f"no candles between {since or 'the start'} and {until or 'the end'}")
     return frame

@@ -199,9 +199,9 @@ def _read_object(path: Path) -> dict:
     except OSError as exc:
         raise OSError(f"{path.name}: {exc.strerror or exc}") from None
     except ValueError as exc:  # JSONDecodeError, or bytes that are not text
-        raise ValueError(f"{path.name} is not valid JSON: {str(exc)[:100]}") from None
+        raise PricecastError(f"{path.name} is not valid JSON: {str(exc)[:100]}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{path.name} does not hold a JSON object")
+        raise PricecastError(f"{path.name} does not hold a JSON object")
     return value
 
 

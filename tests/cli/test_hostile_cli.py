@@ -355,3 +355,23 @@ def test_item10_the_data_page_shows_a_stored_csv(capsys, tmp_path):
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
     assert at.radio(key="data_source").value == "csv"
     assert any(m.value == "120" for m in at.metric)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["data", "show", "sample:AAPL", "--since", "garbage"], "since: 'garbage' is not a date"),
+    (["experiment", "run", "--spec", "{bad}"], "is not valid JSON"),
+    (["experiment", "run", "--spec", "[1]"], "must hold a JSON object"),
+    (["experiment", "run", "--spec", '{"base": 3}'], "does not describe an experiment"),
+])
+def test_bad_dates_and_experiment_files_are_one_line_messages(tmp_path, capsys, argv, said):
+    """The CLI catches pricecast's own errors only (anything else is a bug and shows as one), so bad input
+    that other libraries reject (a date pandas cannot parse, a broken JSON file) must become one first."""
+    from pricecast.cli.main import main
+
+    if argv[-2] == "--spec":
+        spec = tmp_path / "exp.json"
+        spec.write_text(argv[-1])
+        argv = [*argv[:-1], str(spec)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

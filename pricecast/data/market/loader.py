@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pricecast import paths
-from pricecast.data.candles import CANDLE_COLUMNS, Gap, find_gaps, normalize_candles, summarize
+from pricecast.data.candles import CANDLE_COLUMNS, Gap, find_gaps, normalize_candles, summarize, to_utc
 
 from . import ccxt_source, yahoo
 from .cache import cache_file, read_cache, touch, write_cache
@@ -53,19 +53,6 @@ class MarketData:
             "cache_age_seconds": None if self.cache_age is None else round(self.cache_age.total_seconds(), 1),
             "warnings": list(self.warnings),
         }
-
-
-def to_utc(value: TimeLike, what: str) -> pd.Timestamp | None:
-    """A UTC timestamp from a datetime or a string like ``2024-01-01`` (naive means UTC)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise MarketDataError(f"{what}: '{value}' is not a date or time (example: 2024-01-01 or 2024-01-01T12:00)") from None
-    if ts is pd.NaT:
-        raise MarketDataError(f"{what}: '{value}' is not a date or time")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def human_age(age: timedelta | None) -> str:
