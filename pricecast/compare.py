@@ -27,12 +27,12 @@ from pricecast.evaluation.leakage import paired_test
 from pricecast.experiments.presets import CUSTOM, build_experiment
 from pricecast.experiments.spec import ExperimentSpec, Variation, variation_id
 from pricecast.paths import runs_dir
-from pricecast.presets import setup_label
+from pricecast.presets import REPORTING_ONLY, setup_label
 from pricecast.specs import RunSpec
 from pricecast.training.runs import jsonable
 
 # Where a setup came from is no setting of it: two runs of one setup, one edited back, compare equal.
-NOT_COMPARED = ("preset",)
+NOT_COMPARED = ("preset", *REPORTING_ONLY)
 # Settings an experiment cannot vary: its repeats set the seed themselves.
 NOT_AN_AXIS = ("seed",)
 NOISE_P = 0.05

@@ -268,7 +268,9 @@ def preset_label(spec: RunSpec) -> str:
 
 
 # Settings a run label leaves out: where the setup came from, and what it trains on (shown beside it).
-_NOT_IN_LABEL = ("preset", "data")
+# How a run reports its progress (the dashboard asks for live charts) changes none of its results.
+REPORTING_ONLY: tuple[str, ...] = ("per_batch_updates", "live_val_predictions")
+_NOT_IN_LABEL = ("preset", "data", *REPORTING_ONLY)
 
 
 def setup_label(spec: RunSpec) -> str:

@@ -165,3 +165,13 @@ def test_cli_writes_the_repeat_experiment_for_experiment_run(tmp_path, capsys):
     assert "experiment run --spec" in capsys.readouterr().err
     exp = ExperimentSpec.from_dict(json.loads(path.read_text()))
     assert exp == repeat_experiment(compare_runs([a, b]))
+
+
+def test_a_dashboard_run_is_labelled_like_the_same_run_from_the_command_line():
+    """The dashboard asks every run for live charts (per-batch updates, validation forecasts each epoch);
+    that changes no result, so it is neither in the label nor a difference between two runs."""
+    from pricecast.presets import get_preset, setup_label
+    from pricecast.service.dashboard import tune_for_dashboard
+
+    spec = get_preset("default").spec
+    assert setup_label(tune_for_dashboard(spec)) == setup_label(spec) == "GRU"
