@@ -20,10 +20,12 @@ from pricecast.cli.common import (
     progress,
     spec_from_args,
 )
+from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
 from pricecast.evaluation.metrics import metrics_table, skill_text
 from pricecast.specs import RunSpec
+from pricecast.tracking import TensorBoardLogger
 from pricecast.training.pipeline import prepare, train
 from pricecast.training.predicting import predict_with_run
 from pricecast.training.runs import load_run
@@ -95,10 +97,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress(prepared.counts.line())
     for w in prepared.counts.warnings:
         progress(f"warning: {w}")
+    tracker = tracker_from_args(args)
+    board = TensorBoardLogger() if args.tensorboard else None
+    listener = _listener if board is None else (lambda event: (_listener(event), board(event)))
     stop = threading.Event()
-    with ctrl_c_stops(stop):
-        run = train(spec, listener=_listener, stop=stop, prepared=prepared,
-                    runs_root=Path(args.runs_dir) if args.runs_dir else None)
+    try:
+        with ctrl_c_stops(stop):
+            run = train(spec, listener=listener, stop=stop, prepared=prepared,
+                        runs_root=Path(args.runs_dir) if args.runs_dir else None)
+    except BaseException:
+        if board is not None:
+            board.discard()
+        raise
+    if board is not None:
+        progress(f"TensorBoard logs: {board.move_into(run.run_dir)} (tensorboard --logdir {run.run_dir})")
+    if tracker is not None:
+        tracker.log_run(run)
     for w in run.metrics.get("warnings", []):
         if w not in prepared.counts.warnings:
             progress(f"warning: {w}")
@@ -141,6 +155,7 @@ def register(subparsers: Any) -> None:
     t.add_argument("--clean", action="store_true", help=CLEAN_HELP)
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
     t.add_argument("--json", action="store_true")
+    add_tracking_options(t)
     t.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("predict", help="forecast with a saved run on new or current data")

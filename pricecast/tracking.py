@@ -1,0 +1,228 @@
+"""Runs logged to MLflow and TensorBoard, from outside the training loop.
+
+MLflow (:class:`MlflowTracker`) logs a finished run from what it saved: the setup as params (every
+catalogue setting), the per-epoch losses as step metrics, the final scores of every part beside the
+baselines, the decision (when the run's metrics hold one), and the run folder (model included) as
+artifacts. It is off unless ``PRICECAST_MLFLOW_URI`` or ``--mlflow [URI]`` turns it on; with no URI
+it writes ``sqlite:///<home>/mlflow.db``. Logging happens after the run is saved, so a tracking
+server that is down or refuses costs a warning, never the run.
+
+TensorBoard (:class:`TensorBoardLogger`) is a training listener: it writes each epoch's losses as
+it ends (the layout Keras's TensorBoard callback uses: ``train/`` and ``validation/``,
+``epoch_loss``), into a folder that :meth:`TensorBoardLogger.move_into` puts inside the run folder.
+
+MLflow is optional (``requirements-ml.txt``) and imported only when a run is logged.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pricecast.catalogue import FIELDS, format_value
+from pricecast.optional import import_optional, require_installed
+from pricecast.paths import home
+from pricecast.training.types import Run
+
+ENV_URI = "PRICECAST_MLFLOW_URI"
+DEFAULT_EXPERIMENT = "pricecast"
+PARTS: tuple[str, ...] = ("train", "val", "test")
+BASELINES: tuple[str, ...] = ("persistence", "drift", "moving_average")
+SCORES: tuple[str, ...] = ("rmse", "mae", "mape", "direction")
+PROBE_TIMEOUT_S = 3.0
+
+Warn = Callable[[str], None]
+
+
+def default_uri() -> str:
+    return f"sqlite:///{home() / 'mlflow.db'}"
+
+
+def tracking_uri(flag: str | None = None) -> str | None:
+    """Where runs are logged: ``--mlflow URI`` (``flag``; "" = given without a URI), else
+    ``PRICECAST_MLFLOW_URI``, else nowhere (None). A flag or variable without a URI means the
+    local default, :func:`default_uri`."""
+    if flag is not None:
+        return flag.strip() or os.environ.get(ENV_URI, "").strip() or default_uri()
+    env = os.environ.get(ENV_URI)
+    if env is None or env.strip().lower() in ("", "0", "off", "no", "false"):
+        return None
+    return default_uri() if env.strip().lower() in ("1", "on", "yes", "true", "local") else env.strip()
+
+
+def mlflow_installed() -> bool:
+    return importlib.util.find_spec("mlflow") is not None
+
+
+def setup_params(run: Run) -> dict[str, str]:
+    """Every catalogue setting of the run's setup, as the text the CLI and links read."""
+    spec = run.spec
+    return {f.name: format_value(getattr(getattr(spec, f.section) if f.section else spec, f.name))
+            for f in FIELDS.values()}
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def final_scores(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """``test_rmse``, ``test_persistence_rmse``, ``test_skill``, ... for every part, model and baselines
+    (non-finite values left out: MLflow stores numbers)."""
+    out: dict[str, float] = {}
+    for part in PARTS:
+        report = metrics.get(part) or {}
+        for forecaster in ("model", *BASELINES):
+            scores = report.get(forecaster) or {}
+            prefix = f"{part}_" if forecaster == "model" else f"{part}_{forecaster}_"
+            out.update({prefix + s: float(scores[s]) for s in SCORES if _finite(scores.get(s))})
+        if _finite(report.get("skill")):
+            out[f"{part}_skill"] = float(report["skill"])
+    for key in ("best_epoch", "epochs_run", "best_val_loss", "train_seconds", "params"):
+        if _finite(metrics.get(key)):
+            out["model_params" if key == "params" else key] = float(metrics[key])
+    out["ended_as_persistence"] = float(bool(metrics.get("ended_as_persistence")))
+    return out
+
+
+def _reachable(uri: str) -> str | None:
+    """None when an HTTP tracking server answers, else why not (file and database URIs: None)."""
+    if not uri.startswith(("http://", "https://")):
+        return None
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S):
+            return None
+    except (urllib.error.URLError, OSError) as exc:
+        return str(getattr(exc, "reason", exc))
+
+
+class MlflowTracker:
+    """Logs finished runs to one MLflow tracking URI and experiment; failures become warnings."""
+
+    def __init__(self, uri: str, experiment: str = DEFAULT_EXPERIMENT, warn: Warn | None = None) -> None:
+        self.uri, self.experiment = uri, experiment
+        self.warn = warn or (lambda text: None)
+        self._client: Any = None
+        self._experiment_id: str | None = None
+
+    def _artifact_location(self) -> str | None:
+        """For a local SQLite store, artifacts beside the database (MLflow's default is ./mlruns in
+        whatever folder the command ran from)."""
+        if self.uri.startswith("sqlite:///"):
+            return (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
+        return None
+
+    def _connect(self) -> tuple[Any, str]:
+        if self._client is None:
+            mlflow = import_optional("mlflow", "MLflow tracking (--mlflow, PRICECAST_MLFLOW_URI)")
+            for name in ("mlflow", "alembic"):  # their INFO lines (creating tables ...) would bury the progress
+                logging.getLogger(name).setLevel(logging.WARNING)
+            # a down server: fail in seconds, not after MLflow's minutes of retries
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+            client = mlflow.MlflowClient(tracking_uri=self.uri)
+            found = client.get_experiment_by_name(self.experiment)
+            self._experiment_id = (found.experiment_id if found is not None else
+                                   client.create_experiment(self.experiment,
+                                                            artifact_location=self._artifact_location()))
+            self._client = client
+        return self._client, str(self._experiment_id)
+
+    def log_run(self, run: Run, tags: Mapping[str, str] | None = None, kind: str = "train") -> str | None:
+        """Log ``run`` (saved: its folder exists); the MLflow run id, or None after a warning."""
+        problem = _reachable(self.uri)
+        if problem is not None:
+            self.warn(f"MLflow at {self.uri} cannot be reached ({problem}); the run is saved in {run.run_dir} "
+                      "but not logged")
+            return None
+        try:
+            return self._log(run, dict(tags or {}), kind)
+        except Exception as exc:  # noqa: BLE001  MLflow raises many kinds (REST, SQL, file); the run must survive all
+            self.warn(f"the run could not be logged to MLflow at {self.uri} ({type(exc).__name__}: {exc}); "
+                      f"it is saved in {run.run_dir}")
+            return None
+
+    def _log(self, run: Run, tags: dict[str, str], kind: str) -> str:
+        from mlflow.entities import Metric, Param, RunTag
+
+        client, experiment_id = self._connect()
+        spec = run.spec
+        tags = {"pricecast.kind": kind, "pricecast.run_dir": str(run.run_dir), "data": spec.data,
+                "arch": spec.model.arch, "preset": spec.preset or "", "device": run.device, **tags}
+        created = client.create_run(experiment_id, run_name=Path(run.run_dir).name, tags=tags)
+        run_id = created.info.run_id
+        stamp = created.info.start_time or 0
+        metrics = [Metric(k, v, stamp, 0) for k, v in final_scores(run.metrics).items()]
+        history = run.history
+        for column in [c for c in history.columns if c not in ("epoch", "seconds")]:
+            for epoch, value in zip(history["epoch"], history[column]):
+                if _finite(float(value)):
+                    metrics.append(Metric(str(column), float(value), stamp, int(epoch)))
+        params = [Param(k, v[:6000]) for k, v in setup_params(run).items()]
+        # log_batch takes at most 100 params and 1000 metrics per call
+        for i in range(0, len(params), 100):
+            client.log_batch(run_id, params=params[i:i + 100])
+        for i in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        decision = run.metrics.get("decision")
+        if decision is not None:
+            if isinstance(decision, Mapping):
+                client.log_dict(run_id, dict(decision), "decision.json")
+            else:
+                client.log_batch(run_id, tags=[RunTag("decision", str(decision)[:5000])])
+        client.log_artifacts(run_id, str(run.run_dir), "run")
+        client.set_terminated(run_id)
+        return run_id
+
+
+class TensorBoardLogger:
+    """A training listener writing each epoch's losses as TensorBoard scalars, as Keras's callback
+    lays them out. Writes to a temporary folder until :meth:`move_into` the run folder."""
+
+    def __init__(self) -> None:
+        require_installed("tensorboard", "TensorBoard logs (--tensorboard)")
+        self.logdir = Path(tempfile.mkdtemp(prefix="pricecast-tensorboard-"))
+        self._writers: dict[str, Any] = {}
+
+    def _writer(self, name: str) -> Any:
+        if name not in self._writers:
+            import tensorflow as tf  # called from training's listener: TensorFlow is loaded by then
+
+            self._writers[name] = tf.summary.create_file_writer(str(self.logdir / name))
+        return self._writers[name]
+
+    def __call__(self, event: dict) -> None:
+        if event.get("type") != "epoch":
+            return
+        import tensorflow as tf
+
+        for name, key in (("train", "loss"), ("validation", "val_loss")):
+            value = event.get(key)
+            if value is not None and math.isfinite(value):
+                writer = self._writer(name)
+                with writer.as_default():
+                    tf.summary.scalar("epoch_loss", value, step=int(event["epoch"]))
+                writer.flush()
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    def move_into(self, run_dir: Path | str) -> Path:
+        """Close the writers and move the logs to ``<run_dir>/tensorboard``."""
+        self.close()
+        target = Path(run_dir) / "tensorboard"
+        shutil.move(str(self.logdir), str(target))
+        return target
+
+    def discard(self) -> None:
+        self.close()
+        shutil.rmtree(self.logdir, ignore_errors=True)
