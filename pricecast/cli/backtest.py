@@ -13,7 +13,7 @@ from typing import Any
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.walkforward import run_backtest
 from pricecast.catalogue import add_spec_options
-from pricecast.cli.common import format_table, print_json, progress, spec_from_args
+from pricecast.cli.common import COLUMNS_HELP, format_table, print_json, progress, spec_from_args
 from pricecast.evaluation.metrics import skill_text
 from pricecast.training.controls import shuffled_time_control
 
@@ -52,6 +52,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--shuffled-control", action="store_true",
                    help="also train on time-shuffled targets, which must score worse (costs two trainings)")
     p.add_argument("--no-cache", action="store_true", help="ignore and don't write the per-fold cache")
+    p.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
     p.add_argument("--json", action="store_true")
     add_spec_options(p, own=OWN)
     p.set_defaults(func=cmd_backtest)

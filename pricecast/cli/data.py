@@ -8,7 +8,7 @@ import argparse
 from typing import Any
 
 from pricecast.cli import market
-from pricecast.cli.common import CLEAN_HELP, format_table, print_json, progress, with_clean
+from pricecast.cli.common import CLEAN_HELP, COLUMNS_HELP, data_ref, format_table, print_json, progress, with_clean
 from pricecast.data.candles import summarize
 from pricecast.data.datasets import load_data
 from pricecast.data.quality import quality_report
@@ -25,7 +25,7 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data_show(args: argparse.Namespace) -> int:
-    ref = with_clean(args.ref, args.clean)
+    ref = data_ref(args.ref, args)
     loaded = load_data(ref, since=args.since, until=args.until, offline=getattr(args, "offline", False))
     report = quality_report(loaded.candles)
     quality = report.to_dict()
@@ -75,6 +75,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--until")
     p.add_argument("--offline", action="store_true", help="use cached candles only")
     p.add_argument("--clean", action="store_true", help=CLEAN_HELP)
+    p.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_show)
     market.register(dsub)

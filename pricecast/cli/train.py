@@ -13,6 +13,7 @@ from typing import Any
 from pricecast.catalogue import add_spec_options
 from pricecast.cli.common import (
     CLEAN_HELP,
+    COLUMNS_HELP,
     EXIT_INTERRUPTED,
     ctrl_c_stops,
     format_table,
@@ -153,6 +154,7 @@ def register(subparsers: Any) -> None:
     add_spec_options(t)
     t.add_argument("--offline", action="store_true", help="exchange/Yahoo data: use the cached candles only")
     t.add_argument("--clean", action="store_true", help=CLEAN_HELP)
+    t.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
     t.add_argument("--json", action="store_true")
     add_tracking_options(t)

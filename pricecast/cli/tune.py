@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from pricecast.catalogue import add_spec_options, field_named, format_value
-from pricecast.cli.common import CLEAN_HELP, format_table, print_json, progress, spec_from_args
+from pricecast.cli.common import CLEAN_HELP, COLUMNS_HELP, format_table, print_json, progress, spec_from_args
 from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.data.datasets import load_data
 from pricecast.evaluation.metrics import skill_text
@@ -23,6 +23,7 @@ def register(subparsers: Any) -> None:
                    help="the preset the search starts from (see `pricecast presets`)")
     p.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
     p.add_argument("--clean", action="store_true", help=CLEAN_HELP)
+    p.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
     p.add_argument("--fields", default=",".join(DEFAULT_FIELDS),
                    help="settings to search, comma-separated (default: %(default)s)")
     p.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH",
