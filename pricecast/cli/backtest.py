@@ -13,7 +13,8 @@ from typing import Any
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.walkforward import run_backtest
 from pricecast.catalogue import add_spec_options
-from pricecast.cli.common import COLUMNS_HELP, format_table, print_json, progress, spec_from_args
+from pricecast.cli.common import COLUMNS_HELP, add_range_options, format_table, print_json, progress, spec_from_args
+from pricecast.data.datasets import load_data
 from pricecast.evaluation.metrics import skill_text
 from pricecast.training.controls import shuffled_time_control
 
@@ -53,6 +54,7 @@ def register(subparsers: Any) -> None:
                    help="also train on time-shuffled targets, which must score worse (costs two trainings)")
     p.add_argument("--no-cache", action="store_true", help="ignore and don't write the per-fold cache")
     p.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
+    add_range_options(p)
     p.add_argument("--json", action="store_true")
     add_spec_options(p, own=OWN)
     p.set_defaults(func=cmd_backtest)
@@ -78,11 +80,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
                       f"persistence {e['persistence_rmse']:.4g}, skill {skill_text(e['skill'], 2, short=True)}  {e['progress']:.0%}{eta}")
 
-    result = run_backtest(spec, bt, progress=listener, use_cache=not args.no_cache)
+    candles = load_data(spec.data, since=args.since, until=args.until).candles if args.since or args.until else None
+    result = run_backtest(spec, bt, candles=candles, progress=listener, use_cache=not args.no_cache)
     findings = list(result.findings)
     if args.shuffled_control:
         progress("shuffled-time control: training twice on the ordinary split ...")
-        findings.append(shuffled_time_control(spec.replace(train=replace(spec.train, epochs=args.epochs or spec.train.epochs))))
+        findings.append(shuffled_time_control(spec.replace(train=replace(spec.train, epochs=args.epochs or spec.train.epochs)),
+                                             candles=candles))
     for note in result.notes:
         progress(f"note: {note}")
     if args.json:

@@ -66,6 +66,12 @@ def with_clean(ref: str, clean: bool) -> str:
     return clean_ref(ref) if clean else ref
 
 
+def add_range_options(parser: argparse.ArgumentParser) -> None:
+    """``--since``/``--until``: the data's date range, as on the Data page."""
+    parser.add_argument("--since", help="first candle time used (UTC), e.g. 2015-01-01")
+    parser.add_argument("--until", help="last candle time used (UTC, inclusive)")
+
+
 def data_ref(ref: str, args: argparse.Namespace) -> str:
     """``ref`` with what ``--columns`` and ``--clean`` add, where the command has them."""
     return with_clean(with_columns(ref, getattr(args, "columns", None)), getattr(args, "clean", False))

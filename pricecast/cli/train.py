@@ -15,6 +15,7 @@ from pricecast.cli.common import (
     CLEAN_HELP,
     COLUMNS_HELP,
     EXIT_INTERRUPTED,
+    add_range_options,
     ctrl_c_stops,
     format_table,
     print_json,
@@ -43,9 +44,9 @@ def _listener(event: dict) -> None:
                  f"eta {event['eta']:.0f}s")
 
 
-def _load_for_training(spec: RunSpec, offline: bool) -> LoadedData:
+def _load_for_training(spec: RunSpec, offline: bool, since: str | None = None, until: str | None = None) -> LoadedData:
     try:
-        return load_data(spec.data, offline=offline)
+        return load_data(spec.data, since=since, until=until, offline=offline)
     except CandleError as exc:
         # loaded here, not at the top: it brings requests/urllib3/ssl, which every other command would pay
         # for (see pricecast.cli.market); load_data has already imported it for market data
@@ -91,7 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     progress(f"training {spec.preset or spec.model.arch} on {spec.data} (N={spec.window.n}, K={spec.window.k}, "
              f"{spec.model.arch}, {spec.train.epochs} epochs)")
-    loaded = _load_for_training(spec, args.offline)
+    loaded = _load_for_training(spec, args.offline, args.since, args.until)
     for w in loaded.warnings:
         progress(f"warning: {w}")
     prepared = prepare(spec, loaded.candles)  # too few examples: exit 2 with the reason, before TensorFlow
@@ -155,6 +156,7 @@ def register(subparsers: Any) -> None:
     t.add_argument("--offline", action="store_true", help="exchange/Yahoo data: use the cached candles only")
     t.add_argument("--clean", action="store_true", help=CLEAN_HELP)
     t.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
+    add_range_options(t)
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
     t.add_argument("--json", action="store_true")
     add_tracking_options(t)

@@ -9,7 +9,15 @@ import argparse
 from typing import Any
 
 from pricecast.catalogue import add_spec_options, field_named, format_value
-from pricecast.cli.common import CLEAN_HELP, COLUMNS_HELP, format_table, print_json, progress, spec_from_args
+from pricecast.cli.common import (
+    CLEAN_HELP,
+    COLUMNS_HELP,
+    add_range_options,
+    format_table,
+    print_json,
+    progress,
+    spec_from_args,
+)
 from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.data.datasets import load_data
 from pricecast.evaluation.metrics import skill_text
@@ -24,6 +32,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data", help="sample:AAPL, a CSV path or EXCHANGE:SYMBOL:TF (default: the preset's)")
     p.add_argument("--clean", action="store_true", help=CLEAN_HELP)
     p.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
+    add_range_options(p)
     p.add_argument("--fields", default=",".join(DEFAULT_FIELDS),
                    help="settings to search, comma-separated (default: %(default)s)")
     p.add_argument("--range", action="append", default=[], metavar="NAME=LOW:HIGH",
@@ -63,7 +72,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     for d in space:
         progress(f"  {d.describe()}")
     progress(f"pruning: {spec.pruning()[1]}")
-    loaded = load_data(base.data)
+    loaded = load_data(base.data, since=args.since, until=args.until)
     for w in loaded.warnings:
         progress(f"warning: {w}")
     tracker = tracker_from_args(args)

@@ -20,10 +20,10 @@ from pricecast.data.csv_import import read_candles_csv, read_candles_csv_info
 from pricecast.data.csv_numbers import parse_times
 from pricecast.data.datasets import display_name, link_data_problem, load_data
 
-GERMAN = ("Datum;Eroeffnung;Hoch;Tief;Schluss;Volumen\n"
-          "02.01.2024;100,01;101,5;99,25;100,01;1.234,5\n"
-          "03.01.2024;100,01;102,5;99,75;101,00;2.000,0\n"
-          "04.01.2024;101,00;103,0;100,5;102,50;1.500,0\n").encode()
+GERMAN = (b"Datum;Eroeffnung;Hoch;Tief;Schluss;Volumen\n"
+          b"02.01.2024;100,01;101,5;99,25;100,01;1.234,5\n"
+          b"03.01.2024;100,01;102,5;99,75;101,00;2.000,0\n"
+          b"04.01.2024;101,00;103,0;100,5;102,50;1.500,0\n")
 
 
 def test_a_german_broker_export_is_read_without_asking():
