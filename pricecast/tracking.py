@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -111,6 +112,21 @@ class MlflowTracker:
         self.warn = warn or (lambda text: None)
         self._client: Any = None
         self._experiment_id: str | None = None
+        self._warming: threading.Thread | None = None
+        self._warm_error: BaseException | None = None
+
+    def warm_up(self) -> None:
+        """Import MLflow and open the store in a background thread while the run trains (the import
+        alone is seconds, a new SQLite store's tables more), so logging afterwards takes little."""
+        def connect() -> None:
+            try:
+                self._connect()
+            except Exception as exc:  # noqa: BLE001  reported by log_run, as a warning, after the run is saved
+                self._warm_error = exc
+
+        if self._warming is None and _reachable(self.uri) is None:
+            self._warming = threading.Thread(target=connect, name="pricecast-mlflow-warm-up", daemon=True)
+            self._warming.start()
 
     def _artifact_location(self) -> str | None:
         """For a local SQLite store, artifacts beside the database (MLflow's default is ./mlruns in
@@ -143,6 +159,12 @@ class MlflowTracker:
                       "but not logged")
             return None
         try:
+            if self._warming is not None:
+                self._warming.join()
+                self._warming = None
+                if self._warm_error is not None:
+                    error, self._warm_error = self._warm_error, None
+                    raise error
             return self._log(run, dict(tags or {}), kind)
         except Exception as exc:  # noqa: BLE001  MLflow raises many kinds (REST, SQL, file); the run must survive all
             self.warn(f"the run could not be logged to MLflow at {self.uri} ({type(exc).__name__}: {exc}); "

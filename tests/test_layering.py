@@ -52,7 +52,7 @@ ALLOWED: dict[str, set[str]] = {
     "data.quality": {"data.candles"},
     "data.csv_bytes": {"data.candles"},
     "data.csv_numbers": {"data.candles"},
-    "data.columns": {"data.candles"},
+    "data.columns": {"data.candles", "data.csv_bytes"},
     "data.csv_import": {"data.candles", "data.columns", "data.csv_bytes", "data.csv_numbers"},
     "data.uploads": {"paths"},
     "data.market": {"data.candles", "paths"},

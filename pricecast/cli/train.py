@@ -101,7 +101,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress(f"warning: {w}")
     tracker = tracker_from_args(args)
     board = TensorBoardLogger() if args.tensorboard else None
-    listener = _listener if board is None else (lambda event: (_listener(event), board(event)))
+
+    def listener(event: dict) -> None:
+        _listener(event)
+        if board is not None:
+            board(event)
+        if tracker is not None and event["type"] == "start":
+            tracker.warm_up()  # once TensorFlow is loaded: two threads importing protobuf & co. at once can deadlock
     stop = threading.Event()
     try:
         with ctrl_c_stops(stop):

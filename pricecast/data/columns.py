@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 
 from pricecast.data.candles import CandleError
+from pricecast.data.csv_bytes import MAX_UNPACKED_BYTES, SAMPLE_BYTES, delimiter, raw_bytes, sample_rows, text_encoding
 
 ROLES: tuple[str, ...] = ("time", "open", "high", "low", "close", "volume")
 REF_MARK = "#columns="
@@ -122,3 +123,15 @@ def header_lookup(header: Sequence[str], mapping: Mapping[str, str] | None = Non
         if (mapping and role in mapping) or role not in lower:
             lower[role] = column
     return lower
+
+
+def csv_preview(data: bytes, name: str, rows: int = 5) -> tuple[list[str], list[list[str]]]:
+    """A CSV's header and first ``rows`` rows as text, for a person choosing which column is which
+    (the Data page). Raises :class:`CandleError` for what is not a text CSV at all."""
+    data, name = raw_bytes(data, MAX_UNPACKED_BYTES, name)
+    data, encoding = text_encoding(data, name)
+    lines = [line for line in data[:SAMPLE_BYTES].decode(encoding, errors="replace").splitlines()[:20] if line.strip()]
+    if not lines:
+        return [], []
+    header, sample = sample_rows(data, encoding, delimiter(lines), 0)
+    return header, sample[:rows]
