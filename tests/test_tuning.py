@@ -120,7 +120,8 @@ def test_a_pruned_trial_stops_training_and_leaves_no_run(tmp_path):
 def test_tune_json_resumes_and_scores_the_best_once(capsys, pricecast_home: Path):
     args = ["tune", "--data", "sample:AAPL", "--fields", "units,learning_rate", "--range", "units=4:8",
             "--n", "10", "--epochs", "1", "--json"]
-    assert main([*args, "--trials", "2"]) == 0
+    uri = f"sqlite:///{pricecast_home / 'mlflow.db'}"
+    assert main([*args, "--trials", "2", "--mlflow", uri]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["trials"]["ran"] == 2 and out["trials"]["pruned"] + out["trials"]["complete"] == 2
     assert out["storage"] == f"sqlite:///{pricecast_home / 'tuning' / 'studies.db'}"
@@ -130,6 +131,13 @@ def test_tune_json_resumes_and_scores_the_best_once(capsys, pricecast_home: Path
     metrics = json.loads((Path(best["run_dir"]) / "metrics.json").read_text())
     assert best["value"] == pytest.approx(metrics["val"]["rmse"] / metrics["val"]["persistence_rmse"])
     assert out["test"]["persistence_rmse"] == pytest.approx(metrics["test"]["persistence_rmse"])
+
+    # every finished trial was logged to MLflow, tagged with the study
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    logged = client.search_runs([client.get_experiment_by_name("pricecast").experiment_id])
+    assert len(logged) == out["trials"]["complete"] and {r.data.tags["study"] for r in logged} == {out["study"]}
 
     # the same command with a larger budget resumes the study: one more trial, not three
     assert main([*args, "--trials", "3"]) == 0
