@@ -16,6 +16,7 @@ MLflow is optional (``requirements-ml.txt``) and imported only when a run is log
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import math
 import os
@@ -31,6 +32,7 @@ from typing import Any
 from pricecast.catalogue import FIELDS, format_value
 from pricecast.optional import import_optional, require_installed
 from pricecast.paths import home
+from pricecast.specs import RunSpec
 from pricecast.training.types import Run
 
 ENV_URI = "PRICECAST_MLFLOW_URI"
@@ -63,9 +65,8 @@ def mlflow_installed() -> bool:
     return importlib.util.find_spec("mlflow") is not None
 
 
-def setup_params(run: Run) -> dict[str, str]:
-    """Every catalogue setting of the run's setup, as the text the CLI and links read."""
-    spec = run.spec
+def setup_params(spec: RunSpec) -> dict[str, str]:
+    """Every catalogue setting of a setup, as the text the CLI and links read."""
     return {f.name: format_value(getattr(getattr(spec, f.section) if f.section else spec, f.name))
             for f in FIELDS.values()}
 
@@ -153,10 +154,18 @@ class MlflowTracker:
 
     def log_run(self, run: Run, tags: Mapping[str, str] | None = None, kind: str = "train") -> str | None:
         """Log ``run`` (saved: its folder exists); the MLflow run id, or None after a warning."""
+        return self._guarded(f"the run is saved in {run.run_dir}", lambda: self._log_run(run, dict(tags or {}), kind))
+
+    def log_backtest(self, spec: RunSpec, summary: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> str | None:
+        """Log a walk-forward backtest from its JSON summary (``BacktestResult.to_dict()``): the setup,
+        the pooled test scores of the model and the baselines, each fold's as steps, the summary as an artifact."""
+        return self._guarded("the backtest's results are printed above",
+                             lambda: self._log_backtest(spec, summary, dict(tags or {})))
+
+    def _guarded(self, kept: str, log: Callable[[], str]) -> str | None:
         problem = _reachable(self.uri)
         if problem is not None:
-            self.warn(f"MLflow at {self.uri} cannot be reached ({problem}); the run is saved in {run.run_dir} "
-                      "but not logged")
+            self.warn(f"MLflow at {self.uri} cannot be reached ({problem}); not logged ({kept})")
             return None
         try:
             if self._warming is not None:
@@ -165,34 +174,39 @@ class MlflowTracker:
                 if self._warm_error is not None:
                     error, self._warm_error = self._warm_error, None
                     raise error
-            return self._log(run, dict(tags or {}), kind)
+            return log()
         except Exception as exc:  # noqa: BLE001  MLflow raises many kinds (REST, SQL, file); the run must survive all
-            self.warn(f"the run could not be logged to MLflow at {self.uri} ({type(exc).__name__}: {exc}); "
-                      f"it is saved in {run.run_dir}")
+            self.warn(f"could not log to MLflow at {self.uri} ({type(exc).__name__}: {exc}); {kept}")
             return None
 
-    def _log(self, run: Run, tags: dict[str, str], kind: str) -> str:
-        from mlflow.entities import Metric, Param, RunTag
+    def _start(self, spec: RunSpec, name: str, tags: dict[str, str]) -> tuple[Any, str, int]:
+        from mlflow.entities import Param
 
         client, experiment_id = self._connect()
-        spec = run.spec
-        tags = {"pricecast.kind": kind, "pricecast.run_dir": str(run.run_dir), "data": spec.data,
-                "arch": spec.model.arch, "preset": spec.preset or "", "device": run.device, **tags}
-        created = client.create_run(experiment_id, run_name=Path(run.run_dir).name, tags=tags)
-        run_id = created.info.run_id
-        stamp = created.info.start_time or 0
+        tags = {"data": spec.data, "arch": spec.model.arch, "preset": spec.preset or "", **tags}
+        created = client.create_run(experiment_id, run_name=name, tags=tags)
+        params = [Param(k, v[:6000]) for k, v in setup_params(spec).items()]
+        for i in range(0, len(params), 100):  # log_batch takes at most 100 params per call
+            client.log_batch(created.info.run_id, params=params[i:i + 100])
+        return client, created.info.run_id, created.info.start_time or 0
+
+    @staticmethod
+    def _metrics(client: Any, run_id: str, metrics: list) -> None:
+        for i in range(0, len(metrics), 1000):  # ... and at most 1000 metrics
+            client.log_batch(run_id, metrics=metrics[i:i + 1000])
+
+    def _log_run(self, run: Run, tags: dict[str, str], kind: str) -> str:
+        from mlflow.entities import Metric, RunTag
+
+        client, run_id, stamp = self._start(run.spec, Path(run.run_dir).name, {
+            "pricecast.kind": kind, "pricecast.run_dir": str(run.run_dir), "device": run.device, **tags})
         metrics = [Metric(k, v, stamp, 0) for k, v in final_scores(run.metrics).items()]
         history = run.history
         for column in [c for c in history.columns if c not in ("epoch", "seconds")]:
             for epoch, value in zip(history["epoch"], history[column]):
                 if _finite(float(value)):
                     metrics.append(Metric(str(column), float(value), stamp, int(epoch)))
-        params = [Param(k, v[:6000]) for k, v in setup_params(run).items()]
-        # log_batch takes at most 100 params and 1000 metrics per call
-        for i in range(0, len(params), 100):
-            client.log_batch(run_id, params=params[i:i + 100])
-        for i in range(0, len(metrics), 1000):
-            client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        self._metrics(client, run_id, metrics)
         decision = run.metrics.get("decision")
         if decision is not None:
             if isinstance(decision, Mapping):
@@ -200,6 +214,24 @@ class MlflowTracker:
             else:
                 client.log_batch(run_id, tags=[RunTag("decision", str(decision)[:5000])])
         client.log_artifacts(run_id, str(run.run_dir), "run")
+        client.set_terminated(run_id)
+        return run_id
+
+    def _log_backtest(self, spec: RunSpec, summary: Mapping[str, Any], tags: dict[str, str]) -> str:
+        from mlflow.entities import Metric
+
+        client, run_id, stamp = self._start(spec, "backtest", {"pricecast.kind": "backtest", **tags})
+        overall = summary.get("overall") or {}
+        metrics = [Metric("test_skill", float(overall["skill"]), stamp, 0)] if _finite(overall.get("skill")) else []
+        for forecaster, scores in overall.items():
+            if isinstance(scores, Mapping):
+                prefix = "test_" if forecaster == "model" else f"test_{forecaster}_"
+                metrics += [Metric(prefix + m, float(v), stamp, 0) for m, v in scores.items() if _finite(v)]
+        for fold in summary.get("folds") or []:
+            metrics += [Metric(f"fold_{key}", float(fold[key]), stamp, int(fold["fold"]))
+                        for key in ("rmse", "persistence_rmse", "skill") if _finite(fold.get(key))]
+        self._metrics(client, run_id, metrics)
+        client.log_dict(run_id, json.loads(json.dumps(summary, default=str)), "backtest.json")
         client.set_terminated(run_id)
         return run_id
 

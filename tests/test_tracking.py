@@ -96,7 +96,7 @@ def test_a_store_that_refuses_is_a_warning(tmp_path):
     (tmp_path / "file").write_text("x")
     tracker = MlflowTracker(f"sqlite:///{tmp_path / 'file' / 'mlflow.db'}", warn=warnings.append)
     assert tracker.log_run(_Run()) is None
-    assert len(warnings) == 1 and "could not be logged to MLflow" in warnings[0] and str(tmp_path) in warnings[0]
+    assert len(warnings) == 1 and "could not log to MLflow" in warnings[0] and str(tmp_path) in warnings[0]
 
 
 def test_mlflow_flag_without_mlflow_stops_before_training(monkeypatch, capsys):
@@ -106,3 +106,19 @@ def test_mlflow_flag_without_mlflow_stops_before_training(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     assert main(["train", "--data", "sample:AAPL", "--epochs", "1", "--mlflow"]) == 2
     assert "needs the optional 'mlflow' package" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_backtest_logs_pooled_and_per_fold_scores(tmp_path, capsys):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["backtest", "--data", "sample:AAPL", "--n", "10", "--k", "2", "--folds", "2", "--fold-size", "60",
+                 "--epochs", "1", "--units", "4", "--retrain-every", "0", "--no-cache", "--mlflow", uri, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    client = mlflow.MlflowClient(uri)
+    (logged,) = client.search_runs([client.get_experiment_by_name("pricecast").experiment_id])
+    assert logged.data.tags["pricecast.kind"] == "backtest" and logged.data.params["units"] == "4"
+    assert logged.data.metrics["test_rmse"] == pytest.approx(out["overall"]["model"]["rmse"])
+    assert logged.data.metrics["test_persistence_rmse"] == pytest.approx(out["overall"]["persistence"]["rmse"])
+    assert [m.step for m in client.get_metric_history(logged.info.run_id, "fold_rmse")] == [1, 2]

@@ -14,6 +14,7 @@ from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.walkforward import run_backtest
 from pricecast.catalogue import add_spec_options
 from pricecast.cli.common import COLUMNS_HELP, add_range_options, format_table, print_json, progress, spec_from_args
+from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.data.datasets import load_data
 from pricecast.evaluation.metrics import skill_text
 from pricecast.training.controls import shuffled_time_control
@@ -55,6 +56,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-cache", action="store_true", help="ignore and don't write the per-fold cache")
     p.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
     add_range_options(p)
+    add_tracking_options(p, tensorboard=False)
     p.add_argument("--json", action="store_true")
     add_spec_options(p, own=OWN)
     p.set_defaults(func=cmd_backtest)
@@ -80,6 +82,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
                       f"persistence {e['persistence_rmse']:.4g}, skill {skill_text(e['skill'], 2, short=True)}  {e['progress']:.0%}{eta}")
 
+    tracker = tracker_from_args(args)
     candles = load_data(spec.data, since=args.since, until=args.until).candles if args.since or args.until else None
     result = run_backtest(spec, bt, candles=candles, progress=listener, use_cache=not args.no_cache)
     findings = list(result.findings)
@@ -89,9 +92,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                                              candles=candles))
     for note in result.notes:
         progress(f"note: {note}")
+    out = result.to_dict()
+    out["findings"] = [f.to_dict() for f in findings]
+    if tracker is not None:
+        tracker.log_backtest(spec, out)
     if args.json:
-        out = result.to_dict()
-        out["findings"] = [f.to_dict() for f in findings]
         print_json(out)
         return 0
     print(format_table(result.fold_rows(), ["fold", "test_from", "test_to", "windows", "retrained", "cached", "epochs",
