@@ -21,8 +21,9 @@ import logging
 import math
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -113,21 +114,6 @@ class MlflowTracker:
         self.warn = warn or (lambda text: None)
         self._client: Any = None
         self._experiment_id: str | None = None
-        self._warming: threading.Thread | None = None
-        self._warm_error: BaseException | None = None
-
-    def warm_up(self) -> None:
-        """Import MLflow and open the store in a background thread while the run trains (the import
-        alone is seconds, a new SQLite store's tables more), so logging afterwards takes little."""
-        def connect() -> None:
-            try:
-                self._connect()
-            except Exception as exc:  # noqa: BLE001  reported by log_run, as a warning, after the run is saved
-                self._warm_error = exc
-
-        if self._warming is None and _reachable(self.uri) is None:
-            self._warming = threading.Thread(target=connect, name="pricecast-mlflow-warm-up", daemon=True)
-            self._warming.start()
 
     def _artifact_location(self) -> str | None:
         """For a local SQLite store, artifacts beside the database (MLflow's default is ./mlruns in
@@ -168,12 +154,6 @@ class MlflowTracker:
             self.warn(f"MLflow at {self.uri} cannot be reached ({problem}); not logged ({kept})")
             return None
         try:
-            if self._warming is not None:
-                self._warming.join()
-                self._warming = None
-                if self._warm_error is not None:
-                    error, self._warm_error = self._warm_error, None
-                    raise error
             return log()
         except Exception as exc:  # noqa: BLE001  MLflow raises many kinds (REST, SQL, file); the run must survive all
             self.warn(f"could not log to MLflow at {self.uri} ({type(exc).__name__}: {exc}); {kept}")
@@ -236,6 +216,34 @@ class MlflowTracker:
         return run_id
 
 
+def log_run_detached(run_dir: Path | str, uri: str, experiment: str = DEFAULT_EXPERIMENT) -> subprocess.Popen:
+    """Log a saved run from a separate process, so the command that trained it ends at once: importing
+    MLflow and checking a store's schema take seconds (docs/BENCHMARKS.md section 9), which a short run
+    would otherwise wait for. Its warnings go to this process's stderr, as lines starting ``pricecast:``."""
+    return subprocess.Popen([sys.executable, "-m", "pricecast.tracking", str(run_dir), uri, experiment],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m pricecast.tracking RUN_DIR URI [EXPERIMENT]``: what :func:`log_run_detached` runs."""
+    from pricecast.training.runs import load_run
+
+    run_dir, uri, *rest = argv
+    warned: list[str] = []
+
+    def warn(text: str) -> None:
+        warned.append(text)
+        print(f"pricecast: warning: {text}", file=sys.stderr, flush=True)
+
+    try:
+        run = load_run(run_dir)
+    except (OSError, ValueError) as exc:
+        warn(f"{run_dir} could not be logged to MLflow: {exc}")
+        return 1
+    MlflowTracker(uri, rest[0] if rest else DEFAULT_EXPERIMENT, warn=warn).log_run(run)
+    return 1 if warned else 0
+
+
 class TensorBoardLogger:
     """A training listener writing each epoch's losses as TensorBoard scalars, as Keras's callback
     lays them out. Writes to a temporary folder until :meth:`move_into` the run folder."""
@@ -280,3 +288,7 @@ class TensorBoardLogger:
     def discard(self) -> None:
         self.close()
         shutil.rmtree(self.logdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

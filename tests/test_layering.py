@@ -126,7 +126,8 @@ ALLOWED: dict[str, set[str]] = {
     # Optuna search: trials are ordinary training runs; on Ray through the job machinery's import_ray
     "tuning": {"catalogue", "jobs.executors", "optional", "paths", "spec_io", "specs", "training.pipeline"},
     # MLflow / TensorBoard from outside the training loop: a saved Run and the listener's events
-    "tracking": {"catalogue", "optional", "paths", "specs", "training.types"},
+    # (training.runs only in its `python -m pricecast.tracking RUN_DIR URI` entry, which logs a saved run)
+    "tracking": {"catalogue", "optional", "paths", "specs", "training.runs", "training.types"},
     "cli.main": {"*"},
     "cli.tune": {"*"},
     "cli.tracking": {"*"},

@@ -48,7 +48,7 @@ def test_train_logs_to_a_local_mlflow_store_and_tensorboard(tmp_path, monkeypatc
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv(ENV_URI, uri)
     assert main(["train", "--data", "sample:AAPL", "--n", "10", "--k", "2", "--epochs", "2", "--units", "4",
-                 "--no-persistence-floor", "--tensorboard", "--json"]) == 0
+                 "--no-persistence-floor", "--tensorboard", "--mlflow-wait", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     run_dir = Path(out["run_dir"])
 
@@ -79,7 +79,7 @@ def test_train_logs_to_a_local_mlflow_store_and_tensorboard(tmp_path, monkeypatc
 def test_a_tracking_server_that_is_down_is_a_warning_never_a_lost_run(tmp_path, capsys):
     uri = f"http://127.0.0.1:{_closed_port()}"
     assert main(["train", "--data", "sample:AAPL", "--n", "10", "--k", "2", "--epochs", "1", "--units", "4",
-                 "--mlflow", uri, "--runs-dir", str(tmp_path), "--json"]) == 0
+                 "--mlflow", uri, "--mlflow-wait", "--runs-dir", str(tmp_path), "--json"]) == 0
     captured = capsys.readouterr()
     run_dir = Path(json.loads(captured.out)["run_dir"])
     assert (run_dir / "model.keras").exists()
@@ -122,3 +122,28 @@ def test_backtest_logs_pooled_and_per_fold_scores(tmp_path, capsys):
     assert logged.data.metrics["test_rmse"] == pytest.approx(out["overall"]["model"]["rmse"])
     assert logged.data.metrics["test_persistence_rmse"] == pytest.approx(out["overall"]["persistence"]["rmse"])
     assert [m.step for m in client.get_metric_history(logged.info.run_id, "fold_rmse")] == [1, 2]
+
+
+@pytest.mark.slow
+def test_by_default_a_background_process_logs_the_saved_run(tmp_path, capsys):
+    import time
+
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["train", "--data", "sample:AAPL", "--n", "10", "--k", "2", "--epochs", "1", "--units", "4",
+                 "--mlflow", uri, "--json"]) == 0
+    run_dir = json.loads(capsys.readouterr().out)["run_dir"]
+    # the command has returned; the background process logs the run (a bound on the wait, not a timing check)
+    runs: list = []
+    for _ in range(300):
+        # opening the store while the other process still creates its tables would race it: wait for the artifacts
+        if list((tmp_path / "mlartifacts").glob("*/artifacts/run/spec.json")):
+            client = mlflow.MlflowClient(uri)
+            experiment = client.get_experiment_by_name("pricecast")
+            runs = [r for r in client.search_runs([experiment.experiment_id]) if r.info.status == "FINISHED"] \
+                if experiment else []
+            if runs:
+                break
+        time.sleep(1)
+    assert [r.data.tags["pricecast.run_dir"] for r in runs] == [run_dir]

@@ -9,13 +9,17 @@ from pricecast.optional import import_optional
 from pricecast.tracking import DEFAULT_EXPERIMENT, ENV_URI, MlflowTracker, mlflow_installed, tracking_uri
 
 
-def add_tracking_options(parser: argparse.ArgumentParser, tensorboard: bool = True) -> None:
+def add_tracking_options(parser: argparse.ArgumentParser, tensorboard: bool = True, detached: bool = False) -> None:
     group = parser.add_argument_group("tracking")
     group.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
                        help=f"log to MLflow (setup, losses per epoch, scores with the baselines, the run folder); "
                             f"URI default: ${ENV_URI}, else sqlite:///<home>/mlflow.db. Setting ${ENV_URI} "
                             "alone also turns it on")
     group.add_argument("--mlflow-experiment", default=DEFAULT_EXPERIMENT, help="the MLflow experiment's name")
+    if detached:
+        group.add_argument("--mlflow-wait", action="store_true",
+                           help="log before the command ends (default: a background process logs the saved run, so "
+                                "the command never waits for MLflow)")
     if tensorboard:
         group.add_argument("--tensorboard", action="store_true",
                            help="write TensorBoard logs (losses per epoch) into the run folder's tensorboard/")

@@ -27,7 +27,7 @@ from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
 from pricecast.evaluation.metrics import metrics_table, skill_text
 from pricecast.specs import RunSpec
-from pricecast.tracking import TensorBoardLogger
+from pricecast.tracking import TensorBoardLogger, log_run_detached
 from pricecast.training.pipeline import prepare, train
 from pricecast.training.predicting import predict_with_run
 from pricecast.training.runs import load_run
@@ -106,8 +106,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         _listener(event)
         if board is not None:
             board(event)
-        if tracker is not None and event["type"] == "start":
-            tracker.warm_up()  # once TensorFlow is loaded: two threads importing protobuf & co. at once can deadlock
     stop = threading.Event()
     try:
         with ctrl_c_stops(stop):
@@ -120,7 +118,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if board is not None:
         progress(f"TensorBoard logs: {board.move_into(run.run_dir)} (tensorboard --logdir {run.run_dir})")
     if tracker is not None:
-        tracker.log_run(run)
+        if args.mlflow_wait:
+            tracker.log_run(run)
+        else:
+            log_run_detached(run.run_dir, tracker.uri, tracker.experiment)
+            progress("logging to MLflow in the background (--mlflow-wait to wait for it)")
     for w in run.metrics.get("warnings", []):
         if w not in prepared.counts.warnings:
             progress(f"warning: {w}")
@@ -165,7 +167,7 @@ def register(subparsers: Any) -> None:
     add_range_options(t)
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
     t.add_argument("--json", action="store_true")
-    add_tracking_options(t)
+    add_tracking_options(t, detached=True)
     t.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("predict", help="forecast with a saved run on new or current data")
