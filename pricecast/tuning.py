@@ -199,11 +199,13 @@ class TuneSpec:
     startup_trials: int = 3  # the median pruner prunes nothing before this many trials completed
     warmup_epochs: int = 1  # ... nor in a trial's first epochs
     seed: int = 0  # the sampler's
+    data_range: tuple[str | None, str | None] = (None, None)  # --since/--until: part of the default study name
 
     def study_name(self) -> str:
         if self.study:
             return self.study
-        key = json.dumps({"base": spec_to_dict(self.base), "space": [d.to_dict() for d in self.space]},
+        key = json.dumps({"base": spec_to_dict(self.base), "space": [d.to_dict() for d in self.space],
+                          **({"range": list(self.data_range)} if any(self.data_range) else {})},
                          sort_keys=True, default=str)
         return "tune-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 

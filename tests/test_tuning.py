@@ -56,6 +56,7 @@ def test_pruning_is_off_where_the_loss_changes_meaning():
     assert TuneSpec(base=BASE, space=tuple(search_space(["units"], BASE))).pruning()[0]
     # the default study name is a function of the setup and the space, so the same command resumes
     assert spec.study_name() == TuneSpec(base=BASE, space=spec.space).study_name()
+    assert spec.study_name() != TuneSpec(base=BASE, space=spec.space, data_range=("2010-01-01", None)).study_name()
 
 
 def test_the_objective_is_validation_rmse_over_persistence():

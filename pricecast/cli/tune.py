@@ -66,7 +66,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     space = search_space([f for f in args.fields.split(",") if f.strip()], base, parse_ranges(args.range))
     spec = TuneSpec(base=base, space=tuple(space), trials=args.trials, timeout_s=args.timeout, storage=args.storage,
                     study=args.study, executor=args.executor, workers=args.workers, prune=not args.no_prune,
-                    seed=args.sampler_seed)
+                    seed=args.sampler_seed, data_range=(args.since, args.until))
     progress(f"study {spec.study_name()} in {spec.storage_url()}: {spec.trials} trials of {base.data}, "
              f"{base.train.epochs} epochs each")
     for d in space:
