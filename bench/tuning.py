@@ -40,7 +40,8 @@ def search(args: argparse.Namespace) -> list[dict]:
     from pricecast.presets import get_preset
     from pricecast.tuning import TuneSpec, parse_ranges, run_search, search_space
 
-    base = with_overrides(get_preset("default").spec, {"data": args.data, "epochs": args.epochs, "patience": 0})
+    base = with_overrides(get_preset("default").spec, {"data": args.data, "epochs": args.epochs, "patience": 0,
+                                                       "persistence_floor": args.floor == "on"})
     space = tuple(search_space(["units", "dropout", "learning_rate"], base,
                                parse_ranges(["units=8:64", "dropout=0:0.5"])))
     candles = load_data(base.data).candles
@@ -106,6 +107,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--floor", choices=("on", "off"), default="off",
+                        help="the persistence floor in the search's trials (on: most end as persistence, ratio 1.0)")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-mlflow", action="store_true")
     args = parser.parse_args()
@@ -114,7 +117,8 @@ def main() -> None:
         payload["mlflow"] = mlflow_overhead(args)
     if not args.skip_search:
         payload["search"] = search(args)
-    print(f"results: {save_results('tuning', payload)}")
+    name = "tuning" if not (args.skip_search or args.skip_mlflow) else "tuning-mlflow" if args.skip_search else "tuning-search"
+    print(f"results: {save_results(name, payload)}")
 
 
 if __name__ == "__main__":

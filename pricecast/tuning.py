@@ -197,7 +197,7 @@ class TuneSpec:
     workers: int = 2  # Ray tasks sharing the study
     prune: bool = True
     startup_trials: int = 3  # the median pruner prunes nothing before this many trials completed
-    warmup_epochs: int = 1  # ... nor in a trial's first epochs
+    warmup_epochs: int = 1  # ... nor in a trial's first epochs (this many)
     seed: int = 0  # the sampler's
     data_range: tuple[str | None, str | None] = (None, None)  # --since/--until: part of the default study name
 
@@ -325,7 +325,8 @@ def _open_study(spec: TuneSpec) -> Any:
     except Exception as exc:  # noqa: BLE001  SQLAlchemy/Optuna raise many kinds for a bad URL or a locked file
         raise TuningError(f"the study storage {url} cannot be opened: {exc}") from None
     sampler = optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=min(10, max(2, spec.trials // 2)))
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=spec.startup_trials, n_warmup_steps=spec.warmup_epochs)
+    # steps are epochs from 1; Optuna prunes from step n_warmup_steps on, so +1 spares the first warmup_epochs
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=spec.startup_trials, n_warmup_steps=spec.warmup_epochs + 1)
               if spec.pruning()[0] else optuna.pruners.NopPruner())
     return optuna.create_study(storage=storage, study_name=spec.study_name(), direction="minimize",
                                sampler=sampler, pruner=pruner, load_if_exists=True)

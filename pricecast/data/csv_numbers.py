@@ -97,6 +97,8 @@ def day_month_times(text: pd.Series, col: str, name: str) -> tuple[pd.DatetimeIn
     ``13/01`` as the 13th in one column). A first number above 12 anywhere: day first; a second one:
     month first; both: refused. Neither (every date ambiguous): dots and dashes day first (European
     exports), slashes month first (US), said in the format label. None: not this kind of date."""
+    if text.empty or re.match(_DAY_MONTH, str(text.iloc[0])) is None:
+        return None  # cheap first look: ISO and other dates never pay for the column-wide extract
     parts = text.str.extract(_DAY_MONTH)
     if parts[0].isna().any():
         return None
