@@ -373,8 +373,11 @@ def _run_on_ray(spec: TuneSpec, candles: pd.DataFrame, remaining: int) -> None:
                         "PYTHONPATH": os.pathsep.join([str(package.parent)] + [p for p in os.environ.get(
                             "PYTHONPATH", "").split(os.pathsep) if p])}}
     remote = ray.remote(_ray_worker).options(num_cpus=1, max_retries=0, runtime_env=env)
-    share = math.ceil(remaining / max(spec.workers, 1))
-    ray.get([remote.remote(spec, candles, share) for _ in range(max(spec.workers, 1))])
+    workers = max(1, min(spec.workers, remaining))
+    # shares that add up to the budget exactly: a shared "stop at N" check would let workers that start
+    # together overshoot it
+    shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    ray.get([remote.remote(spec, candles, share) for share in shares])
 
 
 def _trial_counts(study: Any) -> dict:

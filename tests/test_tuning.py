@@ -156,3 +156,14 @@ def test_an_unusable_setup_fails_before_any_trial(capsys):
 
 def test_runspec_default_is_searchable():
     assert search_space(["units"], RunSpec())
+
+
+@pytest.mark.slow
+def test_ray_workers_share_one_study(capsys, pricecast_home: Path):
+    pytest.importorskip("ray")
+    assert main(["tune", "--data", "sample:AAPL", "--fields", "units", "--range", "units=4:8", "--n", "10",
+                 "--epochs", "1", "--trials", "3", "--executor", "ray", "--workers", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # two workers, one budget: the study holds the 3 trials asked for, in the home's SQLite storage
+    assert out["trials"]["ran"] == 3 and out["storage"].endswith("/tuning/studies.db")
+    assert Path(out["best"]["run_dir"]).parent == pricecast_home / "tuning" / out["study"] / "runs"
