@@ -443,3 +443,27 @@ def run_search(spec: TuneSpec, candles: pd.DataFrame, on_trial: TrialHook | None
                       space=[d.describe() for d in spec.space], pruning=spec.pruning()[1],
                       test=_test_score(best["run_dir"]) if best else None,
                       seconds=time.perf_counter() - started, notes=notes)
+
+
+def write_plots(spec: TuneSpec, folder: Path | str) -> list[Path]:
+    """Optuna's own figures of the study as HTML files in ``folder``: the optimisation history and,
+    with two or more completed trials, the parameters' importances (Optuna's fANOVA)."""
+    optuna = import_optional("optuna", "pricecast tune")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    study = _open_study(spec)
+    figures = {"history": optuna.visualization.plot_optimization_history}
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) >= 2:
+        figures["importances"] = optuna.visualization.plot_param_importances
+    written = []
+    for name, plot in figures.items():
+        try:
+            figure = plot(study)
+        except (ValueError, RuntimeError) as exc:  # e.g. importances where every trial took the same values
+            (folder / f"{name}.txt").write_text(f"not drawn: {exc}\n")
+            continue
+        path = folder / f"{name}.html"
+        figure.write_html(str(path), include_plotlyjs=True)  # works offline, like the rest of pricecast
+        written.append(path)
+    return written

@@ -141,8 +141,9 @@ def test_tune_json_resumes_and_scores_the_best_once(capsys, pricecast_home: Path
     assert len(logged) == out["trials"]["complete"] and {r.data.tags["study"] for r in logged} == {out["study"]}
 
     # the same command with a larger budget resumes the study: one more trial, not three
-    assert main([*args, "--trials", "3"]) == 0
+    assert main([*args, "--trials", "3", "--plots", str(pricecast_home / "figures")]) == 0
     again = json.loads(capsys.readouterr().out)
+    assert again["plots"][0] == str(pricecast_home / "figures" / "history.html")  # Optuna's own figures
     assert again["study"] == out["study"] and again["trials"]["ran"] == 3
     assert again["notes"] == ["resumed: 2 trial(s) were already finished"]
 

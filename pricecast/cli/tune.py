@@ -21,7 +21,15 @@ from pricecast.cli.common import (
 from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.data.datasets import load_data
 from pricecast.evaluation.metrics import skill_text
-from pricecast.tuning import DEFAULT_FIELDS, EXECUTORS, TuneSpec, parse_ranges, run_search, search_space
+from pricecast.tuning import (
+    DEFAULT_FIELDS,
+    EXECUTORS,
+    TuneSpec,
+    parse_ranges,
+    run_search,
+    search_space,
+    write_plots,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -48,6 +56,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, default=2, help="Ray tasks (with --executor ray)")
     p.add_argument("--no-prune", action="store_true", help="train every trial to the end")
     p.add_argument("--sampler-seed", type=int, default=0, help="the TPE sampler's seed")
+    p.add_argument("--plots", metavar="DIR", help="write Optuna's figures (optimisation history, parameter "
+                                                  "importances) as HTML files into DIR")
     p.add_argument("--json", action="store_true")
     add_tracking_options(p, tensorboard=False)
     add_spec_options(p)
@@ -82,6 +92,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             tracker.log_run(run, tags={"study": spec.study_name(), "trial": str(trial.number)})
     result = run_search(spec, loaded.candles, on_trial=on_trial, on_event=progress)
     out = result.to_dict()
+    if args.plots:
+        out["plots"] = [str(p) for p in write_plots(spec, args.plots)]
     if result.best is not None:
         out["best"]["setup"] = {k: format_value(v) for k, v in result.best["params"].items()}
     if args.json:
@@ -89,6 +101,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         return 0
     for note in result.notes:
         progress(note)
+    for path in out.get("plots", []):
+        progress(f"figure: {path}")
     t = result.trials
     print(f"study {result.study} ({result.storage}): {t['ran']} trials, {t['complete']} complete, "
           f"{t['pruned']} pruned, {t['failed']} failed, {result.seconds:.0f}s")
