@@ -147,3 +147,20 @@ def test_by_default_a_background_process_logs_the_saved_run(tmp_path, capsys):
                 break
         time.sleep(1)
     assert [r.data.tags["pricecast.run_dir"] for r in runs] == [run_dir]
+
+
+@pytest.mark.slow
+def test_experiment_trials_are_logged_once(tmp_path, capsys):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["experiment", "run", "--vary", "units=4,6", "--repeats", "1", "--epochs", "1", "--n", "10", "--k", "2",
+            "--data", "sample:AAPL", "--name", "tiny", "--root", str(tmp_path / "exp"), "--workers", "1",
+            "--mlflow", uri, "--json"]
+    assert main(args) == 0
+    assert main(args) == 0  # a rerun finds every trial done: nothing new to log
+    capsys.readouterr()
+    client = mlflow.MlflowClient(uri)
+    logged = client.search_runs([client.get_experiment_by_name("pricecast").experiment_id])
+    assert sorted(r.data.params["units"] for r in logged) == ["4", "6"]
+    assert {(r.data.tags["pricecast.kind"], r.data.tags["experiment"]) for r in logged} == {("experiment-trial", "tiny")}
