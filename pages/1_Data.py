@@ -206,15 +206,18 @@ def _csv_form() -> None:
         return
     if st.session_state.get("data_upload_done") == uploaded.file_id:
         return
+    from pricecast.data.columns import with_columns
     from pricecast.data.csv_import import read_candles_csv
     from pricecast.data.uploads import store_upload
 
     raw = uploaded.getvalue()
     shown = text.md(uploaded.name)
+    mapping = st.session_state.get(COLUMN_CHOICES, {}).get(uploaded.file_id)
     try:
-        frame = read_candles_csv(raw, name=uploaded.name)
+        frame = read_candles_csv(raw, name=uploaded.name, columns=mapping)
     except ValueError as exc:  # CandleError names the column and line; pandas/codec errors are ValueErrors
         st.error(f"{shown} could not be read: {text.plain(exc)}")
+        _columns_form(raw, uploaded.name, uploaded.file_id)
         return
     # Kept by content in pricecast's home, so runs can name (and reload) it like any CSV path and
     # another session's upload of the same name never replaces it.
@@ -222,9 +225,40 @@ def _csv_form() -> None:
     st.session_state["data_upload_done"] = uploaded.file_id
     state.add_upload(path)
     state.bump_data()
-    _use(path)
+    _use(with_columns(path, mapping))  # the mapping rides in the data ref: runs and links read the file the same way
     notes = frame.attrs.get("csv_notes") or []
     st.success(f"{shown}: {len(frame):,} candles read." + (f" Note: {text.md('; '.join(notes))}." if notes else ""))
+
+
+COLUMN_CHOICES = "data_upload_columns"  # file id -> {role: column}, chosen below for this upload
+
+
+def _columns_form(raw: bytes, name: str, file_id: str) -> None:
+    """The file's first rows and a chooser per role, for a CSV whose columns were not recognised."""
+    from pricecast.data.columns import ROLES, csv_preview, role_aliases
+
+    try:
+        header, rows = csv_preview(raw, name)
+    except ValueError:
+        return  # not a text CSV: the error above says so, and no choice of columns would help
+    if len(header) < 2:
+        return
+    st.markdown("**Which column is which?** The file's first rows:")
+    st.dataframe(pd.DataFrame([r + [""] * (len(header) - len(r)) for r in rows], columns=header), hide_index=True)
+    guess = {**role_aliases(header), **st.session_state.get(COLUMN_CHOICES, {}).get(file_id, {})}
+    options = ["(none)", *header]
+    with st.form("data_columns_form", border=False):
+        cells = st.columns(len(ROLES))
+        chosen = {role: cell.selectbox(role, options, index=options.index(guess[role]) if guess.get(role) in options
+                                       else 0, key=f"data_column_{role}")
+                  for cell, role in zip(cells, ROLES)}
+        if st.form_submit_button("Read with these columns"):
+            mapping = {role: column for role, column in chosen.items() if column != "(none)"}
+            if "time" not in mapping or "close" not in mapping:
+                st.error("Choose at least the time and the close column.")
+            else:
+                st.session_state.setdefault(COLUMN_CHOICES, {})[file_id] = mapping
+                st.rerun()
 
 
 def _range_widgets(full: pd.DataFrame) -> None:

@@ -20,8 +20,10 @@ def test_dependencies_match_the_requirements_files():
     assert [re.sub(r"\s+", "", d) for d in PROJECT["dependencies"]] == _requirements("requirements.txt")
     extras = PROJECT["optional-dependencies"]
     assert extras["ray"] == _requirements("requirements-ray.txt")
-    # requirements-dev.txt includes requirements-ray.txt
-    assert extras["dev"] == _requirements("requirements-ray.txt") + _requirements("requirements-dev.txt")
+    assert extras["ml"] == _requirements("requirements-ml.txt")
+    # requirements-dev.txt includes requirements-ray.txt and requirements-ml.txt
+    assert extras["dev"] == (_requirements("requirements-ray.txt") + _requirements("requirements-ml.txt")
+                             + _requirements("requirements-dev.txt"))
 
 
 def test_the_console_script_is_the_cli(capsys):

@@ -12,7 +12,9 @@ from typing import Any
 from pricecast.backtest.control import backtest_with_control
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.catalogue import BACKTEST_FIELDS, add_spec_options, overrides_from_args
-from pricecast.cli.common import format_table, print_json, progress, spec_from_args
+from pricecast.cli.common import COLUMNS_HELP, add_range_options, format_table, print_json, progress, spec_from_args
+from pricecast.cli.tracking import add_tracking_options, tracker_from_args
+from pricecast.data.datasets import load_data
 from pricecast.evaluation.metrics import skill_text
 
 
@@ -24,6 +26,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--shuffled-control", action="store_true",
                    help="also train on time-shuffled targets, which must score worse (costs two trainings)")
     p.add_argument("--no-cache", action="store_true", help="ignore and don't write the per-fold cache")
+    p.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
+    add_range_options(p)
+    add_tracking_options(p, tensorboard=False)
     p.add_argument("--json", action="store_true")
     add_spec_options(p, title="backtest options", table=BACKTEST_FIELDS)
     add_spec_options(p)
@@ -51,14 +56,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     bt.check()
     progress(f"backtest {spec.preset or spec.model.arch} on {spec.data}: {bt.folds} folds of {bt.fold_size} candles, "
              f"{bt.window} window, retrain every {bt.retrain_every or 'never'}, {bt.method} forecasts")
-    outcome = backtest_with_control(spec, bt, args.shuffled_control, progress=_listener, use_cache=not args.no_cache,
-                                    on_control=_listener)
+    tracker = tracker_from_args(args)
+    candles = load_data(spec.data, since=args.since, until=args.until).candles if args.since or args.until else None
+    outcome = backtest_with_control(spec, bt, args.shuffled_control, candles=candles, progress=_listener,
+                                    use_cache=not args.no_cache, on_control=_listener)
     result, findings = outcome.result, outcome.findings
     for note in result.notes:
         progress(f"note: {note}")
+    out = result.to_dict()
+    out["findings"] = [f.to_dict() for f in findings]
+    if tracker is not None:
+        tracker.log_backtest(spec, out)
     if args.json:
-        out = result.to_dict()
-        out["findings"] = [f.to_dict() for f in findings]
         print_json(out)
         return 0
     print(format_table(result.fold_rows(), ["fold", "test_from", "test_to", "windows", "retrained", "cached", "epochs",

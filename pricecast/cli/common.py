@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pricecast.catalogue import overrides_from_args, with_overrides
+from pricecast.data.columns import with_columns
 from pricecast.data.quality import clean_ref
 from pricecast.presets import get_preset, labelled
 from pricecast.specs import RunSpec
@@ -23,6 +24,8 @@ from pricecast.training.runs import jsonable
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+COLUMNS_HELP = ("a CSV's columns by role when its header is not recognised, e.g. time=Datum,open=Eroeffnung,high=Hoch,"
+                "low=Tief,close=Schluss,volume=Volumen (kept in the data ref as #columns=...)")
 CLEAN_HELP = ("cut the data to its longest stretch without gaps, duplicates, stale (frozen) prices, impossible "
               "candles or jumps; the same as adding #clean to the data ref")
 
@@ -63,12 +66,23 @@ def with_clean(ref: str, clean: bool) -> str:
     return clean_ref(ref) if clean else ref
 
 
+def add_range_options(parser: argparse.ArgumentParser) -> None:
+    """``--since``/``--until``: the data's date range, as on the Data page."""
+    parser.add_argument("--since", help="first candle time used (UTC), e.g. 2015-01-01")
+    parser.add_argument("--until", help="last candle time used (UTC, inclusive)")
+
+
+def data_ref(ref: str, args: argparse.Namespace) -> str:
+    """``ref`` with what ``--columns`` and ``--clean`` add, where the command has them."""
+    return with_clean(with_columns(ref, getattr(args, "columns", None)), getattr(args, "clean", False))
+
+
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
     """The preset, with any explicitly given option laid over it ("custom (from NAME)" once one differs).
 
     Shared by ``train`` and ``backtest``; ``--clean`` counts where the command has it."""
     spec = with_overrides(get_preset(args.preset).spec, overrides_from_args(args))
-    return labelled(spec.replace(data=with_clean(args.data or spec.data, getattr(args, "clean", False))))
+    return labelled(spec.replace(data=data_ref(args.data or spec.data, args)))
 
 
 @contextlib.contextmanager

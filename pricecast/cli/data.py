@@ -9,7 +9,7 @@ from typing import Any
 
 from pricecast.catalogue import add_spec_options, overrides_from_args, with_overrides
 from pricecast.cli import market
-from pricecast.cli.common import CLEAN_HELP, format_table, print_json, progress, with_clean
+from pricecast.cli.common import CLEAN_HELP, COLUMNS_HELP, data_ref, format_table, print_json, progress, with_clean
 from pricecast.data.candles import summarize
 from pricecast.data.datasets import display_name, load_data
 from pricecast.data.quality import quality_report, split_ref
@@ -59,7 +59,7 @@ def _print_quality(report, quality: dict, ref: str) -> None:
 
 
 def cmd_data_show(args: argparse.Namespace) -> int:
-    ref = with_clean(args.ref, args.clean)
+    ref = data_ref(args.ref, args)
     loaded = load_data(ref, since=args.since, until=args.until, offline=getattr(args, "offline", False))
     report = quality_report(loaded.candles)
     quality = report.to_dict()
@@ -111,6 +111,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--until")
     p.add_argument("--offline", action="store_true", help="use cached candles only")
     p.add_argument("--clean", action="store_true", help=CLEAN_HELP)
+    p.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
     p.add_argument("--json", action="store_true")
     add_spec_options(p, title="predictability check (the default preset's window where not given)",
                      only=WINDOW_OPTIONS)

@@ -13,6 +13,7 @@ from pathlib import Path
 from pricecast.catalogue import add_spec_options, overrides_from_args, with_overrides
 from pricecast.cli.common import format_table
 from pricecast.cli.common import print_json as _print_json
+from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.evaluation.metrics import skill_text
 from pricecast.experiments.candles import load_candles
 from pricecast.experiments.presets import CUSTOM, build_experiment, experiment_presets, scale
@@ -21,6 +22,7 @@ from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import delete_experiment, list_experiments, load_experiment, result_json
 from pricecast.presets import get_preset
 from pricecast.service.experiments import EXECUTORS, run_experiment
+from pricecast.training.runs import load_run
 
 # `--seed` is the first repeat's seed (the repeats set each trial's): the experiment's own.
 OWN: tuple[str, ...] = ("seed",)
@@ -129,10 +131,34 @@ def _experiment_from_args(args) -> ExperimentSpec:
     return exp
 
 
+def _done_before(exp: ExperimentSpec, root) -> set[str]:
+    try:
+        return {r["key"] for r in load_experiment(exp.name, root).records if r.get("status") == "ok"}
+    except FileNotFoundError:
+        return set()
+
+
+def _log_trials(result, before: set[str], args) -> None:
+    """Each trial this invocation finished, logged to MLflow as a run tagged with the experiment
+    (walk-forward trials keep no run folder and are not logged)."""
+    tracker = tracker_from_args(args)
+    if tracker is None:
+        return
+    for record in result.records:
+        run_dir = result.run_dir(record)
+        if record.get("status") != "ok" or record["key"] in before or run_dir is None or not run_dir.is_dir():
+            continue
+        tracker.log_run(load_run(run_dir), kind="experiment-trial",
+                        tags={"experiment": result.spec.name, "variation": str(record.get("label", "")),
+                              "repeat": str(record.get("repeat", ""))})
+
+
 def _run(exp: ExperimentSpec, args) -> int:
     started = time.perf_counter()
+    before = _done_before(exp, args.root)
     result = run_experiment(exp, executor=args.executor, workers=args.workers, address=args.address,
                             progress=_progress_printer(args.quiet), root=args.root)
+    _log_trials(result, before, args)
     errors = int((result.frame()["status"] == "error").sum())
     _print_result(result, args.json, {"executor": args.executor, "wall_seconds": time.perf_counter() - started},
                   trials=getattr(args, "trials", False))
@@ -228,6 +254,7 @@ def register(subparsers) -> None:
     _executor_options(r)
     add_spec_options(r, own=OWN, title="setup options (override the base of every trial, after --size; "
                                       "the variations are laid over them)")
+    add_tracking_options(r, tensorboard=False)
     r.set_defaults(func=cmd_run)
 
     p = esub.add_parser("resume", help="finish an interrupted experiment")
@@ -235,6 +262,7 @@ def register(subparsers) -> None:
     p.add_argument("--root")
     p.add_argument("--trials", action="store_true")
     _executor_options(p)
+    add_tracking_options(p, tensorboard=False)
     p.set_defaults(func=cmd_resume)
 
     p = esub.add_parser("list", help="experiments on this machine")

@@ -13,12 +13,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pricecast.cli import backtest, data, experiment, report, runs, train
+from pricecast.cli import backtest, data, experiment, report, runs, train, tune
 from pricecast.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from pricecast.errors import PricecastError, describe
 
 # In the order `pricecast --help` lists them.
-SUBCOMMANDS = (data, train, runs, report, experiment, backtest)
+SUBCOMMANDS = (data, train, runs, report, experiment, backtest, tune)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 from pricecast import paths
-from pricecast.cli.common import EXIT_BAD_INPUT, progress
+from pricecast.cli.common import COLUMNS_HELP, EXIT_BAD_INPUT, progress
 from pricecast.data.candles import CandleError, candle_step, summarize
+from pricecast.data.columns import parse_columns
 from pricecast.data.csv_import import read_candles_csv_info
 
 # pricecast.data.market is imported inside the two commands: it brings requests/urllib3/ssl (about
@@ -65,7 +66,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     try:
-        frame, info = read_candles_csv_info(args.file, ticker=args.ticker)
+        frame, info = read_candles_csv_info(args.file, ticker=args.ticker, columns=parse_columns(args.columns))
         cache_path = stored_ref = None
         if args.store:
             # requests & co., see the top of the module
@@ -138,6 +139,7 @@ def register(data_subparsers: Any) -> None:
     )
     imp.add_argument("file", help="CSV file (may be gzipped)")
     imp.add_argument("--ticker", help="which instrument, for files with a Ticker column")
+    imp.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
     imp.add_argument("--store", metavar="NAME", help="also save into the cache as csv:NAME:TIMEFRAME")
     imp.add_argument("--timeframe", help="timeframe name for --store (default: guessed from the spacing)")
     imp.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -13,19 +13,23 @@ from typing import Any
 from pricecast.catalogue import add_spec_options
 from pricecast.cli.common import (
     CLEAN_HELP,
+    COLUMNS_HELP,
     EXIT_INTERRUPTED,
+    add_range_options,
     ctrl_c_stops,
     format_table,
     print_json,
     progress,
     spec_from_args,
 )
+from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
 from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.evaluation.metrics import metrics_table, skill_text
 from pricecast.prep.targets import get_target
 from pricecast.specs import RunSpec
+from pricecast.tracking import TensorBoardLogger, log_run_detached
 from pricecast.training.pipeline import prepare, train
 from pricecast.training.predicting import predict_with_run
 from pricecast.training.runs import load_run
@@ -42,9 +46,9 @@ def _listener(event: dict) -> None:
                  f"eta {event['eta']:.0f}s")
 
 
-def _load_for_training(spec: RunSpec, offline: bool) -> LoadedData:
+def _load_for_training(spec: RunSpec, offline: bool, since: str | None = None, until: str | None = None) -> LoadedData:
     try:
-        return load_data(spec.data, offline=offline)
+        return load_data(spec.data, since=since, until=until, offline=offline)
     except CandleError as exc:
         # loaded here, not at the top: it brings requests/urllib3/ssl, which every other command would pay
         # for (see pricecast.cli.market); load_data has already imported it for market data
@@ -103,11 +107,39 @@ def _print_train(run: Run, spec: RunSpec) -> None:
     print(run.forecast.to_string(index=False))
 
 
+def _train_tracked(spec, prepared, args: argparse.Namespace, stop: threading.Event):
+    """Train (Ctrl-C stops and saves), with TensorBoard logs and MLflow tracking where asked for."""
+    tracker = tracker_from_args(args)
+    board = TensorBoardLogger() if args.tensorboard else None
+
+    def listener(event: dict) -> None:
+        _listener(event)
+        if board is not None:
+            board(event)
+    try:
+        with ctrl_c_stops(stop):
+            run = train(spec, listener=listener, stop=stop, prepared=prepared,
+                        runs_root=Path(args.runs_dir) if args.runs_dir else None)
+    except BaseException:
+        if board is not None:
+            board.discard()
+        raise
+    if board is not None:
+        progress(f"TensorBoard logs: {board.move_into(run.run_dir)} (tensorboard --logdir {run.run_dir})")
+    if tracker is not None:
+        if args.mlflow_wait:
+            tracker.log_run(run)
+        else:
+            log_run_detached(run.run_dir, tracker.uri, tracker.experiment)
+            progress("logging to MLflow in the background (--mlflow-wait to wait for it)")
+    return run
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     progress(f"training {spec.preset or spec.model.arch} on {spec.data} (N={spec.window.n}, K={spec.window.k}, "
              f"{spec.model.arch}, {spec.train.epochs} epochs)")
-    loaded = _load_for_training(spec, args.offline)
+    loaded = _load_for_training(spec, args.offline, args.since, args.until)
     for w in loaded.warnings:
         progress(f"warning: {w}")
     prepared = prepare(spec, loaded.candles)  # too few examples: exit 2 with the reason, before TensorFlow
@@ -115,9 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for w in prepared.counts.warnings:
         progress(f"warning: {w}")
     stop = threading.Event()
-    with ctrl_c_stops(stop):
-        run = train(spec, listener=_listener, stop=stop, prepared=prepared,
-                    runs_root=Path(args.runs_dir) if args.runs_dir else None)
+    run = _train_tracked(spec, prepared, args, stop)
     for w in run.metrics.get("warnings", []):
         if w not in prepared.counts.warnings:
             progress(f"warning: {w}")
@@ -158,8 +188,11 @@ def register(subparsers: Any) -> None:
     add_spec_options(t)
     t.add_argument("--offline", action="store_true", help="exchange/Yahoo data: use the cached candles only")
     t.add_argument("--clean", action="store_true", help=CLEAN_HELP)
+    t.add_argument("--columns", metavar="ROLE=COLUMN,...", help=COLUMNS_HELP)
+    add_range_options(t)
     t.add_argument("--runs-dir", help="where run folders go (default ~/.pricecast/runs)")
     t.add_argument("--json", action="store_true")
+    add_tracking_options(t, detached=True)
     t.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("predict", help="forecast with a saved run on new or current data")

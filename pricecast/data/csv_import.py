@@ -35,6 +35,7 @@ separators are :mod:`pricecast.data.csv_bytes`', number and time text :mod:`pric
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -43,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from pricecast.data.candles import CandleError, normalize_candles, timeframe_switch
+from pricecast.data.columns import MAPPING_HINT, header_lookup
 from pricecast.data.csv_bytes import (
     MAX_ROWS,
     MAX_UNPACKED_BYTES,
@@ -96,9 +98,12 @@ def _find(lower: dict[str, str], names: tuple[str, ...]) -> str | None:
 # too complex for C901 and left so: one branch per CSV layout people have
 def read_candles_csv_info(  # noqa: C901
     source: str | Path | bytes | IO, name: str | None = None, ticker: str | None = None,
-    max_unpacked_bytes: int = MAX_UNPACKED_BYTES, max_rows: int = MAX_ROWS,
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES, max_rows: int = MAX_ROWS, columns: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, CsvInfo]:
-    """Like :func:`read_candles_csv`, also returning a :class:`CsvInfo` describing the reading."""
+    """Like :func:`read_candles_csv`, also returning a :class:`CsvInfo` describing the reading.
+    ``columns``: which column is which role (``{"time": "Datum", "close": "Schluss"}``), over the names
+    recognised (English here, other languages in :mod:`pricecast.data.columns`)."""
+    mapping = columns
     data, name = raw_bytes(source, max_unpacked_bytes, name, max_rows)
     data, encoding = text_encoding(data, name)
     check_rows(data.count(b"\n") - 1, name, max_rows)
@@ -111,7 +116,7 @@ def read_candles_csv_info(  # noqa: C901
     sep = delimiter([line for line in first[skip : skip + 20] if line.strip()])
     header, sample = sample_rows(data, encoding, sep, skip)
     columns = [c for c in header if c] if header else []
-    lower = {c.lower(): c for c in columns}
+    lower = header_lookup(columns, mapping)
     have = ", ".join(columns) or "none"
     notes: list[str] = []
 
@@ -120,7 +125,7 @@ def read_candles_csv_info(  # noqa: C901
     close_col = _find(lower, CLOSE_NAMES)
     missing = [n for n, c in (("time (or date/timestamp)", time_col), ("close (or price)", close_col)) if c is None]
     if missing:
-        raise CandleError(f"{name}: missing column(s) {', '.join(missing)} (columns present: {have})")
+        raise CandleError(f"{name}: missing column(s) {', '.join(missing)} (columns present: {have}); {MAPPING_HINT}")
     vol_col = _find(lower, VOLUME_NAMES)
     if vol_col is None:
         vol_col = next((c for c in columns if c.lower().startswith("volume")), None)
@@ -276,10 +281,11 @@ def _drop_inconsistent(out: pd.DataFrame, lines: np.ndarray, name: str, notes: l
 
 
 def read_candles_csv(source: str | Path | bytes | IO, name: str | None = None, ticker: str | None = None,
-                     max_rows: int = MAX_ROWS) -> pd.DataFrame:
+                     max_rows: int = MAX_ROWS, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
     """A validated candle frame from a CSV path, bytes or file object (gzip accepted).
 
     ``name`` is used in messages (default: the file name). ``ticker`` picks one instrument from
-    a file with a Ticker/Symbol column. Raises :class:`CandleError` with an actionable message.
+    a file with a Ticker/Symbol column. ``columns`` says which column is which (see
+    :func:`read_candles_csv_info`). Raises :class:`CandleError` with an actionable message.
     """
-    return read_candles_csv_info(source, name, ticker, max_rows=max_rows)[0]
+    return read_candles_csv_info(source, name, ticker, max_rows=max_rows, columns=columns)[0]

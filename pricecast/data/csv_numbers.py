@@ -88,6 +88,40 @@ def parse_numbers(raw: pd.Series, col: str, name: str, decimal: str = ".", thous
     return values
 
 
+_DAY_MONTH = r"^(\d{1,2})([./-])(\d{1,2})[./-](\d{4})(?:$|[ T])"
+
+
+def day_month_times(text: pd.Series, col: str, name: str) -> tuple[pd.DatetimeIndex, str] | None:
+    """``02.01.2024`` / ``01/02/2024`` (optionally with a time): which number is the day is decided
+    from the whole column, never per value (pandas' mixed parsing reads ``02/01`` as February and
+    ``13/01`` as the 13th in one column). A first number above 12 anywhere: day first; a second one:
+    month first; both: refused. Neither (every date ambiguous): dots and dashes day first (European
+    exports), slashes month first (US), said in the format label. None: not this kind of date."""
+    if text.empty or re.match(_DAY_MONTH, str(text.iloc[0])) is None:
+        return None  # cheap first look: ISO and other dates never pay for the column-wide extract
+    parts = text.str.extract(_DAY_MONTH)
+    if parts[0].isna().any():
+        return None
+    seps = set(parts[1])
+    first, second = parts[0].astype(int), parts[2].astype(int)
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    if day_first and month_first:
+        a, b = text[first > 12].iloc[0], text[second > 12].iloc[0]
+        raise CandleError(f"{name}: column '{col}' mixes day-first ({a!r}) and month-first ({b!r}) dates")
+    assumed = not (day_first or month_first)
+    if assumed:
+        day_first = not seps <= {"/"}
+    sep = next(iter(seps)) if len(seps) == 1 else "."
+    label = "DD.MM.YYYY" if day_first else "MM/DD/YYYY"
+    label = label.replace(".", sep) if day_first else label.replace("/", sep)
+    label += " (assumed: no value in the column tells day from month)" if assumed else " (read from the whole column)"
+    try:
+        parsed = pd.to_datetime(text, dayfirst=day_first, format="mixed", utc=True)
+    except (ValueError, TypeError):
+        return None
+    return pd.DatetimeIndex(parsed), label
+
+
 def parse_times(raw: pd.Series, col: str, name: str) -> tuple[pd.DatetimeIndex, str]:
     text = raw.astype("string").str.strip()
     if text.isna().any() or (text == "").any():
@@ -106,6 +140,8 @@ def parse_times(raw: pd.Series, col: str, name: str) -> tuple[pd.DatetimeIndex, 
         # to whole microseconds: float seconds like 1325317920.123 carry binary noise
         ns = (numeric.to_numpy(dtype="float64") * factor / 1e3).round().astype("int64") * 1000
         return pd.DatetimeIndex(pd.to_datetime(ns, unit="ns", utc=True)), f"unix {unit}"
+    if (ordered := day_month_times(text, col, name)) is not None:
+        return ordered
     for fmt, label in (("ISO8601", "ISO 8601"), ("%b %d, %Y", "Mon DD, YYYY"), ("%d.%m.%Y", "DD.MM.YYYY"),
                         ("%Y-%m-%d %I-%p", "YYYY-MM-DD HH-AM (CryptoDataDownload)")):
         try:

@@ -6,7 +6,8 @@
 - ``synthetic:pattern?noise=0.5&seed=3``: made up in-process from a recipe, never a market
   (see :mod:`pricecast.data.synthetic`)
 
-Any of them followed by ``#clean`` (``sample:BTC-USD-5M#clean``) is cut to its longest clean stretch
+A CSV's column mapping rides in its ref, ``my.csv#columns=time=Datum,close=Schluss``
+(:mod:`pricecast.data.columns`). Any of them followed by ``#clean`` (``sample:BTC-USD-5M#clean``) is cut to its longest clean stretch
 (see :mod:`pricecast.data.quality`), after the date range is applied.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from pricecast.data.candles import CandleError, date_remark, to_utc
+from pricecast.data.columns import ColumnMappingError, columns_text, split_columns
 from pricecast.data.csv_import import read_candles_csv
 from pricecast.data.quality import cut_to_clean, spike_warning, split_ref
 from pricecast.data.samples import CATALOGUE, load_sample
@@ -38,7 +40,7 @@ class LoadedData:
 
 def kind_of(ref: str) -> str:
     """'sample', 'synthetic', 'csv' or 'market' for a data reference."""
-    ref = split_ref(ref)[0]
+    ref = split_columns(split_ref(ref)[0])[0]
     if ref.lower().startswith("sample:"):
         return "sample"
     if is_synthetic(ref):
@@ -63,7 +65,10 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
     may). Allowed: bundled series, synthetic recipes, exchange and Yahoo references, and the given ``files`` (e.g.
     this browser session's uploads). A file path only ever comes from the command line. Decided
     from the text alone: nothing on disk is looked at, so a link cannot even probe for a file."""
-    ref = split_ref(ref)[0]  # "#clean" only cuts what the rest names
+    try:  # "#clean" only cuts what the rest names, "#columns=..." only reads it
+        ref = split_columns(split_ref(ref)[0])[0]
+    except ColumnMappingError as exc:
+        return str(exc)
     if ref in files:
         return None
     if ref.lower().startswith("sample:"):
@@ -89,10 +94,12 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
 def display_name(ref: str) -> str:
     """How a person sees ``ref``: an upload by its original file name, any other CSV by its file
     name (never the server's full path), everything else as written."""
-    if is_upload(split_ref(ref)[0]):
-        return original_name(split_ref(ref)[0]) + ("#clean" if split_ref(ref)[1] else "")
+    base, clean = split_ref(ref)
     try:
-        return Path(ref).name if kind_of(split_ref(ref)[0]) == "csv" else ref
+        path, columns = split_columns(base)
+        if is_upload(path):
+            return original_name(path) + (f" ({columns_text(columns)})" if columns else "") + ("#clean" if clean else "")
+        return Path(path).name + ref[len(path):] if kind_of(base) == "csv" else ref
     except CandleError:
         return ref
 
@@ -126,10 +133,11 @@ def _load(ref: str, since: str | None, until: str | None, offline: bool) -> Load
     if kind == "synthetic":
         return LoadedData(ref, _clip(load_synthetic(ref), since, until))
     if kind == "csv":
-        path = Path(ref).expanduser()
+        path_text, columns = split_columns(ref)  # a column mapping travels in the ref: see data.columns
+        path = Path(path_text).expanduser()
         if not path.exists():
             raise CandleError(f"CSV file not found: {path}")
-        return LoadedData(ref, _clip(read_candles_csv(path), since, until))
+        return LoadedData(ref, _clip(read_candles_csv(path, columns=columns), since, until))
     # Imported here, not at the top: pricecast.data.market brings requests/urllib3/ssl (about 70 ms of CPU)
     # that bundled series and CSV files never need, and everything that names data imports this module
     # (the CLI, the dashboard's pages). ccxt loads later still, only for an exchange (docs/BENCHMARKS.md §4).

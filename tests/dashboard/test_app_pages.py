@@ -594,3 +594,21 @@ def test_a_run_folder_from_before_the_decision_still_opens_on_results_and_runs(h
     at.switch_page("pages/5_Runs.py").run()
     _ok(at)
     assert at.dataframe[0].value["decision"].tolist() == ["persistence"]
+
+
+def test_an_upload_with_unknown_columns_is_mapped_on_the_page(home):
+    at = _app()
+    at.switch_page("pages/1_Data.py").run()
+    at.radio(key="data_source").set_value("csv").run()
+    rows = "\n".join(f"{d:02d}.01.2024;{100 + d},5" for d in range(1, 31))
+    at.file_uploader(key="data_upload").set_value(("depot.csv", f"Tag;Kurs\n{rows}\n".encode(), "text/csv")).run()
+    assert not at.exception and any("--columns" in e.value.replace("\\", "") for e in at.error)
+    assert list(at.dataframe[-1].value.columns) == ["Tag", "Kurs"]  # the file's first rows, to choose from
+    at.selectbox(key="data_column_time").set_value("Tag")
+    at.selectbox(key="data_column_close").set_value("Kurs")
+    next(b for b in at.button if b.label == "Read with these columns").click().run()
+    _ok(at)
+    data = at.session_state["pc_spec"].data
+    assert Path(data.split("#")[0]).parent.parent == home / "uploads"
+    assert data.endswith("depot.csv#columns=time=Tag,close=Kurs")
+    assert at.metric[0].value == "30"
