@@ -3,11 +3,6 @@ of their networks' forecasts, a loss-curve warning, and "Repeat both 3x" submitt
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from pricecast.catalogue import with_overrides
 from pricecast.service.dashboard import registry
-from tests.dashboard.test_browser import ARGS, CHART, CHROMIUM, SHOTS, _free_port, _no_errors, _settle
+from tests.dashboard.streamlit_server import dashboard
+from tests.dashboard.test_browser import ARGS, CHART, CHROMIUM, SHOTS, _no_errors, _settle
 from tests.test_compare import DEFAULT, saved_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,34 +60,17 @@ def test_runs_comparison_in_a_real_browser(tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     saved_run(tmp_path / "runs", "20260101-000000-a", with_overrides(DEFAULT, {"n": 60}), noise=1.0, seed=1)
     saved_run(tmp_path / "runs", "20260101-000100-b", DEFAULT, noise=1.0, seed=2, fell_back=True)
-    port = _free_port()
-    env = {**os.environ, "PRICECAST_HOME": str(tmp_path), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with open(tmp_path / "streamlit.log", "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                except OSError:
-                    time.sleep(0.3)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-                page = browser.new_page(viewport={"width": 1300, "height": 2400})
-                page.goto(f"{url}/Runs", wait_until="networkidle")
-                _settle(page)
-                page.locator(CHART).first.wait_for(timeout=30_000)
-                _no_errors(page, "Runs")
-                text = page.inner_text("body")
-                assert "N=30 vs N=60:" in text and "within noise" in text and "Repeat both 3x" in text
-                assert "differ in N" in text  # the loss curves of other windows say so
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SHOTS / "runs-compare.png"), full_page=True)
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with dashboard(tmp_path) as url:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 2400})
+            page.goto(f"{url}/Runs", wait_until="networkidle")
+            _settle(page)
+            page.locator(CHART).first.wait_for(timeout=30_000)
+            _no_errors(page, "Runs")
+            text = page.inner_text("body")
+            assert "N=30 vs N=60:" in text and "within noise" in text and "Repeat both 3x" in text
+            assert "differ in N" in text  # the loss curves of other windows say so
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "runs-compare.png"), full_page=True)
+            browser.close()

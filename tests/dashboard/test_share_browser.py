@@ -3,17 +3,13 @@ menus and widgets, the report downloads and draws its charts with the network re
 is written without Keras (tests/report/conftest.py); screenshots go to test-output/screenshots/."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import make_candles
-from tests.dashboard.test_browser import ARGS, CHROMIUM, ERRORS, ROOT, SHOTS, _free_port, _settle
+from tests.dashboard.streamlit_server import dashboard
+from tests.dashboard.test_browser import ARGS, CHROMIUM, ERRORS, SHOTS, _settle
 from tests.report.conftest import write_fake_run
 from tests.report.test_document import render_offline
 
@@ -29,30 +25,8 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("pricecast-home")
     write_fake_run(home / "runs" / "20250101-000000-older-run", make_candles(500, seed=2))
     write_fake_run(home / "runs" / RUN_ID, make_candles(600))
-    port = _free_port()
-    env = {**os.environ, "PRICECAST_HOME": str(home), "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    log = open(home / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("streamlit did not start: " + (home / "streamlit.log").read_text()[-2000:])
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with dashboard(home) as url:
+        yield url
 
 
 def test_run_link_presentation_view_and_report_download(server, tmp_path):
