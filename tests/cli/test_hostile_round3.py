@@ -8,18 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pricecast.cli.main import main
 from pricecast.specs import RunSpec
 from pricecast.training.runs import RUN_FILES
 
-
-def _cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse refusals
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from .test_hostile_cli import _cli
 
 
 def test_predict_on_a_garbage_metrics_file_names_the_file(capsys, tmp_path):
