@@ -79,6 +79,7 @@ def _best_epoch(snap: JobSnapshot) -> int | None:
 def _figures(job: Job, snap: JobSnapshot, step: int) -> tuple[str, str | None]:
     """The two live figures as JSON, built once per new event for every tab and rerun that shows them."""
     from pricecast.plots.figures import live_val_figure, loss_figure
+    from pricecast.prep.targets import target_label
 
     def loss():
         return loss_figure(snap.history, snap.batch_losses, _best_epoch(snap))
@@ -92,8 +93,8 @@ def _figures(job: Job, snap: JobSnapshot, step: int) -> tuple[str, str | None]:
         best = _best_epoch(snap)
         if snap.finished and best and snap.val_pred_epoch and best != snap.val_pred_epoch:
             # the live chart shows the epoch it last drew; say which epoch's weights the network kept
-            fig.update_layout(title_text=f"Validation, {step} step(s) ahead · after epoch {snap.val_pred_epoch} · "
-                                         f"kept: best epoch {best}")
+            fig.update_layout(title_text=f"Validation {target_label(target)}, {step} step(s) ahead · after epoch "
+                                         f"{snap.val_pred_epoch} · kept: best epoch {best}")
         return fig
 
     loss_json = charts.SHARED.json((job.id, snap.version, "loss"), loss)

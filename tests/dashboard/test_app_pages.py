@@ -153,7 +153,7 @@ def test_train_one_epoch_then_results_and_runs(home):
     _ok(at)
     titles = [p["layout"]["title"]["text"] for p in _plots(at)]
     assert any(t.startswith("Loss per epoch") for t in titles)
-    assert any(t.startswith("Validation,") and "after epoch 1" in t for t in titles)
+    assert any(t.startswith("Validation price,") and "after epoch 1" in t for t in titles)
     assert "Network skill vs persistence" in {m.label for m in at.metric}
     run = job.snapshot().result
     decision = run.metrics["decision"]
@@ -581,10 +581,10 @@ def test_a_run_folder_from_before_the_decision_still_opens_on_results_and_runs(h
     (folder / "metrics.json").write_text(json.dumps(metrics))
     for name in ("predictions.csv", "forecast.csv"):
         pd.read_csv(folder / name).drop(columns="network").to_csv(folder / name, index=False)
-    at = _app()
+    at = _app({"run": folder.name})  # this run, whatever else the process's job registry holds
     at.switch_page("pages/4_Results.py").run()
     _ok(at)
-    assert any("ends as persistence" in m.value.replace("\\", "") for m in at.markdown)
+    assert any("ends as persistence" in m.value.replace("\\", "") for m in at.markdown), [m.value for m in at.markdown]
     for tab in ("Forecast paths", "Metrics", "Next 2"):
         at.session_state["res_tab"] = tab
         at.run()
