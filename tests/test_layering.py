@@ -148,7 +148,7 @@ ALLOWED: dict[str, set[str]] = {
     "report.document": {"backtest.result", "catalogue", "data.datasets", "data.samples", "evaluation.metrics",
                         "experiments.stats", "experiments.storage", "plots.backtest", "plots.experiments",
                         "plots.figures", "plots.runs", "presets", "spec_io", "specs", "training.runs", "training.types"},
-    "report.script": {"data.candles", "data.datasets", "training.runs", "training.types"},
+    "report.script": {"data.candles", "data.datasets", "prep.targets", "training.runs", "training.types"},
     # optional packages (Optuna, MLflow) imported by name with one install message
     "optional": set(),
     # Optuna search: trials are ordinary training runs; on Ray through the job machinery's import_ray

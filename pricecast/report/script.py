@@ -3,8 +3,10 @@
 The script needs only numpy, pandas and keras. It reads a CSV, splits it by time as the run did,
 fits the scaler on the training rows only, cuts the same windows (same stride), defines the same
 network in plain Keras code, trains it with the run's settings (seed, batch, epochs, early stopping,
-best weights and the persistence floor) and prints the test RMSE beside persistence's; its last line
-is one JSON object ``{"test_rmse": ..., "persistence_rmse": ...}``.
+best weights), decides on validation as the run did (the network, or "no change" when it is no better
+by a paired test) and prints the test RMSE beside persistence's; its last line is one JSON object
+``{"test_rmse": ..., "network_rmse": ..., "persistence_rmse": ...}`` (``test_rmse``: the forecast the
+decision uses, as the run's ``test.rmse``).
 
 The network's code is generated from the saved model's graph (``config.json`` inside ``model.keras``):
 one ``layers.X(...)(inputs)`` line per layer call, with only the settings that differ from Keras'
@@ -29,6 +31,7 @@ import pandas as pd
 from pricecast.data.candles import CANDLE_COLUMNS
 from pricecast.data.datasets import display_name, load_data
 from pricecast.errors import PricecastError
+from pricecast.prep.targets import get_target
 from pricecast.training.runs import load_run
 from pricecast.training.types import Run
 
@@ -220,8 +223,9 @@ def check_supported(run: Run) -> None:
                           f"this run also uses derived inputs it cannot compute: {', '.join(derived)}")
     if run.spec.scaling not in ("minmax", "standard", "logratio"):
         raise ScriptError(f"the exported script cannot reproduce the scaling '{run.spec.scaling}'")
-    if w.target not in CANDLE_COLUMNS:
-        raise ScriptError(f"the target '{w.target}' is not a candle column")
+    if not get_target(w.target).is_price:
+        raise ScriptError(f"the exported script forecasts prices; this run forecasts {get_target(w.target).label} "
+                          f"('{w.target}', with its own transform and naive baselines)")
 
 
 def script_text(run: Run, data_file: str = "") -> str:
@@ -235,7 +239,7 @@ def script_text(run: Run, data_file: str = "") -> str:
         "STRIDE": w.stride, "SPLIT": list(w.split), "SCALING": s.scaling, "EPOCHS": t.epochs,
         "BATCH_SIZE": t.batch_size, "PATIENCE": t.patience, "SEED": t.seed, "SHUFFLE": t.shuffle,
         "OPTIMIZER": m.optimizer, "LEARNING_RATE": float(lr), "LOSS": m.loss,
-        "PERSISTENCE_FLOOR": bool(t.persistence_floor and m.residual), "FLOOR_P": t.floor_p,
+        "DECIDE": bool(t.persistence_floor), "FLOOR_P": t.floor_p,
     }
     setting_lines = "\n".join(f"{k} = {pprint.pformat(v, width=100)}" for k, v in settings.items())
     test = run.metrics.get("test") or {}
@@ -382,15 +386,11 @@ def build_network():
 
 
 class KeepBest(keras.callbacks.Callback):
-    """Remembers the weights of the lowest validation loss and puts them back at the end. The
-    persistence start (epoch 0) may enter first; an epoch must beat it strictly."""
+    """Remembers the weights of the lowest validation loss and puts them back at the end."""
 
     def __init__(self):
         super().__init__()
-        self.best, self.best_epoch, self.weights, self.start_weights = math.inf, 0, None, None
-
-    def start(self, weights, value):
-        self.best, self.best_epoch, self.weights, self.start_weights = value, 0, weights, weights
+        self.best, self.best_epoch, self.weights = math.inf, 0, None
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get("val_loss")
@@ -436,48 +436,45 @@ def main():
 
     keras.utils.set_random_seed(SEED)
     model = build_network()
-    keep = KeepBest()
-    if PERSISTENCE_FLOOR:
-        # The final Dense at zero makes the model forecast "no change": that is the score to beat.
-        initial = model.get_weights()
-        try:
-            forecast = model.get_layer("forecast")
-        except ValueError:  # a network without a Dense head: its last layer with weights
-            forecast = [layer for layer in model.layers if layer.get_weights()][-1]
-        forecast.set_weights([np.zeros_like(w) for w in forecast.get_weights()])
-        floor_loss = float(np.ravel(model.evaluate(val_x, val_y, batch_size=BATCH_SIZE, verbose=0))[0])
-        keep.start(model.get_weights(), floor_loss)
-        model.set_weights(initial)
+    keep = KeepBest()  # the network keeps its best-validation epoch's weights
     callbacks = [keep]
     if PATIENCE > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE))
     history = model.fit(train_x, train_y, batch_size=BATCH_SIZE, epochs=args.epochs, shuffle=SHUFFLE,
                         validation_data=(val_x, val_y), callbacks=callbacks, verbose=2)
     epochs_run = len(history.history.get("loss", []))
-    if PERSISTENCE_FLOOR and keep.best_epoch > 0:
-        # The best epoch must beat "no change" on validation by more than noise (paired test; the best
-        # of `epochs_run` epochs was picked on these windows, hence the Bonferroni factor).
-        loss = keras.losses.get(LOSS)
-        trained = np.asarray(loss(val_y, model.predict(val_x, batch_size=BATCH_SIZE, verbose=0)))
-        model.set_weights(keep.start_weights)
-        start = np.asarray(loss(val_y, model.predict(val_x, batch_size=BATCH_SIZE, verbose=0)))
-        p, t = paired_p(start.reshape(len(val_y), -1).mean(axis=1) - trained.reshape(len(val_y), -1).mean(axis=1),
-                        lag=max(K - 1, 1))
-        one_sided = p / 2 if t > 0 else 1 - p / 2
-        if min(1.0, one_sided * max(epochs_run, 1)) < FLOOR_P or FLOOR_P >= 1.0:
-            model.set_weights(keep.weights)
-        else:
-            keep.best_epoch = 0
-            print("the best epoch's gain over persistence is not significant: the model ends as persistence")
-    print(f"kept epoch {keep.best_epoch} (0 = persistence, 'no change')")
+    print(f"the network keeps epoch {keep.best_epoch}")
 
-    predicted = unscale_y(scaler, model.predict(scale_x(scaler, x_te), batch_size=1024, verbose=0), h_te)
+    def forecast(x, h):
+        return unscale_y(scaler, model.predict(scale_x(scaler, x), batch_size=1024, verbose=0), h)
+
+    def window_losses(actual, predicted):  # per window, in price units (absolute error for an MAE loss)
+        err = (predicted - actual).reshape(len(actual), -1)
+        return (np.abs(err) if LOSS == "mae" else err ** 2).mean(axis=1)
+
+    # The decision, on validation only: use the network, or "no change" (persistence) when the network
+    # does not beat it by more than noise (one-sided paired test; the best of `epochs_run` epochs was
+    # picked on these windows, hence the Bonferroni factor).
+    use_network = True
+    if DECIDE and len(y_va):
+        theirs = window_losses(y_va, np.repeat(h_va[:, -1:], K, axis=1))
+        mine = window_losses(y_va, forecast(x_va, h_va))
+        p, t = paired_p(theirs - mine, lag=max(K - 1, 1))
+        one_sided = p / 2 if t > 0 else 1 - p / 2
+        adjusted = min(1.0, one_sided * max(epochs_run, 1))
+        use_network = bool(np.isfinite(mine).all()) and (adjusted < FLOOR_P or FLOOR_P >= 1.0)
+        print(f"decision: {'the network' if use_network else 'no change (persistence)'} "
+              f"(paired test p = {adjusted:.2g} on validation, needed below {FLOOR_P:g})")
+
+    network = forecast(x_te, h_te)
     persistence = np.repeat(h_te[:, -1:], K, axis=1)
-    test_rmse = float(np.sqrt(np.mean((predicted - y_te) ** 2)))
+    used = network if use_network else persistence
+    network_rmse = float(np.sqrt(np.mean((network - y_te) ** 2)))
+    test_rmse = float(np.sqrt(np.mean((used - y_te) ** 2)))
     persistence_rmse = float(np.sqrt(np.mean((persistence - y_te) ** 2)))
-    print(f"test RMSE {test_rmse:.6g}   persistence RMSE {persistence_rmse:.6g}   "
-          f"skill vs persistence {1 - test_rmse / persistence_rmse:+.2%}")
-    print(json.dumps({"test_rmse": test_rmse, "persistence_rmse": persistence_rmse}))
+    print(f"test RMSE {test_rmse:.6g} (the network's own {network_rmse:.6g})   persistence RMSE "
+          f"{persistence_rmse:.6g}   skill vs persistence {1 - test_rmse / persistence_rmse:+.2%}")
+    print(json.dumps({"test_rmse": test_rmse, "network_rmse": network_rmse, "persistence_rmse": persistence_rmse}))
 
 
 if __name__ == "__main__":
