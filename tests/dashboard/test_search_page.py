@@ -1,0 +1,116 @@
+"""The Experiments page's Search mode (an Optuna study as a ``tune`` dashboard job) and the Train page's
+tracking switches (MLflow, TensorBoard: done in the worker)."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import plotly.io as pio
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pricecast.jobs import events
+from pricecast.jobs.task import Task
+from pricecast.presets import get_preset
+from pricecast.tuning import TuneSpec, search_space
+from tests.conftest import make_candles
+from ui import charts
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = {"data": "sample:IBM", "n": "10", "k": "2", "epochs": "1", "units": "4", "patience": "0", "since": "2011-01-01"}
+
+pytest.importorskip("optuna")
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICECAST_HOME", str(tmp_path))
+    monkeypatch.chdir(ROOT)
+    return tmp_path
+
+
+def _app(params: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(params)
+    return at.run()
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_the_tune_job_kind_reports_each_trial_and_returns_drawable_figures():
+    from pricecast.catalogue import with_overrides
+    from pricecast.service.tasks import RUNNER
+
+    base = with_overrides(get_preset("default").spec, {"epochs": 1, "n": 10, "k": 2, "units": (4,), "patience": 0})
+    spec = TuneSpec(base=base, space=tuple(search_space(["units", "learning_rate"], base)), trials=2)
+    seen: list = []
+    result = RUNNER.run(Task("tune", {"tune": spec}, make_candles(300)), seen.append, threading.Event())
+    progress = [e for e in seen if isinstance(e, events.Progress)]
+    assert [e.fraction for e in progress] == [0.5, 1.0] and all(e.text.startswith("trial ") for e in progress)
+    assert result["trials"]["ran"] == 2 and result["best"]["value"] > 0
+    assert result["test"]["persistence_rmse"] > 0  # the best trial's test score, beside persistence
+    for name in ("history", "importances"):
+        charts.figure_json(pio.from_json(result["figures"][name]))  # only trace types the browser bundle holds
+
+
+def test_search_mode_runs_a_study_then_offers_its_best_setup():
+    from pricecast.service.dashboard import registry
+
+    at = _app(TINY)
+    at.switch_page("pages/6_Experiments.py").run()
+    _ok(at)
+    at.radio(key="exp_mode").set_value("search").run()
+    _ok(at)
+    at.multiselect(key="exp_search_fields").set_value(["units"]).run()
+    at.number_input(key="exp_search_trials").set_value(2).run()
+    at.number_input(key="exp_search_epochs").set_value(1).run()
+    _ok(at)
+    assert any("units" in c.value and "scale" in c.value for c in at.caption), [c.value for c in at.caption]
+    at.button(key="exp_search_run").click().run()
+    _ok(at)
+    job = registry().latest(at.session_state["pc_session_id"], "tune")
+    assert job is not None and job.task.payload["tune"].trials == 2
+    assert job.wait(300) and job.snapshot().state == "done", job.snapshot().error
+    at.run()
+    _ok(at)
+    assert "Search results" in [h.value for h in at.subheader]
+    assert any(m.value.startswith("**Best trial:") for m in at.markdown)
+    assert any("beside persistence" in m.value for m in at.markdown)
+    best = job.snapshot().result["best"]["params"]["units"]
+    at.button(key="exp_search_use").click().run()
+    _ok(at)
+    assert at.session_state["pc_spec"].model.units == (best,)
+
+
+def test_search_mode_without_optuna_says_how_to_install(monkeypatch):
+    from ui import search
+
+    monkeypatch.setattr(search, "optuna_installed", lambda: False)
+    at = _app(TINY)
+    at.switch_page("pages/6_Experiments.py").run()
+    at.radio(key="exp_mode").set_value("search").run()
+    _ok(at)
+    assert any("requirements-ml.txt" in i.value for i in at.info)
+
+
+def test_train_switches_log_to_tensorboard_and_warn_when_mlflow_is_down(monkeypatch):
+    from pricecast.service.dashboard import registry
+
+    monkeypatch.setenv("PRICECAST_MLFLOW_URI", "http://127.0.0.1:9")  # nothing listens there
+    at = _app(TINY)
+    at.switch_page("pages/3_Train.py").run()
+    at.toggle(key="train_mlflow").set_value(True).run()
+    at.toggle(key="train_tensorboard").set_value(True).run()
+    _ok(at)
+    at.button(key="train_start").click().run()
+    job = registry().latest(at.session_state["pc_session_id"], "train")
+    assert job.task.payload["mlflow"] is True and job.task.payload["tensorboard"] is True
+    assert job.wait(180) and job.snapshot().state == "done", job.snapshot().error
+    result = job.snapshot().result
+    assert (Path(result.run_dir) / "tensorboard").is_dir()
+    assert (Path(result.run_dir) / "metrics.json").exists()  # a down server loses no run
+    at.run()
+    assert any("cannot be reached" in w.value for w in at.warning), [w.value for w in at.warning]
