@@ -110,7 +110,8 @@ def show_result(result: dict, tune: TuneSpec | None) -> None:
         return
     st.markdown(f"**Best trial: {best['number']}** — validation RMSE / persistence **{best['value']:.4f}** "
                 f"({'beats' if best['value'] < 1 else 'does not beat'} “no change” on validation)")
-    st.table({"Setting": list(best["params"]), "Value": [format_value(v) for v in best["params"].values()]})
+    st.table({"Setting": list(best["params"]),
+              "Value": [f"{v:.4g}" if isinstance(v, float) else format_value(v) for v in best["params"].values()]})
     test = result.get("test")
     if test and test.get("rmse") is not None:
         st.markdown(f"Its test score, read once after the search: RMSE **{test['rmse']:.4g}** beside persistence "
@@ -120,12 +121,8 @@ def show_result(result: dict, tune: TuneSpec | None) -> None:
                                       help="Makes the best trial's setup the current one for the Model and Train pages."):
         state.set_spec(best_setup(tune, best["params"]))
         st.success("The best trial's setup is now your current setup (see the Model and Train pages).")
-    for name, title in (("history", "Optimisation history"), ("importances", "Parameter importances")):
-        figure = result.get("figures", {}).get(name)
-        if figure is None:
-            continue
-        st.markdown(f"**{title}**")
+    for name, figure in result.get("figures", {}).items():  # Optuna's own, titled by Optuna
         if figure.lstrip().startswith("{"):
             charts.show(pio.from_json(figure), key=f"exp_search_{name}")
-        else:
-            st.caption(f"Not drawn: {text.md(figure)}")
+        else:  # why Optuna could not draw it (e.g. importances where every trial took the same values)
+            st.caption(f"{name.capitalize()} not drawn: {text.md(figure)}")

@@ -136,7 +136,7 @@ def _tune(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict
 
     def on_event(text: str) -> None:
         seen[0] += 1
-        emit(events.Progress(min(seen[0] / spec.trials, 1.0), text))
+        emit(events.Progress(min(seen[0] / spec.trials, 1.0), f"{seen[0]} of {spec.trials} trials · {text}"))
 
     result = tuning.run_search(spec, candles, on_event=on_event)
     figures = {name: fig if isinstance(fig, str) else fig.to_json()

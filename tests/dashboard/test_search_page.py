@@ -49,7 +49,7 @@ def test_the_tune_job_kind_reports_each_trial_and_returns_drawable_figures():
     seen: list = []
     result = RUNNER.run(Task("tune", {"tune": spec}, make_candles(300)), seen.append, threading.Event())
     progress = [e for e in seen if isinstance(e, events.Progress)]
-    assert [e.fraction for e in progress] == [0.5, 1.0] and all(e.text.startswith("trial ") for e in progress)
+    assert [e.fraction for e in progress] == [0.5, 1.0] and progress[0].text.startswith("1 of 2 trials · trial 0:")
     assert result["trials"]["ran"] == 2 and result["best"]["value"] > 0
     assert result["test"]["persistence_rmse"] > 0  # the best trial's test score, beside persistence
     for name in ("history", "importances"):
