@@ -15,7 +15,6 @@ from pricecast.tuning import DEFAULT_FIELDS, TuneSpec, best_setup, search_space,
 from ui import charts, common, state, text
 
 KIND = "tune"
-SPECS = "exp_search_specs"  # job id -> its TuneSpec, for "Use this setup"
 
 
 def optuna_installed() -> bool:
@@ -65,12 +64,10 @@ def _start(tune: TuneSpec) -> None:
         st.error(error)
         return
     try:
-        job = registry().submit(state.session_id(), KIND, {"tune": tune}, candles=candles,
-                                label=f"search of {', '.join(d.name for d in tune.space)}")
+        registry().submit(state.session_id(), KIND, {"tune": tune}, candles=candles,
+                          label=f"search of {', '.join(d.name for d in tune.space)}")
     except JobError as exc:
         st.error(text.plain(exc))
-        return
-    st.session_state.setdefault(SPECS, {})[job.id] = tune
 
 
 def search_panel() -> None:
@@ -85,7 +82,7 @@ def search_panel() -> None:
     if snap.state == "error":
         st.error(snap.error)
     elif snap.result is not None:
-        show_result(snap.result, st.session_state.get(SPECS, {}).get(job.id))
+        show_result(snap.result, job.task.payload.get("tune"))
 
 
 def _progress(job_id: str) -> None:

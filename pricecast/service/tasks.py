@@ -97,13 +97,14 @@ def _tensorboard():
 
 
 def _log_to_mlflow(run, warn: Callable[[str], None]) -> None:
-    """Log the saved run to ``PRICECAST_MLFLOW_URI`` (or the local default); any failure is a warning."""
-    from pricecast.tracking import MlflowTracker, mlflow_installed, tracking_uri
+    """Log the saved run to ``PRICECAST_MLFLOW_URI`` (or the local default: the switch asked for it,
+    whatever the variable says); any failure is a warning."""
+    from pricecast.tracking import MlflowTracker, default_uri, mlflow_installed, tracking_uri
 
     if not mlflow_installed():
         warn("MLflow is not installed here (pip install -r requirements-ml.txt); the run is saved, not logged")
         return
-    MlflowTracker(tracking_uri("") or "", warn=warn).log_run(run)
+    MlflowTracker(tracking_uri() or default_uri(), warn=warn).log_run(run)
 
 
 def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> BacktestOutcome:

@@ -114,3 +114,25 @@ def test_train_switches_log_to_tensorboard_and_warn_when_mlflow_is_down(monkeypa
     assert (Path(result.run_dir) / "metrics.json").exists()  # a down server loses no run
     at.run()
     assert any("cannot be reached" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_train_switch_logs_the_saved_run_to_a_local_mlflow_store(monkeypatch, home):
+    pytest.importorskip("mlflow")
+    from pricecast.service.dashboard import registry
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    monkeypatch.setenv("PRICECAST_MLFLOW_URI", uri)
+    at = _app(TINY)
+    at.switch_page("pages/3_Train.py").run()
+    at.toggle(key="train_mlflow").set_value(True).run()
+    at.button(key="train_start").click().run()
+    job = registry().latest(at.session_state["pc_session_id"], "train")
+    assert job.task.payload == {**job.task.payload, "mlflow": True, "tensorboard": False}
+    assert job.wait(180) and job.snapshot().state == "done", job.snapshot().error
+    assert job.snapshot().result.warnings == ()
+
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("pricecast").experiment_id])
+    assert len(runs) == 1 and "test_persistence_rmse" in runs[0].data.metrics
