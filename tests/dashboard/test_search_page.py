@@ -136,3 +136,34 @@ def test_train_switch_logs_the_saved_run_to_a_local_mlflow_store(monkeypatch, ho
     client = mlflow.MlflowClient(tracking_uri=uri)
     runs = client.search_runs([client.get_experiment_by_name("pricecast").experiment_id])
     assert len(runs) == 1 and "test_persistence_rmse" in runs[0].data.metrics
+
+
+@pytest.mark.slow
+def test_search_results_in_a_browser(tmp_path):
+    """The Search mode in Chromium: 3 trials of 1 epoch, then the best trial and Optuna's two charts
+    drawn, no error box (screenshot in test-output/screenshots/search-results.png)."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("no /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.dashboard.streamlit_server import dashboard
+
+    query = "&".join(f"{k}={v}" for k, v in TINY.items())
+    shots = ROOT / "test-output" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with dashboard(tmp_path) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1300, "height": 2600})
+        page.goto(f"{url}/Experiments?{query}")
+        page.get_by_text("Search: the best settings").click()
+        trials = page.get_by_role("spinbutton", name="Trials")
+        trials.fill("3")
+        trials.press("Enter")
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Start search").click()
+        page.get_by_text("Search results").wait_for(timeout=300_000)
+        page.locator(".pc-chart .main-svg").nth(1).wait_for(timeout=30_000)  # history and importances
+        page.screenshot(path=str(shots / "search-results.png"), full_page=True)
+        errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+        assert errors.count() == 0, [errors.nth(i).inner_text() for i in range(errors.count())]
+        assert page.get_by_role("button", name="Use this setup").is_visible()
+        browser.close()
