@@ -1,6 +1,8 @@
 """Train: start a run in a worker process, watch loss and validation forecasts live, stop or kill it."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import streamlit as st
 
@@ -14,6 +16,8 @@ from ui.common import HELP
 POLL_SECONDS = 1.0
 CHART_EVERY = "pc_train_chart_every"  # seconds between chart redraws the charts fragment was made with
 POLLING = "pc_train_polling"
+MLFLOW = "train_mlflow"
+TENSORBOARD = "train_tensorboard"
 
 
 def _start(spec) -> None:
@@ -30,7 +34,8 @@ def _start(spec) -> None:
         return
     tuned = tune_for_dashboard(spec)
     try:
-        job = registry().submit(state.session_id(), "train", {"spec": tuned.to_dict()}, candles=candles,
+        job = registry().submit(state.session_id(), "train", {"spec": tuned.to_dict(), **_tracking_choice()},
+                                candles=candles,
                                 label=spec.data, context=_val_context(prep), executor=state.executor(),
                                 owner=state.owner_token())
     except JobError as exc:
@@ -40,6 +45,25 @@ def _start(spec) -> None:
     state.remember_job(job.id)
     st.session_state[POLLING] = job.id
     st.rerun()
+
+
+def _tracking_choice() -> dict:
+    """The tracking switches (drawn by :func:`_tracking`): the worker logs the saved run to MLflow and
+    writes TensorBoard logs into the run folder; the server never imports either."""
+    return {"mlflow": bool(st.session_state.get(MLFLOW)), "tensorboard": bool(st.session_state.get(TENSORBOARD))}
+
+
+def _tracking() -> None:
+    from pricecast.tracking import ENV_URI, default_uri
+
+    uri = os.environ.get(ENV_URI, "").strip() or default_uri()
+    c1, c2 = st.columns(2)
+    c1.toggle("Log to MLflow", key=MLFLOW,
+              help=f"Log the saved run (setup, losses per epoch, scores beside the baselines, model) to MLflow at "
+                   f"{uri} (set {ENV_URI} for another server). A server that is down is a warning; the run is saved.")
+    c2.toggle("TensorBoard logs", key=TENSORBOARD,
+              help="Write the losses per epoch as TensorBoard logs into the run folder's tensorboard/ "
+                   "(tensorboard --logdir RUN_FOLDER).")
 
 
 def _val_context(prep):
@@ -184,6 +208,8 @@ def _charts(job_id: str) -> None:
 
 def _final(snap: JobSnapshot) -> None:
     m = snap.result.metrics
+    for warning in getattr(snap.result, "warnings", ()):
+        st.warning(text.plain(warning))
     test = m.get("test") or {}
     c = st.columns(4)
     own = test.get("network") or test
@@ -267,6 +293,7 @@ def body() -> None:
                           "Nothing of the run is kept."):
             active.kill()
             st.toast("Ending the training process …")
+    _tracking()
     _where()
     if shown is None:
         st.info("Press **Train** to start. The loss curves and the forecasts on validation data appear here, "

@@ -15,14 +15,16 @@ from pricecast.jobs.executors import JobError
 from pricecast.plots.experiments import loss_curves_figure, spread_figure
 from pricecast.service.dashboard import registry
 from pricecast.service.experiments import default_workers
-from ui import charts, common, state, text
+from ui import charts, common, search, state, text
 
 SELECTED = "exp_selected"
+SEARCH = "search"
 MODES = {
     "all-architectures": "All architectures on your current data",
     "bias-regularizers": "Seed: bias regularizers (LSTM, L1/L2 on the bias)",
     "architectures": "Seed: architectures (its CNNs, LSTM, GRU; the others at defaults)",
     CUSTOM: "My setup, with one or two settings varied",
+    SEARCH: "Search: the best settings for my setup (Optuna)",
 }
 VARY_FIELDS = {
     "Architecture": ("arch", "lstm, gru"),
@@ -114,6 +116,9 @@ def setup_form() -> None:
     mode = st.radio("What to compare", list(MODES), format_func=MODES.get, horizontal=True, key="exp_mode",
                     help="The two experiments of the seed tutorial, or your own setup from the Data and Model "
                          "pages with settings you choose to compare.")
+    if mode == SEARCH:
+        search.search_form()
+        return
     spec, (since, until) = _current_setup()
     if mode == CUSTOM:
         axes = _custom_axes(spec)
@@ -359,6 +364,9 @@ def body() -> None:
                 "seeds (the same seeds for every setting) and shows the spread, so a real difference can be told "
                 "from luck.")
     setup_form()
+    if st.session_state.get("exp_mode") == SEARCH:
+        search.search_panel()
+        return
     progress_panel()
     results_panel()
 

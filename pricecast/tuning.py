@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from pricecast.catalogue import SpecError, field_named, format_value, with_overrides
+from pricecast.catalogue import FIELDS, SpecError, field_named, format_value, with_overrides
 from pricecast.errors import PricecastError
 from pricecast.optional import import_optional
 from pricecast.paths import home
@@ -456,22 +456,44 @@ def run_search(spec: TuneSpec, candles: pd.DataFrame, on_trial: TrialHook | None
 def write_plots(spec: TuneSpec, folder: Path | str) -> list[Path]:
     """Optuna's own figures of the study as HTML files in ``folder``: the optimisation history and,
     with two or more completed trials, the parameters' importances (Optuna's fANOVA)."""
-    optuna = import_optional("optuna", "pricecast tune")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    study = _open_study(spec)
-    figures = {"history": optuna.visualization.plot_optimization_history}
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if len(complete) >= 2:
-        figures["importances"] = optuna.visualization.plot_param_importances
     written = []
-    for name, plot in figures.items():
-        try:
-            figure = plot(study)
-        except (ValueError, RuntimeError) as exc:  # e.g. importances where every trial took the same values
-            (folder / f"{name}.txt").write_text(f"not drawn: {exc}\n")
+    for name, figure in study_figures(spec).items():
+        if isinstance(figure, str):
+            (folder / f"{name}.txt").write_text(f"not drawn: {figure}\n")
             continue
         path = folder / f"{name}.html"
         figure.write_html(str(path), include_plotlyjs=True)  # works offline, like the rest of pricecast
         written.append(path)
     return written
+
+
+def study_figures(spec: TuneSpec) -> dict[str, Any]:
+    """Optuna's own plotly figures of the study: ``history`` and, with two or more completed trials,
+    ``importances`` (Optuna's fANOVA); a figure Optuna cannot draw is the reason why, as text."""
+    optuna = import_optional("optuna", "pricecast tune")
+    study = _open_study(spec)
+    plots = {"history": optuna.visualization.plot_optimization_history}
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) >= 2:
+        plots["importances"] = optuna.visualization.plot_param_importances
+    figures: dict[str, Any] = {}
+    for name, plot in plots.items():
+        try:
+            figures[name] = plot(study)
+        except (ValueError, RuntimeError) as exc:  # e.g. importances where every trial took the same values
+            figures[name] = str(exc)
+    return figures
+
+
+def searchable_fields(base: RunSpec) -> list[str]:
+    """The catalogue's settings :func:`search_space` can search around ``base``, in catalogue order."""
+    out = []
+    for name in FIELDS:
+        try:
+            search_space([name], base)
+        except (TuningError, SpecError):
+            continue
+        out.append(name)
+    return out

@@ -142,7 +142,7 @@ ALLOWED: dict[str, set[str]] = {
     # the dashboard's job kinds (they reach training) and its registry
     "service.tasks": {"backtest.control", "jobs.events", "jobs.task", "models.builders", "paths", "specs",
                       "training.backend", "training.callbacks", "training.feeding", "training.pipeline",
-                      "training.predicting", "training.runs", "report.script"},
+                      "training.predicting", "training.runs", "report.script", "tracking", "tuning", "data.datasets"},
     "service.dashboard": {"jobs.registry", "specs"},
     # results that leave the server: the HTML report (the plots' figures, no Keras) and the standalone script
     "report.document": {"backtest.result", "catalogue", "data.datasets", "data.samples", "evaluation.metrics",

@@ -28,13 +28,14 @@ from pricecast.training.runs import load_run, running_marker, store_run_files
 
 Emit = Callable[[events.Event], None]
 
-KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast", "script")
+KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast", "script", "tune")
 
 
 @dataclass(frozen=True)
 class TrainResult:
     run_dir: str
     metrics: dict
+    warnings: tuple[str, ...] = ()  # tracking that failed (an MLflow server down): the run is saved all the same
 
 
 def run_task(task: Task, emit: Emit, stop) -> Any:
@@ -65,11 +66,45 @@ def _relay(convert: Callable[[dict], events.Event | None], emit: Emit) -> Callab
 
 def _train(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> TrainResult:
     spec = RunSpec.from_dict(payload["spec"])
+    listener = _relay(events.from_train, emit)
+    board = _tensorboard() if payload.get("tensorboard") else None
+    if board is not None:
+        relay = listener
+
+        def listener(event: dict) -> None:
+            relay(event)
+            board(event)
     # A worker killed with its server leaves this marker: the run list says the training was interrupted.
-    with running_marker(spec, payload.get("runs_root")):
-        run = train(spec, listener=_relay(events.from_train, emit), stop=stop, candles=candles,
-                    runs_root=payload.get("runs_root"))
-    return TrainResult(str(run.run_dir), run.metrics)
+    try:
+        with running_marker(spec, payload.get("runs_root")):
+            run = train(spec, listener=listener, stop=stop, candles=candles, runs_root=payload.get("runs_root"))
+    except BaseException:
+        if board is not None:
+            board.discard()
+        raise
+    if board is not None:
+        board.move_into(run.run_dir)
+    warnings: list[str] = []
+    if payload.get("mlflow"):
+        _log_to_mlflow(run, warnings.append)
+    return TrainResult(str(run.run_dir), run.metrics, tuple(warnings))
+
+
+def _tensorboard():
+    from pricecast.tracking import TensorBoardLogger
+
+    return TensorBoardLogger()
+
+
+def _log_to_mlflow(run, warn: Callable[[str], None]) -> None:
+    """Log the saved run to ``PRICECAST_MLFLOW_URI`` (or the local default: the switch asked for it,
+    whatever the variable says); any failure is a warning."""
+    from pricecast.tracking import MlflowTracker, default_uri, mlflow_installed, tracking_uri
+
+    if not mlflow_installed():
+        warn("MLflow is not installed here (pip install -r requirements-ml.txt); the run is saved, not logged")
+        return
+    MlflowTracker(tracking_uri() or default_uri(), warn=warn).log_run(run)
 
 
 def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> BacktestOutcome:
@@ -86,6 +121,28 @@ def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -
                          payload.get("address"), _relay(events.from_experiment, emit), stop,
                          payload.get("root"), candles)
     return str(exp.dir)
+
+
+def _tune(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
+    """An Optuna search (:func:`pricecast.tuning.run_search`); its result with Optuna's figures as
+    plotly JSON, made here so the dashboard's server never opens the study."""
+    from pricecast import tuning
+
+    spec: tuning.TuneSpec = payload["tune"]
+    if candles is None:
+        from pricecast.data.datasets import load_data
+
+        candles = load_data(spec.base.data, *spec.data_range).candles
+    seen = [0]
+
+    def on_event(text: str) -> None:
+        seen[0] += 1
+        emit(events.Progress(min(seen[0] / spec.trials, 1.0), f"{seen[0]} of {spec.trials} trials · {text}"))
+
+    result = tuning.run_search(spec, candles, on_event=on_event)
+    figures = {name: fig if isinstance(fig, str) else fig.to_json()
+               for name, fig in tuning.study_figures(spec).items()}
+    return {**result.to_dict(), "figures": figures}
 
 
 def _summary(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> dict:
@@ -107,7 +164,7 @@ def _script(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> st
 
 _RUNNERS: dict[str, Callable[[dict, pd.DataFrame | None, Emit, Any], Any]] = {
     "train": _train, "backtest": _backtest, "experiment": _experiment, "summary": _summary, "forecast": _forecast,
-    "script": _script,
+    "script": _script, "tune": _tune,
 }
 
 def prepare_remote(task: Task, scratch: str) -> None:
