@@ -7,6 +7,7 @@ chart, and saves screenshots to test-output/screenshots/ (look at them). Skips c
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -121,11 +122,11 @@ def test_train_in_browser(server):
             page.wait_for_timeout(1000)
             page.screenshot(path=str(SHOTS / "3_train.png"), full_page=True)
             _no_errors(page, "Train")
-            assert page.get_by_text(re.compile(r"^Validation, \d+ step")).count() >= 1
+            assert page.get_by_text(re.compile(r"^Validation price, \d+ step")).count() >= 1
             assert page.get_by_text("Loss per epoch").count() >= 1
 
             _go(page, "Results")
-            page.get_by_text("Actual vs predicted, 1 step").first.wait_for(timeout=30_000)
+            page.get_by_text("Actual vs predicted price, 1 step").first.wait_for(timeout=30_000)
             page.wait_for_timeout(1000)
             page.screenshot(path=str(SHOTS / "4_results.png"), full_page=True)
             _no_errors(page, "Results")
@@ -197,9 +198,14 @@ def test_two_tabs_train_stacked_models_at_once_and_a_reload_finds_its_run(server
             c.screenshot(path=str(SHOTS / "6_third_tab.png"), full_page=True)
 
             a = pages["a"]
+            sidebar = a.locator('[data-testid="stSidebar"]')
+            first = sidebar.get_by_text(re.compile("Training finished")).first.inner_text()
             _press_train(a)  # a second stacked model in the same tab
-            # The first run's "Finished" is on the page already: wait for the sidebar's second one.
-            a.get_by_text("Training finished").nth(1).wait_for(timeout=240_000)
+            # The sidebar names the latest finished training by its run: wait until it names another one.
+            deadline = time.time() + 240
+            while first in sidebar.get_by_text(re.compile("Training finished")).all_inner_texts():
+                assert time.time() < deadline, "the second run did not finish"
+                a.wait_for_timeout(1000)
             a.get_by_text(re.compile(r"^Finished")).first.wait_for(timeout=240_000)
             _no_errors(a, "Train (second stacked run)")
 
