@@ -218,7 +218,7 @@ class MlflowTracker:
 
 def log_run_detached(run_dir: Path | str, uri: str, experiment: str = DEFAULT_EXPERIMENT) -> subprocess.Popen:
     """Log a saved run from a separate process, so the command that trained it ends at once: importing
-    MLflow and checking a store's schema take seconds (docs/BENCHMARKS.md section 9), which a short run
+    MLflow and checking a store's schema take seconds (docs/BENCHMARKS.md section 11), which a short run
     would otherwise wait for. Its warnings go to this process's stderr, as lines starting ``pricecast:``."""
     return subprocess.Popen([sys.executable, "-m", "pricecast.tracking", str(run_dir), uri, experiment],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
