@@ -5,25 +5,19 @@ from dataclasses import replace
 
 import streamlit as st
 
+from pricecast.catalogue import FIELDS
 from pricecast.data.candles import CANDLE_COLUMNS
 from pricecast.models.registry import ARCHS
-from pricecast.models.spec import (
-    ACTIVATIONS,
-    ARCHITECTURES,
-    OPTIMIZERS,
-    OUTPUT_ACTIVATIONS,
-    REGULARIZED,
-    ModelSpec,
-)
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.features import PAGE_CHOICES, PAGE_HELP, collapse, expand, is_intraday
-from pricecast.prep.scaling import SCALERS
-from pricecast.prep.targets import TARGET_CHOICES, TARGETS
+from pricecast.prep.targets import TARGETS
 from pricecast.prep.windows import WindowSpec
 from pricecast.presets import PRESETS, describe_data, kept_as_published, origin_preset, setup_file_name
-from pricecast.spec_io import LIMITS, SPLIT_LIMITS
+from pricecast.spec_io import SPLIT_LIMITS
 from pricecast.specs import RunSpec, TrainSpec
 from ui import common, state, text
 from ui.common import HELP
+from ui.inputs import widget
 
 
 def _target_name(name: str) -> str:
@@ -68,12 +62,6 @@ def _presets():
     return slot
 
 
-def _ints(name: str) -> tuple[int, int]:
-    """The widget bounds of a whole-number setting: the same as a link or a setup file may hold."""
-    lo, hi = LIMITS[name]
-    return int(lo), int(hi)
-
-
 def _pct(part: int) -> tuple[int, int]:
     lo, hi = SPLIT_LIMITS[part]
     return int(round(lo * 100)), int(round(hi * 100))
@@ -83,27 +71,24 @@ def _window_widgets(spec: RunSpec, v: int) -> tuple[WindowSpec, str]:
     w = spec.window
     st.subheader("Windows: what the model sees and forecasts")
     c = st.columns(4)
-    n = c[0].number_input("N — past candles in", *_ints("n"), int(w.n), help=HELP["n"], key=f"m_n_{v}")
-    k = c[1].number_input("K — future candles out", *_ints("k"), int(w.k), help=HELP["k"], key=f"m_k_{v}")
+    n = widget(FIELDS["n"], w.n, f"m_n_{v}", c[0])
+    k = widget(FIELDS["k"], w.k, f"m_k_{v}", c[1])
     sliding = c[2].toggle("Sliding windows", value=not (w.stride == w.n + w.k and w.stride > 1), help=HELP["sliding"],
                           key=f"m_sliding_{v}")
     if sliding:
-        stride = c[3].number_input("Stride", *_ints("stride"), int(w.stride) if w.stride != w.n + w.k else 1,
-                                   help=HELP["stride"], key=f"m_stride_{v}")
+        stride = widget(FIELDS["stride"], w.stride if w.stride != w.n + w.k else 1, f"m_stride_{v}", c[3])
     else:
         stride = int(n + k)
         c[3].caption(f"Windows don't overlap: each new example starts {stride} candles later.")
     c = st.columns([2, 1, 1, 1])
     features = _feature_widget(c[0], w, v)
-    target = c[1].selectbox("Forecast", list(TARGET_CHOICES), index=list(TARGET_CHOICES).index(w.target)
-                            if w.target in TARGET_CHOICES else 0, format_func=_target_name,
-                            help=HELP["target"], key=f"m_target_{v}")
-    scaling = c[2].selectbox("Scaling", list(SCALERS), index=list(SCALERS).index(spec.scaling)
-                             if spec.scaling in SCALERS else 0, help=HELP["scaling"], key=f"m_scaling_{v}")
-    with c[3]:
-        train_pct = st.number_input("Training %", *_pct(0), int(round(w.split[0] * 100)), help=HELP["split"],
+    target = widget(FIELDS["target"], w.target, f"m_target_{v}", c[1], format_func=_target_name)
+    scaling = widget(FIELDS["scaling"], spec.scaling, f"m_scaling_{v}", c[2])
+    with c[3]:  # the three shares as two percentages, the test's the rest
+        split_help = FIELDS["split"].page_help()
+        train_pct = st.number_input("Training %", *_pct(0), int(round(w.split[0] * 100)), help=split_help,
                                     key=f"m_train_{v}")
-        val_pct = st.number_input("Validation %", *_pct(1), int(round(w.split[1] * 100)), help=HELP["split"],
+        val_pct = st.number_input("Validation %", *_pct(1), int(round(w.split[1] * 100)), help=split_help,
                                   key=f"m_val_{v}")
         test_pct = 100 - train_pct - val_pct
         st.caption(f"Test: {test_pct}% (the newest candles)")
@@ -119,8 +104,8 @@ def _feature_widget(where, w: WindowSpec, v: int) -> tuple[str, ...]:
     daily = candles is not None and len(candles) > 1 and not is_intraday(candles.index)
     options = [o for o in PAGE_CHOICES if not (daily and o == "hour")]
     chosen = collapse(w.features)
-    explained = HELP["features"] + "\n\n" + "\n".join(f"- **{o}**: {PAGE_HELP[o]}" for o in options)
-    picked = where.multiselect("Input features", options, default=[f for f in chosen if f in options],
+    explained = FIELDS["features"].page_help() + "\n\n" + "\n".join(f"- **{o}**: {PAGE_HELP[o]}" for o in options)
+    picked = where.multiselect(FIELDS["features"].label, options, default=[f for f in chosen if f in options],
                                help=explained, key=f"m_features_{v}")
     lines = [f"**{o}**: {PAGE_HELP[o]}" for o in picked if o not in CANDLE_COLUMNS]
     if daily:
@@ -132,38 +117,20 @@ def _feature_widget(where, w: WindowSpec, v: int) -> tuple[str, ...]:
 
 def _option_widgets(col, option: str, m: ModelSpec, units: tuple[int, ...], v: int) -> dict:
     """The widget of one architecture-specific option (``models.common.OPTIONS``) -> ModelSpec changes."""
-    if option == "kernel_sizes":  # one per conv layer
-        default = m.kernel_sizes if len(m.kernel_sizes) == len(units) else (m.kernel_sizes[:1] or (3,)) * len(units)
-        return {"kernel_sizes": common.parse_int_list(col.text_input(
-            "Kernel sizes", ", ".join(map(str, default)), help=HELP["kernel_sizes"],
-            key=f"m_kernels_{v}_{len(units)}"), "Kernel sizes")}
-    if option == "strides":
-        default = m.strides if len(m.strides) == len(units) else (m.strides[:1] or (1,)) * len(units)
-        return {"strides": common.parse_int_list(col.text_input(
-            "Strides", ", ".join(map(str, default)), help=HELP["strides"], key=f"m_strides_{v}_{len(units)}"),
-            "Strides")}
-    if option == "cnn_head":
-        return {"cnn_head": col.selectbox("Output head", ["dense", "conv"], index=["dense", "conv"].index(m.cnn_head)
-                                          if m.cnn_head in ("dense", "conv") else 0, help=HELP["cnn_head"],
-                                          key=f"m_head_{v}")}
-    if option == "kernel_size":  # one for every layer
-        return {"kernel_sizes": (int(col.number_input("Kernel size", 2, _ints("kernel_sizes")[1],
-                                                      max(2, int(m.kernel_sizes[0])), help=HELP["tcn_kernel"],
+    if option in ("kernel_sizes", "strides"):  # one per conv layer, keyed by the layer count
+        have = getattr(m, option)
+        default = have if len(have) == len(units) else (have[:1] or FIELDS[option].default) * len(units)
+        key = {"kernel_sizes": "kernels", "strides": "strides"}[option]
+        return {option: widget(FIELDS[option], default, f"m_{key}_{v}_{len(units)}", col)}
+    if option == "kernel_size":  # the TCN's: one for every block
+        return {"kernel_sizes": (int(col.number_input("Kernel size", 2, int(FIELDS["kernel_sizes"].limits[1]),
+                                                      max(2, int(m.kernel_sizes[0])),
+                                                      help=FIELDS["kernel_sizes"].page_help(),
                                                       key=f"m_tcn_kernel_{v}")),)}
-    if option == "patch_len":
-        return {"patch_len": int(col.number_input("Patch length (0 = N // 8)", *_ints("patch_len"), int(m.patch_len),
-                                                  help=HELP["patch_len"], key=f"m_patch_{v}"))}
-    if option == "heads":
-        return {"heads": int(col.number_input("Attention heads", *_ints("heads"), int(m.heads), help=HELP["heads"],
-                                              key=f"m_heads_{v}"))}
-    if option == "trend_window":
-        return {"trend_window": int(col.number_input("Trend window (0 = 25 or N)", *_ints("trend_window"),
-                                                     int(m.trend_window), help=HELP["trend_window"],
-                                                     key=f"m_trend_{v}"))}
-    if option == "recurrent_dropout":
-        return {"recurrent_dropout": col.slider("Recurrent dropout", *LIMITS["recurrent_dropout"],
-                                                float(m.recurrent_dropout), 0.05, help=HELP["recurrent_dropout"],
-                                                key=f"m_rdrop_{v}")}
+    keys = {"cnn_head": "head", "patch_len": "patch", "heads": "heads", "trend_window": "trend",
+            "recurrent_dropout": "rdrop"}
+    if option in keys:
+        return {option: widget(FIELDS[option], getattr(m, option), f"m_{keys[option]}_{v}", col)}
     raise ValueError(f"no widget for the model option '{option}'")
 
 
@@ -171,83 +138,62 @@ def _model_widgets(spec: RunSpec, v: int) -> ModelSpec:
     m = spec.model
     st.subheader("Network")
     c = st.columns(4)
-    arch = c[0].selectbox("Architecture", list(ARCHITECTURES), index=list(ARCHITECTURES).index(m.arch),
-                          format_func=lambda a: ARCHS[a].label, help=HELP["arch"], key=f"m_arch_{v}")
+    arch = widget(FIELDS["arch"], m.arch, f"m_arch_{v}", c[0], format_func=lambda a: ARCHS[a].label)
     entry = ARCHS[arch]
-    units_label = entry.units_label or "Units per layer"
-    units = common.parse_int_list(c[1].text_input(units_label, ", ".join(map(str, m.units)), help=HELP["units"],
-                                                  disabled=not entry.units_label, key=f"m_units_{v}"), units_label)
-    dense = common.parse_int_list(c[2].text_input("Extra dense layers", ", ".join(map(str, m.dense_units)),
-                                                  help=HELP["dense_units"], key=f"m_dense_{v}"), "Extra dense layers",
-                                  allow_empty=True)
-    activation = c[3].selectbox("Activation", list(ACTIVATIONS), index=list(ACTIVATIONS).index(m.activation)
-                                if m.activation in ACTIVATIONS else 0, help=HELP["activation"], key=f"m_act_{v}")
+    units = widget(FIELDS["units"], m.units, f"m_units_{v}", c[1], label=entry.units_label or None,
+                   disabled=not entry.units_label)
+    dense = widget(FIELDS["dense_units"], m.dense_units, f"m_dense_{v}", c[2])
+    activation = widget(FIELDS["activation"], m.activation, f"m_act_{v}", c[3])
     st.caption(f"**{entry.label}** — {entry.help}")
     c = st.columns(4)
     options: dict = {}
     for col, option in zip(c[:3], entry.options):  # at most three: the fourth column is the output activation
         options.update(_option_widgets(col, option, m, units, v))
-    out_act = c[3].selectbox("Output activation", list(OUTPUT_ACTIVATIONS),
-                             index=list(OUTPUT_ACTIVATIONS).index(m.output_activation)
-                             if m.output_activation in OUTPUT_ACTIVATIONS else 0,
-                             help=HELP["output_activation"], key=f"m_outact_{v}")
+    out_act = widget(FIELDS["output_activation"], m.output_activation, f"m_outact_{v}", c[3])
     c = st.columns(4)
-    dropout = c[0].slider("Dropout", *LIMITS["dropout"], float(m.dropout), 0.05, help=HELP["dropout"], key=f"m_drop_{v}")
-    post = c[1].selectbox("Activation after the body", ["", *ACTIVATIONS],
-                          index=["", *ACTIVATIONS].index(m.post_activation) if m.post_activation in ACTIVATIONS else 0,
-                          format_func=lambda a: a or "(none)", help=HELP["post_activation"], key=f"m_post_{v}")
-    batch_norm = c[2].checkbox("Batch normalisation", value=m.batch_norm, help=HELP["batch_norm"], key=f"m_bn_{v}")
-    residual = c[3].checkbox("Predict the change", value=m.residual, help=HELP["residual"],
-                             key=f"m_residual_{v}")
+    dropout = widget(FIELDS["dropout"], m.dropout, f"m_drop_{v}", c[0])
+    post = widget(FIELDS["post_activation"], m.post_activation, f"m_post_{v}", c[1])
+    batch_norm = widget(FIELDS["batch_norm"], m.batch_norm, f"m_bn_{v}", c[2])
+    residual = widget(FIELDS["residual"], m.residual, f"m_residual_{v}", c[3])
     c = st.columns(4)
-    l1 = c[0].number_input("L1 penalty", *LIMITS["l1"], float(m.l1), 1e-5, format="%.6f", help=HELP["l1"], key=f"m_l1_{v}")
-    l2 = c[1].number_input("L2 penalty", *LIMITS["l2"], float(m.l2), 1e-5, format="%.6f", help=HELP["l2"], key=f"m_l2_{v}")
-    regularize = c[2].multiselect("Penalise which weights", list(REGULARIZED),
-                                  default=[r for r in m.regularize if r in REGULARIZED], help=HELP["regularize"],
-                                  key=f"m_reg_{v}")
-    optimizer = c[3].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(m.optimizer)
-                               if m.optimizer in OPTIMIZERS else 0, help=HELP["optimizer"], key=f"m_opt_{v}")
+    l1 = widget(FIELDS["l1"], m.l1, f"m_l1_{v}", c[0])
+    l2 = widget(FIELDS["l2"], m.l2, f"m_l2_{v}", c[1])
+    regularize = widget(FIELDS["regularize"], m.regularize, f"m_reg_{v}", c[2])
+    optimizer = widget(FIELDS["optimizer"], m.optimizer, f"m_opt_{v}", c[3])
     return m.replace(**options, arch=arch, units=units, dense_units=dense, activation=activation,
-                     output_activation=out_act,
-                     dropout=dropout, post_activation=post, batch_norm=batch_norm, residual=residual, l1=l1, l2=l2,
-                     regularize=tuple(regularize), optimizer=optimizer)
+                     output_activation=out_act, dropout=dropout, post_activation=post, batch_norm=batch_norm,
+                     residual=residual, l1=l1, l2=l2, regularize=regularize, optimizer=optimizer)
 
 
 def _train_widgets(spec: RunSpec, model: ModelSpec, v: int) -> tuple[ModelSpec, TrainSpec]:
     t = spec.train
     st.subheader("Training")
     c = st.columns(5)
-    lr = c[0].number_input("Learning rate", *LIMITS["learning_rate"], float(model.learning_rate), 1e-4, format="%.5f",
-                           help=HELP["learning_rate"], key=f"m_lr_{v}")
-    batch = c[1].number_input("Batch size", *_ints("batch_size"), int(t.batch_size), help=HELP["batch_size"], key=f"m_batch_{v}")
-    epochs = c[2].number_input("Epochs", *_ints("epochs"), int(t.epochs), help=HELP["epochs"], key=f"m_epochs_{v}")
-    patience = c[3].number_input("Early stopping patience", *_ints("patience"), int(t.patience), help=HELP["patience"],
-                                 key=f"m_patience_{v}")
-    seed = c[4].number_input("Random seed", *_ints("seed"), int(t.seed), help=HELP["seed"], key=f"m_seed_{v}")
-    shuffle = st.checkbox("Shuffle training examples each epoch", value=t.shuffle, help=HELP["shuffle"],
-                          key=f"m_shuffle_{v}")
+    lr = widget(FIELDS["learning_rate"], model.learning_rate, f"m_lr_{v}", c[0])
+    batch = widget(FIELDS["batch_size"], t.batch_size, f"m_batch_{v}", c[1])
+    epochs = widget(FIELDS["epochs"], t.epochs, f"m_epochs_{v}", c[2])
+    patience = widget(FIELDS["patience"], t.patience, f"m_patience_{v}", c[3])
+    seed = widget(FIELDS["seed"], t.seed, f"m_seed_{v}", c[4])
+    shuffle = widget(FIELDS["shuffle"], t.shuffle, f"m_shuffle_{v}")
     f = st.columns([3, 1])
-    floor = f[0].toggle("Fall back to 'no change' when the network does not beat it on validation",
-                        value=t.persistence_floor, help=HELP["persistence_floor"], key=f"m_floor_{v}")
-    floor_p = f[1].number_input("…needed p below", *LIMITS["floor_p"], float(t.floor_p), 0.01, format="%.2f",
-                                disabled=not floor, help=HELP["floor_p"], key=f"m_floor_p_{v}")
+    floor = widget(FIELDS["persistence_floor"], t.persistence_floor, f"m_floor_{v}", f[0])
+    floor_p = widget(FIELDS["floor_p"], t.floor_p, f"m_floor_p_{v}", f[1], disabled=not floor)
     f[0].caption("Why: most price series are close to a random walk, where a trained network often only adds noise "
                  "to 'no change'; the fallback keeps the forecast you use honest, while the network's own forecast "
                  "is still trained, scored and drawn.")
     with st.expander("Speed options"):
         s = st.columns(4)
+        # base_batch_size 0 (off) is a checkbox here; the box beside it holds the batch size the rest was tuned for
         scale_lr = s[0].checkbox("Scale the learning rate with the batch", value=t.base_batch_size > 0,
-                                 help=HELP["base_batch_size"], key=f"m_scale_lr_{v}")
-        base = s[1].number_input("…tuned for batch size", 1, int(LIMITS["base_batch_size"][1]), int(t.base_batch_size or 32),
-                                 disabled=not scale_lr, help=HELP["base_batch_size"], key=f"m_base_batch_{v}")
-        xla = s[2].checkbox("XLA compilation", value=bool(t.jit_compile), help=HELP["jit_compile"],
-                            key=f"m_xla_{v}")
-        mixed = s[3].checkbox("Mixed precision (GPU)", value=t.mixed_precision, help=HELP["mixed_precision"],
-                              key=f"m_mixed_{v}")
-    return model.replace(learning_rate=float(lr)), replace(
-        t, batch_size=int(batch), epochs=int(epochs), patience=int(patience), seed=int(seed), shuffle=shuffle,
-        base_batch_size=int(base) if scale_lr else 0, jit_compile=True if xla else None,
-        mixed_precision=bool(mixed), persistence_floor=bool(floor), floor_p=float(floor_p))
+                                 help=FIELDS["base_batch_size"].page_help(), key=f"m_scale_lr_{v}")
+        base = widget(FIELDS["base_batch_size"], t.base_batch_size or 32, f"m_base_batch_{v}", s[1], min_value=1,
+                      disabled=not scale_lr)
+        xla = widget(FIELDS["jit_compile"], t.jit_compile, f"m_xla_{v}", s[2])
+        mixed = widget(FIELDS["mixed_precision"], t.mixed_precision, f"m_mixed_{v}", s[3])
+    return model.replace(learning_rate=lr), replace(
+        t, batch_size=batch, epochs=epochs, patience=patience, seed=seed, shuffle=shuffle,
+        base_batch_size=base if scale_lr else 0, jit_compile=xla, mixed_precision=mixed, persistence_floor=floor,
+        floor_p=floor_p)
 
 
 def _check(spec: RunSpec) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.errors import PricecastError
 from pricecast.field_meta import KEY
+from pricecast.models.registry import ARCHS, taking
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
@@ -29,7 +30,7 @@ SPLIT_LIMITS: tuple[tuple[float, float], tuple[float, float]] = ((0.05, 0.95), (
 _KINDS: dict[str, str] = {
     "int": "int", "float": "float", "bool": "bool", "str": "str", "bool | None": "optbool",
     "tuple[int, ...]": "ints", "tuple[str, ...]": "strs", "tuple[float, float, float]": "floats",
-    "tuple[float, ...]": "fractions",
+    "tuple[float, ...]": "fractions", "str | None": "str",
 }
 _YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _EXPECTS: dict[str, str] = {
@@ -61,6 +62,11 @@ class Field:
     min_items: int = 0
     flag: str | None = None  # CLI option, None: not on the CLI
     url: str = ""  # query parameter
+    label: str = ""  # how a page names it
+    explain: str = ""  # the longer help a page shows ("" = help)
+    widget: str = ""  # "slider", "toggle", "radio": a page's input other than the kind's usual one
+    step: float | None = None  # a page input's step
+    archs: tuple[str, ...] | None = None  # the architectures a model setting applies to (None: all)
 
     @property
     def is_list(self) -> bool:
@@ -167,6 +173,18 @@ class Field:
             return "{" + ",".join(self.choices) + "}"
         return None
 
+    def page_help(self) -> str:
+        """The help a page shows: the long explanation, led by the architectures it applies to when not
+        all ("CNN only: ...", "Not for DLinear: ...", read from the registry)."""
+        text = self.explain or self.help[:1].upper() + self.help[1:] + "."
+        if self.archs is None:
+            return text
+        names = [ARCHS[a].short for a in self.archs]
+        text = text if text[1:2].isupper() else text[:1].lower() + text[1:]  # "N: ..." keeps its capital
+        if len(names) <= len(ARCHS) // 2:
+            return f"{'/'.join(names)} only: {text}"
+        return f"Not for {'/'.join(a.short for a in ARCHS.values() if a.name not in self.archs)}: {text}"
+
     def cli_help(self) -> str:
         shown = self.choices is not None and self.cli_choices() is None
         return self.help + (f" (from {_shown(self.choices)})" if shown else "")
@@ -205,10 +223,15 @@ def format_value(value: Any) -> str:
 
 
 
+def _default(f: Any) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    return None if f.default_factory is MISSING else f.default_factory()
+
+
 def fields_of(cls: type, section: str) -> list[Field]:
     """The described fields of one spec dataclass (nested sections are catalogued on their own)."""
     out = []
-    defaults = cls()
     for f in fields(cls):
         meta = f.metadata.get(KEY)
         if meta is None:
@@ -218,10 +241,12 @@ def fields_of(cls: type, section: str) -> list[Field]:
             raise AssertionError(f"{cls.__name__}.{f.name}: no text form for type {f.type}")
         flag = meta["flag"]
         out.append(Field(
-            name=f.name, section=section, kind=kind, default=getattr(defaults, f.name), help=meta["help"],
+            name=f.name, section=section, kind=kind, default=_default(f), help=meta["help"],
             choices=meta["choices"], limits=meta["limits"], at_least=meta["at_least"], above=meta["above"],
             below=meta["below"], min_items=meta["min_items"],
-            flag=None if flag is None else (flag or "--" + f.name.replace("_", "-")), url=meta["url"] or f.name))
+            flag=None if flag is None else (flag or "--" + f.name.replace("_", "-")), url=meta["url"] or f.name,
+            label=meta["label"] or f.name.replace("_", " ").capitalize(), explain=meta["explain"],
+            widget=meta["widget"], step=meta["step"], archs=taking(f.name) if cls is ModelSpec else None))
     return out
 
 

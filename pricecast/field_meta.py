@@ -16,6 +16,7 @@ KEY = "pricecast"  # the metadata key the description is stored under
 def setting(default: Any = dataclasses.MISSING, *, help: str, choices: tuple[str, ...] | None = None,
             limits: tuple[float, float] | None = None, at_least: float | None = None, above: float | None = None,
             below: float | None = None, min_items: int = 0, flag: str | None = "", url: str = "",
+            label: str = "", explain: str = "", widget: str = "", step: float | None = None,
             default_factory: Any = dataclasses.MISSING) -> Any:
     """A dataclass field with its description.
 
@@ -25,9 +26,15 @@ def setting(default: Any = dataclasses.MISSING, *, help: str, choices: tuple[str
     can show every setup it opens.
     ``flag``: the CLI option ("" = ``--name-with-dashes``; None = not on the CLI). ``url``: the query
     parameter ("" = the field name).
+    ``label``: how a page names it ("" = the name with spaces); ``explain``: the longer help a page
+    shows beside it, for someone new to forecasting ("" = ``help``; which architectures a model
+    option applies to is the registry's and is prefixed by the catalogue, never written here);
+    ``widget``: "slider", "toggle" or "radio" where a page draws it so instead of the kind's usual
+    input; ``step``: a page input's step.
     """
     meta = {KEY: {"help": help, "choices": choices, "limits": limits, "at_least": at_least, "above": above,
-                  "below": below, "min_items": min_items, "flag": flag, "url": url}}
+                  "below": below, "min_items": min_items, "flag": flag, "url": url,
+                  "label": label, "explain": explain, "widget": widget, "step": step}}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

@@ -21,12 +21,25 @@ class TrainSpecError(PricecastError):
 
 @dataclass(frozen=True)
 class TrainSpec:
-    epochs: int = setting(20, limits=(1, 10000), at_least=1, help="passes over the training windows (at most)")
-    batch_size: int = setting(32, limits=(1, 65536), at_least=1, help="windows per update")
+    epochs: int = setting(20, limits=(1, 10000), at_least=1, help="passes over the training windows (at most)",
+                          label="Epochs",
+                          explain="How many times training goes through all training examples (at most, with early "
+                                  "stopping).")
+    batch_size: int = setting(32, limits=(1, 65536), at_least=1, help="windows per update",
+                              label="Batch size",
+                              explain="How many examples are averaged per update. Smaller = noisier but more updates "
+                                      "per epoch.")
     # early stopping on val_loss; 0 turns it off
-    patience: int = setting(5, limits=(0, 1000), at_least=0, help="early stopping patience in epochs; 0 = off")
-    seed: int = setting(42, limits=(0, 2**31 - 1), at_least=0, help="random seed (same seed, same result)")
-    shuffle: bool = setting(True, help="shuffle the training windows every epoch")
+    patience: int = setting(5, limits=(0, 1000), at_least=0, help="early stopping patience in epochs; 0 = off",
+                            label="Early stopping patience",
+                            explain="Early stopping: stop when the validation loss has not improved for this many "
+                                    "epochs, and keep the best weights. 0 = always run all epochs.")
+    seed: int = setting(42, limits=(0, 2**31 - 1), at_least=0, help="random seed (same seed, same result)",
+                        label="Random seed",
+                        explain="Fixes the random start so the same setup gives the same result.")
+    shuffle: bool = setting(True, help="shuffle the training windows every epoch",
+                            label="Shuffle training examples each epoch",
+                            explain="Mix the order of training examples every epoch (recommended).")
     # also stream loss after every batch (for long epochs); the dashboard's, the CLI prints epochs
     per_batch_updates: bool = setting(False, flag=None, help="also report the loss after every batch")
     # send validation forecasts with every epoch event (the dashboard's live chart)
@@ -39,22 +52,42 @@ class TrainSpec:
     workers: int = setting(2, limits=(1, 64), at_least=1, flag="--pipeline-workers",
                            help="threads gathering batches ahead of the model with --pipeline prefetch")
     # XLA; None lets Keras decide (TensorFlow: on for GPU, off on CPU)
-    jit_compile: bool | None = setting(None, help="XLA (best on a GPU); not given: Keras decides")
+    jit_compile: bool | None = setting(None, help="XLA (best on a GPU); not given: Keras decides",
+                                       label="XLA compilation",
+                                       explain="Compile the network with XLA. Faster on a GPU for larger models; on a"
+                                               " CPU the compile time usually costs more than it saves.")
     # float16 compute, GPU only; on a CPU it is ignored with a warning
-    mixed_precision: bool = setting(False, help="float16 compute on a GPU (ignored on a CPU)")
+    mixed_precision: bool = setting(False, help="float16 compute on a GPU (ignored on a CPU)",
+                                    label="Mixed precision (GPU)",
+                                    explain="Compute in 16-bit floats on a GPU (about twice as fast on modern GPUs); "
+                                            "the forecast itself stays 32-bit. Ignored on a CPU, with a note.")
     # > 0: linear scaling rule, learning rate x batch_size / base_batch_size
     base_batch_size: int = setting(0, limits=(0, 65536), at_least=0,
-                                   help="scale the learning rate by batch size / this (linear scaling rule); 0 = off")
+                                   help="scale the learning rate by batch size / this (linear scaling rule); 0 = off",
+                                   label="…tuned for batch size",
+                                   explain="Train with a bigger batch (faster) and raise the learning rate in "
+                                           "proportion: with the batch size tuned for 32 and a batch of 128, the "
+                                           "learning rate is multiplied by 4. The one speed-up that also helps on a "
+                                           "CPU.")
     # The network always keeps its own best-validation weights; this decides which forecast the run
     # uses: the network's, or 'no change' when the network does not beat it on validation by more than noise.
     persistence_floor: bool = setting(True, help="fall back to 'no change' (persistence) when the network does not "
-                                                 "beat it on validation; the network's own forecast is kept and shown")
+                                                 "beat it on validation; the network's own forecast is kept and shown",
+                                      label="Fall back to 'no change' when the network does not beat it on validation", widget="toggle",
+                                      explain="On: when the trained network does not beat 'no change' (persistence) "
+                                              "on the validation part by more than noise (a paired test), the run "
+                                              "uses 'no change' as its forecast. The network is kept and shown either"
+                                              " way. Off: the run always uses the network.")
     # A best epoch that beats persistence on validation by a hair is noise that usually loses on new data:
     # the network is used only when a paired test on the validation windows says the gain is real
     # (the p-value times the epochs it was picked from, as the best of them was chosen on those windows).
     floor_p: float = setting(0.05, limits=(0.0, 1.0),
                              help="with the fallback on: the network is used only if it beats 'no change' on "
-                                  "validation with a paired-test p below this (1 = any gain counts)")
+                                  "validation with a paired-test p below this (1 = any gain counts)",
+                             label="…needed p below", step=0.01,
+                             explain="How sure the paired test must be before the network replaces 'no change': its "
+                                     "p-value (times the epochs the best one was picked from) must be below this. 1 ="
+                                     " any gain on validation counts.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,7 +112,12 @@ class RunSpec:
     data: str = setting("sample:AAPL", flag=None,
                         help="sample:AAPL, a CSV path, EXCHANGE:SYMBOL:TF or synthetic:pattern?noise=0.5")
     window: WindowSpec = field(default_factory=WindowSpec)
-    scaling: str = setting("logratio", choices=SCALERS, help="how prices are scaled for the network")
+    scaling: str = setting("logratio", choices=SCALERS, help="how prices are scaled for the network",
+                           label="Scaling",
+                           explain="Networks learn best on small numbers. 'logratio' expresses every price relative "
+                                   "to the last known one (works across price levels); 'minmax' squeezes prices into "
+                                   "0..1 using the training part's range; 'standard' centres them around the training"
+                                   " mean.")
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
     preset: str = setting("", flag=None, help="the preset this setup started from")

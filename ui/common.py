@@ -32,6 +32,8 @@ PAGES: tuple[tuple[str, str, str], ...] = (
 ICON = {title: icon for _, title, icon in PAGES}  # a page's icon, for links to it
 NEXT = ":material/arrow_forward:"  # "Next: ..." links
 
+# Help of the page inputs that are not settings; a setting's help is on its field (`Field.page_help`,
+# drawn by `ui.inputs.widget`).
 HELP: dict[str, str] = {
     "source": "Where the price history comes from. The bundled series work offline; exchanges and Yahoo "
               "need an internet connection the first time (then they are kept on this computer). The synthetic "
@@ -43,76 +45,8 @@ HELP: dict[str, str] = {
     "date_range": "Only use candles between these dates. Leave it off to use everything that is available.",
     "upload": "A CSV file of candles: a time column and open/high/low/close (volume optional). Yahoo, "
               "investing.com and most exchange exports are recognised.",
-    "n": "N: how many past candles the model looks at to make one forecast (its window into the past). "
-         "Bigger N gives more context but fewer training examples and a slower model.",
-    "k": "K: how many future candles the model forecasts at once. The further ahead, the harder: "
-         "errors usually grow with each step.",
     "sliding": "On: a new example starts at every candle (overlapping windows, many examples). "
                "Off: windows don't overlap, as in the original tutorial (far fewer examples).",
-    "stride": "How many candles to move between one example and the next (1 = every candle).",
-    "features": "What the model sees for each past candle. 'close' alone is a good start; adding "
-                "open/high/low/volume gives more information but also more noise. The derived inputs "
-                "(returns, range, volatility, time) use only past candles.",
-    "target": "What the model forecasts: a price (close, open, high, low), the volume traded per candle, "
-              "volatility (each candle's high-low range relative to its close) or the log return. Prices move "
-              "almost at random; volume and volatility follow the trading day, so they can be forecast. Each is "
-              "scored against its own naive forecasts (no change, a moving average, the same hour yesterday).",
-    "scaling": "Networks learn best on small numbers. 'logratio' expresses every price relative to the "
-               "last known one (works across price levels); 'minmax' squeezes prices into 0..1 using "
-               "the training part's range; 'standard' centres them around the training mean.",
-    "split": "The history is cut by time: the model learns on the oldest part (training), is watched on "
-             "the next (validation: decides when to stop) and judged on the newest (test), which it never saw.",
-    "arch": "The kind of network; the line below the choices says what the chosen one looks at and why "
-            "you would pick it. Several units = stacked layers (blocks).",
-    "tcn_kernel": "TCN only: how many candles each filter looks at; with each block the filters look twice as "
-                  "far apart, so more blocks are added until they see all N candles.",
-    "patch_len": "Transformer only: how many candles make one patch (the pieces attention compares). "
-                 "0 = N // 8, about 8 patches; the oldest candles that do not fill a patch are left out.",
-    "heads": "Transformer only: how many different ways of comparing patches each block learns at once "
-             "(at most the block's width).",
-    "trend_window": "DLinear only: how many candles the moving average spans that separates the smooth trend "
-                    "from the wiggles. 0 = 25 candles, or N if the window is shorter.",
-    "units": "Size of each layer, comma-separated, one number per layer: '32' is one layer of 32, "
-             "'64, 32' stacks two layers. Bigger layers can learn more but overfit more easily.",
-    "kernel_sizes": "CNN only: how many neighbouring candles each filter looks at, one per conv layer.",
-    "strides": "CNN only: how far each filter jumps between looks, one per conv layer. Bigger strides shrink the sequence faster.",
-    "cnn_head": "CNN only: 'dense' flattens the last conv layer and adds a dense output of K values (works for any N); "
-                "'conv' makes the last conv layer output the K values itself, as the seed tutorial did (N must fit).",
-    "dense_units": "Optional extra fully-connected layers after the main body, comma-separated (empty for none).",
-    "activation": "The non-linearity inside the layers. tanh suits GRU/LSTM; relu or leaky_relu suit CNN and MLP.",
-    "output_activation": "Applied to the forecast itself. Keep 'linear' unless reproducing a tutorial: "
-                         "relu, for example, can never forecast a fall below zero in scaled units.",
-    "post_activation": "An extra activation right after the main body (the seed GRU used tanh here). Empty for none.",
-    "dropout": "Randomly silences this share of the layer's outputs while training, which fights overfitting. "
-               "0 = off, 0.2 is typical; very high values (0.8) make learning slow.",
-    "recurrent_dropout": "GRU/LSTM only: dropout on the memory connections. Slows training noticeably.",
-    "batch_norm": "Re-centres each layer's outputs during training; can speed learning of deeper networks.",
-    "l1": "L1 penalty: pushes unneeded weights to exactly zero. 0 = off; try 1e-5..1e-3.",
-    "l2": "L2 penalty (weight decay): keeps weights small, which fights overfitting. 0 = off; try 1e-5..1e-3.",
-    "regularize": "Which weights the L1/L2 penalties apply to (kernel = the main weights).",
-    "residual": "The model forecasts the change from the last known price rather than the price itself, "
-                "and an untrained model starts at 'no change' (persistence). Recommended.",
-    "optimizer": "How the weights are updated. Adam is a safe default.",
-    "learning_rate": "How big each update step is. Too big: the loss jumps around or explodes. Too small: "
-                     "learning crawls. 0.001 is a good start for Adam.",
-    "batch_size": "How many examples are averaged per update. Smaller = noisier but more updates per epoch.",
-    "epochs": "How many times training goes through all training examples (at most, with early stopping).",
-    "patience": "Early stopping: stop when the validation loss has not improved for this many epochs, and keep "
-                "the best weights. 0 = always run all epochs.",
-    "seed": "Fixes the random start so the same setup gives the same result.",
-    "persistence_floor": "On: when the trained network does not beat 'no change' (persistence) on the validation "
-                         "part by more than noise (a paired test), the run uses 'no change' as its forecast. The "
-                         "network is kept and shown either way. Off: the run always uses the network.",
-    "floor_p": "How sure the paired test must be before the network replaces 'no change': its p-value (times the "
-               "epochs the best one was picked from) must be below this. 1 = any gain on validation counts.",
-    "shuffle": "Mix the order of training examples every epoch (recommended).",
-    "base_batch_size": "Train with a bigger batch (faster) and raise the learning rate in proportion: with the "
-                       "batch size tuned for 32 and a batch of 128, the learning rate is multiplied by 4. "
-                       "The one speed-up that also helps on a CPU.",
-    "jit_compile": "Compile the network with XLA. Faster on a GPU for larger models; on a CPU the compile time "
-                   "usually costs more than it saves.",
-    "mixed_precision": "Compute in 16-bit floats on a GPU (about twice as fast on modern GPUs); the forecast "
-                       "itself stays 32-bit. Ignored on a CPU, with a note.",
     "preset": "Ready-made setups: pricecast's default and faithful copies of the tutorials this project grew from.",
     "preset_data": "Which data the preset trains on. 'Its data' is the bundled series of the tutorial's kind "
                    "(works offline); 'Its live source' is the exchange or Yahoo series the tutorial downloaded "
@@ -285,14 +219,3 @@ def fmt_seconds(seconds) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def parse_int_list(text: str, what: str, allow_empty: bool = False) -> tuple[int, ...]:
-    """'64, 32' -> (64, 32) with a plain message on anything else."""
-    items = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
-    if not items and not allow_empty:
-        raise ValueError(f"{what}: enter at least one whole number, e.g. 32 or 64, 32")
-    try:
-        return tuple(int(t) for t in items)
-    except ValueError:
-        raise ValueError(f"{what}: '{text}' should be whole numbers separated by commas, e.g. 64, 32") from None

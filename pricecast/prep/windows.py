@@ -28,17 +28,41 @@ class WindowSpec:
     non-overlapping windows. ``split`` holds the train / validation / test shares by time.
     """
 
-    n: int = setting(30, help="past steps the model sees", limits=(1, 5000), at_least=1)
-    k: int = setting(5, help="future steps it predicts", limits=(1, 500), at_least=1)
+    n: int = setting(30, help="past steps the model sees", limits=(1, 5000), at_least=1,
+                     label="N — past candles in",
+                     explain="N: how many past candles the model looks at to make one forecast (its window into the "
+                             "past). Bigger N gives more context but fewer training examples and a slower model.")
+    k: int = setting(5, help="future steps it predicts", limits=(1, 500), at_least=1,
+                     label="K — future candles out",
+                     explain="K: how many future candles the model forecasts at once. The further ahead, the harder: "
+                             "errors usually grow with each step.")
     stride: int = setting(1, help="steps between window starts: 1 = sliding windows; N+K = non-overlapping",
-                          limits=(1, 10000), at_least=1)
+                          limits=(1, 10000), at_least=1,
+                          label="Stride",
+                          explain="How many candles to move between one example and the next (1 = every candle).")
     features: tuple[str, ...] = setting(("close",), choices=FEATURE_CHOICES, min_items=1,
                                         help="comma-separated input columns: candle columns or derived ones "
-                                             "(pricecast.prep.features; hour and weekday add a sine/cosine pair)")
+                                             "(pricecast.prep.features; hour and weekday add a sine/cosine pair)",
+                                        label="Input features",
+                                        explain="What the model sees for each past candle. 'close' alone is a good "
+                                                "start; adding open/high/low/volume gives more information but also "
+                                                "more noise. The derived inputs (returns, range, volatility, time) "
+                                                "use only past candles.")
     target: str = setting("close", choices=TARGET_CHOICES,
                           help="what to forecast: a price column (close, open, high, low), volume, range "
-                               "(volatility: each candle's high-low range) or log_return")
-    split: tuple[float, float, float] = setting((0.7, 0.15, 0.15), help="train,val,test shares, e.g. 0.7,0.15,0.15")
+                               "(volatility: each candle's high-low range) or log_return",
+                          label="Forecast",
+                          explain="What the model forecasts: a price (close, open, high, low), the volume traded per "
+                                  "candle, volatility (each candle's high-low range relative to its close) or the log"
+                                  " return. Prices move almost at random; volume and volatility follow the trading "
+                                  "day, so they can be forecast. Each is scored against its own naive forecasts (no "
+                                  "change, a moving average, the same hour yesterday).")
+    split: tuple[float, float, float] = setting((0.7, 0.15, 0.15), help="train,val,test shares, e.g. 0.7,0.15,0.15",
+                                                label="Training, validation and test shares",
+                                                explain="The history is cut by time: the model learns on the oldest "
+                                                        "part (training), is watched on the next (validation: decides"
+                                                        " when to stop) and judged on the newest (test), which it "
+                                                        "never saw.")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", expand(self.features))

@@ -32,9 +32,20 @@ def test_the_model_page_has_a_widget_for_every_option_an_architecture_may_take()
     """A new architecture that reuses the options needs no page change; a new option fails here."""
     tree = ast.parse((ROOT / "pages" / "2_Model.py").read_text(encoding="utf-8"))
     widgets = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "_option_widgets")
-    handled = {c.comparators[0].value for c in ast.walk(widgets)
-               if isinstance(c, ast.Compare) and isinstance(c.comparators[0], ast.Constant)}
+    handled = {c.value for c in ast.walk(widgets) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
     assert set(OPTIONS) <= handled
+
+
+def test_which_architectures_a_setting_applies_to_is_read_from_the_entries():
+    from pricecast.catalogue import FIELDS
+    from pricecast.models.registry import taking
+
+    assert taking("recurrent_dropout") == ("lstm", "gru") and taking("strides") == ("cnn",)
+    assert taking("kernel_sizes") == ("cnn", "tcn")  # the TCN's one kernel size is the same setting
+    assert taking("l2") is None and "dlinear" not in taking("units")
+    assert FIELDS["recurrent_dropout"].page_help().startswith("LSTM/GRU only: dropout on the memory")
+    assert FIELDS["batch_norm"].page_help().startswith("Not for Transformer/DLinear: ")
+    assert FIELDS["n"].page_help().startswith("N: how many past candles")  # no architecture named: all take it
 
 
 def test_an_unknown_architecture_names_the_registry_choices():
