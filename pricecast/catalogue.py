@@ -341,7 +341,7 @@ def add_spec_options(parser: argparse.ArgumentParser, own: Collection[str] = (),
                                default=None, help=f.cli_help())
         else:
             group.add_argument(f.flag, dest=_DEST + f.section + f.name, type=_argparse_type(f), default=None,
-                               metavar=f.cli_choices() or f.name.upper(), help=f.cli_help())
+                               metavar=f.cli_choices() or f.flag[2:].replace("-", "_").upper(), help=f.cli_help())
 
 
 def overrides_from_args(args: argparse.Namespace, table: Mapping[str, Field] | None = None) -> dict[str, Any]:

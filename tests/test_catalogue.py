@@ -171,3 +171,29 @@ def test_backtest_settings_come_from_the_catalogue():
     assert "epochs" not in {f.name for f in cli_fields(BACKTEST_FIELDS)}  # the setup's --epochs is the one
     with pytest.raises(SystemExit):
         build_parser().parse_args(["backtest", "--levels", "1.5,-2"])
+
+
+def test_experiment_settings_come_from_the_catalogue(capsys):
+    """ExperimentSpec's own settings are described once: `experiment run`'s options (names and help as
+    the command had them), their checks and what they set."""
+    from pricecast.cli.experiment import _experiment_from_args
+
+    run = _subparser(("experiment", "run"))
+    helps = {s: a.help for a in run._actions for s in a.option_strings}
+    assert {f.flag for f in cli_fields(ex.EXPERIMENT_FIELDS)} == {
+        "--name", "--repeats", "--seed", "--since", "--until", "--size", "--folds"}
+    for f in cli_fields(ex.EXPERIMENT_FIELDS):
+        assert helps[f.flag] == f.help
+    assert helps["--seed"].startswith("seed of the first repeat")  # the experiment's, not a run's seed
+    args = build_parser().parse_args(["experiment", "run", "--vary", "units=4,6", "--repeats", "2", "--seed", "7",
+                                      "--folds", "2", "--name", "tiny", "--since", "2020-01-01"])
+    exp = _experiment_from_args(args)
+    assert (exp.repeats, exp.base_seed, exp.folds, exp.name, exp.since, exp.size) == (2, 7, 2, "tiny", "2020-01-01", 1.0)
+    assert exp.base.train.seed == RunSpec().train.seed  # --seed is not the base run's seed
+    plain = _experiment_from_args(build_parser().parse_args(["experiment", "run", "--vary", "units=4,6"]))
+    assert (plain.repeats, plain.base_seed, plain.folds, plain.since) == (3, 0, 0, None)  # the spec's defaults
+    for flag, text, said in (("--size", "0", "must be above 0"), ("--repeats", "0", "must be 1 or more"),
+                             ("--folds", "-1", "must be 0 or more")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["experiment", "run", "--vary", "units=4,6", flag, text])
+        assert exit_.value.code == 2 and f"argument {flag}: {said}" in capsys.readouterr().err

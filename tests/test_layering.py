@@ -123,7 +123,7 @@ ALLOWED: dict[str, set[str]] = {
     "backtest.pooled": {"backtest.result", "evaluation.leakage"},
     "plots.backtest": {"backtest.result", "evaluation.metrics"},
     # inside experiments: spec <- stats <- storage <- running (-> execution); candles, presets beside
-    "experiments.spec": {"catalogue", "models.checks", "models.spec", "specs"},
+    "experiments.spec": {"catalogue", "field_meta", "models.checks", "models.spec", "specs"},
     "experiments.stats": {"experiments.spec"},
     "experiments.candles": {"data.datasets", "experiments.spec", "training.pipeline"},
     "experiments.architectures": {"experiments.spec", "models.checks", "models.registry", "models.spec", "prep.windows",

@@ -17,15 +17,18 @@ from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.evaluation.metrics import skill_text
 from pricecast.experiments.candles import load_candles
 from pricecast.experiments.presets import CUSTOM, build_experiment, experiment_presets, scale
-from pricecast.experiments.spec import ExperimentError, ExperimentSpec, parse_vary
+from pricecast.experiments.spec import EXPERIMENT_FIELDS, ExperimentError, ExperimentSpec, parse_vary
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import delete_experiment, list_experiments, load_experiment, result_json
 from pricecast.presets import get_preset
 from pricecast.service.experiments import EXECUTORS, run_experiment
 from pricecast.training.runs import load_run
 
-# `--seed` is the first repeat's seed (the repeats set each trial's): the experiment's own.
+# `--seed` is the first repeat's seed (the repeats set each trial's): the experiment's own
+# (`ExperimentSpec.base_seed`), not a run's.
 OWN: tuple[str, ...] = ("seed",)
+# The experiment's own options that replace what a preset or file says (--size scales it first).
+_REPLACED: tuple[str, ...] = ("name", "repeats", "base_seed", "folds")
 
 
 def _err(msg: str) -> None:
@@ -83,7 +86,7 @@ def _print_result(exp, as_json: bool, extra: dict | None = None, trials: bool = 
         print("(test_rmse, ratio, skill: each trial's network, also where its run falls back to 'no change')")
 
 
-def _experiment_from_file(args) -> ExperimentSpec:
+def _experiment_from_file(args, name: str | None, size: float) -> ExperimentSpec:
     try:
         data = json.loads(Path(args.spec).read_text())
     except ValueError as exc:  # a JSONDecodeError or bad text: bad input, named
@@ -91,7 +94,7 @@ def _experiment_from_file(args) -> ExperimentSpec:
     if not isinstance(data, dict):
         raise ExperimentError(f"{args.spec} must hold a JSON object (name, base, variations, repeats ...)")
     try:
-        exp = ExperimentSpec.from_dict({"name": args.name or Path(args.spec).stem, **data})
+        exp = ExperimentSpec.from_dict({"name": name or Path(args.spec).stem, **data})
     except ExperimentError:
         raise
     except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a field of the wrong shape in the file
@@ -99,35 +102,32 @@ def _experiment_from_file(args) -> ExperimentSpec:
                               f"{str(exc)[:100]}); `runs compare ... --repeat-experiment FILE.json` writes one") from None
     if args.data:
         exp = exp.replace(base=exp.base.replace(data=args.data))
-    return scale(exp, args.size, len(load_candles(exp)) if args.size < 1.0 else None) if args.size != 1.0 else exp
+    return scale(exp, size, len(load_candles(exp)) if size < 1.0 else None) if size != 1.0 else exp
 
 
 def _experiment_from_args(args) -> ExperimentSpec:
     overrides = overrides_from_args(args)
+    own = overrides_from_args(args, EXPERIMENT_FIELDS)  # --name, --repeats, --seed, --size, --since ...
+    size, since, until = own.get("size", 1.0), own.get("since") or None, own.get("until") or None
+    if not own.get("name"):
+        own.pop("name", None)
     if args.spec:
-        exp = _experiment_from_file(args)
+        exp = _experiment_from_file(args, own.get("name"), size)
     elif args.preset or args.vary:
         axes = parse_vary(args.vary) if not args.preset else None
         exp = build_experiment(
             args.preset or CUSTOM, base=with_overrides(get_preset(args.base).spec, overrides), axes=axes,
-            size=args.size, data=args.data, since=args.since, until=args.until,
-            name=args.name or (None if args.preset else f"{args.base}-" + "-".join(axes or ())),
+            size=size, data=args.data, since=since, until=until,
+            name=own.get("name") or (None if args.preset else f"{args.base}-" + "-".join(axes or ())),
             title=None if args.preset else f"{args.base}: " + ", ".join(args.vary))
     else:
         raise ExperimentError("say what to compare: --preset NAME (see `experiment presets`), --vary FIELD=V1,V2 "
                               "on a --base run preset, or --spec FILE.json; `experiment resume NAME` continues one")
-    if args.name:
-        exp = exp.replace(name=args.name)
-    if args.repeats is not None:
-        exp = exp.replace(repeats=args.repeats)
+    exp = exp.replace(**{name: value for name, value in own.items() if name in _REPLACED})
     if overrides:
         exp = exp.replace(base=with_overrides(exp.base, overrides))
-    if args.seed is not None:
-        exp = exp.replace(base_seed=args.seed)
-    if args.folds is not None:
-        exp = exp.replace(folds=args.folds)
-    if args.since or args.until:
-        exp = exp.replace(since=args.since or exp.since, until=args.until or exp.until)
+    if since or until:
+        exp = exp.replace(since=since or exp.since, until=until or exp.until)
     return exp
 
 
@@ -237,21 +237,11 @@ def register(subparsers) -> None:
                    help="run preset the --vary settings change, and the setup --preset all-architectures runs on "
                         "(default: default)")
     r.add_argument("--spec", help="an experiment definition (experiment.json) to run")
-    r.add_argument("--size", type=float, default=1.0,
-                   help="scale repeats, epochs and data (0.1: a tenth; the seed's regularizer grid becomes "
-                        "3 repeats x 3 epochs on a recent slice)")
     r.add_argument("--data", help="data to use instead of the preset's (sample:AAPL, a CSV path, EXCHANGE:SYMBOL:TF)")
-    r.add_argument("--since", help="first date of the data")
-    r.add_argument("--until", help="last date of the data")
-    r.add_argument("--repeats", type=int, help="runs per setting (after --size)")
-    r.add_argument("--folds", type=int,
-                   help="walk-forward test folds per trial, scored pooled (0: one train/val/test split; "
-                        "all-architectures: 3)")
-    r.add_argument("--seed", type=int, help="seed of the first repeat (default 0); the repeats count on from it")
-    r.add_argument("--name", help="experiment name (default from the preset, data and size)")
     r.add_argument("--root", help="experiments folder (default ~/.pricecast/experiments)")
     r.add_argument("--trials", action="store_true", help="also print every trial")
     _executor_options(r)
+    add_spec_options(r, title="experiment options", table=EXPERIMENT_FIELDS)
     add_spec_options(r, own=OWN, title="setup options (override the base of every trial, after --size; "
                                       "the variations are laid over them)")
     add_tracking_options(r, tensorboard=False)

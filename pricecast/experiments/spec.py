@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from pricecast.catalogue import SpecError, field_named, with_overrides
+from pricecast.catalogue import Field, SpecError, field_named, fields_of, with_overrides
 from pricecast.errors import PricecastError
+from pricecast.field_meta import setting
 from pricecast.models.checks import check_model
 from pricecast.models.spec import ModelSpec
 from pricecast.specs import RunSpec
@@ -59,20 +60,35 @@ class ExperimentSpec:
 
     ``since``/``until`` clip the data by date and ``last_rows`` keeps only the most recent rows
     (how a reduced-size experiment trains on a recent slice). ``folds`` above 0 makes every trial a
-    walk-forward backtest over that many test folds (pooled), instead of one train/val/test split."""
+    walk-forward backtest over that many test folds (pooled), instead of one train/val/test split.
+    The described settings are :data:`EXPERIMENT_FIELDS` (``experiment run``'s options, the page's inputs)."""
 
-    name: str
+    name: str = setting(help="experiment name (default from the preset, data and size)",
+                        label="Experiment name (optional)",
+                        explain="Runs with the same name continue where they stopped instead of starting over. "
+                                "Leave empty for a name made from the choices above.")
     base: RunSpec
     variations: tuple[Variation, ...]
-    repeats: int = 3
-    base_seed: int = 0
-    since: str | None = None
-    until: str | None = None
+    repeats: int = setting(3, limits=(1, 200), at_least=1, help="runs per setting (after --size)",
+                           label="Repeats per setting",
+                           explain="How many times each setting trains, each with its own seed. More repeats tell "
+                                   "real differences from luck better.")
+    # the seed of repeat r is base_seed + r; --seed, as a run's seed option is called
+    base_seed: int = setting(0, at_least=0, flag="--seed",
+                             help="seed of the first repeat (default 0); the repeats count on from it")
+    since: str | None = setting(None, help="first date of the data")
+    until: str | None = setting(None, help="last date of the data")
     last_rows: int | None = None
     title: str = ""
     preset: str = ""
-    size: float = 1.0
-    folds: int = 0
+    size: float = setting(1.0, limits=(0.02, 1.0), above=0.0, widget="slider", step=0.02,
+                          help="scale repeats, epochs and data (0.1: a tenth; the seed's regularizer grid becomes "
+                               "3 repeats x 3 epochs on a recent slice)",
+                          explain="Scales repeats, epochs and data down for a quick look: 1 is the full experiment, "
+                                  "0.1 runs a tenth of the repeats and epochs on a recent slice of the data.")
+    folds: int = setting(0, limits=(0, 50), at_least=0,
+                         help="walk-forward test folds per trial, scored pooled (0: one train/val/test split; "
+                              "all-architectures: 3)")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variations", tuple(self.variations))
@@ -105,6 +121,10 @@ class ExperimentSpec:
         d = self.to_dict()
         return _plain({"base": d["base"], "base_seed": d["base_seed"], "since": d["since"], "until": d["until"],
                        "last_rows": d["last_rows"], "folds": d["folds"], "variations": {v["id"]: v["overrides"] for v in d["variations"]}})
+
+
+# An experiment's own settings, read as a run's are (the CLI's `experiment run` options, the page's inputs).
+EXPERIMENT_FIELDS: dict[str, Field] = {f.name: f for f in fields_of(ExperimentSpec, "experiment")}
 
 
 @dataclass(frozen=True)
