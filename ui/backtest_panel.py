@@ -17,11 +17,13 @@ import streamlit as st
 from pricecast.backtest.result import BacktestResult
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.store import data_key, spec_hash
+from pricecast.catalogue import BACKTEST_FIELDS
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
 from pricecast.service.dashboard import registry
 from pricecast.specs import RunSpec
 from ui import charts, state, text
+from ui.inputs import widget
 
 LEVEL_CHOICES = (50, 80, 90, 95)
 
@@ -34,44 +36,35 @@ def start_job(spec: RunSpec, bt: BacktestSpec, candles: pd.DataFrame, key: str, 
 
 def _settings(spec: RunSpec, candles: pd.DataFrame) -> tuple[BacktestSpec, bool]:
     rows = len(candles)
+    f = BACKTEST_FIELDS
     c1, c2, c3, c4 = st.columns(4)
-    folds = c1.number_input("Test folds", 1, 50, 4, key="bt_folds",
-                            help="How many consecutive test periods at the end of the data. The model is judged on "
-                                 "each one, always trained only on what came before it.")
-    default_size = int(max(spec.window.k, min(120, rows // 10)))
-    fold_size = c2.number_input("Candles per fold", int(spec.window.k), max(int(rows), int(spec.window.k)), default_size,
-                                key="bt_fold_size",
-                                help="Length of each test period, in candles (120 daily candles ≈ half a year).")
-    kind = c3.radio("Training window", ("expanding", "rolling"), key="bt_window", horizontal=True,
-                    help="Expanding: train on all data before the fold. Rolling: train on a fixed-length stretch "
-                         "just before it (forgets the distant past).")
-    retrain = c4.number_input("Retrain every n folds", 0, 50, 1, key="bt_retrain",
-                              help="1 retrains before every fold; 2 every other fold; 0 trains once and slides that "
-                                   "model forward unchanged.")
+    folds = widget(f["folds"], f["folds"].default, "bt_folds", c1)
+    k = int(spec.window.k)
+    fold_size = widget(f["fold_size"], max(k, min(120, rows // 10)), "bt_fold_size", c2, min_value=k,
+                       max_value=max(rows, k))
+    kind = widget(f["window"], f["window"].default, "bt_window", c3, horizontal=True)
+    retrain = widget(f["retrain_every"], f["retrain_every"].default, "bt_retrain", c4)
     d1, d2, d3, d4 = st.columns(4)
-    epochs = d1.number_input("Epochs per training", 1, 500, int(min(spec.train.epochs, 15)), key="bt_epochs",
-                             help="Training passes per fold (early stopping may end sooner). Fewer is faster.")
-    method = d2.radio("Forecasts", ("direct", "recursive"), key="bt_method", horizontal=True,
-                      help="Direct: one model outputs all K steps. Recursive: a one-step model is fed its own "
-                           "forecasts K times (only when the price to forecast is the only input).")
-    levels = d3.multiselect("Interval levels (%)", LEVEL_CHOICES, default=[80, 95], key="bt_levels",
-                            help="Prediction bands to draw. Coverage shows how often real prices fell inside.")
+    # a backtest trains once per fold: fewer epochs than the setup's by default
+    epochs = widget(f["epochs"], min(spec.train.epochs, 15), "bt_epochs", d1, min_value=1)
+    method = widget(f["method"], f["method"].default, "bt_method", d2, horizontal=True)
+    levels = d3.multiselect(f["levels"].label, LEVEL_CHOICES, default=[80, 95], key="bt_levels",
+                            help=f["levels"].page_help())
     train_size = 0
     if kind == "rolling":
-        train_size = d4.number_input("Rolling window (candles)", 0, int(rows), 0, key="bt_train_size",
-                                     help="Candles in each training window, validation included. 0 = as many as "
-                                          "the first fold has.")
-    e1, e2 = st.columns([1, 3])
-    mc = e1.number_input("MC-dropout samples", 0, 500, 0, key="bt_mc",
-                         help="Forward passes with dropout switched on, for a second kind of band. 0 = off. "
-                              "Needs a model with dropout.")
-    e2.write("")  # line the checkbox up with the number box
-    shuffled = e2.checkbox("Shuffled-time control (trains twice more)", key="bt_shuffled",
+        train_size = widget(f["train_size"], 0, "bt_train_size", d4, max_value=rows)
+    e1, e2, e3, e4 = st.columns(4)
+    mc = widget(f["mc_samples"], f["mc_samples"].default, "bt_mc", e1)
+    val_share = widget(f["val_share"], f["val_share"].default, "bt_val_share", e2)
+    e3.write("")  # line the checkboxes up with the number boxes
+    relative = widget(f["relative"], f["relative"].default, "bt_relative", e3)
+    e4.write("")
+    shuffled = e4.checkbox("Shuffled-time control (trains twice more)", key="bt_shuffled",
                            help="Also train the model on time-shuffled targets; it must do worse than the real order. "
                                 "Costs two extra trainings.")
-    bt = BacktestSpec(folds=int(folds), fold_size=int(fold_size), window=kind, train_size=int(train_size),
-                      retrain_every=int(retrain), method=method, levels=tuple(v / 100 for v in sorted(levels)) or (0.8,),
-                      mc_samples=int(mc), epochs=int(epochs))
+    bt = BacktestSpec(folds=folds, fold_size=fold_size, window=kind, train_size=train_size, val_share=val_share,
+                      retrain_every=retrain, method=method, levels=tuple(v / 100 for v in sorted(levels)) or (0.8,),
+                      relative=relative, mc_samples=mc, epochs=epochs)
     return bt, bool(shuffled)
 
 

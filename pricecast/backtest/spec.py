@@ -29,23 +29,54 @@ class BacktestSpec:
     other fold, 0 never (one model trained before the first fold is slid forward). ``epochs``: 0
     keeps the run spec's. ``mc_samples``: forward passes for MC-dropout intervals (0 = off)."""
 
-    folds: int = setting(4, limits=(1, 50), at_least=1, help="number of test folds at the end of the series")
-    fold_size: int = setting(120, limits=(1, 100_000), at_least=1, help="candles per test fold")
+    folds: int = setting(4, limits=(1, 50), at_least=1, help="number of test folds at the end of the series",
+                         label="Test folds",
+                         explain="How many consecutive test periods at the end of the data. The model is judged on "
+                                 "each one, always trained only on what came before it.")
+    fold_size: int = setting(120, limits=(1, 100_000), at_least=1, help="candles per test fold",
+                             label="Candles per fold",
+                             explain="Length of each test period, in candles (120 daily candles ≈ half a year).")
     window: str = setting("expanding", choices=WINDOW_KINDS,
-                          help="expanding: train on everything before the fold; rolling: a fixed-length window")
+                          help="expanding: train on everything before the fold; rolling: a fixed-length window",
+                          label="Training window", widget="radio",
+                          explain="Expanding: train on all data before the fold. Rolling: train on a fixed-length "
+                                  "stretch just before it (forgets the distant past).")
     train_size: int = setting(0, limits=(0, 10_000_000), at_least=0,
-                              help="rolling window length in candles, validation included (0 = automatic)")
+                              help="rolling window length in candles, validation included (0 = automatic)",
+                              label="Rolling window (candles)",
+                              explain="Candles in each training window, validation included. 0 = as many as the "
+                                      "first fold has.")
     val_share: float = setting(0.15, limits=(0.05, 0.5), above=0.0, below=0.9,
-                               help="share of each training window kept for early stopping and interval calibration")
-    retrain_every: int = setting(1, limits=(0, 50), at_least=0, help="retrain before every n-th fold; 0 = train once")
+                               help="share of each training window kept for early stopping and interval calibration",
+                               label="Validation share", step=0.05,
+                               explain="The newest share of each training window is held out: it decides when "
+                                       "training stops and calibrates the conformal bands.")
+    retrain_every: int = setting(1, limits=(0, 50), at_least=0, help="retrain before every n-th fold; 0 = train once",
+                                 label="Retrain every n folds",
+                                 explain="1 retrains before every fold; 2 every other fold; 0 trains once and slides "
+                                         "that model forward unchanged.")
     method: str = setting("direct", choices=FORECAST_METHODS,
-                          help="direct K-output model, or a one-step model fed its own forecasts")
-    levels: tuple[float, ...] = setting((0.8, 0.95), min_items=1, help="interval levels, e.g. 0.8,0.95 (or 80,95)")
+                          help="direct K-output model, or a one-step model fed its own forecasts",
+                          label="Forecasts", widget="radio",
+                          explain="Direct: one model outputs all K steps. Recursive: a one-step model is fed its own "
+                                  "forecasts K times (only when the price to forecast is the only input).")
+    levels: tuple[float, ...] = setting((0.8, 0.95), min_items=1, help="interval levels, e.g. 0.8,0.95 (or 80,95)",
+                                        label="Interval levels (%)",
+                                        explain="Prediction bands to draw. Coverage shows how often real prices fell "
+                                                "inside.")
     # conformal residuals relative to the last price (scale-free bands)
-    relative: bool = setting(True, help="conformal bands relative to the last price (--no-relative: in price units)")
-    mc_samples: int = setting(0, limits=(0, 500), at_least=0, help="MC-dropout passes for dropout intervals (0 = off)")
+    relative: bool = setting(True, help="conformal bands relative to the last price (--no-relative: in price units)",
+                             label="Bands relative to the last price",
+                             explain="On: the conformal bands are measured relative to the last known price, so they "
+                                     "widen and narrow with the price level. Off: in price units.")
+    mc_samples: int = setting(0, limits=(0, 500), at_least=0, help="MC-dropout passes for dropout intervals (0 = off)",
+                              label="MC-dropout samples",
+                              explain="Forward passes with dropout switched on, for a second kind of band. 0 = off. "
+                                      "Needs a model with dropout.")
     # not on the command line: the setup's --epochs is the one (a backtest with 0 keeps it)
-    epochs: int = setting(0, limits=(0, 500), at_least=0, flag=None, help="epochs per training (0 = the run spec's)")
+    epochs: int = setting(0, limits=(0, 500), at_least=0, flag=None, help="epochs per training (0 = the run spec's)",
+                          label="Epochs per training",
+                          explain="Training passes per fold (early stopping may end sooner). Fewer is faster.")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(float(v) for v in self.levels))
