@@ -7,8 +7,9 @@ import os
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from pricecast.catalogue import FIELDS
 from pricecast.experiments.presets import CUSTOM, SETUP_PRESETS, build_experiment, experiment_presets
-from pricecast.experiments.spec import ExperimentError, ExperimentSpec, parse_values, validate
+from pricecast.experiments.spec import EXPERIMENT_FIELDS, ExperimentError, ExperimentSpec, parse_values, validate
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
 from pricecast.jobs.executors import JobError
@@ -16,6 +17,7 @@ from pricecast.plots.experiments import loss_curves_figure, spread_figure
 from pricecast.service.dashboard import registry
 from pricecast.service.experiments import default_workers
 from ui import charts, common, search, state, text
+from ui.inputs import widget
 
 SELECTED = "exp_selected"
 SEARCH = "search"
@@ -145,20 +147,14 @@ def setup_form() -> None:
                              help="sample:AAPL (bundled), EXCHANGE:SYMBOL:TIMEFRAME already downloaded on the "
                                   "Data page, or the file uploaded there. A CSV file on this computer: use the "
                                   "command line (python -m pricecast experiment run --data FILE ...).")
-        size = st.slider("Size", min_value=0.02, max_value=1.0, value=0.1, step=0.02, key="exp_size",
-                         help="Scales repeats, epochs and data down for a quick look: 1 is the full experiment, "
-                              "0.1 runs a tenth of the repeats and epochs on a recent slice of the data.")
+        size = widget(EXPERIMENT_FIELDS["size"], 0.1, "exp_size")  # a tenth: a quick first look
     with c2:
-        with st.expander("Fine-tune repeats and epochs"):
-            repeats = st.number_input("Repeats per setting (0 = from the size)", min_value=0, max_value=200, value=0,
-                                      key="exp_repeats",
-                                      help="How many times each setting trains, each with its own seed. More "
-                                           "repeats tell real differences from luck better.")
-            epochs = st.number_input("Epochs per run (0 = from the size)", min_value=0, max_value=1000, value=0,
-                                     key="exp_epochs", help="Training passes over the data for every run.")
-        name = st.text_input("Experiment name (optional)", value="", key="exp_name",
-                             help="Runs with the same name continue where they stopped instead of starting over. "
-                                  "Leave empty for a name made from the choices above.")
+        with st.expander("Fine-tune repeats and epochs"):  # 0: what the size makes of the preset's
+            repeats = widget(EXPERIMENT_FIELDS["repeats"], 0, "exp_repeats", min_value=0,
+                             label="Repeats per setting (0 = from the size)")
+            epochs = widget(FIELDS["epochs"], 0, "exp_epochs", min_value=0, max_value=1000,
+                            label="Epochs per run (0 = from the size)")
+        name = widget(EXPERIMENT_FIELDS["name"], "", "exp_name")
 
     from pricecast.data.datasets import link_data_problem
 
