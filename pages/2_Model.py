@@ -33,8 +33,9 @@ def _presets():
         names = list(PRESETS)
         c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
         origin = origin_preset(spec.preset)
-        name = c1.selectbox("Preset", names, index=names.index(origin) if origin in names else 0,
-                            format_func=lambda n: PRESETS[n].title, help=HELP["preset"], key="model_preset")
+        name = c1.selectbox(FIELDS["preset"].label, names, index=names.index(origin) if origin in names else 0,
+                            format_func=lambda n: PRESETS[n].title, help=FIELDS["preset"].page_help(),
+                            key="model_preset")
         preset = PRESETS[name]
         choices = {"keep": f"Keep my data ({text.md(common.data_label(spec.data))})",
                    "own": f"Its data ({preset.spec.data})"}

@@ -120,7 +120,9 @@ class RunSpec:
                                    " mean.")
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
-    preset: str = setting("", flag=None, help="the preset this setup started from")
+    preset: str = setting("", flag=None, help="the preset this setup started from", label="Preset",
+                          explain="Ready-made setups: pricecast's default and faithful copies of the tutorials this "
+                                  "project grew from.")
 
     def to_dict(self) -> dict:
         return {

@@ -47,7 +47,6 @@ HELP: dict[str, str] = {
               "investing.com and most exchange exports are recognised.",
     "sliding": "On: a new example starts at every candle (overlapping windows, many examples). "
                "Off: windows don't overlap, as in the original tutorial (far fewer examples).",
-    "preset": "Ready-made setups: pricecast's default and faithful copies of the tutorials this project grew from.",
     "preset_data": "Which data the preset trains on. 'Its data' is the bundled series of the tutorial's kind "
                    "(works offline); 'Its live source' is the exchange or Yahoo series the tutorial downloaded "
                    "(needs an internet connection the first time); 'Keep my data' leaves the data you chose.",
