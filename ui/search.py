@@ -7,12 +7,13 @@ import importlib.util
 import plotly.io as pio
 import streamlit as st
 
-from pricecast.catalogue import field_named, format_value, with_overrides
+from pricecast.catalogue import FIELDS, field_named, format_value, with_overrides
 from pricecast.errors import PricecastError
 from pricecast.jobs.executors import JobError
 from pricecast.service.dashboard import registry
 from pricecast.tuning import DEFAULT_FIELDS, TuneSpec, best_setup, search_space, searchable_fields
 from ui import charts, common, state, text
+from ui.inputs import widget
 
 KIND = "tune"
 
@@ -40,8 +41,8 @@ def search_form() -> None:
     c1, c2 = st.columns(2)
     trials = c1.number_input("Trials", min_value=1, max_value=500, value=20, key="exp_search_trials",
                              help="How many trainings the search runs (hopeless ones are pruned early).")
-    epochs = c2.number_input("Epochs per trial", min_value=1, max_value=1000, value=min(spec.train.epochs, 20),
-                             key="exp_search_epochs", help="Training passes over the data in every trial.")
+    epochs = widget(FIELDS["epochs"], min(spec.train.epochs, 20), "exp_search_epochs", c2, label="Epochs per trial",
+                    max_value=1000)
     try:
         base = with_overrides(spec, {"epochs": int(epochs)})
         tune = TuneSpec(base=base, space=tuple(search_space(fields, base)), trials=int(trials),
