@@ -157,7 +157,7 @@ def _run(exp: ExperimentSpec, args) -> int:
     started = time.perf_counter()
     before = _done_before(exp, args.root)
     result = run_experiment(exp, executor=args.executor, workers=args.workers, address=args.address,
-                            progress=_progress_printer(args.quiet), root=args.root)
+                            progress=_progress_printer(args.quiet), root=args.root, fuse=args.fuse)
     _log_trials(result, before, args)
     errors = int((result.frame()["status"] == "error").sum())
     _print_result(result, args.json, {"executor": args.executor, "wall_seconds": time.perf_counter() - started},
@@ -217,6 +217,9 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="trials at a time (default: as the experiment was last run with --workers, "
                                                  "else one per core, 1 with a GPU)")
     p.add_argument("--address", help="Ray cluster address, e.g. ray://head:10001 (default: $RAY_ADDRESS)")
+    p.add_argument("--no-fuse", dest="fuse", action="store_false",
+                   help="train every trial on its own (by default trials that differ only in seed or L1/L2 train "
+                        "together as one computation in JAX workers, when JAX is installed)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--json", action="store_true")
 

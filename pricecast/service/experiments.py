@@ -49,14 +49,15 @@ def gpu_present() -> bool:
 def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | None = None,
                    address: str | None = None, progress: Progress | None = None,
                    stop: threading.Event | None = None, root: Path | str | None = None,
-                   candles: pd.DataFrame | None = None) -> Experiment:
+                   candles: pd.DataFrame | None = None, fuse: bool = True) -> Experiment:
     """Run the trials not yet finished in the experiment's folder and return the experiment.
 
     ``executor``: ``local`` (a process pool of ``workers``; default: what the experiment was last run
     with, else one per core; 1 worker trains in this process), ``serial`` (this process) or ``ray`` (each trial a Ray task; ``address`` or
     ``RAY_ADDRESS``, else a local Ray instance). ``progress`` gets ``start``, ``trial`` (after each
     finished trial: done, total, eta seconds, the record) and ``finish`` events. ``stop`` ends the
-    experiment after the running trials; an exception (or a kill) loses only running trials."""
+    experiment after the running trials; an exception (or a kill) loses only running trials.
+    ``fuse``: trials that can train together do (:mod:`pricecast.training.fused`, JAX workers)."""
     if executor not in EXECUTORS:
         raise ExperimentError(f"unknown executor '{executor}'; choose from {', '.join(EXECUTORS)}")
     folder = prepare_folder(exp, root)
@@ -90,7 +91,7 @@ def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | 
             if candles is None:
                 candles = load_candles(exp)
             check_data(exp, candles)
-            trials.execute(executor, todo, candles, folder, on_result, stop, workers, address)
+            trials.execute(executor, todo, candles, folder, on_result, stop, workers, address, fuse=fuse)
         progress({"type": "finish", "done": counter["done"], "total": total, "ran": counter["ran"],
                   "elapsed": time.perf_counter() - started, "stopped": stop.is_set()})
     return load_experiment(folder)

@@ -13,6 +13,8 @@ cores / workers, and are reused from trial to trial, so TensorFlow loads once pe
 """
 from __future__ import annotations
 
+import importlib.util
+import math
 import os
 import shutil
 import socket
@@ -36,8 +38,10 @@ from pricecast.jobs.task import Runner, Task
 from pricecast.models.checks import count_params
 from pricecast.specs import RunSpec
 from pricecast.training.backend import warm_up
-from pricecast.training.pipeline import train
+from pricecast.training.fused import GROUP_LIMIT, fusion_key
+from pricecast.training.pipeline import train, train_group
 from pricecast.training.runs import store_run_files
+from pricecast.training.types import Run
 
 OnResult = Callable[[dict], None]
 RAY_MISSING = job_executors.RAY_MISSING
@@ -54,25 +58,88 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
     record with ``status: error`` (the experiment goes on); one stopped midway gives ``stopped``
     and leaves no folder, so it runs again on resume."""
     exp_dir = Path(exp_dir)
-    record = {k: task[k] for k in ("key", "variation", "label", "repeat", "seed")}
-    record.update(host=socket.gethostname(), pid=os.getpid())
+    record = _header(task)
     started = time.perf_counter()
     if task.get("folds"):
         return _walk_forward_trial(task, candles, record, started, stop)
     try:
         run = train(RunSpec.from_dict(task["spec"]), candles=candles, runs_root=exp_dir / "trials", stop=stop)
     except Exception as exc:  # noqa: BLE001 - one bad trial must not end the experiment
-        return {**record, "status": "error", "error": f"{type(exc).__name__}: {exc}",
-                "wall_seconds": time.perf_counter() - started, "finished_at": _now()}
+        return _failed(record, exc, time.perf_counter() - started)
     if run.metrics.get("stopped_by_user"):
         shutil.rmtree(run.run_dir, ignore_errors=True)
         return {**record, "status": "stopped"}
+    return _finished(record, run, exp_dir, time.perf_counter() - started)
+
+
+def run_trials(tasks: Sequence[dict], candles: pd.DataFrame, exp_dir: Path | str,
+               stop: threading.Event | None = None) -> list[dict]:
+    """Several trials: trained together as one group when they can be (:func:`fusable_groups`
+    made them so; :func:`pricecast.training.pipeline.train_group`), else one after another. One
+    record per task, in order, each as :func:`run_trial` gives it; a stopped group gives
+    ``stopped`` records and leaves no folders."""
+    if len(tasks) == 1 or any(t.get("folds") for t in tasks):
+        records = []
+        for task in tasks:
+            records.append(run_trial(task, candles, exp_dir, stop) if not (stop and stop.is_set())
+                           else {**_header(task), "status": "stopped"})
+        return records
+    exp_dir = Path(exp_dir)
+    started = time.perf_counter()
+    try:
+        results = train_group([RunSpec.from_dict(t["spec"]) for t in tasks], candles=candles,
+                              runs_root=exp_dir / "trials", stop=stop)
+    except Exception as exc:  # noqa: BLE001 - the group's data or settings: every trial of it failed
+        return [_failed(_header(t), exc, (time.perf_counter() - started) / len(tasks)) for t in tasks]
+    if not results:
+        return [{**_header(t), "status": "stopped"} for t in tasks]
+    share = (time.perf_counter() - started) / len(tasks)  # each trial's part of the group's wall time
+    return [_failed(_header(t), r, share) if isinstance(r, Exception) else _finished(_header(t), r, exp_dir, share)
+            for t, r in zip(tasks, results)]
+
+
+def fusable_groups(tasks: Sequence[dict], workers: int = 1, limit: int = GROUP_LIMIT) -> list[list[dict]]:
+    """The trials as groups to train together: those with one
+    :func:`~pricecast.training.fused.fusion_key` (walk-forward trials and those that cannot fuse
+    alone), in the order they came. A group is cut into parts of at most ``limit``, and small enough
+    that every one of ``workers`` gets a part (two half groups side by side beat one whole group on
+    two cores: docs/BENCHMARKS.md)."""
+    keyed: dict[str, list[dict]] = {}
+    alone: list[list[dict]] = []
+    for task in tasks:
+        key = None if task.get("folds") else fusion_key(RunSpec.from_dict(task["spec"]))
+        if key is None:
+            alone.append([task])
+        else:
+            keyed.setdefault(key, []).append(task)
+    fusable = sum(len(g) for g in keyed.values())
+    size = max(1, min(limit, math.ceil(fusable / max(1, workers)))) if fusable else 1
+    out = []
+    for group in keyed.values():
+        parts = math.ceil(len(group) / size)
+        out += [group[round(i * len(group) / parts): round((i + 1) * len(group) / parts)] for i in range(parts)]
+    return out + alone
+
+
+def _header(task: dict) -> dict:
+    return {**{k: task[k] for k in ("key", "variation", "label", "repeat", "seed")},
+            "host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _failed(record: dict, exc: BaseException, seconds: float) -> dict:
+    return {**record, "status": "error", "error": f"{type(exc).__name__}: {exc}", "wall_seconds": seconds,
+            "finished_at": _now()}
+
+
+def _finished(record: dict, run: Run, exp_dir: Path, wall_seconds: float) -> dict:
+    """A trained trial's record from its run."""
     m = run.metrics
     test, val = m.get("test") or {}, m.get("val") or {}
     network = test.get("network") or test.get("model") or {}
     history = run.history
     epochs = max(1, int(m.get("epochs_run") or 1))
-    record.update({
+    return {
+        **record,
         "status": "ok", "error": "",
         "run_dir": os.path.relpath(run.run_dir, exp_dir),
         "test_rmse": test.get("rmse"), "persistence_rmse": test.get("persistence_rmse"), "skill": test.get("skill"),
@@ -86,10 +153,10 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
         "train_seconds": m.get("train_seconds"),
         "seconds_per_epoch": (m.get("train_seconds") or 0.0) / epochs,
         "params": m.get("params"), "device": m.get("device"),
+        "fused": (m.get("fused") or {}).get("branches", 1),
         "history": {c: [float(x) for x in history[c]] for c in ("loss", "val_loss") if c in history},
-        "wall_seconds": time.perf_counter() - started, "finished_at": _now(),
-    })
-    return record
+        "wall_seconds": wall_seconds, "finished_at": _now(),
+    }
 
 
 def backtest_of(spec: RunSpec, folds: int, rows: int) -> BacktestSpec:
@@ -156,55 +223,76 @@ def _now() -> str:
 
 
 def execute(executor: str, trials: Sequence[Trial], candles: pd.DataFrame, folder: Path, on_result: OnResult,
-            stop: threading.Event, workers: int, address: str | None = None) -> None:
+            stop: threading.Event, workers: int, address: str | None = None, fuse: bool = True) -> None:
+    """Run ``trials``, each record to ``on_result`` as it is saved. With ``fuse`` (and JAX
+    installed) trials that can train together do, in worker processes on the JAX backend
+    (:mod:`pricecast.training.fused`); a lone worker then still runs apart from this process, whose
+    Keras backend may already be chosen."""
     tasks = [task_of(t) for t in trials]
-    if executor == "serial" or (executor == "local" and workers <= 1):
-        run_serial(tasks, candles, folder, on_result, stop)
+    fuse = fuse and fusion_available()
+    groups = fusable_groups(tasks, workers) if fuse else [[t] for t in tasks]
+    if executor == "serial" or (executor == "local" and workers <= 1 and not fuse):
+        run_serial(groups, candles, folder, on_result, stop)
     else:
-        run_jobs(executor, tasks, candles, folder, on_result, stop, workers, address)
+        run_jobs(executor, groups, candles, folder, on_result, stop, workers, address, fused=fuse)
+
+
+def fusion_available() -> bool:
+    """JAX is installed (trials then train together; without it, one by one)."""
+    return importlib.util.find_spec("jax") is not None
 
 
 # ---- this process ------------------------------------------------------------------------------
-def run_serial(tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,
+def run_serial(groups: Sequence[Sequence[dict]], candles: pd.DataFrame, folder: Path, on_result: OnResult,
                stop: threading.Event) -> None:
-    """One trial after another in this process (one worker, a GPU, or debugging)."""
-    for task in tasks:
+    """One group after another in this process (one worker, a GPU, or debugging); a group trains
+    together only where this process's Keras runs on JAX."""
+    for group in groups:
         if stop.is_set():
             return
-        record = run_trial(task, candles, folder, stop)
-        if record["status"] == "stopped":
-            return
-        save_record(folder, record)
-        on_result(record)
+        for record in run_trials(group, candles, folder, stop):
+            if record["status"] == "stopped":
+                return
+            save_record(folder, record)
+            on_result(record)
 
 
 # ---- jobs: local worker processes or Ray ---------------------------------------------------------
-def _trial_task(task: Task, emit, stop) -> dict:
-    """One trial in a job worker; its record is written there, as soon as it is done, so a
-    finished trial is kept even if the experiment's driver dies."""
-    record = run_trial(task.payload["task"], task.candles, task.payload["exp_dir"], stop)
-    if record["status"] != "stopped" and task.payload.get("save", True):
-        save_record(task.payload["exp_dir"], record)
-    return record
+def _trial_task(task: Task, emit, stop) -> list[dict]:
+    """A group of trials in a job worker; their records are written there, as soon as the group is
+    done, so finished trials are kept even if the experiment's driver dies (a group killed midway
+    keeps none of its trials, and a resume trains all of them again)."""
+    records = run_trials(task.payload["tasks"], task.candles, task.payload["exp_dir"], stop)
+    if task.payload.get("save", True):
+        for record in records:
+            if record["status"] != "stopped":
+                save_record(task.payload["exp_dir"], record)
+    return records
 
 
 def _trial_scratch(task: Task, scratch: str) -> None:
     task.payload = {**task.payload, "exp_dir": scratch, "save": False}  # recorded here, by the driver
 
 
-def _trial_folder(task: Task, record: dict, scratch: Path) -> Path | None:
-    return scratch / record["run_dir"] if record.get("run_dir") else None
+def _trial_folder(task: Task, records: list[dict], scratch: Path) -> Path | None:
+    """The group's run folders travel back as one folder: the scratch experiment's ``trials``."""
+    return scratch / "trials" if any(r.get("run_dir") for r in records) else None
 
 
-def _trial_arrived(kind: str, local: dict, record: dict, files: dict[str, bytes], rel: str | None) -> dict:
-    """Here, after a trial on another machine: its run folder (sent back as files) and its record."""
+def _trial_arrived(kind: str, local: dict, records: list[dict], files: dict[str, bytes], rel: str | None) -> list[dict]:
+    """Here, after a group on another machine: its run folders (sent back as files) and its records."""
     folder = Path(local["exp_dir"])
-    if rel:
-        (folder / Path(rel).parent).mkdir(parents=True, exist_ok=True)
-        store_run_files(folder / Path(rel).parent, Path(rel).name, files)
-    if record.get("status") != "stopped":
-        save_record(folder, record)
-    return record
+    by_run: dict[str, dict[str, bytes]] = {}
+    for path, data in files.items():
+        run, _, inside = path.partition("/")
+        by_run.setdefault(run, {})[inside] = data
+    for run, run_files in by_run.items():
+        (folder / "trials").mkdir(parents=True, exist_ok=True)
+        store_run_files(folder / "trials", run, run_files)
+    for record in records:
+        if record.get("status") != "stopped":
+            save_record(folder, record)
+    return records
 
 
 # warm_up loads Keras in a waiting worker; training (imported above) loads with this module.
@@ -233,15 +321,19 @@ def _executor(name: str, workers: int, address: str | None):
                                        finish_when_orphaned=True)
 
 
-def run_jobs(executor: str, tasks: Sequence[dict], candles: pd.DataFrame, folder: Path, on_result: OnResult,
-             stop: threading.Event, workers: int, address: str | None = None) -> None:
-    """Each trial a job, ``workers`` at a time. Stop drops the queued trials; the running ones
-    finish and are recorded (a half-trained trial is never kept)."""
+def run_jobs(executor: str, groups: Sequence[Sequence[dict]], candles: pd.DataFrame, folder: Path,
+             on_result: OnResult, stop: threading.Event, workers: int, address: str | None = None,
+             fused: bool = False) -> None:
+    """Each group of trials a job, ``workers`` at a time (``fused``: the workers run Keras on JAX).
+    Stop drops the queued groups; the running ones finish and are recorded (a half-trained trial is
+    never kept)."""
     started_ray = executor == "ray" and not _ray_running()
-    registry = JobRegistry(TRIALS, capacity=workers, keep=len(tasks) + 1,
-                           executors={executor: _executor(executor, workers, address)})
-    jobs = [registry.submit("experiment", "trial", {"task": task, "exp_dir": str(folder)}, candles=candles,
-                            executor=executor, exclusive=False) for task in tasks]
+    chosen = _executor(executor, workers, address)
+    if fused:
+        chosen.env = {**chosen.env, "KERAS_BACKEND": "jax"}
+    registry = JobRegistry(TRIALS, capacity=workers, keep=len(groups) + 1, executors={executor: chosen})
+    jobs = [registry.submit("experiment", "trials", {"tasks": list(group), "exp_dir": str(folder)}, candles=candles,
+                            executor=executor, exclusive=False) for group in groups]
     pending = list(jobs)
     try:
         while pending:
@@ -256,8 +348,10 @@ def run_jobs(executor: str, tasks: Sequence[dict], candles: pd.DataFrame, folder
                     raise ExperimentError(
                         f"a worker process failed ({snap.error}); finished trials are kept: run the experiment "
                         "again, with fewer workers, to resume")
-                if snap.state == "done" and snap.result.get("status") != "stopped":
-                    on_result(snap.result)
+                if snap.state == "done":
+                    for record in snap.result or []:
+                        if record.get("status") != "stopped":
+                            on_result(record)
             time.sleep(0.2)
     finally:
         registry.shutdown()
@@ -275,4 +369,4 @@ def _ray_running() -> bool:
     return ray.is_initialized()
 
 
-__all__ = ["run_trial", "execute", "run_serial", "run_jobs", "import_ray", "RAY_MISSING"]
+__all__ = ["run_trial", "run_trials", "fusable_groups", "execute", "run_serial", "run_jobs", "import_ray", "RAY_MISSING"]

@@ -60,7 +60,21 @@ def load_keras() -> ModuleType:
             absl_logging.set_verbosity(absl_logging.ERROR)
         except ImportError:
             pass
+    _without_tensorflow(keras)
     return keras
+
+
+def _without_tensorflow(keras: ModuleType) -> None:
+    """On another backend, tell Keras TensorFlow is absent unless something already loaded it.
+    Keras otherwise imports it (seconds and hundreds of MB) in every JAX trial worker just to ask
+    whether an object is a TensorFlow one, when seeding and when saving a model."""
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        return
+    try:
+        from keras.src.utils import module_utils
+    except ImportError:  # Keras moved its internals: it imports TensorFlow, slower but right
+        return
+    module_utils.tensorflow._available = False
 
 
 def backend_name() -> str:

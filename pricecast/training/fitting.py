@@ -60,6 +60,7 @@ class FitResult:
     device: str = ""
     train_windows: int = 0
     val_windows: int = 0
+    fusion: Any = None  # a fused.Fusion when trained together with other trials
 
     @property
     def epochs_run(self) -> int:

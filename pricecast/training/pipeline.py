@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from pricecast.prep.windows import WindowError, WindowSet, example_counts, lates
 from pricecast.specs import RunSpec
 from pricecast.training.backend import configure_device, load_keras
 from pricecast.training.fitting import (
+    FitResult,
     NonFiniteLossError,
     check_speed_options,
     divergence_message,
@@ -115,6 +117,43 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
     live = LiveHistory(listener, tspec.epochs, len(train_part), tspec.per_batch_updates,
                        val_predict if (tspec.live_val_predictions and len(val_part) > 0) else None)
     fitted = fit(spec, train_part, val_part, scaler, callbacks=[live], stop=stop, on_start=started)
+    run = finish(prep, fitted, runs_root)
+    listener({"type": "done", "run_dir": str(run.run_dir), "metrics": run.metrics})
+    return run
+
+
+def train_group(specs: Sequence[RunSpec], candles: pd.DataFrame | None = None, runs_root: Path | None = None,
+                stop: threading.Event | None = None) -> list[Run | Exception]:
+    """Train trials that differ only in what :func:`~pricecast.training.fused.fusion_key` allows
+    (seed, L1/L2, the decision's settings) together, each saved as ``train`` saves it. The data is
+    loaded, windowed and scaled once (the specs share it); one result per spec, in order: its Run, or
+    the exception that ended it (a diverged trial's NonFiniteLossError carries its saved run).
+    Stopped (``stop`` set), it saves nothing and returns an empty list."""
+    from pricecast.training.fused import fit_group
+
+    prep = prepare(specs[0], candles)
+    for spec in specs[1:]:
+        spec.train.check()
+        check_model(spec.model, spec.window.n, spec.window.k, spec.window.features, spec.window.target)
+    load_keras()
+    fitted = fit_group(specs, prep.windows.train, prep.windows.val, prep.scaler, stop=stop)
+    if any(one.stopped for one in fitted):
+        return []
+    results: list[Run | Exception] = []
+    for spec, one in zip(specs, fitted):
+        try:
+            results.append(finish(replace(prep, spec=spec), one, runs_root))
+        except Exception as exc:  # noqa: BLE001 - one trial's failure is its own result
+            results.append(exc)
+    return results
+
+
+def finish(prep: Prepared, fitted: FitResult, runs_root: Path | None = None) -> Run:
+    """Everything after fitting: the network's forecasts, the decision on validation, the report
+    of every part, the look-ahead checks, the saved run folder."""
+    keras = load_keras()
+    spec, wset, scaler = prep.spec, prep.windows, prep.scaler
+    train_part, val_part = wset.train, wset.val
     model, history, train_seconds = fitted.model, fitted.history, fitted.train_seconds
     if fitted.diverged_at is not None and not fitted.kept_best:
         raise NonFiniteLossError(divergence_message(spec, fitted.diverged_at, "Nothing was saved."))
@@ -153,6 +192,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         "sizes": wset.sizes(),
         "scaler_fit_rows": list(scaler.fit_rows),
         "learning_rate": fitted.learning_rate,
+        **({"fused": fitted.fusion.to_dict()} if fitted.fusion is not None else {}),
         "warnings": warnings,
         "data": {"first": prep.candles.index[0].isoformat(), "last": prep.candles.index[-1].isoformat(),
                  "rows": int(len(prep.candles))},
@@ -177,7 +217,6 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         kept = (f"{kept_weights(run.metrics['best_epoch']).capitalize()} (the best finite validation loss) were "
                 f"saved in {run.run_dir}.")
         raise NonFiniteLossError(divergence_message(spec, diverged, kept), run)
-    listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
     return run
 
 
