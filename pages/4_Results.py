@@ -301,8 +301,7 @@ def body() -> None:
         st.error(f"This run cannot be opened: {text.plain(exc)}")
         return
     s = run.spec
-    st.markdown(f"**{text.md(common.data_label(s.data))}** · N={s.window.n} → K={s.window.k} · "
-                f"{text.md(s.model.arch.upper())} {', '.join(map(str, s.model.units))} · scaling {text.md(s.scaling)}"
+    st.markdown(f"**{text.md(common.data_label(s.data))}** · {text.md(s.headline())} · scaling {text.md(s.scaling)}"
                 + (f" · preset *{text.md(s.preset)}*" if s.preset else ""))
     if said := decision_sentence(run.metrics):
         st.markdown(text.md(said))

@@ -71,8 +71,8 @@ def _build_experiment(mode: str, size: float, data: str, since: str | None, unti
 
 def _custom_axes(spec) -> dict | None:
     """The settings to compare on the user's setup and their values; None (with a message) when not usable yet."""
-    st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
-               f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {text.md(common.data_label(spec.data))}.")
+    st.caption(f"Base: your current setup — {text.md(spec.headline())}, {spec.train.epochs} epochs, "
+               f"on {text.md(common.data_label(spec.data))}.")
     chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
                             max_selections=2, key="exp_fields",
                             help="Every combination of the values below is trained (two settings with 3 "

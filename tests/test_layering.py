@@ -71,7 +71,7 @@ ALLOWED: dict[str, set[str]] = {
     "models.parts": set(),
     **{f"models.{family}": set() for family in ("classic", "tcn", "transformer", "nhits", "dlinear")},
     "models.builders": set(),
-    "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
+    "specs": {"field_meta", "models.registry", "models.spec", "prep.scaling", "prep.windows"},
     "catalogue": {"backtest.spec", "field_meta", "models.spec", "prep.windows", "specs"},
     "presets": {"catalogue", "data.quality", "data.samples", "models.registry", "models.spec", "prep.windows", "specs"},
     # what-if: saved runs compared (reads run folders; builds the "repeat them" experiment)

@@ -164,8 +164,7 @@ def _sidebar() -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (not through app.py) has no pages to link to
         st.caption("Current setup")
-        st.markdown(f"**{md(data_label(spec.data))}** · N={spec.window.n} → K={spec.window.k} · "
-                    f"{md(spec.model.arch.upper())} {','.join(map(str, spec.model.units))}")
+        st.markdown(f"**{md(data_label(spec.data))}** · {md(spec.headline())}")
         active = any(not j.finished for j in registry().jobs(state.session_id()))
         st.fragment(run_every=2.0 if active else None)(_job_status)()
 

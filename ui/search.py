@@ -28,10 +28,9 @@ def search_form() -> None:
                 "then reload this page.")
         return
     spec, (since, until) = state.current_spec(), state.data_range()
-    st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, N={spec.window.n}, "
-               f"K={spec.window.k}, on {text.md(common.data_label(spec.data))}. Each trial trains it with the "
-               "searched settings laid over it; the score is the network's validation RMSE over persistence's "
-               "(below 1 beats “no change”). The test part is read once, for the best trial, after the search.")
+    st.caption(f"Base: your current setup — {text.md(spec.headline())}, on {text.md(common.data_label(spec.data))}. "
+               "Each trial trains it with the searched settings laid over it; the score is the network's validation "
+               "RMSE over persistence's (below 1 beats “no change”). The test part is read once, for the best trial, after the search.")
     options = searchable_fields(spec)
     fields = st.multiselect("Settings to search", options, default=[f for f in DEFAULT_FIELDS if f in options],
                             key="exp_search_fields", format_func=lambda name: f"{name} — {field_named(name).help}"[:90],
