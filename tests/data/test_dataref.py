@@ -50,6 +50,6 @@ def test_built_refs_are_the_spellings_the_loaders_read():
 
 def test_a_reference_naming_nothing_says_what_would_work():
     with pytest.raises(CandleError, match="sample:NAME"):
-        DataRef.parse("nothing-here").kind
+        _ = DataRef.parse("nothing-here").kind
     with pytest.raises(ValueError):
         DataRef.parse("nonsense").market_parts()  # not SOURCE:SYMBOL[:TIMEFRAME]
