@@ -13,6 +13,7 @@ from pricecast.data.candles import summarize
 from pricecast.data.datasets import DataRef
 from pricecast.data.quality import is_daily, quality_report, when
 from pricecast.data.samples import CATALOGUE
+from pricecast.durations import ago
 from pricecast.errors import PricecastError
 from ui import charts, common, state, text
 from ui.common import HELP
@@ -326,12 +327,6 @@ def _span(step: pd.Timedelta | None) -> str:
     return f"{seconds} s"
 
 
-def _age(seconds: float) -> str:
-    from pricecast.data.market.loader import human_age
-
-    return human_age(dt.timedelta(seconds=seconds))
-
-
 def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
     info = summarize(candles)
     step = pd.Timedelta(info["step"]) if info["step"] else None
@@ -354,7 +349,7 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
         if path.exists():
             age = time.time() - path.stat().st_mtime
             what = "Downloaded candles kept on this computer" if kind == "market" else "File"
-            st.caption(f"{what}: last updated {_age(age)} · last candle {info['last'][:16].replace('T', ' ')} UTC.")
+            st.caption(f"{what}: last updated {ago(age)} · last candle {info['last'][:16].replace('T', ' ')} UTC.")
     if info["gap_list"]:
         # Lazy (only drawn once opened): a closed expander's table would still load the data grid.
         where = st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)",

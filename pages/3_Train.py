@@ -6,6 +6,7 @@ import os
 import numpy as np
 import streamlit as st
 
+from pricecast.durations import duration
 from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
@@ -86,9 +87,9 @@ def _progress_text(snap: JobSnapshot) -> str:
     if snap.state == "running" and snap.batches and snap.batch:
         parts.append(f"batch {snap.batch}/{snap.batches}")
     if snap.state == "running" and snap.eta is not None:
-        parts.append(f"at most {common.fmt_seconds(snap.eta)} left" + (" (early stopping may end sooner)"
+        parts.append(f"at most {duration(snap.eta)} left" + (" (early stopping may end sooner)"
                                                                        if snap.epoch else ""))
-    parts.append(f"{common.fmt_seconds(snap.elapsed)} so far")
+    parts.append(f"{duration(snap.elapsed)} so far")
     if snap.samples_per_s:
         parts.append(f"{snap.samples_per_s:,.0f} examples/s")
     return " · ".join(parts)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pricecast.durations import duration
 from pricecast.evaluation.baselines import LABELS
 from pricecast.evaluation.decision import decision_of
 from pricecast.evaluation.decision import sentence as decision_sentence
@@ -149,7 +150,7 @@ def _metrics(run) -> None:
     c[1].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss: the "
                 "network's weights are that epoch's.")
     c[2].metric("Parameters", f"{m.get('params', 0):,}")
-    c[3].metric("Training time", common.fmt_seconds(m.get("train_seconds")))
+    c[3].metric("Training time", duration(m.get("train_seconds")))
     st.caption(f"Device: {text.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
 
 

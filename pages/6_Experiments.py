@@ -7,6 +7,7 @@ import os
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from pricecast.durations import duration
 from pricecast.experiments.presets import CUSTOM, SETUP_PRESETS, build_experiment, experiment_presets
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, parse_values, validate
 from pricecast.experiments.stats import comparison_table
@@ -239,7 +240,7 @@ def _progress(job_id: str) -> None:
         if snap.state == "queued":
             text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
         else:
-            eta = f", about {_fmt_seconds(snap.eta)} left" if snap.eta is not None else ", estimating time left …"
+            eta = f", about {duration(snap.eta)} left" if snap.eta is not None else ", estimating time left …"
             text = (snap.text or "Starting the workers …") + (eta if snap.trials else "")
         st.progress(snap.progress, text=text)
         if snap.trials:
@@ -369,11 +370,6 @@ def body() -> None:
         return
     progress_panel()
     results_panel()
-
-
-def _fmt_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 common.run_page("Experiments", common.ICON["Experiments"], body)

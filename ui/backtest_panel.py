@@ -17,6 +17,7 @@ import streamlit as st
 from pricecast.backtest.result import BacktestResult
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.store import data_key, spec_hash
+from pricecast.durations import duration
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
 from pricecast.service.dashboard import registry
@@ -81,16 +82,11 @@ def _progress_view(snap: JobSnapshot) -> None:
     else:
         text = snap.text or "Starting (loading the model library takes a few seconds)"
     if snap.eta is not None and snap.state == "running":
-        text += f" — about {_duration(snap.eta)} left"
+        text += f" — about {duration(snap.eta)} left"
     st.progress(snap.progress, text=text)
     for fe in snap.folds[-3:]:
         st.caption(f"Fold {fe.fold}: RMSE {fe.rmse:.4g} vs persistence {fe.persistence_rmse:.4g} "
                    f"(skill {fe.skill:+.1%})")
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
 def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:

@@ -275,17 +275,6 @@ def fmt_pct(value) -> str:
     return f"{value:+.1%}"
 
 
-def fmt_seconds(seconds) -> str:
-    if seconds is None or (isinstance(seconds, float) and not math.isfinite(seconds)):
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 def parse_int_list(text: str, what: str, allow_empty: bool = False) -> tuple[int, ...]:
     """'64, 32' -> (64, 32) with a plain message on anything else."""
     items = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]

@@ -8,6 +8,7 @@ import plotly.io as pio
 import streamlit as st
 
 from pricecast.catalogue import field_named, format_value, with_overrides
+from pricecast.durations import duration
 from pricecast.errors import PricecastError
 from pricecast.jobs.executors import JobError
 from pricecast.service.dashboard import registry
@@ -98,7 +99,7 @@ def show_result(result: dict, tune: TuneSpec | None) -> None:
     st.subheader("Search results")
     counts = result["trials"]
     st.caption(f"{counts['ran']} trials: {counts['complete']} complete, {counts['pruned']} pruned, "
-               f"{counts['failed']} failed, in {common.fmt_seconds(result['seconds'])}. Pruning: "
+               f"{counts['failed']} failed, in {duration(result['seconds'])}. Pruning: "
                f"{text.md(result['pruning'])}. Study {text.md(result['study'])}.")
     best = result.get("best")
     if best is None:

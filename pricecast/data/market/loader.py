@@ -12,6 +12,7 @@ import pandas as pd
 
 from pricecast import paths
 from pricecast.data.candles import CANDLE_COLUMNS, Gap, find_gaps, normalize_candles, summarize, to_utc
+from pricecast.durations import ago
 
 from . import ccxt_source, yahoo
 from .cache import cache_file, read_cache, touch, write_cache
@@ -53,19 +54,6 @@ class MarketData:
             "cache_age_seconds": None if self.cache_age is None else round(self.cache_age.total_seconds(), 1),
             "warnings": list(self.warnings),
         }
-
-
-def human_age(age: timedelta | None) -> str:
-    if age is None:
-        return "at an unknown time"
-    secs = max(0, int(age.total_seconds()))
-    if secs < 90:
-        return f"{secs} s ago"
-    if secs < 90 * 60:
-        return f"{secs // 60} min ago"
-    if secs < 48 * 3600:
-        return f"{secs // 3600} h ago"
-    return f"{secs // 86400} days ago"
 
 
 def rows_to_frame(rows: list[list[float]], name: str, warnings: list[str]) -> pd.DataFrame | None:
@@ -182,7 +170,7 @@ def load_market(  # noqa: C901
             raise MarketDataError(f"offline and {nothing}")
         if cached.age is None or cached.age > step.to_pytimedelta():
             # a cache checked less than one candle ago (just downloaded) is as new as it can be
-            warnings.append(f"offline: using {len(frame)} cached candles, last updated {human_age(cached.age)}")
+            warnings.append(f"offline: using {len(frame)} cached candles, last updated {ago(cached.age)}")
         return result(frame, 0, cached.age)
 
     end = min(until_ts, now) if until_ts is not None else now
@@ -218,7 +206,7 @@ def load_market(  # noqa: C901
             raise SourceUnavailableError(f"{failure.reason} and {nothing}",
                                          reason=failure.reason) from failure
         age = cached.age if not fetched else timedelta(0)
-        warnings.append(f"{failure.reason}: using {len(frame)} cached candles, last updated {human_age(age)}")
+        warnings.append(f"{failure.reason}: using {len(frame)} cached candles, last updated {ago(age)}")
         return result(frame, fetched, age)
     if frame is None:
         raise MarketDataError(f"{ref.source} has no candles for {ref.symbol} {ref.timeframe} "
