@@ -9,7 +9,7 @@ diagnostics and the look-ahead checks — are drawn from :mod:`pricecast.plots.b
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +23,9 @@ from pricecast.jobs.job import Job, JobSnapshot
 from pricecast.service.dashboard import registry
 from pricecast.specs import RunSpec
 from ui import charts, state, text
+
+if TYPE_CHECKING:
+    from pricecast.training.types import Run
 
 LEVEL_CHOICES = (50, 80, 90, 95)
 
@@ -89,7 +92,7 @@ def _progress_view(snap: JobSnapshot) -> None:
                    f"(skill {fe.skill:+.1%})")
 
 
-def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:
+def render(spec: RunSpec, candles: pd.DataFrame, run: Run | None = None) -> None:
     """The whole panel: settings, Run/Stop with live progress, and the results of the last backtest."""
     st.markdown("Train on the past, test on the next period, slide forward, repeat — so one lucky or unlucky "
                 "test period can't decide the verdict.")
@@ -225,7 +228,7 @@ def _intervals(result: BacktestResult, ef) -> None:
     charts.show(ef.interval_figure(result, method, level, step), key="bt_fig_band")
 
 
-def _checks(result: BacktestResult, shuffled, run=None) -> None:
+def _checks(result: BacktestResult, shuffled, run: Run | None = None) -> None:
     findings = list(result.findings)
     if shuffled is not None:
         findings.append(shuffled)
@@ -233,14 +236,9 @@ def _checks(result: BacktestResult, shuffled, run=None) -> None:
         from pricecast.evaluation.leakage import check_run
 
         try:
-            loaded = run
-            if isinstance(run, (str, Path)):
-                from pricecast.training.runs import load_run
-
-                loaded = load_run(run)
-            for f in check_run(loaded, include_ok=True):
+            for f in check_run(run, include_ok=True):
                 findings.append(replace(f, message=f"Selected run: {f.message}"))
-        except Exception as exc:  # noqa: BLE001 — a run from an older version may lack columns
-            st.caption(f"Could not check the selected run ({exc}).")
+        except (KeyError, ValueError) as exc:  # a run from an older version may lack columns
+            st.caption(f"Could not check the selected run ({text.plain(exc)}).")
     for f in findings:
         {"ok": st.success, "info": st.info}.get(f.level, st.warning)(f.message)
