@@ -6,10 +6,12 @@ import os
 import numpy as np
 import streamlit as st
 
+from pricecast.durations import duration
 from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot
 from pricecast.service.dashboard import registry, tune_for_dashboard
+from pricecast.specs import RunSpec
 from ui import charts, common, state, text
 from ui.common import HELP
 
@@ -85,9 +87,9 @@ def _progress_text(snap: JobSnapshot) -> str:
     if snap.state == "running" and snap.batches and snap.batch:
         parts.append(f"batch {snap.batch}/{snap.batches}")
     if snap.state == "running" and snap.eta is not None:
-        parts.append(f"at most {common.fmt_seconds(snap.eta)} left" + (" (early stopping may end sooner)"
+        parts.append(f"at most {duration(snap.eta)} left" + (" (early stopping may end sooner)"
                                                                        if snap.epoch else ""))
-    parts.append(f"{common.fmt_seconds(snap.elapsed)} so far")
+    parts.append(f"{duration(snap.elapsed)} so far")
     if snap.samples_per_s:
         parts.append(f"{snap.samples_per_s:,.0f} examples/s")
     return " · ".join(parts)
@@ -270,9 +272,8 @@ def body() -> None:
     jobs.prewarm()  # a worker loads TensorFlow now, so pressing Train starts at once
     shown = _shown_job()
     active = shown if shown is not None and not shown.finished else None
-    w, m, t = spec.window, spec.model, spec.train
-    st.markdown(f"Setup: **{text.md(common.data_label(spec.data))}** · N={w.n} → K={w.k} · {m.arch.upper()} "
-                f"{', '.join(map(str, m.units))} · up to {t.epochs} epochs, batch {t.batch_size}"
+    st.markdown(f"Setup: **{text.md(common.data_label(spec.data))}** · {text.md(spec.headline())} "
+                f"· up to {spec.train.epochs} epochs, batch {spec.train.batch_size}"
                 + (f" · preset *{text.md(spec.preset)}*" if spec.preset else ""))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     requested = state.training_requested()  # a one-click story on Home
@@ -303,9 +304,8 @@ def body() -> None:
     if done.finished and done.result is not None and (said := decision_sentence(done.result.metrics)):
         st.markdown(text.md(said))
     if shown.task.payload.get("spec") != tune_for_dashboard(spec).to_dict():
-        s = shown.task.payload.get("spec") or {}
-        st.caption(f"Showing the latest run ({text.md(common.data_label(shown.label))}, N={s.get('window', {}).get('n')}, "
-                   f"K={s.get('window', {}).get('k')}, {str(s.get('model', {}).get('arch', '')).upper()}).")
+        latest = RunSpec.from_dict(shown.task.payload.get("spec") or {})
+        st.caption(f"Showing the latest run ({text.md(common.data_label(shown.label))} · {text.md(latest.headline())}).")
     running = not shown.finished
     if running:
         st.session_state[POLLING] = shown.id

@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from pricecast.catalogue import FIELDS
+from pricecast.durations import duration
 from pricecast.experiments.presets import CUSTOM, SETUP_PRESETS, build_experiment, experiment_presets
 from pricecast.experiments.spec import EXPERIMENT_FIELDS, ExperimentError, ExperimentSpec, parse_values, validate
 from pricecast.experiments.stats import comparison_table
@@ -73,8 +74,8 @@ def _build_experiment(mode: str, size: float, data: str, since: str | None, unti
 
 def _custom_axes(spec) -> dict | None:
     """The settings to compare on the user's setup and their values; None (with a message) when not usable yet."""
-    st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
-               f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {text.md(common.data_label(spec.data))}.")
+    st.caption(f"Base: your current setup — {text.md(spec.headline())}, {spec.train.epochs} epochs, "
+               f"on {text.md(common.data_label(spec.data))}.")
     chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
                             max_selections=2, key="exp_fields",
                             help="Every combination of the values below is trained (two settings with 3 "
@@ -235,7 +236,7 @@ def _progress(job_id: str) -> None:
         if snap.state == "queued":
             text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
         else:
-            eta = f", about {_fmt_seconds(snap.eta)} left" if snap.eta is not None else ", estimating time left …"
+            eta = f", about {duration(snap.eta)} left" if snap.eta is not None else ", estimating time left …"
             text = (snap.text or "Starting the workers …") + (eta if snap.trials else "")
         st.progress(snap.progress, text=text)
         if snap.trials:
@@ -365,11 +366,6 @@ def body() -> None:
         return
     progress_panel()
     results_panel()
-
-
-def _fmt_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 common.run_page("Experiments", common.ICON["Experiments"], body)

@@ -97,8 +97,7 @@ def _sidebar() -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (not through app.py) has no pages to link to
         st.caption("Current setup")
-        st.markdown(f"**{md(data_label(spec.data))}** · N={spec.window.n} → K={spec.window.k} · "
-                    f"{md(spec.model.arch.upper())} {','.join(map(str, spec.model.units))}")
+        st.markdown(f"**{md(data_label(spec.data))}** · {md(spec.headline())}")
         active = any(not j.finished for j in registry().jobs(state.session_id()))
         st.fragment(run_every=2.0 if active else None)(_job_status)()
 
@@ -209,12 +208,3 @@ def fmt_pct(value) -> str:
     return f"{value:+.1%}"
 
 
-def fmt_seconds(seconds) -> str:
-    if seconds is None or (isinstance(seconds, float) and not math.isfinite(seconds)):
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

@@ -14,6 +14,7 @@ from pricecast.catalogue import add_spec_options, overrides_from_args, with_over
 from pricecast.cli.common import format_table
 from pricecast.cli.common import print_json as _print_json
 from pricecast.cli.tracking import add_tracking_options, tracker_from_args
+from pricecast.durations import duration
 from pricecast.evaluation.metrics import skill_text
 from pricecast.experiments.candles import load_candles
 from pricecast.experiments.presets import CUSTOM, build_experiment, experiment_presets, scale
@@ -35,13 +36,6 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
 def _progress_printer(quiet: bool):
     def progress(event: dict) -> None:
         if quiet:
@@ -58,7 +52,7 @@ def _progress_printer(quiet: bool):
             result = (f"test RMSE {r['test_rmse']:.5g}, skill {skill_text(r['skill'], 2, short=True)}" if r.get("status") == "ok"
                       else f"FAILED: {r.get('error', '')}")
             _err(f"[{event['done']}/{event['total']}] {r['label']} repeat {r['repeat']} (seed {r['seed']}): {result}"
-                 f"  elapsed {_duration(event['elapsed'])}, ETA {_duration(event['eta'])}")
+                 f"  elapsed {duration(event['elapsed'])}, ETA {duration(event['eta'], missing='?')}")
         elif event["type"] == "finish" and event.get("stopped"):
             _err("stopped; run the same command again to resume")
     return progress
