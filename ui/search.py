@@ -10,6 +10,7 @@ import streamlit as st
 from pricecast.catalogue import field_named, format_value, with_overrides
 from pricecast.errors import PricecastError
 from pricecast.jobs.executors import JobError
+from pricecast.jobs.job import JobState
 from pricecast.service.dashboard import registry
 from pricecast.tuning import DEFAULT_FIELDS, TuneSpec, best_setup, search_space, searchable_fields
 from ui import charts, common, state, text
@@ -79,7 +80,7 @@ def search_panel() -> None:
         st.fragment(run_every=1.0)(_progress)(job.id)
         return
     snap = registry().snapshot(job)
-    if snap.state == "error":
+    if snap.state is JobState.ERROR:
         st.error(snap.error)
     elif snap.result is not None:
         show_result(snap.result, job.task.payload.get("tune"))
