@@ -14,6 +14,7 @@ from pricecast.experiments.spec import EXPERIMENT_FIELDS, ExperimentError, Exper
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
 from pricecast.jobs.executors import JobError
+from pricecast.jobs.job import JobState
 from pricecast.plots.experiments import loss_curves_figure, spread_figure
 from pricecast.service.dashboard import registry
 from pricecast.service.experiments import default_workers
@@ -232,13 +233,13 @@ def _progress(job_id: str) -> None:
     elif seen[1] != len(snap.trials):
         st.session_state["exp_seen_done"] = (job.id, len(snap.trials))
         st.rerun(scope="app")
-    if snap.state in ("running", "queued"):
-        if snap.state == "queued":
-            text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
+    if not snap.finished:
+        if snap.state is JobState.QUEUED:
+            line = text.queue_text(snap.queue_position)
         else:
             eta = f", about {duration(snap.eta)} left" if snap.eta is not None else ", estimating time left …"
-            text = (snap.text or "Starting the workers …") + (eta if snap.trials else "")
-        st.progress(snap.progress, text=text)
+            line = (snap.text or "Starting the workers …") + (eta if snap.trials else "")
+        st.progress(snap.progress, text=line)
         if snap.trials:
             last = snap.trials[-1].record
             result = (f"test RMSE {last['test_rmse']:.4g}" if last.get("status") == "ok"
@@ -251,9 +252,9 @@ def _progress(job_id: str) -> None:
         # The job finished since the last full run: redraw the page so the results appear.
         st.session_state["exp_shown"] = job.id
         st.rerun()
-    if snap.state == "error":
+    if snap.state is JobState.ERROR:
         st.error(snap.error)
-    elif snap.state == "stopped":
+    elif snap.state is JobState.STOPPED:
         done = snap.trials[-1].done if snap.trials else 0
         total = snap.trials[-1].total if snap.trials else 0
         st.info(f"Stopped with {done} of {total} trainings done; run it again to continue." if total

@@ -20,7 +20,7 @@ from pricecast.backtest.store import data_key, spec_hash
 from pricecast.catalogue import BACKTEST_FIELDS
 from pricecast.durations import duration
 from pricecast.jobs.executors import JobError
-from pricecast.jobs.job import Job, JobSnapshot
+from pricecast.jobs.job import Job, JobSnapshot, JobState
 from pricecast.service.dashboard import registry
 from pricecast.specs import RunSpec
 from ui import charts, state, text
@@ -73,13 +73,13 @@ def _settings(spec: RunSpec, candles: pd.DataFrame) -> tuple[BacktestSpec, bool]
 
 
 def _progress_view(snap: JobSnapshot) -> None:
-    if snap.state == "queued":
-        text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
+    if snap.state is JobState.QUEUED:
+        line = text.queue_text(snap.queue_position)
     else:
-        text = snap.text or "Starting (loading the model library takes a few seconds)"
-    if snap.eta is not None and snap.state == "running":
-        text += f" — about {duration(snap.eta)} left"
-    st.progress(snap.progress, text=text)
+        line = snap.text or "Starting (loading the model library takes a few seconds)"
+    if snap.eta is not None and snap.state is JobState.RUNNING:
+        line += f" — about {duration(snap.eta)} left"
+    st.progress(snap.progress, text=line)
     for fe in snap.folds[-3:]:
         st.caption(f"Fold {fe.fold}: RMSE {fe.rmse:.4g} vs persistence {fe.persistence_rmse:.4g} "
                    f"(skill {fe.skill:+.1%})")
@@ -122,7 +122,7 @@ def render(spec: RunSpec, candles: pd.DataFrame, run: Run | None = None) -> None
         st.info("Choose the settings and press **Run backtest**.")
         return
     snap = registry().snapshot(job)
-    if snap.state == "error":
+    if snap.state is JobState.ERROR:
         st.error(snap.error)
         return
     if snap.result is None:

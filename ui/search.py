@@ -11,6 +11,7 @@ from pricecast.catalogue import FIELDS, field_named, format_value, with_override
 from pricecast.durations import duration
 from pricecast.errors import PricecastError
 from pricecast.jobs.executors import JobError
+from pricecast.jobs.job import JobState
 from pricecast.service.dashboard import registry
 from pricecast.tuning import DEFAULT_FIELDS, TuneSpec, best_setup, search_space, searchable_fields
 from ui import charts, common, state, text
@@ -80,7 +81,7 @@ def search_panel() -> None:
         st.fragment(run_every=1.0)(_progress)(job.id)
         return
     snap = registry().snapshot(job)
-    if snap.state == "error":
+    if snap.state is JobState.ERROR:
         st.error(snap.error)
     elif snap.result is not None:
         show_result(snap.result, job.task.payload.get("tune"))

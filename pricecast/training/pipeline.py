@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from pricecast.evaluation.decision import Decision, chosen, decide, scored
 from pricecast.evaluation.diagnostics import range_note
 from pricecast.evaluation.leakage import check_prepared, check_run
 from pricecast.evaluation.metrics import with_best_naive
+from pricecast.events import Done, Listener, Started, ignore
 from pricecast.models.checks import check_model
 from pricecast.prep.features import source_columns
 from pricecast.prep.scaling import Scaler
@@ -45,8 +46,6 @@ from pricecast.training.fitting import (
 )
 from pricecast.training.runs import save_run
 from pricecast.training.types import Prepared, Run, RunSaveError
-
-Listener = Callable[[dict], None]
 
 
 def stale_warnings(candles: pd.DataFrame, windows: WindowSet, report: QualityReport) -> list[str]:
@@ -88,8 +87,9 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
           candles: pd.DataFrame | None = None, runs_root: Path | None = None,
           prepared: Prepared | None = None) -> Run:
     """Train ``spec`` and save the run folder. ``listener`` receives progress events
-    (``start``, ``batch``, ``epoch``, ``done``); setting ``stop`` ends training within one batch,
-    keeping the best weights seen so far."""
+    (:class:`~pricecast.events.Started`, ``Batch``, ``Epoch``, ``Done``); setting ``stop`` ends training
+    within one batch, keeping the best weights seen so far."""
+    began = time.perf_counter()
     # Bad settings fail here, before TensorFlow is loaded.
     prep = prepared or prepare(spec, candles)
     check_speed_options(spec.train)
@@ -97,7 +97,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
     from pricecast.training.callbacks import LiveHistory
 
-    listener = listener or (lambda event: None)
+    listener = listener or ignore
     wset, scaler, tspec = prep.windows, prep.scaler, spec.train
     train_part, val_part = wset.train, wset.val
     built: dict = {}
@@ -107,10 +107,10 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
     def started(model, fit_warnings: list[str]) -> None:
         built["model"] = model
-        listener({"type": "start", "device": configure_device(), "epochs": tspec.epochs,
-                  "train_windows": len(train_part), "val_windows": len(val_part), "test_windows": len(wset.test),
-                  "params": int(model.count_params()), "backend": keras.backend.backend(),
-                  "warnings": list(prep.warnings) + fit_warnings})
+        listener(Started(device=configure_device(), backend=keras.backend.backend(), params=int(model.count_params()),
+                         epochs=tspec.epochs, sizes={"train": len(train_part), "val": len(val_part),
+                                                     "test": len(wset.test)},
+                         warnings=(*prep.warnings, *fit_warnings)))
 
     live = LiveHistory(listener, tspec.epochs, len(train_part), tspec.per_batch_updates,
                        val_predict if (tspec.live_val_predictions and len(val_part) > 0) else None)
@@ -177,7 +177,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
         kept = (f"{kept_weights(run.metrics['best_epoch']).capitalize()} (the best finite validation loss) were "
                 f"saved in {run.run_dir}.")
         raise NonFiniteLossError(divergence_message(spec, diverged, kept), run)
-    listener({"type": "done", "run_dir": str(run.run_dir), "metrics": metrics})
+    listener(Done(stopped=bool(fitted.stopped), seconds=time.perf_counter() - began))
     return run
 
 
