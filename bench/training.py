@@ -182,8 +182,7 @@ def free_process(setup: str, epochs: int, repeats: int) -> dict:
     return {k: median(v) for k, v in out.items()}
 
 
-# too complex for C901 and left so: a benchmark script's option handling, read top to bottom
-def main() -> None:  # noqa: C901
+def _args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--setups", default=",".join(SETUPS))
@@ -193,7 +192,94 @@ def main() -> None:  # noqa: C901
     ap.add_argument("--name", default="training", help="results/<name>.json")
     ap.add_argument("--free-child", help=argparse.SUPPRESS)
     ap.add_argument("--epochs", type=int, default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def _plan(setup: str, args: argparse.Namespace, backend: str) -> tuple[int, int, tuple[str, ...]]:
+    """Epochs, repeats and modes for ``setup``: the seed's big setups get fewer of each."""
+    seed = setup.startswith("seed")
+    epochs = args.epochs or ((3 if args.full else 2) if seed else (10 if args.full else 5))
+    repeats = args.repeats or ((3 if args.full else 2) if seed else (5 if args.full else 3))
+    if args.modes:
+        modes = tuple(args.modes.split(","))
+    elif not args.full and setup != "default-aapl":
+        modes = ("bare", "pricecast")  # the full breakdown and the options run on default-aapl
+    else:
+        modes = BASE_MODES + (OPTION_MODES if (args.full or setup == "default-aapl") else ())
+    if backend != "tensorflow":
+        modes = tuple(m for m in modes if m != "bare_tfdata")
+    return epochs, repeats, modes
+
+
+def _summary_row(setup: str, mode: str, rs: list[dict], batch_size: int, bare: float | None,
+                 bare_cpu: float | None) -> dict:
+    """One mode's medians over its repeats, and its speed relative to a bare ``model.fit``."""
+    sps_fit = median(r["windows"] * r["epochs"] / r["fit_seconds"] for r in rs)
+    sps_total = median(r["windows"] * r["epochs"] / r["total_seconds"] for r in rs)
+    row = {"setup": setup, "mode": mode, "windows": rs[0]["windows"], "epochs": rs[0]["epochs"],
+           "batch": batch_size * (4 if mode == "opt_batch4x_lr" else 1),
+           "samples_per_s_fit": sps_fit, "samples_per_s_total": sps_total,
+           "fit_vs_bare": sps_fit / bare if bare else None, "total_vs_bare": sps_total / bare if bare else None,
+           "val_loss": median(r["val_loss"] for r in rs), "jit": rs[0].get("jit"),
+           # CPU seconds per epoch, bare / this mode: above 1 means less work than bare fit
+           "cpu_fit_vs_bare": bare_cpu / median(r["fit_cpu"] / r["epochs"] for r in rs) if bare_cpu else None,
+           "cpu_total_vs_bare": bare_cpu / median(r["total_cpu"] / r["epochs"] for r in rs) if bare_cpu else None}
+    if "parts" in rs[0]:
+        labels = {k for r in rs for k in r["parts"]}
+        row["parts_s"] = {k: median(r["parts"].get(k, 0.0) for r in rs) for k in sorted(labels)}
+        row["fit_phase_s"] = median(r["fit_seconds"] for r in rs)
+        row["total_s"] = median(r["total_seconds"] for r in rs)
+        row["warnings"] = rs[0]["warnings"]
+    return row
+
+
+def _bench_setup(setup: str, spec, candles, epochs: int, repeats: int, modes: tuple[str, ...], tmp: Path,
+                 raw: list[dict]) -> list[dict]:
+    """Every mode ``repeats`` times, interleaved; the raw results appended to ``raw``, the summary rows returned."""
+    run_mode("bare", spec, candles, 1, tmp)  # warm-up: first graph build, imports, caches
+    results: dict[str, list[dict]] = {m: [] for m in modes}
+    for rep in range(repeats):
+        for mode in modes:
+            r = run_mode(mode, spec, candles, epochs, tmp)
+            results[mode].append(r)
+            raw.append({"setup": setup, "repeat": rep, **r})
+            print(f"  {setup:<15} {mode:<15} {r['fit_seconds']:.2f} s", file=sys.stderr)
+    bare = median(r["windows"] * r["epochs"] / r["fit_seconds"] for r in results["bare"]) if "bare" in results else None
+    bare_cpu = median(r["fit_cpu"] / r["epochs"] for r in results["bare"]) if "bare" in results else None
+    if bare_cpu:
+        print(f"  {setup}: bare fit {bare_cpu:.2f} CPU s/epoch", file=sys.stderr)
+    return [_summary_row(setup, mode, rs, spec.train.batch_size, bare, bare_cpu) for mode, rs in results.items()]
+
+
+def _free_process_run(setup: str, epochs: int) -> dict:
+    """The same setup in a fresh process without deterministic ops (they cannot be turned off in this one)."""
+    out = subprocess.run([sys.executable, __file__, "--free-child", setup, "--epochs", str(epochs),
+                          "--repeats", str(2)], capture_output=True, text=True)
+    if out.returncode == 0:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
+
+
+def _print_report(device: str, rows: list[dict], free: dict) -> None:
+    print(f"device: {device}")
+    print(table(rows, ["setup", "mode", "windows", "epochs", "batch", "samples_per_s_fit", "samples_per_s_total",
+                       "fit_vs_bare", "total_vs_bare", "cpu_fit_vs_bare", "cpu_total_vs_bare", "val_loss"]))
+    print("\nwhere pricecast's train() spends its time (medians, seconds):")
+    for row in rows:
+        if row["mode"] == "pricecast":
+            parts = row["parts_s"]
+            after = sum(parts.get(k, 0) for k in ("predict", "evaluate", "prediction_rows", "forecast_next", "save_run"))
+            print(f"  {row['setup']}: total {row['total_s']:.2f} = fit {row['fit_phase_s']:.2f} + "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f"  (after fit: {after:.2f})")
+    for setup, f in free.items():
+        print(f"\n{setup} in a fresh process without deterministic ops: {json.dumps(f)}")
+    for row in rows:
+        for w in row.get("warnings") or []:
+            print(f"  warning ({row['setup']} {row['mode']}): {w}")
+
+
+def main() -> None:
+    args = _args()
     if args.free_child:
         print(json.dumps(free_process(args.free_child, args.epochs, args.repeats or 2)))
         return
@@ -213,70 +299,12 @@ def main() -> None:  # noqa: C901
         if spec is None:
             print(f"skipped {setup}: data not found", file=sys.stderr)
             continue
-        seed = setup.startswith("seed")
-        epochs = args.epochs or ((3 if args.full else 2) if seed else (10 if args.full else 5))
-        repeats = args.repeats or ((3 if args.full else 2) if seed else (5 if args.full else 3))
-        if args.modes:
-            modes = tuple(args.modes.split(","))
-        elif not args.full and setup != "default-aapl":
-            modes = ("bare", "pricecast")  # the full breakdown and the options run on default-aapl
-        else:
-            modes = BASE_MODES + (OPTION_MODES if (args.full or setup == "default-aapl") else ())
-        if keras.backend.backend() != "tensorflow":
-            modes = tuple(m for m in modes if m != "bare_tfdata")
-        run_mode("bare", spec, candles, 1, tmp)  # warm-up: first graph build, imports, caches
-        results: dict[str, list[dict]] = {m: [] for m in modes}
-        for rep in range(repeats):
-            for mode in modes:
-                r = run_mode(mode, spec, candles, epochs, tmp)
-                results[mode].append(r)
-                raw.append({"setup": setup, "repeat": rep, **r})
-                print(f"  {setup:<15} {mode:<15} {r['fit_seconds']:.2f} s", file=sys.stderr)
-        bare = median(r["windows"] * r["epochs"] / r["fit_seconds"] for r in results["bare"]) if "bare" in results else None
-        bare_cpu = median(r["fit_cpu"] / r["epochs"] for r in results["bare"]) if "bare" in results else None
-        if bare_cpu:
-            print(f"  {setup}: bare fit {bare_cpu:.2f} CPU s/epoch", file=sys.stderr)
-        for mode, rs in results.items():
-            sps_fit = median(r["windows"] * r["epochs"] / r["fit_seconds"] for r in rs)
-            sps_total = median(r["windows"] * r["epochs"] / r["total_seconds"] for r in rs)
-            row = {"setup": setup, "mode": mode, "windows": rs[0]["windows"], "epochs": rs[0]["epochs"],
-                   "batch": spec.train.batch_size * (4 if mode == "opt_batch4x_lr" else 1),
-                   "samples_per_s_fit": sps_fit, "samples_per_s_total": sps_total,
-                   "fit_vs_bare": sps_fit / bare if bare else None, "total_vs_bare": sps_total / bare if bare else None,
-                   "val_loss": median(r["val_loss"] for r in rs), "jit": rs[0].get("jit"),
-                   # CPU seconds per epoch, bare / this mode: above 1 means less work than bare fit
-                   "cpu_fit_vs_bare": bare_cpu / median(r["fit_cpu"] / r["epochs"] for r in rs) if bare_cpu else None,
-                   "cpu_total_vs_bare": bare_cpu / median(r["total_cpu"] / r["epochs"] for r in rs) if bare_cpu else None}
-            if "parts" in rs[0]:
-                labels = {k for r in rs for k in r["parts"]}
-                row["parts_s"] = {k: median(r["parts"].get(k, 0.0) for r in rs) for k in sorted(labels)}
-                row["fit_phase_s"] = median(r["fit_seconds"] for r in rs)
-                row["total_s"] = median(r["total_seconds"] for r in rs)
-                row["warnings"] = rs[0]["warnings"]
-            rows.append(row)
+        epochs, repeats, modes = _plan(setup, args, keras.backend.backend())
+        rows += _bench_setup(setup, spec, candles, epochs, repeats, modes, tmp, raw)
         if not args.no_free and keras.backend.backend() == "tensorflow" and setup == "default-aapl":
-            out = subprocess.run([sys.executable, __file__, "--free-child", setup, "--epochs", str(epochs),
-                                  "--repeats", str(2)], capture_output=True, text=True)
-            if out.returncode == 0:
-                free[setup] = json.loads(out.stdout.strip().splitlines()[-1])
-            else:
-                free[setup] = {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
+            free[setup] = _free_process_run(setup, epochs)
 
-    print(f"device: {device}")
-    print(table(rows, ["setup", "mode", "windows", "epochs", "batch", "samples_per_s_fit", "samples_per_s_total",
-                       "fit_vs_bare", "total_vs_bare", "cpu_fit_vs_bare", "cpu_total_vs_bare", "val_loss"]))
-    print("\nwhere pricecast's train() spends its time (medians, seconds):")
-    for row in rows:
-        if row["mode"] == "pricecast":
-            parts = row["parts_s"]
-            after = sum(parts.get(k, 0) for k in ("predict", "evaluate", "prediction_rows", "forecast_next", "save_run"))
-            print(f"  {row['setup']}: total {row['total_s']:.2f} = fit {row['fit_phase_s']:.2f} + "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f"  (after fit: {after:.2f})")
-    for setup, f in free.items():
-        print(f"\n{setup} in a fresh process without deterministic ops: {json.dumps(f)}")
-    for row in rows:
-        for w in row.get("warnings") or []:
-            print(f"  warning ({row['setup']} {row['mode']}): {w}")
+    _print_report(device, rows, free)
     path = save_results(args.name, {"device": device, "backend": keras.backend.backend(), "rows": rows,
                                     "free_process": free, "raw": raw})
     print(f"\nwritten {path}")

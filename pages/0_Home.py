@@ -18,8 +18,7 @@ def body() -> None:
         ("pages/1_Data.py", "1 · Data", common.ICON["Data"],
          f"Pick the prices. Now: **{text.md(common.data_label(spec.data))}** (works offline)."),
         ("pages/2_Model.py", "2 · Model", common.ICON["Model"],
-         f"Shape the windows and the network, or pick a preset. Now: N={spec.window.n}, K={spec.window.k}, "
-         f"{text.md(spec.model.arch.upper())}."),
+         f"Shape the windows and the network, or pick a preset. Now: {text.md(spec.headline())}."),
         ("pages/3_Train.py", "3 · Train", common.ICON["Train"], "Press Train and watch the loss and the forecasts improve live."),
         ("pages/4_Results.py", "4 · Results", common.ICON["Results"], "Actual vs predicted on unseen data, beside the baselines."),
     ]

@@ -10,9 +10,10 @@ import streamlit as st
 
 from pricecast.data import synthetic
 from pricecast.data.candles import summarize
-from pricecast.data.datasets import kind_of
-from pricecast.data.quality import clean_ref, is_daily, quality_report, split_ref, when
+from pricecast.data.datasets import DataRef
+from pricecast.data.quality import is_daily, quality_report, when
 from pricecast.data.samples import CATALOGUE
+from pricecast.durations import ago
 from pricecast.errors import PricecastError
 from ui import charts, common, state, text
 from ui.common import HELP
@@ -32,21 +33,14 @@ OFFLINE_HINT = (" — Without internet (or while the site is unreachable), use a
 
 def _source_of(ref: str) -> str:
     try:
-        kind = kind_of(ref)
+        return DataRef.parse(ref).source
     except ValueError:  # not a data reference at all
         return "sample"
-    if kind == "market":
-        if ref.lower().startswith("csv:"):  # a CSV stored with `pricecast data import --store NAME`
-            return "csv"
-        return "yahoo" if ref.lower().startswith("yahoo:") else "exchange"
-    return kind
 
 
 def _market_parts(ref: str, default_source: str, default_symbol: str, default_tf: str) -> tuple[str, str, str]:
     try:
-        from pricecast.data.market import parse_market_ref
-
-        parsed = parse_market_ref(split_ref(ref)[0])
+        parsed = DataRef.parse(ref).market_parts()
         return parsed.source, parsed.symbol, parsed.timeframe
     except ValueError:  # not a market ref: start from the defaults
         return default_source, default_symbol, default_tf
@@ -66,21 +60,25 @@ def _timeframes(exchange: str) -> list[str]:
     return list_timeframes(exchange)
 
 
-def _use(ref: str) -> None:
+def _use(ref: DataRef) -> None:
     """Switch to the series ``ref``; staying on the same series keeps its '#clean' cut."""
     spec = state.current_spec()
-    if split_ref(spec.data)[0] != split_ref(ref)[0]:
-        state.set_spec(spec.replace(data=ref))
+    try:
+        same = DataRef.parse(spec.data).with_clean(False) == ref.with_clean(False)
+    except ValueError:  # the reference in use cannot be read: any choice replaces it
+        same = False
+    if not same:
+        state.set_spec(spec.replace(data=str(ref)))
 
 
-def _download(ref: str) -> None:
+def _download(ref: DataRef) -> None:
     """Fetch (or refresh) market candles over the network into the local cache."""
     from pricecast.data.market import MarketDataError, load_market
 
     since, until = state.data_range()
     with st.spinner(f"Downloading {text.md(ref)} … (candles already on this computer are not fetched again)"):
         try:
-            result = load_market(ref, since=since, until=until)
+            result = load_market(str(ref), since=since, until=until)
         except MarketDataError as exc:
             st.error(f"{text.plain(exc)}{OFFLINE_HINT}")
             return
@@ -144,7 +142,7 @@ def _market_form(kind: str) -> None:
         tf = c3.selectbox("Timeframe", timeframes, index=timeframes.index(tf) if tf in timeframes else 0,
                           help=HELP["timeframe"], key=f"data_tf_{exchange}")
         _find_markets(exchange, symbol)
-        ref = f"{exchange}:{symbol}:{tf}"
+        ref = DataRef.market(exchange, symbol, tf)
     else:
         from pricecast.data.market import yahoo_intervals
 
@@ -156,13 +154,13 @@ def _market_form(kind: str) -> None:
         symbol = c1.text_input("Ticker", value=symbol, help=HELP["symbol"], key="data_yahoo_symbol").strip().upper()
         tf = c2.selectbox("Interval", intervals, index=intervals.index(tf) if tf in intervals else intervals.index("1d"),
                           help=HELP["timeframe"] + " Yahoo keeps minute candles for a few weeks only.", key="data_yahoo_tf")
-        ref = f"yahoo:{symbol}:{tf}"
+        ref = DataRef.market("yahoo", symbol, tf)
     if st.button("Load", type="primary", help="Download these candles (only what is not on this computer yet)."):
         if not symbol:
             st.error("Enter a market or ticker first.")
         else:
             _download(ref)
-    elif spec.data != ref:
+    elif spec.data != str(ref):
         st.caption(f"Press **Load** to use {text.md(ref)}. Now in use: {text.md(common.data_label(spec.data))}.")
 
 
@@ -175,7 +173,7 @@ SLIDERS = {"noise": "Noise (random shocks, % per candle)", "daily": "Daily cycle
 def _synthetic_form(ref: str) -> None:
     """Sliders that rebuild the ``synthetic:pattern?...`` reference; the series changes as they move."""
     try:
-        values = dict(synthetic.parse_ref(split_ref(ref)[0]).values)
+        values = dict(synthetic.parse_ref(DataRef.parse(ref).body).values)
     except PricecastError:  # not a synthetic ref yet (or a bad one from a link): start from the defaults
         values = {k.name: k.default for k in synthetic.KNOBS.values()}
     st.info("**Synthetic data**, made up by pricecast from the recipe below — not a market. Move the sliders and "
@@ -197,7 +195,7 @@ def _synthetic_form(ref: str) -> None:
         values[name] = int(col.number_input(label, min_value=int(knob.lo), max_value=int(knob.hi),
                                             value=int(values[name]), step=int(knob.step),
                                             help=knob.help[0].upper() + knob.help[1:] + ".", key=f"data_syn_{name}"))
-    _use(synthetic.synthetic_ref(values))
+    _use(DataRef.synthetic(values))
 
 
 def _csv_form() -> None:
@@ -206,7 +204,6 @@ def _csv_form() -> None:
         return
     if st.session_state.get("data_upload_done") == uploaded.file_id:
         return
-    from pricecast.data.columns import with_columns
     from pricecast.data.csv_import import read_candles_csv
     from pricecast.data.uploads import store_upload
 
@@ -225,7 +222,7 @@ def _csv_form() -> None:
     st.session_state["data_upload_done"] = uploaded.file_id
     state.add_upload(path)
     state.bump_data()
-    _use(with_columns(path, mapping))  # the mapping rides in the data ref: runs and links read the file the same way
+    _use(DataRef.file(path, mapping))  # the mapping rides in the data ref: runs and links read the file the same way
     notes = frame.attrs.get("csv_notes") or []
     st.success(f"{shown}: {len(frame):,} candles read." + (f" Note: {text.md('; '.join(notes))}." if notes else ""))
 
@@ -330,12 +327,6 @@ def _span(step: pd.Timedelta | None) -> str:
     return f"{seconds} s"
 
 
-def _age(seconds: float) -> str:
-    from pricecast.data.market.loader import human_age
-
-    return human_age(dt.timedelta(seconds=seconds))
-
-
 def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
     info = summarize(candles)
     step = pd.Timedelta(info["step"]) if info["step"] else None
@@ -347,18 +338,18 @@ def _summary(candles: pd.DataFrame, ref: str, cache_file: str | None) -> None:
     c[3].metric("Spacing", _span(step), help="The usual time between two candles.")
     c[4].metric("Gaps", f"{info['gaps']:,}", help="Places where candles are missing (weekends and short holidays "
                 "of stock markets are not counted). Windows may span a gap; many gaps hurt forecasts.")
-    kind = kind_of(ref)
-    base = split_ref(ref)[0]
+    parsed = DataRef.parse(ref)
+    kind = parsed.kind
     if kind == "sample":
-        st.caption(f"Bundled with pricecast: {CATALOGUE[base.split(':', 1)[1].upper()].title}. Last candle {info['last'][:10]}.")
+        st.caption(f"Bundled with pricecast: {CATALOGUE[parsed.sample_name].title}. Last candle {info['last'][:10]}.")
     elif kind == "synthetic":
-        st.caption("Recipe: " + text.md("; ".join(synthetic.parse_ref(base).lines())) + ".")
+        st.caption("Recipe: " + text.md("; ".join(synthetic.parse_ref(parsed.body).lines())) + ".")
     else:
-        path = Path(cache_file) if cache_file else Path(base).expanduser()
+        path = Path(cache_file) if cache_file else Path(parsed.body).expanduser()
         if path.exists():
             age = time.time() - path.stat().st_mtime
             what = "Downloaded candles kept on this computer" if kind == "market" else "File"
-            st.caption(f"{what}: last updated {_age(age)} · last candle {info['last'][:16].replace('T', ' ')} UTC.")
+            st.caption(f"{what}: last updated {ago(age)} · last candle {info['last'][:16].replace('T', ' ')} UTC.")
     if info["gap_list"]:
         # Lazy (only drawn once opened): a closed expander's table would still load the data grid.
         where = st.expander(f"Where the {info['gaps']} gap(s) are ({info['missing_candles']:,} candles missing)",
@@ -411,16 +402,17 @@ def _quality(candles: pd.DataFrame, ref: str) -> dict:
             if rows and where.open:
                 where.markdown(f"**{title}**")
                 where.dataframe(_places(rows, PLACE_COLUMNS[kind], daily), hide_index=True)
-    base, is_cut = split_ref(ref)
+    parsed = DataRef.parse(ref)
+    is_cut = parsed.clean
     if is_cut or not report.is_clean:
         clean = q["longest_clean"]
         label = "Use only the longest clean stretch"
         if clean and not is_cut:
             label += f" ({when(clean['start'], daily)} … {when(clean['end'], daily)}, {clean['candles']:,} candles)"
-        wanted = st.toggle(label, value=is_cut, help=QUALITY_HELP["clean"], key=f"data_clean_{base}")
+        wanted = st.toggle(label, value=is_cut, help=QUALITY_HELP["clean"], key=f"data_clean_{parsed.with_clean(False)}")
         if wanted != is_cut:
             spec = state.current_spec()
-            state.set_spec(spec.replace(data=clean_ref(base) if wanted else base))
+            state.set_spec(spec.replace(data=str(parsed.with_clean(wanted))))
             st.rerun()
     return q
 
@@ -470,10 +462,10 @@ def body() -> None:
                       help=HELP["source"], key="data_source")
     if source == "sample":
         names = list(CATALOGUE)
-        now = split_ref(spec.data)[0].split(":", 1)[1].upper() if current_source == "sample" else names[0]
+        now = DataRef.parse(spec.data).sample_name if current_source == "sample" else names[0]
         name = st.selectbox("Series", names, index=names.index(now) if now in names else 0,
                             format_func=lambda n: f"{n} — {CATALOGUE[n].title}", help=HELP["sample"], key="data_sample")
-        _use(CATALOGUE[name].ref)
+        _use(DataRef.parse(CATALOGUE[name].ref))
     elif source == "synthetic":
         _synthetic_form(spec.data)
     elif source in ("exchange", "yahoo"):
@@ -502,7 +494,7 @@ def body() -> None:
     _summary(candles, spec.data, cache_file)
     quality = _quality(candles, spec.data)
     title = common.data_label(spec.data)
-    if kind_of(spec.data) == "synthetic":
+    if DataRef.parse(spec.data).kind == "synthetic":
         title = f"{title} ({synthetic.LABEL}: not a market)"
     charts.show(candles_figure(candles, title=title, quality=quality), key="data_candles")
     _predictability(candles, spec)

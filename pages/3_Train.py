@@ -6,10 +6,12 @@ import os
 import numpy as np
 import streamlit as st
 
+from pricecast.durations import duration
 from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.jobs.executors import JobError
-from pricecast.jobs.job import Job, JobSnapshot
+from pricecast.jobs.job import Job, JobSnapshot, JobState
 from pricecast.service.dashboard import registry, tune_for_dashboard
+from pricecast.specs import RunSpec
 from ui import charts, common, state, text
 from ui.common import HELP
 
@@ -76,27 +78,29 @@ def _val_context(prep):
 
 
 def _progress_text(snap: JobSnapshot) -> str:
-    if snap.state == "queued":
-        return f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
-    parts = [f"Epoch {min(snap.epoch + (1 if snap.state == 'running' else 0), snap.epochs or 1)}/{snap.epochs or '?'}"
-             if snap.epochs else "Loading TensorFlow …"]
-    if snap.state == "done" and snap.epochs and 0 < snap.epoch < snap.epochs:
+    if snap.state is JobState.QUEUED:
+        return text.queue_text(snap.queue_position)
+    t, running = snap.training, snap.state is JobState.RUNNING
+    parts = [f"Epoch {min(t.epoch + (1 if running else 0), t.epochs or 1)}/{t.epochs or '?'}"
+             if t.epochs else "Loading TensorFlow …"]
+    if snap.state is JobState.DONE and t.epochs and 0 < t.epoch < t.epochs:
         parts[0] += " (ended by early stopping: the validation loss stopped improving)"
-    if snap.state == "running" and snap.batches and snap.batch:
-        parts.append(f"batch {snap.batch}/{snap.batches}")
-    if snap.state == "running" and snap.eta is not None:
-        parts.append(f"at most {common.fmt_seconds(snap.eta)} left" + (" (early stopping may end sooner)"
-                                                                       if snap.epoch else ""))
-    parts.append(f"{common.fmt_seconds(snap.elapsed)} so far")
-    if snap.samples_per_s:
-        parts.append(f"{snap.samples_per_s:,.0f} examples/s")
+    if running and t.batches and t.batch:
+        parts.append(f"batch {t.batch}/{t.batches}")
+    if running and snap.eta is not None:
+        parts.append(f"at most {duration(snap.eta)} left" + (" (early stopping may end sooner)"
+                                                                       if t.epoch else ""))
+    parts.append(f"{duration(snap.elapsed)} so far")
+    if t.samples_per_s:
+        parts.append(f"{t.samples_per_s:,.0f} examples/s")
     return " · ".join(parts)
 
 
 def _best_epoch(snap: JobSnapshot) -> int | None:
     """The epoch whose weights the network keeps (lowest validation loss so far)."""
-    if len(snap.history) and snap.history["val_loss"].notna().any():
-        return int(snap.history.loc[snap.history["val_loss"].idxmin(), "epoch"])
+    history = snap.training.history
+    if len(history) and history["val_loss"].notna().any():
+        return int(history.loc[history["val_loss"].idxmin(), "epoch"])
     return None
 
 
@@ -105,20 +109,22 @@ def _figures(job: Job, snap: JobSnapshot, step: int) -> tuple[str, str | None]:
     from pricecast.plots.figures import live_val_figure, loss_figure
     from pricecast.prep.targets import target_label
 
+    t = snap.training
+
     def loss():
-        return loss_figure(snap.history, snap.batch_losses, _best_epoch(snap))
+        return loss_figure(t.history, t.batch_losses, _best_epoch(snap))
 
     def val():
         times, actual, persistence = job.context
-        pred = snap.val_pred[:, step - 1] if snap.val_pred is not None else None
+        pred = t.val_pred[:, step - 1] if t.val_pred is not None else None
         target = ((job.task.payload.get("spec") or {}).get("window") or {}).get("target", "close")
-        fig = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, snap.val_pred_epoch, step,
+        fig = live_val_figure(times[:, step - 1], actual[:, step - 1], pred, persistence, t.val_pred_epoch, step,
                               target=target)
         best = _best_epoch(snap)
-        if snap.finished and best and snap.val_pred_epoch and best != snap.val_pred_epoch:
+        if snap.finished and best and t.val_pred_epoch and best != t.val_pred_epoch:
             # the live chart shows the epoch it last drew; say which epoch's weights the network kept
             fig.update_layout(title_text=f"Validation {target_label(target)}, {step} step(s) ahead · after epoch "
-                                         f"{snap.val_pred_epoch} · kept: best epoch {best}")
+                                         f"{t.val_pred_epoch} · kept: best epoch {best}")
         return fig
 
     loss_json = charts.SHARED.json((job.id, snap.version, "loss"), loss)
@@ -133,7 +139,7 @@ def chart_every(snap: JobSnapshot) -> float | None:
     then about 20 redraws per run, at most 10 s apart (the status line still moves every second)."""
     if snap.finished:
         return None
-    if not snap.epoch or snap.eta is None:
+    if not snap.training.epoch or snap.eta is None:
         return 2.0
     return min(10.0, max(2.0, (snap.elapsed + snap.eta) / 20))
 
@@ -162,12 +168,12 @@ def _status(job_id: str) -> None:
     every, made_with = _pace(snap), st.session_state.get(CHART_EVERY)
     if every and made_with and not 0.67 < every / made_with < 1.5:
         st.rerun()  # the run's length is known now: the charts fragment gets its new pace
-    label = {"running": "Training", "done": "Finished", "stopped": "Stopped (best weights kept)",
-             "error": "Failed", "queued": "Queued"}[snap.state]
-    device = snap.device or ("waiting for a free slot" if snap.state == "queued" else "starting TensorFlow …")
-    params = f" · {snap.params:,} parameters" if snap.params else ""
+    t = snap.training
+    label = "Training" if snap.state is JobState.RUNNING else text.state_words(snap.state).capitalize()
+    device = t.device or ("waiting for a free slot" if snap.state is JobState.QUEUED else "starting TensorFlow …")
+    params = f" · {t.params:,} parameters" if t.params else ""
     st.markdown(f"**{label}** · device: `{device}`{params}")
-    if snap.state == "error":
+    if snap.state is JobState.ERROR:
         st.error(f"Training failed: {snap.error}")
         return
     st.progress(snap.progress, text=_progress_text(snap))
@@ -176,7 +182,7 @@ def _status(job_id: str) -> None:
 def _charts(job_id: str) -> None:
     """The loss curves and the validation forecasts, redrawn every :func:`chart_every` seconds."""
     job, snap = _job_and_snapshot(job_id)
-    if job is None or snap.state == "error":
+    if job is None or snap.state is JobState.ERROR:
         return
     k = int(job.context[1].shape[1]) if job.context is not None else 1
     c1, c2 = st.columns(2)
@@ -270,9 +276,8 @@ def body() -> None:
     jobs.prewarm()  # a worker loads TensorFlow now, so pressing Train starts at once
     shown = _shown_job()
     active = shown if shown is not None and not shown.finished else None
-    w, m, t = spec.window, spec.model, spec.train
-    st.markdown(f"Setup: **{text.md(common.data_label(spec.data))}** · N={w.n} → K={w.k} · {m.arch.upper()} "
-                f"{', '.join(map(str, m.units))} · up to {t.epochs} epochs, batch {t.batch_size}"
+    st.markdown(f"Setup: **{text.md(common.data_label(spec.data))}** · {text.md(spec.headline())} "
+                f"· up to {spec.train.epochs} epochs, batch {spec.train.batch_size}"
                 + (f" · preset *{text.md(spec.preset)}*" if spec.preset else ""))
     c1, c2, c3, _ = st.columns([1, 1, 1, 3])
     requested = state.training_requested()  # a one-click story on Home
@@ -303,9 +308,8 @@ def body() -> None:
     if done.finished and done.result is not None and (said := decision_sentence(done.result.metrics)):
         st.markdown(text.md(said))
     if shown.task.payload.get("spec") != tune_for_dashboard(spec).to_dict():
-        s = shown.task.payload.get("spec") or {}
-        st.caption(f"Showing the latest run ({text.md(common.data_label(shown.label))}, N={s.get('window', {}).get('n')}, "
-                   f"K={s.get('window', {}).get('k')}, {str(s.get('model', {}).get('arch', '')).upper()}).")
+        latest = RunSpec.from_dict(shown.task.payload.get("spec") or {})
+        st.caption(f"Showing the latest run ({text.md(common.data_label(shown.label))} · {text.md(latest.headline())}).")
     running = not shown.finished
     if running:
         st.session_state[POLLING] = shown.id

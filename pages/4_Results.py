@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pricecast.durations import duration
 from pricecast.evaluation.baselines import LABELS
 from pricecast.evaluation.decision import decision_of
 from pricecast.evaluation.decision import sentence as decision_sentence
@@ -149,7 +150,7 @@ def _metrics(run) -> None:
     c[1].metric("Best epoch", m.get("best_epoch") or "–", help="The epoch with the lowest validation loss: the "
                 "network's weights are that epoch's.")
     c[2].metric("Parameters", f"{m.get('params', 0):,}")
-    c[3].metric("Training time", common.fmt_seconds(m.get("train_seconds")))
+    c[3].metric("Training time", duration(m.get("train_seconds")))
     st.caption(f"Device: {text.md(m.get('device', '?'))}" + (" · stopped by the user" if m.get("stopped_by_user") else ""))
 
 
@@ -301,8 +302,7 @@ def body() -> None:
         st.error(f"This run cannot be opened: {text.plain(exc)}")
         return
     s = run.spec
-    st.markdown(f"**{text.md(common.data_label(s.data))}** · N={s.window.n} → K={s.window.k} · "
-                f"{text.md(s.model.arch.upper())} {', '.join(map(str, s.model.units))} · scaling {text.md(s.scaling)}"
+    st.markdown(f"**{text.md(common.data_label(s.data))}** · {text.md(s.headline())} · scaling {text.md(s.scaling)}"
                 + (f" · preset *{text.md(s.preset)}*" if s.preset else ""))
     if said := decision_sentence(run.metrics):
         st.markdown(text.md(said))

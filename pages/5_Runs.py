@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.data.datasets import display_name
-from pricecast.training.runs import READ_ONLY_ENV, delete_run, load_run, read_only_runs, scan_runs
+from pricecast.training.runs import READ_ONLY_ENV, delete_run, load_run, read_only_runs, saved_at, scan_runs
 from ui import charts, common, links, state, text
 
 
@@ -18,14 +18,14 @@ def _table(rows: list[dict], session: set[str]) -> pd.DataFrame:
     frame.insert(0, "this tab", frame["run_dir"].isin(session))
     frame["data"] = frame["data"].map(display_name)
     frame["skill"] = frame["skill"] * 100  # shown as "+1.2%"
-    frame["time"] = pd.to_datetime(frame["run"].str[:15], format="%Y%m%d-%H%M%S", errors="coerce", utc=True)
+    frame["time"] = pd.to_datetime(frame["run"].map(saved_at), utc=True)  # NaT for a folder named otherwise
     return frame
 
 
 def run_label(row: dict) -> str:
     """Short and readable: "11-25 06:45:12 · GRU · N=60 · sample:AAPL" (the folder name is for the file system)."""
-    s = row["run"]  # YYYYMMDD-HHMMSS-...
-    when = f"{s[4:6]}-{s[6:8]} {s[9:11]}:{s[11:13]}:{s[13:15]}" if len(s) >= 15 and s[8] == "-" else s
+    saved = saved_at(row["run"])
+    when = saved.strftime("%m-%d %H:%M:%S") if saved else row["run"]
     return f"{when} · {row.get('label') or row['preset'] or row['arch']} · {display_name(row['data'])}"
 
 

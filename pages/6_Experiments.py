@@ -8,11 +8,13 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from pricecast.catalogue import FIELDS
+from pricecast.durations import duration
 from pricecast.experiments.presets import CUSTOM, SETUP_PRESETS, build_experiment, experiment_presets
 from pricecast.experiments.spec import EXPERIMENT_FIELDS, ExperimentError, ExperimentSpec, parse_values, validate
 from pricecast.experiments.stats import comparison_table
 from pricecast.experiments.storage import experiment_dir, list_experiments, load_experiment, prepare_folder
 from pricecast.jobs.executors import JobError
+from pricecast.jobs.job import JobState
 from pricecast.plots.experiments import loss_curves_figure, spread_figure
 from pricecast.service.dashboard import registry
 from pricecast.service.experiments import default_workers
@@ -73,8 +75,8 @@ def _build_experiment(mode: str, size: float, data: str, since: str | None, unti
 
 def _custom_axes(spec) -> dict | None:
     """The settings to compare on the user's setup and their values; None (with a message) when not usable yet."""
-    st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, "
-               f"N={spec.window.n}, K={spec.window.k}, {spec.train.epochs} epochs, on {text.md(common.data_label(spec.data))}.")
+    st.caption(f"Base: your current setup — {text.md(spec.headline())}, {spec.train.epochs} epochs, "
+               f"on {text.md(common.data_label(spec.data))}.")
     chosen = st.multiselect("Settings to compare", list(VARY_FIELDS), default=["Units per layer"],
                             max_selections=2, key="exp_fields",
                             help="Every combination of the values below is trained (two settings with 3 "
@@ -231,13 +233,13 @@ def _progress(job_id: str) -> None:
     elif seen[1] != len(snap.trials):
         st.session_state["exp_seen_done"] = (job.id, len(snap.trials))
         st.rerun(scope="app")
-    if snap.state in ("running", "queued"):
-        if snap.state == "queued":
-            text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
+    if not snap.finished:
+        if snap.state is JobState.QUEUED:
+            line = text.queue_text(snap.queue_position)
         else:
-            eta = f", about {_fmt_seconds(snap.eta)} left" if snap.eta is not None else ", estimating time left …"
-            text = (snap.text or "Starting the workers …") + (eta if snap.trials else "")
-        st.progress(snap.progress, text=text)
+            eta = f", about {duration(snap.eta)} left" if snap.eta is not None else ", estimating time left …"
+            line = (snap.text or "Starting the workers …") + (eta if snap.trials else "")
+        st.progress(snap.progress, text=line)
         if snap.trials:
             last = snap.trials[-1].record
             result = (f"test RMSE {last['test_rmse']:.4g}" if last.get("status") == "ok"
@@ -250,9 +252,9 @@ def _progress(job_id: str) -> None:
         # The job finished since the last full run: redraw the page so the results appear.
         st.session_state["exp_shown"] = job.id
         st.rerun()
-    if snap.state == "error":
+    if snap.state is JobState.ERROR:
         st.error(snap.error)
-    elif snap.state == "stopped":
+    elif snap.state is JobState.STOPPED:
         done = snap.trials[-1].done if snap.trials else 0
         total = snap.trials[-1].total if snap.trials else 0
         st.info(f"Stopped with {done} of {total} trainings done; run it again to continue." if total
@@ -365,11 +367,6 @@ def body() -> None:
         return
     progress_panel()
     results_panel()
-
-
-def _fmt_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 common.run_page("Experiments", common.ICON["Experiments"], body)

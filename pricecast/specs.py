@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from pricecast.errors import PricecastError
 from pricecast.field_meta import setting
+from pricecast.models.registry import ARCHS
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.scaling import SCALERS
 from pricecast.prep.windows import WindowSpec
@@ -144,6 +145,14 @@ class RunSpec:
             train=TrainSpec.from_dict(data.get("train", {})),
             preset=data.get("preset", ""),
         )
+
+    def headline(self) -> str:
+        """The setup in one line, as every page and the CLI name it: "N=60 → K=5 · GRU 64, 32"
+        (the architecture's short name; units left out where the architecture takes none)."""
+        arch = ARCHS.get(self.model.arch)
+        name = arch.short if arch else self.model.arch.upper()  # an old run folder's unknown architecture
+        units = ", ".join(map(str, self.model.units)) if arch is None or arch.units_label else ""
+        return f"N={self.window.n} → K={self.window.k} · {name}" + (f" {units}" if units else "")
 
     def replace(self, **changes) -> RunSpec:
         """A copy with top-level fields replaced (``window=``, ``model=``, ``data=`` ...)."""

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pricecast.catalogue import FIELDS, format_value
+from pricecast.events import Epoch, Event
 from pricecast.optional import import_optional, require_installed
 from pricecast.paths import home
 from pricecast.specs import RunSpec
@@ -260,17 +261,16 @@ class TensorBoardLogger:
             self._writers[name] = tf.summary.create_file_writer(str(self.logdir / name))
         return self._writers[name]
 
-    def __call__(self, event: dict) -> None:
-        if event.get("type") != "epoch":
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, Epoch):
             return
         import tensorflow as tf
 
-        for name, key in (("train", "loss"), ("validation", "val_loss")):
-            value = event.get(key)
+        for name, value in (("train", event.loss), ("validation", event.val_loss)):
             if value is not None and math.isfinite(value):
                 writer = self._writer(name)
                 with writer.as_default():
-                    tf.summary.scalar("epoch_loss", value, step=int(event["epoch"]))
+                    tf.summary.scalar("epoch_loss", value, step=event.epoch)
                 writer.flush()
 
     def close(self) -> None:

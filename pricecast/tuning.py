@@ -34,6 +34,7 @@ import pandas as pd
 
 from pricecast.catalogue import FIELDS, SpecError, field_named, format_value, with_overrides
 from pricecast.errors import PricecastError
+from pricecast.events import Epoch, Event
 from pricecast.optional import import_optional
 from pricecast.paths import home
 from pricecast.spec_io import spec_to_dict, validate_spec
@@ -283,15 +284,14 @@ def _objective(spec: TuneSpec, candles: pd.DataFrame, runs_root: Path, on_trial:
         stop = threading.Event()
         pruned_at: list[int] = []
 
-        def listener(event: dict) -> None:
-            if not prune or event.get("type") != "epoch" or stop.is_set():
+        def listener(event: Event) -> None:
+            if not prune or not isinstance(event, Epoch) or stop.is_set():
                 return
-            loss = event.get("val_loss")
-            if loss is None or not math.isfinite(loss):
+            if not math.isfinite(event.val_loss):
                 return
-            trial.report(float(loss), int(event["epoch"]))
+            trial.report(float(event.val_loss), event.epoch)
             if trial.should_prune():
-                pruned_at.append(int(event["epoch"]))
+                pruned_at.append(event.epoch)
                 stop.set()  # ends training within one batch; the run is saved, then removed below
 
         try:

@@ -38,10 +38,13 @@ ALLOWED: dict[str, set[str]] = {
                                       "experiments", "service", "cli", "report")},
     "data.candles": set(),
     "paths": set(),
+    "durations": set(),
     "errors": set(),
+    # the ground floor's vocabulary of progress: what a training, backtest or experiment reports
+    "events": set(),
     "training.backend": set(),
     "models.layers": set(),
-    "training.callbacks": set(),
+    "training.callbacks": {"events"},
     "spawning": set(),
     "evaluation.metrics": set(),
     "prep.scaling": {"prep.targets"},
@@ -57,7 +60,7 @@ ALLOWED: dict[str, set[str]] = {
     "data.columns": {"data.candles", "data.csv_bytes"},
     "data.csv_import": {"data.candles", "data.columns", "data.csv_bytes", "data.csv_numbers"},
     "data.uploads": {"paths"},
-    "data.market": {"data.candles", "paths"},
+    "data.market": {"data.candles", "durations", "paths"},
     "data.synthetic": {"data.candles"},
     "data.datasets": {"data.candles", "data.columns", "data.csv_import", "data.market", "data.quality", "data.samples",
                       "data.synthetic", "data.uploads"},
@@ -71,7 +74,7 @@ ALLOWED: dict[str, set[str]] = {
     "models.parts": set(),
     **{f"models.{family}": set() for family in ("classic", "tcn", "transformer", "nhits", "dlinear")},
     "models.builders": set(),
-    "specs": {"field_meta", "models.spec", "prep.scaling", "prep.windows"},
+    "specs": {"field_meta", "models.registry", "models.spec", "prep.scaling", "prep.windows"},
     "catalogue": {"backtest.spec", "field_meta", "models.registry", "models.spec", "prep.windows", "specs"},
     "presets": {"catalogue", "data.quality", "data.samples", "models.registry", "models.spec", "prep.windows", "specs"},
     # what-if: saved runs compared (reads run folders; builds the "repeat them" experiment)
@@ -92,7 +95,7 @@ ALLOWED: dict[str, set[str]] = {
     "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "presets", "specs",
                       "training.types"},
     "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.baselines", "evaluation.decision",
-                          "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics", "prep.features",
+                          "evaluation.diagnostics", "events", "evaluation.leakage", "evaluation.metrics", "prep.features",
                           "prep.targets", "models.checks", "prep.scaling", "prep.windows", "specs", "training.backend",
                           "training.callbacks", "training.fitting", "training.runs", "training.types"},
     "training.predicting": {"evaluation.baselines", "evaluation.decision", "evaluation.metrics", "prep.windows",
@@ -107,7 +110,7 @@ ALLOWED: dict[str, set[str]] = {
     # which forecast a run uses (network or a naive fallback), decided on validation
     "evaluation.decision": {"evaluation.leakage", "evaluation.metrics"},
     "backtest.spec": {"field_meta"},
-    "backtest.control": {"backtest.result", "backtest.spec", "backtest.walkforward", "evaluation.leakage", "specs",
+    "backtest.control": {"backtest.result", "backtest.spec", "backtest.walkforward", "evaluation.leakage", "events", "specs",
                          "training.controls"},
     "backtest.store": {"backtest.spec", "paths", "prep.features", "specs", "training.backend", "training.fitting"},
     "backtest.result": {"backtest.spec", "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics",
@@ -117,7 +120,7 @@ ALLOWED: dict[str, set[str]] = {
                        "prep.scaling", "prep.windows",
                        "training.fitting"},
     "backtest.walkforward": {"backtest.folds", "backtest.result", "backtest.spec", "backtest.store", "data.datasets",
-                             "evaluation.baselines", "evaluation.decision", "evaluation.recursive",
+                             "evaluation.baselines", "events", "evaluation.decision", "evaluation.recursive",
                              "evaluation.uncertainty", "models.checks", "prep.scaling",
                              "prep.windows", "specs", "training.fitting"},
     "backtest.pooled": {"backtest.result", "evaluation.leakage"},
@@ -133,14 +136,14 @@ ALLOWED: dict[str, set[str]] = {
     "experiments.storage": {"experiments.spec", "experiments.stats", "paths", "training.runs"},
     "plots.experiments": {"experiments.stats"},
     # the machinery knows nothing of what jobs do
-    "jobs": {"spawning", "specs"},
+    "jobs": {"events", "spawning", "specs"},
     # the service layer, above experiments and the job machinery: an experiment's trials run as jobs
-    "service.experiments": {"experiments.candles", "experiments.spec", "experiments.storage"},
+    "service.experiments": {"events", "experiments.candles", "experiments.spec", "experiments.storage"},
     "service.trials": {"backtest.pooled", "backtest.spec", "backtest.walkforward", "experiments.spec",
-                       "experiments.storage", "jobs.executors", "jobs.registry", "jobs.task", "models.checks",
+                       "experiments.storage", "jobs.executors", "jobs.job", "jobs.registry", "jobs.task", "models.checks",
                        "specs", "training.backend", "training.pipeline", "training.runs"},
     # the dashboard's job kinds (they reach training) and its registry
-    "service.tasks": {"backtest.control", "jobs.events", "jobs.task", "models.builders", "paths", "specs",
+    "service.tasks": {"backtest.control", "events", "jobs.task", "models.builders", "paths", "specs",
                       "training.backend", "training.callbacks", "training.feeding", "training.pipeline",
                       "training.predicting", "training.runs", "report.script", "tracking", "tuning", "data.datasets"},
     "service.dashboard": {"jobs.registry", "specs"},
@@ -152,10 +155,10 @@ ALLOWED: dict[str, set[str]] = {
     # optional packages (Optuna, MLflow) imported by name with one install message
     "optional": set(),
     # Optuna search: trials are ordinary training runs; on Ray through the job machinery's import_ray
-    "tuning": {"catalogue", "jobs.executors", "optional", "paths", "spec_io", "specs", "training.pipeline"},
+    "tuning": {"catalogue", "events", "jobs.executors", "optional", "paths", "spec_io", "specs", "training.pipeline"},
     # MLflow / TensorBoard from outside the training loop: a saved Run and the listener's events
     # (training.runs only in its `python -m pricecast.tracking RUN_DIR URI` entry, which logs a saved run)
-    "tracking": {"catalogue", "optional", "paths", "specs", "training.runs", "training.types"},
+    "tracking": {"catalogue", "events", "optional", "paths", "specs", "training.runs", "training.types"},
     "cli.main": {"*"},
     "cli.tune": {"*"},
     "cli.tracking": {"*"},

@@ -9,7 +9,7 @@ diagnostics and the look-ahead checks — are drawn from :mod:`pricecast.plots.b
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -18,12 +18,16 @@ from pricecast.backtest.result import BacktestResult
 from pricecast.backtest.spec import BacktestSpec
 from pricecast.backtest.store import data_key, spec_hash
 from pricecast.catalogue import BACKTEST_FIELDS
+from pricecast.durations import duration
 from pricecast.jobs.executors import JobError
-from pricecast.jobs.job import Job, JobSnapshot
+from pricecast.jobs.job import Job, JobSnapshot, JobState
 from pricecast.service.dashboard import registry
 from pricecast.specs import RunSpec
 from ui import charts, state, text
 from ui.inputs import widget
+
+if TYPE_CHECKING:
+    from pricecast.training.types import Run
 
 LEVEL_CHOICES = (50, 80, 90, 95)
 
@@ -69,24 +73,19 @@ def _settings(spec: RunSpec, candles: pd.DataFrame) -> tuple[BacktestSpec, bool]
 
 
 def _progress_view(snap: JobSnapshot) -> None:
-    if snap.state == "queued":
-        text = f"Waiting for a free slot — number {snap.queue_position or 1} in the queue"
+    if snap.state is JobState.QUEUED:
+        line = text.queue_text(snap.queue_position)
     else:
-        text = snap.text or "Starting (loading the model library takes a few seconds)"
-    if snap.eta is not None and snap.state == "running":
-        text += f" — about {_duration(snap.eta)} left"
-    st.progress(snap.progress, text=text)
+        line = snap.text or "Starting (loading the model library takes a few seconds)"
+    if snap.eta is not None and snap.state is JobState.RUNNING:
+        line += f" — about {duration(snap.eta)} left"
+    st.progress(snap.progress, text=line)
     for fe in snap.folds[-3:]:
         st.caption(f"Fold {fe.fold}: RMSE {fe.rmse:.4g} vs persistence {fe.persistence_rmse:.4g} "
                    f"(skill {fe.skill:+.1%})")
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
-
-
-def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:
+def render(spec: RunSpec, candles: pd.DataFrame, run: Run | None = None) -> None:
     """The whole panel: settings, Run/Stop with live progress, and the results of the last backtest."""
     st.markdown("Train on the past, test on the next period, slide forward, repeat — so one lucky or unlucky "
                 "test period can't decide the verdict.")
@@ -123,7 +122,7 @@ def render(spec: RunSpec, candles: pd.DataFrame, run=None) -> None:
         st.info("Choose the settings and press **Run backtest**.")
         return
     snap = registry().snapshot(job)
-    if snap.state == "error":
+    if snap.state is JobState.ERROR:
         st.error(snap.error)
         return
     if snap.result is None:
@@ -222,7 +221,7 @@ def _intervals(result: BacktestResult, ef) -> None:
     charts.show(ef.interval_figure(result, method, level, step), key="bt_fig_band")
 
 
-def _checks(result: BacktestResult, shuffled, run=None) -> None:
+def _checks(result: BacktestResult, shuffled, run: Run | None = None) -> None:
     findings = list(result.findings)
     if shuffled is not None:
         findings.append(shuffled)
@@ -230,14 +229,9 @@ def _checks(result: BacktestResult, shuffled, run=None) -> None:
         from pricecast.evaluation.leakage import check_run
 
         try:
-            loaded = run
-            if isinstance(run, (str, Path)):
-                from pricecast.training.runs import load_run
-
-                loaded = load_run(run)
-            for f in check_run(loaded, include_ok=True):
+            for f in check_run(run, include_ok=True):
                 findings.append(replace(f, message=f"Selected run: {f.message}"))
-        except Exception as exc:  # noqa: BLE001 — a run from an older version may lack columns
-            st.caption(f"Could not check the selected run ({exc}).")
+        except (KeyError, ValueError) as exc:  # a run from an older version may lack columns
+            st.caption(f"Could not check the selected run ({text.plain(exc)}).")
     for f in findings:
         {"ok": st.success, "info": st.info}.get(f.level, st.warning)(f.message)

@@ -11,9 +11,10 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from pricecast.errors import PricecastError
+from pricecast.jobs.job import JobState
 
 from . import preload, state
-from .text import md, plain
+from .text import md, plain, state_icon, state_words
 
 log = logging.getLogger("pricecast.ui")
 
@@ -97,8 +98,7 @@ def _sidebar() -> None:
         except StreamlitPageNotFoundError:
             pass  # a page script run on its own (not through app.py) has no pages to link to
         st.caption("Current setup")
-        st.markdown(f"**{md(data_label(spec.data))}** · N={spec.window.n} → K={spec.window.k} · "
-                    f"{md(spec.model.arch.upper())} {','.join(map(str, spec.model.units))}")
+        st.markdown(f"**{md(data_label(spec.data))}** · {md(spec.headline())}")
         active = any(not j.finished for j in registry().jobs(state.session_id()))
         st.fragment(run_every=2.0 if active else None)(_job_status)()
 
@@ -109,18 +109,16 @@ def _job_status() -> None:
 
     jobs = registry()
     for snap in sidebar_jobs([jobs.snapshot(job) for job in jobs.jobs(state.session_id())]):
-        what = JOB_WORDS[snap.kind]
-        if snap.state == "queued":
-            st.info(f"{what}: waiting, number {snap.queue_position} in the queue", icon=":material/hourglass_top:")
-        elif snap.state == "running":
-            detail = (f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}" if snap.kind == "train" and snap.epochs
+        what, icon = JOB_WORDS[snap.kind], state_icon(snap.state)
+        if snap.state is JobState.QUEUED:
+            st.info(f"{what}: waiting, number {snap.queue_position} in the queue", icon=icon)
+        elif snap.state is JobState.RUNNING:
+            t = snap.training
+            detail = (f"epoch {min(t.epoch + 1, t.epochs)}/{t.epochs}" if t is not None and t.epochs
                       else f"{snap.progress:.0%}")
-            st.info(f"{what}: {detail}", icon=":material/hourglass_top:")
+            st.info(f"{what}: {detail}", icon=icon)
         else:
-            icon, text = {"done": (":material/check_circle:", "finished"),
-                          "stopped": (":material/stop_circle:", "stopped, best weights kept"),
-                          "error": (":material/error:", "failed")}[snap.state]
-            st.caption(f"{icon} {what} {text}: {md(job_name(snap))}")
+            st.caption(f"{icon} {what} {state_words(snap.state)}: {md(job_name(snap))}")
 
 
 JOB_WORDS = {"train": "Training", "backtest": "Backtest", "experiment": "Experiment"}  # those the sidebar shows
@@ -135,10 +133,10 @@ def sidebar_jobs(snaps: list, now: float | None = None) -> list:
     shown = [s for s in snaps if s.kind in JOB_WORDS]
     ended = {}
     for snap in shown:
-        if snap.state in ("done", "stopped", "error") and snap.ended is not None and snap.ended > now - NEWS_SECONDS:
+        if snap.finished and snap.ended is not None and snap.ended > now - NEWS_SECONDS:
             if snap.kind not in ended or snap.ended >= ended[snap.kind].ended:
                 ended[snap.kind] = snap
-    return [s for s in shown if s.state in ("queued", "running") or ended.get(s.kind) is s]
+    return [s for s in shown if not s.finished or ended.get(s.kind) is s]
 
 
 def job_name(snap) -> str:
@@ -163,7 +161,7 @@ def quick_job(kind: str, payload: dict, candles=None, what: str = "Working", tim
         job.kill()
         raise ValueError(f"{what.lower()} took longer than {timeout:.0f} s and was ended")
     snap = job.snapshot()
-    if snap.state != "done":
+    if snap.state is not JobState.DONE:
         raise ValueError(snap.error or f"{what.lower()} was stopped")
     return snap.result
 
@@ -209,12 +207,3 @@ def fmt_pct(value) -> str:
     return f"{value:+.1%}"
 
 
-def fmt_seconds(seconds) -> str:
-    if seconds is None or (isinstance(seconds, float) and not math.isfinite(seconds)):
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

@@ -8,8 +8,10 @@ import plotly.io as pio
 import streamlit as st
 
 from pricecast.catalogue import FIELDS, field_named, format_value, with_overrides
+from pricecast.durations import duration
 from pricecast.errors import PricecastError
 from pricecast.jobs.executors import JobError
+from pricecast.jobs.job import JobState
 from pricecast.service.dashboard import registry
 from pricecast.tuning import DEFAULT_FIELDS, TuneSpec, best_setup, search_space, searchable_fields
 from ui import charts, common, state, text
@@ -29,10 +31,9 @@ def search_form() -> None:
                 "then reload this page.")
         return
     spec, (since, until) = state.current_spec(), state.data_range()
-    st.caption(f"Base: your current setup — {spec.model.arch.upper()} {list(spec.model.units)}, N={spec.window.n}, "
-               f"K={spec.window.k}, on {text.md(common.data_label(spec.data))}. Each trial trains it with the "
-               "searched settings laid over it; the score is the network's validation RMSE over persistence's "
-               "(below 1 beats “no change”). The test part is read once, for the best trial, after the search.")
+    st.caption(f"Base: your current setup — {text.md(spec.headline())}, on {text.md(common.data_label(spec.data))}. "
+               "Each trial trains it with the searched settings laid over it; the score is the network's validation "
+               "RMSE over persistence's (below 1 beats “no change”). The test part is read once, for the best trial, after the search.")
     options = searchable_fields(spec)
     fields = st.multiselect("Settings to search", options, default=[f for f in DEFAULT_FIELDS if f in options],
                             key="exp_search_fields", format_func=lambda name: f"{name} — {field_named(name).help}"[:90],
@@ -80,7 +81,7 @@ def search_panel() -> None:
         st.fragment(run_every=1.0)(_progress)(job.id)
         return
     snap = registry().snapshot(job)
-    if snap.state == "error":
+    if snap.state is JobState.ERROR:
         st.error(snap.error)
     elif snap.result is not None:
         show_result(snap.result, job.task.payload.get("tune"))
@@ -100,7 +101,7 @@ def show_result(result: dict, tune: TuneSpec | None) -> None:
     st.subheader("Search results")
     counts = result["trials"]
     st.caption(f"{counts['ran']} trials: {counts['complete']} complete, {counts['pruned']} pruned, "
-               f"{counts['failed']} failed, in {common.fmt_seconds(result['seconds'])}. Pruning: "
+               f"{counts['failed']} failed, in {duration(result['seconds'])}. Pruning: "
                f"{text.md(result['pruning'])}. Study {text.md(result['study'])}.")
     best = result.get("best")
     if best is None:

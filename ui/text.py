@@ -1,10 +1,12 @@
 """Text a person supplied (file names, cell values, link values, error messages quoting them), made safe
-to show as Streamlit markdown. A leaf of the UI: every page and ui module may import it."""
+to show as Streamlit markdown; and a job's state in words, said the same on every page. A leaf of the
+UI: every page and ui module may import it."""
 from __future__ import annotations
 
 import re
 
 from pricecast.errors import describe
+from pricecast.jobs.job import JobState
 
 
 def plain(exc: BaseException) -> str:
@@ -29,3 +31,26 @@ def md(text: object) -> str:
     escaped = _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
     return _AUTOLINK.sub(lambda m: "\u200b".join(g for g in m.groups() if g) + ("\u200b" if m.group(5) else ""),
                          escaped)
+
+
+# A job's state in words (after its kind: "Training finished") and its icon: the sidebar and the pages.
+JOB_STATES: dict[JobState, tuple[str, str]] = {
+    JobState.QUEUED: (":material/hourglass_top:", "queued"),
+    JobState.RUNNING: (":material/hourglass_top:", "running"),
+    JobState.DONE: (":material/check_circle:", "finished"),
+    JobState.STOPPED: (":material/stop_circle:", "stopped (best weights kept)"),
+    JobState.ERROR: (":material/error:", "failed"),
+}
+
+
+def state_words(state: JobState) -> str:
+    return JOB_STATES[state][1]
+
+
+def state_icon(state: JobState) -> str:
+    return JOB_STATES[state][0]
+
+
+def queue_text(position: int | None) -> str:
+    """A queued job's progress line."""
+    return f"Waiting for a free slot — number {position or 1} in the queue"

@@ -9,8 +9,9 @@ import pandas as pd
 
 from pricecast.backtest.result import BacktestResult
 from pricecast.backtest.spec import BacktestSpec
-from pricecast.backtest.walkforward import Progress, run_backtest
+from pricecast.backtest.walkforward import run_backtest
 from pricecast.evaluation.leakage import Finding
+from pricecast.events import Listener, Progress
 from pricecast.specs import RunSpec
 from pricecast.training.controls import shuffled_time_control
 
@@ -27,16 +28,16 @@ class BacktestOutcome:
 
 
 def backtest_with_control(spec: RunSpec, bt: BacktestSpec, shuffled: bool = False,
-                          candles: pd.DataFrame | None = None, progress: Progress | None = None,
-                          stop: threading.Event | None = None, use_cache: bool = True,
-                          on_control: Progress | None = None) -> BacktestOutcome:
+                          candles: pd.DataFrame | None = None, progress: Listener | None = None,
+                          stop: threading.Event | None = None, use_cache: bool = True) -> BacktestOutcome:
     """``run_backtest``, then (``shuffled``, unless stopped) the shuffled-time control on the ordinary
-    split with the backtest's epochs. ``on_control`` hears one ``control`` event before it starts."""
+    split with the backtest's epochs. ``progress`` hears the backtest's events, then one
+    :class:`~pricecast.events.Progress` before the control trains."""
     result = run_backtest(spec, bt, candles=candles, progress=progress, stop=stop, use_cache=use_cache)
     if not shuffled or (stop is not None and stop.is_set()):
         return BacktestOutcome(result)
-    if on_control is not None:
-        on_control({"type": "control", "text": "Shuffled-time control: training on shuffled targets"})
+    if progress is not None:
+        progress(Progress(1.0, "Shuffled-time control: training on shuffled targets"))
     epochs = bt.epochs or spec.train.epochs
     finding = shuffled_time_control(spec.replace(train=replace(spec.train, epochs=epochs)), candles=candles)
     return BacktestOutcome(result, finding)

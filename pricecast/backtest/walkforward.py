@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,13 @@ from pricecast.evaluation.baselines import fallback_candidates, part_forecasts
 from pricecast.evaluation.decision import decide
 from pricecast.evaluation.recursive import recursive_problem
 from pricecast.evaluation.uncertainty import has_dropout, no_dropout_message
+from pricecast.events import Done, Epoch, Fold, FoldsPlanned, Listener, ignore
 from pricecast.models.checks import check_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import series_arrays
 from pricecast.specs import RunSpec
 from pricecast.training.fitting import FitResult, NonFiniteLossError, divergence_message, fit, predict
 
-Progress = Callable[[dict], None]
 FOLD_UNITS = 0.2  # progress units for predicting and scoring one fold (one unit = one training epoch)
 
 
@@ -49,11 +48,17 @@ class _Clock:
     done: float = 0.0
     started: float = field(default_factory=time.perf_counter)
 
-    def timing(self) -> dict:
-        elapsed = time.perf_counter() - self.started
-        frac = min(self.done / self.total, 1.0) if self.total else 1.0
-        eta = max(0.0, elapsed / self.done * (self.total - self.done)) if self.done > 0 else None
-        return {"progress": frac, "elapsed": elapsed, "eta": eta}
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def fraction(self) -> float:
+        return min(self.done / self.total, 1.0) if self.total else 1.0
+
+    @property
+    def eta(self) -> float | None:
+        return max(0.0, self.elapsed / self.done * (self.total - self.done)) if self.done > 0 else None
 
 
 def check_backtest(spec: RunSpec, bt: BacktestSpec) -> int:
@@ -73,13 +78,12 @@ def check_backtest(spec: RunSpec, bt: BacktestSpec) -> int:
 
 
 def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.DataFrame | None = None,
-                 progress: Progress | None = None, stop: threading.Event | None = None, use_cache: bool = True,
+                 progress: Listener | None = None, stop: threading.Event | None = None, use_cache: bool = True,
                  root: Path | None = None) -> BacktestResult:
-    """Walk ``spec`` forward over the data. ``progress`` receives dict events — ``start``,
-    ``epoch`` (fold, epoch, epochs, loss, val_loss), ``fold`` (fold, folds, cached, skill) and
-    ``done`` — each with ``progress`` (0..1), ``elapsed`` and ``eta`` seconds. Setting ``stop``
-    ends within one batch; the folds finished so far are returned (``stopped=True``), and the
-    interrupted fold is not cached."""
+    """Walk ``spec`` forward over the data. ``progress`` receives :mod:`pricecast.events`:
+    ``FoldsPlanned``, ``Epoch`` (with its ``fold``), ``Fold`` and ``Done``; epochs and folds carry the
+    whole backtest's ``fraction`` done and ``eta`` seconds. Setting ``stop`` ends within one batch; the
+    folds finished so far are returned (``stopped=True``), and the interrupted fold is not cached."""
     bt = bt or BacktestSpec()
     notes: list[str] = []
     if candles is None:
@@ -93,7 +97,7 @@ def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.Data
         notes.append(no_dropout_message())
     plans = plan_folds(len(candles), bt, spec.window.n, spec.window.k)
     store = FoldStore(root, use_cache, spec, bt, candles, plans, mc)
-    return _Walk(spec, bt, candles, plans, store, k_model, mc, notes, progress or (lambda event: None),
+    return _Walk(spec, bt, candles, plans, store, k_model, mc, notes, progress or ignore,
                  stop or threading.Event()).run()
 
 
@@ -101,7 +105,7 @@ class _Walk:
     """One backtest's state while it walks: the fold model in use, what was trained or loaded, progress."""
 
     def __init__(self, spec: RunSpec, bt: BacktestSpec, candles: pd.DataFrame, plans: list[FoldPlan],
-                 store: FoldStore, k_model: int, mc: bool, notes: list[str], progress: Progress,
+                 store: FoldStore, k_model: int, mc: bool, notes: list[str], progress: Listener,
                  stop: threading.Event) -> None:
         self.spec, self.bt, self.plans, self.store, self.k_model, self.mc = spec, bt, plans, store, k_model, mc
         self.notes, self.progress, self.stop = notes, progress, stop
@@ -114,11 +118,8 @@ class _Walk:
         self.current: tuple[int, Any, dict] | None = None  # (model fold, keras model, its info)
         self.models_trained = self.models_loaded = 0
         self.folds: list[FoldResult] = []
-        self.emit({"type": "start", "folds": len(self.plans), "cached": sum(self.cached.values()),
-                   "models_to_train": len(to_train), "epochs": self.epochs})
-
-    def emit(self, event: dict) -> None:
-        self.progress({**event, **self.clock.timing()})
+        self.progress(FoldsPlanned(folds=len(self.plans), cached=sum(self.cached.values()),
+                                   models_to_train=len(to_train), epochs=self.epochs))
 
     def run(self) -> BacktestResult:
         stopped = False
@@ -130,9 +131,7 @@ class _Walk:
                        time.perf_counter() - self.clock.started, self.models_trained,
                        sum(1 for f in self.folds if f.cached))
         out.models_loaded = self.models_loaded
-        timing = self.clock.timing()
-        self.progress({"type": "done", "stopped": stopped, "seconds": out.seconds, "folds_done": len(self.folds),
-                       **timing, "progress": 1.0 if not stopped else timing["progress"], "eta": 0.0})
+        self.progress(Done(stopped=stopped, seconds=out.seconds))
         return out
 
     def step(self, plan: FoldPlan) -> bool:
@@ -161,9 +160,10 @@ class _Walk:
         self.clock.done += FOLD_UNITS
         result = score_fold(plan, fw, scaler, self.target, stored, self.bt, self.cached[plan.index])
         self.folds.append(result)
-        self.emit({"type": "fold", "fold": plan.index + 1, "folds": len(self.plans), "cached": result.cached,
-                   "retrained": plan.retrain, "rmse": result.report["rmse"],
-                   "persistence_rmse": result.report["persistence_rmse"], "skill": result.report["skill"]})
+        self.progress(Fold(fold=plan.index + 1, folds=len(self.plans), rmse=result.report["rmse"],
+                           persistence_rmse=result.report["persistence_rmse"], skill=result.report["skill"],
+                           cached=result.cached, retrained=plan.retrain, fraction=self.clock.fraction,
+                           eta=self.clock.eta))
         return True
 
     def decision(self, fitted: FitResult, fw: FoldWindows, scaler: Scaler) -> dict:
@@ -185,9 +185,10 @@ class _Walk:
 
         def on_epoch(epoch: int, logs: dict) -> None:
             self.clock.done = base + epoch
-            self.emit({"type": "epoch", "fold": plan.index + 1, "folds": len(self.plans), "epoch": epoch,
-                       "epochs": self.epochs, "loss": float(logs.get("loss", math.nan)),
-                       "val_loss": float(logs.get("val_loss", math.nan))})
+            self.progress(Epoch(epoch=epoch, epochs=self.epochs, loss=float(logs.get("loss", math.nan)),
+                                val_loss=float(logs.get("val_loss", math.nan)), elapsed=self.clock.elapsed,
+                                eta=self.clock.eta, fraction=self.clock.fraction, fold=plan.index + 1,
+                                folds=len(self.plans)))
 
         fitted = fit(self.spec, fw.windows.train, fw.windows.val, scaler, epochs=self.epochs, stop=self.stop,
                      on_epoch=on_epoch)

@@ -16,6 +16,7 @@ from pricecast.cli.common import COLUMNS_HELP, add_range_options, format_table, 
 from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.data.datasets import load_data
 from pricecast.evaluation.metrics import skill_text
+from pricecast.events import Epoch, Event, Fold, FoldsPlanned, Progress
 
 
 def register(subparsers: Any) -> None:
@@ -35,19 +36,19 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_backtest)
 
 
-def _listener(e: dict) -> None:
-    eta = f"  eta {e['eta']:.0f}s" if e.get("eta") is not None else ""
-    if e["type"] == "start":
-        progress(f"{e['folds']} folds, {e['cached']} cached, {e['models_to_train']} model(s) to train")
-    elif e["type"] == "epoch":
-        progress(f"fold {e['fold']}/{e['folds']} epoch {e['epoch']}/{e['epochs']}  loss {e['loss']:.5g}  "
-                 f"val_loss {e['val_loss']:.5g}  {e['progress']:.0%}{eta}")
-    elif e["type"] == "fold":
-        progress(f"fold {e['fold']}/{e['folds']} done{' (cached)' if e['cached'] else ''}: RMSE {e['rmse']:.4g} vs "
-                 f"persistence {e['persistence_rmse']:.4g}, skill {skill_text(e['skill'], 2, short=True)}  "
-                 f"{e['progress']:.0%}{eta}")
-    elif e["type"] == "control":
-        progress(e["text"])
+def _listener(e: Event) -> None:
+    eta = f"  eta {e.eta:.0f}s" if getattr(e, "eta", None) is not None else ""
+    if isinstance(e, FoldsPlanned):
+        progress(f"{e.folds} folds, {e.cached} cached, {e.models_to_train} model(s) to train")
+    elif isinstance(e, Epoch):
+        progress(f"fold {e.fold}/{e.folds} epoch {e.epoch}/{e.epochs}  loss {e.loss:.5g}  "
+                 f"val_loss {e.val_loss:.5g}  {e.fraction:.0%}{eta}")
+    elif isinstance(e, Fold):
+        progress(f"fold {e.fold}/{e.folds} done{' (cached)' if e.cached else ''}: RMSE {e.rmse:.4g} vs "
+                 f"persistence {e.persistence_rmse:.4g}, skill {skill_text(e.skill, 2, short=True)}  "
+                 f"{e.fraction:.0%}{eta}")
+    elif isinstance(e, Progress):
+        progress(e.text)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     tracker = tracker_from_args(args)
     candles = load_data(spec.data, since=args.since, until=args.until).candles if args.since or args.until else None
     outcome = backtest_with_control(spec, bt, args.shuffled_control, candles=candles, progress=_listener,
-                                    use_cache=not args.no_cache, on_control=_listener)
+                                    use_cache=not args.no_cache)
     result, findings = outcome.result, outcome.findings
     for note in result.notes:
         progress(f"note: {note}")

@@ -14,7 +14,9 @@ from pricecast.catalogue import add_spec_options, overrides_from_args, with_over
 from pricecast.cli.common import format_table
 from pricecast.cli.common import print_json as _print_json
 from pricecast.cli.tracking import add_tracking_options, tracker_from_args
+from pricecast.durations import duration
 from pricecast.evaluation.metrics import skill_text
+from pricecast.events import Done, Event, Listener, Trial, TrialsPlanned
 from pricecast.experiments.candles import load_candles
 from pricecast.experiments.presets import CUSTOM, build_experiment, experiment_presets, scale
 from pricecast.experiments.spec import EXPERIMENT_FIELDS, ExperimentError, ExperimentSpec, parse_vary
@@ -35,31 +37,24 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def _progress_printer(quiet: bool):
-    def progress(event: dict) -> None:
+def _progress_printer(quiet: bool) -> Listener:
+    def progress(event: Event) -> None:
         if quiet:
             return
-        if event["type"] == "start":
-            if event["todo"] == 0:
-                _err(f"experiment '{event['name']}': all {event['total']} trials already finished")
+        if isinstance(event, TrialsPlanned):
+            if event.todo == 0:
+                _err(f"experiment '{event.name}': all {event.total} trials already finished")
             else:
-                resumed = f" ({event['done']} already finished)" if event["done"] else ""
-                _err(f"experiment '{event['name']}': {event['todo']} trials to run{resumed} with the "
-                     f"{event['executor']} executor, {event['workers']} at a time -> {event['dir']}")
-        elif event["type"] == "trial":
-            r = event["record"]
+                resumed = f" ({event.done} already finished)" if event.done else ""
+                _err(f"experiment '{event.name}': {event.todo} trials to run{resumed} with the "
+                     f"{event.executor} executor, {event.workers} at a time -> {event.dir}")
+        elif isinstance(event, Trial):
+            r = event.record
             result = (f"test RMSE {r['test_rmse']:.5g}, skill {skill_text(r['skill'], 2, short=True)}" if r.get("status") == "ok"
                       else f"FAILED: {r.get('error', '')}")
-            _err(f"[{event['done']}/{event['total']}] {r['label']} repeat {r['repeat']} (seed {r['seed']}): {result}"
-                 f"  elapsed {_duration(event['elapsed'])}, ETA {_duration(event['eta'])}")
-        elif event["type"] == "finish" and event.get("stopped"):
+            _err(f"[{event.done}/{event.total}] {r['label']} repeat {r['repeat']} (seed {r['seed']}): {result}"
+                 f"  elapsed {duration(event.elapsed)}, ETA {duration(event.eta, missing='?')}")
+        elif isinstance(event, Done) and event.stopped:
             _err("stopped; run the same command again to resume")
     return progress
 

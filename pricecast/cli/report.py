@@ -7,6 +7,7 @@ from typing import Any
 
 from pricecast.cli.common import progress
 from pricecast.errors import PricecastError
+from pricecast.events import Event, Fold
 from pricecast.paths import runs_dir
 from pricecast.report.document import DEFAULT_BASE_URL, experiment_report, run_report, write_report
 
@@ -44,9 +45,9 @@ def _backtest(args: argparse.Namespace):
     bt = BacktestSpec(folds=args.folds, fold_size=args.fold_size, epochs=args.epochs)
     progress(f"backtest: {bt.folds} folds of {bt.fold_size} candles (retrains the run's setup per fold) ...")
 
-    def listener(event: dict) -> None:
-        if event["type"] == "fold":
-            progress(f"fold {event['fold']}/{event['folds']} done{' (cached)' if event['cached'] else ''}")
+    def listener(event: Event) -> None:
+        if isinstance(event, Fold):
+            progress(f"fold {event.fold}/{event.folds} done{' (cached)' if event.cached else ''}")
 
     return run_backtest(spec, bt, progress=listener)
 

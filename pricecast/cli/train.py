@@ -6,6 +6,7 @@ settings exit with status 2 before it does.
 from __future__ import annotations
 
 import argparse
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from pricecast.data.candles import CandleError
 from pricecast.data.datasets import LoadedData, kind_of, load_data
 from pricecast.evaluation.decision import sentence as decision_sentence
 from pricecast.evaluation.metrics import metrics_table, skill_text
+from pricecast.events import Epoch, Event, Started, together
 from pricecast.prep.targets import get_target
 from pricecast.specs import RunSpec
 from pricecast.tracking import TensorBoardLogger, log_run_detached
@@ -36,14 +38,16 @@ from pricecast.training.runs import load_run
 from pricecast.training.types import Run
 
 
-def _listener(event: dict) -> None:
-    if event["type"] == "start":
-        progress(f"device: {event['device']}; windows train/val/test = {event['train_windows']}/"
-                 f"{event['val_windows']}/{event['test_windows']}; {event['params']} parameters")
-    elif event["type"] == "epoch":
-        progress(f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.6g}  "
-                 f"val_loss {event['val_loss']:.6g}  {event['samples_per_s']:.0f} samples/s  "
-                 f"eta {event['eta']:.0f}s")
+def _listener(event: Event) -> None:
+    if isinstance(event, Started):
+        sizes = event.sizes
+        progress(f"device: {event.device}; windows train/val/test = {sizes.get('train')}/"
+                 f"{sizes.get('val')}/{sizes.get('test')}; {event.params} parameters")
+    elif isinstance(event, Epoch):
+        speed = math.nan if event.samples_per_s is None else event.samples_per_s
+        eta = f"  eta {event.eta:.0f}s" if event.eta is not None else ""
+        progress(f"epoch {event.epoch}/{event.epochs}  loss {event.loss:.6g}  "
+                 f"val_loss {event.val_loss:.6g}  {speed:.0f} samples/s{eta}")
 
 
 def _load_for_training(spec: RunSpec, offline: bool, since: str | None = None, until: str | None = None) -> LoadedData:
@@ -111,11 +115,7 @@ def _train_tracked(spec, prepared, args: argparse.Namespace, stop: threading.Eve
     """Train (Ctrl-C stops and saves), with TensorBoard logs and MLflow tracking where asked for."""
     tracker = tracker_from_args(args)
     board = TensorBoardLogger() if args.tensorboard else None
-
-    def listener(event: dict) -> None:
-        _listener(event)
-        if board is not None:
-            board(event)
+    listener = together(_listener, board)
     try:
         with ctrl_c_stops(stop):
             run = train(spec, listener=listener, stop=stop, prepared=prepared,

@@ -95,18 +95,45 @@ def _find(lower: dict[str, str], names: tuple[str, ...]) -> str | None:
     return None
 
 
-# too complex for C901 and left so: one branch per CSV layout people have
-def read_candles_csv_info(  # noqa: C901
+def read_candles_csv_info(
     source: str | Path | bytes | IO, name: str | None = None, ticker: str | None = None,
     max_unpacked_bytes: int = MAX_UNPACKED_BYTES, max_rows: int = MAX_ROWS, columns: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, CsvInfo]:
     """Like :func:`read_candles_csv`, also returning a :class:`CsvInfo` describing the reading.
     ``columns``: which column is which role (``{"time": "Datum", "close": "Schluss"}``), over the names
     recognised (English here, other languages in :mod:`pricecast.data.columns`)."""
-    mapping = columns
     data, name = raw_bytes(source, max_unpacked_bytes, name, max_rows)
     data, encoding = text_encoding(data, name)
     check_rows(data.count(b"\n") - 1, name, max_rows)
+    skip, sep, header, sample = _layout(data, encoding, name)
+    present = [c for c in header if c] if header else []
+    roles = _roles(present, columns, name)
+    notes: list[str] = []
+    positions = [header.index(c) for c in roles.numbers]
+    decimal, thousands = number_format([row[i] for row in sample for i in positions], sep, name)
+    if decimal == ",":
+        notes.append("decimal commas read as decimal points (100,5 = 100.5)")
+    table = _read_table(data, encoding, sep, skip, name, roles.time, roles.ticker, roles.numbers, decimal, thousands)
+    table, tickers, chosen = _one_ticker(table, roles.ticker, ticker, name)
+    if table.empty:
+        raise CandleError(f"{name}: no rows")
+    rows_read = len(table)
+    lines = table.index.to_numpy() + skip + 2  # read_csv numbers rows 0.. in file order; header line + 1-based
+    index, time_format = parse_times(table[roles.time], roles.time, name)
+    out, mapping = _candle_values(table, index, roles, name, decimal, thousands, lines, notes)
+    del table
+    out, duplicated = _cleaned(out, lines, mapping, name, notes)
+    frame = normalize_candles(out, name)
+    _refuse_what_collapsed_or_mixes(frame, rows_read, roles.time, name, notes)
+    info = CsvInfo(name, len(frame), present, mapping, time_format, chosen, tickers, notes)
+    frame.attrs["csv_notes"] = list(notes)
+    # The quality report lists what the file had before it was cleaned up here.
+    frame.attrs["duplicates"] = [t.isoformat() for t in duplicated.unique()]
+    return frame, info
+
+
+def _layout(data: bytes, encoding: str, name: str) -> tuple[int, str, list[str], list[list[str]]]:
+    """Lines to skip before the header, the separator, the header and the first rows."""
     first = data[:SAMPLE_BYTES].decode(encoding, errors="replace").splitlines()
     skip = 0
     if len(first) > 1 and "http" in first[0].lower() and separator_count(first[0]) < separator_count(first[1]):
@@ -115,77 +142,90 @@ def read_candles_csv_info(  # noqa: C901
         raise CandleError(f"{name}: the file is empty")
     sep = delimiter([line for line in first[skip : skip + 20] if line.strip()])
     header, sample = sample_rows(data, encoding, sep, skip)
-    columns = [c for c in header if c] if header else []
-    lower = header_lookup(columns, mapping)
-    have = ", ".join(columns) or "none"
-    notes: list[str] = []
+    return skip, sep, header, sample
 
-    ticker_col = _find(lower, TICKER_NAMES)
-    time_col = _find(lower, TIME_NAMES)
-    close_col = _find(lower, CLOSE_NAMES)
+
+@dataclass
+class _Roles:
+    """Which of the file's columns holds what (None: the file has no such column)."""
+
+    time: str
+    close: str
+    prices: dict[str, str]  # "close" and whichever of "open", "high", "low" the file has
+    volume: str | None
+    ticker: str | None
+
+    @property
+    def numbers(self) -> list[str]:
+        return [*self.prices.values(), *([self.volume] if self.volume else [])]
+
+
+def _roles(present: list[str], mapping: Mapping[str, str] | None, name: str) -> _Roles:
+    lower = header_lookup(present, mapping)
+    time_col, close_col = _find(lower, TIME_NAMES), _find(lower, CLOSE_NAMES)
     missing = [n for n, c in (("time (or date/timestamp)", time_col), ("close (or price)", close_col)) if c is None]
     if missing:
-        raise CandleError(f"{name}: missing column(s) {', '.join(missing)} (columns present: {have}); {MAPPING_HINT}")
-    vol_col = _find(lower, VOLUME_NAMES)
-    if vol_col is None:
-        vol_col = next((c for c in columns if c.lower().startswith("volume")), None)
-    price_cols = {"close": close_col}
+        raise CandleError(f"{name}: missing column(s) {', '.join(missing)} (columns present: "
+                          f"{', '.join(present) or 'none'}); {MAPPING_HINT}")
+    volume = _find(lower, VOLUME_NAMES)
+    if volume is None:
+        volume = next((c for c in present if c.lower().startswith("volume")), None)
+    prices = {"close": close_col}
     for key, names in (("open", OPEN_NAMES), ("high", HIGH_NAMES), ("low", LOW_NAMES)):
         if (col := _find(lower, names)) is not None:
-            price_cols[key] = col
-    number_cols = [*price_cols.values(), *([vol_col] if vol_col else [])]
-    positions = [header.index(c) for c in number_cols]
-    decimal, thousands = number_format([row[i] for row in sample for i in positions], sep, name)
-    if decimal == ",":
-        notes.append("decimal commas read as decimal points (100,5 = 100.5)")
-    table = _read_table(data, encoding, sep, skip, name, time_col, ticker_col, number_cols, decimal, thousands)
-    first_line = skip + 2  # header line + 1-based
+            prices[key] = col
+    return _Roles(time_col, close_col, prices, volume, _find(lower, TICKER_NAMES))
 
-    tickers: list[str] = []
-    chosen = None
-    if ticker_col is not None:
-        names_in_file = table[ticker_col].astype("string").str.strip()
-        tickers = sorted(set(names_in_file.dropna()) - {""})
-        if ticker is not None:
-            match = [t for t in tickers if t.upper() == ticker.strip().upper()]
-            if not match:
-                raise CandleError(f"{name}: ticker '{ticker}' is not in the file; it holds {', '.join(tickers)}")
-            chosen = match[0]
-            table = table[(names_in_file == chosen).fillna(False).to_numpy()]
-        elif len(tickers) > 1:
-            raise CandleError(f"{name}: the file holds {len(tickers)} tickers ({', '.join(tickers)}); choose one (ticker=...)")
-        elif tickers:
-            chosen = tickers[0]
 
-    mapping = {"time": time_col, "close": close_col}
-    if table.empty:
-        raise CandleError(f"{name}: no rows")
-    rows_read = len(table)
-    lines = table.index.to_numpy() + first_line  # read_csv numbers rows 0.. in file order
-    index, time_format = parse_times(table[time_col], time_col, name)
+def _one_ticker(table: pd.DataFrame, ticker_col: str | None, ticker: str | None,
+                name: str) -> tuple[pd.DataFrame, list[str], str | None]:
+    """The rows of one ticker (``ticker``, or the only one the file holds), the tickers in the file, the one chosen."""
+    if ticker_col is None:
+        return table, [], None
+    names_in_file = table[ticker_col].astype("string").str.strip()
+    tickers = sorted(set(names_in_file.dropna()) - {""})
+    if ticker is not None:
+        match = [t for t in tickers if t.upper() == ticker.strip().upper()]
+        if not match:
+            raise CandleError(f"{name}: ticker '{ticker}' is not in the file; it holds {', '.join(tickers)}")
+        return table[(names_in_file == match[0]).fillna(False).to_numpy()], tickers, match[0]
+    if len(tickers) > 1:
+        raise CandleError(f"{name}: the file holds {len(tickers)} tickers ({', '.join(tickers)}); choose one (ticker=...)")
+    return table, tickers, tickers[0] if tickers else None
 
+
+def _candle_values(table: pd.DataFrame, index: pd.DatetimeIndex, roles: _Roles, name: str, decimal: str,
+                   thousands: str | None, lines: np.ndarray, notes: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Open/high/low/close/volume as numbers (missing prices from close, missing volume 0, both noted) and
+    which column became which."""
+    mapping = {"time": roles.time, "close": roles.close}
     out = pd.DataFrame(index=index)
-    out["close"] = column_numbers(table, close_col, name, decimal, thousands, lines)
+    out["close"] = column_numbers(table, roles.close, name, decimal, thousands, lines)
     for key in ("open", "high", "low"):
-        if key in price_cols:
-            mapping[key] = price_cols[key]
-            out[key] = column_numbers(table, price_cols[key], name, decimal, thousands, lines)
+        if key in roles.prices:
+            mapping[key] = roles.prices[key]
+            out[key] = column_numbers(table, roles.prices[key], name, decimal, thousands, lines)
         else:
             out[key] = out["close"]
     filled = [k for k in ("open", "high", "low") if k not in mapping]
     if filled:
         notes.append(f"no {'/'.join(filled)} column: set from close")
-    if vol_col is None:
+    if roles.volume is None:
         out["volume"] = 0.0
         notes.append("no volume column: volume set to 0")
     else:
-        mapping["volume"] = vol_col
-        vol = column_numbers(table, vol_col, name, decimal, thousands, lines)
+        mapping["volume"] = roles.volume
+        vol = column_numbers(table, roles.volume, name, decimal, thousands, lines)
         if np.isnan(vol).any():
             notes.append(f"{int(np.isnan(vol).sum())} row(s) without volume ('-' or empty): set to 0")
         out["volume"] = np.nan_to_num(vol, nan=0.0)
-    del table
+    return out, mapping
 
+
+def _cleaned(out: pd.DataFrame, lines: np.ndarray, mapping: dict[str, str], name: str,
+             notes: list[str]) -> tuple[pd.DataFrame, pd.Index]:
+    """Rows without prices dropped, partly empty ones refused, impossible candles dropped or refused;
+    duplicated times and the row order noted. Also returns the duplicated times."""
     prices = out[["open", "high", "low", "close"]]
     # all-empty or all-zero prices mean no trading that period (e.g. investing.com's 0.0 rows
     # for Aug 2016): dropped, so they show as gaps rather than as a crash to zero
@@ -206,7 +246,11 @@ def read_candles_csv_info(  # noqa: C901
         notes.append("rows were newest first: sorted")
     elif not out.index.is_monotonic_increasing:
         notes.append("rows were not in time order: sorted")
-    frame = normalize_candles(out, name)
+    return out, duplicated
+
+
+def _refuse_what_collapsed_or_mixes(frame: pd.DataFrame, rows_read: int, time_col: str, name: str,
+                                    notes: list[str]) -> None:
     if rows_read >= COLLAPSE_MIN_ROWS and len(frame) < rows_read * COLLAPSE_SHARE:
         # Storing 1 candle out of 20 million rows helps no one: say what happened to them.
         raise CandleError(f"{name}: {rows_read:,} rows leave only {len(frame):,} candle(s) ({'; '.join(notes)}); "
@@ -215,11 +259,6 @@ def read_candles_csv_info(  # noqa: C901
     if switch is not None:  # read as one timeframe, it would pass as "1 gap" and train on nonsense
         raise CandleError(f"{name}: the file mixes timeframes: {switch.describe()}. Keep one timeframe: "
                           "split the file where it changes, or resample it")
-    info = CsvInfo(name, len(frame), columns, mapping, time_format, chosen, tickers, notes)
-    frame.attrs["csv_notes"] = list(notes)
-    # The quality report lists what the file had before it was cleaned up here.
-    frame.attrs["duplicates"] = [t.isoformat() for t in duplicated.unique()]
-    return frame, info
 
 
 def _read_table(data: bytes, encoding: str, sep: str, skip: int, name: str, time_col: str, ticker_col: str | None,

@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from pricecast.data.candles import CandleError, date_remark, to_utc
-from pricecast.data.columns import ColumnMappingError, columns_text, split_columns
+from pricecast.data.columns import ColumnMappingError, columns_text, split_columns, with_columns
 from pricecast.data.csv_import import read_candles_csv
-from pricecast.data.quality import cut_to_clean, spike_warning, split_ref
+from pricecast.data.quality import CLEAN_SUFFIX, cut_to_clean, spike_warning, split_ref
 from pricecast.data.samples import CATALOGUE, load_sample
-from pricecast.data.synthetic import is_synthetic, link_problem, load_synthetic
+from pricecast.data.synthetic import is_synthetic, link_problem, load_synthetic, synthetic_ref
 from pricecast.data.uploads import is_upload, original_name
+
+if TYPE_CHECKING:
+    from pricecast.data.market import MarketRef
 
 
 @dataclass
@@ -40,20 +44,92 @@ class LoadedData:
 
 def kind_of(ref: str) -> str:
     """'sample', 'synthetic', 'csv' or 'market' for a data reference."""
-    ref = split_columns(split_ref(ref)[0])[0]
-    if ref.lower().startswith("sample:"):
+    return DataRef.parse(ref).kind
+
+
+def _kind(body: str) -> str:
+    if body.lower().startswith("sample:"):
         return "sample"
-    if is_synthetic(ref):
+    if is_synthetic(body):
         return "synthetic"
-    lowered = ref.lower()
-    if lowered.endswith((".csv", ".csv.gz", ".txt")) or Path(ref).exists():
+    lowered = body.lower()
+    if lowered.endswith((".csv", ".csv.gz", ".txt")) or Path(body).exists():
         return "csv"
-    if ref.count(":") >= 1 and not Path(ref).drive:
+    if body.count(":") >= 1 and not Path(body).drive:
         return "market"
     raise CandleError(
-        f"don't know how to load '{ref}': use sample:NAME ({', '.join(CATALOGUE)}), a CSV path, "
+        f"don't know how to load '{body}': use sample:NAME ({', '.join(CATALOGUE)}), a CSV path, "
         "EXCHANGE:SYMBOL:TIMEFRAME such as binance:BTC/USDT:1h, or synthetic:pattern"
     )
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """A data reference taken apart: what it names (``body``) and the marks that ride on it, a CSV's
+    column mapping and ``#clean``. ``str(ref)`` is its one spelling; pages and the CLI build and read
+    references through this rather than by cutting strings."""
+
+    body: str  # "sample:AAPL", "binance:BTC/USDT:1h", "csv:MINE:1d", "synthetic:pattern?noise=0.5", a CSV path
+    columns: tuple[tuple[str, str], ...] = ()  # a CSV's (role, column) mapping, "#columns=time=Datum,..."
+    clean: bool = False  # "#clean": cut to the longest clean stretch
+
+    @classmethod
+    def parse(cls, ref: str) -> DataRef:
+        """Raises :class:`ColumnMappingError` (a ``CandleError``) for a column mapping that cannot be."""
+        base, clean = split_ref(ref)
+        body, columns = split_columns(base)
+        return cls(body.strip(), tuple(columns.items()), clean)
+
+    @classmethod
+    def sample(cls, name: str) -> DataRef:
+        return cls(f"sample:{name.upper()}")
+
+    @classmethod
+    def market(cls, source: str, symbol: str, timeframe: str) -> DataRef:
+        """An exchange's (ccxt id), Yahoo's (``yahoo``) or a stored CSV's (``csv``) candles."""
+        return cls(f"{source}:{symbol}:{timeframe}")
+
+    @classmethod
+    def synthetic(cls, values: dict) -> DataRef:
+        return cls(synthetic_ref(values))
+
+    @classmethod
+    def file(cls, path: str | Path, columns: dict[str, str] | None = None) -> DataRef:
+        return cls(str(path), tuple((columns or {}).items()))
+
+    def __str__(self) -> str:
+        return with_columns(self.body, dict(self.columns)) + (CLEAN_SUFFIX if self.clean else "")
+
+    def with_clean(self, clean: bool) -> DataRef:
+        return replace(self, clean=clean)
+
+    @property
+    def kind(self) -> str:
+        """'sample', 'synthetic', 'csv' (a file) or 'market' (an exchange, Yahoo, or a stored CSV);
+        raises :class:`CandleError` for a reference that names nothing pricecast can load."""
+        return _kind(self.body)
+
+    @property
+    def source(self) -> str:
+        """Where the candles come from, as the Data page offers it: 'sample', 'synthetic', 'exchange',
+        'yahoo' or 'csv' (a file, or a CSV stored with ``pricecast data import --store NAME``)."""
+        kind = self.kind
+        if kind != "market":
+            return kind
+        prefix = self.body.split(":", 1)[0].strip().lower()
+        return "csv" if prefix == "csv" else "yahoo" if prefix == "yahoo" else "exchange"
+
+    @property
+    def sample_name(self) -> str | None:
+        """``AAPL`` for ``sample:aapl``; None for any other kind."""
+        return self.body.split(":", 1)[1].strip().upper() if self.body.lower().startswith("sample:") else None
+
+    def market_parts(self) -> MarketRef:
+        """The parsed :class:`~pricecast.data.market.MarketRef`; raises ``MarketDataError`` (a
+        ``ValueError``) when the body is not ``SOURCE:SYMBOL[:TIMEFRAME]``."""
+        from pricecast.data.market import parse_market_ref  # lazy: see _load
+
+        return parse_market_ref(self.body)
 
 
 _SOURCE = re.compile(r"[a-z][a-z0-9_]{1,31}")
@@ -66,7 +142,7 @@ def link_data_problem(ref: str, files: Collection[str] = ()) -> str | None:
     this browser session's uploads). A file path only ever comes from the command line. Decided
     from the text alone: nothing on disk is looked at, so a link cannot even probe for a file."""
     try:  # "#clean" only cuts what the rest names, "#columns=..." only reads it
-        ref = split_columns(split_ref(ref)[0])[0]
+        ref = DataRef.parse(ref).body
     except ColumnMappingError as exc:
         return str(exc)
     if ref in files:

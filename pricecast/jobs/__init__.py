@@ -5,7 +5,7 @@ TensorFlow) started from the dashboard run in worker processes, never in the ser
   jobs do, in the worker (the only module here that reaches training); :mod:`.worker`: the
   worker process's main;
 - :mod:`.executors`: where it runs (a local process, or Ray) behind one ``launch`` interface;
-- :mod:`.events`: typed progress events; :mod:`.job`: one job's state and snapshots;
+- :mod:`.job`: one job's state and snapshots, from the :mod:`pricecast.events` its worker sends;
 - :mod:`.registry`: jobs per browser session, capacity and queue; :mod:`.dashboard`: the server's one
   registry (``registry()``) and how the dashboard tunes a spec.
 

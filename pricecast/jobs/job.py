@@ -6,14 +6,15 @@ import math
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import events
+from pricecast.events import Batch, Epoch, Event, Fold, FoldsPlanned, Progress, Started, Trial, TrialsPlanned
+
 from .task import Task
 from .worker import death_message
 
@@ -33,37 +34,54 @@ class JobState(str, Enum):
         return self in (JobState.DONE, JobState.STOPPED, JobState.ERROR)
 
 
+@dataclass(frozen=True)
+class TrainingProgress:
+    """What a training job's events said so far (the Train page's status line and live charts)."""
+
+    setup: Started | None = None  # once the model is built: device, parameters, windows, warnings
+    epoch: int = 0  # epochs finished
+    epochs: int = 0
+    batch: int = 0  # batches finished in the epoch under way
+    batches: int | None = None  # per epoch, when Keras knows it
+    samples_per_s: float | None = None
+    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HISTORY_COLUMNS))
+    batch_losses: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BATCH_COLUMNS))
+    val_pred: np.ndarray | None = None  # the latest validation forecasts ...
+    val_pred_epoch: int = 0  # ... made after this epoch
+
+    @property
+    def device(self) -> str:
+        return self.setup.device if self.setup is not None else ""
+
+    @property
+    def params(self) -> int | None:
+        return self.setup.params if self.setup is not None else None
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return dict(self.setup.sizes) if self.setup is not None else {}
+
+
 @dataclass
 class JobSnapshot:
-    """A consistent copy of a job's progress, safe to read on the page's thread."""
+    """A consistent copy of a job's progress, safe to read on the page's thread. Every kind has the
+    state, times and overall progress; a training has its :class:`TrainingProgress`, a backtest its
+    folds, an experiment its trials."""
 
     id: str
     kind: str
     label: str
-    state: str
+    state: JobState
     created: float
     started: float | None
     ended: float | None
     queue_position: int | None = None
-    device: str = ""
-    backend: str = ""
-    params: int | None = None
-    warnings: tuple[str, ...] = ()
-    sizes: dict[str, int] = field(default_factory=dict)
-    epoch: int = 0
-    epochs: int = 0
-    batch: int = 0
-    batches: int | None = None
-    samples_per_s: float | None = None
-    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HISTORY_COLUMNS))
-    batch_losses: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BATCH_COLUMNS))
-    val_pred: np.ndarray | None = None
-    val_pred_epoch: int = 0
-    fraction: float = 0.0
-    text: str = ""
-    eta: float | None = None
-    folds: tuple[events.Fold, ...] = ()
-    trials: tuple[events.Trial, ...] = ()
+    fraction: float = 0.0  # of the whole job
+    text: str = ""  # what it does now, in words (backtests, experiments, searches)
+    eta: float | None = None  # seconds left
+    training: TrainingProgress | None = None  # a training job's own progress
+    folds: tuple[Fold, ...] = ()
+    trials: tuple[Trial, ...] = ()
     result: Any = None
     error: str = ""
     stop_requested: bool = False
@@ -72,7 +90,7 @@ class JobSnapshot:
 
     @property
     def finished(self) -> bool:
-        return JobState(self.state).finished
+        return self.state.finished
 
     @property
     def elapsed(self) -> float:
@@ -82,11 +100,34 @@ class JobSnapshot:
 
     @property
     def progress(self) -> float:
-        return 1.0 if self.state in ("done", "stopped") else min(max(self.fraction, 0.0), 1.0)
+        return 1.0 if self.state in (JobState.DONE, JobState.STOPPED) else min(max(self.fraction, 0.0), 1.0)
 
     @property
     def run_dir(self) -> str:
         return getattr(self.result, "run_dir", "") or ""
+
+
+def progress_of(event: Event) -> Progress | None:
+    """What a backtest's or an experiment's event says of the whole job, for its progress bar."""
+    match event:
+        case Progress():
+            return event
+        case Epoch():
+            return Progress(event.fraction, f"Fold {event.fold}/{event.folds}: training epoch {event.epoch}/{event.epochs}",
+                            event.eta)
+        case FoldsPlanned():
+            return Progress(0.0, f"{event.folds} folds planned, {event.models_to_train} model(s) to train")
+        case Fold():
+            return Progress(event.fraction, f"Fold {event.fold}/{event.folds} done" + (" (from cache)" if event.cached else ""),
+                            event.eta)
+        case TrialsPlanned():
+            return Progress(event.done / event.total if event.total else 0.0,
+                            f"{event.done} of {event.total} trainings already done; {event.todo} to run on "
+                            f"{event.workers} worker(s) ({event.executor})")
+        case Trial():
+            return Progress(event.done / event.total if event.total else 0.0,
+                            f"{event.done} of {event.total} trainings done", event.eta)
+    return None
 
 
 class Job:
@@ -109,13 +150,19 @@ class Job:
         self._created = time.time()
         self._started: float | None = None
         self._ended: float | None = None
-        self._info: dict[str, Any] = {}
+        # a training's progress: its events, as they came (the last epoch without its forecasts)
+        self._setup: Started | None = None
+        self._batch: Batch | None = None
+        self._batch_time = 0.0
+        self._epoch: Epoch | None = None
         self._history: list[dict] = []
         self._batches: list[dict] = []
         self._val_pred: np.ndarray | None = None
         self._val_pred_epoch = 0
-        self._folds: list[events.Fold] = []
-        self._trials: list[events.Trial] = []
+        # any other kind's: what it does now, its folds or trials
+        self._progress = Progress(0.0, "")
+        self._folds: list[Fold] = []
+        self._trials: list[Trial] = []
         self._result: Any = None
         self._error = ""
         self._stop_requested = False
@@ -208,37 +255,34 @@ class Job:
             self._version += 1
         self._done.set()
 
-    def _on_event(self, event: events.Event) -> None:
+    def _on_event(self, event: Event) -> None:
         with self._lock:
             self._version += 1
-            now = time.time()
-            if isinstance(event, events.Started):
-                self._info.update(device=event.device, backend=event.backend, params=event.params,
-                                  epochs=event.epochs, sizes=dict(event.sizes), warnings=event.warnings)
-                self._epoch_started = now
-            elif isinstance(event, events.Batch):
-                self._batches.append({"epoch": event.epoch, "batch": event.batch, "loss": event.loss,
-                                      "elapsed": event.elapsed})
-                self._info.update(batch=event.batch, batches=event.batches, batch_epoch=event.epoch,
-                                  batch_time=now)
-            elif isinstance(event, events.Epoch):
-                self._history.append({"epoch": event.epoch, "loss": event.loss, "val_loss": event.val_loss,
-                                      "seconds": event.seconds})
-                self._info.update(epoch=event.epoch, epochs=event.epochs, samples_per_s=event.samples_per_s,
-                                  batch=0)
-                self._epoch_started = now
-                if event.val_pred is not None:
-                    self._val_pred, self._val_pred_epoch = event.val_pred, event.epoch
-            elif isinstance(event, events.Progress):
-                self._info.update(fraction=event.fraction, text=event.text, eta=event.eta)
-            elif isinstance(event, events.Fold):
+            if isinstance(event, Started | Batch) or (isinstance(event, Epoch) and not event.fold):
+                self._on_training(event, time.time())
+                return
+            progress = progress_of(event)
+            if progress is not None:
+                self._progress = progress
+            if isinstance(event, Fold):
                 self._folds.append(event)
-                self._info.update(fraction=event.fraction, eta=event.eta,
-                                  text=f"Fold {event.fold}/{event.folds} done" + (" (from cache)" if event.cached else ""))
-            elif isinstance(event, events.Trial):
+            elif isinstance(event, Trial):
                 self._trials.append(event)
-                self._info.update(fraction=event.done / event.total if event.total else 0.0, eta=event.eta,
-                                  text=f"{event.done} of {event.total} trainings done")
+
+    def _on_training(self, event: Started | Batch | Epoch, now: float) -> None:
+        """Called with the lock held."""
+        if isinstance(event, Started):
+            self._setup, self._epoch_started = event, now
+        elif isinstance(event, Batch):
+            self._batches.append({"epoch": event.epoch, "batch": event.batch, "loss": event.loss,
+                                  "elapsed": event.elapsed})
+            self._batch, self._batch_time = event, now
+        else:
+            self._history.append({"epoch": event.epoch, "loss": event.loss, "val_loss": event.val_loss,
+                                  "seconds": event.seconds})
+            self._epoch, self._epoch_started = replace(event, val_pred=None), now
+            if event.val_pred is not None:
+                self._val_pred, self._val_pred_epoch = event.val_pred, event.epoch
 
     # ---- reading -----------------------------------------------------------------------------
     def snapshot(self, queue_position: int | None = None) -> JobSnapshot:
@@ -255,40 +299,44 @@ class Job:
 
     def _make_snapshot(self, queue_position: int | None) -> JobSnapshot:
         """Called with the lock held."""
-        info = self._info
-        epochs = int(info.get("epochs") or 0)
-        epoch = int(info.get("epoch") or 0)
-        fraction, eta = float(info.get("fraction") or 0.0), info.get("eta")
-        if self.kind == "train":
-            fraction, eta = self._train_progress(epoch, epochs)
+        fraction, text, eta = self._progress.fraction, self._progress.text, self._progress.eta
+        training = self._training() if self.kind == "train" else None
+        if training is not None:
+            fraction, eta = self._train_progress(training)
         return JobSnapshot(
-            id=self.id, kind=self.kind, label=self.label, state=self._state.value, created=self._created,
+            id=self.id, kind=self.kind, label=self.label, state=self._state, created=self._created,
             started=self._started, ended=self._ended, queue_position=queue_position,
-            device=str(info.get("device", "")), backend=str(info.get("backend", "")), params=info.get("params"),
-            warnings=tuple(info.get("warnings") or ()), sizes=dict(info.get("sizes") or {}),
-            epoch=epoch, epochs=epochs, batch=int(info.get("batch") or 0), batches=info.get("batches"),
-            samples_per_s=info.get("samples_per_s"),
-            history=pd.DataFrame(self._history, columns=HISTORY_COLUMNS),
-            batch_losses=pd.DataFrame(self._batches, columns=BATCH_COLUMNS),
-            val_pred=self._val_pred, val_pred_epoch=self._val_pred_epoch,
-            fraction=fraction, text=str(info.get("text", "")), eta=eta,
+            fraction=fraction, text=text, eta=eta, training=training,
             folds=tuple(self._folds), trials=tuple(self._trials), result=self._result, error=self._error,
             stop_requested=self._stop_requested, killed=self._killed, version=self._version,
         )
 
-    def _train_progress(self, epoch: int, epochs: int) -> tuple[float, float | None]:
+    def _training(self) -> TrainingProgress:
+        """Called with the lock held."""
+        last, batch = self._epoch, self._batch
+        epoch = last.epoch if last is not None else 0
+        epochs = last.epochs if last is not None else (self._setup.epochs if self._setup is not None else 0)
+        return TrainingProgress(
+            setup=self._setup, epoch=epoch, epochs=epochs,
+            batch=batch.batch if batch is not None and batch.epoch > epoch else 0,  # a batch of the epoch under way
+            batches=batch.batches if batch is not None else None,
+            samples_per_s=last.samples_per_s if last is not None else None,
+            history=pd.DataFrame(self._history, columns=HISTORY_COLUMNS),
+            batch_losses=pd.DataFrame(self._batches, columns=BATCH_COLUMNS),
+            val_pred=self._val_pred, val_pred_epoch=self._val_pred_epoch)
+
+    def _train_progress(self, t: TrainingProgress) -> tuple[float, float | None]:
         """Fraction done and seconds left, from the measured epochs — or, inside the first epoch,
         from the measured batches (an epoch-based guess is impossible before one has ended)."""
-        if not epochs:
+        if not t.epochs:
             return 0.0, None
-        batch, batches = int(self._info.get("batch") or 0), self._info.get("batches")
-        within = batch / batches if batches and batch else 0.0
-        fraction = min(1.0, (epoch + within) / epochs)
+        within = t.batch / t.batches if t.batches and t.batch else 0.0
+        fraction = min(1.0, (t.epoch + within) / t.epochs)
         seconds = [h["seconds"] for h in self._history if h["seconds"] is not None and math.isfinite(h["seconds"])]
         if seconds:
             per_epoch = sum(seconds) / len(seconds)
-            return fraction, max(0.0, per_epoch * (epochs - epoch - within))
+            return fraction, max(0.0, per_epoch * (t.epochs - t.epoch - within))
         if within > 0:
-            spent = float(self._info.get("batch_time", time.time())) - self._epoch_started
-            return fraction, max(0.0, spent / within * (epochs - within))
+            spent = self._batch_time - self._epoch_started
+            return fraction, max(0.0, spent / within * (t.epochs - within))
         return fraction, None

@@ -13,9 +13,9 @@ from plotly.subplots import make_subplots
 
 from pricecast.backtest.result import BacktestResult, pct
 from pricecast.evaluation.metrics import skill_text
+from pricecast.plots import palette
+from pricecast.plots.palette import color
 
-COLORS = {"model": "#1f77b4", "persistence": "#7f7f7f", "drift": "#bcbd22", "moving_average": "#9467bd",
-          "actual": "#111111", "band": "rgba(31,119,180,0.18)"}
 NAMES = {"model": "Model", "persistence": "Persistence (tomorrow = today)", "drift": "Drift",
          "moving_average": "Moving average"}
 
@@ -29,7 +29,7 @@ def fold_error_figure(result: BacktestResult, metric: str = "rmse",
     for name in ("model", *baselines):
         values = [f.report[name][metric] for f in result.folds]
         hover = [f"skill vs persistence {skill_text(f.report['skill'], short=True)}" if name == "model" else "" for f in result.folds]
-        fig.add_bar(x=labels, y=values, name=NAMES[name], marker_color=COLORS[name], hovertext=hover)
+        fig.add_bar(x=labels, y=values, name=NAMES[name], marker_color=color(name), hovertext=hover)
     fig.update_layout(barmode="group", title=f"{metric.upper()} by fold (walk-forward, oldest first)",
                       yaxis_title=metric.upper() + (" (price units)" if metric in ("rmse", "mae") else ""),
                       legend=dict(orientation="h", y=-0.25), margin=dict(t=50, b=10))
@@ -43,7 +43,7 @@ def horizon_error_figure(result: BacktestResult, metric: str = "rmse",
     fig = go.Figure()
     for name in ("model", *baselines):
         fig.add_scatter(x=h["step"], y=h[f"{name}_{metric}"], mode="lines+markers", name=NAMES[name],
-                        line=dict(color=COLORS[name], dash="solid" if name == "model" else "dash"))
+                        line=dict(color=color(name), dash="solid" if name == "model" else "dash"))
     fig.update_layout(title=f"{metric.upper()} by horizon step", xaxis_title="steps ahead (k)",
                       yaxis_title=metric.upper(), xaxis=dict(dtick=1), legend=dict(orientation="h", y=-0.25),
                       margin=dict(t=50, b=10))
@@ -66,12 +66,12 @@ def interval_figure(result: BacktestResult, method: str = "conformal", level: fl
             fig.add_scatter(x=part["time"], y=part[hi], mode="lines", line=dict(width=0), showlegend=False,
                             hoverinfo="skip")
             fig.add_scatter(x=part["time"], y=part[lo], mode="lines", line=dict(width=0), fill="tonexty",
-                            fillcolor=COLORS["band"], name=f"{level:.0%} band", showlegend=bool(fold == df["fold"].min()),
+                            fillcolor=palette.BAND, name=f"{level:.0%} band", showlegend=bool(fold == df["fold"].min()),
                             hoverinfo="skip")
     # The model under the actual prices (wider, half transparent), so it never hides them.
     fig.add_scatter(x=df["time"], y=df["predicted"], mode="lines", name=f"Predicted ({step} step ahead)",
-                    line=dict(color=COLORS["model"], width=2.5), opacity=0.65, legendrank=2)
-    fig.add_scatter(x=df["time"], y=df["actual"], mode="lines", name="Actual", line=dict(color=COLORS["actual"], width=1.2),
+                    line=dict(color=color("model"), width=2.5), opacity=0.65, legendrank=2)
+    fig.add_scatter(x=df["time"], y=df["actual"], mode="lines", name="Actual", line=dict(color=color("actual"), width=1.2),
                     legendrank=1)
     for f in result.folds[1:]:
         fig.add_vline(x=result.times[f.plan.test[0]], line=dict(color="#bbbbbb", dash="dot", width=1))
@@ -92,13 +92,13 @@ def residual_figure(result: BacktestResult) -> go.Figure:
     if hist.get("counts"):
         edges = np.asarray(hist["edges"])
         fig.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=hist["counts"], width=np.diff(edges), name="residuals",
-                    marker_color=COLORS["model"], showlegend=False, row=1, col=1)
+                    marker_color=color("model"), showlegend=False, row=1, col=1)
     if acf.get("lags"):
         outside = set(acf["outside"])
         fig.add_bar(x=acf["lags"], y=acf["acf"], name="ACF", showlegend=False, row=1, col=2,
-                    marker_color=["#d62728" if lag in outside else COLORS["persistence"] for lag in acf["lags"]])
+                    marker_color=[palette.OUTSIDE if lag in outside else color("persistence") for lag in acf["lags"]])
         for sign in (1, -1):
-            fig.add_hline(y=sign * acf["bound"], line=dict(color="#d62728", dash="dash", width=1), row=1, col=2)
+            fig.add_hline(y=sign * acf["bound"], line=dict(color=palette.OUTSIDE, dash="dash", width=1), row=1, col=2)
     fig.update_xaxes(title_text="price units", row=1, col=1)
     fig.update_xaxes(title_text="lag (windows)", dtick=2, row=1, col=2)
     fig.update_layout(title=f"Residual diagnostics, {d.get('step', 1)} step ahead", margin=dict(t=60, b=10), bargap=0.05)

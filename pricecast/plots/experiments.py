@@ -10,9 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pricecast.experiments.stats import histories
+from pricecast.plots import palette
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf")
 METRIC_TITLES = {
     "test_rmse": "test RMSE (price units, lower is better)",
     "skill": "skill vs persistence (above 0 beats it)",
@@ -44,7 +43,7 @@ def spread_figure(frame: pd.DataFrame, metric: str = "test_rmse", order: Sequenc
     fig = go.Figure()
     for i, label in enumerate(labels):
         part = ok[ok["label"] == label]
-        color = PALETTE[i % len(PALETTE)]
+        color = palette.cycle(i)
         fig.add_trace(go.Scatter(
             x=i + _jitter(len(part)), y=part[metric], mode="markers", name=str(label), meta="trials",
             marker={"color": color, "size": 7, "opacity": 0.8},
@@ -76,7 +75,7 @@ def spread_figure(frame: pd.DataFrame, metric: str = "test_rmse", order: Sequenc
     if level is not None:
         # Labelled in the right margin, at the line's end: inside the plot it sat on a setting's dots
         # whenever the settings scored like persistence.
-        fig.add_hline(y=level, line_dash="dash", line_color="#7f7f7f")
+        fig.add_hline(y=level, line_dash="dash", line_color=palette.color("persistence"))
         fig.add_annotation(x=1.0, xref="paper", xanchor="left", y=level, text=text, showarrow=False,
                            align="left", font={"color": "#6b7280", "size": 11})
     fig.update_xaxes(tickvals=list(range(len(labels))), ticktext=tick_labels(labels),
@@ -115,7 +114,7 @@ def loss_curves_figure(records: Iterable[dict], column: str = "val_loss", order:
                 fig.add_trace(go.Scatter(
                     x=trial["epoch"], y=trial[column], mode="lines+markers" if len(trial) < 3 else "lines",
                     name=str(label), legendgroup=str(label), showlegend=j == 0,
-                    line={"color": PALETTE[i % len(PALETTE)], "width": 1.5}, opacity=0.7,
+                    line={"color": palette.cycle(i), "width": 1.5}, opacity=0.7,
                     hovertemplate=f"{label} · repeat {int(trial['repeat'].iloc[0])}<br>epoch %{{x}}<br>%{{y:.5g}}<extra></extra>",
                 ))
     what = "validation loss" if column == "val_loss" else "training loss"

@@ -22,23 +22,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pricecast.evaluation.baselines import LABELS as BASELINE_LABELS
+from pricecast.plots import palette
+from pricecast.plots.palette import color
 from pricecast.prep.targets import get_target, target_label
 
 MAX_POINTS = 5000
 CANDLE_POINTS = 1200  # about one candle per pixel column of a wide chart; each is an SVG path the browser draws
 
-COLORS = {
-    "actual": "#1f2937",
-    "predicted": "#d62728",  # the seed's red
-    "persistence": "#7f7f7f",
-    "drift": "#9467bd",
-    "moving_average": "#2ca02c",
-    "loss": "#1f77b4",
-    "val_loss": "#ff7f0e",
-    "train": "rgba(31,119,180,0.06)",
-    "val": "rgba(255,127,14,0.08)",
-    "test": "rgba(44,160,44,0.08)",
-}
 LABELS = {
     "actual": "actual",
     "predicted": "model",
@@ -160,12 +150,12 @@ def _mark_quality(fig: go.Figure, candles: pd.DataFrame, quality: Mapping) -> No
     points = (("impossible candle", quality.get("bad_ohlc", []), "x", "#d62728"),
               ("jump", [j["time"] for j in quality.get("jumps", [])], "diamond", "#ff7f0e"),
               ("duplicate", [d["time"] for d in quality.get("duplicates", [])], "circle-open", "#9467bd"))
-    for name, times, symbol, color in points:
+    for name, times, symbol, shade in points:
         index = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True))
         index = index[index.isin(close.index)]
         if len(index):
             fig.add_trace(go.Scatter(x=index, y=close.loc[index], mode="markers", name=name,
-                                     marker=dict(symbol=symbol, size=10, color=color, line=dict(width=2))), row=1, col=1)
+                                     marker=dict(symbol=symbol, size=10, color=shade, line=dict(width=2))), row=1, col=1)
 
 
 # ---- training ----------------------------------------------------------------------------------
@@ -183,9 +173,9 @@ def loss_figure(history: pd.DataFrame, batches: pd.DataFrame | None = None, best
         for col in ("loss", "val_loss"):
             if col in history and history[col].notna().any():
                 fig.add_trace(go.Scatter(x=history["epoch"], y=history[col], name=LABELS[col], mode="lines+markers",
-                                         line=dict(color=COLORS[col], width=2), marker=dict(size=6)))
+                                         line=dict(color=color(col), width=2), marker=dict(size=6)))
     if best_epoch:
-        fig.add_vline(x=best_epoch, line_dash="dot", line_color="#2ca02c",
+        fig.add_vline(x=best_epoch, line_dash="dot", line_color=palette.GOOD,
                       annotation_text=f"best epoch {best_epoch}", annotation_position="top left")
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     fig.update_yaxes(exponentformat="e")  # 7e-4, not plotly's SI "700µ"
@@ -199,7 +189,7 @@ def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray |
     fig = go.Figure()
     if predicted is not None:
         fig.add_trace(_model_line(times, predicted, max_points))
-    fig.add_trace(_line(times, persistence, LABELS["persistence"], COLORS["persistence"], max_points, dash="dot",
+    fig.add_trace(_line(times, persistence, LABELS["persistence"], color("persistence"), max_points, dash="dot",
                         width=1.5, legendrank=RANK["persistence"]))
     fig.add_trace(_actual_line(times, actual, max_points))
     when = f"after epoch {epoch}" if epoch else "before epoch 1"
@@ -208,14 +198,14 @@ def live_val_figure(times: Sequence, actual: np.ndarray, predicted: np.ndarray |
 
 
 def _model_line(x, y, max_points: int = MAX_POINTS, name: str = LABELS["predicted"], **kw):
-    trace = _line(x, y, name, COLORS["predicted"], max_points, width=MODEL_LINE["width"],
+    trace = _line(x, y, name, color("predicted"), max_points, width=MODEL_LINE["width"],
                   legendrank=RANK["predicted"], **kw)
     trace.opacity = MODEL_LINE["opacity"]
     return trace
 
 
 def _actual_line(x, y, max_points: int = MAX_POINTS, **kw):
-    return _line(x, y, LABELS["actual"], COLORS["actual"], max_points, width=1.2, legendrank=RANK["actual"], **kw)
+    return _line(x, y, LABELS["actual"], color("actual"), max_points, width=1.2, legendrank=RANK["actual"], **kw)
 
 
 # ---- results -----------------------------------------------------------------------------------
@@ -265,7 +255,7 @@ def actual_vs_predicted_figure(predictions: pd.DataFrame, parts: Iterable[str] =
     for name in baselines:
         if name in rows:
             label = LABELS.get(name, name) + (" · used" if fell_back(network_label) and name == used else "")
-            fig.add_trace(_line(rows["time"], rows[name], label, COLORS.get(name), max_points,
+            fig.add_trace(_line(rows["time"], rows[name], label, color(name), max_points,
                                 dash="dot", width=1.5, legendrank=RANK.get(name, 9)))
     fig.add_trace(_actual_line(rows["time"], rows["actual"], max_points))
     if sizes and len(parts) > 1:
@@ -325,14 +315,14 @@ def forecast_paths_figure(predictions: pd.DataFrame, part: str = "test", origins
         fig.add_trace(go.Scatter(x=x, y=[last, *own], mode="lines+markers",
                                  name=f"{network_label} forecast path" if network_label else "model forecast path",
                                  legendgroup="paths", showlegend=first, legendrank=RANK["predicted"],
-                                 line=dict(color=COLORS["predicted"], width=2), marker=dict(size=5),
+                                 line=dict(color=color("predicted"), width=2), marker=dict(size=5),
                                  opacity=0.8), row=r, col=c)
         fig.add_trace(go.Scatter(x=x, y=[last] * len(x), mode="lines", name=LABELS["persistence"], legendgroup="persist",
                                  showlegend=first, legendrank=RANK["persistence"],
-                                 line=dict(color=COLORS["persistence"], dash="dot", width=1.5)), row=r, col=c)
+                                 line=dict(color=color("persistence"), dash="dot", width=1.5)), row=r, col=c)
         fig.add_trace(go.Scatter(x=around["time"], y=around["actual"], mode="lines", name=LABELS["actual"],
                                  legendgroup="actual", showlegend=first, legendrank=RANK["actual"],
-                                 line=dict(color=COLORS["actual"], width=1.2)), row=r, col=c)
+                                 line=dict(color=color("actual"), width=1.2)), row=r, col=c)
         fig.add_vline(x=origin, line_dash="dash", line_color="#999", line_width=1, row=r, col=c)
     fig.update_xaxes(nticks=4)
     fig.update_annotations(font_size=11)
@@ -366,21 +356,21 @@ def next_forecast_figure(candles: pd.DataFrame, forecast: pd.DataFrame, target: 
     fig = go.Figure()
     if len(tail):
         fig.add_trace(go.Scatter(x=tail.index, y=tail.to_numpy(), name=f"actual {target}", mode="lines",
-                                 line=dict(color=COLORS["actual"], width=1.5)))
+                                 line=dict(color=color("actual"), width=1.5)))
     if len(forecast):
         times = pd.to_datetime(forecast["time"])
         start_x = [tail.index[-1]] if len(tail) else []
         start_y = [float(tail.iloc[-1])] if len(tail) else []
         if fell_back(network_label) and "network" in forecast:
             fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["network"]], name=network_label,
-                                     mode="lines+markers", line=dict(color=COLORS["predicted"], width=2), opacity=0.5))
+                                     mode="lines+markers", line=dict(color=color("predicted"), width=2), opacity=0.5))
             fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["predicted"]],
                                      name="forecast used (the fallback)", mode="lines+markers",
-                                     line=dict(color=COLORS["persistence"], width=2)))
+                                     line=dict(color=color("persistence"), width=2)))
         else:
             fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["predicted"]], name="model forecast",
-                                     mode="lines+markers", line=dict(color=COLORS["predicted"], width=2)))
+                                     mode="lines+markers", line=dict(color=color("predicted"), width=2)))
         fig.add_trace(go.Scatter(x=[*start_x, *times], y=[*start_y, *forecast["persistence"]], name=LABELS["persistence"],
-                                 mode="lines", line=dict(color=COLORS["persistence"], dash="dot", width=1)))
+                                 mode="lines", line=dict(color=color("persistence"), dash="dot", width=1)))
     return apply_layout(fig, f"Next {len(forecast)} step(s) of {target_label(target)} from the latest candles", height,
                         target_label(target))

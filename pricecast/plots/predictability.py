@@ -4,9 +4,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from pricecast.evaluation.predictability import Predictability
-from pricecast.plots.figures import COLORS, apply_layout
-
-OUTSIDE = "#d62728"
+from pricecast.plots.figures import apply_layout
+from pricecast.plots.palette import OUTSIDE, color
 
 
 def acf_figure(result: Predictability, height: int = 320) -> go.Figure:
@@ -15,7 +14,7 @@ def acf_figure(result: Predictability, height: int = 320) -> go.Figure:
     lags = list(range(1, len(result.acf) + 1))
     outside = set(result.significant_lags)
     fig = go.Figure(go.Bar(x=lags, y=result.acf, name="autocorrelation", showlegend=False,
-                           marker_color=[OUTSIDE if lag in outside else COLORS["persistence"] for lag in lags],
+                           marker_color=[OUTSIDE if lag in outside else color("persistence") for lag in lags],
                            hovertemplate="lag %{x}: %{y:.3f}<extra></extra>"))
     for sign in (1, -1):
         fig.add_trace(go.Scatter(x=[0.5, len(lags) + 0.5], y=[sign * result.band] * 2, mode="lines",

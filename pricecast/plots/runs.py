@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pricecast.evaluation.metrics import metrics_table
-from pricecast.plots.figures import COLORS, LABELS, apply_layout, thin
+from pricecast.plots import palette
+from pricecast.plots.figures import LABELS, apply_layout, thin
 
 
 def metrics_frame(report: Mapping) -> pd.DataFrame:
@@ -35,7 +36,7 @@ def skill_per_step_figure(report: Mapping, height: int = 300) -> go.Figure:
     """Skill versus persistence per horizon step (above 0: the model beats persistence)."""
     values = list(report.get("skill_per_step") or [])
     steps = list(range(1, len(values) + 1))
-    colors = [COLORS["moving_average"] if (v or 0) > 0 else COLORS["predicted"] for v in values]
+    colors = [palette.GOOD if (v or 0) > 0 else palette.BAD for v in values]
     fig = go.Figure(go.Bar(x=steps, y=values, marker_color=colors, name="skill"))
     fig.add_hline(y=0, line_color="#555", line_width=1)
     fig.update_xaxes(title_text="steps ahead", dtick=1)
@@ -55,16 +56,16 @@ def runs_loss_figure(histories: Mapping[str, pd.DataFrame], column: str = "val_l
     if shown and max(int(h[column].notna().sum()) for h in shown.values()) < 2:
         labels = list(shown)
         fig.add_trace(go.Bar(x=[float(h[column].dropna().iloc[-1]) for h in shown.values()], y=labels, orientation="h",
-                             marker_color=COLORS[column] if column in COLORS else None, name=name,
+                             marker_color=palette.color(column), name=name,
                              text=[f"{float(h[column].dropna().iloc[-1]):.3g}" for h in shown.values()],
                              textposition="auto"))
         fig.update_yaxes(autorange="reversed", automargin=True)
         fig.update_xaxes(title_text=f"{name} after its only epoch", exponentformat="e")
         return apply_layout(fig, f"{name}, runs compared (each trained one epoch: no curves to draw)",
                        max(height // 2, 80 + 28 * len(labels)))
-    for label, history in shown.items():
+    for i, (label, history) in enumerate(shown.items()):
         fig.add_trace(go.Scatter(x=history["epoch"], y=history[column], name=label, mode="lines+markers",
-                                 marker=dict(size=7), line=dict(width=2)))
+                                 marker=dict(size=7), line=dict(width=2, color=palette.cycle(i))))
     positive = values[values > 0]
     log = len(positive) == len(values) and len(positive) > 0 and positive.max() / positive.min() > 30
     fig.update_xaxes(title_text="epoch", tick0=1, dtick=1 if len(values) and max(len(h) for h in shown.values()) <= 15 else None)
@@ -72,8 +73,6 @@ def runs_loss_figure(histories: Mapping[str, pd.DataFrame], column: str = "val_l
     return apply_layout(fig, f"{name} per epoch, runs compared" + (" (log scale)" if log else ""), height, "loss")
 
 
-# Lines for compared runs' networks, after the actual line's near-black: distinct, never the baselines' grey.
-COMPARE_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 # Networks that learned little lie on one another: a dash each keeps the lower one in sight.
 COMPARE_DASHES = ("solid", "dash", "dot", "dashdot")
 
@@ -93,10 +92,10 @@ def compare_forecasts_figure(forecasts: Mapping[str, pd.DataFrame], step: int = 
     if one_actual:
         merged = pd.concat(actuals.values()).groupby(level=0).first().sort_index()
         x, y = thin(merged.index, merged.to_numpy())
-        fig.add_trace(go.Scatter(x=x, y=y, name="actual", mode="lines", line=dict(color=COLORS["actual"], width=1.5),
+        fig.add_trace(go.Scatter(x=x, y=y, name="actual", mode="lines", line=dict(color=palette.color("actual"), width=1.5),
                                  opacity=0.5))
     for i, (label, f) in enumerate(at_step.items()):
-        color = COMPARE_COLORS[i % len(COMPARE_COLORS)]
+        color = palette.cycle(i)
         if not one_actual:
             x, y = thin(f["time"], f["actual"])
             fig.add_trace(go.Scatter(x=x, y=y, name=f"actual ({label})", mode="lines",

@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from pricecast import events
 from pricecast.experiments.candles import check_data, load_candles
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, expand
 from pricecast.experiments.storage import (
@@ -25,8 +25,6 @@ from pricecast.experiments.storage import (
     saved_workers,
 )
 from pricecast.service import trials
-
-Progress = Callable[[dict], None]
 
 EXECUTORS: tuple[str, ...] = ("local", "serial", "ray")
 
@@ -47,21 +45,21 @@ def gpu_present() -> bool:
 
 
 def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | None = None,
-                   address: str | None = None, progress: Progress | None = None,
+                   address: str | None = None, progress: events.Listener | None = None,
                    stop: threading.Event | None = None, root: Path | str | None = None,
                    candles: pd.DataFrame | None = None, fuse: bool = True) -> Experiment:
     """Run the trials not yet finished in the experiment's folder and return the experiment.
 
     ``executor``: ``local`` (a process pool of ``workers``; default: what the experiment was last run
     with, else one per core; 1 worker trains in this process), ``serial`` (this process) or ``ray`` (each trial a Ray task; ``address`` or
-    ``RAY_ADDRESS``, else a local Ray instance). ``progress`` gets ``start``, ``trial`` (after each
-    finished trial: done, total, eta seconds, the record) and ``finish`` events. ``stop`` ends the
+    ``RAY_ADDRESS``, else a local Ray instance). ``progress`` gets :mod:`pricecast.events`:
+    ``TrialsPlanned``, a ``Trial`` after each finished trial (done, total, eta seconds, the record) and ``Done``. ``stop`` ends the
     experiment after the running trials; an exception (or a kill) loses only running trials.
     ``fuse``: trials that can train together do (:mod:`pricecast.training.fused`, JAX workers)."""
     if executor not in EXECUTORS:
         raise ExperimentError(f"unknown executor '{executor}'; choose from {', '.join(EXECUTORS)}")
     folder = prepare_folder(exp, root)
-    progress = progress or (lambda event: None)
+    progress = progress or events.ignore
     stop = stop or threading.Event()
     with FolderLock(folder):
         finished = done_keys(read_records(folder), exp)
@@ -73,8 +71,8 @@ def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | 
             save_workers(folder, workers)
         workers = max(1, min(int(workers), max(1, len(todo))))
         started = time.perf_counter()
-        progress({"type": "start", "name": exp.name, "dir": str(folder), "done": len(finished), "total": total,
-                  "todo": len(todo), "executor": executor, "workers": workers})
+        progress(events.TrialsPlanned(name=exp.name, dir=str(folder), done=len(finished), total=total,
+                                      todo=len(todo), executor=executor, workers=workers))
         counter = {"done": len(finished), "ran": 0}
 
         def on_result(record: dict) -> None:
@@ -84,14 +82,13 @@ def run_experiment(exp: ExperimentSpec, executor: str = "local", workers: int | 
             elapsed = time.perf_counter() - started
             left = len(todo) - counter["ran"]
             eta = elapsed / counter["ran"] * left if counter["ran"] else None
-            progress({"type": "trial", "done": counter["done"], "total": total, "ran": counter["ran"],
-                      "todo": len(todo), "elapsed": elapsed, "eta": eta, "record": record})
+            progress(events.Trial(done=counter["done"], total=total, record=record, ran=counter["ran"],
+                                  todo=len(todo), elapsed=elapsed, eta=eta))
 
         if todo:
             if candles is None:
                 candles = load_candles(exp)
             check_data(exp, candles)
             trials.execute(executor, todo, candles, folder, on_result, stop, workers, address, fuse=fuse)
-        progress({"type": "finish", "done": counter["done"], "total": total, "ran": counter["ran"],
-                  "elapsed": time.perf_counter() - started, "stopped": stop.is_set()})
+        progress(events.Done(stopped=stop.is_set(), seconds=time.perf_counter() - started))
     return load_experiment(folder)

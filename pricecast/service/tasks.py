@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from pricecast import events
 from pricecast.backtest.control import BacktestOutcome, backtest_with_control
-from pricecast.jobs import events
 from pricecast.jobs.task import Runner, Task
 from pricecast.models.builders import build_model, model_summary
 from pricecast.paths import runs_dir
@@ -26,7 +26,7 @@ from pricecast.training.pipeline import train
 from pricecast.training.predicting import forecast_with_run
 from pricecast.training.runs import load_run, running_marker, store_run_files
 
-Emit = Callable[[events.Event], None]
+Emit = events.Listener
 
 KINDS: tuple[str, ...] = ("train", "backtest", "experiment", "summary", "forecast", "script", "tune")
 
@@ -55,25 +55,10 @@ def warm_up() -> None:
     load_backend()
 
 
-def _relay(convert: Callable[[dict], events.Event | None], emit: Emit) -> Callable[[dict], None]:
-    def listener(raw: dict) -> None:
-        event = convert(raw)
-        if event is not None:
-            emit(event)
-
-    return listener
-
-
 def _train(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> TrainResult:
     spec = RunSpec.from_dict(payload["spec"])
-    listener = _relay(events.from_train, emit)
     board = _tensorboard() if payload.get("tensorboard") else None
-    if board is not None:
-        relay = listener
-
-        def listener(event: dict) -> None:
-            relay(event)
-            board(event)
+    listener = events.together(emit, board)
     # A worker killed with its server leaves this marker: the run list says the training was interrupted.
     try:
         with running_marker(spec, payload.get("runs_root")):
@@ -108,17 +93,13 @@ def _log_to_mlflow(run, warn: Callable[[str], None]) -> None:
 
 
 def _backtest(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> BacktestOutcome:
-    def control(event: dict) -> None:
-        emit(events.Progress(1.0, event["text"]))
-
     return backtest_with_control(RunSpec.from_dict(payload["spec"]), payload["bt"], bool(payload.get("shuffled")),
-                                 candles=candles, progress=_relay(events.from_backtest, emit), stop=stop,
-                                 on_control=control)
+                                 candles=candles, progress=emit, stop=stop)
 
 
 def _experiment(payload: dict, candles: pd.DataFrame | None, emit: Emit, stop) -> str:
     exp = run_experiment(payload["exp"], payload.get("executor", "local"), payload.get("workers"),
-                         payload.get("address"), _relay(events.from_experiment, emit), stop,
+                         payload.get("address"), emit, stop,
                          payload.get("root"), candles)
     return str(exp.dir)
 

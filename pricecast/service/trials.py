@@ -33,6 +33,7 @@ from pricecast.backtest.walkforward import run_backtest
 from pricecast.experiments.spec import ExperimentError, Trial
 from pricecast.experiments.storage import save_record
 from pricecast.jobs import executors as job_executors
+from pricecast.jobs.job import JobState
 from pricecast.jobs.registry import JobRegistry
 from pricecast.jobs.task import Runner, Task
 from pricecast.models.checks import count_params
@@ -344,11 +345,11 @@ def run_jobs(executor: str, groups: Sequence[Sequence[dict]], candles: pd.DataFr
             for job in [j for j in pending if j.finished]:
                 pending.remove(job)
                 snap = job.snapshot()
-                if snap.state == "error":
+                if snap.state is JobState.ERROR:
                     raise ExperimentError(
                         f"a worker process failed ({snap.error}); finished trials are kept: run the experiment "
                         "again, with fewer workers, to resume")
-                if snap.state == "done":
+                if snap.state is JobState.DONE:
                     for record in snap.result or []:
                         if record.get("status") != "stopped":
                             on_result(record)

@@ -10,11 +10,12 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-Listener = Callable[[dict], None]
+from pricecast.events import Batch, Epoch, Listener
 
 
 class LiveHistory(keras.callbacks.Callback):
-    """Sends ``{"type": "epoch", ...}`` after every epoch (and ``"batch"`` events if asked) to a listener.
+    """Sends an :class:`~pricecast.events.Epoch` after every epoch (and :class:`~pricecast.events.Batch`
+    events if asked) to a listener.
 
     ``val_predict`` adds the validation forecasts to an epoch's event for the live chart, within a
     budget: after the first and the last epoch, and in between only while the time they take stays
@@ -46,9 +47,8 @@ class LiveHistory(keras.callbacks.Callback):
         if now - self._last_batch_sent < self.batch_interval_s:
             return  # a live chart cannot use more than a few points a second
         self._last_batch_sent = now
-        self.listener({"type": "batch", "epoch": self._epoch + 1, "batch": batch + 1,
-                       "batches": (self.params or {}).get("steps"),
-                       "loss": float((logs or {}).get("loss", math.nan)), "elapsed": now - self.started})
+        self.listener(Batch(epoch=self._epoch + 1, batch=batch + 1, batches=(self.params or {}).get("steps"),
+                            loss=float((logs or {}).get("loss", math.nan)), elapsed=now - self.started))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -56,18 +56,16 @@ class LiveHistory(keras.callbacks.Callback):
         took = now - self.epoch_started
         self.epoch_times.append(took)
         mean = sum(self.epoch_times) / len(self.epoch_times)
-        event = {
-            "type": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
-            "loss": float(logs.get("loss", math.nan)), "val_loss": float(logs.get("val_loss", math.nan)),
-            "seconds": took, "elapsed": now - self.started, "eta": mean * (self.epochs - epoch - 1),
-            "samples_per_s": self.samples / took if took > 0 else math.nan,
-        }
+        val_pred = None
         if self.val_predict is not None and (epoch + 1 == self.epochs or self._val_due(now)):
             t0 = time.perf_counter()
-            event["val_pred"] = self.val_predict()
+            val_pred = np.asarray(self.val_predict(), dtype=np.float64)
             self.val_seconds += time.perf_counter() - t0
             self.val_calls += 1
-        self.listener(event)
+        self.listener(Epoch(epoch=epoch + 1, epochs=self.epochs, loss=float(logs.get("loss", math.nan)),
+                            val_loss=float(logs.get("val_loss", math.nan)), seconds=took, elapsed=now - self.started,
+                            eta=mean * (self.epochs - epoch - 1), fraction=(epoch + 1) / self.epochs if self.epochs else 1.0,
+                            samples_per_s=self.samples / took if took > 0 else math.nan, val_pred=val_pred))
 
     def _val_due(self, now: float) -> bool:
         """The first epoch always; later ones while the forecasts, the next one included (about the

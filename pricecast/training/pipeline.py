@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from pricecast.evaluation.decision import Decision, chosen, decide, scored
 from pricecast.evaluation.diagnostics import range_note
 from pricecast.evaluation.leakage import check_prepared, check_run
 from pricecast.evaluation.metrics import with_best_naive
+from pricecast.events import Done, Listener, Started, ignore
 from pricecast.models.checks import check_model
 from pricecast.prep.features import source_columns
 from pricecast.prep.scaling import Scaler
@@ -47,8 +49,6 @@ from pricecast.training.fitting import (
 )
 from pricecast.training.runs import save_run
 from pricecast.training.types import Prepared, Run, RunSaveError
-
-Listener = Callable[[dict], None]
 
 
 def stale_warnings(candles: pd.DataFrame, windows: WindowSet, report: QualityReport) -> list[str]:
@@ -90,8 +90,9 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
           candles: pd.DataFrame | None = None, runs_root: Path | None = None,
           prepared: Prepared | None = None) -> Run:
     """Train ``spec`` and save the run folder. ``listener`` receives progress events
-    (``start``, ``batch``, ``epoch``, ``done``); setting ``stop`` ends training within one batch,
-    keeping the best weights seen so far."""
+    (:class:`~pricecast.events.Started`, ``Batch``, ``Epoch``, ``Done``); setting ``stop`` ends training
+    within one batch, keeping the best weights seen so far."""
+    began = time.perf_counter()
     # Bad settings fail here, before TensorFlow is loaded.
     prep = prepared or prepare(spec, candles)
     check_speed_options(spec.train)
@@ -99,7 +100,7 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
     from pricecast.training.callbacks import LiveHistory
 
-    listener = listener or (lambda event: None)
+    listener = listener or ignore
     wset, scaler, tspec = prep.windows, prep.scaler, spec.train
     train_part, val_part = wset.train, wset.val
     built: dict = {}
@@ -109,16 +110,16 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
     def started(model, fit_warnings: list[str]) -> None:
         built["model"] = model
-        listener({"type": "start", "device": configure_device(), "epochs": tspec.epochs,
-                  "train_windows": len(train_part), "val_windows": len(val_part), "test_windows": len(wset.test),
-                  "params": int(model.count_params()), "backend": keras.backend.backend(),
-                  "warnings": list(prep.warnings) + fit_warnings})
+        listener(Started(device=configure_device(), backend=keras.backend.backend(), params=int(model.count_params()),
+                         epochs=tspec.epochs, sizes={"train": len(train_part), "val": len(val_part),
+                                                     "test": len(wset.test)},
+                         warnings=(*prep.warnings, *fit_warnings)))
 
     live = LiveHistory(listener, tspec.epochs, len(train_part), tspec.per_batch_updates,
                        val_predict if (tspec.live_val_predictions and len(val_part) > 0) else None)
     fitted = fit(spec, train_part, val_part, scaler, callbacks=[live], stop=stop, on_start=started)
     run = finish(prep, fitted, runs_root)
-    listener({"type": "done", "run_dir": str(run.run_dir), "metrics": run.metrics})
+    listener(Done(stopped=bool(fitted.stopped), seconds=time.perf_counter() - began))
     return run
 
 

@@ -42,6 +42,16 @@ def _slug(text: str) -> str:
 
 # A save takes seconds; a partial folder this old belongs to a process that died mid-save.
 STALE_PARTIAL_SECONDS = 3600
+# A run folder's name starts with the time it was saved (UTC), so names sort by age.
+STAMP = "%Y%m%d-%H%M%S"
+
+
+def saved_at(name: str) -> datetime | None:
+    """When the run folder ``name`` was saved (UTC), read from its name; None for a folder named otherwise."""
+    try:
+        return datetime.strptime(name[:15], STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def save_run(run: Run, root: Path | None = None) -> Path:
@@ -51,7 +61,7 @@ def save_run(run: Run, root: Path | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(root)
     _remove_old_uploads_once(root)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime(STAMP)
     name = f"{stamp}-{_slug(run.spec.preset or run.spec.model.arch)}-{_slug(display_name(run.spec.data))}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".{name}.partial"
     tmp.mkdir()

@@ -10,6 +10,7 @@ import pytest
 import pricecast.backtest.walkforward as walkforward
 from pricecast.backtest.spec import BacktestError, BacktestSpec
 from pricecast.backtest.walkforward import run_backtest
+from pricecast.events import Done, Epoch, Fold, FoldsPlanned
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
@@ -74,9 +75,12 @@ def test_backtest_scores_every_fold_and_a_rerun_trains_nothing(candles, monkeypa
     events = []
     bt = BacktestSpec(folds=3, fold_size=40, epochs=1, mc_samples=5)
     first = run_backtest(TINY, bt, candles=candles, progress=events.append)
-    kinds = [e["type"] for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("fold") == 3 and "epoch" in kinds
-    assert all({"progress", "elapsed", "eta"} <= set(e) for e in events)
+    kinds = [type(e) for e in events]
+    assert kinds[0] is FoldsPlanned and kinds[-1] is Done and kinds.count(Fold) == 3 and Epoch in kinds
+    assert events[0].folds == 3 and events[0].models_to_train == 3
+    steps = [e for e in events if isinstance(e, Epoch | Fold)]
+    assert all(0 < e.fraction <= 1 and e.eta is not None for e in steps) and steps[-1].fraction == 1.0
+    assert all(e.fold > 0 and e.folds == 3 for e in steps if isinstance(e, Epoch))  # a fold's model, not a run
     assert first.models_trained == 3 and first.folds_cached == 0 and not first.stopped
     for f in first.folds:
         r = f.report
@@ -131,7 +135,7 @@ def test_stop_keeps_finished_folds_and_the_rest_resumes_from_cache(candles):
     stop = threading.Event()
 
     def progress(event):
-        if event["type"] == "fold" and event["fold"] == 1:
+        if isinstance(event, Fold) and event.fold == 1:
             stop.set()
 
     stopped = run_backtest(TINY, BT, candles=candles, progress=progress, stop=stop)

@@ -8,7 +8,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from streamlit.testing.v1 import AppTest
 
-from pricecast.jobs.events import Epoch, Started
+from pricecast.events import Epoch, Started
 from tests.jobs.test_reattach import FakeExecutor
 from ui import charts
 
@@ -61,7 +61,7 @@ def test_a_jobs_snapshot_is_reused_while_nothing_changed():
     assert reg.snapshot(job) is first
     job.on_message(("event", Started(epochs=3)))
     second = reg.snapshot(job)
-    assert second is not first and second.epochs == 3
+    assert second is not first and second.training.epochs == 3
     job.kill()
     assert reg.snapshot(job).killed
 

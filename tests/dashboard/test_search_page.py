@@ -9,7 +9,7 @@ import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pricecast.jobs import events
+from pricecast import events
 from pricecast.jobs.task import Task
 from pricecast.presets import get_preset
 from pricecast.tuning import TuneSpec, search_space

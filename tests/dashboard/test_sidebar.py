@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
+from pricecast.jobs.job import JobState
 from pricecast.service.tasks import TrainResult
 from ui import common
 
@@ -18,8 +19,8 @@ NOW = 1_000_000.0
 
 
 def _snap(id_: str, kind: str, state: str, ended: float | None = None, run: str = "", label: str = "sample:AAPL"):
-    return SimpleNamespace(id=id_, kind=kind, state=state, ended=ended, label=label,
-                           result=TrainResult(run, {}) if run else None)
+    return SimpleNamespace(id=id_, kind=kind, state=JobState(state), finished=JobState(state).finished, ended=ended,
+                           label=label, result=TrainResult(run, {}) if run else None)
 
 
 def test_three_finished_trainings_are_one_line_naming_the_latest_run():

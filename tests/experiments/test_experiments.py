@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pricecast.events import Done, Trial, TrialsPlanned
 from pricecast.experiments.spec import Variation
 from pricecast.experiments.storage import load_experiment
 from pricecast.service.experiments import run_experiment
@@ -33,8 +34,8 @@ def test_resume_after_kill_runs_only_the_rest(tmp_path):
     seen: list[str] = []
 
     def dies_after_two(event: dict) -> None:
-        if event["type"] == "trial":
-            seen.append(event["record"]["key"])
+        if isinstance(event, Trial):
+            seen.append(event.record["key"])
             if len(seen) == 2:
                 raise Killed("simulated kill")
 
@@ -46,11 +47,11 @@ def test_resume_after_kill_runs_only_the_rest(tmp_path):
     for metric in METRICS:
         assert first["a#r0"][metric] == first["b#r0"][metric], metric
 
-    events: list[dict] = []
+    events: list = []
     done = run_experiment(exp, executor="serial", progress=events.append, root=tmp_path)
     start = events[0]
-    assert (start["done"], start["todo"], start["total"]) == (2, 2, 4)
-    ran = [e["record"]["key"] for e in events if e["type"] == "trial"]
+    assert isinstance(start, TrialsPlanned) and (start.done, start.todo, start.total) == (2, 2, 4)
+    ran = [e.record["key"] for e in events if isinstance(e, Trial)]
     assert sorted(ran) == ["a#r1", "b#r1"]
     assert done.done == 4 and not done.missing()
     assert len([p for p in (done.dir / "trials").iterdir() if not p.name.startswith(".")]) == 4
@@ -60,7 +61,7 @@ def test_resume_after_kill_runs_only_the_rest(tmp_path):
     # A third run has nothing to do.
     events.clear()
     run_experiment(exp, executor="serial", progress=events.append, root=tmp_path)
-    assert events[0]["todo"] == 0 and not [e for e in events if e["type"] == "trial"]
+    assert events[0].todo == 0 and not [e for e in events if isinstance(e, Trial)]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def local_pool_result(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiments")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PRICECAST_HOME", str(tmp_path_factory.mktemp("home")))
-        events: list[dict] = []
+        events: list = []
         exp = run_experiment(tiny("parity-local"), executor="local", workers=2, progress=events.append, root=root)
     return exp, events, root
 
@@ -78,10 +79,10 @@ def local_pool_result(tmp_path_factory):
 def test_local_executor_two_workers(local_pool_result):
     exp, events, _ = local_pool_result
     assert exp.done == 4
-    assert events[0]["workers"] == 2 and events[-1]["type"] == "finish"
-    trials = [e for e in events if e["type"] == "trial"]
-    assert [e["done"] for e in trials] == [1, 2, 3, 4]
-    assert trials[-1]["eta"] == 0
+    assert events[0].workers == 2 and isinstance(events[-1], Done) and not events[-1].stopped
+    trials = [e for e in events if isinstance(e, Trial)]
+    assert [e.done for e in trials] == [1, 2, 3, 4]
+    assert trials[-1].eta == 0
     assert all(r["pid"] != os.getpid() for r in exp.records)  # trained in the worker processes
     summary = exp.summary()
     assert list(summary["n"]) == [2, 2] and summary["test_rmse_mean"].notna().all()
@@ -97,7 +98,7 @@ def test_local_executor_two_workers(local_pool_result):
 def test_ray_executor_gives_the_same_table(local_pool_result, tmp_path):
     pytest.importorskip("ray")
     local, _, _ = local_pool_result
-    events: list[dict] = []
+    events: list = []
     remote = run_experiment(tiny("parity-ray"), executor="ray", workers=2, progress=events.append, root=tmp_path)
     assert remote.done == 4
     a, b = by_key(local), by_key(remote)

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from pricecast.data.samples import load_sample
-from pricecast.jobs.events import Batch, Epoch, Started
+from pricecast.events import Batch, Epoch, Started
 from pricecast.jobs.executors import JobError
-from pricecast.jobs.job import Job
+from pricecast.jobs.job import Job, JobState
 from pricecast.jobs.registry import JobRegistry
 from pricecast.jobs.task import Task
 from pricecast.models.spec import ModelSpec
@@ -61,18 +61,19 @@ def test_training_runs_in_another_process_and_streams_its_progress(jobs, candles
     assert job.handle.pid != os.getpid()
     assert job.wait(180)
     snap = jobs.snapshot(job)
-    assert snap.state == "done", snap.error
-    assert list(snap.history["epoch"]) == [1, 2] and snap.history["val_loss"].notna().all()
-    assert snap.val_pred is not None and snap.val_pred.shape[1] == 2 and snap.val_pred_epoch == 2
-    assert len(snap.batch_losses) >= 1 and snap.batches  # progress inside an epoch, with its batch count
-    assert snap.device and snap.params and snap.sizes["train"] > 0 and snap.progress == 1.0
+    assert snap.state is JobState.DONE, snap.error
+    t = snap.training
+    assert list(t.history["epoch"]) == [1, 2] and t.history["val_loss"].notna().all()
+    assert t.val_pred is not None and t.val_pred.shape[1] == 2 and t.val_pred_epoch == 2
+    assert len(t.batch_losses) >= 1 and t.batches  # progress inside an epoch, with its batch count
+    assert t.device and t.params and t.sizes["train"] > 0 and snap.progress == 1.0
     assert Path(snap.run_dir).is_dir() and Path(snap.run_dir).is_relative_to(pricecast_home)
     assert snap.result.metrics["epochs_run"] == 2
 
 
 def test_stop_keeps_the_best_weights_across_the_process_boundary(jobs, candles):
     job = _train(jobs, "tab-a", LONG, candles)
-    _wait_for(lambda: len(job.snapshot().history) >= 2)
+    _wait_for(lambda: len(job.snapshot().training.history) >= 2)
     job.stop()
     assert job.wait(120)
     snap = job.snapshot()
@@ -88,7 +89,7 @@ def test_stop_keeps_the_best_weights_across_the_process_boundary(jobs, candles):
 
 def test_a_killed_worker_becomes_a_message_and_leaves_no_half_run(jobs, candles, pricecast_home):
     job = _train(jobs, "tab-a", LONG, candles)
-    _wait_for(lambda: len(job.snapshot().history) >= 1)
+    _wait_for(lambda: len(job.snapshot().training.history) >= 1)
     os.kill(job.handle.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     assert job.wait(60)
     snap = job.snapshot()
@@ -103,7 +104,7 @@ def test_a_killed_worker_becomes_a_message_and_leaves_no_half_run(jobs, candles,
 
 def test_kill_from_the_page_ends_a_worker_that_ignores_stop(jobs, candles):
     job = _train(jobs, "tab-a", LONG, candles)
-    _wait_for(lambda: job.snapshot().epochs > 0)
+    _wait_for(lambda: job.snapshot().training.epochs > 0)
     job.kill()
     assert job.wait(60)
     snap = job.snapshot()
@@ -193,7 +194,7 @@ def test_progress_and_time_left_come_from_measured_batches_in_the_first_epoch():
     job.on_message(("event", Epoch(epoch=1, epochs=10, loss=0.1, val_loss=0.2, seconds=4.0, elapsed=4.0,
                                     val_pred=np.zeros((3, 2)))))
     snap = job.snapshot()
-    assert snap.eta == pytest.approx(36.0) and snap.val_pred_epoch == 1 and snap.version == 3
+    assert snap.eta == pytest.approx(36.0) and snap.training.val_pred_epoch == 1 and snap.version == 3
 
 
 def test_a_worker_dying_without_an_answer_is_explained():
@@ -216,7 +217,7 @@ def test_a_training_job_on_ray_streams_events_and_lands_its_run_here(candles, pr
         assert job.wait(600)
         snap = job.snapshot()
         assert snap.state == "done", snap.error
-        assert list(snap.history["epoch"]) == [1, 2] and snap.val_pred is not None
+        assert list(snap.training.history["epoch"]) == [1, 2] and snap.training.val_pred is not None
         run_dir = Path(snap.run_dir)
         assert run_dir.parent == pricecast_home / "runs" and (run_dir / "model.keras").is_file()
         assert [r["run_dir"] for r in list_runs()] == [str(run_dir)]

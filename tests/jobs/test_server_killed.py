@@ -32,7 +32,7 @@ spec = RunSpec(data="sample:IBM", window=WindowSpec(n=10, k=2), model=ModelSpec(
                train=TrainSpec(epochs=25, batch_size=8, patience=0), preset="killed-server")
 reg = JobRegistry(RUNNER, capacity=1)
 job = reg.submit("tab", "train", {"spec": tune_for_dashboard(spec).to_dict()}, candles=load_sample("IBM").iloc[:600])
-while len(job.snapshot().history) < 1:
+while len(job.snapshot().training.history) < 1:
     time.sleep(0.1)
 print("worker", job.handle.pid, flush=True)
 time.sleep(600)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from pricecast.cli.main import main as cli_main
-from pricecast.training.runs import RUNNING, list_runs, scan_runs
+from pricecast.training.runs import RUNNING, list_runs, saved_at, scan_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,3 +65,9 @@ def test_a_training_that_ends_leaves_no_marker(tmp_path):
         assert marker.exists()
     assert not list((tmp_path / RUNNING).glob("*.json"))
     assert scan_runs(tmp_path).notes == []
+
+
+def test_a_run_folder_name_says_when_it_was_saved():
+    saved = saved_at("20251125-064512-default-sample-AAPL-1a2b3c")
+    assert saved is not None and saved.isoformat() == "2025-11-25T06:45:12+00:00"
+    assert saved_at("my-old-run") is None and saved_at("2025") is None  # renamed by hand: no time, no error

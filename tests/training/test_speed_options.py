@@ -65,11 +65,11 @@ def test_mixed_precision_is_ignored_on_cpu_with_a_message(tmp_path):
 
     if configure_device().startswith("GPU"):
         pytest.skip("this test is about CPU-only machines")
-    events: list[dict] = []
+    events: list = []
     run = train(_spec(mixed_precision=True), listener=events.append, candles=_candles(), runs_root=tmp_path / "runs")
     message = "mixed precision needs a GPU"
     assert any(message in w for w in run.metrics["warnings"])
-    assert any(message in w for w in events[0]["warnings"])
+    assert any(message in w for w in events[0].warnings)
     assert math.isfinite(run.history["loss"].iloc[0])
     import keras
 

@@ -1,4 +1,5 @@
 import json
+import math
 import threading
 
 import h5py
@@ -6,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pricecast.events import Batch, Done, Epoch, Started
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
@@ -29,10 +31,12 @@ TINY = RunSpec(
 def test_train_streams_events_and_writes_a_complete_run_folder(tmp_path):
     events = []
     run = train(TINY, listener=events.append, runs_root=tmp_path)
-    kinds = [e["type"] for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 2
-    epoch = [e for e in events if e["type"] == "epoch"][0]
-    assert {"loss", "val_loss", "eta", "samples_per_s"} <= set(epoch)
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Started and kinds[-1] is Done and kinds.count(Epoch) == 2
+    epoch = [e for e in events if isinstance(e, Epoch)][0]
+    assert epoch.epoch == 1 and epoch.epochs == 2 and epoch.fraction == 0.5 and epoch.fold == 0
+    assert math.isfinite(epoch.loss) and math.isfinite(epoch.val_loss) and epoch.eta is not None and epoch.samples_per_s
+    assert events[0].sizes["train"] > 0 and events[0].params and not events[-1].stopped
     for name in (*RUN_FILES, "scaler.json", "forecast.csv"):
         assert (run.run_dir / name).exists(), name
     metrics = json.loads((run.run_dir / "metrics.json").read_text())
@@ -75,7 +79,7 @@ def test_stop_request_ends_within_a_batch_and_keeps_best_weights(tmp_path):
     batches = []
 
     def listener(event):
-        if event["type"] == "batch":
+        if isinstance(event, Batch):
             batches.append(event)
             stop.set()
 

@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -339,8 +340,7 @@ def _page_limit(ex: Any) -> int:
     return int(limit) if limit else DEFAULT_PAGE_LIMIT
 
 
-# too complex for C901 and left so: paging, retries and partial results of one download
-def fetch_candles(  # noqa: C901
+def fetch_candles(
     exchange_id: str,
     symbol: str,
     timeframe: str,
@@ -371,65 +371,97 @@ def fetch_candles(  # noqa: C901
     step = timeframe_ms(timeframe)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     until_ms = min(until_ms, now_ms - step)  # candles opening later are still forming
-    limit = _page_limit(ex)
-    until_param = "params.until" in (type(ex).fetch_ohlcv.__doc__ or "")
-    windowed = ex_id in _WINDOWED or until_param
     kept = _LATEST_ONLY.get(ex_id)
     if kept and warnings is not None and since_ms < (now_ms // step - kept + 1) * step:
         warnings.append(f"{ex_id} keeps only its latest {kept} {timeframe} candles; older ones cannot be fetched")
-    rows: dict[int, list[float]] = {}
-    cursor = since_ms
-    classify = _classify(ex)
-    empty_windows = 0
-    page_no = 0
+    pager = _Pager(ex, ex_id, unified, timeframe, step, _page_limit(ex), policy, progress, deadline)
+    try:  # Ctrl-C between pages: hand over what was fetched so the loader can cache it
+        pager.run(since_ms, until_ms)
+    except KeyboardInterrupt:
+        raise FetchInterrupted(pager.sorted_rows()) from None
+    return unified, pager.sorted_rows()
 
-    def fetch_page(cursor: int, params: dict) -> list:
+
+@dataclass
+class _Pager:
+    """One download's pages, asked forward from a cursor, with the rows so far (by open time)."""
+
+    ex: Any
+    ex_id: str
+    unified: str
+    timeframe: str
+    step: int
+    limit: int
+    policy: RetryPolicy
+    progress: Callable[[str], None] | None
+    deadline: Deadline
+    rows: dict[int, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.until_param = "params.until" in (type(self.ex).fetch_ohlcv.__doc__ or "")
+        self.windowed = self.ex_id in _WINDOWED or self.until_param
+        self.classify = _classify(self.ex)
+
+    def sorted_rows(self) -> list[list[float]]:
+        return [self.rows[k] for k in sorted(self.rows)]
+
+    def run(self, cursor: int, until_ms: int) -> None:
+        empty_windows, page_no = 0, 0
+        while cursor <= until_ms:
+            params = self._params(cursor, until_ms)
+            page_no += 1
+            fresh = [r for r in self._page(cursor, params) if cursor <= r[0] <= until_ms]
+            for r in fresh:
+                self.rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
+            if self.progress:
+                self.progress(f"{self.ex_id}: page {page_no}, {len(self.rows)} candles so far")
+            if fresh:
+                empty_windows = 0
+                cursor = max(int(r[0]) for r in fresh) + self.step
+                continue
+            cursor, empty_windows = self._after_empty(cursor, params, until_ms, empty_windows)
+            if cursor is None:
+                break
+
+    def _params(self, cursor: int, until_ms: int) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if self.ex_id == "bithumb":
+            params["to"] = self.ex.iso8601(cursor + self.step * self.limit).replace(".000Z", "Z")
+        if self.until_param:
+            params["until"] = min(until_ms, cursor + self.step * self.limit - 1)
+        return params
+
+    def _after_empty(self, cursor: int, params: dict, until_ms: int, empty_windows: int) -> tuple[int | None, int]:
+        """Where to ask next after a page with nothing new (None: the download is over)."""
+        if self.ex_id in _OPEN_ENDED and "until" in params:
+            # Nothing in this window (a market listed after `cursor`): asked without an end, the
+            # exchange answers its first candles from `cursor` on, wherever they are.
+            later = [int(r[0]) for r in self._page(cursor, {}) if r[0] >= cursor]
+            if not later or min(later) > until_ms:
+                return None, empty_windows
+            return min(later), empty_windows
+        if self.windowed and empty_windows < MAX_EMPTY_WINDOWS:
+            # a window with no trades: the next window may still hold candles
+            return cursor + self.step * self.limit, empty_windows + 1
+        return None, empty_windows
+
+    def _page(self, cursor: int, params: dict) -> list:
+        ex = self.ex
+
         def call() -> list:
             ex.last_response_headers = None
             ex.pricecast_last_status = None
-            return ex.fetch_ohlcv(unified, timeframe, cursor, limit, params)
+            return ex.fetch_ohlcv(self.unified, self.timeframe, cursor, self.limit, params)
 
         try:
-            page = call_with_retries(call, classify=classify, policy=policy, label=ex_id, progress=progress,
-                                     deadline=deadline)
+            page = call_with_retries(call, classify=self.classify, policy=self.policy, label=self.ex_id,
+                                     progress=self.progress, deadline=self.deadline)
         except Exception as exc:  # translated
-            err = _translate(exc, ex_id, f"fetching {unified} {timeframe} candles", ex.pricecast_last_status)
+            err = _translate(exc, self.ex_id, f"fetching {self.unified} {self.timeframe} candles",
+                             ex.pricecast_last_status)
             if isinstance(err, SourceUnavailableError):
-                err.partial = sorted(rows.values())
+                err.partial = sorted(self.rows.values())
             raise err from exc
         if not isinstance(page, list):
-            raise MarketDataError(f"{ex_id} answered something that is not a list of candles for {unified}")
+            raise MarketDataError(f"{self.ex_id} answered something that is not a list of candles for {self.unified}")
         return [r for r in page if r and r[0] is not None]
-
-    try:  # Ctrl-C between pages: hand over what was fetched so the loader can cache it
-        while cursor <= until_ms:
-            params: dict[str, Any] = {}
-            if ex_id == "bithumb":
-                params["to"] = ex.iso8601(cursor + step * limit).replace(".000Z", "Z")
-            if until_param:
-                params["until"] = min(until_ms, cursor + step * limit - 1)
-            page_no += 1
-            fresh = [r for r in fetch_page(cursor, params) if cursor <= r[0] <= until_ms]
-            for r in fresh:
-                rows[int(r[0])] = [float(x) if x is not None else float("nan") for x in r[:6]]
-            if progress:
-                progress(f"{ex_id}: page {page_no}, {len(rows)} candles so far")
-            if fresh:
-                empty_windows = 0
-                cursor = max(int(r[0]) for r in fresh) + step
-            elif ex_id in _OPEN_ENDED and "until" in params:
-                # Nothing in this window (a market listed after `cursor`): asked without an end, the
-                # exchange answers its first candles from `cursor` on, wherever they are.
-                later = [int(r[0]) for r in fetch_page(cursor, {}) if r[0] >= cursor]
-                if not later or min(later) > until_ms:
-                    break
-                cursor = min(later)
-            elif windowed and empty_windows < MAX_EMPTY_WINDOWS:
-                # a window with no trades: the next window may still hold candles
-                empty_windows += 1
-                cursor += step * limit
-            else:
-                break
-    except KeyboardInterrupt:
-        raise FetchInterrupted([rows[k] for k in sorted(rows)]) from None
-    return unified, [rows[k] for k in sorted(rows)]

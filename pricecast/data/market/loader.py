@@ -12,9 +12,10 @@ import pandas as pd
 
 from pricecast import paths
 from pricecast.data.candles import CANDLE_COLUMNS, Gap, find_gaps, normalize_candles, summarize, to_utc
+from pricecast.durations import ago
 
 from . import ccxt_source, yahoo
-from .cache import cache_file, read_cache, touch, write_cache
+from .cache import CacheRead, cache_file, read_cache, touch, write_cache
 from .errors import FetchInterrupted, MarketDataError, SourceUnavailableError
 from .http import RetryPolicy
 from .refs import MarketRef, parse_market_ref, timeframe_ms
@@ -53,19 +54,6 @@ class MarketData:
             "cache_age_seconds": None if self.cache_age is None else round(self.cache_age.total_seconds(), 1),
             "warnings": list(self.warnings),
         }
-
-
-def human_age(age: timedelta | None) -> str:
-    if age is None:
-        return "at an unknown time"
-    secs = max(0, int(age.total_seconds()))
-    if secs < 90:
-        return f"{secs} s ago"
-    if secs < 90 * 60:
-        return f"{secs // 60} min ago"
-    if secs < 48 * 3600:
-        return f"{secs // 3600} h ago"
-    return f"{secs // 86400} days ago"
 
 
 def rows_to_frame(rows: list[list[float]], name: str, warnings: list[str]) -> pd.DataFrame | None:
@@ -120,8 +108,7 @@ def _validate_ref(ref: MarketRef) -> None:
             raise MarketDataError(f"{ref.source} does not serve '{ref.timeframe}' candles; supported: {', '.join(supported)}")
 
 
-# too complex for C901 and left so: cache, fetch, fallback to cache and the messages for each
-def load_market(  # noqa: C901
+def load_market(
     ref: str | MarketRef,
     since: TimeLike = None,
     until: TimeLike = None,
@@ -144,86 +131,112 @@ def load_market(  # noqa: C901
     since_ts, until_ts = to_utc(since, "since"), to_utc(until, "until")
     if since_ts is not None and until_ts is not None and since_ts > until_ts:
         raise MarketDataError(f"since ({since_ts.isoformat()}) is after until ({until_ts.isoformat()})")
-    root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    path = cache_file(ref, root)
-    warnings: list[str] = []
-    cached = read_cache(path)
+    ask = _Ask(ref, cache_file(ref, Path(cache_dir) if cache_dir is not None else paths.cache_dir()), since_ts, until_ts)
+    cached = read_cache(ask.path)
     if cached.problem:
         note = cached.problem if (offline or ref.is_local) else f"{cached.problem}; rebuilding it from {ref.source}"
-        warnings.append(note)
+        ask.warnings.append(note)
         if progress:
             progress(note)
-    # a damaged file was set aside: say so rather than "nothing cached", which reads as never fetched
-    nothing = f"nothing cached for {ref}" if not cached.problem else f"nothing usable cached for {ref}: {cached.problem}"
-    frame = cached.frame
     step = pd.Timedelta(milliseconds=timeframe_ms(ref.timeframe))
+    if ref.is_local or offline:
+        return _from_cache_only(ask, cached, step)
     now = pd.Timestamp(time.time(), unit="s", tz="UTC")
+    end = min(until_ts, now) if until_ts is not None else now
+    ranges = _missing_ranges(cached.frame, since_ts, end, step, now)
+    new_rows, failure = _fetch_ranges(ask, cached.frame, ranges, progress)
+    frame, fetched = _merge_into_cache(cached.frame, new_rows, ref, ask.path, ask.warnings)
+    if failure is not None:
+        if frame is None:
+            raise SourceUnavailableError(f"{failure.reason} and {_nothing(ask, cached)}",
+                                         reason=failure.reason) from failure
+        age = cached.age if not fetched else timedelta(0)
+        ask.warnings.append(f"{failure.reason}: using {len(frame)} cached candles, last updated {ago(age)}")
+        return ask.result(frame, fetched, age)
+    if frame is None:
+        raise MarketDataError(f"{ref.source} has no candles for {ref.symbol} {ref.timeframe} "
+                              f"between {ranges[0][0] if ranges else since_ts} and {end}")
+    if ranges and fetched == 0 and ask.path.exists():
+        touch(ask.path)  # we asked and there was nothing new: the cache is current as of now
+    age = None if not ask.path.exists() else (timedelta(0) if ranges else cached.age)
+    return ask.result(frame, fetched, age)
 
-    def result(candles: pd.DataFrame | None, fetched: int, age: timedelta | None) -> MarketData:
+
+@dataclass
+class _Ask:
+    """One call of :func:`load_market`: what was asked for, where it is cached, what to tell."""
+
+    ref: MarketRef
+    path: Path
+    since: pd.Timestamp | None
+    until: pd.Timestamp | None
+    warnings: list[str] = field(default_factory=list)
+
+    def result(self, candles: pd.DataFrame | None, fetched: int, age: timedelta | None) -> MarketData:
         if candles is not None:
-            if since_ts is not None:
-                candles = candles[candles.index >= since_ts]
-            if until_ts is not None:
-                candles = candles[candles.index <= until_ts]
+            if self.since is not None:
+                candles = candles[candles.index >= self.since]
+            if self.until is not None:
+                candles = candles[candles.index <= self.until]
         if candles is None or candles.empty:
-            span = f" between {since_ts or 'the start'} and {until_ts or 'now'}"
-            raise MarketDataError(f"no candles for {ref}{span}")
-        return MarketData(candles, ref, path, fetched, fetched == 0, age, warnings, find_gaps(candles))
+            span = f" between {self.since or 'the start'} and {self.until or 'now'}"
+            raise MarketDataError(f"no candles for {self.ref}{span}")
+        return MarketData(candles, self.ref, self.path, fetched, fetched == 0, age, self.warnings, find_gaps(candles))
 
-    if ref.is_local:  # stored by `data import --store`: the cache is the only copy
+
+def _nothing(ask: _Ask, cached: CacheRead) -> str:
+    # a damaged file was set aside: say so rather than "nothing cached", which reads as never fetched
+    if cached.problem:
+        return f"nothing usable cached for {ask.ref}: {cached.problem}"
+    return f"nothing cached for {ask.ref}"
+
+
+def _from_cache_only(ask: _Ask, cached: CacheRead, step: pd.Timedelta) -> MarketData:
+    """A stored CSV (``data import --store``: the cache is the only copy) or an offline load."""
+    ref, frame = ask.ref, cached.frame
+    if ref.is_local:
         if frame is None:
             damaged = f" ({cached.problem})" if cached.problem else ""
             raise MarketDataError(f"nothing stored as {ref}{damaged}: store a CSV under that name with "
                                   f"`pricecast data import FILE --store {ref.symbol} --timeframe {ref.timeframe}`")
-        return result(frame, 0, cached.age)
+        return ask.result(frame, 0, cached.age)
+    if frame is None:
+        raise MarketDataError(f"offline and {_nothing(ask, cached)}")
+    if cached.age is None or cached.age > step.to_pytimedelta():
+        # a cache checked less than one candle ago (just downloaded) is as new as it can be
+        ask.warnings.append(f"offline: using {len(frame)} cached candles, last updated {ago(cached.age)}")
+    return ask.result(frame, 0, cached.age)
 
-    if offline:
-        if frame is None:
-            raise MarketDataError(f"offline and {nothing}")
-        if cached.age is None or cached.age > step.to_pytimedelta():
-            # a cache checked less than one candle ago (just downloaded) is as new as it can be
-            warnings.append(f"offline: using {len(frame)} cached candles, last updated {human_age(cached.age)}")
-        return result(frame, 0, cached.age)
 
-    end = min(until_ts, now) if until_ts is not None else now
+def _missing_ranges(frame: pd.DataFrame | None, since: pd.Timestamp | None, end: pd.Timestamp, step: pd.Timedelta,
+                    now: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The spans the cache lacks up to ``end``: before its first candle (back to ``since``) and after its last."""
     ranges: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     if frame is None:
-        start = since_ts if since_ts is not None else now - step * DEFAULT_HISTORY_CANDLES
+        start = since if since is not None else now - step * DEFAULT_HISTORY_CANDLES
         ranges.append((start, end))
     else:
         first, last = frame.index[0], frame.index[-1]
-        start = since_ts if since_ts is not None else first
+        start = since if since is not None else first
         if start < first:
             ranges.append((start, min(first - step, end)))
         ranges.append((max(last + step, start), end))
     # a range whose first candle would still be forming needs no request
-    ranges = [(a, b) for a, b in ranges if a <= b and a + step <= now]
+    return [(a, b) for a, b in ranges if a <= b and a + step <= now]
 
+
+def _fetch_ranges(ask: _Ask, frame: pd.DataFrame | None, ranges: list[tuple[pd.Timestamp, pd.Timestamp]],
+                  progress: Callable[[str], None] | None) -> tuple[list[list[float]], SourceUnavailableError | None]:
+    """The rows of every range, and the source's failure that ended the fetching early (with the rows
+    fetched before it). Ctrl-C keeps the pages already fetched in the cache, then stops as asked."""
     policy = RetryPolicy.from_env()
     new_rows: list[list[float]] = []
-    failure: SourceUnavailableError | None = None
     for a, b in ranges:
         try:
-            new_rows += _fetch(ref, a, b, progress, policy, warnings)
+            new_rows += _fetch(ask.ref, a, b, progress, policy, ask.warnings)
         except SourceUnavailableError as exc:
-            new_rows += exc.partial
-            failure = exc
-            break
-        except FetchInterrupted as stop:  # Ctrl-C: keep the pages already fetched, then stop as asked
-            _merge_into_cache(frame, new_rows + stop.partial, ref, path, warnings)
+            return new_rows + exc.partial, exc
+        except FetchInterrupted as stop:
+            _merge_into_cache(frame, new_rows + stop.partial, ask.ref, ask.path, ask.warnings)
             raise
-    frame, fetched = _merge_into_cache(frame, new_rows, ref, path, warnings)
-    if failure is not None:
-        if frame is None:
-            raise SourceUnavailableError(f"{failure.reason} and {nothing}",
-                                         reason=failure.reason) from failure
-        age = cached.age if not fetched else timedelta(0)
-        warnings.append(f"{failure.reason}: using {len(frame)} cached candles, last updated {human_age(age)}")
-        return result(frame, fetched, age)
-    if frame is None:
-        raise MarketDataError(f"{ref.source} has no candles for {ref.symbol} {ref.timeframe} "
-                              f"between {ranges[0][0] if ranges else since_ts} and {end}")
-    if ranges and fetched == 0 and path.exists():
-        touch(path)  # we asked and there was nothing new: the cache is current as of now
-    age = None if not path.exists() else (timedelta(0) if ranges else cached.age)
-    return result(frame, fetched, age)
+    return new_rows, None
