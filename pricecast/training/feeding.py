@@ -23,6 +23,26 @@ def fits_in_memory(part: WindowPart) -> bool:
     return part.x.size * 4 <= MATERIALIZE_LIMIT
 
 
+class BatchOrder:
+    """The order windows are batched in, epoch after epoch: shuffled with a seed (NumPy's
+    generator) when asked. The ``batches`` pipeline and trials trained together both draw it here."""
+
+    def __init__(self, size: int, shuffle: bool, seed: int) -> None:
+        self.shuffle = shuffle
+        self._rng = np.random.default_rng(seed)
+        self.order = np.arange(size)
+        if shuffle:
+            self._rng.shuffle(self.order)
+
+    def batch(self, index: int, batch_size: int) -> np.ndarray:
+        """The windows of batch ``index`` of this epoch, in row order."""
+        return np.sort(self.order[index * batch_size : (index + 1) * batch_size])
+
+    def next_epoch(self) -> None:
+        if self.shuffle:
+            self._rng.shuffle(self.order)
+
+
 class WindowBatches(keras.utils.PyDataset):
     """Batches gathered from window views and scaled on the fly; shuffled per epoch with a seed."""
 
@@ -31,19 +51,15 @@ class WindowBatches(keras.utils.PyDataset):
         # workers > 1: Keras gathers the next batches in threads while the model trains (prefetch).
         super().__init__(workers=max(1, int(workers)), use_multiprocessing=False)
         self.part, self.scaler, self.batch_size, self.shuffle = part, scaler, batch_size, shuffle
-        self._rng = np.random.default_rng(seed)
-        self.order = np.arange(len(part))
-        if shuffle:
-            self._rng.shuffle(self.order)
+        self.batches = BatchOrder(len(part), shuffle, seed)
 
     def __len__(self) -> int:
         return math.ceil(len(self.part) / self.batch_size)
 
     def __getitem__(self, index: int):
-        idx = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        idx = self.batches.batch(index, self.batch_size)
         return (self.scaler.transform_x(self.part.x[idx]),
                 self.scaler.transform_y(self.part.y[idx], self.part.history[idx]))
 
     def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self._rng.shuffle(self.order)
+        self.batches.next_epoch()

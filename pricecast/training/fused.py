@@ -14,9 +14,10 @@ branch, so a regularizer grid trains as one group); its own loss. Each branch ke
 best-validation weights, early stopping, NaN guard and stop, and ends as its own :class:`FitResult`.
 
 What is shared, exactly: the batch order. It is drawn as the ``batches`` pipeline draws it
-(:class:`~pricecast.training.feeding.WindowBatches`) from the first trial's seed, so the first branch
-matches a separate training of its spec with ``pipeline="batches"`` (tests/training/test_fused.py);
-the other branches see that order, not the one their own seed would draw.
+(:class:`~pricecast.training.feeding.BatchOrder`) from the first trial's seed; every branch sees that
+order, not the one its own seed would draw. With the batches in one order, a branch trains as the
+same trial trained alone: the same weights to float rounding (tests/training/test_fused.py, against
+``fit`` on arrays without shuffling). Dropout masks follow each branch's own seed, as alone.
 
 JAX only (``KERAS_BACKEND=jax``; the experiment runner starts its trial workers with it). On another
 backend :func:`fit_group` trains the specs one after another with ``fit``: same results, no speed-up.
@@ -201,12 +202,11 @@ def _fit_fused(specs: list[RunSpec], train_part: WindowPart, val_part: WindowPar
 def _train(steps: _Steps, tspec, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None,
            stop: threading.Event | None) -> tuple[_Branches, bool, float]:
     """The epochs: every branch on the same batches, then each branch booked as ``fit`` would."""
+    from pricecast.training.feeding import BatchOrder
+
     x, y = train
     batch = tspec.batch_size
-    rng = np.random.default_rng(tspec.seed)  # the batches pipeline's order (WindowBatches)
-    order = np.arange(len(x))
-    if tspec.shuffle:
-        rng.shuffle(order)
+    order = BatchOrder(len(x), tspec.shuffle, tspec.seed)  # as the batches pipeline draws it
     books = _Branches(steps.size, tspec.patience if val is not None else 0)
     stopped = False
     started = time.perf_counter()
@@ -214,14 +214,13 @@ def _train(steps: _Steps, tspec, train: tuple[np.ndarray, np.ndarray], val: tupl
         epoch_started = time.perf_counter()
         losses, sizes = [], []
         for b in range(math.ceil(len(x) / batch)):
-            idx = np.sort(order[b * batch : (b + 1) * batch])
+            idx = order.batch(b, batch)
             losses.append(steps.step(x[idx], y[idx]))
             sizes.append(len(idx))
             if stop is not None and stop.is_set():
                 stopped = True
                 break
-        if tspec.shuffle:
-            rng.shuffle(order)  # WindowBatches.on_epoch_end
+        order.next_epoch()
         val_loss = steps.val_loss(*val) if val is not None and not stopped else None
         improved, ending = books.end_epoch(epoch, steps.fetch(losses), np.asarray(sizes, dtype=float), val_loss,
                                            time.perf_counter() - epoch_started)

@@ -1,0 +1,184 @@
+"""Trials trained together (pricecast.training.fused): which trials may fuse, how they are grouped
+for the workers, and — on JAX, in a child process, since the backend is chosen once per process —
+that a fused branch trains as the same trial trained alone, with its own regularizer, early
+stopping and NaN guard."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pricecast.models.spec import ModelSpec
+from pricecast.prep.windows import WindowSpec
+from pricecast.service.trials import fusable_groups
+from pricecast.specs import RunSpec, TrainSpec
+from pricecast.training.fused import fusion_key
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = RunSpec(data="sample:AAPL", window=WindowSpec(n=10, k=2), model=ModelSpec(arch="gru", units=(4,)),
+               train=TrainSpec(epochs=2, batch_size=64, patience=0))
+
+
+def _with(spec: RunSpec, model: dict | None = None, train: dict | None = None) -> RunSpec:
+    return spec.replace(model=replace(spec.model, **(model or {})), train=replace(spec.train, **(train or {})))
+
+
+def test_seeds_regularizers_and_the_decision_fuse_shapes_and_steps_do_not():
+    key = fusion_key(BASE)
+    assert key is not None
+    for same in ({"train": {"seed": 3}}, {"model": {"l1": 0.01}}, {"model": {"l2": 0.1, "regularize": ("bias",)}},
+                 {"train": {"persistence_floor": False, "pipeline": "batches"}}):
+        assert fusion_key(_with(BASE, **same)) == key, same
+    for other in ({"model": {"units": (8,)}}, {"model": {"dropout": 0.2}}, {"model": {"learning_rate": 0.01}},
+                  {"train": {"batch_size": 32}}, {"train": {"epochs": 3}}, {"train": {"shuffle": False}}):
+        assert fusion_key(_with(BASE, **other)) != key, other
+    assert fusion_key(BASE.replace(data="sample:TSLA")) != key
+    # float16 and activity penalties (they depend on the batch, not on a weight) train alone
+    assert fusion_key(_with(BASE, train={"mixed_precision": True})) is None
+    assert fusion_key(_with(BASE, model={"l1": 0.1, "regularize": ("activity",)})) is None
+
+
+def _task(key: str, spec: RunSpec, folds: int = 0) -> dict:
+    return {"key": key, "variation": key[0], "label": key[0], "repeat": int(key[-1]), "seed": spec.train.seed,
+            "spec": spec.to_dict(), "folds": folds}
+
+
+def test_groups_keep_order_share_the_workers_and_leave_walk_forward_trials_alone():
+    a = [_task(f"a#r{i}", _with(BASE, train={"seed": i})) for i in range(6)]
+    b = [_task(f"b#r{i}", _with(BASE, model={"units": (8,)}, train={"seed": i})) for i in range(2)]
+    walked = _task("c#r0", BASE, folds=3)
+    groups = fusable_groups([*a, walked, *b], workers=2)
+    keys = [[t["key"] for t in g] for g in groups]
+    # 8 trials that fuse over 2 workers: parts of at most 4, each key's trials in their order
+    assert keys == [["a#r0", "a#r1", "a#r2"], ["a#r3", "a#r4", "a#r5"], ["b#r0", "b#r1"], ["c#r0"]]
+    assert [len(g) for g in fusable_groups(a, workers=1, limit=4)] == [3, 3]
+    assert [len(g) for g in fusable_groups(a, workers=1)] == [6]
+
+
+def test_without_jax_the_group_trains_one_by_one_with_the_same_results():
+    """This process's Keras runs on TensorFlow: fit_group falls back to ``fit`` per spec."""
+    from pricecast.training.fitting import fit
+    from pricecast.training.fused import fit_group
+    from pricecast.training.pipeline import prepare
+
+    spec = BASE.replace(data="sample:AAPL")
+    prep = prepare(spec)
+    specs = [spec, _with(spec, train={"seed": 5}, model={"l2": 0.01})]
+    group = fit_group(specs, prep.windows.train, prep.windows.val, prep.scaler)
+    alone = fit(specs[1], prep.windows.train, prep.windows.val, prep.scaler)
+    assert [g.fusion for g in group] == [None, None]
+    assert group[1].history["val_loss"].tolist() == pytest.approx(alone.history["val_loss"].tolist(), rel=1e-6)
+
+
+CHILD = textwrap.dedent("""
+    import json, sys
+    from dataclasses import replace
+    import numpy as np
+    from pricecast.specs import RunSpec
+    from pricecast.training.backend import load_keras
+    from pricecast.training.fitting import fit
+    from pricecast.training.fused import fit_group
+    from pricecast.training.pipeline import prepare
+
+    assert load_keras().backend.backend() == "jax"
+    base = RunSpec.from_dict(json.loads(sys.argv[1]))
+    prep = prepare(base)
+    parts = (prep.windows.train, prep.windows.val, prep.scaler)
+
+    def variant(seed, **model):
+        return base.replace(model=replace(base.model, **model), train=replace(base.train, seed=seed))
+
+    # branch 0: the batch order's seed; branch 1: an L2 penalty; branch 2: diverges (a penalty
+    # past float32); branch 3: plain, another seed
+    specs = [variant(7), variant(8, l2=0.05), variant(9, l2=1e38, regularize=("kernel", "bias")), variant(10)]
+    group = fit_group(specs, *parts)
+    out = {"fused": [g.fusion is not None for g in group],
+           "best_epoch": [g.best_epoch for g in group], "epochs": [g.epochs_run for g in group],
+           "diverged": [g.diverged_at for g in group]}
+    # the same trials trained alone (arrays, no shuffling: the batches of the group, in its order)
+    for name, r, spec in (("first", 0, specs[0]), ("l2", 1, specs[1])):
+        alone = fit(spec, *parts)
+        a = [np.asarray(v.value) for v in group[r].model.trainable_variables]
+        b = [np.asarray(v.value) for v in alone.model.trainable_variables]
+        out[name] = {"weights": max(float(np.max(np.abs(u - v))) for u, v in zip(a, b)),
+                     "val_fused": group[r].history["val_loss"].tolist(), "val_alone": alone.history["val_loss"].tolist(),
+                     "loss_fused": group[r].history["loss"].tolist(), "loss_alone": alone.history["loss"].tolist(),
+                     "best": [group[r].best_epoch, alone.best_epoch]}
+    print("RESULT " + json.dumps(out))
+""")
+
+
+def _run_child(spec: RunSpec) -> dict:
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec.to_dict())], capture_output=True, text=True,
+                          env=env, timeout=600, cwd=REPO)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+@pytest.mark.slow
+def test_a_fused_branch_trains_as_the_same_trial_alone_on_jax():
+    # no shuffling: the same batches in the same order, so what is left is the order of float sums
+    # (one batched computation against one network at a time)
+    spec = _with(BASE, model={"optimizer": "sgd", "learning_rate": 0.05}, train={"shuffle": False, "epochs": 3})
+    out = _run_child(spec)
+    assert out["fused"] == [True] * 4
+    for name in ("first", "l2"):
+        got = out[name]
+        assert got["weights"] < 1e-4, (name, got)
+        assert got["val_fused"] == pytest.approx(got["val_alone"], rel=1e-4), name
+        assert got["loss_fused"] == pytest.approx(got["loss_alone"], rel=1e-4), name
+        assert got["best"][0] == got["best"][1], name
+    # the diverging branch stopped in its first epoch and kept nothing; the others went on
+    assert out["diverged"][2][0] == 1 and out["best_epoch"][2] == 0
+    assert out["diverged"][3] is None and out["epochs"][3] == 3 and out["best_epoch"][3] > 0
+
+
+def test_the_batch_order_is_the_batches_pipelines():
+    from pricecast.training.feeding import BatchOrder, WindowBatches
+    from pricecast.training.pipeline import prepare
+
+    prep = prepare(BASE)
+    fed = WindowBatches(prep.windows.train, prep.scaler, 64, True, 7)
+    drawn = BatchOrder(len(prep.windows.train), True, 7)
+    for _ in range(3):
+        assert all((fed.batches.batch(i, 64) == drawn.batch(i, 64)).all() for i in range(len(fed)))
+        fed.on_epoch_end()
+        drawn.next_epoch()
+    assert not (drawn.order == BatchOrder(len(prep.windows.train), True, 8).order).all()
+
+
+def test_each_branch_is_booked_as_fit_books_a_training():
+    """Best weights, early stopping (keras.callbacks.EarlyStopping's rule) and the NaN guard, per branch."""
+    import math
+
+    import numpy as np
+
+    from pricecast.training.fused import _Branches
+
+    books = _Branches(3, patience=2)
+    sizes = np.array([64.0, 64.0, 10.0])
+    vals = [[0.5, 0.5, 0.5], [0.4, 0.6, 0.5], [0.45, 0.7, 0.5], [0.46, 0.8, 0.5]]
+    for epoch, val in enumerate(vals, start=1):
+        losses = np.ones((3, 3))
+        if epoch == 2:
+            losses[1, 2] = math.inf  # branch 2's second batch of epoch 2
+        improved, ending = books.end_epoch(epoch, losses, sizes, np.array(val), 1.0)
+        if epoch == 1:
+            assert improved.all() and not ending.any()
+        if epoch == 2:
+            assert improved.tolist() == [True, False, False] and ending.tolist() == [False, False, True]
+    # branch 0 improved at 2 and waited 2 epochs: stopped after epoch 4; branch 1 never improved
+    # after 1: stopped after epoch 3; branch 2 diverged in epoch 2 at batch 2
+    assert books.best_epoch.tolist() == [2, 1, 1]
+    assert books.epochs_run.tolist() == [4, 3, 2] and not books.active.any()
+    assert books.diverged == [None, None, (2, 2)]
+    assert books.rows[0][0] == {"loss": 1.0, "val_loss": 0.5, "seconds": 1.0}
