@@ -102,9 +102,9 @@ def run_trials(tasks: Sequence[dict], candles: pd.DataFrame, exp_dir: Path | str
 def fusable_groups(tasks: Sequence[dict], workers: int = 1, limit: int = GROUP_LIMIT) -> list[list[dict]]:
     """The trials as groups to train together: those with one
     :func:`~pricecast.training.fused.fusion_key` (walk-forward trials and those that cannot fuse
-    alone), in the order they came. A group is cut into parts of at most ``limit``, and small enough
-    that every one of ``workers`` gets a part (two half groups side by side beat one whole group on
-    two cores: docs/BENCHMARKS.md)."""
+    alone), in the order they came. A group is cut into parts of at most ``limit``, in whole rounds
+    of ``workers`` (two half groups side by side beat one whole group on two cores, and past a few
+    branches a group's step costs in proportion to its size: docs/BENCHMARKS.md)."""
     keyed: dict[str, list[dict]] = {}
     alone: list[list[dict]] = []
     for task in tasks:
@@ -113,11 +113,12 @@ def fusable_groups(tasks: Sequence[dict], workers: int = 1, limit: int = GROUP_L
             alone.append([task])
         else:
             keyed.setdefault(key, []).append(task)
-    fusable = sum(len(g) for g in keyed.values())
-    size = max(1, min(limit, math.ceil(fusable / max(1, workers)))) if fusable else 1
+    workers = max(1, workers)
     out = []
     for group in keyed.values():
-        parts = math.ceil(len(group) / size)
+        # as many parts as the limit asks, rounded up to whole rounds of the workers (10 parts of 27
+        # on 2 workers end together; 9 of 30 leave one worker idle for the last)
+        parts = min(len(group), math.ceil(math.ceil(len(group) / limit) / workers) * workers)
         out += [group[round(i * len(group) / parts): round((i + 1) * len(group) / parts)] for i in range(parts)]
     return out + alone
 

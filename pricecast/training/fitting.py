@@ -61,6 +61,9 @@ class FitResult:
     train_windows: int = 0
     val_windows: int = 0
     fusion: Any = None  # a fused.Fusion when trained together with other trials
+    # what predicts for ``model`` (its ``predict`` and call): the group's one compiled forecaster for
+    # a fused trial, so R trials are not R compilations; None: the model itself
+    forecaster: Any = None
 
     @property
     def epochs_run(self) -> int:

@@ -185,17 +185,19 @@ def _fit_fused(specs: list[RunSpec], train_part: WindowPart, val_part: WindowPar
     books, stopped, seconds = _train(steps, specs[0].train, train, val, stop)
     fusion = Fusion(len(specs), int(specs[0].train.seed), seconds)
     learning_rate = float(np.asarray(steps.optimizer.learning_rate))
+    steps.settle(books.best_epoch > 0)
     results = []
     for r, model in enumerate(models):
         kept = books.best_epoch[r] > 0
-        steps.put_back(r, model, best=kept)
+        steps.put_back(r, model)
         history = pd.DataFrame(books.rows[r])
         history.insert(0, "epoch", np.arange(1, len(history) + 1))
         history["seconds"] = history["seconds"] / len(specs)  # each branch's share of the group's epoch
         results.append(FitResult(
             model, history, int(books.best_epoch[r]) if kept else 0, float(books.best[r]) if kept else None,
             stopped, books.diverged[r], [float(t) for t in history["seconds"]], seconds / len(specs), learning_rate,
-            warnings[r], device, len(train_part), len(val_part), fusion=fusion))
+            warnings[r], device, len(train_part), len(val_part), fusion=fusion,
+            forecaster=_BranchForecaster(steps, r, model)))
     return results
 
 
@@ -241,7 +243,7 @@ class _Steps:
 
         keras = load_keras()
         self.jnp, self.size = jnp, len(models)
-        template = models[0]
+        self.template = template = models[0]
 
         def stacked(variables_of) -> list:
             return [jnp.stack([jnp.asarray(variables_of(m)[i].value) for m in models])
@@ -308,9 +310,37 @@ class _Steps:
                 m = self.jnp.asarray(mask)
                 setattr(self, name, (self._keep(m, self.tv, tv), self._keep(m, self.ntv, ntv)))
 
-    def put_back(self, r: int, model, best: bool) -> None:
-        """Branch ``r``'s best weights (else its last) into its own Keras model."""
-        tv, ntv = self.best if best else self.end
+    def settle(self, kept: np.ndarray) -> None:
+        """Fix each branch's final weights: its best where it had one, else its last; compile the
+        forecaster every branch predicts with."""
+        import jax
+
+        m = self.jnp.asarray(kept)
+        self.final = (self._keep(m, self.best[0], self.end[0]), self._keep(m, self.best[1], self.end[1]))
+        template = self.template
+
+        def forecast(weights, state, xb):
+            return template.stateless_call(weights, state, xb, training=False)[0]
+
+        self._forecast = jax.jit(jax.vmap(forecast, in_axes=(0, 0, None)))
+        self._outputs: tuple[bytes, np.ndarray] | None = None
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """Every branch's scaled forecasts for scaled inputs ``x``, (R, m, K). The last answer is
+        kept: each branch's run asks for the same windows in turn."""
+        import hashlib
+
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        key = hashlib.blake2b(x.tobytes(), digest_size=16).digest() + str(x.shape).encode()
+        if self._outputs is None or self._outputs[0] != key:
+            tv, ntv = self.final
+            parts = [np.asarray(self._forecast(tv, ntv, x[i : i + VAL_CHUNK])) for i in range(0, len(x), VAL_CHUNK)]
+            self._outputs = (key, np.concatenate(parts, axis=1))
+        return self._outputs[1]
+
+    def put_back(self, r: int, model) -> None:
+        """Branch ``r``'s final weights (see :meth:`settle`) into its own Keras model."""
+        tv, ntv = self.final
         for variables, stack in ((model.trainable_variables, tv), (model.non_trainable_variables, ntv)):
             for variable, values in zip(variables, stack):
                 variable.assign(np.asarray(values[r]))
@@ -320,3 +350,19 @@ class _Steps:
         for variable, values in zip(own.variables, self.ov):
             values = np.asarray(values)
             variable.assign(values if values.shape == tuple(variable.shape) else values[r])
+
+
+class _BranchForecaster:
+    """What ``predict`` and ``forecast_next`` call instead of one fused trial's model: its slice of
+    the group's forecasts (one compiled function for the group). Dropout left on (MC dropout) is
+    the model's own call."""
+
+    def __init__(self, steps: _Steps, branch: int, model) -> None:
+        self.steps, self.branch, self.model = steps, branch, model
+        self.output_shape = model.output_shape
+
+    def predict(self, x: np.ndarray, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
+        return self.steps.outputs(x)[self.branch]
+
+    def __call__(self, x: np.ndarray, training: bool = False):
+        return self.model(x, training=True) if training else self.steps.outputs(x)[self.branch]

@@ -163,7 +163,7 @@ def finish(prep: Prepared, fitted: FitResult, runs_root: Path | None = None) -> 
     # The network's own forecasts on every part; then the decision, on validation only, of which
     # forecast the run uses (the network's, or the naive one it could not beat: for volume or
     # volatility the best of the target's naive baselines, for prices persistence).
-    own = predict(model, list(wset.parts.values()), scaler)
+    own = predict(fitted.forecaster or model, list(wset.parts.values()), scaler)
     naive = {name: part_forecasts(spec.window.target, wset.times, wset.target, wset.parts[name]) for name in own}
     decision = run_decision(spec, val_part, own.get("val"), fitted.epochs_run, naive.get("val"))
     predictions, reports = [], {}
@@ -178,7 +178,7 @@ def finish(prep: Prepared, fitted: FitResult, runs_root: Path | None = None) -> 
     best = best_on_validation(reports["val"]) if reports.get("val", {}).get("windows") else "persistence"
     for report in reports.values():
         with_best_naive(report, best)
-    forecast = forecast_next(model, prep.candles, spec, scaler, decision)
+    forecast = forecast_next(fitted.forecaster or model, prep.candles, spec, scaler, decision)
     metrics = {
         "device": fitted.device,
         "backend": keras.backend.backend(),

@@ -55,8 +55,8 @@ def test_groups_keep_order_share_the_workers_and_leave_walk_forward_trials_alone
     walked = _task("c#r0", BASE, folds=3)
     groups = fusable_groups([*a, walked, *b], workers=2)
     keys = [[t["key"] for t in g] for g in groups]
-    # 8 trials that fuse over 2 workers: parts of at most 4, each key's trials in their order
-    assert keys == [["a#r0", "a#r1", "a#r2"], ["a#r3", "a#r4", "a#r5"], ["b#r0", "b#r1"], ["c#r0"]]
+    # each key's trials in their order, cut in whole rounds of the 2 workers
+    assert keys == [["a#r0", "a#r1", "a#r2"], ["a#r3", "a#r4", "a#r5"], ["b#r0"], ["b#r1"], ["c#r0"]]
     assert [len(g) for g in fusable_groups(a, workers=1, limit=4)] == [3, 3]
     assert [len(g) for g in fusable_groups(a, workers=1)] == [6]
 
