@@ -76,7 +76,7 @@ ALLOWED: dict[str, set[str]] = {
     "models.builders": set(),
     "specs": {"field_meta", "models.registry", "models.spec", "prep.scaling", "prep.windows"},
     "catalogue": {"backtest.spec", "field_meta", "models.registry", "models.spec", "prep.windows", "specs"},
-    "presets": {"catalogue", "data.quality", "data.samples", "models.registry", "models.spec", "prep.windows", "specs"},
+    "presets": {"catalogue", "data.datasets", "data.samples", "models.registry", "models.spec", "prep.windows", "specs"},
     # what-if: saved runs compared (reads run folders; builds the "repeat them" experiment)
     "compare": {"catalogue", "data.datasets", "evaluation.leakage", "experiments.presets", "experiments.spec", "paths",
                 "presets", "specs", "training.runs"},
