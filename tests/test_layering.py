@@ -39,6 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     "data.candles": set(),
     "paths": set(),
     "durations": set(),
+    "jsonable": set(),
     "errors": set(),
     # the ground floor's vocabulary of progress: what a training, backtest or experiment reports
     "events": set(),
@@ -78,10 +79,10 @@ ALLOWED: dict[str, set[str]] = {
     "catalogue": {"backtest.spec", "field_meta", "models.registry", "models.spec", "prep.windows", "specs"},
     "presets": {"catalogue", "data.datasets", "data.samples", "models.registry", "models.spec", "prep.windows", "specs"},
     # what-if: saved runs compared (reads run folders; builds the "repeat them" experiment)
-    "compare": {"catalogue", "data.datasets", "evaluation.leakage", "experiments.presets", "experiments.spec", "paths",
+    "compare": {"catalogue", "data.datasets", "evaluation.leakage", "experiments.presets", "experiments.spec", "jsonable", "paths",
                 "presets", "specs", "training.runs"},
     "stories": {"catalogue", "presets", "specs"},
-    "spec_io": {"catalogue", "data.candles", "models.checks", "models.common", "models.spec", "prep.scaling", "prep.windows",
+    "spec_io": {"catalogue", "data.candles", "jsonable", "models.checks", "models.common", "models.spec", "prep.scaling", "prep.windows",
                 "presets", "specs"},
     "training.feeding": {"prep.scaling", "prep.windows"},
     "training.fitting": {"evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
@@ -92,7 +93,7 @@ ALLOWED: dict[str, set[str]] = {
     "plots.predictability": {"evaluation.predictability"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
-    "training.runs": {"data.datasets", "data.uploads", "paths", "prep.scaling", "prep.windows", "presets", "specs",
+    "training.runs": {"data.datasets", "data.uploads", "jsonable", "paths", "prep.scaling", "prep.windows", "presets", "specs",
                       "training.types"},
     "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.baselines", "evaluation.decision",
                           "evaluation.diagnostics", "events", "evaluation.leakage", "evaluation.metrics", "prep.features",
@@ -126,14 +127,14 @@ ALLOWED: dict[str, set[str]] = {
     "backtest.pooled": {"backtest.result", "evaluation.leakage"},
     "plots.backtest": {"backtest.result", "evaluation.metrics"},
     # inside experiments: spec <- stats <- storage <- running (-> execution); candles, presets beside
-    "experiments.spec": {"catalogue", "field_meta", "models.checks", "models.spec", "specs"},
+    "experiments.spec": {"catalogue", "field_meta", "jsonable", "models.checks", "models.spec", "specs"},
     "experiments.stats": {"experiments.spec"},
     "experiments.candles": {"data.datasets", "experiments.spec", "training.pipeline"},
     "experiments.architectures": {"experiments.spec", "models.checks", "models.registry", "models.spec", "prep.windows",
                                   "presets", "specs"},
     "experiments.presets": {"catalogue", "experiments.architectures", "experiments.candles", "experiments.spec",
                             "models.spec", "presets", "specs"},
-    "experiments.storage": {"experiments.spec", "experiments.stats", "paths", "training.runs"},
+    "experiments.storage": {"experiments.spec", "experiments.stats", "jsonable", "paths"},
     "plots.experiments": {"experiments.stats"},
     # the machinery knows nothing of what jobs do
     "jobs": {"events", "spawning", "specs"},

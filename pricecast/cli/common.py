@@ -17,9 +17,9 @@ from typing import Any
 
 from pricecast.catalogue import overrides_from_args, with_overrides
 from pricecast.data.datasets import DataRef
+from pricecast.jsonable import jsonable
 from pricecast.presets import get_preset, labelled
 from pricecast.specs import RunSpec
-from pricecast.training.runs import jsonable
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C

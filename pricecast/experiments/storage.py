@@ -32,8 +32,8 @@ from pricecast.experiments.spec import (
     validate,
 )
 from pricecast.experiments.stats import ranking_note, summarize, trials_frame
+from pricecast.jsonable import jsonable
 from pricecast.paths import home
-from pricecast.training.runs import jsonable
 
 try:
     import fcntl

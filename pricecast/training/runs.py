@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,7 @@ import pandas as pd
 from pricecast.data.datasets import display_name
 from pricecast.data.uploads import remove_old_uploads
 from pricecast.errors import PricecastError
+from pricecast.jsonable import jsonable
 from pricecast.paths import home, runs_dir
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowSet
@@ -366,24 +366,6 @@ def export_windows_h5(wset: WindowSet, scaler: Scaler, path: Path | str, chunk: 
             row += len(p)
     os.replace(tmp, path)
     return path
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data: numpy numbers to Python ones, NaN/inf to null (strict JSON has no
-    NaN), tuples and arrays to lists, keys to strings."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (np.floating, float)):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def store_run_files(root: Path | str | None, name: str, files: dict[str, bytes]) -> Path:
