@@ -93,7 +93,7 @@ ALLOWED: dict[str, set[str]] = {
     "plots.predictability": {"evaluation.predictability"},
     # the types both sides use (Prepared, Run and their errors): runs, controls and predicting need no pipeline
     "training.types": {"data.quality", "models.layers", "prep.scaling", "prep.windows", "specs"},
-    "training.runs": {"data.datasets", "data.uploads", "jsonable", "paths", "prep.scaling", "prep.windows", "presets", "specs",
+    "training.runs": {"data.datasets", "jsonable", "paths", "prep.scaling", "prep.windows", "presets", "specs",
                       "training.types"},
     "training.pipeline": {"data.candles", "data.datasets", "data.quality", "evaluation.baselines", "evaluation.decision",
                           "evaluation.diagnostics", "events", "evaluation.leakage", "evaluation.metrics", "prep.features",
