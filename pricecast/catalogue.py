@@ -15,7 +15,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
-from pricecast.backtest.spec import BacktestSpec
 from pricecast.errors import PricecastError
 from pricecast.field_meta import KEY
 from pricecast.models.registry import ARCHS, taking
@@ -260,8 +259,6 @@ def _catalogue() -> dict[str, Field]:
 
 
 FIELDS: dict[str, Field] = _catalogue()
-# A walk-forward backtest's own settings (``backtest``'s options, the Results page's backtest tab).
-BACKTEST_FIELDS: dict[str, Field] = {f.name: f for f in fields_of(BacktestSpec, "backtest")}
 
 
 # How a setting is named in a short label ("N=60" reads better than "n=60").
@@ -328,7 +325,7 @@ def add_spec_options(parser: argparse.ArgumentParser, own: Collection[str] = (),
                      title: str = "setup options (override the preset's)",
                      table: Mapping[str, Field] | None = None, only: Collection[str] = ()) -> None:
     """The window, model and training options (every CLI setting of the catalogue, or of ``table``
-    such as :data:`BACKTEST_FIELDS`), each overriding the preset (or the spec's default) when given.
+    such as :data:`~pricecast.backtest.spec.BACKTEST_FIELDS`), each overriding the preset (or the spec's default) when given.
     ``own``: settings the command defines itself with the same flag but its own meaning
     (``experiment --seed`` is the first repeat's seed). ``only``: just these settings (``data show``
     takes the window's)."""

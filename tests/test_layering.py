@@ -76,7 +76,7 @@ ALLOWED: dict[str, set[str]] = {
     **{f"models.{family}": set() for family in ("classic", "tcn", "transformer", "nhits", "dlinear")},
     "models.builders": set(),
     "specs": {"field_meta", "models.registry", "models.spec", "prep.scaling", "prep.windows"},
-    "catalogue": {"backtest.spec", "field_meta", "models.registry", "models.spec", "prep.windows", "specs"},
+    "catalogue": {"field_meta", "models.registry", "models.spec", "prep.windows", "specs"},
     "presets": {"catalogue", "data.datasets", "data.samples", "models.registry", "models.spec", "prep.windows", "specs"},
     # what-if: saved runs compared (reads run folders; builds the "repeat them" experiment)
     "compare": {"catalogue", "data.datasets", "evaluation.leakage", "experiments.presets", "experiments.spec", "jsonable", "paths",
@@ -110,7 +110,7 @@ ALLOWED: dict[str, set[str]] = {
     "evaluation.predictability": {"evaluation.leakage", "prep.targets", "prep.windows"},
     # which forecast a run uses (network or a naive fallback), decided on validation
     "evaluation.decision": {"evaluation.leakage", "evaluation.metrics"},
-    "backtest.spec": {"field_meta"},
+    "backtest.spec": {"catalogue", "field_meta"},
     "backtest.control": {"backtest.result", "backtest.spec", "backtest.walkforward", "evaluation.leakage", "events", "specs",
                          "training.controls"},
     "backtest.store": {"backtest.spec", "paths", "prep.features", "specs", "training.backend", "training.fitting"},
