@@ -17,7 +17,7 @@ from typing import Any
 
 from pricecast.errors import PricecastError
 from pricecast.field_meta import KEY
-from pricecast.models.registry import ARCHS, taking
+from pricecast.models.registry import ARCHITECTURES, ARCHS, taking
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
@@ -239,9 +239,12 @@ def fields_of(cls: type, section: str) -> list[Field]:
         if kind is None:
             raise AssertionError(f"{cls.__name__}.{f.name}: no text form for type {f.type}")
         flag = meta["flag"]
+        # ModelSpec.arch: the registry's architectures (the registry's modules take a ModelSpec, so the
+        # spec cannot name them without an import circle)
+        choices = ARCHITECTURES if cls is ModelSpec and f.name == "arch" else meta["choices"]
         out.append(Field(
             name=f.name, section=section, kind=kind, default=_default(f), help=meta["help"],
-            choices=meta["choices"], limits=meta["limits"], at_least=meta["at_least"], above=meta["above"],
+            choices=choices, limits=meta["limits"], at_least=meta["at_least"], above=meta["above"],
             below=meta["below"], min_items=meta["min_items"],
             flag=None if flag is None else (flag or "--" + f.name.replace("_", "-")), url=meta["url"] or f.name,
             label=meta["label"] or f.name.replace("_", " ").capitalize(), explain=meta["explain"],
