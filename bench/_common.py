@@ -21,7 +21,7 @@ BTC_CSV = SHARED_DATA / "btc_usd_daily_2015_2016_investing.csv"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as `python bench/x.py` from the repo root without installing
 
-from pricecast.training.runs import jsonable  # noqa: E402  (after the path line above)
+from pricecast.jsonable import jsonable  # noqa: E402  (after the path line above)
 
 
 # ---- copied verbatim from ../shared/seeds/000_3ba80f350dfe8200.txt (tutorial 000, khuangaf/

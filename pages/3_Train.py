@@ -300,7 +300,9 @@ def body() -> None:
             st.toast("Ending the training process …")
     _tracking()
     _where()
-    if shown is None:
+    if shown is None:  # none yet, or forgotten by the registry: its id goes from the session too
+        state.remember_job(None)
+        st.session_state.pop(POLLING, None)
         st.info("Press **Train** to start. The loss curves and the forecasts on validation data appear here, "
                 "updated after every epoch.")
         return

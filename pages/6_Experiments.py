@@ -22,6 +22,9 @@ from ui import charts, common, search, state, text
 from ui.inputs import widget
 
 SELECTED = "exp_selected"
+# The latest experiment job's (id, trainings seen) and the id whose end the page has redrawn for:
+# one key each (a key per job id would pile up), dropped once the registry no longer has the job.
+SEEN_DONE, SHOWN = "exp_seen_done", "exp_shown"
 SEARCH = "search"
 MODES = {
     "all-architectures": "All architectures on your current data",
@@ -214,7 +217,9 @@ def setup_form() -> None:
 
 def progress_panel() -> None:
     job = registry().latest(state.session_id(), "experiment")
-    if job is None:
+    if job is None:  # none yet, or forgotten by the registry: nothing of it stays in the session
+        for key in (SEEN_DONE, SHOWN):
+            st.session_state.pop(key, None)
         return
     st.fragment(run_every=1.0 if not job.finished else None)(_progress)(job.id)
 
@@ -226,12 +231,11 @@ def _progress(job_id: str) -> None:
     snap = registry().snapshot(job)
     # The results below are drawn by the full page run, not by this fragment: redraw the page each time
     # a training finishes, or they would still say "No finished trainings yet" at 7 of 8 done.
-    # One key each for the latest job only (a key per job id would pile up over a long session).
-    seen = st.session_state.get("exp_seen_done")
+    seen = st.session_state.get(SEEN_DONE)
     if seen is None or seen[0] != job.id:
-        st.session_state["exp_seen_done"] = (job.id, len(snap.trials))
+        st.session_state[SEEN_DONE] = (job.id, len(snap.trials))
     elif seen[1] != len(snap.trials):
-        st.session_state["exp_seen_done"] = (job.id, len(snap.trials))
+        st.session_state[SEEN_DONE] = (job.id, len(snap.trials))
         st.rerun(scope="app")
     if not snap.finished:
         if snap.state is JobState.QUEUED:
@@ -248,9 +252,9 @@ def _progress(job_id: str) -> None:
         if st.button("Stop", key="exp_stop", help="Stop after the trainings running now; run it again to continue."):
             job.stop()
         return
-    if st.session_state.get("exp_shown") != job.id:
+    if st.session_state.get(SHOWN) != job.id:
         # The job finished since the last full run: redraw the page so the results appear.
-        st.session_state["exp_shown"] = job.id
+        st.session_state[SHOWN] = job.id
         st.rerun()
     if snap.state is JobState.ERROR:
         st.error(snap.error)

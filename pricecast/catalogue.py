@@ -15,10 +15,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
-from pricecast.backtest.spec import BacktestSpec
 from pricecast.errors import PricecastError
 from pricecast.field_meta import KEY
-from pricecast.models.registry import ARCHS, taking
+from pricecast.models.registry import ARCHITECTURES, ARCHS, taking
 from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec
@@ -240,9 +239,12 @@ def fields_of(cls: type, section: str) -> list[Field]:
         if kind is None:
             raise AssertionError(f"{cls.__name__}.{f.name}: no text form for type {f.type}")
         flag = meta["flag"]
+        # ModelSpec.arch: the registry's architectures (the registry's modules take a ModelSpec, so the
+        # spec cannot name them without an import circle)
+        choices = ARCHITECTURES if cls is ModelSpec and f.name == "arch" else meta["choices"]
         out.append(Field(
             name=f.name, section=section, kind=kind, default=_default(f), help=meta["help"],
-            choices=meta["choices"], limits=meta["limits"], at_least=meta["at_least"], above=meta["above"],
+            choices=choices, limits=meta["limits"], at_least=meta["at_least"], above=meta["above"],
             below=meta["below"], min_items=meta["min_items"],
             flag=None if flag is None else (flag or "--" + f.name.replace("_", "-")), url=meta["url"] or f.name,
             label=meta["label"] or f.name.replace("_", " ").capitalize(), explain=meta["explain"],
@@ -260,8 +262,6 @@ def _catalogue() -> dict[str, Field]:
 
 
 FIELDS: dict[str, Field] = _catalogue()
-# A walk-forward backtest's own settings (``backtest``'s options, the Results page's backtest tab).
-BACKTEST_FIELDS: dict[str, Field] = {f.name: f for f in fields_of(BacktestSpec, "backtest")}
 
 
 # How a setting is named in a short label ("N=60" reads better than "n=60").
@@ -328,7 +328,7 @@ def add_spec_options(parser: argparse.ArgumentParser, own: Collection[str] = (),
                      title: str = "setup options (override the preset's)",
                      table: Mapping[str, Field] | None = None, only: Collection[str] = ()) -> None:
     """The window, model and training options (every CLI setting of the catalogue, or of ``table``
-    such as :data:`BACKTEST_FIELDS`), each overriding the preset (or the spec's default) when given.
+    such as :data:`~pricecast.backtest.spec.BACKTEST_FIELDS`), each overriding the preset (or the spec's default) when given.
     ``own``: settings the command defines itself with the same flag but its own meaning
     (``experiment --seed`` is the first repeat's seed). ``only``: just these settings (``data show``
     takes the window's)."""

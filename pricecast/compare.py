@@ -26,10 +26,10 @@ from pricecast.errors import PricecastError
 from pricecast.evaluation.leakage import paired_test
 from pricecast.experiments.presets import CUSTOM, build_experiment
 from pricecast.experiments.spec import ExperimentSpec, Variation, variation_id
+from pricecast.jsonable import jsonable
 from pricecast.paths import runs_dir
 from pricecast.presets import REPORTING_ONLY, setup_label
 from pricecast.specs import RunSpec
-from pricecast.training.runs import jsonable
 
 # Where a setup came from is no setting of it: two runs of one setup, one edited back, compare equal.
 NOT_COMPARED = ("preset", *REPORTING_ONLY)

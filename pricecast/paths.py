@@ -24,3 +24,10 @@ def runs_dir() -> Path:
     path = Path(os.environ.get("PRICECAST_RUNS_DIR") or home() / "runs").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def experiments_dir() -> Path:
+    """Experiments (each with its trials' run folders): ``<home>/experiments``."""
+    path = home() / "experiments"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

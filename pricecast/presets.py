@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from pricecast.catalogue import setting_text, settings_of
-from pricecast.data.quality import split_ref
+from pricecast.data.datasets import DataRef
 from pricecast.data.samples import CATALOGUE
 from pricecast.errors import PricecastError
 from pricecast.models.registry import ARCHS
@@ -244,10 +244,10 @@ def get_preset(name: str) -> Preset:
 
 def describe_data(ref: str) -> str:
     """A plain phrase for the data ``ref`` names: the bundled series' title, or the ref itself."""
-    base, clean = split_ref(ref)
-    sample = CATALOGUE.get(base.split(":", 1)[1].upper()) if base.lower().startswith("sample:") else None
+    parsed = DataRef.parse(ref)
+    base, sample = parsed.with_clean(False), CATALOGUE.get(parsed.sample_name or "")
     text = f"bundled {sample.title} ({base}, offline)" if sample else f"{base} (downloaded, needs network the first time)"
-    return text + (", cut to its longest clean stretch" if clean else "")
+    return text + (", cut to its longest clean stretch" if parsed.clean else "")
 
 
 def origin_preset(label: str) -> str:

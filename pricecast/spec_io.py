@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from pricecast.catalogue import FIELDS, SECTIONS, SPLIT_LIMITS, Field, SpecError, format_value
+from pricecast.jsonable import jsonable
 from pricecast.models.checks import check_model
 from pricecast.models.common import ModelSpecError
 from pricecast.models.spec import ModelSpec
@@ -187,14 +188,7 @@ def _top_problem(key: str, text: str, data_problem: Callable[[str], str | None] 
 # ---- YAML --------------------------------------------------------------------------------------
 def spec_to_dict(spec: RunSpec) -> dict:
     """Plain nested dict (lists, not tuples) for YAML/JSON."""
-    def plain(value):
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(spec.to_dict())
+    return jsonable(spec.to_dict())
 
 
 def spec_to_yaml(spec: RunSpec) -> str:

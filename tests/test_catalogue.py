@@ -159,8 +159,8 @@ def test_every_setting_round_trips_through_link_yaml_and_cli(name):
 
 def test_backtest_settings_come_from_the_catalogue():
     """BacktestSpec's fields are described once: the CLI options, their checks and defaults follow."""
-    from pricecast.backtest.spec import BacktestSpec
-    from pricecast.catalogue import BACKTEST_FIELDS, overrides_from_args
+    from pricecast.backtest.spec import BACKTEST_FIELDS, BacktestSpec
+    from pricecast.catalogue import overrides_from_args
 
     args = build_parser().parse_args(["backtest", "--folds", "3", "--fold-size", "40", "--window", "rolling",
                                       "--levels", "80,95", "--no-relative", "--val-share", "0.2"])

@@ -15,9 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from pricecast.backtest.result import BacktestResult
-from pricecast.backtest.spec import BacktestSpec
+from pricecast.backtest.spec import BACKTEST_FIELDS, BacktestSpec
 from pricecast.backtest.store import data_key, spec_hash
-from pricecast.catalogue import BACKTEST_FIELDS
 from pricecast.durations import duration
 from pricecast.jobs.executors import JobError
 from pricecast.jobs.job import Job, JobSnapshot, JobState

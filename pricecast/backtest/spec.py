@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from pricecast.catalogue import Field, fields_of
 from pricecast.errors import PricecastError
 from pricecast.field_meta import setting
 
@@ -109,6 +110,11 @@ class BacktestSpec:
     def from_dict(cls, data: dict) -> BacktestSpec:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# A walk-forward backtest's own settings, read as a run's are (``backtest``'s options, the Results
+# page's backtest tab); kept beside the spec, as EXPERIMENT_FIELDS is, so the catalogue stays below the backtests.
+BACKTEST_FIELDS: dict[str, Field] = {f.name: f for f in fields_of(BacktestSpec, "backtest")}
 
 
 @dataclass(frozen=True)

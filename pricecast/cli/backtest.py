@@ -10,8 +10,8 @@ import sys
 from typing import Any
 
 from pricecast.backtest.control import backtest_with_control
-from pricecast.backtest.spec import BacktestSpec
-from pricecast.catalogue import BACKTEST_FIELDS, add_spec_options, overrides_from_args
+from pricecast.backtest.spec import BACKTEST_FIELDS, BacktestSpec
+from pricecast.catalogue import add_spec_options, overrides_from_args
 from pricecast.cli.common import COLUMNS_HELP, add_range_options, format_table, print_json, progress, spec_from_args
 from pricecast.cli.tracking import add_tracking_options, tracker_from_args
 from pricecast.data.datasets import load_data

@@ -16,11 +16,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pricecast.catalogue import overrides_from_args, with_overrides
-from pricecast.data.columns import with_columns
-from pricecast.data.quality import clean_ref
+from pricecast.data.datasets import DataRef
+from pricecast.jsonable import jsonable
 from pricecast.presets import get_preset, labelled
 from pricecast.specs import RunSpec
-from pricecast.training.runs import jsonable
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
@@ -61,11 +60,6 @@ def progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def with_clean(ref: str, clean: bool) -> str:
-    """``ref`` with ``#clean`` added when ``--clean`` was given."""
-    return clean_ref(ref) if clean else ref
-
-
 def add_range_options(parser: argparse.ArgumentParser) -> None:
     """``--since``/``--until``: the data's date range, as on the Data page."""
     parser.add_argument("--since", help="first candle time used (UTC), e.g. 2015-01-01")
@@ -74,7 +68,8 @@ def add_range_options(parser: argparse.ArgumentParser) -> None:
 
 def data_ref(ref: str, args: argparse.Namespace) -> str:
     """``ref`` with what ``--columns`` and ``--clean`` add, where the command has them."""
-    return with_clean(with_columns(ref, getattr(args, "columns", None)), getattr(args, "clean", False))
+    parsed = DataRef.parse(ref).with_columns(getattr(args, "columns", None))
+    return str(parsed.with_clean(True)) if getattr(args, "clean", False) else str(parsed)
 
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:

@@ -9,12 +9,12 @@ from typing import Any
 
 from pricecast.catalogue import add_spec_options, overrides_from_args, with_overrides
 from pricecast.cli import market
-from pricecast.cli.common import CLEAN_HELP, COLUMNS_HELP, data_ref, format_table, print_json, progress, with_clean
+from pricecast.cli.common import CLEAN_HELP, COLUMNS_HELP, data_ref, format_table, print_json, progress
 from pricecast.data.candles import summarize
-from pricecast.data.datasets import display_name, load_data
-from pricecast.data.quality import quality_report, split_ref
+from pricecast.data.datasets import DataRef, display_name, load_data
+from pricecast.data.quality import quality_report
 from pricecast.data.samples import CATALOGUE
-from pricecast.data.synthetic import is_synthetic, parse_ref
+from pricecast.data.synthetic import parse_ref
 from pricecast.evaluation import predictability
 from pricecast.presets import get_preset
 
@@ -55,7 +55,7 @@ def _print_quality(report, quality: dict, ref: str) -> None:
     clean = quality["longest_clean"]
     if lines and clean:
         print(f"\nLongest clean stretch: {clean['start']} .. {clean['end']} ({clean['candles']:,} candles); "
-              f"use it with --clean or the data ref {with_clean(ref, True)}")
+              f"use it with --clean or the data ref {DataRef.parse(ref).with_clean(True)}")
 
 
 def cmd_data_show(args: argparse.Namespace) -> int:
@@ -65,7 +65,8 @@ def cmd_data_show(args: argparse.Namespace) -> int:
     quality = report.to_dict()
     window = with_overrides(get_preset("default").spec, overrides_from_args(args)).window
     check, judged = _judge(loaded.candles, window, display_name(ref))
-    recipe = parse_ref(split_ref(ref)[0]) if is_synthetic(ref) else None
+    parsed = DataRef.parse(ref)
+    recipe = parse_ref(parsed.body) if parsed.kind == "synthetic" else None
     summary = {"ref": ref, **summarize(loaded.candles), "warnings": loaded.warnings,
                "cache_file": loaded.cache_file, "notes": loaded.candles.attrs.get("csv_notes", []),
                "quality": quality, "stale": quality["stale"], "predictability": judged}

@@ -13,7 +13,7 @@ A CSV's column mapping rides in its ref, ``my.csv#columns=time=Datum,close=Schlu
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pricecast.data.candles import CandleError, date_remark, to_utc
-from pricecast.data.columns import ColumnMappingError, columns_text, split_columns, with_columns
+from pricecast.data.columns import ColumnMappingError, columns_text, parse_columns, split_columns, with_columns
 from pricecast.data.csv_import import read_candles_csv
 from pricecast.data.quality import CLEAN_SUFFIX, cut_to_clean, spike_warning, split_ref
 from pricecast.data.samples import CATALOGUE, load_sample
@@ -102,6 +102,12 @@ class DataRef:
 
     def with_clean(self, clean: bool) -> DataRef:
         return replace(self, clean=clean)
+
+    def with_columns(self, mapping: Mapping[str, str] | str | None) -> DataRef:
+        """This reference with a CSV's column ``mapping`` (``--columns``' text or a dict) in place of
+        any it had; none given: unchanged. Raises :class:`ColumnMappingError` for a bad mapping."""
+        columns = parse_columns(mapping)
+        return replace(self, columns=tuple(columns.items())) if columns else self
 
     @property
     def kind(self) -> str:

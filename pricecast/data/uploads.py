@@ -4,11 +4,13 @@ Each upload is written once to ``<home>/uploads/<sha256 prefix>/<file name>``: t
 sessions uploading different ``data.csv`` files get two folders, the same file uploaded twice is
 stored once, and a run that points at an upload always finds the bytes it was trained on. The
 file keeps its name (made safe for paths); the name exactly as uploaded, which is what people are shown,
-is kept beside it when the two differ.
+is kept beside it when the two differ. Uploads no saved run trains on are deleted after
+``UPLOAD_MAX_AGE_DAYS`` (:func:`tidy_uploads`, when an upload is stored).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -16,7 +18,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from pricecast.paths import home
+from pricecast.paths import experiments_dir, home, runs_dir
 
 _HASH_CHARS = 24  # 96 bits of SHA-256: collisions between uploads are not a practical concern
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -39,10 +41,12 @@ def safe_file_name(name: str, data: bytes = b"") -> str:
 
 def store_upload(data: bytes, name: str) -> Path:
     """Keep ``data`` (an uploaded file called ``name``) and return its path; never overwrites."""
+    tidy_uploads()  # first: an upload kept now is never the one housekeeping deletes
     digest = hashlib.sha256(data).hexdigest()[:_HASH_CHARS]
     folder = uploads_dir() / digest
     path = folder / safe_file_name(name, data)
     if path.exists():
+        os.utime(path)  # uploaded again: its age starts anew
         return path
     folder.mkdir(parents=True, exist_ok=True)
     if path.name != name:  # the name as uploaded, for display (the stored one lost unsafe characters)
@@ -87,8 +91,8 @@ def is_upload(ref: str) -> bool:
 
 
 def remove_old_uploads(in_use: Iterable[str | Path], max_age_days: float = UPLOAD_MAX_AGE_DAYS) -> list[Path]:
-    """Housekeeping: delete uploaded files older than ``max_age_days`` that are not ``in_use`` (the
-    data refs of saved runs, ``training.runs.data_in_use``), so a run can always reload its data."""
+    """Delete uploaded files older than ``max_age_days`` that are not ``in_use`` (the data refs of
+    saved runs, :func:`uploads_in_use`), so a run can always reload its data."""
     folder = uploads_dir()
     if not folder.is_dir():
         return []
@@ -108,3 +112,32 @@ def remove_old_uploads(in_use: Iterable[str | Path], max_age_days: float = UPLOA
             f.unlink(missing_ok=True)
             removed.append(f)
     return removed
+
+
+def uploads_in_use() -> set[str]:
+    """The data every saved run trains on: the runs folder's runs and the experiments' trials (ordinary
+    run folders, anywhere below the experiments folder), read from their ``spec.json``."""
+    spec_files = [*runs_dir().glob("*/spec.json"), *experiments_dir().rglob("spec.json")]
+    used = set()
+    for spec_file in spec_files:
+        try:
+            used.add(str(json.loads(spec_file.read_text()).get("data", "")))
+        except (OSError, ValueError, AttributeError):
+            continue
+    return used
+
+
+_tidied = False
+
+
+def tidy_uploads() -> list[Path]:
+    """Housekeeping, at most once per process (it reads every saved run's setup): the uploads that
+    :func:`remove_old_uploads` deletes. Never raises: housekeeping must not fail an upload."""
+    global _tidied
+    if _tidied:
+        return []
+    _tidied = True
+    try:
+        return remove_old_uploads(uploads_in_use())
+    except OSError:
+        return []

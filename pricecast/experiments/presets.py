@@ -16,7 +16,8 @@ from pricecast.catalogue import field_named
 from pricecast.experiments import architectures
 from pricecast.experiments.candles import load_candles
 from pricecast.experiments.spec import ExperimentError, ExperimentSpec, Variation, grid
-from pricecast.models.spec import ARCHITECTURES, ModelSpec
+from pricecast.models.registry import ARCHITECTURES
+from pricecast.models.spec import ModelSpec
 from pricecast.presets import get_preset
 from pricecast.specs import RunSpec, TrainSpec
 

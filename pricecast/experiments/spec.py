@@ -13,11 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-import numpy as np
-
 from pricecast.catalogue import Field, SpecError, field_named, fields_of, with_overrides
 from pricecast.errors import PricecastError
 from pricecast.field_meta import setting
+from pricecast.jsonable import jsonable
 from pricecast.models.checks import check_model
 from pricecast.models.spec import ModelSpec
 from pricecast.specs import RunSpec
@@ -47,7 +46,7 @@ class Variation:
             object.__setattr__(self, "label", self.id)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "label": self.label, "overrides": _plain(self.overrides)}
+        return {"id": self.id, "label": self.label, "overrides": jsonable(self.overrides)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Variation:
@@ -119,7 +118,7 @@ class ExperimentSpec:
         """What must match for a folder's finished trials to belong to this experiment. The repeat
         count may grow (more repeats extend an experiment); labels and titles are cosmetic."""
         d = self.to_dict()
-        return _plain({"base": d["base"], "base_seed": d["base_seed"], "since": d["since"], "until": d["until"],
+        return jsonable({"base": d["base"], "base_seed": d["base_seed"], "since": d["since"], "until": d["until"],
                        "last_rows": d["last_rows"], "folds": d["folds"], "variations": {v["id"]: v["overrides"] for v in d["variations"]}})
 
 
@@ -153,17 +152,6 @@ def trial_file_name(variation_id: str, repeat: int) -> str:
     slug = re.sub(r"[^A-Za-z0-9._=-]+", "-", variation_id).strip("-")[:48] or "v"
     digest = hashlib.sha1(variation_id.encode()).hexdigest()[:6]
     return f"{slug}-{digest}-r{repeat:03d}.json"
-
-
-def _plain(value: Any) -> Any:
-    """JSON-friendly: tuples become lists (so a definition compares equal after a round trip)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def format_value(value: Any) -> str:

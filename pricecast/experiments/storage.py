@@ -32,8 +32,8 @@ from pricecast.experiments.spec import (
     validate,
 )
 from pricecast.experiments.stats import ranking_note, summarize, trials_frame
-from pricecast.paths import home
-from pricecast.training.runs import jsonable
+from pricecast.jsonable import jsonable
+from pricecast.paths import experiments_dir
 
 try:
     import fcntl
@@ -42,7 +42,9 @@ except ImportError:  # not POSIX: no lock, the user is trusted not to run an exp
 
 
 def experiments_root(root: Path | str | None = None) -> Path:
-    path = Path(root) if root else home() / "experiments"
+    if not root:
+        return experiments_dir()
+    path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

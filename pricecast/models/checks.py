@@ -7,8 +7,8 @@ Model page can say what is wrong, and how big the network is, while the user edi
 from __future__ import annotations
 
 from pricecast.models.common import ModelSpecError
-from pricecast.models.registry import ARCHS
-from pricecast.models.spec import ACTIVATIONS, ARCHITECTURES, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
+from pricecast.models.registry import ARCHITECTURES, ARCHS
+from pricecast.models.spec import ACTIVATIONS, OPTIMIZERS, OUTPUT_ACTIVATIONS, REGULARIZED, ModelSpec
 
 
 def _check_options(spec: ModelSpec) -> None:

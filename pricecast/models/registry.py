@@ -1,5 +1,5 @@
 """Every architecture, declared once: the builders, the checks, the parameter count, the Model
-page, the CLI's choices (``models.spec.ARCHITECTURES``) and the experiments read this table.
+page, the CLI's, links' and YAML's choices (:data:`ARCHITECTURES`) and the experiments read this table.
 
 Adding an architecture: write its module (``models.dlinear`` is the smallest) with an
 ``Architecture`` entry (``models.common``) that holds its name, label, one plain sentence, the
@@ -14,6 +14,7 @@ from pricecast.models.common import OPTIONS, Architecture
 ENTRIES: tuple[Architecture, ...] = (classic.CNN, classic.LSTM, classic.GRU, classic.MLP, tcn.TCN,
                                      transformer.TRANSFORMER, nhits.NHITS, dlinear.DLINEAR)
 ARCHS: dict[str, Architecture] = {a.name: a for a in ENTRIES}
+ARCHITECTURES: tuple[str, ...] = tuple(ARCHS)  # the choices of ModelSpec.arch
 
 
 def taking(setting: str) -> tuple[str, ...] | None:

@@ -1,14 +1,13 @@
 """What defines a network (``ModelSpec``) and the options it takes. Each architecture's label, sentence,
-shape arithmetic, checks and builder are in its own module, collected in ``models.registry``. Imports no Keras."""
+shape arithmetic, checks and builder are in its own module, collected in ``models.registry``; those
+modules take a ``ModelSpec``, so this module names none of them (the catalogue reads ``arch``'s
+choices from the registry). Imports no Keras."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
 from pricecast.field_meta import setting
-from pricecast.models.registry import ARCHS
 
-# The one list of architectures (declared in models.registry): the Model page, --arch, links, YAML, experiments.
-ARCHITECTURES: tuple[str, ...] = tuple(ARCHS)
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "leaky_relu", "linear", "sigmoid", "elu")
 OUTPUT_ACTIVATIONS: tuple[str, ...] = ("linear", "relu", "leaky_relu", "tanh")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop", "sgd", "adamw")
@@ -27,7 +26,8 @@ class ModelSpec:
     layers, not of the output layer, as in the tutorial's regularizer experiment (DLinear, all
     output, is the exception: its two linear maps are the whole model)."""
 
-    arch: str = setting("gru", choices=ARCHITECTURES, help="the network architecture",
+    # its choices: the registry's architectures (models.registry.ARCHITECTURES), filled in by the catalogue
+    arch: str = setting("gru", help="the network architecture",
                         label="Architecture",
                         explain="The kind of network; the line below the choices says what the chosen one looks at "
                                 "and why you would pick it. Several units = stacked layers (blocks).")

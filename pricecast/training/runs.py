@@ -18,15 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pricecast.data.datasets import display_name
-from pricecast.data.uploads import remove_old_uploads
 from pricecast.errors import PricecastError
-from pricecast.paths import home, runs_dir
+from pricecast.jsonable import jsonable
+from pricecast.paths import runs_dir
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowSet
 from pricecast.presets import setup_label
@@ -60,7 +59,6 @@ def save_run(run: Run, root: Path | None = None) -> Path:
     root = Path(root) if root else runs_dir()
     root.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(root)
-    _remove_old_uploads_once(root)
     stamp = datetime.now(UTC).strftime(STAMP)
     name = f"{stamp}-{_slug(run.spec.preset or run.spec.model.arch)}-{_slug(display_name(run.spec.data))}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".{name}.partial"
@@ -93,34 +91,6 @@ def remove_stale_partials(root: Path, older_than_s: float = STALE_PARTIAL_SECOND
         except OSError:
             continue  # another process removed or renamed it meanwhile
     return removed
-
-
-_uploads_checked = False
-
-
-def _remove_old_uploads_once(root: Path) -> None:
-    global _uploads_checked
-    if not _uploads_checked:  # a listing of every run: once per process is plenty
-        _uploads_checked = True
-        try:
-            remove_old_uploads(data_in_use(root))
-        except OSError:
-            pass  # housekeeping must never fail a save
-
-
-def data_in_use(root: Path | None = None) -> set[str]:
-    """The data every saved run trains on (runs in ``root``, the runs folder, and experiment trials,
-    which are ordinary run folders), so housekeeping never deletes an upload a run must reload."""
-    spec_files = [*runs_dir().glob("*/spec.json"), *home().glob("experiments/*/trials/*/spec.json")]
-    if root:
-        spec_files += Path(root).glob("*/spec.json")
-    used = set()
-    for spec_file in spec_files:
-        try:
-            used.add(str(json.loads(spec_file.read_text()).get("data", "")))
-        except (OSError, ValueError, AttributeError):
-            continue
-    return used
 
 
 RUNNING = ".running"  # a marker per training under way (see running_marker); left behind when it died
@@ -366,24 +336,6 @@ def export_windows_h5(wset: WindowSet, scaler: Scaler, path: Path | str, chunk: 
             row += len(p)
     os.replace(tmp, path)
     return path
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data: numpy numbers to Python ones, NaN/inf to null (strict JSON has no
-    NaN), tuples and arrays to lists, keys to strings."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (np.floating, float)):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def store_run_files(root: Path | str | None, name: str, files: dict[str, bytes]) -> Path:

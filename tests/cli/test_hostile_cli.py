@@ -313,10 +313,10 @@ def test_item14_unreadable_cache_is_backed_up_before_rebuilding(tmp_path):
     assert (path.parent / "X_1d.parquet.unreadable").read_bytes() == b"not parquet, but maybe someone's only copy"
 
 
-def test_item14_stale_partial_runs_and_old_uploads_are_cleaned(tmp_path):
-    from pricecast.data.uploads import remove_old_uploads
-    from pricecast.paths import home, runs_dir
-    from pricecast.training.runs import data_in_use, remove_stale_partials
+def test_item14_stale_partial_runs_and_old_uploads_are_cleaned(tmp_path, monkeypatch):
+    from pricecast.data import uploads
+    from pricecast.paths import experiments_dir, home, runs_dir
+    from pricecast.training.runs import remove_stale_partials
 
     month_ago = time.time() - 40 * 86400
     root = runs_dir()
@@ -328,18 +328,25 @@ def test_item14_stale_partial_runs_and_old_uploads_are_cleaned(tmp_path):
     assert remove_stale_partials(root) == [stale]
     assert live.exists()
 
-    uploads = home() / "uploads"
-    uploads.mkdir()
-    old, used, new = uploads / "old.csv", uploads / "used.csv", uploads / "new.csv"
-    for f in (old, used, new):
+    folder = home() / "uploads"
+    folder.mkdir()
+    old, used, trial_used, new = (folder / f"{n}.csv" for n in ("old", "used", "trial_used", "new"))
+    for f in (old, used, trial_used, new):
         f.write_text("time,open,high,low,close,volume\n")
-    for f in (old, used):
+    for f in (old, used, trial_used):
         os.utime(f, (month_ago, month_ago))
     run = root / "20240101-run"
-    run.mkdir()
-    (run / "spec.json").write_text(json.dumps({"data": str(used)}))
-    assert remove_old_uploads(data_in_use()) == [old]
-    assert used.exists() and new.exists()
+    trial = experiments_dir() / "exp" / "trials" / "20240101-trial"
+    for folder, data in ((run, used), (trial, trial_used)):
+        folder.mkdir(parents=True)
+        (folder / "spec.json").write_text(json.dumps({"data": str(data)}))
+    monkeypatch.setattr(uploads, "_tidied", False)
+    kept = uploads.store_upload(b"time,close\n", "mine.csv")  # storing an upload tidies, once per process
+    assert not old.exists() and used.exists() and trial_used.exists() and new.exists() and kept.exists()
+    old.write_text("again")
+    os.utime(old, (month_ago, month_ago))
+    uploads.store_upload(b"time,close\n1,2\n", "other.csv")
+    assert old.exists()
 
 
 def test_item10_the_data_page_shows_a_stored_csv(capsys, tmp_path):

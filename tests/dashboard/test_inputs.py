@@ -7,7 +7,8 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from pricecast.catalogue import BACKTEST_FIELDS, FIELDS
+from pricecast.backtest.spec import BACKTEST_FIELDS
+from pricecast.catalogue import FIELDS
 from pricecast.experiments.spec import EXPERIMENT_FIELDS
 
 TABLES = {"run": FIELDS, "backtest": BACKTEST_FIELDS, "experiment": EXPERIMENT_FIELDS}
@@ -18,7 +19,8 @@ OWN_INPUTS = {"floats", "fractions"}
 def _every_setting() -> None:
     import streamlit as st
 
-    from pricecast.catalogue import BACKTEST_FIELDS, FIELDS
+    from pricecast.backtest.spec import BACKTEST_FIELDS
+    from pricecast.catalogue import FIELDS
     from pricecast.experiments.spec import EXPERIMENT_FIELDS
     from ui.inputs import widget
 

@@ -53,3 +53,9 @@ def test_a_reference_naming_nothing_says_what_would_work():
         _ = DataRef.parse("nothing-here").kind
     with pytest.raises(ValueError):
         DataRef.parse("nonsense").market_parts()  # not SOURCE:SYMBOL[:TIMEFRAME]
+
+
+def test_a_column_mapping_replaces_the_one_a_reference_had_and_clean_stays_last():
+    ref = DataRef.parse("my.csv#columns=time=A#clean").with_columns("time=Datum,close=Schluss")
+    assert str(ref) == "my.csv#columns=time=Datum,close=Schluss#clean"
+    assert DataRef.parse("sample:AAPL").with_columns(None) == DataRef.parse("sample:AAPL")

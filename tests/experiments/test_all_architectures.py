@@ -13,7 +13,8 @@ from pricecast.experiments.architectures import all_architectures, arch_model
 from pricecast.experiments.presets import build_experiment, experiment_presets, scale
 from pricecast.experiments.spec import ExperimentError, apply_overrides, expand, validate
 from pricecast.models.checks import check_model
-from pricecast.models.spec import ARCHITECTURES, ModelSpec
+from pricecast.models.registry import ARCHITECTURES
+from pricecast.models.spec import ModelSpec
 from pricecast.prep.windows import WindowSpec
 from pricecast.presets import get_preset
 from pricecast.service.trials import backtest_of

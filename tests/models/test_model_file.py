@@ -69,7 +69,7 @@ def test_every_architecture_saves_to_a_file_plain_keras_loads(tmp_path):
     same: only built-in layers. Weights are randomised first so the residual's zero start does not
     hide a layer that reloads wrongly."""
     from pricecast.models.builders import build_model
-    from pricecast.models.spec import ARCHITECTURES
+    from pricecast.models.registry import ARCHITECTURES
 
     specs = {"cnn": ModelSpec(arch="cnn", units=(4,), kernel_sizes=(3,), strides=(1,)),
              "transformer": ModelSpec(arch="transformer", units=(8,), heads=2),

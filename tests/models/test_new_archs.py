@@ -6,8 +6,8 @@ import pytest
 from pricecast.models.builders import build_model
 from pricecast.models.checks import check_model, count_params
 from pricecast.models.common import ModelSpecError
-from pricecast.models.registry import ARCHS
-from pricecast.models.spec import ARCHITECTURES, ModelSpec
+from pricecast.models.registry import ARCHITECTURES, ARCHS
+from pricecast.models.spec import ModelSpec
 from pricecast.models.tcn import tcn_dilations
 from pricecast.prep.windows import WindowSpec
 from pricecast.specs import RunSpec, TrainSpec

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pricecast.models.common import OPTIONS
-from pricecast.models.registry import ARCHS, ENTRIES
-from pricecast.models.spec import ARCHITECTURES, ModelSpec
+from pricecast.models.registry import ARCHITECTURES, ARCHS, ENTRIES
+from pricecast.models.spec import ModelSpec
 from pricecast.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
