@@ -88,6 +88,9 @@ ALLOWED: dict[str, set[str]] = {
     "training.feeding": {"prep.scaling", "prep.windows"},
     "training.fitting": {"evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
                          "training.backend", "training.callbacks", "training.feeding"},
+    # trials trained together: one vmapped computation over the fits of several specs (JAX inside)
+    "training.fused": {"prep.scaling", "prep.windows", "specs", "training.backend", "training.feeding",
+                       "training.fitting"},
     "evaluation.recursive": {"prep.scaling", "prep.windows"},
     "plots.figures": {"evaluation.baselines", "prep.targets"},
     "plots.runs": {"evaluation.metrics"},
@@ -143,7 +146,8 @@ ALLOWED: dict[str, set[str]] = {
     "service.experiments": {"events", "experiments.candles", "experiments.spec", "experiments.storage"},
     "service.trials": {"backtest.pooled", "backtest.spec", "backtest.walkforward", "experiments.spec",
                        "experiments.storage", "jobs.executors", "jobs.job", "jobs.registry", "jobs.task", "models.checks",
-                       "specs", "training.backend", "training.pipeline", "training.runs"},
+                       "specs", "training.backend", "training.fused", "training.pipeline", "training.runs",
+                       "training.types"},
     # the dashboard's job kinds (they reach training) and its registry
     "service.tasks": {"backtest.control", "events", "jobs.task", "models.builders", "paths", "specs",
                       "training.backend", "training.callbacks", "training.feeding", "training.pipeline",
