@@ -120,7 +120,7 @@ def run_mode(mode: str, spec, candles, epochs: int, tmp: Path) -> dict:
         spec = spec.replace(train=spec.train.__class__(**{**spec.train.to_dict(), **train_opts}))
         clock = Clock()
         originals = [(training, "prepare"), (fitting, "build"), (feeding, "scaled_arrays"),
-                     (training, "predict"), (training, "evaluate"), (training, "prediction_rows"),
+                     (training, "predict"), (training, "scored"), (training, "prediction_rows"),
                      (training, "forecast_next"), (runs, "save_run")]
         saved = [(m, n, getattr(m, n)) for m, n in originals]
         for m, n in originals:
@@ -268,7 +268,7 @@ def _print_report(device: str, rows: list[dict], free: dict) -> None:
     for row in rows:
         if row["mode"] == "pricecast":
             parts = row["parts_s"]
-            after = sum(parts.get(k, 0) for k in ("predict", "evaluate", "prediction_rows", "forecast_next", "save_run"))
+            after = sum(parts.get(k, 0) for k in ("predict", "scored", "prediction_rows", "forecast_next", "save_run"))
             print(f"  {row['setup']}: total {row['total_s']:.2f} = fit {row['fit_phase_s']:.2f} + "
                   + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f"  (after fit: {after:.2f})")
     for setup, f in free.items():
