@@ -5,9 +5,14 @@ and how busy the GPU was (nvidia-smi utilisation and power against its limit).
     python bench/gpu.py                          # every installed backend
     python bench/gpu.py --backends tensorflow    # one backend
     python bench/gpu.py --no-cpu                 # skip the CPU reference runs (slow for the seed LSTM)
+    python bench/gpu.py --fused-only             # only the fused-trials measurement (JAX)
 
 Each (backend, device) pair runs ``bench/training.py`` in its own process; the CPU reference hides
 the GPU with CUDA_VISIBLE_DEVICES="" (torch/jax: JAX_PLATFORMS=cpu too).
+
+Fused trials (JAX installed): 10 repeats of one LSTM(50) setting as one experiment on one worker,
+trained together and one by one (``--no-fuse``), wall seconds and GPU utilisation of each: where
+the card stops idling.
 """
 from __future__ import annotations
 
@@ -85,13 +90,45 @@ def run_training(backend: str, cpu: bool, setups: str, full: bool) -> dict:
     return {"device": data["device"], "rows": data["rows"], "gpu": gpu}
 
 
+FUSED_RUN = ["experiment", "run", "--base", "default", "--data", "sample:AAPL", "--arch", "lstm", "--units", "50",
+             "--epochs", "5", "--patience", "0", "--vary", "dropout=0.1", "--repeats", "10", "--workers", "1",
+             "--quiet", "--json"]
+
+
+def run_fused(fused: bool) -> dict:
+    """The 10-repeat experiment on this machine's accelerator, trained together or not, sampled."""
+    import tempfile
+    import time
+
+    with tempfile.TemporaryDirectory(prefix="pricecast-gpu-fused-") as tmp:
+        env = {**os.environ, "PRICECAST_HOME": tmp, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+        cmd = [sys.executable, "-m", "pricecast", *FUSED_RUN, "--root", str(Path(tmp) / "exp")]
+        sampler = GpuSampler()
+        sampler.start()
+        started = time.perf_counter()
+        out = subprocess.run([*cmd, *([] if fused else ["--no-fuse"])], env=env, capture_output=True, text=True,
+                             cwd=HERE.parent)
+        seconds = time.perf_counter() - started
+        gpu = sampler.stop()
+    if out.returncode not in (0, 1):
+        return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
+    return {"fused": fused, "wall_s": seconds, **gpu}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backends", default="")
     ap.add_argument("--setups", default="default-aapl,seed-lstm-aapl")
     ap.add_argument("--no-cpu", action="store_true")
     ap.add_argument("--full", action="store_true")
+    ap.add_argument("--fused-only", action="store_true")
     args = ap.parse_args()
+    fused_rows = [run_fused(True), run_fused(False)] if importlib.util.find_spec("jax") is not None else []
+    if fused_rows:
+        print(table(fused_rows, list(dict.fromkeys(k for r in fused_rows for k in r))))
+    if args.fused_only:
+        print(f"written {save_results('gpu-fused', {'fused': fused_rows})}")
+        return
     backends = args.backends.split(",") if args.backends else [
         b for b in ("tensorflow", "torch", "jax") if importlib.util.find_spec(b) is not None]
     rows, raw = [], {}
@@ -117,7 +154,7 @@ def main() -> None:
             print(f"{backend}: GPU busy {g['util_median_pct']:.0f}% median ({g['util_max_pct']:.0f}% max), "
                   f"{g['power_median_w']:.0f} W of {g['power_limit_w']} W, {g['mem_max_mib']:.0f} MiB")
     print(table(rows, ["backend", "device", "setup", "mode", "batch", "samples_per_s", "cpu_samples_per_s", "x_cpu", "vs_bare"]))
-    path = save_results("gpu", {"rows": rows, "raw": raw})
+    path = save_results("gpu", {"rows": rows, "raw": raw, "fused": fused_rows})
     print(f"written {path}")
 
 

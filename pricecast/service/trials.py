@@ -74,29 +74,44 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
 
 
 def run_trials(tasks: Sequence[dict], candles: pd.DataFrame, exp_dir: Path | str,
-               stop: threading.Event | None = None) -> list[dict]:
+               stop: threading.Event | None = None, on_record: OnResult | None = None) -> list[dict]:
     """Several trials: trained together as one group when they can be (:func:`fusable_groups`
     made them so; :func:`pricecast.training.pipeline.train_group`), else one after another. One
-    record per task, in order, each as :func:`run_trial` gives it; a stopped group gives
-    ``stopped`` records and leaves no folders."""
+    record per task, in order, each as :func:`run_trial` gives it, and each (but a stopped one) to
+    ``on_record`` as soon as its run folder is saved (so a kill between two trials of a group loses
+    no saved run); a stopped group gives ``stopped`` records and leaves no folders."""
+    on_record = on_record or (lambda record: None)
+    reported: list[dict] = []
+
+    def done(record: dict) -> dict:
+        if record["status"] != "stopped":
+            reported.append(record)
+            on_record(record)
+        return record
+
     if len(tasks) == 1 or any(t.get("folds") for t in tasks):
-        records = []
-        for task in tasks:
-            records.append(run_trial(task, candles, exp_dir, stop) if not (stop and stop.is_set())
-                           else {**_header(task), "status": "stopped"})
-        return records
+        return [done(run_trial(task, candles, exp_dir, stop) if not (stop and stop.is_set())
+                     else {**_header(task), "status": "stopped"}) for task in tasks]
     exp_dir = Path(exp_dir)
     started = time.perf_counter()
+
+    def record_of(i: int, result: Run | Exception) -> dict:
+        share = (time.perf_counter() - started) / len(tasks)  # each trial's part of the group's wall time
+        head = _header(tasks[i])
+        return _failed(head, result, share) if isinstance(result, Exception) else _finished(head, result, exp_dir, share)
+
+    records: list[dict] = []
     try:
         results = train_group([RunSpec.from_dict(t["spec"]) for t in tasks], candles=candles,
-                              runs_root=exp_dir / "trials", stop=stop)
-    except Exception as exc:  # noqa: BLE001 - the group's data or settings: every trial of it failed
-        return [_failed(_header(t), exc, (time.perf_counter() - started) / len(tasks)) for t in tasks]
+                              runs_root=exp_dir / "trials", stop=stop,
+                              each=lambda i, result: records.append(done(record_of(i, result))))
+    except Exception as exc:  # the group's data or settings: every trial of it failed
+        if reported:  # raised by on_record, after trials were saved: the caller's, not the group's
+            raise
+        return [done(_failed(_header(t), exc, (time.perf_counter() - started) / len(tasks))) for t in tasks]
     if not results:
         return [{**_header(t), "status": "stopped"} for t in tasks]
-    share = (time.perf_counter() - started) / len(tasks)  # each trial's part of the group's wall time
-    return [_failed(_header(t), r, share) if isinstance(r, Exception) else _finished(_header(t), r, exp_dir, share)
-            for t, r in zip(tasks, results)]
+    return records
 
 
 def fusable_groups(tasks: Sequence[dict], workers: int = 1, limit: int = GROUP_LIMIT) -> list[list[dict]]:
@@ -252,24 +267,23 @@ def run_serial(groups: Sequence[Sequence[dict]], candles: pd.DataFrame, folder: 
     for group in groups:
         if stop.is_set():
             return
-        for record in run_trials(group, candles, folder, stop):
-            if record["status"] == "stopped":
-                return
+        def arrived(record: dict) -> None:
             save_record(folder, record)
             on_result(record)
+
+        if any(r["status"] == "stopped" for r in run_trials(group, candles, folder, stop, on_record=arrived)):
+            return
 
 
 # ---- jobs: local worker processes or Ray ---------------------------------------------------------
 def _trial_task(task: Task, emit, stop) -> list[dict]:
-    """A group of trials in a job worker; their records are written there, as soon as the group is
-    done, so finished trials are kept even if the experiment's driver dies (a group killed midway
-    keeps none of its trials, and a resume trains all of them again)."""
-    records = run_trials(task.payload["tasks"], task.candles, task.payload["exp_dir"], stop)
-    if task.payload.get("save", True):
-        for record in records:
-            if record["status"] != "stopped":
-                save_record(task.payload["exp_dir"], record)
-    return records
+    """A group of trials in a job worker; each record is written there as soon as its trial is
+    saved, so finished trials are kept even if the experiment's driver dies (a trial killed midway
+    leaves nothing, and a resume trains it again)."""
+    exp_dir = task.payload["exp_dir"]
+    save = task.payload.get("save", True)
+    return run_trials(task.payload["tasks"], task.candles, exp_dir, stop,
+                      on_record=(lambda record: save_record(exp_dir, record)) if save else None)
 
 
 def _trial_scratch(task: Task, scratch: str) -> None:

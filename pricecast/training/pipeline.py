@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -124,12 +124,14 @@ def train(spec: RunSpec, listener: Listener | None = None, stop: threading.Event
 
 
 def train_group(specs: Sequence[RunSpec], candles: pd.DataFrame | None = None, runs_root: Path | None = None,
-                stop: threading.Event | None = None) -> list[Run | Exception]:
+                stop: threading.Event | None = None,
+                each: Callable[[int, Run | Exception], None] | None = None) -> list[Run | Exception]:
     """Train trials that differ only in what :func:`~pricecast.training.fused.fusion_key` allows
     (seed, L1/L2, the decision's settings) together, each saved as ``train`` saves it. The data is
     loaded, windowed and scaled once (the specs share it); one result per spec, in order: its Run, or
     the exception that ended it (a diverged trial's NonFiniteLossError carries its saved run).
-    Stopped (``stop`` set), it saves nothing and returns an empty list."""
+    Stopped (``stop`` set), it saves nothing and returns an empty list. ``each(i, result)`` is
+    called as each trial is finished and saved."""
     from pricecast.training.fused import fit_group
 
     prep = prepare(specs[0], candles)
@@ -146,6 +148,8 @@ def train_group(specs: Sequence[RunSpec], candles: pd.DataFrame | None = None, r
             results.append(finish(replace(prep, spec=spec), one, runs_root))
         except Exception as exc:  # noqa: BLE001 - one trial's failure is its own result
             results.append(exc)
+        if each is not None:
+            each(len(results) - 1, results[-1])
     return results
 
 
