@@ -182,3 +182,45 @@ def test_each_branch_is_booked_as_fit_books_a_training():
     assert books.epochs_run.tolist() == [4, 3, 2] and not books.active.any()
     assert books.diverged == [None, None, (2, 2)]
     assert books.rows[0][0] == {"loss": 1.0, "val_loss": 0.5, "seconds": 1.0}
+
+
+@pytest.mark.slow
+def test_a_killed_fused_experiment_resumes_without_lost_or_repeated_trials(tmp_path):
+    """Killed (driver and workers) while its groups train, an experiment run again trains only the
+    trials with no record; every trial ends with exactly one record and its run folder."""
+    import signal
+    import time
+
+    pytest.importorskip("jax")
+    from pricecast.events import Trial
+    from pricecast.experiments.spec import grid
+    from pricecast.experiments.storage import load_experiment, read_records
+    from pricecast.service.experiments import run_experiment
+
+    from ..experiments.conftest import tiny
+
+    exp = tiny("fused-kill", grid(units=[(4,)]), repeats=6)
+    definition = tmp_path / "fused-kill.json"
+    definition.write_text(json.dumps(exp.to_dict()))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PRICECAST_HOME": str(tmp_path / "home")}
+    child = subprocess.Popen([sys.executable, "-m", "pricecast", "experiment", "run", "--spec", str(definition),
+                              "--root", str(tmp_path), "--workers", "2", "--quiet"], cwd=REPO, env=env,
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder = tmp_path / "fused-kill"
+    deadline = time.monotonic() + 300
+    while not read_records(folder) and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)  # the driver and its workers, mid-experiment
+    child.wait()
+    before = {r["key"] for r in read_records(folder)}
+    assert 1 <= len(before), "no trial finished before the kill"
+
+    events: list = []
+    done = run_experiment(exp, executor="local", workers=2, progress=events.append, root=tmp_path)
+    ran = [e.record["key"] for e in events if isinstance(e, Trial)]
+    assert not set(ran) & before and len(ran) == len(set(ran))  # only the missing ones, each once
+    assert done.done == 6 and not done.missing()
+    records = read_records(folder)
+    assert sorted(r["key"] for r in records) == sorted({r["key"] for r in records})
+    assert all((folder / r["run_dir"] / "model.keras").exists() for r in records)
+    assert max(r["fused"] for r in load_experiment("fused-kill", tmp_path).records) > 1  # trained together
