@@ -152,7 +152,7 @@ def test_live_validation_forecasts_stay_within_their_time_budget():
     from pricecast.training.callbacks import LiveHistory
 
     def forecasts_after(budget: float) -> list[int]:
-        events: list[dict] = []
+        events: list = []
 
         def slow_forecast():
             time.sleep(0.02)
@@ -163,7 +163,7 @@ def test_live_validation_forecasts_stay_within_their_time_budget():
             live.on_epoch_begin(epoch)
             time.sleep(0.002)
             live.on_epoch_end(epoch, {"loss": 1.0, "val_loss": 1.0})
-        return [e["epoch"] for e in events if "val_pred" in e]
+        return [e.epoch for e in events if e.val_pred is not None]
 
     assert forecasts_after(0.03) == [1, 12]
     assert forecasts_after(10.0) == list(range(1, 13))
