@@ -36,7 +36,7 @@ def test_experiment_resume_keeps_the_workers_it_was_started_with(capsys, tmp_pat
     used: list[int] = []
     # record the trials-at-a-time each run asks for; training itself is not what is tested here
     monkeypatch.setattr(trials, "execute", lambda executor, todo, candles, folder, on_result, stop, workers,
-                        address=None: used.append(workers))
+                        address=None, fuse=True: used.append(workers))
     monkeypatch.setattr("pricecast.service.experiments.default_workers", lambda gpu=None: 4)
     run_experiment(tiny("one-at-a-time"), workers=1, root=tmp_path)  # "killed" before any trial finished
     code, _, err = _cli(capsys, "experiment", "resume", "one-at-a-time", "--root", str(tmp_path))
