@@ -86,6 +86,8 @@ ALLOWED: dict[str, set[str]] = {
     "training.feeding": {"prep.scaling", "prep.windows"},
     "training.fitting": {"evaluation.metrics", "models.builders", "prep.scaling", "prep.windows", "specs",
                          "training.backend", "training.callbacks", "training.feeding"},
+    "training.fused": {"prep.scaling", "prep.windows", "specs", "training.backend", "training.feeding",
+                       "training.fitting"},
     "evaluation.recursive": {"prep.scaling", "prep.windows"},
     "plots.figures": {"evaluation.baselines", "prep.targets"},
     "plots.runs": {"evaluation.metrics"},
@@ -122,7 +124,7 @@ ALLOWED: dict[str, set[str]] = {
     "backtest.walkforward": {"backtest.folds", "backtest.result", "backtest.spec", "backtest.store", "data.datasets",
                              "evaluation.baselines", "events", "evaluation.decision", "evaluation.recursive",
                              "evaluation.uncertainty", "models.checks", "prep.scaling",
-                             "prep.windows", "specs", "training.fitting"},
+                             "prep.windows", "specs", "training.fitting", "training.fused"},
     "backtest.pooled": {"backtest.result", "evaluation.leakage"},
     "plots.backtest": {"backtest.result", "evaluation.metrics"},
     # inside experiments: spec <- stats <- storage <- running (-> execution); candles, presets beside
@@ -139,9 +141,10 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": {"events", "spawning", "specs"},
     # the service layer, above experiments and the job machinery: an experiment's trials run as jobs
     "service.experiments": {"events", "experiments.candles", "experiments.spec", "experiments.storage"},
-    "service.trials": {"backtest.pooled", "backtest.spec", "backtest.walkforward", "experiments.spec",
+    "service.trials": {"backtest.pooled", "backtest.result", "backtest.spec", "backtest.walkforward", "experiments.spec",
                        "experiments.storage", "jobs.executors", "jobs.job", "jobs.registry", "jobs.task", "models.checks",
-                       "specs", "training.backend", "training.pipeline", "training.runs"},
+                       "specs", "training.backend", "training.fused", "training.pipeline", "training.runs",
+                       "training.types"},
     # the dashboard's job kinds (they reach training) and its registry
     "service.tasks": {"backtest.control", "events", "jobs.task", "models.builders", "paths", "specs",
                       "training.backend", "training.callbacks", "training.feeding", "training.pipeline",
