@@ -143,7 +143,7 @@ ALLOWED: dict[str, set[str]] = {
     "service.experiments": {"events", "experiments.candles", "experiments.spec", "experiments.storage"},
     "service.trials": {"backtest.pooled", "backtest.result", "backtest.spec", "backtest.walkforward", "experiments.spec",
                        "experiments.storage", "jobs.executors", "jobs.job", "jobs.registry", "jobs.task", "models.checks",
-                       "specs", "training.backend", "training.fused", "training.pipeline", "training.runs",
+                       "paths", "specs", "training.backend", "training.fused", "training.pipeline", "training.runs",
                        "training.types"},
     # the dashboard's job kinds (they reach training) and its registry
     "service.tasks": {"backtest.control", "events", "jobs.task", "models.builders", "paths", "specs",

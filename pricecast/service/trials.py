@@ -39,8 +39,9 @@ from pricecast.jobs.job import JobState
 from pricecast.jobs.registry import JobRegistry
 from pricecast.jobs.task import Runner, Task
 from pricecast.models.checks import count_params
+from pricecast.paths import home
 from pricecast.specs import RunSpec
-from pricecast.training.backend import warm_up
+from pricecast.training.backend import jax_cache_env, warm_up
 from pricecast.training.fused import GROUP_LIMIT, fusion_key
 from pricecast.training.pipeline import train, train_group
 from pricecast.training.runs import store_run_files
@@ -366,7 +367,9 @@ def run_jobs(executor: str, groups: Sequence[Sequence[dict]], candles: pd.DataFr
     started_ray = executor == "ray" and not _ray_running()
     chosen = _executor(executor, workers, address)
     if fused:
-        chosen.env = {**chosen.env, "KERAS_BACKEND": "jax"}
+        # compiled programs kept under this machine's home (a cluster's nodes have their own)
+        here = executor != "ray" or not (address or os.environ.get("RAY_ADDRESS"))
+        chosen.env = {**chosen.env, "KERAS_BACKEND": "jax", **(jax_cache_env(home() / "jax-cache") if here else {})}
     registry = JobRegistry(TRIALS, capacity=workers, keep=len(groups) + 1, executors={executor: chosen})
     jobs = [registry.submit("experiment", "trials", {"tasks": list(group), "exp_dir": str(folder)}, candles=candles,
                             executor=executor, exclusive=False) for group in groups]
