@@ -151,6 +151,44 @@ def test_a_fused_branch_trains_as_the_same_trial_alone_on_jax():
     assert out["diverged"][3] is None and out["epochs"][3] == 3 and out["best_epoch"][3] > 0
 
 
+SHUFFLED_CHILD = textwrap.dedent("""
+    import json, sys
+    from dataclasses import replace
+    import numpy as np
+    from pricecast.specs import RunSpec
+    from pricecast.training.fused import fit_group
+    from pricecast.training.pipeline import prepare
+
+    base = RunSpec.from_dict(json.loads(sys.argv[1]))
+    prep = prepare(base)
+    parts = (prep.windows.train, prep.windows.val, prep.scaler)
+    s7, s8, s9 = (base.replace(train=replace(base.train, seed=seed)) for seed in (7, 8, 9))
+    first, second = fit_group([s7, s8], *parts), fit_group([s8, s9], *parts)
+
+    def gap(u, v):
+        a = [np.asarray(w.value) for w in u.model.trainable_variables]
+        b = [np.asarray(w.value) for w in v.model.trainable_variables]
+        return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+
+    print("RESULT " + json.dumps({"same_trial": gap(first[1], second[0]), "other_trial": gap(first[1], second[1]),
+                                  "seeds": [g.fusion.batch_seed for g in first + second],
+                                  "val": [first[1].history["val_loss"].tolist(), second[0].history["val_loss"].tolist()]}))
+""")
+
+
+@pytest.mark.slow
+def test_a_shuffled_branch_trains_in_its_own_seeds_order_whatever_group_it_is_in_on_jax():
+    """Each branch draws its batch order from its own seed: the same trial (seed 8) trains the same
+    second in one group and first in another (a resume may group trials differently), and the
+    repeats of a setting differ in their batch order as they do apart."""
+    spec = _with(BASE, model={"optimizer": "sgd", "learning_rate": 0.05}, train={"shuffle": True, "epochs": 2})
+    out = _run_child(spec, SHUFFLED_CHILD)
+    assert out["seeds"] == [7, 8, 8, 9]
+    assert out["same_trial"] < 1e-5, out
+    assert out["val"][0] == pytest.approx(out["val"][1], rel=1e-5)
+    assert out["other_trial"] > 100 * max(out["same_trial"], 1e-7), out
+
+
 WALK_CHILD = textwrap.dedent("""
     import json, sys, tempfile
     from dataclasses import replace
