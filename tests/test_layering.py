@@ -127,7 +127,7 @@ ALLOWED: dict[str, set[str]] = {
     "backtest.walkforward": {"backtest.folds", "backtest.result", "backtest.spec", "backtest.store", "data.datasets",
                              "evaluation.baselines", "events", "evaluation.decision", "evaluation.recursive",
                              "evaluation.uncertainty", "models.checks", "prep.scaling",
-                             "prep.windows", "specs", "training.fitting"},
+                             "prep.windows", "specs", "training.fitting", "training.fused"},
     "backtest.pooled": {"backtest.result", "evaluation.leakage"},
     "plots.backtest": {"backtest.result", "evaluation.metrics"},
     # inside experiments: spec <- stats <- storage <- running (-> execution); candles, presets beside
@@ -144,9 +144,9 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": {"events", "spawning", "specs"},
     # the service layer, above experiments and the job machinery: an experiment's trials run as jobs
     "service.experiments": {"events", "experiments.candles", "experiments.spec", "experiments.storage"},
-    "service.trials": {"backtest.pooled", "backtest.spec", "backtest.walkforward", "experiments.spec",
+    "service.trials": {"backtest.pooled", "backtest.result", "backtest.spec", "backtest.walkforward", "experiments.spec",
                        "experiments.storage", "jobs.executors", "jobs.job", "jobs.registry", "jobs.task", "models.checks",
-                       "specs", "training.backend", "training.fused", "training.pipeline", "training.runs",
+                       "paths", "specs", "training.backend", "training.fused", "training.pipeline", "training.runs",
                        "training.types"},
     # the dashboard's job kinds (they reach training) and its registry
     "service.tasks": {"backtest.control", "events", "jobs.task", "models.builders", "paths", "specs",

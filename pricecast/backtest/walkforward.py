@@ -8,12 +8,18 @@ that window's training rows only. Every fold is scored for the model and the nai
 folds are pooled into a :class:`~.result.BacktestResult`.
 
 Models are fitted through :func:`pricecast.training.fitting.fit`, which imports Keras when it runs.
+Several setups that differ only in what :func:`pricecast.training.fused.fusion_key` lets differ (the
+repeats of an experiment's trial, say) walk together (:func:`run_backtests`): each fold's windows and
+scaler are made once, and one :func:`~pricecast.training.fused.fit_group` trains every setup's fold
+model; each is then forecast, scored and decided as it would be alone.
 """
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import series_arrays
 from pricecast.specs import RunSpec
 from pricecast.training.fitting import FitResult, NonFiniteLossError, divergence_message, fit, predict
+from pricecast.training.fused import fit_group
 
 FOLD_UNITS = 0.2  # progress units for predicting and scoring one fold (one unit = one training epoch)
 
@@ -84,11 +91,45 @@ def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.Data
     ``FoldsPlanned``, ``Epoch`` (with its ``fold``), ``Fold`` and ``Done``; epochs and folds carry the
     whole backtest's ``fraction`` done and ``eta`` seconds. Setting ``stop`` ends within one batch; the
     folds finished so far are returned (``stopped=True``), and the interrupted fold is not cached."""
+    stop = stop or threading.Event()
+    walk = _start(spec, bt or BacktestSpec(), candles, progress or ignore, stop, use_cache, root)
+    result = _walk_together([walk], stop)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def run_backtests(specs: Sequence[RunSpec], bt: BacktestSpec | None = None, candles: pd.DataFrame | None = None,
+                  stop: threading.Event | None = None, use_cache: bool = True,
+                  root: Path | None = None) -> list[BacktestResult | Exception]:
+    """:func:`run_backtest` for each of ``specs``, walked together: they must share their data,
+    window and scaling (so each fold's windows and scaler are made once), and each fold's models are
+    trained by one :func:`~pricecast.training.fused.fit_group` (as one computation where the specs
+    share a fusion key and Keras runs on JAX). One result per spec, in order: its BacktestResult, or
+    the exception that ended its walk (the others walk on). Setting ``stop`` ends every walk at the
+    fold it is in, as :func:`run_backtest` ends. A setting that fails for the group raises."""
+    if not specs:
+        return []
+    shared = {json.dumps([s.data, s.window.to_dict(), s.scaling], sort_keys=True, default=str) for s in specs}
+    if len(shared) > 1:
+        raise BacktestError("setups walked together must share their data, window and scaling")
     bt = bt or BacktestSpec()
+    stop = stop or threading.Event()
     notes: list[str] = []
     if candles is None:
-        loaded = load_data(spec.data)
+        loaded = load_data(specs[0].data)
         candles, notes = loaded.candles, list(loaded.warnings)
+    walks = [_start(spec, bt, candles, ignore, stop, use_cache, root, notes) for spec in specs]
+    return _walk_together(walks, stop)
+
+
+def _start(spec: RunSpec, bt: BacktestSpec, candles: pd.DataFrame | None, progress: Listener, stop: threading.Event,
+           use_cache: bool, root: Path | None, notes: Sequence[str] = ()) -> _Walk:
+    """One setup's walk, checked and planned, before its first fold."""
+    notes = list(notes)
+    if candles is None:
+        loaded = load_data(spec.data)
+        candles, notes = loaded.candles, notes + list(loaded.warnings)
     if bt.epochs:
         spec = spec.replace(train=replace(spec.train, epochs=int(bt.epochs)))
     k_model = check_backtest(spec, bt)
@@ -97,8 +138,38 @@ def run_backtest(spec: RunSpec, bt: BacktestSpec | None = None, candles: pd.Data
         notes.append(no_dropout_message())
     plans = plan_folds(len(candles), bt, spec.window.n, spec.window.k)
     store = FoldStore(root, use_cache, spec, bt, candles, plans, mc)
-    return _Walk(spec, bt, candles, plans, store, k_model, mc, notes, progress or ignore,
-                 stop or threading.Event()).run()
+    return _Walk(spec, bt, candles, plans, store, k_model, mc, notes, progress, stop)
+
+
+def _walk_together(walks: list[_Walk], stop: threading.Event) -> list[BacktestResult | Exception]:
+    """Every walk fold by fold (they share their plans, windows and scalers). A walk whose fold
+    raises ends there with that exception; a stop ends them all with the folds finished so far."""
+    out: list[BacktestResult | Exception | None] = [None] * len(walks)
+    going = list(range(len(walks)))
+    stopped = False
+    for plan in walks[0].plans:
+        if stop.is_set():
+            stopped = True
+            break
+        fw, scaler = walks[going[0]].fold_data(plan)
+        to_fit = [i for i in going if walks[i].needs_fit(plan)]
+        if len(to_fit) == 1:  # alone: fitted with its progress events
+            fitted = {to_fit[0]: walks[to_fit[0]].fit(plan, fw, scaler)}
+        else:
+            group = fit_group([walks[i].spec for i in to_fit], fw.windows.train, fw.windows.val, scaler, stop=stop)
+            fitted = dict(zip(to_fit, group))
+        for i in list(going):
+            try:
+                if not walks[i].step(plan, fw, scaler, fitted.get(i)):
+                    stopped = True  # a stop request ended the fit: nobody scores a half-trained model
+            except Exception as exc:  # noqa: BLE001 - one walk's failure (a diverged fold) is its own result
+                out[i] = exc
+                going.remove(i)
+        if stopped or not going:
+            break
+    for i in going:
+        out[i] = walks[i].result(stopped)
+    return out  # type: ignore[return-value]  (every walk has its result or its exception by now)
 
 
 class _Walk:
@@ -121,12 +192,7 @@ class _Walk:
         self.progress(FoldsPlanned(folds=len(self.plans), cached=sum(self.cached.values()),
                                    models_to_train=len(to_train), epochs=self.epochs))
 
-    def run(self) -> BacktestResult:
-        stopped = False
-        for plan in self.plans:
-            if self.stop.is_set() or not self.step(plan):
-                stopped = True
-                break
+    def result(self, stopped: bool) -> BacktestResult:
         out = assemble(self.spec, self.bt, self.times, self.folds, self.notes, stopped,
                        time.perf_counter() - self.clock.started, self.models_trained,
                        sum(1 for f in self.folds if f.cached))
@@ -134,12 +200,23 @@ class _Walk:
         self.progress(Done(stopped=stopped, seconds=out.seconds))
         return out
 
-    def step(self, plan: FoldPlan) -> bool:
-        """Forecast and score one fold (from the cache when there); False when a stop request ended it."""
+    def fold_data(self, plan: FoldPlan) -> tuple[FoldWindows, Scaler]:
+        """The fold's windows and its scaler, fitted on its model's training rows only."""
         window = self.spec.window
         fw = fold_windows(self.times, self.values, self.target, window, plan, self.k_model)
         scaler = Scaler.fit(self.spec.scaling, self.values, self.target, window.features, window.target,
                             plan.model_train)
+        return fw, scaler
+
+    def needs_fit(self, plan: FoldPlan) -> bool:
+        """The fold is not cached and its model is neither in use nor cached: it must be trained."""
+        in_use = self.current is not None and self.current[0] == plan.model_fold
+        return not self.cached[plan.index] and not in_use and not self.store.has_model(plan)
+
+    def step(self, plan: FoldPlan, fw: FoldWindows, scaler: Scaler, fitted: FitResult | None) -> bool:
+        """Forecast and score one fold (from the cache when there) with ``fitted``, the fold's model
+        where :meth:`needs_fit`; False when a stop request ended its fit."""
+        window = self.spec.window
         if self.cached[plan.index]:
             stored = self.store.load_fold(plan)
         else:
@@ -148,7 +225,8 @@ class _Walk:
                     model, info = self.store.load_model(plan, self.spec, self.k_model)
                     self.models_loaded += 1
                 else:
-                    trained = self.train(plan, fw, scaler)
+                    assert fitted is not None, "a fold model to train was not fitted"
+                    trained = self.keep(plan, fw, scaler, fitted)
                     if trained is None:
                         return False  # a half-trained model is neither cached nor scored
                     model, info = trained
@@ -179,8 +257,8 @@ class _Walk:
                       loss=self.spec.model.loss)
         return {"decision": made.choice, "decision_p": made.p_value}
 
-    def train(self, plan: FoldPlan, fw: FoldWindows, scaler: Scaler) -> tuple[Any, dict] | None:
-        """Fit the fold's model and cache its weights; None when a stop request ended the fit."""
+    def fit(self, plan: FoldPlan, fw: FoldWindows, scaler: Scaler) -> FitResult:
+        """Fit the fold's model alone, an ``Epoch`` event after each epoch."""
         base = self.clock.done
 
         def on_epoch(epoch: int, logs: dict) -> None:
@@ -192,7 +270,12 @@ class _Walk:
 
         fitted = fit(self.spec, fw.windows.train, fw.windows.val, scaler, epochs=self.epochs, stop=self.stop,
                      on_epoch=on_epoch)
-        self.clock.done = base + self.epochs
+        self.clock.done = base  # keep() books the fold's epochs
+        return fitted
+
+    def keep(self, plan: FoldPlan, fw: FoldWindows, scaler: Scaler, fitted: FitResult) -> tuple[Any, dict] | None:
+        """Decide and cache the fold's fitted model; None when a stop request ended the fit."""
+        self.clock.done += self.epochs
         if fitted.stopped:
             return None
         if fitted.diverged_at is not None:
@@ -204,4 +287,3 @@ class _Walk:
         self.models_trained += 1
         self.store.save_model(plan, fitted.model, info)
         return fitted.model, info
-

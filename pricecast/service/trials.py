@@ -3,8 +3,9 @@ worker processes or a Ray cluster — the same executors the dashboard's jobs us
 
 Every trial is an ordinary :func:`pricecast.training.pipeline.train` with the trial's seed
 (:func:`run_trial`), or, in an experiment with ``folds``, a walk-forward
-:func:`pricecast.backtest.walkforward.run_backtest` scored on its pooled folds; each finished
-trial's record goes to ``on_result`` as it arrives. The record
+:func:`pricecast.backtest.walkforward.run_backtest` scored on its pooled folds; trials that can train
+together do, as one group (:func:`run_trials`). Each finished trial's record goes to ``on_result`` as
+it arrives. The record
 file is written as soon as the trial is done (by the worker for local processes, by this process
 for Ray), so a kill loses only the trials that were running.
 
@@ -28,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from pricecast.backtest.pooled import decision_scores, fold_scores, fold_size_for, pool_folds
+from pricecast.backtest.result import BacktestResult
 from pricecast.backtest.spec import BacktestSpec
-from pricecast.backtest.walkforward import run_backtest
+from pricecast.backtest.walkforward import run_backtest, run_backtests
 from pricecast.experiments.spec import ExperimentError, Trial
 from pricecast.experiments.storage import save_record
 from pricecast.jobs import executors as job_executors
@@ -37,8 +39,9 @@ from pricecast.jobs.job import JobState
 from pricecast.jobs.registry import JobRegistry
 from pricecast.jobs.task import Runner, Task
 from pricecast.models.checks import count_params
+from pricecast.paths import home
 from pricecast.specs import RunSpec
-from pricecast.training.backend import warm_up
+from pricecast.training.backend import jax_cache_env, warm_up
 from pricecast.training.fused import GROUP_LIMIT, fusion_key
 from pricecast.training.pipeline import train, train_group
 from pricecast.training.runs import store_run_files
@@ -76,7 +79,8 @@ def run_trial(task: dict, candles: pd.DataFrame, exp_dir: Path | str, stop: thre
 def run_trials(tasks: Sequence[dict], candles: pd.DataFrame, exp_dir: Path | str,
                stop: threading.Event | None = None, on_record: OnResult | None = None) -> list[dict]:
     """Several trials: trained together as one group when they can be (:func:`fusable_groups`
-    made them so; :func:`pricecast.training.pipeline.train_group`), else one after another. One
+    made them so; :func:`pricecast.training.pipeline.train_group`, or for walk-forward trials with
+    one ``folds`` :func:`pricecast.backtest.walkforward.run_backtests`), else one after another. One
     record per task, in order, each as :func:`run_trial` gives it, and each (but a stopped one) to
     ``on_record`` as soon as its run folder is saved (so a kill between two trials of a group loses
     no saved run); a stopped group gives ``stopped`` records and leaves no folders."""
@@ -89,11 +93,14 @@ def run_trials(tasks: Sequence[dict], candles: pd.DataFrame, exp_dir: Path | str
             on_record(record)
         return record
 
-    if len(tasks) == 1 or any(t.get("folds") for t in tasks):
+    folds = {int(t.get("folds") or 0) for t in tasks}
+    if len(tasks) == 1 or len(folds) > 1:
         return [done(run_trial(task, candles, exp_dir, stop) if not (stop and stop.is_set())
                      else {**_header(task), "status": "stopped"}) for task in tasks]
-    exp_dir = Path(exp_dir)
     started = time.perf_counter()
+    if folds != {0}:
+        return [done(record) for record in _walk_forward_trials(tasks, candles, started, stop)]
+    exp_dir = Path(exp_dir)
 
     def record_of(i: int, result: Run | Exception) -> dict:
         share = (time.perf_counter() - started) / len(tasks)  # each trial's part of the group's wall time
@@ -116,18 +123,18 @@ def run_trials(tasks: Sequence[dict], candles: pd.DataFrame, exp_dir: Path | str
 
 def fusable_groups(tasks: Sequence[dict], workers: int = 1, limit: int = GROUP_LIMIT) -> list[list[dict]]:
     """The trials as groups to train together: those with one
-    :func:`~pricecast.training.fused.fusion_key` (walk-forward trials and those that cannot fuse
-    alone), in the order they came. A group is cut into parts of at most ``limit``, in whole rounds
-    of ``workers`` (two half groups side by side beat one whole group on two cores, and past a few
-    branches a group's step costs in proportion to its size: docs/BENCHMARKS.md)."""
-    keyed: dict[str, list[dict]] = {}
+    :func:`~pricecast.training.fused.fusion_key` and one number of walk-forward ``folds`` (those
+    that cannot fuse alone), in the order they came. A group is cut into parts of at most ``limit``,
+    in whole rounds of ``workers`` (two half groups side by side beat one whole group on two cores,
+    and past a few branches a group's step costs in proportion to its size: docs/BENCHMARKS.md)."""
+    keyed: dict[tuple[str, int], list[dict]] = {}
     alone: list[list[dict]] = []
     for task in tasks:
-        key = None if task.get("folds") else fusion_key(RunSpec.from_dict(task["spec"]))
+        key = fusion_key(RunSpec.from_dict(task["spec"]))
         if key is None:
             alone.append([task])
-        else:
-            keyed.setdefault(key, []).append(task)
+        else:  # walk-forward trials walk together only over the same folds
+            keyed.setdefault((key, int(task.get("folds") or 0)), []).append(task)
     workers = max(1, workers)
     out = []
     for group in keyed.values():
@@ -190,8 +197,37 @@ def _walk_forward_trial(task: dict, candles: pd.DataFrame, record: dict, started
     points (:func:`pricecast.backtest.pooled.pool_folds`, as ``bench/quality.py`` reports them)."""
     spec = RunSpec.from_dict(task["spec"])
     try:
-        result = run_backtest(spec, backtest_of(spec, int(task["folds"]), len(candles)), candles=candles, stop=stop,
-                              use_cache=False)
+        result: BacktestResult | Exception = run_backtest(
+            spec, backtest_of(spec, int(task["folds"]), len(candles)), candles=candles, stop=stop, use_cache=False)
+    except Exception as exc:  # noqa: BLE001 - one bad trial must not end the experiment
+        result = exc
+    return _walked(spec, record, result, started)
+
+
+def _walk_forward_trials(tasks: Sequence[dict], candles: pd.DataFrame, started: float,
+                         stop: threading.Event | None) -> list[dict]:
+    """Walk-forward trials with one fusion key and one ``folds``, walked together (each fold's
+    models trained as one group); each record as :func:`_walk_forward_trial` gives it, its wall
+    time its share of the group's."""
+    specs = [RunSpec.from_dict(t["spec"]) for t in tasks]
+    try:
+        results: list[BacktestResult | Exception] = run_backtests(
+            specs, backtest_of(specs[0], int(tasks[0]["folds"]), len(candles)), candles=candles, stop=stop,
+            use_cache=False)
+    except Exception as exc:  # noqa: BLE001 - the group's data or settings: every trial of it failed
+        results = [exc] * len(tasks)
+    if any(isinstance(r, BacktestResult) and r.stopped for r in results):
+        return [{**_header(t), "status": "stopped"} for t in tasks]
+    records = [_walked(spec, _header(t), r, started) for t, spec, r in zip(tasks, specs, results)]
+    share = (time.perf_counter() - started) / len(tasks)
+    return [{**r, "wall_seconds": share} for r in records]
+
+
+def _walked(spec: RunSpec, record: dict, result: BacktestResult | Exception, started: float) -> dict:
+    """A walk-forward trial's record from its backtest (or the exception that ended it)."""
+    try:
+        if isinstance(result, Exception):
+            raise result
         if result.stopped:
             return {**record, "status": "stopped"}
         scores = fold_scores(result)
@@ -346,8 +382,11 @@ def run_jobs(executor: str, groups: Sequence[Sequence[dict]], candles: pd.DataFr
     started_ray = executor == "ray" and not _ray_running()
     chosen = _executor(executor, workers, address)
     if fused:
-        # JAX would otherwise take three quarters of a GPU's memory at start, whoever else trains there
-        chosen.env = {**chosen.env, "KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+        # compiled programs kept under this machine's home (a cluster's nodes have their own); JAX
+        # would otherwise take three quarters of a GPU's memory at start, whoever else trains there
+        here = executor != "ray" or not (address or os.environ.get("RAY_ADDRESS"))
+        chosen.env = {**chosen.env, "KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                      **(jax_cache_env(home() / "jax-cache") if here else {})}
     registry = JobRegistry(TRIALS, capacity=workers, keep=len(groups) + 1, executors={executor: chosen})
     jobs = [registry.submit("experiment", "trials", {"tasks": list(group), "exp_dir": str(folder)}, candles=candles,
                             executor=executor, exclusive=False) for group in groups]

@@ -13,11 +13,13 @@ offered is element-wise, so a stacked Adam is R Adams); its own L1/L2 coefficien
 branch, so a regularizer grid trains as one group); its own loss. Each branch keeps its own
 best-validation weights, early stopping, NaN guard and stop, and ends as its own :class:`FitResult`.
 
-What is shared, exactly: the batch order. It is drawn as the ``batches`` pipeline draws it
-(:class:`~pricecast.training.feeding.BatchOrder`) from the first trial's seed; every branch sees that
-order, not the one its own seed would draw. With the batches in one order, a branch trains as the
-same trial trained alone: the same weights to float rounding (tests/training/test_fused.py, against
-``fit`` on arrays without shuffling). Dropout masks follow each branch's own seed, as alone.
+What is shared, exactly: the validation windows and the compiled step, nothing a branch learns
+from. Each branch draws its own batch order from its own seed, as the ``batches`` pipeline draws it
+(:class:`~pricecast.training.feeding.BatchOrder`): one order for all would make the repeats of a
+setting differ only in their initial weights, and their spread (what tells a real difference from
+luck) collapse (measured: five fused GRU repeats spread 25x less than five trained apart). A branch
+trains as the same trial trained alone: the same weights to float rounding (tests/training/test_fused.py,
+against ``fit`` on arrays without shuffling). Dropout masks follow each branch's own seed, as alone.
 
 JAX only (``KERAS_BACKEND=jax``; the experiment runner starts its trial workers with it). On another
 backend :func:`fit_group` trains the specs one after another with ``fit``: same results, no speed-up.
@@ -72,7 +74,7 @@ class Fusion:
     """How a fused trial was trained (saved in its metrics as ``fused``)."""
 
     branches: int
-    batch_seed: int  # the seed the shared batch order was drawn from
+    batch_seed: int  # the seed this branch's batch order was drawn from (its own)
     group_seconds: float  # the whole group's training time (each branch reports its share)
 
     def to_dict(self) -> dict:
@@ -182,8 +184,7 @@ def _fit_fused(specs: list[RunSpec], train_part: WindowPart, val_part: WindowPar
     steps = _Steps(models, specs[0].model.loss)
     train = scaled_arrays(train_part, scaler)
     val = scaled_arrays(val_part, scaler) if len(val_part) > 0 else None
-    books, stopped, seconds = _train(steps, specs[0].train, train, val, stop)
-    fusion = Fusion(len(specs), int(specs[0].train.seed), seconds)
+    books, stopped, seconds = _train(steps, specs[0].train, [int(s.train.seed) for s in specs], train, val, stop)
     learning_rate = float(np.asarray(steps.optimizer.learning_rate))
     steps.settle(books.best_epoch > 0)
     results = []
@@ -196,19 +197,21 @@ def _fit_fused(specs: list[RunSpec], train_part: WindowPart, val_part: WindowPar
         results.append(FitResult(
             model, history, int(books.best_epoch[r]) if kept else 0, float(books.best[r]) if kept else None,
             stopped, books.diverged[r], [float(t) for t in history["seconds"]], seconds / len(specs), learning_rate,
-            warnings[r], device, len(train_part), len(val_part), fusion=fusion,
-            forecaster=_BranchForecaster(steps, r, model)))
+            warnings[r], device, len(train_part), len(val_part),
+            fusion=Fusion(len(specs), int(specs[r].train.seed), seconds), forecaster=_BranchForecaster(steps, r, model)))
     return results
 
 
-def _train(steps: _Steps, tspec, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None,
-           stop: threading.Event | None) -> tuple[_Branches, bool, float]:
-    """The epochs: every branch on the same batches, then each branch booked as ``fit`` would."""
+def _train(steps: _Steps, tspec, seeds: list[int], train: tuple[np.ndarray, np.ndarray],
+           val: tuple[np.ndarray, np.ndarray] | None, stop: threading.Event | None) -> tuple[_Branches, bool, float]:
+    """The epochs: every branch on its own batches (one batch for all where nothing is shuffled),
+    then each branch booked as ``fit`` would."""
     from pricecast.training.feeding import BatchOrder
 
     x, y = train
     batch = tspec.batch_size
-    order = BatchOrder(len(x), tspec.shuffle, tspec.seed)  # as the batches pipeline draws it
+    # each branch's order as the batches pipeline draws it with the branch's seed
+    orders = [BatchOrder(len(x), tspec.shuffle, seed) for seed in (seeds if tspec.shuffle else seeds[:1])]
     books = _Branches(steps.size, tspec.patience if val is not None else 0)
     stopped = False
     started = time.perf_counter()
@@ -216,13 +219,14 @@ def _train(steps: _Steps, tspec, train: tuple[np.ndarray, np.ndarray], val: tupl
         epoch_started = time.perf_counter()
         losses, sizes = [], []
         for b in range(math.ceil(len(x) / batch)):
-            idx = order.batch(b, batch)
-            losses.append(steps.step(x[idx], y[idx]))
-            sizes.append(len(idx))
+            idx = np.stack([order.batch(b, batch) for order in orders])  # (branches or 1, batch)
+            losses.append(steps.step(x[idx], y[idx]) if len(orders) > 1 else steps.step_one(x[idx[0]], y[idx[0]]))
+            sizes.append(idx.shape[1])
             if stop is not None and stop.is_set():
                 stopped = True
                 break
-        order.next_epoch()
+        for order in orders:
+            order.next_epoch()
         val_loss = steps.val_loss(*val) if val is not None and not stopped else None
         improved, ending = books.end_epoch(epoch, steps.fetch(losses), np.asarray(sizes, dtype=float), val_loss,
                                            time.perf_counter() - epoch_started)
@@ -268,12 +272,15 @@ class _Steps:
             predicted, state = template.stateless_call(weights, state, xb, training=True)
             return jnp.mean(loss_fn(yb, predicted)) + penalty(weights, l1_r, l2_r), state
 
-        gradient = jax.vmap(jax.value_and_grad(branch_loss, has_aux=True), in_axes=(0, 0, 0, 0, None, None))
+        def stepper(batch_axis):  # None: one batch for every branch; 0: a batch per branch
+            gradient = jax.vmap(jax.value_and_grad(branch_loss, has_aux=True),
+                                in_axes=(0, 0, 0, 0, batch_axis, batch_axis))
 
-        def step(tv, ntv, ov, xb, yb):
-            (losses, ntv), grads = gradient(tv, ntv, l1, l2, xb, yb)
-            tv, ov = optimizer.stateless_apply(ov, grads, tv)
-            return tv, ntv, ov, losses
+            def step(tv, ntv, ov, xb, yb):
+                (losses, ntv), grads = gradient(tv, ntv, l1, l2, xb, yb)
+                tv, ov = optimizer.stateless_apply(ov, grads, tv)
+                return tv, ntv, ov, losses
+            return jax.jit(step)
 
         def val_sum(weights, state, xb, yb):
             predicted, _ = template.stateless_call(weights, state, xb, training=False)
@@ -282,14 +289,19 @@ class _Steps:
         def keep(mask, new, old):
             return [jnp.where(mask.reshape((-1,) + (1,) * (n.ndim - 1)), n, o) for n, o in zip(new, old)]
 
-        self._step = jax.jit(step)
+        self._step, self._step_one = stepper(0), stepper(None)
         self._val_sum = jax.jit(jax.vmap(val_sum, in_axes=(0, 0, None, None)))
         self._penalty = jax.jit(lambda tv: jax.vmap(penalty)(tv, l1, l2))
         self._keep = jax.jit(keep)
 
     def step(self, xb: np.ndarray, yb: np.ndarray):
-        """One batch for every branch; its losses (R,) stay on the device until :meth:`fetch`."""
+        """A batch per branch (R, batch, ...); the losses (R,) stay on the device until :meth:`fetch`."""
         self.tv, self.ntv, self.ov, losses = self._step(self.tv, self.ntv, self.ov, xb, yb)
+        return losses
+
+    def step_one(self, xb: np.ndarray, yb: np.ndarray):
+        """One batch for every branch (nothing shuffled: every branch's order is the same)."""
+        self.tv, self.ntv, self.ov, losses = self._step_one(self.tv, self.ntv, self.ov, xb, yb)
         return losses
 
     def fetch(self, losses: list) -> np.ndarray:

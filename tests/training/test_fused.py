@@ -49,16 +49,25 @@ def _task(key: str, spec: RunSpec, folds: int = 0) -> dict:
             "spec": spec.to_dict(), "folds": folds}
 
 
-def test_groups_keep_order_share_the_workers_and_leave_walk_forward_trials_alone():
+def test_groups_keep_order_and_share_the_workers():
     a = [_task(f"a#r{i}", _with(BASE, train={"seed": i})) for i in range(6)]
     b = [_task(f"b#r{i}", _with(BASE, model={"units": (8,)}, train={"seed": i})) for i in range(2)]
-    walked = _task("c#r0", BASE, folds=3)
-    groups = fusable_groups([*a, walked, *b], workers=2)
+    alone = _task("c#r0", _with(BASE, train={"mixed_precision": True}))
+    groups = fusable_groups([*a, alone, *b], workers=2)
     keys = [[t["key"] for t in g] for g in groups]
     # each key's trials in their order, cut in whole rounds of the 2 workers
     assert keys == [["a#r0", "a#r1", "a#r2"], ["a#r3", "a#r4", "a#r5"], ["b#r0"], ["b#r1"], ["c#r0"]]
     assert [len(g) for g in fusable_groups(a, workers=1, limit=4)] == [3, 3]
     assert [len(g) for g in fusable_groups(a, workers=1)] == [6]
+
+
+def test_walk_forward_trials_group_by_key_and_folds():
+    walked = [_task(f"w#r{i}", _with(BASE, train={"seed": i}), folds=3) for i in range(3)]
+    other_folds = _task("f#r0", BASE, folds=2)
+    single_split = _task("s#r0", BASE)
+    other_net = _task("n#r0", _with(BASE, model={"units": (8,)}), folds=3)
+    groups = fusable_groups([walked[0], other_folds, walked[1], single_split, other_net, walked[2]])
+    assert [[t["key"] for t in g] for g in groups] == [["w#r0", "w#r1", "w#r2"], ["f#r0"], ["s#r0"], ["n#r0"]]
 
 
 def test_without_jax_the_group_trains_one_by_one_with_the_same_results():
@@ -114,10 +123,10 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _run_child(spec: RunSpec) -> dict:
+def _run_child(spec: RunSpec, script: str = CHILD) -> dict:
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec.to_dict())], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(spec.to_dict())], capture_output=True, text=True,
                           env=env, timeout=600, cwd=REPO)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
@@ -140,6 +149,111 @@ def test_a_fused_branch_trains_as_the_same_trial_alone_on_jax():
     # the diverging branch stopped in its first epoch and kept nothing; the others went on
     assert out["diverged"][2][0] == 1 and out["best_epoch"][2] == 0
     assert out["diverged"][3] is None and out["epochs"][3] == 3 and out["best_epoch"][3] > 0
+
+
+SHUFFLED_CHILD = textwrap.dedent("""
+    import json, sys
+    from dataclasses import replace
+    import numpy as np
+    from pricecast.specs import RunSpec
+    from pricecast.training.fused import fit_group
+    from pricecast.training.pipeline import prepare
+
+    base = RunSpec.from_dict(json.loads(sys.argv[1]))
+    prep = prepare(base)
+    parts = (prep.windows.train, prep.windows.val, prep.scaler)
+    s7, s8, s9 = (base.replace(train=replace(base.train, seed=seed)) for seed in (7, 8, 9))
+    first, second = fit_group([s7, s8], *parts), fit_group([s8, s9], *parts)
+
+    def gap(u, v):
+        a = [np.asarray(w.value) for w in u.model.trainable_variables]
+        b = [np.asarray(w.value) for w in v.model.trainable_variables]
+        return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+
+    print("RESULT " + json.dumps({"same_trial": gap(first[1], second[0]), "other_trial": gap(first[1], second[1]),
+                                  "seeds": [g.fusion.batch_seed for g in first + second],
+                                  "val": [first[1].history["val_loss"].tolist(), second[0].history["val_loss"].tolist()]}))
+""")
+
+
+@pytest.mark.slow
+def test_a_shuffled_branch_trains_in_its_own_seeds_order_whatever_group_it_is_in_on_jax():
+    """Each branch draws its batch order from its own seed: the same trial (seed 8) trains the same
+    second in one group and first in another (a resume may group trials differently), and the
+    repeats of a setting differ in their batch order as they do apart."""
+    spec = _with(BASE, model={"optimizer": "sgd", "learning_rate": 0.05}, train={"shuffle": True, "epochs": 2})
+    out = _run_child(spec, SHUFFLED_CHILD)
+    assert out["seeds"] == [7, 8, 8, 9]
+    assert out["same_trial"] < 1e-5, out
+    assert out["val"][0] == pytest.approx(out["val"][1], rel=1e-5)
+    assert out["other_trial"] > 100 * max(out["same_trial"], 1e-7), out
+
+
+WALK_CHILD = textwrap.dedent("""
+    import json, sys, tempfile
+    from dataclasses import replace
+    import numpy as np
+    import pricecast.backtest.walkforward as walkforward
+    from pricecast.data.datasets import load_data
+    from pricecast.service.trials import backtest_of, run_trial, run_trials
+    from pricecast.specs import RunSpec
+    from pricecast.training.backend import load_keras
+
+    assert load_keras().backend.backend() == "jax"
+    base = RunSpec.from_dict(json.loads(sys.argv[1]))
+    candles = load_data(base.data).candles.iloc[-700:]
+    specs = [base.replace(train=replace(base.train, seed=seed)) for seed in (3, 4, 5)]
+    fused = []
+    real = walkforward.fit_group
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        fused.append([f.fusion is not None for f in out])
+        return out
+
+    walkforward.fit_group = spy
+    bt = backtest_of(base, 3, len(candles))
+    together = walkforward.run_backtests(specs, bt, candles=candles, use_cache=False)
+    alone = [walkforward.run_backtest(s, bt, candles=candles, use_cache=False) for s in specs]
+    tasks = [{"key": f"g#r{i}", "variation": "g", "label": "g", "repeat": i, "seed": s.train.seed,
+              "spec": s.to_dict(), "folds": 3} for i, s in enumerate(specs)]
+    with tempfile.TemporaryDirectory() as exp_dir:
+        group_records = run_trials(tasks, candles, exp_dir)
+        lone_records = [run_trial(t, candles, exp_dir) for t in tasks]
+
+    def walk(r):
+        return {"predicted": [np.asarray(f.predicted).ravel().tolist() for f in r.folds],
+                "rmse": r.overall["rmse"], "trained": r.models_trained, "stopped": r.stopped,
+                "info": [{k: f.model_info.get(k) for k in ("best_epoch", "epochs_run", "decision")} for f in r.folds]}
+
+    keys = ("status", "folds", "test_rmse", "network_rmse", "persistence_rmse", "decision", "as_persistence",
+            "epochs_run", "best_val_loss", "paired_p")
+    print("RESULT " + json.dumps({"fused": fused, "together": [walk(r) for r in together],
+                                  "alone": [walk(r) for r in alone],
+                                  "group_records": [{k: r.get(k) for k in keys} for r in group_records],
+                                  "lone_records": [{k: r.get(k) for k in keys} for r in lone_records]}))
+""")
+
+
+@pytest.mark.slow
+def test_walk_forward_trials_walked_together_match_each_walked_alone_on_jax():
+    spec = _with(BASE, model={"optimizer": "sgd", "learning_rate": 0.05}, train={"shuffle": False, "epochs": 2})
+    out = _run_child(spec, WALK_CHILD)
+    # every fold's three models trained as one fused group (the first three calls: run_backtests)
+    assert out["fused"][:3] == [[True] * 3] * 3
+    for got, want in zip(out["together"], out["alone"]):
+        assert got["trained"] == want["trained"] == 3 and not got["stopped"]
+        assert got["info"] == want["info"]
+        for a, b in zip(got["predicted"], want["predicted"]):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
+        assert got["rmse"] == pytest.approx(want["rmse"], rel=1e-4)
+    for got, want in zip(out["group_records"], out["lone_records"]):
+        assert got["status"] == want["status"] == "ok"
+        for key, value in want.items():
+            if isinstance(value, float):
+                assert got[key] == pytest.approx(value, rel=1e-4), key
+            else:
+                assert got[key] == value, key
 
 
 def test_the_batch_order_is_the_batches_pipelines():
