@@ -83,7 +83,8 @@ def _setting_medians(root: Path) -> dict[str, dict]:
     frame = frame[frame["status"] == "ok"]
     out = {}
     for label, part in frame.groupby("label"):
-        rmse = part["network_rmse"].astype(float)
+        column = "network_rmse" if "network_rmse" in part else "test_rmse"  # older records lack the network's own
+        rmse = part[column].astype(float)
         out[str(label)] = {"n": int(len(rmse)), "median": float(rmse.median()), "q25": float(rmse.quantile(0.25)),
                            "q75": float(rmse.quantile(0.75)), "min": float(rmse.min()), "max": float(rmse.max())}
     return out
