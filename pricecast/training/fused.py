@@ -47,6 +47,8 @@ from pricecast.training.fitting import FitResult, build, fit, inner_optimizer
 GROUP_LIMIT = 32
 # Validation windows evaluated per call (bounds the memory of R branches' forecasts).
 VAL_CHUNK = 4096
+# Distinct inputs whose forecasts a group keeps (a run asks for two: its parts, its latest window).
+_KEPT_OUTPUTS = 2
 
 # Settings that do not change how a network trains step by step (the decision after training, the
 # progress events, how batches are fed), or that fusing applies per branch (seed, L1/L2): trials that
@@ -335,32 +337,37 @@ class _Steps:
             return template.stateless_call(weights, state, xb, training=False)[0]
 
         self._forecast = jax.jit(jax.vmap(forecast, in_axes=(0, 0, None)))
-        self._outputs: tuple[bytes, np.ndarray] | None = None
+        self._outputs: dict[bytes, np.ndarray] = {}
+        # on the host once for the group: slicing a device array per branch compiles a program per shape
+        self._host = ([np.asarray(a) for a in self.final[0]], [np.asarray(a) for a in self.final[1]],
+                      [np.asarray(a) for a in self.ov])
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
-        """Every branch's scaled forecasts for scaled inputs ``x``, (R, m, K). The last answer is
-        kept: each branch's run asks for the same windows in turn."""
+        """Every branch's scaled forecasts for scaled inputs ``x``, (R, m, K). The answers are
+        kept: each branch's run asks for the same windows in turn (its parts, then its latest
+        window), so the group computes each once."""
         import hashlib
 
         x = np.ascontiguousarray(x, dtype=np.float32)
         key = hashlib.blake2b(x.tobytes(), digest_size=16).digest() + str(x.shape).encode()
-        if self._outputs is None or self._outputs[0] != key:
+        if key not in self._outputs:
             tv, ntv = self.final
             parts = [np.asarray(self._forecast(tv, ntv, x[i : i + VAL_CHUNK])) for i in range(0, len(x), VAL_CHUNK)]
-            self._outputs = (key, np.concatenate(parts, axis=1))
-        return self._outputs[1]
+            if len(self._outputs) >= _KEPT_OUTPUTS:
+                self._outputs.pop(next(iter(self._outputs)))
+            self._outputs[key] = np.concatenate(parts, axis=1)
+        return self._outputs[key]
 
     def put_back(self, r: int, model) -> None:
         """Branch ``r``'s final weights (see :meth:`settle`) into its own Keras model."""
-        tv, ntv = self.final
+        tv, ntv, ov = self._host
         for variables, stack in ((model.trainable_variables, tv), (model.non_trainable_variables, ntv)):
             for variable, values in zip(variables, stack):
-                variable.assign(np.asarray(values[r]))
+                variable.assign(values[r])
         # its optimizer's state as training left it (as a separate training saves it with the model)
         own = inner_optimizer(model)
         own.build(model.trainable_variables)
-        for variable, values in zip(own.variables, self.ov):
-            values = np.asarray(values)
+        for variable, values in zip(own.variables, ov):
             variable.assign(values if values.shape == tuple(variable.shape) else values[r])
 
 
