@@ -4,11 +4,14 @@ all architectures, each fused against one trial at a time.
     python bench/experiments.py repeats [--rounds 3]          # 10 repeats vs one training, whole processes
     python bench/experiments.py grid [--size 1] [--repeats 30] [--unfused-repeats 3]
     python bench/experiments.py architectures                 # the one-click comparison, fused and not
+    python bench/experiments.py backends [--setting none] [--epochs 10] [--repeats 16]  # fused vs alone, JAX vs TF
 
 ``repeats``: the issue's command, ``experiment run --base default --data sample:AAPL --arch lstm
 --units 50 --epochs 5 --patience 0 --vary dropout=0.1 --repeats 10``, fused (default) and with
 ``--no-fuse``, against ``train`` with the same settings; every command a fresh process in a fresh
-home and experiments folder, interleaved round by round; medians and the median of each round's ratio.
+home and experiments folder (JAX's compile cache empty: a machine's first such experiment), and the
+fused one once more in the home the first left (cache warm: every later one); interleaved round by
+round; medians and the median of each round's ratio.
 
 ``grid``: ``experiment run --preset bias-regularizers`` (9 settings x 30 repeats x 30 epochs, batch 8,
 on daily AAPL) fused, once, wall time and per-setting median test RMSE; then the same grid unfused
@@ -16,6 +19,9 @@ with fewer repeats (``--unfused-repeats``; the full grid unfused is about 2 hour
 medians inside the unfused run-to-run spread?
 
 ``architectures``: ``experiment run --preset all-architectures`` fused and unfused, once each.
+
+``backends``: one setting of the grid trained fused (JAX), one at a time on JAX, and one at a time
+on TensorFlow (what ``--no-fuse`` runs): the networks' test RMSE of each, to tell fusing from the backend.
 Results in ``bench/results/experiments.json``.
 """
 from __future__ import annotations
@@ -52,8 +58,9 @@ def _pricecast(args: list[str], home: Path) -> float:
     return seconds
 
 
-def _experiment(args: list[str], fused: bool, scratch: Path, name: str) -> tuple[float, Path]:
-    home, root = scratch / f"home-{name}", scratch / f"exp-{name}"
+def _experiment(args: list[str], fused: bool, scratch: Path, name: str, home_name: str | None = None
+                ) -> tuple[float, Path]:
+    home, root = scratch / f"home-{home_name or name}", scratch / f"exp-{name}"
     extra = [] if fused else ["--no-fuse"]
     seconds = _pricecast([*args, "--root", str(root), "--quiet", "--json", *extra], home)
     return seconds, root
@@ -64,14 +71,14 @@ def repeats(rounds: int, scratch: Path) -> dict:
     for r in range(rounds):
         one = _pricecast([*ONE_TRAIN, "--runs-dir", str(scratch / f"runs-{r}")], scratch / f"home-t{r}")
         fused, _ = _experiment(REPEATS_RUN, True, scratch, f"f{r}")
+        # the same again in that home: JAX's compiled programs now come from its cache, as on every
+        # experiment after a machine's first with these shapes
+        warm, _ = _experiment(REPEATS_RUN, True, scratch, f"w{r}", home_name=f"f{r}")
         unfused, _ = _experiment(REPEATS_RUN, False, scratch, f"u{r}")
-        rows.append({"round": r + 1, "train_s": one, "fused_s": fused, "unfused_s": unfused,
-                     "fused_vs_train": fused / one, "unfused_vs_train": unfused / one})
+        rows.append({"round": r + 1, "train_s": one, "fused_s": fused, "fused_warm_s": warm, "unfused_s": unfused,
+                     "fused_vs_train": fused / one, "warm_vs_train": warm / one, "unfused_vs_train": unfused / one})
         print(table([rows[-1]], list(rows[-1])), flush=True)
-    summary = {"train_s": median(r["train_s"] for r in rows), "fused_s": median(r["fused_s"] for r in rows),
-               "unfused_s": median(r["unfused_s"] for r in rows),
-               "fused_vs_train": median(r["fused_vs_train"] for r in rows),
-               "unfused_vs_train": median(r["unfused_vs_train"] for r in rows)}
+    summary = {key: median(r[key] for r in rows) for key in rows[0] if key != "round"}
     return {"rounds": rows, "median": summary}
 
 
@@ -113,6 +120,44 @@ def grid(size: float, reps: int, unfused_reps: int, scratch: Path) -> dict:
     return result
 
 
+BACKENDS_CHILD = """
+import json, sys
+from dataclasses import replace
+from pricecast.experiments.presets import experiment_presets
+from pricecast.service.experiments import run_experiment
+mode, label, epochs, reps, root = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+exp = experiment_presets()["bias-regularizers"].spec
+base = exp.base.replace(train=replace(exp.base.train, epochs=epochs))
+exp = replace(exp, base=base, variations=tuple(v for v in exp.variations if v.label == label), repeats=reps,
+              name="backends-" + mode)
+frame = run_experiment(exp, executor="serial" if mode == "jax-alone" else "local", fuse=mode == "jax-fused",
+                       root=root).frame()
+print("RESULT " + json.dumps(sorted(float(x) for x in frame["test_rmse"])))
+"""
+
+
+def backends(label: str, epochs: int, reps: int, scratch: Path) -> dict:
+    """One setting of the regularizer grid three ways: fused (JAX workers), one at a time on JAX
+    (this backend's own ``fit``), one at a time on TensorFlow (``--no-fuse``): does fusing move the
+    distribution of the networks' test RMSE, or does the backend?"""
+    out = {}
+    for mode, backend in (("jax-fused", None), ("jax-alone", "jax"), ("tensorflow-alone", "tensorflow")):
+        env = {**os.environ, "PRICECAST_HOME": str(scratch / f"home-{mode}"), "TF_CPP_MIN_LOG_LEVEL": "3",
+               **({"KERAS_BACKEND": backend} if backend else {})}
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", BACKENDS_CHILD, mode, label, str(epochs), str(reps),
+                               str(scratch / f"exp-{mode}")], cwd=ROOT, env=env, capture_output=True, text=True)
+        line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            raise SystemExit(f"{mode} failed:\n{done.stderr[-3000:]}")
+        values = json.loads(line[7:])
+        out[mode] = {"wall_s": time.perf_counter() - started, "n": len(values), "median": median(values),
+                     "min": values[0], "max": values[-1], "values": values}
+        print(f"{mode}: median {out[mode]['median']:.4f} over {len(values)} ({values[0]:.4f}..{values[-1]:.4f}), "
+              f"{out[mode]['wall_s']:.0f} s", flush=True)
+    return {"setting": label, "epochs": epochs, "repeats": reps, "modes": out}
+
+
 def architectures(scratch: Path) -> dict:
     base = ["experiment", "run", "--preset", "all-architectures"]
     fused_s, _ = _experiment(base, True, scratch, "aa-fused")
@@ -124,7 +169,9 @@ def architectures(scratch: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("repeats", "grid", "architectures"))
+    parser.add_argument("what", choices=("repeats", "grid", "architectures", "backends"))
+    parser.add_argument("--setting", default="none", help="backends: the grid's setting (its label)")
+    parser.add_argument("--epochs", type=int, default=10, help="backends: epochs per trial")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--size", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=30)
@@ -136,6 +183,8 @@ def main() -> None:
         if args.what == "repeats":
             result = repeats(args.rounds, scratch)
             print(table([result["median"]], list(result["median"])))
+        elif args.what == "backends":
+            result = backends(args.setting, args.epochs, args.repeats, scratch)
         elif args.what == "grid":
             result = grid(args.size, args.repeats, args.unfused_repeats, scratch)
         else:

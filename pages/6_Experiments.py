@@ -309,7 +309,10 @@ def results_panel() -> None:
         "Skill vs persistence (mean)": "{:+.1%}", "Parameters": "{:,.0f}"}
     st.table(table.style.hide(axis="index").format({c: f for c, f in formats.items() if c in table}, na_rep="–"))
     st.caption("Scores are each setting's networks' own, also where a run falls back to 'no change' because its "
-               "network did not beat it on validation (Decision: = persistence); such a setting is never crowned.")
+               "network did not beat it on validation (Decision: = persistence); such a setting is never crowned. "
+               "Trained together: trials that differ only in seed or L1/L2 train side by side as one computation, "
+               "each with its own weights, batch order and early stopping (same results as one at a time); "
+               "their seconds per epoch are each one's share of the group's.")
     # Lazy tabs: only the open one runs and is drawn.
     t1, t2, t3, t4 = st.tabs(["Test error per setting", "RMSE / persistence", "Loss curves", "Every training"],
                              key="exp_tab", on_change="rerun")

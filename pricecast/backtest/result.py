@@ -14,6 +14,7 @@ from pricecast.evaluation.diagnostics import diagnose
 from pricecast.evaluation.leakage import Finding, check_predictions, problems
 from pricecast.evaluation.metrics import BASELINES, baseline_forecasts, evaluate
 from pricecast.evaluation.uncertainty import coverage, coverage_text
+from pricecast.prep.targets import target_label
 from pricecast.specs import RunSpec
 from pricecast.training.fitting import prediction_rows
 
@@ -157,7 +158,8 @@ def assemble(spec: RunSpec, bt: BacktestSpec, times: pd.DatetimeIndex, folds: li
             hi = np.concatenate([f.bands[method][level][1] for f in folds])
             c = coverage(actual, lo, hi)
             intervals[method][level] = {**c, "text": coverage_text(level, c["coverage"], method)}
-    findings = merge_findings(folds) + check_predictions(actual, predicted, history[:, -1])
+    findings = merge_findings(folds) + check_predictions(actual, predicted, history[:, -1],
+                                                             target_label(spec.window.target))
     if bt.method == "recursive":
         notes.append("Forecasts are recursive: a one-step model fed its own predictions for steps 2..K.")
     return BacktestResult(spec, bt, times, folds, overall, by_horizon, intervals, diagnose(actual, predicted), findings,

@@ -31,7 +31,7 @@ from pricecast.evaluation.baselines import naive_forecasts
 from pricecast.evaluation.metrics import NO_MOVEMENT
 from pricecast.prep.features import DERIVED, truncation_leaks
 from pricecast.prep.scaling import Scaler
-from pricecast.prep.targets import get_target
+from pricecast.prep.targets import get_target, target_label
 from pricecast.prep.windows import PART_NAMES, WindowPart, WindowSet
 
 # |skill| below this is "the same error as persistence" whatever the noise (2% of persistence's RMSE).
@@ -268,7 +268,7 @@ def check_baselines(windows: WindowSet, per_part: int = 25) -> list[Finding]:
 
 
 def check_run(run: PredictedRun, include_ok: bool = False) -> list[Finding]:
-    """Check (d) on a finished run's test part: does the model mostly repeat the last price?"""
+    """Check (d) on a finished run's test part: does the model mostly repeat the last value?"""
     preds = run.predictions
     if preds is None or len(preds) == 0 or "test" not in set(preds["part"]):
         return []
@@ -278,14 +278,17 @@ def check_run(run: PredictedRun, include_ok: bool = False) -> list[Finding]:
     # the network's own forecast where the run kept it apart (a run that fell back uses persistence)
     predicted = test["network" if "network" in test else "predicted"].to_numpy().reshape(-1, k)
     last = test["persistence"].to_numpy().reshape(-1, k)[:, 0]
-    findings = check_predictions(actual, predicted, last)
+    spec = getattr(run, "spec", None)
+    findings = check_predictions(actual, predicted, last, target_label(spec.window.target) if spec else "price")
     return findings if include_ok else problems(findings)
 
 
-def check_predictions(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray) -> list[Finding]:
+def check_predictions(actual: np.ndarray, predicted: np.ndarray, last: np.ndarray,
+                      label: str = "price") -> list[Finding]:
     """Model vs persistence on the same windows: skill, a paired test on per-window squared errors
     (Newey-West variance, because overlapping windows share errors), and the size of the moves the
-    model predicts compared with the real ones."""
+    model predicts compared with the real ones. ``label``: what the target is called ("price",
+    "volume", ...: :func:`pricecast.prep.targets.target_label`)."""
     actual = np.asarray(actual, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     last = np.asarray(last, dtype=np.float64).reshape(-1, 1)
@@ -304,13 +307,15 @@ def check_predictions(actual: np.ndarray, predicted: np.ndarray, last: np.ndarra
     move_real = float(np.mean(np.abs(actual - last)))
     ratio = move_pred / move_real if move_real > 0 else math.nan
     details = {"skill": sk, "rmse": rmse, "persistence_rmse": prmse, "t": t, "p_value": p, "move_ratio": ratio}
-    moves = (f"its forecasts move on average {ratio:.0%} as far from the last price as the real prices do"
+    values = "prices" if label == "price" else "values"
+    moves = (f"its forecasts move on average {ratio:.0%} as far from the last {label} as the real {values} do"
              if np.isfinite(ratio) else "")
+    naive = "tomorrow = today" if label == "price" else f"the next {label} = the last"
     if np.isfinite(sk) and abs(sk) < SKILL_TIE:
         return [Finding(
             "warning", "repeats_last_price",
-            f"This model mostly repeats the last price: its test RMSE ({rmse:.4g}) is within {abs(sk):.1%} of "
-            f"persistence's ({prmse:.4g}, tomorrow = today){'; ' + moves if moves else ''}. It has learned "
+            f"This model mostly repeats the last {label}: its test RMSE ({rmse:.4g}) is within {abs(sk):.1%} of "
+            f"persistence's ({prmse:.4g}, {naive}){'; ' + moves if moves else ''}. It has learned "
             f"little beyond 'no change'.", details)]
     if np.isfinite(p) and p > 0.05:
         side = "better" if sk > 0 else "worse"

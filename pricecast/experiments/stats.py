@@ -23,7 +23,8 @@ TRIAL_COLUMNS = ("key", "variation", "label", "repeat", "seed", "status", "test_
                  "train_seconds", "seconds_per_epoch", "params", "device", "run_dir", "error",
                  # walk-forward trials only (an experiment with folds): pooled over the folds
                  "folds", "paired_p", "fold_wins",
-                 "as_persistence")  # share of the trial's runs (folds) that fell back to 'no change'
+                 "as_persistence",  # share of the trial's runs (folds) that fell back to 'no change'
+                 "fused")  # how many trials trained together with this one (itself included; 1: alone)
 
 
 def _network_view(record: dict) -> dict:
@@ -52,7 +53,7 @@ def trials_frame(records: Iterable[dict], exp: ExperimentSpec | None = None) -> 
     for col in ("test_rmse", "persistence_rmse", "skill", "decision_rmse", "decision_skill", "decision_p", "test_mae",
                 "test_direction", "val_rmse", "best_val_loss", "train_seconds", "seconds_per_epoch"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-    for col in ("paired_p", "folds", "fold_wins", "as_persistence"):
+    for col in ("paired_p", "folds", "fold_wins", "as_persistence", "fused"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     # below 1 beats persistence on the trial's own test windows
     frame["ratio"] = frame["test_rmse"] / frame["persistence_rmse"].where(frame["persistence_rmse"] > 0)
@@ -124,6 +125,7 @@ def summarize(frame: pd.DataFrame, exp: ExperimentSpec | None = None) -> pd.Data
             "train_seconds_mean": float(part["train_seconds"].mean()) if len(part) else math.nan,
             "seconds_per_epoch": float(part["seconds_per_epoch"].mean()) if len(part) else math.nan,
             "params": int(part["params"].iloc[0]) if len(part) and part["params"].iloc[0] is not None else None,
+            "fused": float(part["fused"].fillna(1).max()) if len(part) else math.nan,
         })
     summary = pd.DataFrame(rows)
     if summary.empty:
@@ -286,7 +288,8 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
         "Gap to persistence": summary["vs_persistence"],
         "Decision": [decision_text(v) for v in summary["as_persistence"]],
         "Parameters": summary["params"],
-        "Seconds per epoch": summary["seconds_per_epoch"],
+        "Seconds per epoch": summary["seconds_per_epoch"],  # a fused trial's share of its group's epoch
+        "Trained together": [together_text(v) for v in summary["fused"]],
         "Gap to best": summary["vs_best"],
     })
     level = common_persistence(summary)
@@ -296,9 +299,16 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
     row.update({"Rank": "-", "Setting": "Persistence (no change)", "Test RMSE (mean ± sd)": f"{level:.4g}",
                 "Test RMSE median": level, "Persistence RMSE": level, "RMSE / persistence (mean)": 1.0,
                 "Skill vs persistence (mean)": 0.0, "Parameters": 0, "Gap to persistence": "the yardstick", "Decision": "",
-                "Gap to best": ""})
+                "Trained together": "", "Gap to best": ""})
     at = int((summary["test_rmse_mean"] < level).sum())
     return pd.concat([table.iloc[:at], pd.DataFrame([row]), table.iloc[at:]], ignore_index=True)
+
+
+def together_text(branches: float) -> str:
+    """How a setting's trials trained: "alone", or "in groups of up to R" (:mod:`pricecast.training.fused`)."""
+    if not np.isfinite(branches) or branches <= 1:
+        return "alone"
+    return f"in groups of up to {int(branches)}"
 
 
 def histories(records: Iterable[dict]) -> pd.DataFrame:

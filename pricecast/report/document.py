@@ -31,6 +31,7 @@ from pricecast.catalogue import cli_fields, format_value
 from pricecast.data.datasets import display_name, kind_of, load_data
 from pricecast.data.samples import CATALOGUE
 from pricecast.errors import PricecastError
+from pricecast.evaluation.baselines import LABELS as BASELINE_LABELS
 from pricecast.evaluation.metrics import BASELINES, skill, skill_text
 from pricecast.plots.backtest import fold_error_figure, horizon_error_figure, interval_figure, residual_figure
 from pricecast.plots.figures import (
@@ -105,13 +106,17 @@ def verdict(metrics: Mapping, part: str = "test") -> str:
     report = metrics.get(part) or {}
     value = report.get("skill")
     chosen, _, _ = decision(metrics)
-    if chosen == "persistence":
+    if chosen != "network":
         net = network_report(metrics, part)
         tail = ""
         if net and isinstance(net.get("rmse"), (int, float)):
             tail = f" (the trained network alone: skill {skill_text(skill(net['rmse'], report.get('persistence_rmse')))})"
-        return ("The network did not beat “no change” on validation, so its forecast is the last price "
-                f"(persistence){tail}.")
+        if chosen == "persistence":
+            return ("The network did not beat “no change” on validation, so its forecast is the last value "
+                    f"(persistence){tail}.")
+        # a target with other naive forecasts (volume, volatility) falls back to the best of them
+        return (f"The network did not beat the naive forecast “{BASELINE_LABELS.get(chosen, chosen)}” on "
+                f"validation, so its forecast is that one{tail}.")
     if not isinstance(value, (int, float)) or not np.isfinite(value):
         return f"The {PART_TITLES.get(part, part)} part has {skill_text(None)}."
     if value > 0:

@@ -257,6 +257,7 @@ def _walked(spec: RunSpec, record: dict, result: BacktestResult | Exception, sta
         "best_val_loss": float(np.mean(best)) if best else None, "best_epoch": None, "epochs_run": epochs,
         "train_seconds": seconds, "seconds_per_epoch": seconds / max(1, epochs),
         "params": count_params(spec.model, w.n, w.k, len(w.features)), "device": None, "history": {},
+        "fused": max([int(i.get("fused") or 1) for i in infos] or [1]),  # branches its folds trained with
         "wall_seconds": time.perf_counter() - started, "finished_at": _now(),
     })
     return record

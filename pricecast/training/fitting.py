@@ -79,7 +79,8 @@ class FitResult:
         """JSON-ready summary (a backtest caches it beside the fold model's weights)."""
         return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch, "best_val_loss": self.best_val_loss,
                 "train_seconds": self.train_seconds, "stopped": self.stopped, "train_windows": self.train_windows,
-                "val_windows": self.val_windows, "learning_rate": self.learning_rate}
+                "val_windows": self.val_windows, "learning_rate": self.learning_rate,
+                "fused": self.fusion.branches if self.fusion is not None else 1}
 
     def raise_if_diverged(self, spec: RunSpec, where: str = "") -> None:
         """A NaN/inf loss as :class:`NonFiniteLossError` with the plain message (``where`` prefixes it)."""

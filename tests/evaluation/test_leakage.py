@@ -121,6 +121,9 @@ def test_repeating_the_last_price_is_called_out():
     assert "mostly repeats the last price" in found[0].message
     good = actual + rng.normal(0, 0.2, actual.shape)  # a model that truly knows the future
     assert check_predictions(actual, good, last)[0].level == "ok"
+    # another target is called by its own name, not a price
+    volume = check_predictions(actual, near_persistence, last, "volume")[0].message
+    assert "repeats the last volume" in volume and "price" not in volume and "the next volume = the last" in volume
 
 
 def test_check_run_reads_the_test_predictions():

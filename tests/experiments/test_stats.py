@@ -44,6 +44,17 @@ def test_summary_statistics_on_known_numbers():
     assert table["Test RMSE (mean ± sd)"].iloc[0] == "2 ± 1" and list(table["Rank"]) == ["1", "-", "2", "3"]
 
 
+def test_the_table_says_which_settings_trained_together():
+    records = trial_records({"a": [1.0, 2.0, 3.0], "b": [10.0, 11.0, 12.0]})
+    for r in records:
+        if r["variation"] == "a":
+            r["fused"] = 3
+    older = trial_records({"c": [5.0, 6.0]})  # records from before fusing carry no count
+    table = comparison_table(summarize(trials_frame(records + older))).set_index("Setting")
+    assert table.loc["A", "Trained together"] == "in groups of up to 3"
+    assert table.loc["B", "Trained together"] == "alone" and table.loc["C", "Trained together"] == "alone"
+
+
 def test_welch_p_matches_the_t_distribution_without_loading_scipy_stats():
     # scipy.stats takes 1-4 s to import and the Experiments page computes p-values when it opens.
     script = ("import json, sys\n"

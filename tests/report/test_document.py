@@ -84,6 +84,9 @@ def test_the_network_own_scores_and_the_decision_are_read_when_present_and_optio
     (folder / "metrics.json").write_text(json.dumps(metrics))
     assert decision(metrics)[:2] == ("persistence", 0.4)
     assert "(the trained network alone: skill -10.0%)" in verdict(metrics)
+    # a volume run falls back to the best of its own naive forecasts, named as such
+    seasonal = verdict({**metrics, "decision": {"choice": "seasonal_day", "p_value": 0.3}})
+    assert "“same time yesterday”" in seasonal and "no change" not in seasonal
     text = run_report(folder, candles=candles)
     assert "network&#x27;s own" in text and "-10.0%" in text and "best naive forecast" in text
 

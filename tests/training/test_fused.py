@@ -227,7 +227,7 @@ WALK_CHILD = textwrap.dedent("""
                 "info": [{k: f.model_info.get(k) for k in ("best_epoch", "epochs_run", "decision")} for f in r.folds]}
 
     keys = ("status", "folds", "test_rmse", "network_rmse", "persistence_rmse", "decision", "as_persistence",
-            "epochs_run", "best_val_loss", "paired_p")
+            "epochs_run", "best_val_loss", "paired_p", "fused")
     print("RESULT " + json.dumps({"fused": fused, "together": [walk(r) for r in together],
                                   "alone": [walk(r) for r in alone],
                                   "group_records": [{k: r.get(k) for k in keys} for r in group_records],
@@ -247,6 +247,9 @@ def test_walk_forward_trials_walked_together_match_each_walked_alone_on_jax():
         for a, b in zip(got["predicted"], want["predicted"]):
             assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
         assert got["rmse"] == pytest.approx(want["rmse"], rel=1e-4)
+    # each record says how many trials walked with it
+    assert [r.pop("fused") for r in out["group_records"]] == [3] * 3
+    assert [r.pop("fused") for r in out["lone_records"]] == [1] * 3
     for got, want in zip(out["group_records"], out["lone_records"]):
         assert got["status"] == want["status"] == "ok"
         for key, value in want.items():
