@@ -119,7 +119,7 @@ ALLOWED: dict[str, set[str]] = {
                          "training.controls"},
     "backtest.store": {"backtest.spec", "paths", "prep.features", "specs", "training.backend", "training.fitting"},
     "backtest.result": {"backtest.spec", "evaluation.diagnostics", "evaluation.leakage", "evaluation.metrics",
-                        "evaluation.uncertainty", "specs", "training.fitting"},
+                        "evaluation.uncertainty", "prep.targets", "specs", "training.fitting"},
     "backtest.folds": {"backtest.result", "backtest.spec", "evaluation.baselines", "evaluation.leakage",
                        "evaluation.metrics", "prep.targets", "evaluation.recursive", "evaluation.uncertainty",
                        "prep.scaling", "prep.windows",
@@ -154,7 +154,7 @@ ALLOWED: dict[str, set[str]] = {
                       "training.predicting", "training.runs", "report.script", "tracking", "tuning", "data.datasets"},
     "service.dashboard": {"jobs.registry", "specs"},
     # results that leave the server: the HTML report (the plots' figures, no Keras) and the standalone script
-    "report.document": {"backtest.result", "catalogue", "data.datasets", "data.samples", "evaluation.metrics",
+    "report.document": {"backtest.result", "catalogue", "data.datasets", "data.samples", "evaluation.baselines", "evaluation.metrics",
                         "experiments.stats", "experiments.storage", "plots.backtest", "plots.experiments",
                         "plots.figures", "plots.runs", "presets", "spec_io", "specs", "training.runs", "training.types"},
     "report.script": {"data.candles", "data.datasets", "prep.targets", "training.runs", "training.types"},
