@@ -305,14 +305,17 @@ def results_panel() -> None:
     order = summary["label"].tolist()  # settings in ranking order, best first
     # One row per setting: a plain table (no data grid to load in the browser for a handful of rows).
     table = comparison_table(summary)
+    # said under the table, not as one more column: the table already fills the page's width
+    together = table.pop("Trained together")
     formats = {c: "{:.4g}" for c in table.select_dtypes("float").columns} | {
-        "Skill vs persistence (mean)": "{:+.1%}", "Parameters": "{:,.0f}"}
+        "Skill vs persistence (mean)": "{:+.1%}", "Parameters": "{:,.0f}", "Seconds per epoch": "{:.3g}"}
     st.table(table.style.hide(axis="index").format({c: f for c, f in formats.items() if c in table}, na_rep="–"))
+    how = "; ".join(f"{setting} {way}" for setting, way in zip(table["Setting"], together) if way)
     st.caption("Scores are each setting's networks' own, also where a run falls back to 'no change' because its "
                "network did not beat it on validation (Decision: = persistence); such a setting is never crowned. "
-               "Trained together: trials that differ only in seed or L1/L2 train side by side as one computation, "
-               "each with its own weights, batch order and early stopping (same results as one at a time); "
-               "their seconds per epoch are each one's share of the group's.")
+               f"Trained: {text.md(how)}. Trials that differ only in seed or L1/L2 train together as one "
+               "computation, each with its own weights, batch order and early stopping (the same results as one "
+               "at a time); their seconds per epoch are each one's share of the group's.")
     # Lazy tabs: only the open one runs and is drawn.
     t1, t2, t3, t4 = st.tabs(["Test error per setting", "RMSE / persistence", "Loss curves", "Every training"],
                              key="exp_tab", on_change="rerun")

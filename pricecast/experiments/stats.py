@@ -296,7 +296,7 @@ def comparison_table(summary: pd.DataFrame) -> pd.DataFrame:
     if level is None:
         return table
     row = {c: None for c in table.columns}
-    row.update({"Rank": "-", "Setting": "Persistence (no change)", "Test RMSE (mean ± sd)": f"{level:.4g}",
+    row.update({"Rank": "–", "Setting": "Persistence (no change)", "Test RMSE (mean ± sd)": f"{level:.4g}",
                 "Test RMSE median": level, "Persistence RMSE": level, "RMSE / persistence (mean)": 1.0,
                 "Skill vs persistence (mean)": 0.0, "Parameters": 0, "Gap to persistence": "the yardstick", "Decision": "",
                 "Trained together": "", "Gap to best": ""})

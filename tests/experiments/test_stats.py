@@ -41,7 +41,7 @@ def test_summary_statistics_on_known_numbers():
     table = comparison_table(summarize(frame))
     # persistence (2.5) ranks between A (2.0) and C (2.6): its own row, in place
     assert list(table["Setting"]) == ["A", "Persistence (no change)", "C", "B"]
-    assert table["Test RMSE (mean ± sd)"].iloc[0] == "2 ± 1" and list(table["Rank"]) == ["1", "-", "2", "3"]
+    assert table["Test RMSE (mean ± sd)"].iloc[0] == "2 ± 1" and list(table["Rank"]) == ["1", "–", "2", "3"]
 
 
 def test_the_table_says_which_settings_trained_together():
