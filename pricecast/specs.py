@@ -47,7 +47,8 @@ class TrainSpec:
     live_val_predictions: bool = setting(False, flag=None, help="send validation forecasts with every epoch")
     # Speed options; the defaults are the plain behaviour. Measured in docs/BENCHMARKS.md.
     pipeline: str = setting("auto", choices=PIPELINES,
-                            help="auto: arrays when they fit in memory; batches/prefetch: gathered on demand")
+                            help="auto: arrays when they fit in memory (on TensorFlow, shuffled batches are gathered: Keras "
+                                 "would repeat one order every epoch); batches/prefetch: gathered on demand")
     # threads gathering batches ahead of the model when pipeline is "prefetch"; `experiment --workers`
     # is trials at a time, hence the longer flag
     workers: int = setting(2, limits=(1, 64), at_least=1, flag="--pipeline-workers",

@@ -25,7 +25,7 @@ from pricecast.models.builders import build_model
 from pricecast.prep.scaling import Scaler
 from pricecast.prep.windows import WindowPart
 from pricecast.specs import RunSpec, TrainSpec, TrainSpecError
-from pricecast.training.backend import configure_device, load_keras, set_seed
+from pricecast.training.backend import backend_name, configure_device, load_keras, set_seed
 
 PIPELINES: tuple[str, ...] = ("auto", "batches", "prefetch")
 # Up to this many windows a part is predicted by calling the model directly: ``model.predict``
@@ -122,7 +122,12 @@ def fit(spec: RunSpec, train_part: WindowPart, val_part: WindowPart, scaler: Sca
     set_seed(tspec.seed, deterministic=not tspec.jit_compile)
     warnings: list[str] = []
     model = build(spec, int(np.shape(train_part.y)[1]), device, warnings)
-    if tspec.pipeline == "auto" and fits_in_memory(train_part):
+    # Keras's own shuffle of arrays on TensorFlow runs inside tf.data under the seed set above and
+    # draws the same permutation every epoch (shuffled once, not per epoch: tests/training/test_fitting.py);
+    # there a shuffled run's batches come from WindowBatches, reshuffled each epoch from its seed, as
+    # on JAX and as trials trained together draw them.
+    arrays = not (tspec.shuffle and backend_name() == "tensorflow")
+    if tspec.pipeline == "auto" and arrays and fits_in_memory(train_part):
         x, y = scaled_arrays(train_part, scaler)
         data: dict = {"x": x, "y": y, "batch_size": tspec.batch_size, "shuffle": tspec.shuffle}
     else:

@@ -45,3 +45,38 @@ def test_fit_reports_its_epochs_and_predict_agrees_whichever_way_it_runs(monkeyp
     np.testing.assert_allclose(together["test"], alone)
     monkeypatch.setattr(fitting, "DIRECT_CALL_LIMIT", 0)  # big parts go through model.predict
     np.testing.assert_allclose(fitting.predict(result.model, prep.windows.test, prep.scaler), alone, rtol=1e-5)
+
+
+def test_a_shuffled_run_sees_its_windows_in_a_new_order_every_epoch(monkeypatch):
+    """Keras's shuffle of arrays on TensorFlow, under the fixed seed a run sets, repeats one permutation
+    every epoch; a run must reshuffle each epoch (as on JAX and in trials trained together)."""
+    from dataclasses import replace
+
+    from pricecast.training import feeding, fitting
+
+    spec = SPEC.replace(train=replace(SPEC.train, epochs=3, shuffle=True))
+    prep = prepare(spec, make_candles(300))
+    firsts: list[list[int]] = []
+    real_fit = None
+
+    def spying_fit(model, **kwargs):
+        data = kwargs["x"]
+        if isinstance(data, feeding.WindowBatches):  # the order each epoch starts with
+            real_end = data.on_epoch_end
+            firsts.append(data.batches.batch(0, data.batch_size).tolist())
+
+            def end() -> None:
+                real_end()
+                firsts.append(data.batches.batch(0, data.batch_size).tolist())
+            data.on_epoch_end = end
+        else:  # arrays: Keras shuffles them (per epoch on JAX and torch, from NumPy's global generator)
+            assert fitting.backend_name() != "tensorflow", "arrays shuffled by Keras on TensorFlow"
+        return real_fit(model, **kwargs)
+
+    keras = fitting.load_keras()
+    real_fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", spying_fit)
+    result = fitting.fit(spec, prep.windows.train, prep.windows.val, prep.scaler)
+    assert result.epochs_run == 3
+    if fitting.backend_name() == "tensorflow":
+        assert len({tuple(f) for f in firsts[:3]}) == 3  # three epochs, three orders
