@@ -402,6 +402,29 @@ class KeepBest(keras.callbacks.Callback):
             self.model.set_weights(self.weights)
 
 
+class Batches(keras.utils.PyDataset):
+    """The training windows in batches, reshuffled every epoch from SEED (Keras's own shuffle of
+    arrays repeats one order every epoch on TensorFlow once a seed is set)."""
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+        self.rng = np.random.default_rng(SEED)
+        self.order = np.arange(len(x))
+        self.on_epoch_end()
+
+    def __len__(self):
+        return math.ceil(len(self.x) / BATCH_SIZE)
+
+    def __getitem__(self, i):
+        rows = np.sort(self.order[i * BATCH_SIZE:(i + 1) * BATCH_SIZE])
+        return self.x[rows], self.y[rows]
+
+    def on_epoch_end(self):
+        if SHUFFLE:
+            self.rng.shuffle(self.order)
+
+
 def paired_p(diff, lag):
     """Two-sided p of mean(diff) = 0 with a Newey-West variance over `lag` lags (overlapping windows)."""
     d = np.asarray(diff, dtype=np.float64)
@@ -440,8 +463,8 @@ def main():
     callbacks = [keep]
     if PATIENCE > 0:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE))
-    history = model.fit(train_x, train_y, batch_size=BATCH_SIZE, epochs=args.epochs, shuffle=SHUFFLE,
-                        validation_data=(val_x, val_y), callbacks=callbacks, verbose=2)
+    history = model.fit(Batches(train_x, train_y), epochs=args.epochs, validation_data=(val_x, val_y),
+                        callbacks=callbacks, verbose=2)
     epochs_run = len(history.history.get("loss", []))
     print(f"the network keeps epoch {keep.best_epoch}")
 
